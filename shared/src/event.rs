@@ -1,0 +1,475 @@
+//! The co-browsing events a recorder captures and the batch it sends them in.
+//!
+//! On the wire an event is one flat JSON object:
+//!
+//! ```json
+//! {"seq":0,"ts":1763800000000,"mono":1234,"actor":{"kind":"customer"},
+//!  "type":"CLICK","data":{"target":{"id":"buy","tag":"button","path":"main>button#buy"}}}
+//! ```
+//!
+//! `type` carries the product document's exact names (`CLICK`, `SCROLL`, `FORM`,
+//! `INPUT`, `PAGE-CHANGE`, `SELECTION`, `CUSTOM_EVENT`) and `data` the fields that
+//! type records.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AgentId, SessionId, TabId};
+use crate::limits::*;
+
+/// Who caused an event: the seed's "was it an agent" flag, made precise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Actor {
+    /// The person whose page it is.
+    Customer,
+    /// A support agent, acting in their own page or through the co-browsing tool.
+    Agent { id: AgentId },
+    /// The page's own code dispatched the DOM event (`isTrusted == false`) outside
+    /// an agent's control: neither person did it.
+    Script,
+}
+
+impl Actor {
+    /// The `kind` string used on the wire and in API filters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::Customer => "customer",
+            Actor::Agent { .. } => "agent",
+            Actor::Script => "script",
+        }
+    }
+}
+
+/// The seven event types, with the names of the product document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "CLICK")]
+    Click,
+    #[serde(rename = "SCROLL")]
+    Scroll,
+    #[serde(rename = "FORM")]
+    Form,
+    #[serde(rename = "INPUT")]
+    Input,
+    #[serde(rename = "PAGE-CHANGE")]
+    PageChange,
+    #[serde(rename = "SELECTION")]
+    Selection,
+    #[serde(rename = "CUSTOM_EVENT")]
+    Custom,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 7] = [
+        EventType::Click,
+        EventType::Scroll,
+        EventType::Form,
+        EventType::Input,
+        EventType::PageChange,
+        EventType::Selection,
+        EventType::Custom,
+    ];
+
+    /// The exact wire name (`"PAGE-CHANGE"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Click => "CLICK",
+            EventType::Scroll => "SCROLL",
+            EventType::Form => "FORM",
+            EventType::Input => "INPUT",
+            EventType::PageChange => "PAGE-CHANGE",
+            EventType::Selection => "SELECTION",
+            EventType::Custom => "CUSTOM_EVENT",
+        }
+    }
+
+    /// Parses a wire name, as used in API filters.
+    pub fn parse(s: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// Position in the tab's stream, contiguous from 0: with the session and tab
+    /// it is the idempotency key, so a re-sent event is stored once.
+    pub seq: u64,
+    /// Client wall-clock time, milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// Milliseconds since the page's time origin (`performance.now()`): monotonic
+    /// within a page, so order and intervals survive a wall-clock jump.
+    pub mono: u64,
+    pub actor: Actor,
+    #[serde(flatten)]
+    pub data: EventData,
+}
+
+impl Event {
+    pub fn event_type(&self) -> EventType {
+        self.data.event_type()
+    }
+}
+
+/// What happened, tagged with the seed's type name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum EventData {
+    #[serde(rename = "CLICK")]
+    Click(ClickData),
+    #[serde(rename = "SCROLL")]
+    Scroll(ScrollData),
+    #[serde(rename = "FORM")]
+    Form(FormData),
+    #[serde(rename = "INPUT")]
+    Input(InputData),
+    #[serde(rename = "PAGE-CHANGE")]
+    PageChange(PageChangeData),
+    #[serde(rename = "SELECTION")]
+    Selection(SelectionData),
+    #[serde(rename = "CUSTOM_EVENT")]
+    Custom(CustomData),
+}
+
+impl EventData {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            EventData::Click(_) => EventType::Click,
+            EventData::Scroll(_) => EventType::Scroll,
+            EventData::Form(_) => EventType::Form,
+            EventData::Input(_) => EventType::Input,
+            EventData::PageChange(_) => EventType::PageChange,
+            EventData::Selection(_) => EventType::Selection,
+            EventData::Custom(_) => EventType::Custom,
+        }
+    }
+}
+
+/// Identifies a DOM element well enough for a reviewer to find it on the page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElementRef {
+    /// The element's `id` attribute: the seed's "element id".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The element's `name` attribute: the seed's "element name".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Lower-case tag name (`button`, `input`, …).
+    pub tag: String,
+    /// Short CSS path from a stable ancestor, e.g. `form#checkout>button.primary`.
+    pub path: String,
+    /// What a person reads on or for the element (aria-label, `<label>`, short
+    /// text), masked like any other captured text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// `CLICK`: an element was clicked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClickData {
+    pub target: ElementRef,
+}
+
+/// `SCROLL`: the page or an element was scrolled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrollData {
+    /// The scrolled element; absent when the whole page scrolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<ElementRef>,
+    /// Horizontal scroll position in CSS pixels.
+    pub x: i64,
+    /// Vertical scroll position in CSS pixels.
+    pub y: i64,
+}
+
+/// `FORM`: a form was submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormData {
+    /// The form (its id and name are the seed's "form name / id").
+    pub target: ElementRef,
+    /// Where the form goes (`action`, without query string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// `get` or `post`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+}
+
+/// Why a captured value was withheld.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaskReason {
+    /// A password field: never sent, not even its length.
+    Password,
+    /// A payment card field (`autocomplete="cc-*"`).
+    CreditCard,
+    /// A hidden input.
+    Hidden,
+    /// Inside an element the site marked with `data-cotrail-mask`.
+    Marked,
+    /// The strict masking level masks every value.
+    Strict,
+}
+
+/// `INPUT`: a field's value changed (debounced: the value once typing settles).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputData {
+    pub target: ElementRef,
+    /// The text typed or chosen; absent when masked or for checkable inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// State of a checkbox or radio button.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<bool>,
+    /// Set when the value was withheld, saying why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<MaskReason>,
+}
+
+/// How a page change happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Navigation {
+    /// The document loaded (first view, full navigation or reload).
+    Load,
+    /// `history.pushState`.
+    Push,
+    /// `history.replaceState`.
+    Replace,
+    /// Back / forward (`popstate`).
+    Pop,
+    /// The fragment changed (`hashchange`).
+    Hash,
+}
+
+/// `PAGE-CHANGE`: the page (or the single-page app's view) changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageChangeData {
+    /// The page URL (query string dropped by the recorder unless allowed).
+    pub url: String,
+    /// The page name: the document title.
+    pub title: String,
+    pub nav: Navigation,
+}
+
+/// `SELECTION`: text or elements were selected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectionData {
+    /// The selected text; absent when masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The element holding the start of the selection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<ElementRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<MaskReason>,
+}
+
+/// `CUSTOM_EVENT`: page code called `recordCustom(type, value)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomData {
+    /// The page's own event type, e.g. `"cart"`.
+    #[serde(rename = "type")]
+    pub custom_type: String,
+    /// Any JSON value, up to [`MAX_CUSTOM_VALUE_BYTES`] and [`MAX_JSON_DEPTH`].
+    pub value: serde_json::Value,
+}
+
+/// What a recorder sends: events of one tab of one session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    /// Format version ([`crate::WIRE_VERSION`]).
+    pub v: u32,
+    pub session_id: SessionId,
+    pub tab_id: TabId,
+    pub events: Vec<Event>,
+}
+
+/// A batch or event that breaks a shared limit; says which and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitError {
+    /// Machine-readable code (`too_many_events`, `text_too_long`, …).
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for LimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for LimitError {}
+
+fn limit(code: &'static str, message: String) -> LimitError {
+    LimitError { code, message }
+}
+
+fn check_text(what: &str, s: &str, max: usize) -> Result<(), LimitError> {
+    // Count characters only when the byte length could exceed the limit.
+    if s.len() > max && s.chars().count() > max {
+        return Err(limit(
+            "text_too_long",
+            format!("{what} is longer than {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_opt(what: &str, s: &Option<String>, max: usize) -> Result<(), LimitError> {
+    s.as_deref().map_or(Ok(()), |s| check_text(what, s, max))
+}
+
+fn check_element(what: &str, e: &ElementRef) -> Result<(), LimitError> {
+    check_opt(&format!("{what}.id"), &e.id, MAX_TEXT_CHARS)?;
+    check_opt(&format!("{what}.name"), &e.name, MAX_TEXT_CHARS)?;
+    check_text(&format!("{what}.tag"), &e.tag, MAX_ID_LEN)?;
+    check_text(&format!("{what}.path"), &e.path, MAX_PATH_CHARS)?;
+    check_opt(&format!("{what}.label"), &e.label, MAX_TEXT_CHARS)
+}
+
+/// Depth of a JSON value: a scalar is 1, `[1]` is 2.
+pub fn json_depth(v: &serde_json::Value) -> usize {
+    // Iterative so that measuring a hostile value cannot itself overflow the stack.
+    let mut max = 0;
+    let mut stack = vec![(v, 1usize)];
+    while let Some((v, d)) = stack.pop() {
+        max = max.max(d);
+        match v {
+            serde_json::Value::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
+            serde_json::Value::Object(o) => stack.extend(o.values().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    max
+}
+
+impl CustomData {
+    /// Checks the type name and value against the shared limits.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        let t = self.custom_type.trim();
+        if t.is_empty() {
+            return Err(limit(
+                "bad_custom_type",
+                "custom event type must be a non-empty string".into(),
+            ));
+        }
+        check_text(
+            "custom event type",
+            &self.custom_type,
+            MAX_CUSTOM_TYPE_CHARS,
+        )?;
+        let depth = json_depth(&self.value);
+        if depth > MAX_JSON_DEPTH {
+            return Err(limit(
+                "json_too_deep",
+                format!("custom event value nests {depth} levels, the limit is {MAX_JSON_DEPTH}"),
+            ));
+        }
+        let bytes = serde_json::to_vec(&self.value).map_or(usize::MAX, |b| b.len());
+        if bytes > MAX_CUSTOM_VALUE_BYTES {
+            return Err(limit(
+                "custom_value_too_large",
+                format!(
+                    "custom event value is {bytes} bytes as JSON, the limit is {MAX_CUSTOM_VALUE_BYTES}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Event {
+    /// Checks every string and value of the event against the shared limits.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        match &self.data {
+            EventData::Click(d) => check_element("target", &d.target),
+            EventData::Scroll(d) => d
+                .target
+                .as_ref()
+                .map_or(Ok(()), |t| check_element("target", t)),
+            EventData::Form(d) => {
+                check_element("target", &d.target)?;
+                check_opt("action", &d.action, MAX_URL_CHARS)?;
+                check_opt("method", &d.method, MAX_ID_LEN)
+            }
+            EventData::Input(d) => {
+                check_element("target", &d.target)?;
+                check_opt("value", &d.value, MAX_TEXT_CHARS)
+            }
+            EventData::PageChange(d) => {
+                check_text("url", &d.url, MAX_URL_CHARS)?;
+                check_text("title", &d.title, MAX_TEXT_CHARS)
+            }
+            EventData::Selection(d) => {
+                check_opt("text", &d.text, MAX_TEXT_CHARS)?;
+                d.target
+                    .as_ref()
+                    .map_or(Ok(()), |t| check_element("target", t))
+            }
+            EventData::Custom(d) => d.validate(),
+        }
+    }
+}
+
+impl Batch {
+    /// Checks the batch against the shared limits: version, count, and every event.
+    /// The error names the offending event by its `seq`.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        if self.v == 0 || self.v > crate::WIRE_VERSION {
+            return Err(limit(
+                "unsupported_version",
+                format!(
+                    "batch format version {} is not supported (this collector speaks 1 to {})",
+                    self.v,
+                    crate::WIRE_VERSION
+                ),
+            ));
+        }
+        if self.events.is_empty() {
+            return Err(limit("empty_batch", "batch has no events".into()));
+        }
+        if self.events.len() > MAX_EVENTS_PER_BATCH {
+            return Err(limit(
+                "too_many_events",
+                format!(
+                    "batch has {} events, the limit is {MAX_EVENTS_PER_BATCH}",
+                    self.events.len()
+                ),
+            ));
+        }
+        for e in &self.events {
+            e.validate().map_err(|err| LimitError {
+                code: err.code,
+                message: format!("event seq {}: {}", e.seq, err.message),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Truncates `s` to at most `max` characters, on a character boundary.
+pub fn truncate_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

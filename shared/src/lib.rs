@@ -1,0 +1,30 @@
+//! Wire types shared by the cotrail recorder and collector.
+//!
+//! Only this crate defines what travels between a page and the collector, so both
+//! sides agree by construction. Nothing here does I/O; it builds for `wasm32` and
+//! native alike.
+//!
+//! - [`ids`]: validated identifiers (`SessionId`, `TabId`, `AgentId`) that cannot
+//!   exist in an invalid state past deserialisation.
+//! - [`event`]: the seven co-browsing event types with the seed's exact names,
+//!   the actor, and the batch a recorder sends.
+//! - [`limits`]: the limits both sides enforce, each with the reason for its value.
+//! - [`api`]: what the collector answers (stored records, session summaries, errors).
+//!
+//! The format is versioned by [`WIRE_VERSION`]: fields and variants are added,
+//! never renamed. Golden fixtures under `tests/fixtures` guard that promise.
+
+pub mod api;
+pub mod event;
+pub mod ids;
+pub mod limits;
+
+pub use event::{
+    json_depth, truncate_chars, Actor, Batch, ClickData, CustomData, ElementRef, Event, EventData,
+    EventType, FormData, InputData, LimitError, MaskReason, Navigation, PageChangeData, ScrollData,
+    SelectionData,
+};
+pub use ids::{AgentId, IdError, SessionId, TabId};
+
+/// Version of the batch format. A collector accepts every version up to its own.
+pub const WIRE_VERSION: u32 = 1;

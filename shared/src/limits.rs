@@ -1,0 +1,53 @@
+//! Limits both the recorder and the collector enforce.
+//!
+//! The recorder truncates or splits so that it never sends something the collector
+//! would reject; the collector rejects anything beyond them with a 4xx that names
+//! the limit. Each value says why it is what it is.
+
+/// Longest identifier (session, tab, agent). UUIDs are 36 characters; 64 leaves
+/// room for a platform's own prefixed ids without letting ids become payloads.
+pub const MAX_ID_LEN: usize = 64;
+
+/// Largest request body the collector reads. A recorder's time- or count-bound
+/// batch is far smaller (see [`MAX_EVENTS_PER_BATCH`]); 1 MiB bounds the memory
+/// a single request can pin on the collector.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest body the recorder hands to `sendBeacon` / `fetch(keepalive)`: browsers
+/// cap the sum of in-flight keepalive bodies at 64 KiB, so chunks stay below it.
+pub const MAX_BEACON_BYTES: usize = 60 * 1024;
+
+/// Most events in one batch. A busy page produces a few events per second, so a
+/// batch flushed every few seconds is far below this; it bounds per-request work.
+pub const MAX_EVENTS_PER_BATCH: usize = 500;
+
+/// Longest free text (input value, selected text, label, page title), in
+/// characters. Longer text is truncated by the recorder: an audit trail needs to
+/// show what was typed or selected, not to archive documents.
+pub const MAX_TEXT_CHARS: usize = 2048;
+
+/// Longest URL kept for a page change, in characters (the de-facto browser limit
+/// for URLs that work everywhere).
+pub const MAX_URL_CHARS: usize = 2048;
+
+/// Longest short CSS path of an element, in characters. Paths are built from at
+/// most a handful of ancestors, so this is generous.
+pub const MAX_PATH_CHARS: usize = 512;
+
+/// Longest custom event type name (`recordCustom(type, …)`), in characters: it
+/// is a label for filtering, not a payload.
+pub const MAX_CUSTOM_TYPE_CHARS: usize = 64;
+
+/// Largest custom event value, in bytes of its JSON encoding.
+pub const MAX_CUSTOM_VALUE_BYTES: usize = 8 * 1024;
+
+/// Deepest nesting of a custom event value. Deeply nested JSON is a classic way
+/// to exhaust a parser's stack; real page data is shallow.
+pub const MAX_JSON_DEPTH: usize = 16;
+
+/// Largest number of events a recorder waits for before it sends a batch.
+pub const DEFAULT_BATCH_EVENTS: usize = 50;
+
+/// Default time a recorder waits before sending what it has, in milliseconds:
+/// short enough that a live reviewer sees actions within seconds.
+pub const DEFAULT_FLUSH_MS: u32 = 2000;
