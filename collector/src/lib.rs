@@ -1,1 +1,20 @@
+//! The cotrail collector: an actix-web service that takes batches of co-browsing
+//! events from recorders, stores them durably and idempotently in sled, and serves
+//! the trails to agents.
+//!
+//! - [`config`]: settings from CLI flags and `COTRAIL_*` environment variables.
+//! - [`startup`]: [`startup::Application`] binds the listener, wires routes, runs
+//!   and shuts down gracefully (flushing the store).
+//! - [`routes`]: one file per resource: `ingest` (batches in), `sessions` (trails
+//!   out), `assets` (the recorder bundle and the `www/` site).
+//! - [`store`]: the only module that knows sled: key encoding, idempotent inserts,
+//!   paged scans.
+//! - [`error`]: the JSON error every 4xx/5xx answer carries.
+//! - [`telemetry`]: structured logs.
 
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,392 @@
+//! The store: the only module that knows sled.
+//!
+//! One tree per keyspace, never one per session:
+//!
+//! | tree       | key                                              | value                     |
+//! |------------|--------------------------------------------------|---------------------------|
+//! | `events`   | `session 0x00 tab 0x00 seq:u64be`                | `EventRecord` as JSON     |
+//! | `timeline` | `session 0x00 ts:u64be tab 0x00 seq:u64be`       | `[type, actor]` (2 bytes) |
+//! | `sessions` | `session`                                        | `SessionState` as JSON    |
+//!
+//! `events` is each session's stream ordered by tab and sequence; a key that
+//! exists makes a re-sent event a no-op (idempotency). `timeline` orders a
+//! session's events by client time across tabs, which is how a reviewer reads a
+//! trail, and carries type and actor so filtered scans skip without decoding.
+//! Ids cannot contain `0x00` (see `shared::ids`), so the separator keeps every
+//! session's and tab's keys a contiguous, prefix-free range. Integers are
+//! big-endian so that byte order is numeric order; `ts` is offset by 2^63 so that
+//! negative times sort first.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use shared::api::{EventRecord, IngestAck, Origin, SessionSummary};
+use shared::{EventData, EventType, SessionId, TabId};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+/// Key of one event in the `events` tree.
+pub fn event_key(session: &SessionId, tab: &TabId, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(session.as_str().len() + tab.as_str().len() + 10);
+    k.extend_from_slice(session.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(tab.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Prefix shared by every key of one session, in `events` and `timeline`.
+pub fn session_prefix(session: &SessionId) -> Vec<u8> {
+    let mut k = session.as_str().as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// Maps an `i64` time onto `u64` so that big-endian bytes sort numerically.
+fn ts_sortable(ts: i64) -> u64 {
+    (ts as u64) ^ (1 << 63)
+}
+
+/// The part of a `timeline` key after the session prefix.
+pub fn timeline_suffix(ts: i64, tab: &TabId, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tab.as_str().len() + 17);
+    k.extend_from_slice(&ts_sortable(ts).to_be_bytes());
+    k.extend_from_slice(tab.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Splits a timeline suffix back into `(tab, seq)`.
+fn parse_timeline_suffix(suffix: &[u8]) -> Option<(TabId, u64)> {
+    let rest = suffix.get(8..)?;
+    let sep = rest.iter().position(|b| *b == 0)?;
+    let tab = TabId::parse(std::str::from_utf8(&rest[..sep]).ok()?).ok()?;
+    let seq = u64::from_be_bytes(rest.get(sep + 1..)?.try_into().ok()?);
+    Some((tab, seq))
+}
+
+fn type_code(t: EventType) -> u8 {
+    EventType::ALL.iter().position(|x| *x == t).unwrap_or(0) as u8
+}
+
+const ACTOR_KINDS: [&str; 3] = ["customer", "agent", "script"];
+
+fn actor_code(kind: &str) -> u8 {
+    ACTOR_KINDS.iter().position(|x| *x == kind).unwrap_or(0) as u8
+}
+
+/// What the `sessions` tree keeps per session: the summary agents see plus the
+/// sets it is derived from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SessionState {
+    first_seen: i64,
+    last_seen: i64,
+    event_count: u64,
+    tabs: BTreeSet<String>,
+    actors: BTreeSet<String>,
+    origin: Origin,
+    last_url: Option<String>,
+    /// Client time of the page change `last_url` came from, so a late re-sent
+    /// batch does not overwrite a newer page.
+    last_url_ts: i64,
+}
+
+impl SessionState {
+    fn summary(&self, session_id: SessionId) -> SessionSummary {
+        SessionSummary {
+            session_id,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            event_count: self.event_count,
+            tabs: self.tabs.len() as u64,
+            actors: self.actors.iter().cloned().collect(),
+            origin: self.origin.clone(),
+            last_url: self.last_url.clone(),
+        }
+    }
+}
+
+/// Which events a scan returns.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only these types (empty: all).
+    pub types: Vec<EventType>,
+    /// Only these actor kinds (empty: all).
+    pub actors: Vec<String>,
+    /// Client time bounds, inclusive, ms since epoch.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// A page of events and the timeline position to continue from.
+pub struct EventScan {
+    pub events: Vec<EventRecord>,
+    /// Timeline suffix of the last event examined, when more may follow.
+    pub next: Option<Vec<u8>>,
+}
+
+/// The sled-backed store. Cheap to clone (sled handles are reference counted).
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    events: sled::Tree,
+    timeline: sled::Tree,
+    sessions: sled::Tree,
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        let db = sled::Config::new()
+            .path(dir.join("sled"))
+            .open()
+            .with_context(|| format!("opening sled store in {}", dir.display()))?;
+        Ok(Self {
+            events: db.open_tree("events")?,
+            timeline: db.open_tree("timeline")?,
+            sessions: db.open_tree("sessions")?,
+            db,
+        })
+    }
+
+    /// Stores the events that are not stored yet, atomically with the session
+    /// summary. Blocking; does not flush (see [`Store::flush`]).
+    pub fn insert(
+        &self,
+        session: &SessionId,
+        tab: &TabId,
+        records: &[EventRecord],
+    ) -> anyhow::Result<IngestAck> {
+        let encoded: Vec<(Vec<u8>, Vec<u8>, Vec<u8>, [u8; 2])> = records
+            .iter()
+            .map(|r| {
+                let mut tkey = session_prefix(session);
+                tkey.extend(timeline_suffix(r.event.ts, tab, r.event.seq));
+                Ok((
+                    event_key(session, tab, r.event.seq),
+                    serde_json::to_vec(r)?,
+                    tkey,
+                    [
+                        type_code(r.event.event_type()),
+                        actor_code(r.event.actor.kind()),
+                    ],
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let skey = session.as_str().as_bytes();
+
+        let result = (&self.events, &self.timeline, &self.sessions).transaction(
+            |(events, timeline, sessions)| {
+                let mut state: Option<SessionState> = match sessions.get(skey)? {
+                    Some(v) => Some(serde_json::from_slice(&v).map_err(abort)?),
+                    None => None,
+                };
+                let mut ack = IngestAck {
+                    stored: 0,
+                    duplicates: 0,
+                };
+                for (rec, (ekey, value, tkey, codes)) in records.iter().zip(&encoded) {
+                    if events.get(ekey)?.is_some() {
+                        ack.duplicates += 1;
+                        continue;
+                    }
+                    events.insert(ekey.as_slice(), value.as_slice())?;
+                    timeline.insert(tkey.as_slice(), codes.as_slice())?;
+                    ack.stored += 1;
+                    let st = state.get_or_insert_with(|| SessionState {
+                        first_seen: rec.received_at,
+                        last_seen: rec.received_at,
+                        event_count: 0,
+                        tabs: BTreeSet::new(),
+                        actors: BTreeSet::new(),
+                        origin: rec.origin.clone(),
+                        last_url: None,
+                        last_url_ts: i64::MIN,
+                    });
+                    st.first_seen = st.first_seen.min(rec.received_at);
+                    st.last_seen = st.last_seen.max(rec.received_at);
+                    st.event_count += 1;
+                    st.tabs.insert(tab.to_string());
+                    st.actors.insert(rec.event.actor.kind().to_string());
+                    if let EventData::PageChange(p) = &rec.event.data {
+                        if rec.event.ts >= st.last_url_ts {
+                            st.last_url = Some(p.url.clone());
+                            st.last_url_ts = rec.event.ts;
+                        }
+                    }
+                }
+                if ack.stored > 0 {
+                    if let Some(st) = &state {
+                        sessions.insert(skey, serde_json::to_vec(st).map_err(abort)?)?;
+                    }
+                }
+                Ok(ack)
+            },
+        );
+        match result {
+            Ok(ack) => Ok(ack),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// Makes everything inserted so far durable. Answers only after the data is
+    /// on disk, which is what an ingest acknowledgement promises.
+    pub async fn flush(&self) -> anyhow::Result<()> {
+        self.db.flush_async().await.context("flushing the store")?;
+        Ok(())
+    }
+
+    pub fn session(&self, session: &SessionId) -> anyhow::Result<Option<SessionSummary>> {
+        match self.sessions.get(session.as_str().as_bytes())? {
+            Some(v) => {
+                let st: SessionState = serde_json::from_slice(&v)?;
+                Ok(Some(st.summary(session.clone())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// All session summaries, newest activity first.
+    pub fn sessions(&self) -> anyhow::Result<Vec<SessionSummary>> {
+        let mut out = Vec::new();
+        for kv in self.sessions.iter() {
+            let (k, v) = kv?;
+            let id = SessionId::parse(String::from_utf8_lossy(&k).into_owned())
+                .context("corrupt session key")?;
+            let st: SessionState = serde_json::from_slice(&v)?;
+            out.push(st.summary(id));
+        }
+        out.sort_by(|a, b| (b.last_seen, &b.session_id).cmp(&(a.last_seen, &a.session_id)));
+        Ok(out)
+    }
+
+    /// A page of one session's events in client-time order (`descending` for
+    /// newest first), starting after the timeline position `after`.
+    pub fn events(
+        &self,
+        session: &SessionId,
+        filter: &EventFilter,
+        after: Option<&[u8]>,
+        descending: bool,
+        limit: usize,
+    ) -> anyhow::Result<EventScan> {
+        let prefix = session_prefix(session);
+        let bound = |ts: i64| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&ts_sortable(ts).to_be_bytes());
+            k
+        };
+        let lo = filter.from.map_or_else(|| prefix.clone(), bound);
+        // Upper bound: just past the `to` millisecond, or past the whole session.
+        let hi = match filter.to {
+            Some(to) if to < i64::MAX => bound(to + 1),
+            _ => {
+                let mut k = session.as_str().as_bytes().to_vec();
+                k.push(1);
+                k
+            }
+        };
+        let (mut lo, mut hi) = (std::ops::Bound::Included(lo), std::ops::Bound::Excluded(hi));
+        if let Some(after) = after {
+            let mut k = prefix.clone();
+            k.extend_from_slice(after);
+            if descending {
+                hi = std::ops::Bound::Excluded(k);
+            } else {
+                lo = std::ops::Bound::Excluded(k);
+            }
+        }
+        let types: Vec<u8> = filter.types.iter().map(|t| type_code(*t)).collect();
+        let actors: Vec<u8> = filter.actors.iter().map(|a| actor_code(a)).collect();
+        let range = self.timeline.range::<Vec<u8>, _>((lo, hi));
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if descending {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+
+        let mut events = Vec::new();
+        let mut last = None;
+        for kv in iter {
+            let (k, codes) = kv?;
+            let suffix = &k[prefix.len()..];
+            last = Some(suffix.to_vec());
+            if (!types.is_empty() && !types.contains(&codes[0]))
+                || (!actors.is_empty() && !actors.contains(&codes[1]))
+            {
+                continue;
+            }
+            let (tab, seq) = parse_timeline_suffix(suffix).context("corrupt timeline key")?;
+            let v = self
+                .events
+                .get(event_key(session, &tab, seq))?
+                .context("timeline entry without its event")?;
+            events.push(serde_json::from_slice(&v)?);
+            if events.len() == limit {
+                break;
+            }
+        }
+        let next = if events.len() == limit { last } else { None };
+        Ok(EventScan { events, next })
+    }
+}
+
+fn abort(e: serde_json::Error) -> ConflictableTransactionError<anyhow::Error> {
+    ConflictableTransactionError::Abort(e.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sid(s: &str) -> SessionId {
+        SessionId::parse(s).unwrap()
+    }
+    fn tid(s: &str) -> TabId {
+        TabId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn event_keys_sort_by_tab_then_numeric_sequence() {
+        let s = sid("s");
+        let mut keys = vec![
+            event_key(&s, &tid("b"), 1),
+            event_key(&s, &tid("a"), 256),
+            event_key(&s, &tid("a"), 2),
+        ];
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![
+                event_key(&s, &tid("a"), 2),
+                event_key(&s, &tid("a"), 256),
+                event_key(&s, &tid("b"), 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_session_prefix_never_covers_another_session() {
+        // "s" must not be a prefix of "s2"'s keys.
+        let k = event_key(&sid("s2"), &tid("t"), 0);
+        assert!(!k.starts_with(&session_prefix(&sid("s"))));
+    }
+
+    #[test]
+    fn timeline_keys_sort_by_time_even_before_the_epoch() {
+        let t = tid("t");
+        assert!(timeline_suffix(-5, &t, 9) < timeline_suffix(3, &t, 0));
+        assert!(timeline_suffix(3, &t, 0) < timeline_suffix(3, &t, 1));
+        assert!(timeline_suffix(255, &t, 0) < timeline_suffix(256, &t, 0));
+        assert_eq!(
+            parse_timeline_suffix(&timeline_suffix(7, &t, 42)),
+            Some((t, 42))
+        );
+    }
+}
