@@ -1,0 +1,233 @@
+use serde_json::json;
+use shared::limits::MAX_BODY_BYTES;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn ingested_events_read_back_in_order_with_collector_stamps() {
+    let app = TestApp::spawn().await;
+    // Sent out of time order across two batches; read back by client time.
+    let res = app
+        .post_batch(&batch(
+            "s1",
+            "t1",
+            vec![click(2, 300, "c"), click(3, 400, "d")],
+        ))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        json!({"stored": 2, "duplicates": 0})
+    );
+    let res = app
+        .post_batch(&batch(
+            "s1",
+            "t1",
+            vec![click(0, 100, "a"), click(1, 200, "b")],
+        ))
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let page = app.events("s1", "").await;
+    let ids: Vec<_> = page
+        .events
+        .iter()
+        .map(|r| match &r.event.data {
+            shared::EventData::Click(c) => c.target.id.clone().unwrap(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(ids, ["a", "b", "c", "d"]);
+    let first = &page.events[0];
+    assert_eq!(first.origin.ip.as_deref(), Some("127.0.0.1"));
+    assert!(first.received_at > 1_700_000_000_000);
+    assert_eq!(page.next_cursor, None);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_resent_batch_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let b = batch("s1", "t1", vec![click(0, 1, "a"), click(1, 2, "b")]);
+    assert_eq!(app.post_batch(&b).await.status(), 200);
+    let res = app.post_batch(&b).await;
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        json!({"stored": 0, "duplicates": 2})
+    );
+    // Overlapping re-send: one old, one new.
+    let res = app
+        .post_batch(&batch("s1", "t1", vec![click(1, 2, "b"), click(2, 3, "c")]))
+        .await;
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        json!({"stored": 1, "duplicates": 1})
+    );
+    assert_eq!(app.events("s1", "").await.events.len(), 3);
+    assert_eq!(app.sessions().await.sessions[0].event_count, 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ingest_rejects_bodies_over_the_size_limit_with_413() {
+    let app = TestApp::spawn().await;
+    let body = "x".repeat(MAX_BODY_BYTES + 1);
+    let res = app.post_batch_raw("text/plain", body).await;
+    assert_error(res, 413, "payload_too_large").await;
+    // Without a declared length (chunked), the limit holds while reading.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..20)
+        .map(|_| Ok(vec![b' '; MAX_BODY_BYTES / 10]))
+        .collect();
+    let stream = futures_util_stream(chunks);
+    let res = app
+        .post_batch_raw("text/plain", reqwest::Body::wrap_stream(stream))
+        .await;
+    assert_error(res, 413, "payload_too_large").await;
+    app.stop().await;
+}
+
+fn futures_util_stream(
+    chunks: Vec<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures_util::stream::iter(chunks)
+}
+
+#[tokio::test]
+async fn malformed_json_gets_400_saying_where() {
+    let app = TestApp::spawn().await;
+    let msg = assert_error(
+        app.post_batch_raw("application/json", "{\"v\":1,").await,
+        400,
+        "invalid_batch",
+    )
+    .await;
+    assert!(msg.contains("line 1"), "{msg}");
+    assert_error(
+        app.post_batch_raw("text/plain", vec![0xff, 0xfe]).await,
+        400,
+        "invalid_utf8",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_event_types_and_fields_get_400_naming_them() {
+    let app = TestApp::spawn().await;
+    let mut ev = click(0, 1, "a");
+    ev["type"] = json!("DOUBLE_CLICK");
+    let msg = assert_error(
+        app.post_batch(&batch("s", "t", vec![ev])).await,
+        400,
+        "invalid_batch",
+    )
+    .await;
+    assert!(msg.contains("DOUBLE_CLICK"), "{msg}");
+
+    let mut ev = click(0, 1, "a");
+    ev["sneaky"] = json!(true);
+    let msg = assert_error(
+        app.post_batch(&batch("s", "t", vec![ev])).await,
+        400,
+        "invalid_batch",
+    )
+    .await;
+    assert!(msg.contains("sneaky"), "{msg}");
+
+    let msg = assert_error(
+        app.post_batch(&batch("bad id!", "t", vec![click(0, 1, "a")]))
+            .await,
+        400,
+        "invalid_batch",
+    )
+    .await;
+    assert!(msg.contains("only ASCII letters"), "{msg}");
+
+    let mut ev = click(0, 1, "a");
+    ev["data"]["target"]["label"] = json!("x".repeat(shared::limits::MAX_TEXT_CHARS + 1));
+    assert_error(
+        app.post_batch(&batch("s", "t", vec![ev])).await,
+        400,
+        "text_too_long",
+    )
+    .await;
+
+    // Nothing from a rejected batch was stored.
+    assert!(app.sessions().await.sessions.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_content_type_gets_415() {
+    let app = TestApp::spawn().await;
+    let body = batch("s", "t", vec![click(0, 1, "a")]).to_string();
+    let msg = assert_error(
+        app.post_batch_raw("application/xml", body.clone()).await,
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    assert!(msg.contains("application/json or text/plain"), "{msg}");
+    // Beacons send text/plain with a charset: accepted.
+    assert_eq!(
+        app.post_batch_raw("text/plain;charset=UTF-8", body)
+            .await
+            .status(),
+        200
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn acknowledged_events_survive_a_restart_on_the_same_store() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.post_batch(&batch("s", "t", vec![click(0, 1, "a")]))
+            .await
+            .status(),
+        200
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // Copy the store while the collector still runs: what was acknowledged must
+    // already be on disk, without a clean shutdown.
+    copy_dir(app.data_dir.path(), dir.path());
+    app.stop().await;
+    let store = collector::store::Store::open(dir.path()).unwrap();
+    assert_eq!(store.sessions().unwrap()[0].event_count, 1);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn cross_origin_pages_may_post_batches() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/v1/batches", app.base),
+        )
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,7 @@
+//! API tests: the real collector on a free loopback port with a temporary sled
+//! store, driven over HTTP. One binary for the crate (`helpers` + one module per
+//! resource).
+
+mod helpers;
+mod ingest;
+mod sessions;

@@ -1,0 +1,156 @@
+use crate::helpers::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn events_of_two_sessions_never_mix() {
+    let app = TestApp::spawn().await;
+    // "s" is a prefix of "s2": keys must still keep them apart.
+    app.post_batch(&batch("s", "t", vec![click(0, 1, "in-s")]))
+        .await;
+    app.post_batch(&batch(
+        "s2",
+        "t",
+        vec![click(0, 1, "in-s2"), click(1, 2, "in-s2")],
+    ))
+    .await;
+    let s = app.events("s", "").await.events;
+    let s2 = app.events("s2", "").await.events;
+    assert_eq!(s.len(), 1);
+    assert_eq!(s2.len(), 2);
+    assert!(s.iter().all(|r| r.session_id.as_str() == "s"));
+    assert!(s2.iter().all(|r| r.session_id.as_str() == "s2"));
+    let listed: Vec<_> = app
+        .sessions()
+        .await
+        .sessions
+        .into_iter()
+        .map(|s| s.session_id.to_string())
+        .collect();
+    assert_eq!(listed.len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn events_page_with_a_cursor_and_filter_by_type_and_actor() {
+    let app = TestApp::spawn().await;
+    let mut events: Vec<_> = (0..5)
+        .map(|i| click(i, 100 + i as i64, &format!("c{i}")))
+        .collect();
+    events.push(
+        json!({"seq": 5, "ts": 200, "mono": 5, "actor": {"kind": "agent", "id": "agent-7"},
+        "type": "CUSTOM_EVENT", "data": {"type": "cart", "value": {"sku": "A-1"}}}),
+    );
+    app.post_batch(&batch("s", "t", events)).await;
+
+    let p1 = app.events("s", "limit=2").await;
+    assert_eq!(
+        p1.events.iter().map(|e| e.event.seq).collect::<Vec<_>>(),
+        [0, 1]
+    );
+    let cursor = p1.next_cursor.expect("more pages");
+    let p2 = app.events("s", &format!("limit=2&cursor={cursor}")).await;
+    assert_eq!(
+        p2.events.iter().map(|e| e.event.seq).collect::<Vec<_>>(),
+        [2, 3]
+    );
+
+    let desc = app.events("s", "order=desc&limit=1").await;
+    assert_eq!(desc.events[0].event.seq, 5);
+
+    let agent = app.events("s", "actor=agent").await.events;
+    assert_eq!(agent.len(), 1);
+    assert_eq!(agent[0].event.event_type().as_str(), "CUSTOM_EVENT");
+    let clicks = app.events("s", "type=CLICK&actor=customer").await.events;
+    assert_eq!(clicks.len(), 5);
+    let window = app.events("s", "from=101&to=103").await.events;
+    assert_eq!(
+        window.iter().map(|e| e.event.seq).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_queries_get_400_and_unknown_sessions_404() {
+    let app = TestApp::spawn().await;
+    app.post_batch(&batch("s", "t", vec![click(0, 1, "a")]))
+        .await;
+    let msg = assert_error(
+        app.get("/api/v1/sessions/s/events?type=TAP").await,
+        400,
+        "bad_type",
+    )
+    .await;
+    assert!(msg.contains("PAGE-CHANGE"), "{msg}");
+    assert_error(
+        app.get("/api/v1/sessions/s/events?actor=robot").await,
+        400,
+        "bad_actor",
+    )
+    .await;
+    assert_error(
+        app.get("/api/v1/sessions/s/events?limit=0").await,
+        400,
+        "bad_limit",
+    )
+    .await;
+    assert_error(
+        app.get("/api/v1/sessions/s/events?limit=many").await,
+        400,
+        "bad_query",
+    )
+    .await;
+    assert_error(
+        app.get("/api/v1/sessions/s/events?cursor=***").await,
+        400,
+        "bad_cursor",
+    )
+    .await;
+    assert_error(
+        app.get("/api/v1/sessions/s/events?colour=red").await,
+        400,
+        "bad_query",
+    )
+    .await;
+    assert_error(
+        app.get("/api/v1/sessions/nope/events").await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(app.get("/api/v1/nothing-here").await, 404, "not_found").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_list_newest_first_with_counts_actors_and_last_page() {
+    let app = TestApp::spawn().await;
+    app.post_batch(&batch("old", "t", vec![click(0, 1, "a")]))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    app.post_batch(&batch("new", "t", vec![
+        click(0, 1, "a"),
+        json!({"seq": 1, "ts": 2, "mono": 1, "actor": {"kind": "agent", "id": "a-1"}, "type": "PAGE-CHANGE",
+               "data": {"url": "http://x/cart", "title": "Cart", "nav": "push"}}),
+    ])).await;
+    let page = app.sessions().await;
+    assert_eq!(page.sessions[0].session_id.as_str(), "new");
+    assert_eq!(page.sessions[0].event_count, 2);
+    assert_eq!(page.sessions[0].actors, ["agent", "customer"]);
+    assert_eq!(page.sessions[0].last_url.as_deref(), Some("http://x/cart"));
+    assert_eq!(page.sessions[1].session_id.as_str(), "old");
+
+    let res = app.get("/api/v1/sessions?limit=1").await;
+    let p: shared::api::SessionsPage = res.json().await.unwrap();
+    assert_eq!(p.sessions.len(), 1);
+    let res = app
+        .get(&format!(
+            "/api/v1/sessions?limit=1&cursor={}",
+            p.next_cursor.unwrap()
+        ))
+        .await;
+    let p2: shared::api::SessionsPage = res.json().await.unwrap();
+    assert_eq!(p2.sessions[0].session_id.as_str(), "old");
+    assert!(p2.next_cursor.is_none());
+    app.stop().await;
+}
