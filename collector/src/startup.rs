@@ -30,6 +30,8 @@ fn public_cors() -> Cors {
         .allow_any_origin()
         .allowed_methods(["GET", "POST"])
         .allowed_header(actix_web::http::header::CONTENT_TYPE)
+        // The recorder honours Retry-After on 429/503; it must be able to read it.
+        .expose_headers([actix_web::http::header::RETRY_AFTER])
         .max_age(3600)
 }
 

@@ -1,1 +1,142 @@
-//! placeholder
+//! The cotrail recorder: captures a co-browsing session's events in the page
+//! (Rust compiled to wasm) and delivers them to the collector.
+//!
+//! This file is only the `#[wasm_bindgen]` surface the loader (`js/loader.js`)
+//! calls; the work is in the modules:
+//!
+//! - [`config`]: the script tag's `data-*` attributes, parsed.
+//! - [`identity`]: session id, tab id and sequence, kept across page loads of a tab.
+//! - [`recorder`]: the running recorder (`Core` shared by the observers).
+//! - [`observers`]: one per DOM concern (click, scroll, input, form, page, selection).
+//! - [`listener`]: owned event listeners, the only `addEventListener` call site.
+//! - [`element`]: element descriptors (id, name, tag, CSS path, label).
+//! - [`masking`]: pure privacy decisions.
+//! - [`custom`]: `recordCustom(type, value)` validation.
+//! - [`buffer`]: pure sequence numbering and batching.
+//! - [`retry`]: pure response classification and backoff.
+//! - [`transport`]: `fetch`, keepalive on unload, saved queue.
+//! - [`console`]: warnings to the page's console.
+//!
+//! Invariants: nothing here throws into the host page's event dispatch, calls
+//! `preventDefault` or blocks scrolling; values are masked before they are
+//! buffered; `stop()` leaves no listener, timer or history patch behind.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+
+pub mod buffer;
+pub mod config;
+pub mod console;
+pub mod custom;
+pub mod element;
+pub mod identity;
+pub mod listener;
+pub mod masking;
+pub mod observers;
+pub mod recorder;
+pub mod retry;
+pub mod transport;
+
+use crate::recorder::{Core, Recorder};
+
+thread_local! {
+    /// The page's one recorder: starting twice must not double every event.
+    static RECORDER: RefCell<Option<Recorder>> = const { RefCell::new(None) };
+}
+
+fn core() -> Option<Rc<Core>> {
+    RECORDER.with(|r| r.borrow().as_ref().map(|r| r.core().clone()))
+}
+
+/// Starts recording with the loader's configuration object (`collector`,
+/// `siteKey`, `sessionId`, `actor`, `agentId`, `mask`, `flushMs`, `batchEvents`,
+/// all strings). A second call while running is ignored with a warning.
+#[wasm_bindgen]
+pub fn start(config: JsValue) -> Result<(), JsError> {
+    if RECORDER.with(|r| r.borrow().is_some()) {
+        console::warn("cotrail: already recording; start() ignored");
+        return Ok(());
+    }
+    let get = |name: &str| {
+        js_sys::Reflect::get(&config, &JsValue::from_str(name))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let config = config::Config::parse(get, |w| console::warn(&format!("cotrail: {w}")))
+        .map_err(|e| JsError::new(&format!("cotrail: {e}")))?;
+    let recorder = Recorder::start(config).map_err(|e| {
+        JsError::new(&format!(
+            "cotrail: could not start: {}",
+            e.as_string().unwrap_or_else(|| format!("{e:?}"))
+        ))
+    })?;
+    RECORDER.with(|r| *r.borrow_mut() = Some(recorder));
+    Ok(())
+}
+
+/// Stops recording: listeners, timers and history patches are removed; what is
+/// still unsent goes out with `keepalive`.
+#[wasm_bindgen]
+pub fn stop() {
+    // Taken out first so no borrow is held while the recorder talks to the page.
+    if let Some(recorder) = RECORDER.with(|r| r.borrow_mut().take()) {
+        recorder.stop();
+    }
+}
+
+/// Sends everything recorded so far now.
+#[wasm_bindgen]
+pub fn flush() {
+    let recorder = RECORDER.with(|r| r.borrow_mut().take());
+    if let Some(recorder) = recorder {
+        recorder.flush();
+        RECORDER.with(|r| *r.borrow_mut() = Some(recorder));
+    }
+}
+
+/// Records a `CUSTOM_EVENT`. Misuse is a console warning, never an exception.
+#[wasm_bindgen(js_name = recordCustom)]
+pub fn record_custom(kind: JsValue, value: JsValue) {
+    let Some(core) = core() else {
+        console::warn("cotrail: recordCustom called while not recording; ignored");
+        return;
+    };
+    match custom::custom_data(&kind, &value) {
+        Ok(data) => core.record(core.current_actor(), shared::EventData::Custom(data)),
+        Err(e) => console::warn(&format!("cotrail: {e}")),
+    }
+}
+
+/// Attributes DOM events dispatched until [`agent_scope_exit`] to this agent
+/// (the loader's `cotrail.asAgent(id, fn)` brackets `fn` with the two calls).
+#[wasm_bindgen(js_name = agentScopeEnter)]
+pub fn agent_scope_enter(agent_id: String) -> Result<(), JsError> {
+    let id = shared::AgentId::parse(agent_id)
+        .map_err(|e| JsError::new(&format!("cotrail: agent id {e}")))?;
+    if let Some(core) = core() {
+        core.enter_agent_scope(id);
+    }
+    Ok(())
+}
+
+/// Ends the innermost agent scope.
+#[wasm_bindgen(js_name = agentScopeExit)]
+pub fn agent_scope_exit() {
+    if let Some(core) = core() {
+        core.exit_agent_scope();
+    }
+}
+
+/// The session being recorded (`undefined` when not recording).
+#[wasm_bindgen(js_name = sessionId)]
+pub fn session_id() -> Option<String> {
+    core().map(|c| c.session_id().to_string())
+}
+
+/// This tab's id (`undefined` when not recording).
+#[wasm_bindgen(js_name = tabId)]
+pub fn tab_id() -> Option<String> {
+    core().map(|c| c.tab_id().to_string())
+}

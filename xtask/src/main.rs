@@ -1,1 +1,195 @@
-fn main() {}
+//! `cargo xtask`: build, run and test orchestration for cotrail.
+//!
+//! - `cargo xtask run`   installs what the build needs (wasm target, the matching
+//!   `wasm-bindgen-cli`), builds the recorder bundle into `www/recorder/`, and runs
+//!   the collector with the demo site and review app on the embedded sled store.
+//! - `cargo xtask test`  also installs Chromium and chromedriver (Debian packages)
+//!   when missing, then runs every test: unit, API, wasm-in-browser and end to end.
+//! - `cargo xtask build` only builds the recorder bundle.
+//!
+//! Extra arguments after `run` go to the collector (`cargo xtask run -- --listen 0.0.0.0:8080`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// Must equal the `wasm-bindgen` version pinned in the workspace `Cargo.toml`:
+/// the CLI generates glue for exactly one version of the runtime crate.
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("build") => build_bundle(&root),
+        Some("run") => {
+            build_bundle(&root)?;
+            let rest: Vec<&str> = args[1..]
+                .iter()
+                .map(String::as_str)
+                .skip_while(|a| *a == "--")
+                .collect();
+            let mut cmd = cargo();
+            cmd.args(["run", "--release", "--package", "collector", "--"])
+                .args(rest);
+            run(&mut cmd)
+        }
+        Some("test") => test(&root),
+        _ => {
+            eprintln!("usage: cargo xtask <run|test|build>\n\n  run    build everything and start the collector with the demo at http://127.0.0.1:8080/\n  test   install test tools when missing and run every test\n  build  build the recorder bundle into www/recorder/");
+            std::process::exit(2)
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Installs the wasm target and the matching wasm-bindgen CLI when missing.
+fn ensure_wasm_tools() -> Result<()> {
+    let targets =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if !targets.lines().any(|l| l.trim() == WASM_TARGET) {
+        run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
+    }
+    let have = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+    if have.split_whitespace().nth(1) != Some(WASM_BINDGEN_VERSION) {
+        eprintln!(
+            "xtask: installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} (found {:?}); this takes a few minutes once",
+            have.trim()
+        );
+        // No --locked: the registry mirror may lag a pinned lockfile's crates.
+        run(cargo().args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            &format!("={WASM_BINDGEN_VERSION}"),
+        ]))?;
+    }
+    Ok(())
+}
+
+/// Builds the recorder for the browser and writes the bundle a site loads:
+/// `www/recorder/recorder.js` (the loader behind `GET /recorder.js`) plus the
+/// generated `cotrail_recorder.js` glue and `cotrail_recorder_bg.wasm`.
+fn build_bundle(root: &Path) -> Result<()> {
+    ensure_wasm_tools()?;
+    run(cargo().args([
+        "build",
+        "--package",
+        "cotrail-recorder",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        "wasm-release",
+    ]))?;
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let wasm = target_dir
+        .join(WASM_TARGET)
+        .join("wasm-release/cotrail_recorder.wasm");
+    let out = root.join("www/recorder");
+    std::fs::create_dir_all(&out)?;
+    run(Command::new("wasm-bindgen")
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--out-name",
+            "cotrail_recorder",
+            "--out-dir",
+        ])
+        .arg(&out)
+        .arg(&wasm))?;
+    std::fs::copy(root.join("recorder/js/loader.js"), out.join("recorder.js"))
+        .context("copying the loader")?;
+    for f in [
+        "recorder.js",
+        "cotrail_recorder.js",
+        "cotrail_recorder_bg.wasm",
+    ] {
+        let len = std::fs::metadata(out.join(f))?.len();
+        eprintln!("xtask: www/recorder/{f}: {len} bytes");
+    }
+    Ok(())
+}
+
+/// Installs Chromium and chromedriver from Debian when missing.
+fn ensure_browser() -> Result<()> {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing chromium and chromium-driver from Debian");
+    let sudo = output(Command::new("id").arg("-u"))
+        .map(|u| u.trim() != "0")
+        .unwrap_or(true);
+    let apt = |args: &[&str]| {
+        let mut c = if sudo {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        } else {
+            Command::new("apt-get")
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut apt(&["update"]))?;
+    let install = ["install", "-y", "chromium", "chromium-driver"];
+    // dpkg sometimes reports a missing archive on the first try; a second run succeeds.
+    if run(&mut apt(&install)).is_err() {
+        run(&mut apt(&install))?;
+    }
+    if !Path::new(CHROMEDRIVER).exists() {
+        bail!("{CHROMEDRIVER} is still missing after installing chromium-driver");
+    }
+    Ok(())
+}
+
+fn test(root: &Path) -> Result<()> {
+    ensure_browser()?;
+    build_bundle(root)?;
+    run(cargo().args(["test", "--workspace", "--exclude", "cotrail-recorder"]))?;
+    // The recorder's pure core natively, then its DOM tests in headless Chromium.
+    run(cargo().args(["test", "--package", "cotrail-recorder"]))?;
+    run(cargo()
+        .args([
+            "test",
+            "--package",
+            "cotrail-recorder",
+            "--target",
+            WASM_TARGET,
+        ])
+        .env("CHROMEDRIVER", CHROMEDRIVER))?;
+    Ok(())
+}

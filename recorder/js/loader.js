@@ -1,0 +1,99 @@
+/*! cotrail recorder loader. Embed with ONE classic script tag:
+ *  <script src="https://collector.example/recorder.js" data-site-key="pk_demo"></script>
+ * It reads its data-* attributes at once, defines window.recordCustom and
+ * window.cotrail immediately (calls made before the wasm is ready are queued),
+ * then loads the wasm recorder beside it. It never throws into the page. */
+(function () {
+  'use strict';
+  var w = window;
+  function warn(msg, err) {
+    try { w.console && console.warn('cotrail: ' + msg, err === undefined ? '' : err); } catch (_) { /* nothing to do */ }
+  }
+  try {
+    if (w.cotrail && w.cotrail.__cotrail) {
+      warn('recorder.js loaded twice; the second copy does nothing');
+      return;
+    }
+    var script = document.currentScript;
+    var src = (script && script.src) || '';
+    var ds = (script && script.dataset) || {};
+    var config = {
+      collector: ds.collector || (src ? new URL(src).origin : ''),
+      siteKey: ds.siteKey,
+      sessionId: ds.sessionId,
+      actor: ds.actor,
+      agentId: ds.agentId,
+      mask: ds.mask,
+      flushMs: ds.flushMs,
+      batchEvents: ds.batchEvents
+    };
+    // Calls before the wasm is ready; bounded so a page calling in a loop while
+    // the collector is unreachable cannot grow memory without end.
+    var MAX_QUEUE = 1000;
+    var queue = [];
+    var mod = null;
+    var stopped = false;
+
+    var recordCustom = function (type, value) {
+      try {
+        if (mod) { mod.recordCustom(type, value); return; }
+        if (stopped) return;
+        if (queue.length >= MAX_QUEUE) { warn('recordCustom queue full before start; call dropped'); return; }
+        // Snapshot now: the page may mutate the object before the replay.
+        var snap = value;
+        try { if (value !== undefined) snap = JSON.parse(JSON.stringify(value)); } catch (_) { /* the recorder reports it */ }
+        queue.push([type, snap]);
+      } catch (e) { warn('recordCustom failed', e); }
+    };
+
+    var api = {
+      __cotrail: true,
+      recordCustom: recordCustom,
+      stop: function () {
+        stopped = true;
+        queue = [];
+        try { if (mod) mod.stop(); } catch (e) { warn('stop failed', e); }
+      },
+      flush: function () {
+        try { if (mod) mod.flush(); } catch (e) { warn('flush failed', e); }
+      },
+      // DOM events dispatched synchronously while fn runs are attributed to the
+      // agent; fn's own result and exceptions are the caller's.
+      asAgent: function (agentId, fn) {
+        var entered = false;
+        try { if (mod) { mod.agentScopeEnter(String(agentId)); entered = true; } } catch (e) { warn('asAgent: bad agent id', e); }
+        try { return fn(); } finally {
+          if (entered) { try { mod.agentScopeExit(); } catch (_) { /* nothing to do */ } }
+        }
+      },
+      sessionId: function () { try { return mod ? mod.sessionId() : undefined; } catch (_) { return undefined; } },
+      tabId: function () { try { return mod ? mod.tabId() : undefined; } catch (_) { return undefined; } },
+      // Resolves true once recording, false if it could not start (never rejects).
+      ready: null
+    };
+    w.recordCustom = recordCustom;
+    w.cotrail = api;
+
+    api.ready = new Promise(function (resolve) {
+      if (!src) { warn('cannot find my own script tag (document.currentScript)'); resolve(false); return; }
+      var moduleUrl = new URL('recorder/cotrail_recorder.js', src).href;
+      var wasmUrl = new URL('recorder/cotrail_recorder_bg.wasm', src).href;
+      import(moduleUrl).then(function (m) {
+        return m['default']({ module_or_path: wasmUrl }).then(function () {
+          if (stopped) { resolve(false); return; }
+          m.start(config);
+          mod = m;
+          var pending = queue;
+          queue = [];
+          for (var i = 0; i < pending.length; i++) recordCustom(pending[i][0], pending[i][1]);
+          resolve(true);
+        });
+      })['catch'](function (e) {
+        warn('recorder did not start', e);
+        resolve(false);
+      });
+    });
+  } catch (e) {
+    warn('loader failed', e);
+  }
+})();

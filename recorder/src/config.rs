@@ -1,0 +1,230 @@
+//! The recorder's configuration, parsed from the script tag's `data-*` attributes
+//! (the loader hands them over as strings).
+//!
+//! Parsing is pure and lenient where a typo is harmless (a bad flush interval
+//! falls back to the default, with a warning) and strict where guessing would
+//! mislabel the trail (an agent page without an agent id does not start).
+
+use shared::limits::{DEFAULT_BATCH_EVENTS, DEFAULT_FLUSH_MS, MAX_EVENTS_PER_BATCH};
+use shared::{Actor, AgentId, SessionId};
+
+use crate::masking::MaskLevel;
+
+/// Shortest flush interval accepted: below this a busy page would send a request
+/// per interaction.
+pub const MIN_FLUSH_MS: u32 = 100;
+
+/// Longest flush interval accepted: a live reviewer should not wait longer.
+pub const MAX_FLUSH_MS: u32 = 60_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Collector base URL, without a trailing slash.
+    pub collector: String,
+    /// Public site key (sent as `?site_key=`).
+    pub site_key: Option<String>,
+    /// Session given by the page; `None` means "generate or resume one".
+    pub session_id: Option<SessionId>,
+    /// Who this page belongs to.
+    pub actor: Actor,
+    pub mask: MaskLevel,
+    pub flush_ms: u32,
+    pub batch_events: usize,
+}
+
+/// Why the recorder refuses to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Config {
+    /// Parses the fields (`collector`, `siteKey`, `sessionId`, `actor`, `agentId`,
+    /// `mask`, `flushMs`, `batchEvents`) read through `get`. Harmless mistakes are
+    /// reported through `warn` and replaced by defaults.
+    pub fn parse(
+        get: impl Fn(&str) -> Option<String>,
+        mut warn: impl FnMut(String),
+    ) -> Result<Config, ConfigError> {
+        let field = |name: &str| {
+            get(name)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
+        let collector = field("collector")
+            .ok_or_else(|| ConfigError("no collector URL (data-collector or script src)".into()))?
+            .trim_end_matches('/')
+            .to_owned();
+        let session_id = field("sessionId").and_then(|s| match SessionId::parse(s.as_str()) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                warn(format!(
+                    "data-session-id {e}; a session id is generated instead"
+                ));
+                None
+            }
+        });
+        let actor = match field("actor")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("customer") => Actor::Customer,
+            Some("agent") => {
+                let id = field("agentId").ok_or_else(|| {
+                    ConfigError("data-actor=\"agent\" needs data-agent-id".into())
+                })?;
+                let id =
+                    AgentId::parse(id).map_err(|e| ConfigError(format!("data-agent-id {e}")))?;
+                Actor::Agent { id }
+            }
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "data-actor must be \"customer\" or \"agent\", not {other:?}"
+                )))
+            }
+        };
+        let mask = match field("mask") {
+            None => MaskLevel::Default,
+            Some(s) => MaskLevel::parse(&s).unwrap_or_else(|| {
+                // Unknown level: the safer of the two.
+                warn(format!("data-mask={s:?} is unknown; using \"strict\""));
+                MaskLevel::Strict
+            }),
+        };
+        let flush_ms = number(field("flushMs"), "data-flush-ms", &mut warn)
+            .map(|n| n.clamp(u64::from(MIN_FLUSH_MS), u64::from(MAX_FLUSH_MS)) as u32)
+            .unwrap_or(DEFAULT_FLUSH_MS);
+        let batch_events = number(field("batchEvents"), "data-batch-events", &mut warn)
+            .map(|n| n.clamp(1, MAX_EVENTS_PER_BATCH as u64) as usize)
+            .unwrap_or(DEFAULT_BATCH_EVENTS);
+        Ok(Config {
+            collector,
+            site_key: field("siteKey"),
+            session_id,
+            actor,
+            mask,
+            flush_ms,
+            batch_events,
+        })
+    }
+
+    /// The batch endpoint, with the site key percent-encoded.
+    pub fn batches_url(&self) -> String {
+        let mut url = format!("{}/api/v1/batches", self.collector);
+        if let Some(key) = &self.site_key {
+            url.push_str("?site_key=");
+            url.push_str(&percent_encode(key));
+        }
+        url
+    }
+}
+
+fn number(v: Option<String>, what: &str, warn: &mut impl FnMut(String)) -> Option<u64> {
+    let v = v?;
+    match v.parse::<u64>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            warn(format!("{what}={v:?} is not a number; using the default"));
+            None
+        }
+    }
+}
+
+/// Percent-encodes everything outside the URL-unreserved set.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> (Result<Config, ConfigError>, Vec<String>) {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut warnings = Vec::new();
+        let cfg = Config::parse(|k| map.get(k).cloned(), |w| warnings.push(w));
+        (cfg, warnings)
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_collector_is_given() {
+        let (cfg, warnings) = parse(&[("collector", "https://c.example/")]);
+        let cfg = cfg.unwrap();
+        assert_eq!(cfg.collector, "https://c.example");
+        assert_eq!(cfg.actor, Actor::Customer);
+        assert_eq!(cfg.mask, MaskLevel::Default);
+        assert_eq!(cfg.flush_ms, DEFAULT_FLUSH_MS);
+        assert_eq!(cfg.batch_events, DEFAULT_BATCH_EVENTS);
+        assert_eq!(cfg.batches_url(), "https://c.example/api/v1/batches");
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn all_attributes_are_read() {
+        let (cfg, _) = parse(&[
+            ("collector", "http://x"),
+            ("siteKey", "pk demo&"),
+            ("sessionId", "s-1"),
+            ("actor", "agent"),
+            ("agentId", "a-7"),
+            ("mask", "strict"),
+            ("flushMs", "500"),
+            ("batchEvents", "9999"),
+        ]);
+        let cfg = cfg.unwrap();
+        assert_eq!(
+            cfg.batches_url(),
+            "http://x/api/v1/batches?site_key=pk%20demo%26"
+        );
+        assert_eq!(cfg.session_id.unwrap().as_str(), "s-1");
+        assert_eq!(
+            cfg.actor,
+            Actor::Agent {
+                id: AgentId::parse("a-7").unwrap()
+            }
+        );
+        assert_eq!(cfg.mask, MaskLevel::Strict);
+        assert_eq!(cfg.flush_ms, 500);
+        assert_eq!(cfg.batch_events, MAX_EVENTS_PER_BATCH);
+    }
+
+    #[test]
+    fn an_agent_page_without_an_agent_id_does_not_start() {
+        let (cfg, _) = parse(&[("collector", "http://x"), ("actor", "agent")]);
+        assert!(cfg.unwrap_err().0.contains("data-agent-id"));
+        let (cfg, _) = parse(&[("collector", "http://x"), ("actor", "boss")]);
+        assert!(cfg.is_err());
+    }
+
+    #[test]
+    fn harmless_mistakes_fall_back_with_a_warning() {
+        let (cfg, warnings) = parse(&[
+            ("collector", "http://x"),
+            ("sessionId", "has space"),
+            ("flushMs", "soon"),
+            ("mask", "loose"),
+        ]);
+        let cfg = cfg.unwrap();
+        assert_eq!(cfg.session_id, None);
+        assert_eq!(cfg.flush_ms, DEFAULT_FLUSH_MS);
+        assert_eq!(cfg.mask, MaskLevel::Strict);
+        assert_eq!(warnings.len(), 3);
+    }
+}

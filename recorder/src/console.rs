@@ -1,0 +1,14 @@
+//! Reporting to the page's console: the recorder's only voice towards the site's
+//! developers. Misuse and delivery problems are warnings, never exceptions.
+
+use wasm_bindgen::JsValue;
+
+/// `console.warn` with a message.
+pub fn warn(message: &str) {
+    web_sys::console::warn_1(&JsValue::from_str(message));
+}
+
+/// `console.warn` with a message and a JS value (an error object, a status).
+pub fn warn_js(message: &str, value: &JsValue) {
+    web_sys::console::warn_2(&JsValue::from_str(message), value);
+}

@@ -1,0 +1,311 @@
+//! Element descriptors: what the trail says about a DOM element (`ElementRef`:
+//! id, name, tag, short CSS path, label) and the DOM facts masking needs.
+//!
+//! Path building and text clean-up are pure and tested natively; the functions
+//! taking DOM types only read the DOM.
+
+use shared::limits::{MAX_ID_LEN, MAX_PATH_CHARS, MAX_TEXT_CHARS};
+use shared::{truncate_chars, ElementRef};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::Element;
+
+use crate::masking::{self, FieldFacts, MaskLevel};
+
+/// Ancestors a path climbs above the element: enough to tell siblings apart on a
+/// real page, short enough to read in a table cell.
+pub const MAX_ANCESTORS: usize = 4;
+
+/// Longest label, in characters: a label names a control, it is not content.
+pub const MAX_LABEL_CHARS: usize = 80;
+
+/// Attribute that masks an element's values and texts (and those of descendants).
+pub const MASK_ATTR: &str = "data-cotrail-mask";
+/// Attribute that makes an element and its descendants invisible to the recorder.
+pub const BLOCK_ATTR: &str = "data-cotrail-block";
+
+/// What a click is usually about: the control around the clicked node (the
+/// `<span>` inside a `<button>` is not what the reviewer wants to see).
+const INTERACTIVE: &str = "a,button,input,select,textarea,label,summary,option,[role=button],[role=link],[role=tab],[role=menuitem],[role=checkbox]";
+
+/// True for a CSS identifier that needs no escaping (`#id`, `.class`).
+pub fn is_css_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '-' => {}
+        _ => return false,
+    }
+    // `-1x` and `--x` are not plain identifiers.
+    let odd_start = s.starts_with("--")
+        || (s.starts_with('-') && s[1..].starts_with(|c: char| c.is_ascii_digit()));
+    !odd_start && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// One step of a path: `tag#id`, `tag[id="…"]`, `tag.class`, with
+/// `:nth-of-type(n)` when siblings of the same tag need telling apart.
+pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usize>) -> String {
+    if let Some(id) = id {
+        if is_css_ident(id) {
+            return format!("{tag}#{id}");
+        }
+        let escaped = id.replace('\\', "\\\\").replace('"', "\\\"");
+        return format!("{tag}[id=\"{escaped}\"]");
+    }
+    let mut s = tag.to_owned();
+    if let Some(c) = class.filter(|c| is_css_ident(c)) {
+        s.push('.');
+        s.push_str(c);
+    }
+    if let Some(n) = nth {
+        s.push_str(&format!(":nth-of-type({n})"));
+    }
+    s
+}
+
+/// Joins segments given leaf first into `a>b>leaf`, dropping the outermost
+/// ancestors until it fits [`MAX_PATH_CHARS`] (the leaf is always kept, cut if it
+/// alone is too long).
+pub fn join_path(mut leaf_first: Vec<String>) -> String {
+    while leaf_first.len() > 1
+        && leaf_first
+            .iter()
+            .map(|s| s.chars().count() + 1)
+            .sum::<usize>()
+            > MAX_PATH_CHARS + 1
+    {
+        leaf_first.pop();
+    }
+    leaf_first.reverse();
+    let path = leaf_first.join(">");
+    truncate_chars(&path, MAX_PATH_CHARS).to_owned()
+}
+
+/// Collapses whitespace runs to one space, trims, and cuts to `max` characters.
+pub fn clean_text(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, word) in s.split_whitespace().enumerate() {
+        if n > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+        if out.len() > max * 4 {
+            // Enough for any truncation below; stop walking a huge text.
+            break;
+        }
+    }
+    truncate_chars(&out, max).to_owned()
+}
+
+fn attr(el: &Element, name: &str) -> Option<String> {
+    el.get_attribute(name).filter(|s| !s.is_empty())
+}
+
+/// The element an event is about: the innermost target, seen through open
+/// shadow roots, or the parent of a text node.
+pub fn event_element(event: &web_sys::Event) -> Option<Element> {
+    let first = event.composed_path().get(0);
+    let target: JsValue = if first.is_undefined() {
+        event.target()?.into()
+    } else {
+        first
+    };
+    match target.dyn_into::<Element>() {
+        Ok(el) => Some(el),
+        Err(other) => other.dyn_into::<web_sys::Node>().ok()?.parent_element(),
+    }
+}
+
+/// The control a click landed in, or the element itself.
+pub fn interactive(el: &Element) -> Element {
+    el.closest(INTERACTIVE)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| el.clone())
+}
+
+/// Inside `data-cotrail-block`: no event at all may mention it.
+pub fn is_blocked(el: &Element) -> bool {
+    matches!(el.closest(&format!("[{BLOCK_ATTR}]")), Ok(Some(_)))
+}
+
+/// The element or an ancestor carries `data-cotrail-mask`.
+pub fn is_marked(el: &Element) -> bool {
+    matches!(el.closest(&format!("[{MASK_ATTR}]")), Ok(Some(_)))
+}
+
+/// The DOM facts masking decides on.
+pub fn facts(el: &Element) -> FieldFacts {
+    let lower = |name: &str| attr(el, name).unwrap_or_default().to_ascii_lowercase();
+    FieldFacts {
+        tag: el.local_name().to_ascii_lowercase(),
+        input_type: lower("type"),
+        autocomplete: lower("autocomplete"),
+        marked: is_marked(el),
+    }
+}
+
+/// The short CSS path of `el`, e.g. `form#checkout>div.row:nth-of-type(2)>input`.
+pub fn css_path(el: &Element) -> String {
+    let mut segments = Vec::new();
+    let mut current = Some(el.clone());
+    while let Some(node) = current {
+        let tag = node.local_name().to_ascii_lowercase();
+        if tag == "html" || segments.len() > MAX_ANCESTORS {
+            break;
+        }
+        let id = attr(&node, "id");
+        if id.is_some() {
+            segments.push(segment(&tag, id.as_deref(), None, None));
+            break;
+        }
+        let class = node.class_list().item(0);
+        segments.push(segment(
+            &tag,
+            None,
+            class.as_deref(),
+            nth_of_type(&node, &tag),
+        ));
+        if tag == "body" {
+            break;
+        }
+        current = node.parent_element();
+    }
+    join_path(segments)
+}
+
+/// Position among same-tag siblings, when there is more than one of them.
+fn nth_of_type(el: &Element, tag: &str) -> Option<usize> {
+    let same = |e: &Element| e.local_name().eq_ignore_ascii_case(tag);
+    let mut before = 0;
+    let mut sib = el.previous_element_sibling();
+    while let Some(s) = sib {
+        before += usize::from(same(&s));
+        sib = s.previous_element_sibling();
+    }
+    let mut after = el.next_element_sibling();
+    let mut has_after = false;
+    while let Some(s) = after {
+        if same(&s) {
+            has_after = true;
+            break;
+        }
+        after = s.next_element_sibling();
+    }
+    (before > 0 || has_after).then_some(before + 1)
+}
+
+/// What a person reads on or for the element.
+pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
+    let clean = |s: String| Some(clean_text(&s, MAX_LABEL_CHARS)).filter(|s| !s.is_empty());
+    if let Some(l) = attr(el, "aria-label").and_then(clean) {
+        return Some(l);
+    }
+    let role = attr(el, "role").unwrap_or_default();
+    match facts.tag.as_str() {
+        "input" if matches!(facts.input_type.as_str(), "submit" | "button" | "reset") => {
+            attr(el, "value").and_then(clean)
+        }
+        "input" | "select" | "textarea" => {
+            // `labels` covers both `<label for=…>` and a wrapping `<label>`.
+            let labels = js_sys::Reflect::get(el, &JsValue::from_str("labels")).ok()?;
+            let first = labels
+                .dyn_into::<web_sys::NodeList>()
+                .ok()
+                .and_then(|l| l.item(0));
+            first
+                .and_then(|l| l.text_content())
+                .and_then(clean)
+                .or_else(|| attr(el, "placeholder").and_then(clean))
+        }
+        "button" | "a" | "summary" | "label" | "option" | "legend" => el
+            .text_content()
+            .and_then(clean)
+            .or_else(|| attr(el, "title").and_then(clean)),
+        "img" => attr(el, "alt").and_then(clean),
+        _ if matches!(
+            role.as_str(),
+            "button" | "link" | "tab" | "menuitem" | "checkbox"
+        ) =>
+        {
+            el.text_content().and_then(clean)
+        }
+        _ => attr(el, "title").and_then(clean),
+    }
+}
+
+/// The descriptor of `el`, with its label withheld when masking says so.
+pub fn describe(el: &Element, level: MaskLevel) -> ElementRef {
+    let facts = facts(el);
+    describe_with(el, &facts, level)
+}
+
+/// As [`describe`], reusing facts the caller already gathered.
+pub fn describe_with(el: &Element, facts: &FieldFacts, level: MaskLevel) -> ElementRef {
+    let text = |s: String| truncate_chars(&s, MAX_TEXT_CHARS).to_owned();
+    ElementRef {
+        id: attr(el, "id").map(text),
+        name: attr(el, "name").map(text),
+        tag: truncate_chars(&facts.tag, MAX_ID_LEN).to_owned(),
+        path: css_path(el),
+        label: if masking::label_allowed(facts, level) {
+            label(el, facts)
+        } else {
+            None
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_prefer_ids_then_classes_and_positions() {
+        assert_eq!(
+            segment("button", Some("buy"), Some("x"), Some(2)),
+            "button#buy"
+        );
+        assert_eq!(segment("div", Some("1st"), None, None), "div[id=\"1st\"]");
+        assert_eq!(
+            segment("div", Some("a\"b"), None, None),
+            "div[id=\"a\\\"b\"]"
+        );
+        assert_eq!(
+            segment("li", None, Some("item"), Some(3)),
+            "li.item:nth-of-type(3)"
+        );
+        assert_eq!(segment("li", None, Some("2col"), None), "li");
+    }
+
+    #[test]
+    fn css_identifiers_are_recognised() {
+        assert!(is_css_ident("add-to-cart"));
+        assert!(is_css_ident("_x1"));
+        assert!(!is_css_ident("1st"));
+        assert!(!is_css_ident("-1"));
+        assert!(!is_css_ident("a b"));
+        assert!(!is_css_ident(""));
+    }
+
+    #[test]
+    fn paths_join_outermost_first_and_drop_ancestors_to_fit() {
+        assert_eq!(
+            join_path(vec!["button".into(), "form#f".into()]),
+            "form#f>button"
+        );
+        let long = "x".repeat(300);
+        let p = join_path(vec!["leaf".into(), long.clone(), long]);
+        assert!(p.ends_with(">leaf"), "{p}");
+        assert!(p.chars().count() <= MAX_PATH_CHARS);
+        assert_eq!(
+            join_path(vec!["y".repeat(600)]).chars().count(),
+            MAX_PATH_CHARS
+        );
+    }
+
+    #[test]
+    fn text_is_collapsed_and_cut() {
+        assert_eq!(clean_text("  Add\n\t to   cart ", 80), "Add to cart");
+        assert_eq!(clean_text("ééééé", 3), "ééé");
+        assert_eq!(clean_text(&"word ".repeat(10_000), 9), "word word");
+    }
+}

@@ -1,0 +1,223 @@
+//! Who this tab is: session id, tab id and the next sequence number, kept in
+//! `sessionStorage` so a reload or full navigation in the same tab continues the
+//! same session and the same contiguous sequence.
+//!
+//! [`resume`] is the pure decision; the rest reads and writes the storage, which
+//! may be missing or throw (sandboxed iframes, privacy modes): then the ids live
+//! for this page only.
+
+use shared::{SessionId, TabId};
+
+pub const SESSION_KEY: &str = "cotrail.session";
+pub const TAB_KEY: &str = "cotrail.tab";
+pub const SEQ_KEY: &str = "cotrail.seq";
+/// Unacknowledged batch bodies saved when the page goes away, sent on the next load.
+pub const QUEUE_KEY: &str = "cotrail.queue";
+
+/// The tab's identity for this page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub session_id: SessionId,
+    pub tab_id: TabId,
+    pub next_seq: u64,
+}
+
+/// What `sessionStorage` held from an earlier page of this tab.
+#[derive(Debug, Clone, Default)]
+pub struct Stored {
+    pub session: Option<String>,
+    pub tab: Option<String>,
+    pub seq: Option<String>,
+}
+
+/// Decides the identity. The page's session id wins; otherwise the stored one
+/// is resumed; otherwise one is generated. The sequence continues only within
+/// the same session and tab, so `(session, tab, seq)` never repeats.
+pub fn resume(
+    page_session: Option<SessionId>,
+    stored: Stored,
+    generate: impl Fn() -> String,
+) -> Identity {
+    let stored_session = stored.session.and_then(|s| SessionId::parse(s).ok());
+    let stored_tab = stored.tab.and_then(|s| TabId::parse(s).ok());
+    let gen_session = || SessionId::parse(generate()).unwrap_or_else(|_| fallback_session());
+    let session_id = page_session
+        .or_else(|| stored_session.clone())
+        .unwrap_or_else(gen_session);
+    let (tab_id, continues) = match stored_tab {
+        Some(t) => (t, stored_session.as_ref() == Some(&session_id)),
+        None => (
+            TabId::parse(generate()).unwrap_or_else(|_| fallback_tab()),
+            false,
+        ),
+    };
+    let next_seq = if continues {
+        stored.seq.and_then(|s| s.parse().ok()).unwrap_or(0)
+    } else {
+        0
+    };
+    Identity {
+        session_id,
+        tab_id,
+        next_seq,
+    }
+}
+
+fn fallback_session() -> SessionId {
+    // Unreachable with a working generator; a fixed valid id keeps the type total.
+    SessionId::parse("s-unknown").unwrap_or_else(|_| unreachable!("literal id is valid"))
+}
+
+fn fallback_tab() -> TabId {
+    TabId::parse("t-unknown").unwrap_or_else(|_| unreachable!("literal id is valid"))
+}
+
+/// Formats 16 random bytes as an RFC 4122 version-4 UUID. Used where
+/// `crypto.randomUUID` is missing (plain-http pages are not a secure context).
+pub fn uuid_from_bytes(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+mod web {
+    use super::*;
+    use web_sys::Storage;
+
+    fn storage() -> Option<Storage> {
+        web_sys::window()?.session_storage().ok().flatten()
+    }
+
+    pub fn get(key: &str) -> Option<String> {
+        storage()?.get_item(key).ok().flatten()
+    }
+
+    pub fn set(key: &str, value: &str) {
+        if let Some(s) = storage() {
+            // Quota or security errors: the value lives for this page only.
+            let _ = s.set_item(key, value);
+        }
+    }
+
+    pub fn remove(key: &str) {
+        if let Some(s) = storage() {
+            let _ = s.remove_item(key);
+        }
+    }
+
+    /// A fresh random id (UUID v4).
+    pub fn generate() -> String {
+        if let Some(c) = web_sys::window().and_then(|w| w.crypto().ok()) {
+            // `randomUUID` is absent outside secure contexts; probe before calling.
+            let has = js_sys::Reflect::has(&c, &"randomUUID".into()).unwrap_or(false);
+            if has {
+                return c.random_uuid();
+            }
+            let mut b = [0u8; 16];
+            if c.get_random_values_with_u8_array(&mut b).is_ok() {
+                return uuid_from_bytes(b);
+            }
+        }
+        let mut b = [0u8; 16];
+        for x in &mut b {
+            *x = (js_sys::Math::random() * 256.0) as u8;
+        }
+        uuid_from_bytes(b)
+    }
+
+    /// Resolves and stores the identity of this tab.
+    pub fn load(page_session: Option<SessionId>) -> Identity {
+        let stored = Stored {
+            session: get(SESSION_KEY),
+            tab: get(TAB_KEY),
+            seq: get(SEQ_KEY),
+        };
+        let id = resume(page_session, stored, generate);
+        set(SESSION_KEY, id.session_id.as_str());
+        set(TAB_KEY, id.tab_id.as_str());
+        store_seq(id.next_seq);
+        id
+    }
+
+    /// Persists the next sequence number (called per event: a crash must not make
+    /// the next page reuse numbers, which the collector would drop as duplicates).
+    pub fn store_seq(next: u64) {
+        set(SEQ_KEY, &next.to_string());
+    }
+}
+
+pub use web::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gen() -> String {
+        "11111111-2222-4333-8444-555555555555".into()
+    }
+
+    #[test]
+    fn a_first_page_generates_session_and_tab_and_starts_at_zero() {
+        let id = resume(None, Stored::default(), gen);
+        assert_eq!(id.session_id.as_str(), gen());
+        assert_eq!(id.tab_id.as_str(), gen());
+        assert_eq!(id.next_seq, 0);
+    }
+
+    #[test]
+    fn a_reload_resumes_session_tab_and_sequence() {
+        let stored = Stored {
+            session: Some("s1".into()),
+            tab: Some("t1".into()),
+            seq: Some("42".into()),
+        };
+        let id = resume(None, stored.clone(), gen);
+        assert_eq!(
+            (id.session_id.as_str(), id.tab_id.as_str(), id.next_seq),
+            ("s1", "t1", 42)
+        );
+        // The page naming the same session changes nothing.
+        let id = resume(Some(SessionId::parse("s1").unwrap()), stored, gen);
+        assert_eq!(id.next_seq, 42);
+    }
+
+    #[test]
+    fn a_new_session_in_the_same_tab_restarts_the_sequence() {
+        let stored = Stored {
+            session: Some("s1".into()),
+            tab: Some("t1".into()),
+            seq: Some("42".into()),
+        };
+        let id = resume(Some(SessionId::parse("s2").unwrap()), stored, gen);
+        assert_eq!(
+            (id.session_id.as_str(), id.tab_id.as_str(), id.next_seq),
+            ("s2", "t1", 0)
+        );
+    }
+
+    #[test]
+    fn garbage_in_storage_is_ignored() {
+        let stored = Stored {
+            session: Some("bad id".into()),
+            tab: Some("".into()),
+            seq: Some("x".into()),
+        };
+        let id = resume(None, stored, gen);
+        assert_eq!(id.next_seq, 0);
+        assert_eq!(id.tab_id.as_str(), gen());
+    }
+
+    #[test]
+    fn uuids_have_version_and_variant_bits() {
+        let u = uuid_from_bytes([0xff; 16]);
+        assert_eq!(u, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+    }
+}

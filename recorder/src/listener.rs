@@ -1,0 +1,97 @@
+//! Owned DOM event listeners: the only place that calls `addEventListener`.
+//!
+//! A [`Listener`] registers in the capture phase, passive, and removes itself
+//! when dropped, so an observer that is dropped leaves nothing behind and
+//! `stop()` is just dropping the observers. The handler's errors are logged,
+//! never thrown into the page's event dispatch.
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{AddEventListenerOptions, EventTarget};
+
+/// The DOM events the recorder listens to: an enum, not free strings, so a typo
+/// cannot silently listen to nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Click,
+    Scroll,
+    Input,
+    Change,
+    FocusOut,
+    Submit,
+    PopState,
+    HashChange,
+    SelectionChange,
+    PageHide,
+    VisibilityChange,
+    Online,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Click => "click",
+            EventKind::Scroll => "scroll",
+            EventKind::Input => "input",
+            EventKind::Change => "change",
+            EventKind::FocusOut => "focusout",
+            EventKind::Submit => "submit",
+            EventKind::PopState => "popstate",
+            EventKind::HashChange => "hashchange",
+            EventKind::SelectionChange => "selectionchange",
+            EventKind::PageHide => "pagehide",
+            EventKind::VisibilityChange => "visibilitychange",
+            EventKind::Online => "online",
+        }
+    }
+}
+
+/// One registered listener; dropping it unregisters it.
+pub struct Listener {
+    target: EventTarget,
+    kind: EventKind,
+    callback: Closure<dyn Fn(web_sys::Event)>,
+}
+
+impl Listener {
+    /// Listens to `kind` on `target` (capture phase, passive). The handler returns
+    /// `Err` to have the error logged; it never reaches the page.
+    pub fn new(
+        target: &EventTarget,
+        kind: EventKind,
+        handler: impl Fn(&web_sys::Event) -> Result<(), JsValue> + 'static,
+    ) -> Result<Listener, JsValue> {
+        let callback = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
+            if let Err(err) = handler(&event) {
+                crate::console::warn_js(
+                    &format!("cotrail: {} handler failed", kind.as_str()),
+                    &err,
+                );
+            }
+        });
+        let options = AddEventListenerOptions::new();
+        options.set_capture(true);
+        // Passive: the recorder must never delay scrolling or call preventDefault.
+        options.set_passive(true);
+        target.add_event_listener_with_callback_and_add_event_listener_options(
+            kind.as_str(),
+            callback.as_ref().unchecked_ref(),
+            &options,
+        )?;
+        Ok(Listener {
+            target: target.clone(),
+            kind,
+            callback,
+        })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.target.remove_event_listener_with_callback_and_bool(
+            self.kind.as_str(),
+            self.callback.as_ref().unchecked_ref(),
+            true,
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! `CLICK`: the control that was clicked (the button around the clicked icon).
+
+use std::rc::Rc;
+
+use shared::{ClickData, EventData};
+use wasm_bindgen::JsValue;
+
+use crate::element;
+use crate::listener::{EventKind, Listener};
+use crate::recorder::Core;
+
+pub struct ClickObserver {
+    _listener: Listener,
+}
+
+impl ClickObserver {
+    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
+        let core = core.clone();
+        let listener = Listener::new(&document, EventKind::Click, move |event| {
+            let Some(el) = element::event_element(event) else {
+                return Ok(());
+            };
+            if element::is_blocked(&el) {
+                return Ok(());
+            }
+            let target = element::describe(&element::interactive(&el), core.mask);
+            core.record(
+                core.actor_for(event),
+                EventData::Click(ClickData { target }),
+            );
+            Ok(())
+        })?;
+        Ok(ClickObserver {
+            _listener: listener,
+        })
+    }
+}

@@ -1,0 +1,57 @@
+//! `FORM`: a form was submitted (its descriptor, where it goes, how).
+
+use std::rc::Rc;
+
+use shared::limits::{MAX_ID_LEN, MAX_URL_CHARS};
+use shared::{truncate_chars, EventData, FormData};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::HtmlFormElement;
+
+use crate::element;
+use crate::listener::{EventKind, Listener};
+use crate::observers::page::strip_query;
+use crate::recorder::Core;
+
+pub struct FormObserver {
+    _listener: Listener,
+}
+
+impl FormObserver {
+    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
+        let core = core.clone();
+        let listener = Listener::new(&document, EventKind::Submit, move |event| {
+            let Some(form) = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
+            else {
+                return Ok(());
+            };
+            if element::is_blocked(&form) {
+                return Ok(());
+            }
+            // `action` and `method` are the resolved properties: absolute URL, lower case.
+            let action = Some(form.action())
+                .filter(|a| !a.is_empty())
+                .map(|a| truncate_chars(&strip_query(&a), MAX_URL_CHARS).to_owned());
+            let method = Some(form.method())
+                .filter(|m| !m.is_empty())
+                .map(|m| truncate_chars(&m.to_ascii_lowercase(), MAX_ID_LEN).to_owned());
+            let target = element::describe(&form, core.mask);
+            core.record(
+                core.actor_for(event),
+                EventData::Form(FormData {
+                    target,
+                    action,
+                    method,
+                }),
+            );
+            Ok(())
+        })?;
+        Ok(FormObserver {
+            _listener: listener,
+        })
+    }
+}

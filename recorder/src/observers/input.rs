@@ -1,0 +1,225 @@
+//! `INPUT`: a field's value once typing settles (debounced per field), at once on
+//! `change` or when the field loses focus. Values are masked before recording.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+use shared::limits::MAX_TEXT_CHARS;
+use shared::{truncate_chars, Actor, EventData, InputData};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::Element;
+
+use crate::element;
+use crate::listener::{EventKind, Listener};
+use crate::masking;
+use crate::recorder::Core;
+
+/// Quiet time after the last keystroke before a field's value is recorded: long
+/// enough to swallow typing, short enough that a live reviewer sees the word.
+pub const DEBOUNCE_MS: f64 = 400.0;
+
+struct Pending {
+    el: Element,
+    actor: Actor,
+    last: f64,
+}
+
+#[derive(Default)]
+struct State {
+    pending: Vec<Pending>,
+    /// One timer for all fields, armed for the earliest due field.
+    timer: Option<Timeout>,
+}
+
+pub struct InputObserver {
+    core: Rc<Core>,
+    state: Rc<RefCell<State>>,
+    _listeners: Vec<Listener>,
+}
+
+fn is_checkable(el: &Element) -> bool {
+    el.local_name().eq_ignore_ascii_case("input")
+        && el
+            .get_attribute("type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("checkbox") || t.eq_ignore_ascii_case("radio"))
+}
+
+/// Fields whose `change` is the interaction itself (no typing to debounce).
+fn changes_at_once(el: &Element) -> bool {
+    is_checkable(el)
+        || el.local_name().eq_ignore_ascii_case("select")
+        || el
+            .get_attribute("type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("file"))
+}
+
+/// Records the field's current value, masked.
+fn emit(core: &Rc<Core>, el: &Element, actor: Actor) {
+    let facts = element::facts(el);
+    let masked = masking::value_mask(&facts, core.mask);
+    let (value, checked) = if masked.is_some() {
+        (None, None)
+    } else if is_checkable(el) {
+        let checked = js_sys::Reflect::get(el, &"checked".into())
+            .ok()
+            .and_then(|v| v.as_bool());
+        (None, checked)
+    } else {
+        let value = match js_sys::Reflect::get(el, &"value".into())
+            .ok()
+            .and_then(|v| v.as_string())
+        {
+            Some(v) if facts.is_field() => Some(v),
+            // A contenteditable host: its text is the value.
+            _ => el.text_content(),
+        };
+        (
+            value.map(|v| truncate_chars(&v, MAX_TEXT_CHARS).to_owned()),
+            None,
+        )
+    };
+    let target = element::describe_with(el, &facts, core.mask);
+    core.record(
+        actor,
+        EventData::Input(InputData {
+            target,
+            value,
+            checked,
+            masked,
+        }),
+    );
+}
+
+fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
+    let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
+        (Rc::downgrade(core), Rc::downgrade(state));
+    state.borrow_mut().timer = Some(Timeout::new(delay.ceil().max(1.0) as u32, move || {
+        let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
+            return;
+        };
+        let now = core.now();
+        let due: Vec<Pending> = {
+            let mut s = state.borrow_mut();
+            s.timer.take();
+            let (due, waiting) = std::mem::take(&mut s.pending)
+                .into_iter()
+                .partition(|p| now - p.last >= DEBOUNCE_MS - 1.0);
+            s.pending = waiting;
+            due
+        };
+        for p in due {
+            emit(&core, &p.el, p.actor);
+        }
+        let next = state
+            .borrow()
+            .pending
+            .iter()
+            .map(|p| p.last + DEBOUNCE_MS - now)
+            .fold(f64::INFINITY, f64::min);
+        if next.is_finite() {
+            arm(&core, &state, next);
+        }
+    }));
+}
+
+/// Takes the field's pending entry, if it has one.
+fn take_pending(state: &RefCell<State>, el: &Element) -> Option<Pending> {
+    let mut s = state.borrow_mut();
+    let i = s
+        .pending
+        .iter()
+        .position(|p| JsValue::from(&p.el) == JsValue::from(el))?;
+    Some(s.pending.swap_remove(i))
+}
+
+impl InputObserver {
+    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
+        let state = Rc::new(RefCell::new(State::default()));
+        let field = |event: &web_sys::Event| {
+            event
+                .target()
+                .and_then(|t| t.dyn_into::<Element>().ok())
+                .filter(|el| !element::is_blocked(el))
+        };
+        let on_input = {
+            let (core, state) = (core.clone(), state.clone());
+            move |event: &web_sys::Event| {
+                let Some(el) = field(event) else {
+                    return Ok(());
+                };
+                let (now, actor) = (core.now(), core.actor_for(event));
+                let arm_needed = {
+                    let mut s = state.borrow_mut();
+                    match s
+                        .pending
+                        .iter_mut()
+                        .find(|p| JsValue::from(&p.el) == JsValue::from(&el))
+                    {
+                        Some(p) => {
+                            p.last = now;
+                            p.actor = actor;
+                        }
+                        None => s.pending.push(Pending {
+                            el,
+                            actor,
+                            last: now,
+                        }),
+                    }
+                    s.timer.is_none()
+                };
+                if arm_needed {
+                    arm(&core, &state, DEBOUNCE_MS);
+                }
+                Ok(())
+            }
+        };
+        let on_settle = |at_once: bool| {
+            let (core, state) = (core.clone(), state.clone());
+            move |event: &web_sys::Event| {
+                let Some(el) = field(event) else {
+                    return Ok(());
+                };
+                match take_pending(&state, &el) {
+                    Some(p) => emit(&core, &p.el, core.actor_for(event)),
+                    None if at_once && changes_at_once(&el) => {
+                        emit(&core, &el, core.actor_for(event))
+                    }
+                    None => {}
+                }
+                Ok(())
+            }
+        };
+        let listeners = vec![
+            Listener::new(&document, EventKind::Input, on_input)?,
+            Listener::new(&document, EventKind::Change, on_settle(true))?,
+            Listener::new(&document, EventKind::FocusOut, on_settle(false))?,
+        ];
+        Ok(InputObserver {
+            core: core.clone(),
+            state,
+            _listeners: listeners,
+        })
+    }
+
+    /// Records every field still waiting for its debounce.
+    pub fn flush(&self) {
+        let pending = {
+            let mut s = self.state.borrow_mut();
+            s.timer.take();
+            std::mem::take(&mut s.pending)
+        };
+        for p in pending {
+            emit(&self.core, &p.el, p.actor);
+        }
+    }
+}
+
+impl Drop for InputObserver {
+    fn drop(&mut self) {
+        self.state.borrow_mut().timer.take();
+    }
+}

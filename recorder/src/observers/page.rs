@@ -1,0 +1,250 @@
+//! `PAGE-CHANGE`: the initial page, `history.pushState` / `replaceState`
+//! (patched while recording, restored on stop), back/forward and hash changes.
+//!
+//! URLs are recorded without their query string, which is where tokens, emails
+//! and search terms live; path and fragment stay, they are what a reviewer needs.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+use shared::limits::{MAX_TEXT_CHARS, MAX_URL_CHARS};
+use shared::{truncate_chars, Actor, EventData, Navigation, PageChangeData};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::listener::{EventKind, Listener};
+use crate::recorder::Core;
+
+/// Drops the query string of a URL, keeping the fragment.
+pub fn strip_query(url: &str) -> String {
+    let hash = url.find('#').unwrap_or(url.len());
+    match url[..hash].find('?') {
+        None => url.to_owned(),
+        Some(q) => format!("{}{}", &url[..q], &url[hash..]),
+    }
+}
+
+/// Whether a page change is worth a new event: back/forward, hash changes and
+/// `replaceState` that keep the URL are noise (routers call `replaceState` to
+/// stash scroll positions; a fragment click fires both `popstate` and `hashchange`).
+pub fn is_new_page(last_url: Option<&str>, url: &str, nav: Navigation) -> bool {
+    match nav {
+        Navigation::Load | Navigation::Push => true,
+        Navigation::Replace | Navigation::Pop | Navigation::Hash => last_url != Some(url),
+    }
+}
+
+struct State {
+    last_url: Option<String>,
+    /// History calls waiting for the page to set its new title.
+    pending: Vec<(String, Navigation, Actor)>,
+    title_timer: Option<Timeout>,
+}
+
+pub struct PageObserver {
+    state: Rc<RefCell<State>>,
+    _listeners: Vec<Listener>,
+    _patches: Vec<HistoryPatch>,
+}
+
+fn current_url() -> String {
+    let href = web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default();
+    truncate_chars(&strip_query(&href), MAX_URL_CHARS).to_owned()
+}
+
+fn title() -> String {
+    let t = web_sys::window()
+        .and_then(|w| w.document())
+        .map(|d| d.title())
+        .unwrap_or_default();
+    truncate_chars(&t, MAX_TEXT_CHARS).to_owned()
+}
+
+fn record(core: &Rc<Core>, state: &RefCell<State>, url: String, nav: Navigation, actor: Actor) {
+    {
+        let mut s = state.borrow_mut();
+        if !is_new_page(s.last_url.as_deref(), &url, nav) {
+            return;
+        }
+        s.last_url = Some(url.clone());
+    }
+    let title = title();
+    core.record(
+        actor,
+        EventData::PageChange(PageChangeData { url, title, nav }),
+    );
+}
+
+/// Called by the patched history methods: the URL is read now, the title a
+/// moment later, once a single-page app has had the chance to set it.
+fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation) {
+    let url = current_url();
+    let mut s = state.borrow_mut();
+    s.pending.push((url, nav, core.current_actor()));
+    if s.title_timer.is_none() {
+        let (weak_core, weak_state) = (Rc::downgrade(core), Rc::downgrade(state));
+        s.title_timer = Some(Timeout::new(0, move || {
+            if let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) {
+                let pending = {
+                    let mut s = state.borrow_mut();
+                    s.title_timer.take();
+                    std::mem::take(&mut s.pending)
+                };
+                for (url, nav, actor) in pending {
+                    record(&core, &state, url, nav, actor);
+                }
+            }
+        }));
+    }
+}
+
+impl PageObserver {
+    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
+        let window = web_sys::window().ok_or("no window")?;
+        let state = Rc::new(RefCell::new(State {
+            last_url: None,
+            pending: Vec::new(),
+            title_timer: None,
+        }));
+        record(
+            core,
+            &state,
+            current_url(),
+            Navigation::Load,
+            core.current_actor(),
+        );
+        let on = |kind, nav| {
+            let (core, state) = (core.clone(), state.clone());
+            Listener::new(&window, kind, move |event| {
+                record(&core, &state, current_url(), nav, core.actor_for(event));
+                Ok(())
+            })
+        };
+        let listeners = vec![
+            on(EventKind::PopState, Navigation::Pop)?,
+            on(EventKind::HashChange, Navigation::Hash)?,
+        ];
+        let history = window.history()?;
+        let patches = vec![
+            HistoryPatch::new(&history, "pushState", core, &state, Navigation::Push)?,
+            HistoryPatch::new(&history, "replaceState", core, &state, Navigation::Replace)?,
+        ];
+        Ok(PageObserver {
+            state,
+            _listeners: listeners,
+            _patches: patches,
+        })
+    }
+}
+
+impl Drop for PageObserver {
+    fn drop(&mut self) {
+        // Cancels the title timer; its pending changes are lost with the recorder.
+        self.state.borrow_mut().title_timer.take();
+    }
+}
+
+type HistoryFn = dyn Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>;
+
+/// `history[name]` replaced by a wrapper that calls the original, then records.
+/// Dropping it puts the original back.
+struct HistoryPatch {
+    history: web_sys::History,
+    name: &'static str,
+    original: js_sys::Function,
+    /// The original was the instance's own property (someone patched before us).
+    was_own: bool,
+    wrapper: Option<Closure<HistoryFn>>,
+}
+
+impl HistoryPatch {
+    fn new(
+        history: &web_sys::History,
+        name: &'static str,
+        core: &Rc<Core>,
+        state: &Rc<RefCell<State>>,
+        nav: Navigation,
+    ) -> Result<Self, JsValue> {
+        let original: js_sys::Function = js_sys::Reflect::get(history, &name.into())?.dyn_into()?;
+        let was_own =
+            js_sys::Object::has_own(history.unchecked_ref::<js_sys::Object>(), &name.into());
+        let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
+            (Rc::downgrade(core), Rc::downgrade(state));
+        let (orig, hist) = (original.clone(), history.clone());
+        let wrapper =
+            Closure::<HistoryFn>::new(move |data: JsValue, unused: JsValue, url: JsValue| {
+                // The page's call must behave exactly as before: same result, same
+                // exception (a cross-origin URL throws), so the original runs first.
+                let result = if url.is_undefined() {
+                    orig.call2(&hist, &data, &unused)
+                } else {
+                    orig.call3(&hist, &data, &unused, &url)
+                }?;
+                if let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) {
+                    history_changed(&core, &state, nav);
+                }
+                Ok(result)
+            });
+        js_sys::Reflect::set(history, &name.into(), wrapper.as_ref())?;
+        Ok(HistoryPatch {
+            history: history.clone(),
+            name,
+            original,
+            was_own,
+            wrapper: Some(wrapper),
+        })
+    }
+}
+
+impl Drop for HistoryPatch {
+    fn drop(&mut self) {
+        let Some(wrapper) = self.wrapper.take() else {
+            return;
+        };
+        let key = JsValue::from_str(self.name);
+        let current = js_sys::Reflect::get(&self.history, &key).unwrap_or(JsValue::UNDEFINED);
+        let ours: &JsValue = wrapper.as_ref();
+        if &current == ours {
+            let _ = if self.was_own {
+                js_sys::Reflect::set(&self.history, &key, &self.original)
+            } else {
+                js_sys::Reflect::delete_property(
+                    self.history.unchecked_ref::<js_sys::Object>(),
+                    &key,
+                )
+            };
+            drop(wrapper);
+        } else {
+            // Someone wrapped our wrapper after us and still calls it: removing it
+            // would break their chain, and dropping the closure would make their
+            // calls throw. The one deliberate leak of the crate: the wrapper stays,
+            // and with the recorder gone (its `Weak`s dead) it only calls through.
+            wrapper.forget();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_dropped_and_fragments_kept() {
+        assert_eq!(strip_query("https://a/b?token=x#sec"), "https://a/b#sec");
+        assert_eq!(strip_query("https://a/b?token=x"), "https://a/b");
+        assert_eq!(strip_query("https://a/b#x?y"), "https://a/b#x?y");
+    }
+
+    #[test]
+    fn repeated_urls_are_noise_except_for_loads_and_pushes() {
+        let u = Some("https://a/b");
+        assert!(!is_new_page(u, "https://a/b", Navigation::Replace));
+        assert!(!is_new_page(u, "https://a/b", Navigation::Hash));
+        assert!(is_new_page(u, "https://a/b", Navigation::Push));
+        assert!(is_new_page(u, "https://a/c", Navigation::Pop));
+        assert!(is_new_page(None, "https://a/b", Navigation::Replace));
+    }
+}

@@ -1,0 +1,181 @@
+//! `SCROLL`: the page (`target` absent, `scrollX/Y`) or an element (`scrollLeft/Top`).
+//! A burst of scroll events becomes at most one event per [`THROTTLE_MS`] per
+//! target, and the position where the burst ended is always recorded.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+use shared::{Actor, EventData, ScrollData};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::Element;
+
+use crate::element;
+use crate::listener::{EventKind, Listener};
+use crate::recorder::Core;
+
+/// Least time between two events of one scrolling target: a reviewer needs where
+/// the person looked, not every frame.
+pub const THROTTLE_MS: f64 = 250.0;
+
+struct Track {
+    /// `None`: the page.
+    target: Option<Element>,
+    actor: Actor,
+    last_emit: f64,
+    last_event: f64,
+    emitted: Option<(i64, i64)>,
+}
+
+#[derive(Default)]
+struct State {
+    tracks: Vec<Track>,
+    timer: Option<Timeout>,
+}
+
+pub struct ScrollObserver {
+    core: Rc<Core>,
+    state: Rc<RefCell<State>>,
+    _listener: Listener,
+}
+
+fn same(a: &Option<Element>, b: &Option<Element>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => JsValue::from(a) == JsValue::from(b),
+        _ => false,
+    }
+}
+
+fn position(target: &Option<Element>) -> (i64, i64) {
+    match target {
+        Some(el) => (i64::from(el.scroll_left()), i64::from(el.scroll_top())),
+        None => web_sys::window().map_or((0, 0), |w| {
+            (
+                w.scroll_x().unwrap_or(0.0).round() as i64,
+                w.scroll_y().unwrap_or(0.0).round() as i64,
+            )
+        }),
+    }
+}
+
+fn emit(core: &Rc<Core>, target: &Option<Element>, actor: Actor, (x, y): (i64, i64)) {
+    let target = target.as_ref().map(|el| element::describe(el, core.mask));
+    core.record(actor, EventData::Scroll(ScrollData { target, x, y }));
+}
+
+/// After a burst: records final positions not yet recorded, forgets quiet targets.
+fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>) {
+    let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
+        (Rc::downgrade(core), Rc::downgrade(state));
+    state.borrow_mut().timer = Some(Timeout::new(THROTTLE_MS as u32, move || {
+        let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
+            return;
+        };
+        let now = core.now();
+        let ended: Vec<Track> = {
+            let mut s = state.borrow_mut();
+            s.timer.take();
+            let (ended, busy) = std::mem::take(&mut s.tracks)
+                .into_iter()
+                .partition(|t| now - t.last_event >= THROTTLE_MS - 1.0);
+            s.tracks = busy;
+            ended
+        };
+        for t in ended {
+            let pos = position(&t.target);
+            if t.emitted != Some(pos) {
+                emit(&core, &t.target, t.actor, pos);
+            }
+        }
+        if !state.borrow().tracks.is_empty() {
+            arm(&core, &state);
+        }
+    }));
+}
+
+impl ScrollObserver {
+    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
+        let state = Rc::new(RefCell::new(State::default()));
+        let listener = {
+            let (core, state) = (core.clone(), state.clone());
+            Listener::new(&document, EventKind::Scroll, move |event| {
+                // The page scrolling targets the document; anything else is an element.
+                let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
+                if target.as_ref().is_some_and(element::is_blocked) {
+                    return Ok(());
+                }
+                let (now, actor) = (core.now(), core.actor_for(event));
+                let (emit_now, arm_needed) = {
+                    let mut s = state.borrow_mut();
+                    let i = match s.tracks.iter().position(|t| same(&t.target, &target)) {
+                        Some(i) => i,
+                        None => {
+                            s.tracks.push(Track {
+                                target: target.clone(),
+                                actor: actor.clone(),
+                                last_emit: f64::NEG_INFINITY,
+                                last_event: now,
+                                emitted: None,
+                            });
+                            s.tracks.len() - 1
+                        }
+                    };
+                    let t = &mut s.tracks[i];
+                    t.last_event = now;
+                    t.actor = actor.clone();
+                    let emit_now = now - t.last_emit >= THROTTLE_MS;
+                    if emit_now {
+                        t.last_emit = now;
+                    }
+                    (emit_now, s.timer.is_none())
+                };
+                if emit_now {
+                    let pos = position(&target);
+                    if let Some(t) = state
+                        .borrow_mut()
+                        .tracks
+                        .iter_mut()
+                        .find(|t| same(&t.target, &target))
+                    {
+                        t.emitted = Some(pos);
+                    }
+                    emit(&core, &target, actor, pos);
+                }
+                if arm_needed {
+                    arm(&core, &state);
+                }
+                Ok(())
+            })?
+        };
+        Ok(ScrollObserver {
+            core: core.clone(),
+            state,
+            _listener: listener,
+        })
+    }
+
+    /// Records final positions of bursts still in progress.
+    pub fn flush(&self) {
+        let tracks = {
+            let mut s = self.state.borrow_mut();
+            s.timer.take();
+            std::mem::take(&mut s.tracks)
+        };
+        for t in tracks {
+            let pos = position(&t.target);
+            if t.emitted != Some(pos) {
+                emit(&self.core, &t.target, t.actor, pos);
+            }
+        }
+    }
+}
+
+impl Drop for ScrollObserver {
+    fn drop(&mut self) {
+        self.state.borrow_mut().timer.take();
+    }
+}

@@ -1,0 +1,176 @@
+//! `SELECTION`: text the person selected, once the selection settles; withheld
+//! (with `masked`) when it touches masked content or a password field.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+use shared::limits::MAX_TEXT_CHARS;
+use shared::{truncate_chars, Actor, EventData, SelectionData};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Document, Element};
+
+use crate::element::{self, BLOCK_ATTR, MASK_ATTR};
+use crate::listener::{EventKind, Listener};
+use crate::masking;
+use crate::recorder::Core;
+
+/// Quiet time after the last selection change: a drag-select fires dozens.
+pub const DEBOUNCE_MS: f64 = 500.0;
+
+struct State {
+    last_change: f64,
+    actor: Option<Actor>,
+    /// The last recorded selection (kept in memory only, to skip repeats).
+    last_text: Option<String>,
+    timer: Option<Timeout>,
+}
+
+pub struct SelectionObserver {
+    core: Rc<Core>,
+    state: Rc<RefCell<State>>,
+    _listener: Listener,
+}
+
+/// Whether the selection starts in, ends in or crosses masked content.
+fn touches_masked(document: &Document, sel: &web_sys::Selection, anchor: &Element) -> bool {
+    if element::is_marked(anchor) || is_password(anchor) {
+        return true;
+    }
+    let Ok(range) = sel.get_range_at(0) else {
+        return false;
+    };
+    let selector = format!("[{MASK_ATTR}],[{BLOCK_ATTR}],input[type=password]");
+    let Ok(list) = document.query_selector_all(&selector) else {
+        return false;
+    };
+    (0..list.length())
+        .filter_map(|i| list.item(i))
+        .any(|node| range.intersects_node(&node).unwrap_or(false))
+}
+
+fn is_password(el: &Element) -> bool {
+    el.local_name().eq_ignore_ascii_case("input")
+        && el
+            .get_attribute("type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("password"))
+}
+
+/// Records the current selection if it is new.
+fn settle(core: &Rc<Core>, state: &RefCell<State>) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let Ok(Some(sel)) = document.get_selection() else {
+        return;
+    };
+    let text: String = js_sys::Object::to_string(&sel).into();
+    if text.trim().is_empty() {
+        state.borrow_mut().last_text = None;
+        return;
+    }
+    // A selection inside a text field is the field's, not the document's.
+    let active = document
+        .active_element()
+        .filter(|a| matches!(a.local_name().as_str(), "input" | "textarea"));
+    let anchor = active.or_else(|| {
+        let node = sel.anchor_node()?;
+        match node.dyn_into::<Element>() {
+            Ok(el) => Some(el),
+            Err(node) => node.parent_element(),
+        }
+    });
+    let Some(anchor) = anchor else {
+        return;
+    };
+    if element::is_blocked(&anchor) {
+        return;
+    }
+    let text = truncate_chars(&text, MAX_TEXT_CHARS).to_owned();
+    let actor = {
+        let mut s = state.borrow_mut();
+        if s.last_text.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        s.last_text = Some(text.clone());
+        s.actor.take().unwrap_or_else(|| core.current_actor())
+    };
+    let masked = masking::selection_mask(touches_masked(&document, &sel, &anchor), core.mask);
+    let target = Some(element::describe(&anchor, core.mask));
+    core.record(
+        actor,
+        EventData::Selection(SelectionData {
+            text: if masked.is_none() { Some(text) } else { None },
+            target,
+            masked,
+        }),
+    );
+}
+
+fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
+    let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
+        (Rc::downgrade(core), Rc::downgrade(state));
+    state.borrow_mut().timer = Some(Timeout::new(delay.ceil().max(1.0) as u32, move || {
+        let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
+            return;
+        };
+        let remaining = {
+            let mut s = state.borrow_mut();
+            s.timer.take();
+            s.last_change + DEBOUNCE_MS - core.now()
+        };
+        if remaining > 1.0 {
+            arm(&core, &state, remaining);
+        } else {
+            settle(&core, &state);
+        }
+    }));
+}
+
+impl SelectionObserver {
+    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
+        let state = Rc::new(RefCell::new(State {
+            last_change: 0.0,
+            actor: None,
+            last_text: None,
+            timer: None,
+        }));
+        let listener = {
+            let (core, state) = (core.clone(), state.clone());
+            Listener::new(&document, EventKind::SelectionChange, move |event| {
+                let arm_needed = {
+                    let mut s = state.borrow_mut();
+                    s.last_change = core.now();
+                    s.actor = Some(core.actor_for(event));
+                    s.timer.is_none()
+                };
+                if arm_needed {
+                    arm(&core, &state, DEBOUNCE_MS);
+                }
+                Ok(())
+            })?
+        };
+        Ok(SelectionObserver {
+            core: core.clone(),
+            state,
+            _listener: listener,
+        })
+    }
+
+    /// Records a selection still waiting for its debounce.
+    pub fn flush(&self) {
+        let waiting = self.state.borrow_mut().timer.take().is_some();
+        if waiting {
+            settle(&self.core, &self.state);
+        }
+    }
+}
+
+impl Drop for SelectionObserver {
+    fn drop(&mut self) {
+        self.state.borrow_mut().timer.take();
+    }
+}
