@@ -1,0 +1,80 @@
+use actix_web::{web, App, HttpResponse, HttpServer};
+use cotrail_e2e::*;
+use serde_json::json;
+use shared::EventData;
+use thirtyfour::prelude::*;
+
+/// A customer site on another origin embeds the recorder with one tag pointing
+/// at the collector, and calls `recordCustom` on its first line of code, before
+/// the wasm can possibly be ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_on_another_origin_embeds_the_recorder_with_one_script_tag() -> anyhow::Result<()> {
+    let collector = Collector::spawn().await;
+    let page = format!(
+        r#"<!doctype html><html><head><title>Partner shop</title>
+<script src="http://127.0.0.1:{port}/recorder.js" data-site-key="pk_demo" data-session-id="xorigin-1"></script>
+<script>recordCustom("early", {{"first": true}});</script></head>
+<body><button id="buy">Buy</button></body></html>"#,
+        port = collector.port
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let site_port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        let page = page.clone();
+        App::new().route(
+            "/",
+            web::get().to(move || {
+                let page = page.clone();
+                async move { HttpResponse::Ok().content_type("text/html").body(page) }
+            }),
+        )
+    })
+    .listen(listener)?
+    .workers(1)
+    .run();
+    let site = server.handle();
+    tokio::spawn(server);
+
+    let b = Browser::start().await?;
+    // `localhost` vs `127.0.0.1`: different origins, so CORS is really exercised.
+    b.driver
+        .goto(format!("http://localhost:{site_port}/"))
+        .await?;
+    b.wait_for_recorder().await?;
+    b.driver.find(By::Id("buy")).await?.click().await?;
+
+    let events = collector
+        .wait_for_events("xorigin-1", "the early custom event and the click", |ev| {
+            ev.iter()
+                .any(|e| matches!(&e.event.data, EventData::Click(_)))
+                && ev
+                    .iter()
+                    .any(|e| matches!(&e.event.data, EventData::Custom(_)))
+        })
+        .await;
+    let early = events
+        .iter()
+        .find_map(|e| match &e.event.data {
+            EventData::Custom(c) => Some(c),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(early.custom_type, "early");
+    assert_eq!(early.value, json!({"first": true}));
+    let page = events
+        .iter()
+        .find_map(|e| match &e.event.data {
+            EventData::PageChange(p) => Some(p),
+            _ => None,
+        })
+        .expect("the first view is a PAGE-CHANGE");
+    assert_eq!(page.title, "Partner shop");
+    assert!(page
+        .url
+        .starts_with(&format!("http://localhost:{site_port}/")));
+
+    b.quit().await;
+    site.stop(true).await;
+    collector.stop().await;
+    Ok(())
+}
