@@ -162,20 +162,21 @@ impl Store {
         tab: &TabId,
         records: &[EventRecord],
     ) -> anyhow::Result<IngestAck> {
-        let encoded: Vec<(Vec<u8>, Vec<u8>, Vec<u8>, [u8; 2])> = records
+        // Encode outside the transaction: its closure may run more than once.
+        let encoded: Vec<Encoded> = records
             .iter()
             .map(|r| {
                 let mut tkey = session_prefix(session);
                 tkey.extend(timeline_suffix(r.event.ts, tab, r.event.seq));
-                Ok((
-                    event_key(session, tab, r.event.seq),
-                    serde_json::to_vec(r)?,
+                Ok(Encoded {
+                    ekey: event_key(session, tab, r.event.seq),
+                    value: serde_json::to_vec(r)?,
                     tkey,
-                    [
+                    codes: [
                         type_code(r.event.event_type()),
                         actor_code(r.event.actor.kind()),
                     ],
-                ))
+                })
             })
             .collect::<anyhow::Result<_>>()?;
         let skey = session.as_str().as_bytes();
@@ -190,13 +191,13 @@ impl Store {
                     stored: 0,
                     duplicates: 0,
                 };
-                for (rec, (ekey, value, tkey, codes)) in records.iter().zip(&encoded) {
-                    if events.get(ekey)?.is_some() {
+                for (rec, enc) in records.iter().zip(&encoded) {
+                    if events.get(&enc.ekey)?.is_some() {
                         ack.duplicates += 1;
                         continue;
                     }
-                    events.insert(ekey.as_slice(), value.as_slice())?;
-                    timeline.insert(tkey.as_slice(), codes.as_slice())?;
+                    events.insert(enc.ekey.as_slice(), enc.value.as_slice())?;
+                    timeline.insert(enc.tkey.as_slice(), enc.codes.as_slice())?;
                     ack.stored += 1;
                     let st = state.get_or_insert_with(|| SessionState {
                         first_seen: rec.received_at,
@@ -335,6 +336,14 @@ impl Store {
         let next = if events.len() == limit { last } else { None };
         Ok(EventScan { events, next })
     }
+}
+
+/// One record's keys and values, ready for the insert transaction.
+struct Encoded {
+    ekey: Vec<u8>,
+    value: Vec<u8>,
+    tkey: Vec<u8>,
+    codes: [u8; 2],
 }
 
 fn abort(e: serde_json::Error) -> ConflictableTransactionError<anyhow::Error> {

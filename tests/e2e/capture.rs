@@ -22,10 +22,7 @@ fn target_id(e: &EventRecord) -> Option<&str> {
     t.and_then(|t| t.id.as_deref())
 }
 
-fn find<'a>(
-    events: &'a [EventRecord],
-    f: impl Fn(&EventRecord) -> bool,
-) -> Option<&'a EventRecord> {
+fn find(events: &[EventRecord], f: impl Fn(&EventRecord) -> bool) -> Option<&EventRecord> {
     events.iter().find(|e| f(e))
 }
 
@@ -252,7 +249,7 @@ async fn all_seven_event_types_travel_from_a_real_page_to_the_agent_api() -> any
             EventData::Selection(s) => s.text.clone(),
             _ => None,
         })
-        .last()
+        .next_back()
         .expect("SELECTION with text");
     assert_eq!(sel.trim(), selected.trim());
 

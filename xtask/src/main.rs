@@ -125,6 +125,9 @@ fn build_bundle(root: &Path) -> Result<()> {
             "--target",
             "web",
             "--no-typescript",
+            // Symbol names are a third of the binary and only help a debugger.
+            "--remove-name-section",
+            "--remove-producers-section",
             "--out-name",
             "cotrail_recorder",
             "--out-dir",
