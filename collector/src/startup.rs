@@ -71,6 +71,7 @@ impl Application {
                             "/sessions/{session_id}/events",
                             web::get().to(sessions::events),
                         )
+                        .route("/sessions/{session_id}/gaps", web::get().to(sessions::gaps))
                         .default_service(web::to(|| async {
                             Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
                                 "no such API endpoint".into(),

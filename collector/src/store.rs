@@ -7,6 +7,7 @@
 //! | `events`   | `session 0x00 tab 0x00 seq:u64be`                | `EventRecord` as JSON     |
 //! | `timeline` | `session 0x00 ts:u64be tab 0x00 seq:u64be`       | `[type, actor]` (2 bytes) |
 //! | `sessions` | `session`                                        | `SessionState` as JSON    |
+//! | `gaps`     | `session 0x00 tab 0x00 from:u64be`               | `GapRecord` as JSON       |
 //!
 //! `events` is each session's stream ordered by tab and sequence; a key that
 //! exists makes a re-sent event a no-op (idempotency). `timeline` orders a
@@ -22,7 +23,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use shared::api::{EventRecord, IngestAck, Origin, SessionSummary};
+use shared::api::{EventRecord, GapRecord, IngestAck, Origin, SessionSummary};
 use shared::{EventData, EventType, SessionId, TabId};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -90,6 +91,9 @@ struct SessionState {
     actors: BTreeSet<String>,
     origin: Origin,
     last_url: Option<String>,
+    /// Events reported lost through gap records.
+    #[serde(default)]
+    lost_events: u64,
     /// Client time of the page change `last_url` came from, so a late re-sent
     /// batch does not overwrite a newer page.
     last_url_ts: i64,
@@ -105,6 +109,7 @@ impl SessionState {
             tabs: self.tabs.len() as u64,
             actors: self.actors.iter().cloned().collect(),
             origin: self.origin.clone(),
+            lost_events: self.lost_events,
             last_url: self.last_url.clone(),
         }
     }
@@ -136,6 +141,33 @@ pub struct Store {
     events: sled::Tree,
     timeline: sled::Tree,
     sessions: sled::Tree,
+    gaps: sled::Tree,
+}
+
+/// What one ingest request stores: the events and the gaps of one tab.
+pub struct Ingest<'a> {
+    pub session: &'a SessionId,
+    pub tab: &'a TabId,
+    pub received_at: i64,
+    pub origin: &'a Origin,
+    pub records: &'a [EventRecord],
+    pub gaps: &'a [GapRecord],
+}
+
+impl SessionState {
+    fn new(received_at: i64, origin: &Origin) -> Self {
+        SessionState {
+            first_seen: received_at,
+            last_seen: received_at,
+            event_count: 0,
+            tabs: BTreeSet::new(),
+            actors: BTreeSet::new(),
+            origin: origin.clone(),
+            last_url: None,
+            lost_events: 0,
+            last_url_ts: i64::MIN,
+        }
+    }
 }
 
 impl Store {
@@ -150,18 +182,22 @@ impl Store {
             events: db.open_tree("events")?,
             timeline: db.open_tree("timeline")?,
             sessions: db.open_tree("sessions")?,
+            gaps: db.open_tree("gaps")?,
             db,
         })
     }
 
-    /// Stores the events that are not stored yet, atomically with the session
-    /// summary. Blocking; does not flush (see [`Store::flush`]).
-    pub fn insert(
-        &self,
-        session: &SessionId,
-        tab: &TabId,
-        records: &[EventRecord],
-    ) -> anyhow::Result<IngestAck> {
+    /// Stores the events and gaps that are not stored yet, atomically with the
+    /// session summary. Blocking; does not flush (see [`Store::flush`]).
+    pub fn insert(&self, batch: Ingest<'_>) -> anyhow::Result<IngestAck> {
+        let Ingest {
+            session,
+            tab,
+            received_at,
+            origin,
+            records,
+            gaps,
+        } = batch;
         // Encode outside the transaction: its closure may run more than once.
         let encoded: Vec<Encoded> = records
             .iter()
@@ -179,18 +215,23 @@ impl Store {
                 })
             })
             .collect::<anyhow::Result<_>>()?;
+        let encoded_gaps: Vec<(Vec<u8>, Vec<u8>)> = gaps
+            .iter()
+            .map(|g| Ok((event_key(session, tab, g.from), serde_json::to_vec(g)?)))
+            .collect::<anyhow::Result<_>>()?;
         let skey = session.as_str().as_bytes();
 
-        let result = (&self.events, &self.timeline, &self.sessions).transaction(
-            |(events, timeline, sessions)| {
-                let mut state: Option<SessionState> = match sessions.get(skey)? {
-                    Some(v) => Some(serde_json::from_slice(&v).map_err(abort)?),
-                    None => None,
+        let result = (&self.events, &self.timeline, &self.sessions, &self.gaps).transaction(
+            |(events, timeline, sessions, gap_tree)| {
+                let mut state: SessionState = match sessions.get(skey)? {
+                    Some(v) => serde_json::from_slice(&v).map_err(abort)?,
+                    None => SessionState::new(received_at, origin),
                 };
                 let mut ack = IngestAck {
                     stored: 0,
                     duplicates: 0,
                 };
+                let mut changed = false;
                 for (rec, enc) in records.iter().zip(&encoded) {
                     if events.get(&enc.ekey)?.is_some() {
                         ack.duplicates += 1;
@@ -199,32 +240,29 @@ impl Store {
                     events.insert(enc.ekey.as_slice(), enc.value.as_slice())?;
                     timeline.insert(enc.tkey.as_slice(), enc.codes.as_slice())?;
                     ack.stored += 1;
-                    let st = state.get_or_insert_with(|| SessionState {
-                        first_seen: rec.received_at,
-                        last_seen: rec.received_at,
-                        event_count: 0,
-                        tabs: BTreeSet::new(),
-                        actors: BTreeSet::new(),
-                        origin: rec.origin.clone(),
-                        last_url: None,
-                        last_url_ts: i64::MIN,
-                    });
-                    st.first_seen = st.first_seen.min(rec.received_at);
-                    st.last_seen = st.last_seen.max(rec.received_at);
-                    st.event_count += 1;
-                    st.tabs.insert(tab.to_string());
-                    st.actors.insert(rec.event.actor.kind().to_string());
+                    changed = true;
+                    state.event_count += 1;
+                    state.actors.insert(rec.event.actor.kind().to_string());
                     if let EventData::PageChange(p) = &rec.event.data {
-                        if rec.event.ts >= st.last_url_ts {
-                            st.last_url = Some(p.url.clone());
-                            st.last_url_ts = rec.event.ts;
+                        if rec.event.ts >= state.last_url_ts {
+                            state.last_url = Some(p.url.clone());
+                            state.last_url_ts = rec.event.ts;
                         }
                     }
                 }
-                if ack.stored > 0 {
-                    if let Some(st) = &state {
-                        sessions.insert(skey, serde_json::to_vec(st).map_err(abort)?)?;
+                for (gap, (key, value)) in gaps.iter().zip(&encoded_gaps) {
+                    if gap_tree.get(key)?.is_some() {
+                        continue;
                     }
+                    gap_tree.insert(key.as_slice(), value.as_slice())?;
+                    state.lost_events += gap.to - gap.from + 1;
+                    changed = true;
+                }
+                if changed {
+                    state.first_seen = state.first_seen.min(received_at);
+                    state.last_seen = state.last_seen.max(received_at);
+                    state.tabs.insert(tab.to_string());
+                    sessions.insert(skey, serde_json::to_vec(&state).map_err(abort)?)?;
                 }
                 Ok(ack)
             },
@@ -234,6 +272,14 @@ impl Store {
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
+    }
+
+    /// The gaps recorders reported for a session, by tab and sequence.
+    pub fn gaps(&self, session: &SessionId) -> anyhow::Result<Vec<GapRecord>> {
+        self.gaps
+            .scan_prefix(session_prefix(session))
+            .map(|kv| Ok(serde_json::from_slice(&kv?.1)?))
+            .collect()
     }
 
     /// Makes everything inserted so far durable. Answers only after the data is

@@ -270,6 +270,7 @@ mod tests {
             session_id: SessionId::parse("s").unwrap(),
             tab_id: TabId::parse("t").unwrap(),
             events: vec![Event {
+                gaps: vec![],
                 seq: 3,
                 ts: 1,
                 mono: 2,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::Event;
+use crate::event::{Event, GapReason};
 use crate::ids::{SessionId, TabId};
 
 /// What the collector knows about where a batch came from; the client cannot be
@@ -63,6 +63,9 @@ pub struct SessionSummary {
     pub actors: Vec<String>,
     /// Where the first batch came from.
     pub origin: Origin,
+    /// Events the recorders reported lost (sum of their gap records).
+    #[serde(default)]
+    pub lost_events: u64,
     /// URL of the latest page change, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_url: Option<String>,
@@ -88,4 +91,22 @@ pub struct ErrorDetail {
     pub code: String,
     /// What is wrong, for a person.
     pub message: String,
+}
+
+/// A gap a recorder reported: sequence numbers `from..=to` of one tab that will
+/// never arrive, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapRecord {
+    pub tab_id: TabId,
+    pub from: u64,
+    pub to: u64,
+    pub reason: GapReason,
+    /// Collector time when the report arrived (ms since epoch).
+    pub received_at: i64,
+}
+
+/// A session's reported gaps, by tab and sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapsPage {
+    pub gaps: Vec<GapRecord>,
 }

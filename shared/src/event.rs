@@ -301,6 +301,43 @@ pub struct Batch {
     pub session_id: SessionId,
     pub tab_id: TabId,
     pub events: Vec<Event>,
+    /// Sequence numbers this tab will never send, and why: a lost event is
+    /// recorded as lost instead of silently missing from the trail.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<Gap>,
+}
+
+/// Why a recorder gave up on events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// The collector was unreachable for so long that the recorder's bounded
+    /// queue filled up and dropped its oldest events.
+    QueueFull,
+    /// The collector rejected the batch carrying them (a 4xx that retrying
+    /// cannot fix).
+    Rejected,
+    /// They could not be encoded (should not happen; reported rather than hidden).
+    Unencodable,
+}
+
+impl GapReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::QueueFull => "queue_full",
+            GapReason::Rejected => "rejected",
+            GapReason::Unencodable => "unencodable",
+        }
+    }
+}
+
+/// A run of lost sequence numbers, `from..=to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gap {
+    pub from: u64,
+    pub to: u64,
+    pub reason: GapReason,
 }
 
 /// A batch or event that breaks a shared limit; says which and where.
@@ -444,8 +481,26 @@ impl Batch {
                 ),
             ));
         }
-        if self.events.is_empty() {
-            return Err(limit("empty_batch", "batch has no events".into()));
+        if self.events.is_empty() && self.gaps.is_empty() {
+            return Err(limit(
+                "empty_batch",
+                "batch has no events and no gaps".into(),
+            ));
+        }
+        if self.gaps.len() > MAX_GAPS_PER_BATCH {
+            return Err(limit(
+                "too_many_gaps",
+                format!(
+                    "batch has {} gaps, the limit is {MAX_GAPS_PER_BATCH}",
+                    self.gaps.len()
+                ),
+            ));
+        }
+        if let Some(g) = self.gaps.iter().find(|g| g.from > g.to) {
+            return Err(limit(
+                "bad_gap",
+                format!("gap from {} to {} runs backwards", g.from, g.to),
+            ));
         }
         if self.events.len() > MAX_EVENTS_PER_BATCH {
             return Err(limit(

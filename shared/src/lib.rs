@@ -21,8 +21,8 @@ pub mod limits;
 
 pub use event::{
     json_depth, truncate_chars, Actor, Batch, ClickData, CustomData, ElementRef, Event, EventData,
-    EventType, FormData, InputData, LimitError, MaskReason, Navigation, PageChangeData, ScrollData,
-    SelectionData,
+    EventType, FormData, Gap, GapReason, InputData, LimitError, MaskReason, Navigation,
+    PageChangeData, ScrollData, SelectionData,
 };
 pub use ids::{AgentId, IdError, SessionId, TabId};
 

@@ -51,3 +51,7 @@ pub const DEFAULT_BATCH_EVENTS: usize = 50;
 /// Default time a recorder waits before sending what it has, in milliseconds:
 /// short enough that a live reviewer sees actions within seconds.
 pub const DEFAULT_FLUSH_MS: u32 = 2000;
+
+/// Most gap records in one batch. A recorder merges adjacent lost runs, so even
+/// a long outage produces a handful.
+pub const MAX_GAPS_PER_BATCH: usize = 64;

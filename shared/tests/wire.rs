@@ -207,6 +207,7 @@ fn a_batch_round_trips_through_json() {
         session_id: SessionId::parse("sess-1").unwrap(),
         tab_id: TabId::parse("tab-1").unwrap(),
         events: samples().into_iter().map(|(_, e)| e).collect(),
+        gaps: vec![],
     };
     let text = serde_json::to_string(&batch).unwrap();
     let back: Batch = serde_json::from_str(&text).unwrap();
@@ -257,6 +258,7 @@ fn validation_names_the_limit_that_was_broken() {
         session_id: SessionId::parse("s").unwrap(),
         tab_id: TabId::parse("t").unwrap(),
         events: vec![],
+        gaps: vec![],
     };
     assert_eq!(batch.validate().unwrap_err().code, "empty_batch");
 
@@ -304,6 +306,38 @@ fn validation_names_the_limit_that_was_broken() {
     batch.events = vec![samples()[0].1.clone()];
     batch.v = WIRE_VERSION + 1;
     assert_eq!(batch.validate().unwrap_err().code, "unsupported_version");
+}
+
+#[test]
+fn a_batch_may_carry_gap_records_and_matches_its_fixture() {
+    let batch = Batch {
+        v: WIRE_VERSION,
+        session_id: SessionId::parse("sess-1").unwrap(),
+        tab_id: TabId::parse("tab-1").unwrap(),
+        events: vec![],
+        gaps: vec![Gap {
+            from: 10,
+            to: 41,
+            reason: GapReason::QueueFull,
+        }],
+    };
+    let path = fixture_path("batch_with_gap");
+    if std::env::var_os("COTRAIL_BLESS").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(&batch).unwrap() + "\n").unwrap();
+    }
+    let golden: Batch = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(golden, batch);
+    assert_eq!(batch.validate(), Ok(()));
+    // Without gaps the field is absent: batches of older recorders stay valid.
+    let mut plain = batch.clone();
+    plain.gaps.clear();
+    assert!(!serde_json::to_string(&plain).unwrap().contains("gaps"));
+
+    let mut backwards = batch.clone();
+    backwards.gaps[0].from = 50;
+    assert_eq!(backwards.validate().unwrap_err().code, "bad_gap");
+    plain.events.clear();
+    assert_eq!(plain.validate().unwrap_err().code, "empty_batch");
 }
 
 trait WithSeq {

@@ -8,12 +8,12 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use shared::api::{EventRecord, Origin};
+use shared::api::{EventRecord, GapRecord, Origin};
 use shared::limits::MAX_BODY_BYTES;
 use shared::Batch;
 
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::{Ingest, Store};
 
 /// Longest `User-Agent` kept: enough for every real browser string.
 const MAX_USER_AGENT_CHARS: usize = 512;
@@ -65,12 +65,32 @@ pub async fn ingest(
             event,
         })
         .collect();
+    let gaps: Vec<GapRecord> = batch
+        .gaps
+        .into_iter()
+        .map(|g| GapRecord {
+            tab_id: batch.tab_id.clone(),
+            from: g.from,
+            to: g.to,
+            reason: g.reason,
+            received_at,
+        })
+        .collect();
 
     let (session, tab) = (batch.session_id, batch.tab_id);
     let writer = store.clone();
-    let ack = web::block(move || writer.insert(&session, &tab, &records))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))??;
+    let ack = web::block(move || {
+        writer.insert(Ingest {
+            session: &session,
+            tab: &tab,
+            received_at,
+            origin: &origin,
+            records: &records,
+            gaps: &gaps,
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))??;
     // The acknowledgement promises durability: flush before answering.
     store.flush().await?;
     Ok(HttpResponse::Ok().json(ack))

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
-use shared::api::{EventsPage, SessionsPage};
+use shared::api::{EventsPage, GapsPage, SessionsPage};
 use shared::{EventType, SessionId};
 
 use crate::error::ApiError;
@@ -175,4 +175,22 @@ pub async fn events(
         events: page.events,
         next_cursor: page.next.map(|k| URL_SAFE_NO_PAD.encode(k)),
     }))
+}
+
+pub async fn gaps(
+    path: web::Path<String>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let session = SessionId::parse(path.into_inner())
+        .map_err(|e| ApiError::bad_request("bad_session_id", format!("session id {e}")))?;
+    let store = store.into_inner();
+    let gaps = blocking(move || {
+        if store.session(&session)?.is_none() {
+            return Ok(None);
+        }
+        store.gaps(&session).map(Some)
+    })
+    .await?
+    .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    Ok(HttpResponse::Ok().json(GapsPage { gaps }))
 }

@@ -154,3 +154,42 @@ async fn sessions_list_newest_first_with_counts_actors_and_last_page() {
     assert!(p2.next_cursor.is_none());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn gap_records_are_stored_once_and_counted_on_the_session() {
+    let app = TestApp::spawn().await;
+    let mut b = batch("s", "t", vec![click(0, 1, "a"), click(40, 2, "b")]);
+    b["gaps"] = json!([{"from": 1, "to": 39, "reason": "queue_full"}]);
+    assert_eq!(app.post_batch(&b).await.status(), 200);
+    // Re-sent: the gap is not counted twice.
+    assert_eq!(app.post_batch(&b).await.status(), 200);
+    // A batch may carry only a gap (the rejected batch's events are gone).
+    let mut only_gap = batch("s", "t", vec![]);
+    only_gap["gaps"] = json!([{"from": 41, "to": 45, "reason": "rejected"}]);
+    assert_eq!(app.post_batch(&only_gap).await.status(), 200);
+
+    let summary = &app.sessions().await.sessions[0];
+    assert_eq!(summary.lost_events, 39 + 5);
+    assert_eq!(summary.event_count, 2);
+    let res = app.get("/api/v1/sessions/s/gaps").await;
+    let page: shared::api::GapsPage = res.json().await.unwrap();
+    let runs: Vec<_> = page
+        .gaps
+        .iter()
+        .map(|g| (g.from, g.to, g.reason.as_str()))
+        .collect();
+    assert_eq!(runs, [(1, 39, "queue_full"), (41, 45, "rejected")]);
+
+    let mut bad = batch("s", "t", vec![]);
+    bad["gaps"] = json!([{"from": 9, "to": 2, "reason": "queue_full"}]);
+    assert_error(app.post_batch(&bad).await, 400, "bad_gap").await;
+    bad["gaps"] = json!([{"from": 1, "to": 2, "reason": "bored"}]);
+    assert_error(app.post_batch(&bad).await, 400, "invalid_batch").await;
+    assert_error(
+        app.get("/api/v1/sessions/nope/gaps").await,
+        404,
+        "not_found",
+    )
+    .await;
+    app.stop().await;
+}
