@@ -68,6 +68,8 @@
       },
       sessionId: function () { try { return mod ? mod.sessionId() : undefined; } catch (_) { return undefined; } },
       tabId: function () { try { return mod ? mod.tabId() : undefined; } catch (_) { return undefined; } },
+      // Delivery counters {acked, rejected, retries, dropped}.
+      stats: function () { try { return mod ? mod.stats() : undefined; } catch (_) { return undefined; } },
       // Resolves true once recording, false if it could not start (never rejects).
       ready: null
     };

@@ -1,6 +1,8 @@
 //! Who this tab is: session id, tab id and the next sequence number, kept in
 //! `sessionStorage` so a reload or full navigation in the same tab continues the
-//! same session and the same contiguous sequence.
+//! same session and the same contiguous sequence. A duplicated tab inherits a
+//! copy of `sessionStorage`; it notices that another live page owns the tab id
+//! (see `storage::owned_elsewhere`) and takes a new one.
 //!
 //! [`resume`] is the pure decision; the rest reads and writes the storage, which
 //! may be missing or throw (sandboxed iframes, privacy modes): then the ids live
@@ -11,8 +13,6 @@ use shared::{SessionId, TabId};
 pub const SESSION_KEY: &str = "cotrail.session";
 pub const TAB_KEY: &str = "cotrail.tab";
 pub const SEQ_KEY: &str = "cotrail.seq";
-/// Unacknowledged batch bodies saved when the page goes away, sent on the next load.
-pub const QUEUE_KEY: &str = "cotrail.queue";
 
 /// The tab's identity for this page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,15 +31,21 @@ pub struct Stored {
 }
 
 /// Decides the identity. The page's session id wins; otherwise the stored one
-/// is resumed; otherwise one is generated. The sequence continues only within
-/// the same session and tab, so `(session, tab, seq)` never repeats.
+/// is resumed; otherwise one is generated. The stored tab id is kept unless
+/// another live page owns it (`taken`: this page is a duplicated tab). The
+/// sequence continues only within the same session and tab, so
+/// `(session, tab, seq)` never repeats.
 pub fn resume(
     page_session: Option<SessionId>,
     stored: Stored,
+    taken: impl Fn(&str) -> bool,
     generate: impl Fn() -> String,
 ) -> Identity {
     let stored_session = stored.session.and_then(|s| SessionId::parse(s).ok());
-    let stored_tab = stored.tab.and_then(|s| TabId::parse(s).ok());
+    let stored_tab = stored
+        .tab
+        .and_then(|s| TabId::parse(s).ok())
+        .filter(|t| !taken(t.as_str()));
     let gen_session = || SessionId::parse(generate()).unwrap_or_else(|_| fallback_session());
     let session_id = page_session
         .or_else(|| stored_session.clone())
@@ -134,13 +140,13 @@ mod web {
     }
 
     /// Resolves and stores the identity of this tab.
-    pub fn load(page_session: Option<SessionId>) -> Identity {
+    pub fn load(page_session: Option<SessionId>, taken: impl Fn(&str) -> bool) -> Identity {
         let stored = Stored {
             session: get(SESSION_KEY),
             tab: get(TAB_KEY),
             seq: get(SEQ_KEY),
         };
-        let id = resume(page_session, stored, generate);
+        let id = resume(page_session, stored, taken, generate);
         set(SESSION_KEY, id.session_id.as_str());
         set(TAB_KEY, id.tab_id.as_str());
         store_seq(id.next_seq);
@@ -164,9 +170,27 @@ mod tests {
         "11111111-2222-4333-8444-555555555555".into()
     }
 
+    fn free(_: &str) -> bool {
+        false
+    }
+
+    #[test]
+    fn a_duplicated_tab_keeps_the_session_but_takes_a_new_tab_and_restarts_at_zero() {
+        let stored = Stored {
+            session: Some("s1".into()),
+            tab: Some("t1".into()),
+            seq: Some("42".into()),
+        };
+        let id = resume(None, stored, |t| t == "t1", gen);
+        assert_eq!(
+            (id.session_id.as_str(), id.tab_id.as_str(), id.next_seq),
+            ("s1", gen().as_str(), 0)
+        );
+    }
+
     #[test]
     fn a_first_page_generates_session_and_tab_and_starts_at_zero() {
-        let id = resume(None, Stored::default(), gen);
+        let id = resume(None, Stored::default(), free, gen);
         assert_eq!(id.session_id.as_str(), gen());
         assert_eq!(id.tab_id.as_str(), gen());
         assert_eq!(id.next_seq, 0);
@@ -179,13 +203,13 @@ mod tests {
             tab: Some("t1".into()),
             seq: Some("42".into()),
         };
-        let id = resume(None, stored.clone(), gen);
+        let id = resume(None, stored.clone(), free, gen);
         assert_eq!(
             (id.session_id.as_str(), id.tab_id.as_str(), id.next_seq),
             ("s1", "t1", 42)
         );
         // The page naming the same session changes nothing.
-        let id = resume(Some(SessionId::parse("s1").unwrap()), stored, gen);
+        let id = resume(Some(SessionId::parse("s1").unwrap()), stored, free, gen);
         assert_eq!(id.next_seq, 42);
     }
 
@@ -196,7 +220,7 @@ mod tests {
             tab: Some("t1".into()),
             seq: Some("42".into()),
         };
-        let id = resume(Some(SessionId::parse("s2").unwrap()), stored, gen);
+        let id = resume(Some(SessionId::parse("s2").unwrap()), stored, free, gen);
         assert_eq!(
             (id.session_id.as_str(), id.tab_id.as_str(), id.next_seq),
             ("s2", "t1", 0)
@@ -210,7 +234,7 @@ mod tests {
             tab: Some("".into()),
             seq: Some("x".into()),
         };
-        let id = resume(None, stored, gen);
+        let id = resume(None, stored, free, gen);
         assert_eq!(id.next_seq, 0);
         assert_eq!(id.tab_id.as_str(), gen());
     }

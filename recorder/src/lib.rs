@@ -12,9 +12,11 @@
 //! - [`element`]: element descriptors (id, name, tag, CSS path, label).
 //! - [`masking`]: pure privacy decisions.
 //! - [`custom`]: `recordCustom(type, value)` validation.
-//! - [`buffer`]: pure sequence numbering and batching.
+//! - [`queue`]: pure delivery queue: sequence numbers, batching by count, bytes
+//!   and time, one batch in flight, the byte bound and gap records.
 //! - [`retry`]: pure response classification and backoff.
-//! - [`transport`]: `fetch`, keepalive on unload, saved queue.
+//! - [`storage`]: the queue mirrored in `localStorage`, tab heartbeats.
+//! - [`transport`]: `fetch`, retries, keepalive on unload, adopting dead tabs' queues.
 //! - [`console`]: warnings to the page's console.
 //!
 //! Invariants: nothing here throws into the host page's event dispatch, calls
@@ -26,7 +28,6 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
-pub mod buffer;
 pub mod config;
 pub mod console;
 pub mod custom;
@@ -35,8 +36,10 @@ pub mod identity;
 pub mod listener;
 pub mod masking;
 pub mod observers;
+pub mod queue;
 pub mod recorder;
 pub mod retry;
+pub mod storage;
 pub mod transport;
 
 use crate::recorder::{Core, Recorder};
@@ -139,4 +142,25 @@ pub fn session_id() -> Option<String> {
 #[wasm_bindgen(js_name = tabId)]
 pub fn tab_id() -> Option<String> {
     core().map(|c| c.tab_id().to_string())
+}
+
+/// Delivery counters: `{acked, rejected, retries, dropped}` (`undefined` when
+/// not recording). Non-retryable rejections and drops are visible here, not only
+/// in the console.
+#[wasm_bindgen]
+pub fn stats() -> JsValue {
+    let Some(core) = core() else {
+        return JsValue::UNDEFINED;
+    };
+    let s = core.stats();
+    let o = js_sys::Object::new();
+    for (k, v) in [
+        ("acked", s.acked),
+        ("rejected", s.rejected),
+        ("retries", s.retries),
+        ("dropped", s.dropped),
+    ] {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_f64(v as f64));
+    }
+    o.into()
 }

@@ -8,19 +8,20 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
+use gloo_timers::callback::{Interval, Timeout};
 use serde::Serialize;
-use shared::{Actor, AgentId, Event, EventData, SessionId, TabId, WIRE_VERSION};
+use shared::{Actor, AgentId, Event, EventData, SessionId, TabId};
 use wasm_bindgen::JsValue;
 use web_sys::Performance;
 
-use crate::buffer::{BatchLimits, Buffer};
 use crate::config::Config;
 use crate::console::warn;
 use crate::identity;
 use crate::listener::{EventKind, Listener};
 use crate::masking::MaskLevel;
 use crate::observers::Observers;
+use crate::queue::Limits;
+use crate::storage;
 use crate::transport::{self, Transport};
 
 /// State every observer records into.
@@ -29,7 +30,8 @@ pub struct Core {
     page_actor: Actor,
     session_id: SessionId,
     tab_id: TabId,
-    buffer: RefCell<Buffer>,
+    /// Tells this page apart from another page claiming the same tab id.
+    page_id: String,
     pub(crate) transport: RefCell<Transport>,
     flush_timer: RefCell<Option<Timeout>>,
     /// Agents on whose behalf page code is running (`cotrail.asAgent`), innermost last.
@@ -71,23 +73,28 @@ impl Core {
         self.agent_scope.borrow_mut().pop();
     }
 
-    /// Buffers an event (already masked) and makes sure it will be sent.
+    /// Records an event (already masked): encodes it once, queues and saves it,
+    /// and makes sure it will be sent.
     pub fn record(self: &Rc<Self>, actor: Actor, data: EventData) {
         let now = self.now();
-        let ts = js_sys::Date::now() as i64;
-        let (seq, gap, full) = {
-            let mut b = self.buffer.borrow_mut();
-            let (seq, gap) = b.push(actor, data, ts, now.round().max(0.0) as u64, now);
-            (seq, gap, b.is_full())
+        let event = Event {
+            seq: self.transport.borrow().next_seq(),
+            ts: js_sys::Date::now() as i64,
+            mono: now.round().max(0.0) as u64,
+            actor,
+            data,
         };
+        let json = match encode_event(&event) {
+            Ok(json) => json,
+            Err(_) => {
+                // Its seq is not taken, so the stream stays contiguous.
+                warn("cotrail: could not encode an event; skipped");
+                return;
+            }
+        };
+        let seq = self.transport.borrow_mut().push(json, now);
         identity::store_seq(seq + 1);
-        if let Some(g) = gap {
-            warn(&format!(
-                "cotrail: the collector is unreachable and the buffer is full; dropped events {}..={}",
-                g.from, g.to
-            ));
-        }
-        if full {
+        if self.transport.borrow().due_in(now) == Some(0.0) {
             transport::pump(self, false);
         }
         self.arm_flush();
@@ -95,7 +102,7 @@ impl Core {
 
     /// Makes sure a timer will send the waiting events when they are due.
     pub fn arm_flush(self: &Rc<Self>) {
-        let Some(due) = self.buffer.borrow().due_in(self.now()) else {
+        let Some(due) = self.transport.borrow().due_in(self.now()) else {
             return;
         };
         let mut timer = self.flush_timer.borrow_mut();
@@ -106,40 +113,15 @@ impl Core {
         *timer = Some(Timeout::new(due.ceil() as u32, move || {
             if let Some(core) = weak.upgrade() {
                 core.flush_timer.borrow_mut().take();
-                transport::pump(&core, true);
+                transport::pump(&core, false);
                 core.arm_flush();
             }
         }));
     }
 
-    /// Takes the next batch of events when it is due (or at once when `force`).
-    pub fn take_batch(&self, force: bool) -> Vec<Event> {
-        let now = self.now();
-        let mut b = self.buffer.borrow_mut();
-        if force || b.due_in(now) == Some(0.0) {
-            b.take_batch(now)
-        } else {
-            Vec::new()
-        }
-    }
-
-    /// Takes every waiting event (page going away, `flush()`).
-    pub fn take_all(&self) -> Vec<Event> {
-        self.buffer.borrow_mut().take_all()
-    }
-
-    /// The JSON body of a batch of these events, encoded by the browser's JSON.
-    pub fn batch_body(&self, events: &[Event]) -> Result<String, JsValue> {
-        let value = BatchRef {
-            v: WIRE_VERSION,
-            session_id: &self.session_id,
-            tab_id: &self.tab_id,
-            events,
-        }
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())?;
-        js_sys::JSON::stringify(&value)?
-            .as_string()
-            .ok_or_else(|| JsValue::from_str("JSON.stringify returned no string"))
+    /// Delivery counters (`cotrail.stats()`).
+    pub fn stats(&self) -> transport::Stats {
+        self.transport.borrow().stats
     }
 
     pub fn session_id(&self) -> &SessionId {
@@ -149,16 +131,24 @@ impl Core {
     pub fn tab_id(&self) -> &TabId {
         &self.tab_id
     }
+
+    /// The page is going away or hidden: capture what observers still hold and
+    /// send everything unacknowledged with `keepalive`.
+    fn going_away(&self, observers: &Observers, leaving: bool) {
+        observers.flush();
+        transport::send_for_unload(self);
+        if leaving {
+            storage::release(self.tab_id.as_str(), &self.page_id);
+        }
+    }
 }
 
-/// `shared::Batch`, borrowed: same fields, same order, so the events are encoded
-/// without being cloned. A test checks it encodes exactly like `Batch`.
-#[derive(Serialize)]
-pub(crate) struct BatchRef<'a> {
-    pub v: u32,
-    pub session_id: &'a SessionId,
-    pub tab_id: &'a TabId,
-    pub events: &'a [Event],
+/// One event as JSON text, through the browser's JSON (no JSON encoder in the wasm).
+fn encode_event(event: &Event) -> Result<String, JsValue> {
+    let value = event.serialize(&serde_wasm_bindgen::Serializer::json_compatible())?;
+    js_sys::JSON::stringify(&value)?
+        .as_string()
+        .ok_or_else(|| JsValue::from_str("JSON.stringify returned no string"))
 }
 
 /// A started recorder. Dropping it stops everything: listeners, timers, history
@@ -167,35 +157,55 @@ pub struct Recorder {
     core: Rc<Core>,
     observers: Rc<Observers>,
     _lifecycle: Vec<Listener>,
+    _heartbeat: Interval,
 }
 
 impl Recorder {
     pub fn start(config: Config) -> Result<Recorder, JsValue> {
         let window = web_sys::window().ok_or("no window")?;
         let document = window.document().ok_or("no document")?;
-        let id = identity::load(config.session_id.clone());
+        let performance = window.performance();
+        let page_id = identity::generate();
+        let id = identity::load(config.session_id.clone(), |tab| {
+            storage::owned_elsewhere(tab, &page_id, js_sys::Date::now())
+        });
+        storage::heartbeat(id.tab_id.as_str(), &page_id, js_sys::Date::now());
+        let transport = Transport::new(
+            config.batches_url(),
+            id.session_id.as_str(),
+            id.tab_id.as_str(),
+            id.next_seq,
+            Limits::new(config.batch_events, config.flush_ms),
+        );
         let core = Rc::new(Core {
             mask: config.mask,
             page_actor: config.actor.clone(),
             session_id: id.session_id,
             tab_id: id.tab_id,
-            buffer: RefCell::new(Buffer::new(
-                id.next_seq,
-                BatchLimits::new(config.batch_events, config.flush_ms),
-            )),
-            transport: RefCell::new(Transport::new(config.batches_url())),
+            page_id,
+            transport: RefCell::new(transport),
             flush_timer: RefCell::new(None),
             agent_scope: RefCell::new(Vec::new()),
-            performance: window.performance(),
+            performance,
         });
-        transport::restore(&core);
+        transport::restore(&core, core.now());
         let observers = Rc::new(Observers::start(&core)?);
         let lifecycle = lifecycle_listeners(&window, &document, &core, &observers)?;
+        let heartbeat = {
+            let weak = Rc::downgrade(&core);
+            Interval::new(storage::HEARTBEAT_MS, move || {
+                if let Some(core) = weak.upgrade() {
+                    storage::heartbeat(core.tab_id.as_str(), &core.page_id, js_sys::Date::now());
+                }
+            })
+        };
         transport::pump(&core, false);
+        core.arm_flush();
         Ok(Recorder {
             core,
             observers,
             _lifecycle: lifecycle,
+            _heartbeat: heartbeat,
         })
     }
 
@@ -203,18 +213,16 @@ impl Recorder {
         &self.core
     }
 
-    /// Sends everything waiting now (debounced inputs included).
+    /// Sends everything recorded so far now (debounced inputs included).
     pub fn flush(&self) {
         self.observers.flush();
-        let events = self.core.take_all();
-        transport::enqueue(&self.core, events);
-        transport::pump(&self.core, true);
+        transport::flush(&self.core);
     }
 
-    /// Stops recording; what is still waiting goes out with `keepalive`.
+    /// Stops recording; what is still unacknowledged goes out with `keepalive`
+    /// and stays saved for the next page.
     pub fn stop(self) {
-        self.observers.flush();
-        transport::flush_for_unload(&self.core);
+        self.core.going_away(&self.observers, true);
         // Dropping `self` removes listeners, timers and history patches.
     }
 }
@@ -228,10 +236,9 @@ fn lifecycle_listeners(
     let going_away = {
         let (core, observers): (Weak<Core>, Weak<Observers>) =
             (Rc::downgrade(core), Rc::downgrade(observers));
-        move || {
+        move |leaving: bool| {
             if let (Some(core), Some(observers)) = (core.upgrade(), observers.upgrade()) {
-                observers.flush();
-                transport::flush_for_unload(&core);
+                core.going_away(&observers, leaving);
             }
         }
     };
@@ -240,12 +247,12 @@ fn lifecycle_listeners(
     let weak = Rc::downgrade(core);
     Ok(vec![
         Listener::new(window, EventKind::PageHide, move |_| {
-            going_away();
+            going_away(true);
             Ok(())
         })?,
         Listener::new(document, EventKind::VisibilityChange, move |_| {
             if doc.visibility_state() == web_sys::VisibilityState::Hidden {
-                on_hide();
+                on_hide(false);
             }
             Ok(())
         })?,
@@ -256,41 +263,4 @@ fn lifecycle_listeners(
             Ok(())
         })?,
     ])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use shared::{Batch, ScrollData};
-
-    #[test]
-    fn the_borrowed_batch_encodes_exactly_like_the_wire_batch() {
-        let batch = Batch {
-            v: WIRE_VERSION,
-            session_id: SessionId::parse("s").unwrap(),
-            tab_id: TabId::parse("t").unwrap(),
-            events: vec![Event {
-                gaps: vec![],
-                seq: 3,
-                ts: 1,
-                mono: 2,
-                actor: Actor::Script,
-                data: EventData::Scroll(ScrollData {
-                    target: None,
-                    x: 1,
-                    y: 2,
-                }),
-            }],
-        };
-        let borrowed = BatchRef {
-            v: batch.v,
-            session_id: &batch.session_id,
-            tab_id: &batch.tab_id,
-            events: &batch.events,
-        };
-        assert_eq!(
-            serde_json::to_string(&borrowed).unwrap(),
-            serde_json::to_string(&batch).unwrap()
-        );
-    }
 }

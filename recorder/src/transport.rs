@@ -1,289 +1,306 @@
-//! Delivery: batches go to the collector with `fetch`, one request in flight so a
-//! tab's events arrive in order, retried with backoff ([`crate::retry`]) until the
-//! collector acknowledges or rejects them.
+//! Delivery: the tab's [`Queue`] goes to the collector with `fetch`, one request
+//! in flight so a tab's events arrive in order, retried with backoff
+//! ([`crate::retry`]) until the collector acknowledges or rejects them.
 //!
-//! When the page goes away the rest goes out with `fetch(keepalive)` in chunks
-//! under [`MAX_BEACON_BYTES`], and is also saved in `sessionStorage` so the next
-//! page of the tab sends it again (the collector stores re-sent events once).
-//!
-//! Bodies are encoded once and kept as strings: a retry re-sends the same bytes.
+//! Every event is saved in `localStorage` ([`crate::storage`]) when it is
+//! recorded and removed when acknowledged, so a reload or a crash loses nothing:
+//! the next page of the tab (or of the site, for a tab that is gone) sends it.
+//! When the page goes away, everything unacknowledged also goes out at once with
+//! `fetch(keepalive)` in chunks under [`MAX_BEACON_BYTES`]; the collector stores
+//! re-sent events once.
 
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use shared::limits::{MAX_BEACON_BYTES, MAX_BODY_BYTES};
-use shared::Event;
+use shared::limits::MAX_BEACON_BYTES;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{RequestInit, Response};
 
-use crate::buffer::{chunk_by_bytes, MAX_BATCH_BYTES};
-use crate::console::{warn, warn_js};
-use crate::identity::{self, QUEUE_KEY};
+use crate::console::warn;
+use crate::queue::{Limits, Queue};
 use crate::recorder::Core;
 use crate::retry::{classify, Backoff, Outcome};
+use crate::storage;
 
-/// Most bytes of unsent bodies saved for the next page: `sessionStorage` holds a
-/// few MiB per origin and the host page needs it too.
-pub const MAX_PERSISTED_BYTES: usize = 512 * 1024;
+/// Counters a site can read with `cotrail.stats()`: delivery made visible.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events acknowledged by the collector.
+    pub acked: u64,
+    /// Batches the collector refused for good (4xx).
+    pub rejected: u64,
+    /// Attempts that failed and were retried.
+    pub retries: u64,
+    /// Events dropped because the queue was full (reported as gaps).
+    pub dropped: u64,
+}
 
-/// Delivery state of one tab.
+/// One tab's (or an adopted dead tab's) queue with the ids its storage keys use.
+struct Stream {
+    session: String,
+    tab: String,
+    queue: Queue,
+    /// Its events are mirrored in storage (false after a quota error).
+    saved: bool,
+}
+
+impl Stream {
+    fn forget(&self, seqs: &[u64]) {
+        if self.saved {
+            storage::remove_events(&self.session, &self.tab, seqs);
+        }
+    }
+
+    fn save_gaps(&self) {
+        if self.saved {
+            storage::save_gaps(&self.session, &self.tab, self.queue.gaps());
+        }
+    }
+}
+
+/// Delivery state of the page.
 pub struct Transport {
     url: String,
-    /// Encoded bodies waiting, sent before newer events from the buffer (saved by
-    /// the previous page, or keepalive sends that failed).
-    ready: VecDeque<String>,
-    /// The body of the request in flight or waiting for its retry.
-    in_flight: Option<String>,
-    /// The in-flight body was already re-sent with keepalive for this unload.
-    in_flight_resent: bool,
+    own: Stream,
+    /// Queues of tabs whose page is gone, adopted at start; sent first.
+    adopted: VecDeque<Stream>,
+    /// The request in flight belongs to `adopted[0]` rather than `own`.
+    sending_adopted: bool,
+    /// `flush()` asked for everything now, not when due.
+    flushing: bool,
     backoff: Backoff,
     retry_timer: Option<Timeout>,
+    pub stats: Stats,
 }
 
 impl Transport {
-    pub fn new(url: String) -> Self {
+    pub fn new(url: String, session: &str, tab: &str, next_seq: u64, limits: Limits) -> Self {
         Transport {
             url,
-            ready: VecDeque::new(),
-            in_flight: None,
-            in_flight_resent: false,
+            own: Stream {
+                session: session.to_owned(),
+                tab: tab.to_owned(),
+                queue: Queue::new(session, tab, next_seq, limits),
+                saved: true,
+            },
+            adopted: VecDeque::new(),
+            sending_adopted: false,
+            flushing: false,
             backoff: Backoff::default(),
             retry_timer: None,
+            stats: Stats::default(),
         }
     }
-}
 
-/// Encodes events into bodies of at most `max_bytes`, halving runs whose real
-/// size beats the estimate. A single event too large alone is still returned.
-fn encode(core: &Core, events: Vec<Event>, max_bytes: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack: Vec<Vec<Event>> = chunk_by_bytes(events, max_bytes);
-    stack.reverse();
-    while let Some(mut chunk) = stack.pop() {
-        match core.batch_body(&chunk) {
-            Ok(body) if body.len() <= max_bytes || chunk.len() == 1 => out.push(body),
-            Ok(_) => {
-                let second = chunk.split_off(chunk.len() / 2);
-                stack.push(second);
-                stack.push(chunk);
+    /// The sequence number the next event gets.
+    pub fn next_seq(&self) -> u64 {
+        self.own.queue.next_seq()
+    }
+
+    /// Queues an encoded event and saves it. Returns the seq it got.
+    pub fn push(&mut self, json: String, now: f64) -> u64 {
+        let (seq, dropped) = self.own.queue.push(json, now);
+        if self.own.saved {
+            let ok = {
+                // The queue owns the text; look it up rather than clone it.
+                let q = &self.own.queue;
+                q.last_json()
+                    .is_some_and(|j| storage::save_event(&self.own.session, &self.own.tab, seq, j))
+            };
+            if !ok {
+                self.own.saved = false;
+                warn("cotrail: cannot save events in localStorage; a reload while the collector is unreachable may lose them");
             }
-            Err(e) => warn_js("cotrail: could not encode a batch; dropped", &e),
+        }
+        if !dropped.is_empty() {
+            self.stats.dropped += dropped.len() as u64;
+            self.own.forget(&dropped);
+            self.own.save_gaps();
+        }
+        seq
+    }
+
+    /// Milliseconds until something should be sent; `None`: nothing to do now
+    /// (idle, a request in flight, or waiting out a retry delay).
+    pub fn due_in(&self, now: f64) -> Option<f64> {
+        if self.retry_timer.is_some() || self.in_flight() {
+            return None;
+        }
+        if !self.adopted.is_empty() || self.flushing {
+            return (!self.own.queue.is_empty() || !self.adopted.is_empty()).then_some(0.0);
+        }
+        self.own.queue.due_in(now)
+    }
+
+    fn in_flight(&self) -> bool {
+        self.own.queue.is_in_flight()
+            || self.adopted.front().is_some_and(|s| s.queue.is_in_flight())
+    }
+
+    fn current(&mut self) -> &mut Stream {
+        match self.adopted.front_mut() {
+            Some(s) if self.sending_adopted => s,
+            _ => &mut self.own,
         }
     }
-    out
 }
 
-/// Queues events to be sent ahead of the buffer (used by `flush()`).
-pub fn enqueue(core: &Rc<Core>, events: Vec<Event>) {
-    if events.is_empty() {
-        return;
+/// Takes back this tab's saved queue and adopts the queues of dead tabs.
+pub fn restore(core: &Core, now: f64) {
+    let mut t = core.transport.borrow_mut();
+    let (mine, orphans) = storage::load(&t.own.session, &t.own.tab, now);
+    let dropped = t.own.queue.restore(mine.events, mine.gaps, now);
+    t.own.forget(&dropped);
+    let limits = Limits::new(shared::limits::MAX_EVENTS_PER_BATCH, 0);
+    for o in orphans {
+        let (Some(session), Some(tab)) = (o.session, o.tab) else {
+            continue;
+        };
+        let mut queue = Queue::new(session.as_str(), tab.as_str(), 0, limits);
+        let dropped = queue.restore(o.events, o.gaps, now);
+        let stream = Stream {
+            session: session.to_string(),
+            tab: tab.to_string(),
+            queue,
+            saved: true,
+        };
+        stream.forget(&dropped);
+        t.adopted.push_back(stream);
     }
-    let bodies = encode(core, events, MAX_BATCH_BYTES.min(MAX_BODY_BYTES));
-    core.transport.borrow_mut().ready.extend(bodies);
 }
 
-/// Sends the next batch if nothing is in flight: saved bodies first, then the
-/// buffer's events when they are due (or at once when `force`).
+/// Sends the next batch if nothing is in flight: adopted queues first, then this
+/// tab's when due (or at once when `force`).
 pub fn pump(core: &Rc<Core>, force: bool) {
-    {
-        let t = core.transport.borrow();
-        if t.in_flight.is_some() {
+    let now = core.now();
+    let next = {
+        let mut t = core.transport.borrow_mut();
+        if t.retry_timer.is_some() || t.in_flight() {
             return;
         }
-    }
-    let next = core.transport.borrow_mut().ready.pop_front();
-    let body = match next {
-        Some(b) => Some(b),
-        None => {
-            let events = core.take_batch(force);
-            if events.is_empty() {
-                None
-            } else {
-                let mut bodies = encode(core, events, MAX_BODY_BYTES).into_iter();
-                let first = bodies.next();
-                core.transport.borrow_mut().ready.extend(bodies);
-                first
+        let mut next = None;
+        while let Some(s) = t.adopted.front_mut() {
+            if let Some(out) = s.queue.next_batch(now, true) {
+                next = Some(out);
+                break;
+            }
+            if let Some(done) = t.adopted.pop_front() {
+                done.save_gaps();
             }
         }
-    };
-    if let Some(body) = body {
-        {
-            let mut t = core.transport.borrow_mut();
-            t.in_flight = Some(body);
-            t.in_flight_resent = false;
+        t.sending_adopted = next.is_some();
+        if next.is_none() {
+            let force = force || t.flushing;
+            next = t.own.queue.next_batch(now, force);
+            if next.is_none() {
+                t.flushing = false;
+            }
         }
-        send_in_flight(core);
+        next.map(|out| (t.url.clone(), out.body))
+    };
+    if let Some((url, body)) = next {
+        let weak = Rc::downgrade(core);
+        let sent = post(&url, &body, false, move |result| {
+            if let Some(core) = weak.upgrade() {
+                settled(&core, &result);
+            }
+        });
+        if sent.is_err() {
+            // `fetch` itself threw (a policy blocked it): like a network error.
+            settled(core, &JsValue::UNDEFINED);
+        }
     }
 }
 
-/// (Re-)sends the in-flight body.
-fn send_in_flight(core: &Rc<Core>) {
-    let (url, body) = {
-        let t = core.transport.borrow();
-        match &t.in_flight {
-            Some(b) => (t.url.clone(), b.clone()),
-            None => return,
-        }
-    };
-    let weak = Rc::downgrade(core);
-    let sent = post(&url, &body, false, move |result| {
-        if let Some(core) = weak.upgrade() {
-            settled(&core, result);
-        }
-    });
-    if let Err(e) = sent {
-        // `fetch` itself threw (very old browser, blocked by a policy): retry later.
-        warn_js("cotrail: fetch failed", &e);
-        schedule_retry(core, None);
-    }
+/// `flush()`: send everything waiting now, batch after batch.
+pub fn flush(core: &Rc<Core>) {
+    core.transport.borrow_mut().flushing = true;
+    pump(core, true);
 }
 
 /// What a settled request gave: the status and `Retry-After`, or a network error.
-struct Settled {
-    status: Option<u16>,
-    retry_after: Option<String>,
-}
-
-fn settled_from(value: &JsValue) -> Settled {
+fn status_of(value: &JsValue) -> (Option<u16>, Option<String>) {
     match value.dyn_ref::<Response>() {
-        Some(r) => Settled {
-            status: Some(r.status()),
-            retry_after: r.headers().get("retry-after").ok().flatten(),
-        },
-        None => Settled {
-            status: None,
-            retry_after: None,
-        },
+        Some(r) => (
+            Some(r.status()),
+            r.headers().get("retry-after").ok().flatten(),
+        ),
+        None => (None, None),
     }
 }
 
-fn settled(core: &Rc<Core>, result: JsValue) {
-    let s = settled_from(&result);
-    match classify(s.status, s.retry_after.as_deref()) {
-        Outcome::Ack => {
-            let mut t = core.transport.borrow_mut();
-            t.in_flight = None;
-            t.backoff.reset();
-        }
-        Outcome::Reject => {
-            warn(&format!(
-                "cotrail: the collector rejected a batch with status {}; it is dropped",
-                s.status.unwrap_or(0)
-            ));
-            core.transport.borrow_mut().in_flight = None;
-        }
-        Outcome::Retry { after_ms } => {
-            schedule_retry(core, after_ms);
-            return;
+fn settled(core: &Rc<Core>, result: &JsValue) {
+    let (status, retry_after) = status_of(result);
+    let outcome = classify(status, retry_after.as_deref());
+    {
+        let mut t = core.transport.borrow_mut();
+        match outcome {
+            Outcome::Ack => {
+                t.backoff.reset();
+                let s = t.current();
+                let done = s.queue.ack();
+                s.forget(&done);
+                s.save_gaps();
+                t.stats.acked += done.len() as u64;
+            }
+            Outcome::Reject => {
+                let s = t.current();
+                let lost = s.queue.reject();
+                s.forget(&lost);
+                s.save_gaps();
+                t.stats.rejected += 1;
+                let mut msg = String::from("cotrail: the collector rejected a batch (HTTP ");
+                msg.push_str(&status.unwrap_or(0).to_string());
+                msg.push_str("); its events are reported lost, not retried");
+                warn(&msg);
+            }
+            Outcome::Retry { after_ms } => {
+                t.current().queue.retry();
+                t.stats.retries += 1;
+                let delay = t.backoff.next_delay(after_ms, js_sys::Math::random());
+                let weak: Weak<Core> = Rc::downgrade(core);
+                t.retry_timer = Some(Timeout::new(delay, move || {
+                    if let Some(core) = weak.upgrade() {
+                        core.transport.borrow_mut().retry_timer = None;
+                        pump(&core, true);
+                        core.arm_flush();
+                    }
+                }));
+                return;
+            }
         }
     }
     pump(core, false);
     core.arm_flush();
 }
 
-fn schedule_retry(core: &Rc<Core>, after_ms: Option<u32>) {
-    let weak: Weak<Core> = Rc::downgrade(core);
-    let mut t = core.transport.borrow_mut();
-    let delay = t.backoff.next_delay(after_ms, js_sys::Math::random());
-    t.retry_timer = Some(Timeout::new(delay, move || {
-        if let Some(core) = weak.upgrade() {
-            core.transport.borrow_mut().retry_timer.take();
-            send_in_flight(&core);
-        }
-    }));
-}
-
 /// The network is back (`online`): retry now instead of waiting out the backoff.
 pub fn retry_now(core: &Rc<Core>) {
     let waiting = core.transport.borrow_mut().retry_timer.take().is_some();
     if waiting {
-        send_in_flight(core);
+        pump(core, true);
+        core.arm_flush();
     }
 }
 
 /// The page is going away (or hidden, which may be the last chance): send
-/// everything unsent with `keepalive`, and save it for the next page of the tab.
-pub fn flush_for_unload(core: &Rc<Core>) {
-    let events = core.take_all();
-    let fresh = encode(core, events, MAX_BEACON_BYTES);
-    let (url, in_flight, pending) = {
-        let mut t = core.transport.borrow_mut();
-        let mut pending: Vec<String> = t.ready.drain(..).collect();
-        pending.extend(fresh);
-        let in_flight = if t.in_flight_resent {
-            None
-        } else {
-            t.in_flight_resent = t.in_flight.is_some();
-            t.in_flight.clone()
-        };
-        (t.url.clone(), in_flight, pending)
+/// everything unacknowledged with `keepalive`. The queue and its saved copy stay
+/// as they are: the next page re-sends whatever was not acknowledged.
+pub fn send_for_unload(core: &Core) {
+    let (url, bodies) = {
+        let t = core.transport.borrow();
+        let mut bodies = Vec::new();
+        for s in t.adopted.iter().chain(std::iter::once(&t.own)) {
+            bodies.extend(s.queue.unload_bodies(MAX_BEACON_BYTES));
+        }
+        (t.url.clone(), bodies)
     };
-    persist(core, &pending);
-    if let Some(body) = in_flight.filter(|b| b.len() <= MAX_BEACON_BYTES) {
-        // Its normal request dies with the page; a duplicate is stored once.
+    for body in bodies {
+        // Best effort: browsers cap in-flight keepalive bytes at 64 KiB in all.
         let _ = post(&url, &body, true, |_| {});
     }
-    for body in pending {
-        let weak = Rc::downgrade(core);
-        let copy = body.clone();
-        let sent = post(&url, &body, true, move |result| {
-            // Only reached when the page survived (hidden, not unloaded).
-            if let Some(core) = weak.upgrade() {
-                if !matches!(
-                    classify(settled_from(&result).status, None),
-                    Outcome::Ack | Outcome::Reject
-                ) {
-                    core.transport.borrow_mut().ready.push_back(copy);
-                    pump(&core, false);
-                }
-            }
-        });
-        if sent.is_err() {
-            core.transport.borrow_mut().ready.push_back(body);
-        }
-    }
-}
-
-/// Saves bodies (plus the one in flight) for the next page of this tab.
-fn persist(core: &Core, pending: &[String]) {
-    let t = core.transport.borrow();
-    let all = js_sys::Array::new();
-    let mut bytes = 0;
-    for body in t.in_flight.iter().chain(pending) {
-        bytes += body.len();
-        if bytes > MAX_PERSISTED_BYTES {
-            warn("cotrail: too many unsent events to save for the next page; the newest are not saved");
-            break;
-        }
-        all.push(&JsValue::from_str(body));
-    }
-    if all.length() == 0 {
-        identity::remove(QUEUE_KEY);
-        return;
-    }
-    if let Ok(text) = js_sys::JSON::stringify(&all) {
-        if let Some(text) = text.as_string() {
-            identity::set(QUEUE_KEY, &text);
-        }
-    }
-}
-
-/// Takes the bodies a previous page of this tab saved, to send them first.
-pub fn restore(core: &Core) {
-    let Some(text) = identity::get(QUEUE_KEY) else {
-        return;
-    };
-    identity::remove(QUEUE_KEY);
-    let Ok(parsed) = js_sys::JSON::parse(&text) else {
-        return;
-    };
-    let Ok(array) = parsed.dyn_into::<js_sys::Array>() else {
-        return;
-    };
-    let mut t = core.transport.borrow_mut();
-    t.ready.extend(array.iter().filter_map(|v| v.as_string()));
 }
 
 /// POSTs `body` as `text/plain` (a CORS simple request: no preflight) and calls

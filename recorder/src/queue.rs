@@ -1,0 +1,620 @@
+//! The pure delivery queue of one tab: every event from the moment it is
+//! recorded until the collector acknowledges it.
+//!
+//! Events enter already encoded (one JSON text each), so an event is encoded
+//! exactly once: the same text is persisted for the next page and spliced into
+//! every body that carries it. The queue assigns sequence numbers, decides when a
+//! batch is due (count, bytes, time), keeps at most one batch in flight so a tab's
+//! events arrive in order, and stays under a byte bound: when the collector is
+//! unreachable for long, the oldest events are dropped and reported as a gap.
+//!
+//! It never reads a clock or touches the DOM: `now` is a parameter, so all of it
+//! is tested natively.
+
+use std::collections::VecDeque;
+
+use shared::limits::{MAX_EVENTS_PER_BATCH, MAX_GAPS_PER_BATCH};
+use shared::{Gap, GapReason, WIRE_VERSION};
+
+/// Most bytes of encoded events held unacknowledged (in memory and, mirrored, in
+/// `localStorage`). A page left open through a long collector outage must not
+/// grow without bound, and `localStorage` (about 5 MiB per origin) is shared with
+/// the host page. At ~200 bytes an event this is some 2,500 events.
+pub const MAX_QUEUE_BYTES: usize = 512 * 1024;
+
+/// Largest body for a normal send: far under the collector's `MAX_BODY_BYTES`.
+pub const MAX_BATCH_BYTES: usize = 128 * 1024;
+
+/// When and how much to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Send as soon as this many events wait (`data-batch-events`).
+    pub max_events: usize,
+    /// Largest body of a normal send.
+    pub max_batch_bytes: usize,
+    /// Send the oldest waiting event at most this long after it was recorded
+    /// (`data-flush-ms`).
+    pub flush_ms: u32,
+    /// Bound of the whole queue (see [`MAX_QUEUE_BYTES`]).
+    pub max_queue_bytes: usize,
+}
+
+impl Limits {
+    pub fn new(max_events: usize, flush_ms: u32) -> Self {
+        Limits {
+            max_events: max_events.clamp(1, MAX_EVENTS_PER_BATCH),
+            max_batch_bytes: MAX_BATCH_BYTES,
+            flush_ms,
+            max_queue_bytes: MAX_QUEUE_BYTES,
+        }
+    }
+}
+
+/// One recorded event, encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    pub seq: u64,
+    pub json: String,
+}
+
+/// What one send carries: the seqs of its events and how many gap records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Flight {
+    events: usize,
+    gaps: usize,
+}
+
+/// A batch to send: the body and the sequence numbers it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub body: String,
+    /// First and last seq of its events (`None` for a gaps-only batch).
+    pub seqs: Option<(u64, u64)>,
+}
+
+/// The unacknowledged events of one tab.
+#[derive(Debug)]
+pub struct Queue {
+    /// `{"v":1,"session_id":"…","tab_id":"…",` shared by every body.
+    head: String,
+    next_seq: u64,
+    events: VecDeque<Encoded>,
+    bytes: usize,
+    gaps: Vec<Gap>,
+    in_flight: Option<Flight>,
+    /// When the oldest event not yet in flight was recorded (caller's clock).
+    oldest_unsent_at: Option<f64>,
+    limits: Limits,
+}
+
+/// Appends `r` to the gap list, merging with the last run when contiguous.
+fn add_gap(gaps: &mut Vec<Gap>, from: u64, to: u64, reason: GapReason) {
+    if let Some(last) = gaps.last_mut() {
+        if last.reason == reason && last.to + 1 == from {
+            last.to = to;
+            return;
+        }
+    }
+    if gaps.len() == MAX_GAPS_PER_BATCH {
+        // Extremely fragmented losses: widen the last run rather than grow.
+        if let Some(last) = gaps.last_mut() {
+            last.to = last.to.max(to);
+        }
+        return;
+    }
+    gaps.push(Gap { from, to, reason });
+}
+
+fn gap_json(out: &mut String, g: &Gap) {
+    out.push_str("{\"from\":");
+    out.push_str(&g.from.to_string());
+    out.push_str(",\"to\":");
+    out.push_str(&g.to.to_string());
+    out.push_str(",\"reason\":\"");
+    out.push_str(g.reason.as_str());
+    out.push_str("\"}");
+}
+
+/// Builds a batch body from encoded events and gaps. Ids come from a restricted
+/// alphabet (`shared::ids`) and need no escaping; a test checks the result parses
+/// as a `shared::Batch` equal to the one it encodes.
+pub fn body<'a>(head: &str, events: impl Iterator<Item = &'a str>, gaps: &[Gap]) -> String {
+    let mut out = String::with_capacity(head.len() + 64);
+    out.push_str(head);
+    out.push_str("\"events\":[");
+    for (i, e) in events.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(e);
+    }
+    out.push(']');
+    if !gaps.is_empty() {
+        out.push_str(",\"gaps\":[");
+        for (i, g) in gaps.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            gap_json(&mut out, g);
+        }
+        out.push(']');
+    }
+    out.push('}');
+    out
+}
+
+/// The part of every body before `"events"`.
+pub fn body_head(session_id: &str, tab_id: &str) -> String {
+    let mut h = String::from("{\"v\":");
+    h.push_str(&WIRE_VERSION.to_string());
+    h.push_str(",\"session_id\":\"");
+    h.push_str(session_id);
+    h.push_str("\",\"tab_id\":\"");
+    h.push_str(tab_id);
+    h.push_str("\",");
+    h
+}
+
+/// Bytes a body spends per event beyond its JSON (the separating comma).
+const PER_EVENT_OVERHEAD: usize = 1;
+/// Bytes of a body besides its events, with room for a few gap records.
+const BODY_OVERHEAD: usize = 512;
+
+impl Queue {
+    /// A queue for `session_id`/`tab_id` whose next event gets `next_seq`.
+    pub fn new(session_id: &str, tab_id: &str, next_seq: u64, limits: Limits) -> Self {
+        Queue {
+            head: body_head(session_id, tab_id),
+            next_seq,
+            events: VecDeque::new(),
+            bytes: 0,
+            gaps: Vec::new(),
+            in_flight: None,
+            oldest_unsent_at: None,
+            limits,
+        }
+    }
+
+    /// The sequence number the next event gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.gaps.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn gaps(&self) -> &[Gap] {
+        &self.gaps
+    }
+
+    pub fn is_in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Takes back events and gaps a previous page of this tab left unacknowledged
+    /// (they were persisted); they go out before anything new.
+    pub fn restore(&mut self, mut saved: Vec<Encoded>, gaps: Vec<Gap>, now: f64) -> Vec<u64> {
+        saved.sort_by_key(|e| e.seq);
+        saved.dedup_by_key(|e| e.seq);
+        for g in gaps {
+            add_gap(&mut self.gaps, g.from, g.to, g.reason);
+        }
+        let mut dropped = Vec::new();
+        for e in saved {
+            self.next_seq = self.next_seq.max(e.seq + 1);
+            self.bytes += e.json.len();
+            self.events.push_back(e);
+            dropped.extend(self.enforce_bound());
+        }
+        if !self.events.is_empty() || !self.gaps.is_empty() {
+            self.oldest_unsent_at.get_or_insert(now);
+        }
+        dropped
+    }
+
+    /// The text of the newest event.
+    pub fn last_json(&self) -> Option<&str> {
+        self.events.back().map(|e| e.json.as_str())
+    }
+
+    /// Adds an event encoded with seq [`Queue::next_seq`] and takes that number.
+    /// Returns the seq and the seqs dropped to stay under the bound (their
+    /// persisted copies must go too; a gap record now covers them).
+    pub fn push(&mut self, json: String, now: f64) -> (u64, Vec<u64>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.bytes += json.len();
+        self.events.push_back(Encoded { seq, json });
+        self.oldest_unsent_at.get_or_insert(now);
+        (seq, self.enforce_bound())
+    }
+
+    /// Drops the oldest events not in flight while over the bound.
+    fn enforce_bound(&mut self) -> Vec<u64> {
+        let mut dropped = Vec::new();
+        let protected = self.in_flight.map_or(0, |f| f.events);
+        while self.bytes > self.limits.max_queue_bytes && self.events.len() > protected + 1 {
+            let Some(e) = self.events.remove(protected) else {
+                break;
+            };
+            self.bytes -= e.json.len();
+            add_gap(&mut self.gaps, e.seq, e.seq, GapReason::QueueFull);
+            dropped.push(e.seq);
+        }
+        dropped
+    }
+
+    fn unsent(&self) -> usize {
+        self.events.len() - self.in_flight.map_or(0, |f| f.events)
+    }
+
+    fn unsent_bytes(&self) -> usize {
+        let sent = self.in_flight.map_or(0, |f| f.events);
+        self.events.iter().skip(sent).map(|e| e.json.len()).sum()
+    }
+
+    /// Milliseconds until the next batch is due (0: now); `None` while a batch
+    /// is in flight (its answer triggers the next) or nothing waits.
+    pub fn due_in(&self, now: f64) -> Option<f64> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        let waiting = self.unsent();
+        if waiting == 0 && self.gaps.is_empty() {
+            return None;
+        }
+        if waiting >= self.limits.max_events || self.unsent_bytes() >= self.limits.max_batch_bytes {
+            return Some(0.0);
+        }
+        let oldest = self.oldest_unsent_at.unwrap_or(now);
+        Some((oldest + f64::from(self.limits.flush_ms) - now).max(0.0))
+    }
+
+    /// Starts the next batch when it is due, or at once when `force`: the oldest
+    /// waiting events up to the count and byte limits (at least one), plus every
+    /// gap record waiting. `None` while one is in flight or nothing waits.
+    pub fn next_batch(&mut self, now: f64, force: bool) -> Option<Outgoing> {
+        match self.due_in(now) {
+            Some(d) if d <= 0.0 || force => {}
+            _ => return None,
+        }
+        let mut count = 0;
+        let mut bytes = BODY_OVERHEAD;
+        for e in &self.events {
+            let size = e.json.len() + PER_EVENT_OVERHEAD;
+            if count > 0
+                && (count >= self.limits.max_events || bytes + size > self.limits.max_batch_bytes)
+            {
+                break;
+            }
+            count += 1;
+            bytes += size;
+        }
+        let out = Outgoing {
+            body: body(
+                &self.head,
+                self.events.iter().take(count).map(|e| e.json.as_str()),
+                &self.gaps,
+            ),
+            seqs: (count > 0).then(|| (self.events[0].seq, self.events[count - 1].seq)),
+        };
+        self.in_flight = Some(Flight {
+            events: count,
+            gaps: self.gaps.len(),
+        });
+        // What is left waited for this batch, not for time: a fresh interval.
+        self.oldest_unsent_at = (self.events.len() > count).then_some(now);
+        Some(out)
+    }
+
+    /// The batch in flight was stored: forget it. Returns the acknowledged seqs.
+    pub fn ack(&mut self) -> Vec<u64> {
+        let Some(f) = self.in_flight.take() else {
+            return Vec::new();
+        };
+        self.gaps.drain(..f.gaps.min(self.gaps.len()));
+        let done: Vec<Encoded> = self.events.drain(..f.events).collect();
+        self.bytes -= done.iter().map(|e| e.json.len()).sum::<usize>();
+        done.into_iter().map(|e| e.seq).collect()
+    }
+
+    /// The collector refused the batch for good (4xx): its events are lost and a
+    /// gap record saying so goes out with the next batch. Returns their seqs.
+    pub fn reject(&mut self) -> Vec<u64> {
+        let gaps_sent = self.in_flight.map_or(0, |f| f.gaps);
+        let lost = self.ack();
+        if gaps_sent > 0 && lost.is_empty() {
+            // A gaps-only batch was refused: nothing more to report.
+            return lost;
+        }
+        if let (Some(first), Some(last)) = (lost.first(), lost.last()) {
+            add_gap(&mut self.gaps, *first, *last, GapReason::Rejected);
+        }
+        lost
+    }
+
+    /// The batch in flight failed and will be retried: it stays at the front.
+    pub fn retry(&mut self) {
+        self.in_flight = None;
+    }
+
+    /// Every unacknowledged event (in flight too) as bodies of at most
+    /// `max_bytes`, for `keepalive` sends when the page goes away. The queue is
+    /// unchanged: what is acknowledged later is forgotten then, the rest is still
+    /// persisted for the next page.
+    pub fn unload_bodies(&self, max_bytes: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut gaps: &[Gap] = &self.gaps;
+        let events: Vec<&Encoded> = self.events.iter().collect();
+        while start < events.len() || !gaps.is_empty() {
+            let mut end = start;
+            let mut bytes = BODY_OVERHEAD;
+            while end < events.len() {
+                let size = events[end].json.len() + PER_EVENT_OVERHEAD;
+                if end > start && (bytes + size > max_bytes || end - start >= MAX_EVENTS_PER_BATCH)
+                {
+                    break;
+                }
+                bytes += size;
+                end += 1;
+            }
+            out.push(body(
+                &self.head,
+                events[start..end].iter().map(|e| e.json.as_str()),
+                gaps,
+            ));
+            gaps = &[];
+            start = end;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::Batch;
+
+    fn limits(max_events: usize, flush_ms: u32) -> Limits {
+        Limits {
+            max_events,
+            max_batch_bytes: 10_000,
+            flush_ms,
+            max_queue_bytes: 100_000,
+        }
+    }
+
+    fn ev(seq: u64) -> String {
+        format!(
+            r#"{{"seq":{seq},"ts":1,"mono":2,"actor":{{"kind":"customer"}},"type":"SCROLL","data":{{"x":0,"y":{seq}}}}}"#
+        )
+    }
+
+    fn queue(l: Limits) -> Queue {
+        Queue::new("s-1", "t:1", 0, l)
+    }
+
+    fn push(q: &mut Queue, now: f64) -> u64 {
+        let seq = q.next_seq();
+        q.push(ev(seq), now).0
+    }
+
+    fn parsed(o: &Outgoing) -> Batch {
+        let b: Batch = serde_json::from_str(&o.body).expect("body is a valid batch");
+        b.validate().expect("within limits");
+        b
+    }
+
+    #[test]
+    fn bodies_are_valid_batches_with_the_events_and_gaps_given() {
+        let gaps = [Gap {
+            from: 3,
+            to: 9,
+            reason: GapReason::QueueFull,
+        }];
+        let text = body(
+            &body_head("s-1", "t:1"),
+            [ev(1), ev(2)].iter().map(String::as_str),
+            &gaps,
+        );
+        let b: Batch = serde_json::from_str(&text).unwrap();
+        assert_eq!((b.session_id.as_str(), b.tab_id.as_str()), ("s-1", "t:1"));
+        assert_eq!(b.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(b.gaps, gaps);
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            text,
+            "byte-identical to serde"
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_continue_from_the_persisted_value_and_are_contiguous() {
+        let mut q = Queue::new("s", "t", 42, limits(10, 1000));
+        assert_eq!([push(&mut q, 0.0), push(&mut q, 0.0)], [42, 43]);
+        assert_eq!(q.next_seq(), 44);
+    }
+
+    #[test]
+    fn a_batch_is_due_after_the_flush_interval_or_when_full() {
+        let mut q = queue(limits(3, 1000));
+        assert_eq!(q.due_in(0.0), None);
+        push(&mut q, 100.0);
+        assert_eq!(q.due_in(600.0), Some(500.0));
+        assert!(q.next_batch(600.0, false).is_none(), "not due yet");
+        push(&mut q, 700.0);
+        push(&mut q, 800.0);
+        assert_eq!(q.due_in(800.0), Some(0.0), "full");
+        let b = q.next_batch(800.0, false).unwrap();
+        assert_eq!(b.seqs, Some((0, 2)));
+        assert_eq!(parsed(&b).events.len(), 3);
+    }
+
+    #[test]
+    fn one_batch_in_flight_at_a_time_and_an_ack_forgets_it() {
+        let mut q = queue(limits(2, 0));
+        for _ in 0..5 {
+            push(&mut q, 0.0);
+        }
+        let first = q.next_batch(0.0, false).unwrap();
+        assert_eq!(first.seqs, Some((0, 1)));
+        assert!(
+            q.next_batch(0.0, true).is_none(),
+            "in flight blocks the next"
+        );
+        assert_eq!(q.due_in(0.0), None);
+        assert_eq!(q.ack(), [0, 1]);
+        assert_eq!(q.next_batch(0.0, false).unwrap().seqs, Some((2, 3)));
+    }
+
+    #[test]
+    fn a_failed_batch_is_retried_with_the_same_events_first() {
+        let mut q = queue(limits(2, 0));
+        for _ in 0..3 {
+            push(&mut q, 0.0);
+        }
+        let a = q.next_batch(0.0, false).unwrap();
+        q.retry();
+        let b = q.next_batch(0.0, false).unwrap();
+        assert_eq!(a, b, "same bytes re-sent: the collector stores them once");
+    }
+
+    #[test]
+    fn batches_are_cut_by_bytes_but_always_carry_one_event() {
+        let mut l = limits(100, 0);
+        l.max_batch_bytes = BODY_OVERHEAD + 150;
+        let mut q = queue(l);
+        for _ in 0..4 {
+            push(&mut q, 0.0);
+        }
+        let b = q.next_batch(0.0, true).unwrap();
+        assert_eq!(
+            b.seqs,
+            Some((0, 0)),
+            "one event of ~100 bytes fits, two do not"
+        );
+        q.ack();
+        l.max_batch_bytes = 1;
+        q.limits = l;
+        assert_eq!(q.next_batch(0.0, true).unwrap().seqs, Some((1, 1)));
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_unsent_and_reports_one_merged_gap() {
+        let mut l = limits(2, 0);
+        l.max_queue_bytes = ev(0).len() * 5;
+        let mut q = queue(l);
+        for _ in 0..3 {
+            push(&mut q, 0.0);
+        }
+        // 0 and 1 are in flight: never dropped under the sender's feet.
+        q.next_batch(0.0, false).unwrap();
+        let mut dropped = Vec::new();
+        for _ in 0..6 {
+            let seq = q.next_seq();
+            dropped.extend(q.push(ev(seq), 0.0).1);
+        }
+        assert_eq!(dropped, [2, 3, 4, 5]);
+        assert!(q.bytes() <= l.max_queue_bytes + ev(9).len());
+        assert_eq!(
+            q.gaps(),
+            [Gap {
+                from: 2,
+                to: 5,
+                reason: GapReason::QueueFull
+            }]
+        );
+        assert_eq!(q.ack(), [0, 1]);
+        // The next batch carries the gap with the surviving events.
+        let b = parsed(&q.next_batch(0.0, true).unwrap());
+        assert_eq!(b.gaps.len(), 1);
+        assert_eq!(b.events.first().map(|e| e.seq), Some(6));
+        q.ack();
+        assert!(q.gaps().is_empty(), "an acknowledged gap is forgotten");
+    }
+
+    #[test]
+    fn a_rejected_batch_becomes_a_gap_record_sent_next() {
+        let mut q = queue(limits(2, 0));
+        for _ in 0..3 {
+            push(&mut q, 0.0);
+        }
+        q.next_batch(0.0, false).unwrap();
+        assert_eq!(q.reject(), [0, 1]);
+        let b = parsed(&q.next_batch(0.0, true).unwrap());
+        assert_eq!(
+            b.gaps,
+            [Gap {
+                from: 0,
+                to: 1,
+                reason: GapReason::Rejected
+            }]
+        );
+        assert_eq!(b.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+        // A gaps-only batch when nothing else waits.
+        q.ack();
+        q.next_batch(0.0, true);
+        q.reject();
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn restored_events_go_first_and_the_sequence_continues_after_them() {
+        let mut q = Queue::new("s", "t", 3, limits(10, 0));
+        let saved = vec![
+            Encoded {
+                seq: 1,
+                json: ev(1),
+            },
+            Encoded {
+                seq: 0,
+                json: ev(0),
+            },
+            Encoded {
+                seq: 1,
+                json: ev(1),
+            },
+        ];
+        q.restore(saved, vec![], 0.0);
+        assert_eq!(push(&mut q, 0.0), 3);
+        let b = parsed(&q.next_batch(0.0, true).unwrap());
+        assert_eq!(
+            b.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [0, 1, 3]
+        );
+    }
+
+    #[test]
+    fn unload_bodies_cover_everything_in_chunks_under_the_limit() {
+        let mut q = queue(limits(2, 0));
+        for _ in 0..30 {
+            push(&mut q, 0.0);
+        }
+        q.next_batch(0.0, false).unwrap();
+        let max = BODY_OVERHEAD + 10 * (ev(10).len() + 1);
+        let bodies = q.unload_bodies(max);
+        assert!(bodies.len() >= 3);
+        let mut seqs = Vec::new();
+        for b in &bodies {
+            assert!(b.len() <= max, "{} > {max}", b.len());
+            let batch: Batch = serde_json::from_str(b).unwrap();
+            seqs.extend(batch.events.iter().map(|e| e.seq));
+        }
+        assert_eq!(
+            seqs,
+            (0..30).collect::<Vec<_>>(),
+            "in flight included, in order"
+        );
+        assert_eq!(q.len(), 30, "unchanged until acknowledged");
+    }
+}

@@ -1,0 +1,254 @@
+//! The unacknowledged queue, mirrored in `localStorage` so that it survives a
+//! reload and a crash of the tab, and a later page of the same site sends it.
+//!
+//! Why `localStorage`: it is synchronous (an event is saved before the handler
+//! returns, so a crash right after loses nothing), it outlives the tab (a crashed
+//! or closed tab's events are adopted by the next page of the site, which
+//! `sessionStorage` cannot do) and it needs no schema (IndexedDB is asynchronous
+//! and far larger in glue). Keys are one per event, so saving is O(1) per event
+//! however long the collector has been down:
+//!
+//! - `cotrail|e|<session>|<tab>|<seq>`: one encoded event;
+//! - `cotrail|g|<session>|<tab>`: the tab's unacknowledged gap records (JSON);
+//! - `cotrail|live|<tab>`: `<time>|<page>` heartbeat of the page owning a tab,
+//!   so a duplicated tab (which copies `sessionStorage`) can tell that its tab id
+//!   is taken, and a dead tab's queue can be adopted.
+//!
+//! `|` is outside the id alphabet, so keys split unambiguously. Storage may be
+//! missing or throw (privacy modes, quota): then the queue lives in memory only.
+
+use shared::{Gap, GapReason, SessionId, TabId};
+use web_sys::Storage;
+
+use crate::queue::Encoded;
+
+const PREFIX: &str = "cotrail|";
+
+/// How often a page refreshes its heartbeat, in milliseconds.
+pub const HEARTBEAT_MS: u32 = 4_000;
+
+/// A heartbeat older than this belongs to a page that is gone (closed, crashed,
+/// frozen in the back-forward cache).
+pub const HEARTBEAT_STALE_MS: f64 = 3.0 * HEARTBEAT_MS as f64;
+
+fn local() -> Option<Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+fn event_key(session: &str, tab: &str, seq: u64) -> String {
+    let mut k = String::from("cotrail|e|");
+    k.push_str(session);
+    k.push('|');
+    k.push_str(tab);
+    k.push('|');
+    k.push_str(&seq.to_string());
+    k
+}
+
+fn gaps_key(session: &str, tab: &str) -> String {
+    let mut k = String::from("cotrail|g|");
+    k.push_str(session);
+    k.push('|');
+    k.push_str(tab);
+    k
+}
+
+fn live_key(tab: &str) -> String {
+    let mut k = String::from("cotrail|live|");
+    k.push_str(tab);
+    k
+}
+
+/// Saves one encoded event. `false` when storage refused (quota, disabled).
+pub fn save_event(session: &str, tab: &str, seq: u64, json: &str) -> bool {
+    local().is_some_and(|s| s.set_item(&event_key(session, tab, seq), json).is_ok())
+}
+
+pub fn remove_events(session: &str, tab: &str, seqs: &[u64]) {
+    if let Some(s) = local() {
+        for seq in seqs {
+            let _ = s.remove_item(&event_key(session, tab, *seq));
+        }
+    }
+}
+
+pub fn save_gaps(session: &str, tab: &str, gaps: &[Gap]) {
+    let Some(s) = local() else { return };
+    let key = gaps_key(session, tab);
+    if gaps.is_empty() {
+        let _ = s.remove_item(&key);
+        return;
+    }
+    let mut text = String::new();
+    for g in gaps {
+        text.push_str(&g.from.to_string());
+        text.push(' ');
+        text.push_str(&g.to.to_string());
+        text.push(' ');
+        text.push_str(g.reason.as_str());
+        text.push('\n');
+    }
+    let _ = s.set_item(&key, &text);
+}
+
+fn parse_gaps(text: &str) -> Vec<Gap> {
+    text.lines()
+        .filter_map(|l| {
+            let mut parts = l.split(' ');
+            let from = parts.next()?.parse().ok()?;
+            let to = parts.next()?.parse().ok()?;
+            let reason = match parts.next()? {
+                "queue_full" => GapReason::QueueFull,
+                "rejected" => GapReason::Rejected,
+                _ => GapReason::Unencodable,
+            };
+            (from <= to).then_some(Gap { from, to, reason })
+        })
+        .collect()
+}
+
+/// Marks `tab` as owned by this page (`page` tells pages apart) at `now`.
+pub fn heartbeat(tab: &str, page: &str, now: f64) {
+    if let Some(s) = local() {
+        let mut v = (now as u64).to_string();
+        v.push('|');
+        v.push_str(page);
+        let _ = s.set_item(&live_key(tab), &v);
+    }
+}
+
+/// The page is going away: release the tab so the next page of it (a reload)
+/// does not mistake it for a live duplicate.
+pub fn release(tab: &str, page: &str) {
+    if let Some(s) = local() {
+        let key = live_key(tab);
+        if let Ok(Some(v)) = s.get_item(&key) {
+            if v.split('|').nth(1) == Some(page) {
+                let _ = s.remove_item(&key);
+            }
+        }
+    }
+}
+
+/// Another live page owns `tab` (this page is a duplicated tab).
+pub fn owned_elsewhere(tab: &str, page: &str, now: f64) -> bool {
+    let Some(v) = local().and_then(|s| s.get_item(&live_key(tab)).ok().flatten()) else {
+        return false;
+    };
+    let mut parts = v.split('|');
+    let at: f64 = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0.0);
+    parts.next() != Some(page) && now - at < HEARTBEAT_STALE_MS
+}
+
+/// Saved events and gaps of one session's tab.
+#[derive(Debug, Default)]
+pub struct Saved {
+    pub session: Option<SessionId>,
+    pub tab: Option<TabId>,
+    pub events: Vec<Encoded>,
+    pub gaps: Vec<Gap>,
+}
+
+/// Everything saved for `(session, tab)`, plus the queues of other tabs whose
+/// page is gone (no fresh heartbeat), which this page adopts and sends.
+pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
+    let mut mine = Saved::default();
+    let mut orphans: Vec<Saved> = Vec::new();
+    let Some(s) = local() else {
+        return (mine, orphans);
+    };
+    let len = s.length().unwrap_or(0);
+    let keys: Vec<String> = (0..len)
+        .filter_map(|i| s.key(i).ok().flatten())
+        .filter(|k| k.starts_with(PREFIX))
+        .collect();
+    let mut live: Vec<(String, f64)> = Vec::new();
+    for k in &keys {
+        if let Some(t) = k.strip_prefix("cotrail|live|") {
+            let at = s
+                .get_item(k)
+                .ok()
+                .flatten()
+                .and_then(|v| v.split('|').next()?.parse().ok())
+                .unwrap_or(0.0);
+            live.push((t.to_owned(), at));
+        }
+    }
+    let alive = |t: &str| {
+        live.iter()
+            .any(|(l, at)| l == t && now - at < HEARTBEAT_STALE_MS)
+    };
+    for k in &keys {
+        let mut parts = k.split('|').skip(1);
+        let kind = parts.next();
+        let (Some(sess), Some(t)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let seq = parts.next();
+        let target = if sess == session && t == tab {
+            &mut mine
+        } else if alive(t) {
+            // Another open tab's queue: it sends it itself.
+            continue;
+        } else {
+            let (Ok(sid), Ok(tid)) = (SessionId::parse(sess), TabId::parse(t)) else {
+                continue;
+            };
+            let found = orphans
+                .iter()
+                .position(|o| o.session.as_ref() == Some(&sid) && o.tab.as_ref() == Some(&tid));
+            let i = match found {
+                Some(i) => i,
+                None => {
+                    orphans.push(Saved {
+                        session: Some(sid),
+                        tab: Some(tid),
+                        ..Saved::default()
+                    });
+                    orphans.len() - 1
+                }
+            };
+            &mut orphans[i]
+        };
+        let Ok(Some(value)) = s.get_item(k) else {
+            continue;
+        };
+        match (kind, seq.and_then(|q| q.parse::<u64>().ok())) {
+            (Some("e"), Some(seq)) => target.events.push(Encoded { seq, json: value }),
+            (Some("g"), None) => target.gaps.extend(parse_gaps(&value)),
+            _ => {}
+        }
+    }
+    (mine, orphans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gap_lists_round_trip_through_their_text_form() {
+        let text = "3 9 queue_full\n12 12 rejected\nnot a gap\n5 1 rejected\n";
+        assert_eq!(
+            parse_gaps(text),
+            [
+                Gap {
+                    from: 3,
+                    to: 9,
+                    reason: GapReason::QueueFull
+                },
+                Gap {
+                    from: 12,
+                    to: 12,
+                    reason: GapReason::Rejected
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_keep_ids_apart() {
+        assert_eq!(event_key("s:1", "t.2", 7), "cotrail|e|s:1|t.2|7");
+        assert_eq!(gaps_key("s", "t"), "cotrail|g|s|t");
+    }
+}
