@@ -28,31 +28,113 @@ pub struct Collector {
     pub base: String,
     pub port: u16,
     pub data_dir: tempfile::TempDir,
-    handle: actix_web::dev::ServerHandle,
+    /// The running server, `None` between [`Collector::stop_keep_data`] and
+    /// [`Collector::restart`].
+    running: Option<Running>,
     client: reqwest::Client,
+}
+
+/// One run of the collector: its handle, and the task that owns the store, kept
+/// so a stop can wait until sled has released its lock on the data directory.
+struct Running {
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+fn www_dir() -> PathBuf {
+    let www = repo_root().join("www");
+    assert!(
+        www.join("recorder/recorder.js").exists()
+            && www.join("recorder/cotrail_recorder_bg.wasm").exists(),
+        "the recorder bundle is not built: run `cargo xtask test` (or `cargo xtask build`) first"
+    );
+    www
 }
 
 impl Collector {
     pub async fn spawn() -> Self {
-        let www = repo_root().join("www");
-        assert!(
-            www.join("recorder/recorder.js").exists() && www.join("recorder/cotrail_recorder_bg.wasm").exists(),
-            "the recorder bundle is not built: run `cargo xtask test` (or `cargo xtask build`) first"
-        );
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let app = Application::build(Settings::for_test(data_dir.path().to_owned(), www))
+        let app = Application::build(Settings::for_test(data_dir.path().to_owned(), www_dir()))
             .await
             .expect("collector starts");
         let port = app.port();
-        let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
+        let running = Running::start(app);
         Self {
             base: format!("http://127.0.0.1:{port}"),
             port,
             data_dir,
-            handle,
+            running: Some(running),
             client: reqwest::Client::new(),
         }
+    }
+
+    /// Stops the server as an outage would (pages keep running, their requests
+    /// are refused) and waits until the store is flushed and closed. The data
+    /// directory and the port number stay for [`Collector::restart`].
+    pub async fn stop_keep_data(&mut self) {
+        let running = self.running.take().expect("the collector is running");
+        running.handle.stop(true).await;
+        running
+            .task
+            .await
+            .expect("the collector task did not panic")
+            .expect("the collector stopped cleanly and flushed its store");
+    }
+
+    /// Starts a new collector on the same port with the same data directory.
+    /// Retried for a while: the port or sled's lock may take a moment to be free.
+    pub async fn restart(&mut self) {
+        assert!(
+            self.running.is_none(),
+            "restart() needs stop_keep_data() first"
+        );
+        let mut settings = Settings::for_test(self.data_dir.path().to_owned(), www_dir());
+        settings.listen = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let app = loop {
+            match Application::build(settings.clone()).await {
+                Ok(app) => break app,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("the collector did not restart on port {}: {e:#}", self.port),
+            }
+        };
+        assert_eq!(app.port(), self.port);
+        self.running = Some(Running::start(app));
+    }
+
+    /// Asserts the session reports no lost events: no gap records and a zero
+    /// `lost_events` on its summary.
+    pub async fn assert_no_gaps_reported(&self, session: &str) {
+        let summary = self
+            .sessions()
+            .await
+            .sessions
+            .into_iter()
+            .find(|s| s.session_id.as_str() == session)
+            .unwrap_or_else(|| panic!("session {session} is not listed"));
+        assert_eq!(summary.lost_events, 0, "the session reports lost events");
+        let page: shared::api::GapsPage = self
+            .get_json(&format!("/api/v1/sessions/{session}/gaps"))
+            .await;
+        assert!(
+            page.gaps.is_empty(),
+            "the session reports gaps: {:?}",
+            page.gaps
+        );
+    }
+
+    /// The session's summary exactly as `GET /api/v1/sessions` answers it (raw
+    /// JSON, so fields newer than this crate's `shared` are visible too).
+    pub async fn session_summary_json(&self, session: &str) -> serde_json::Value {
+        let page: serde_json::Value = self.get_json("/api/v1/sessions?limit=1000").await;
+        page["sessions"]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["session_id"] == session))
+            .cloned()
+            .unwrap_or_else(|| panic!("session {session} is not listed: {page}"))
     }
 
     pub async fn sessions(&self) -> SessionsPage {
@@ -99,7 +181,20 @@ impl Collector {
         what: &str,
         check: impl Fn(&[EventRecord]) -> bool,
     ) -> Vec<EventRecord> {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_for_events_within(session, what, Duration::from_secs(20), check)
+            .await
+    }
+
+    /// [`Collector::wait_for_events`] with the caller's deadline (a recorder in
+    /// backoff after an outage may take up to a minute to retry).
+    pub async fn wait_for_events_within(
+        &self,
+        session: &str,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&[EventRecord]) -> bool,
+    ) -> Vec<EventRecord> {
+        let deadline = Instant::now() + timeout;
         loop {
             let has_session = self
                 .sessions()
@@ -136,8 +231,242 @@ impl Collector {
         }
     }
 
+    pub async fn stop(mut self) {
+        if self.running.is_some() {
+            self.stop_keep_data().await;
+        }
+    }
+}
+
+impl Running {
+    fn start(app: Application) -> Self {
+        let handle = app.handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        Running { handle, task }
+    }
+}
+
+/// A plain static site on its own free port: the given pages (path → HTML, sent
+/// with `no-store` so a reload really asks again) plus the recorder bundle at
+/// `/recorder.js` and `/recorder/*`, so its pages load the recorder even while
+/// the collector is down.
+pub struct StaticSite {
+    pub base: String,
+    pub port: u16,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl StaticSite {
+    pub async fn serve(pages: Vec<(&str, String)>) -> Self {
+        use actix_web::{web, App, HttpResponse, HttpServer};
+        let recorder_dir = www_dir().join("recorder");
+        let pages: Vec<(String, String)> = pages
+            .into_iter()
+            .map(|(p, html)| (p.to_owned(), html))
+            .collect();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(move || {
+            let loader = recorder_dir.join("recorder.js");
+            let mut app = App::new()
+                .route(
+                    "/recorder.js",
+                    web::get().to(move |req: actix_web::HttpRequest| {
+                        let loader = loader.clone();
+                        async move {
+                            actix_files::NamedFile::open_async(loader)
+                                .await
+                                .map(|f| f.into_response(&req))
+                        }
+                    }),
+                )
+                .service(actix_files::Files::new("/recorder", &recorder_dir));
+            for (path, html) in &pages {
+                let html = html.clone();
+                app = app.route(
+                    path,
+                    web::get().to(move || {
+                        let html = html.clone();
+                        async move {
+                            HttpResponse::Ok()
+                                .content_type("text/html; charset=utf-8")
+                                .insert_header(("Cache-Control", "no-store"))
+                                .body(html)
+                        }
+                    }),
+                );
+            }
+            app
+        })
+        .listen(listener)
+        .expect("static site listens")
+        .workers(1)
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            handle,
+        }
+    }
+
     pub async fn stop(self) {
         self.handle.stop(true).await;
+    }
+}
+
+/// One request as the [`RecordingProxy`] received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    target: String,
+    client: reqwest::Client,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>,
+}
+
+/// A reverse proxy in front of the collector that keeps every request body, so a
+/// test sees exactly the bytes that left the browser. It forwards method, path,
+/// headers and body, and answers with the collector's status, headers (CORS
+/// included) and body; `502` while the collector is unreachable.
+pub struct RecordingProxy {
+    pub base: String,
+    pub port: u16,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// Hop-by-hop headers and the ones the HTTP clients set themselves.
+fn proxied_header(name: &str) -> bool {
+    !matches!(
+        name.to_ascii_lowercase().as_str(),
+        "host" | "content-length" | "connection" | "keep-alive" | "transfer-encoding" | "upgrade"
+    )
+}
+
+async fn proxy_forward(
+    req: actix_web::HttpRequest,
+    body: actix_web::web::Bytes,
+    state: actix_web::web::Data<ProxyState>,
+) -> actix_web::HttpResponse {
+    use actix_web::http::StatusCode;
+    use actix_web::HttpResponse;
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
+    state.log.lock().unwrap().push(Recorded {
+        method: req.method().as_str().to_owned(),
+        path: path.clone(),
+        body: body.to_vec(),
+    });
+    let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
+    let mut out = state
+        .client
+        .request(method, format!("{}{path}", state.target))
+        .body(body.to_vec());
+    for (name, value) in req.headers() {
+        if proxied_header(name.as_str()) {
+            out = out.header(name.as_str(), value.as_bytes());
+        }
+    }
+    match out.send().await {
+        Ok(res) => {
+            let mut answer = HttpResponse::build(
+                StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+            );
+            for (name, value) in res.headers() {
+                if proxied_header(name.as_str()) {
+                    answer.append_header((name.as_str(), value.as_bytes()));
+                }
+            }
+            match res.bytes().await {
+                Ok(bytes) => answer.body(bytes.to_vec()),
+                Err(e) => {
+                    HttpResponse::BadGateway().body(format!("proxy: reading the answer: {e}"))
+                }
+            }
+        }
+        Err(e) => HttpResponse::BadGateway().body(format!("proxy: {e}")),
+    }
+}
+
+impl RecordingProxy {
+    /// A proxy on a free port forwarding to `target` (e.g. the collector's base URL).
+    pub async fn start(target: &str) -> Self {
+        use actix_web::{web, App, HttpServer};
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let state = web::Data::new(ProxyState {
+            target: target.trim_end_matches('/').to_owned(),
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("reqwest client"),
+            log: log.clone(),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .default_service(web::to(proxy_forward))
+        })
+        .listen(listener)
+        .expect("proxy listens")
+        .workers(1)
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            log,
+            handle,
+        }
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The bodies of the batches posted so far.
+    pub fn batch_bodies(&self) -> Vec<Vec<u8>> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.starts_with("/api/v1/batches"))
+            .map(|r| r.body)
+            .collect()
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// Each tab's sequence numbers are exactly `0..n`: nothing lost, nothing twice.
+pub fn assert_contiguous_per_tab(events: &[EventRecord]) {
+    let mut by_tab: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
+    for e in events {
+        by_tab
+            .entry(e.tab_id.as_str())
+            .or_default()
+            .push(e.event.seq);
+    }
+    for (tab, seqs) in &mut by_tab {
+        seqs.sort_unstable();
+        assert_eq!(
+            *seqs,
+            (0..seqs.len() as u64).collect::<Vec<_>>(),
+            "tab {tab}: sequence numbers must be contiguous from 0, each once"
+        );
     }
 }
 
@@ -218,9 +547,25 @@ impl Browser {
         .await
     }
 
+    /// Runs a script (a function body) in the page and converts what it returns.
+    pub async fn eval<T: serde::de::DeserializeOwned>(&self, script: &str) -> Result<T> {
+        Ok(self.driver.execute(script, vec![]).await?.convert()?)
+    }
+
     /// Polls a JS expression (a function body returning a boolean) with a deadline.
     pub async fn wait_for_js(&self, what: &str, script: &str) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        self.wait_for_js_within(what, script, Duration::from_secs(15))
+            .await
+    }
+
+    /// [`Browser::wait_for_js`] with the caller's deadline.
+    pub async fn wait_for_js_within(
+        &self,
+        what: &str,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
         loop {
             let ok = self
                 .driver
@@ -285,4 +630,85 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
+}
+
+/// An inline script for test pages (before the recorder's tag): counts the
+/// recorder's batch POSTs in `window.__posts` and the refused or failed ones in
+/// `window.__failed`, so a test can wait for "the recorder tried and failed"
+/// instead of sleeping. The recorder calls `window.fetch` at call time.
+pub const COUNT_BATCH_POSTS: &str = r#"<script>
+window.__posts = 0; window.__failed = 0;
+(function () {
+  var real = window.fetch;
+  window.fetch = function (url) {
+    var p = real.apply(this, arguments);
+    if (String(url).indexOf('/api/v1/batches') >= 0) {
+      window.__posts++;
+      p.then(function (r) { if (!r.ok) window.__failed++; }, function () { window.__failed++; });
+    }
+    return p;
+  };
+})();
+</script>"#;
+
+/// The id of the element an event is about, if it has one.
+pub fn event_target_id(e: &EventRecord) -> Option<&str> {
+    use shared::EventData;
+    let t = match &e.event.data {
+        EventData::Click(d) => Some(&d.target),
+        EventData::Scroll(d) => d.target.as_ref(),
+        EventData::Form(d) => Some(&d.target),
+        EventData::Input(d) => Some(&d.target),
+        EventData::Selection(d) => d.target.as_ref(),
+        _ => None,
+    };
+    t.and_then(|t| t.id.as_deref())
+}
+
+/// The `CLICK` events on the element with this id.
+pub fn clicks_on<'a>(events: &'a [EventRecord], id: &str) -> Vec<&'a EventRecord> {
+    events
+        .iter()
+        .filter(|e| {
+            matches!(e.event.data, shared::EventData::Click(_)) && event_target_id(e) == Some(id)
+        })
+        .collect()
+}
+
+/// The `INPUT` events on the element with this id, oldest first.
+pub fn inputs_on<'a>(events: &'a [EventRecord], id: &str) -> Vec<&'a shared::InputData> {
+    let mut matching: Vec<&EventRecord> = events
+        .iter()
+        .filter(|e| event_target_id(e) == Some(id))
+        .collect();
+    matching.sort_by_key(|e| (e.tab_id.as_str().to_owned(), e.event.seq));
+    matching
+        .into_iter()
+        .filter_map(|e| match &e.event.data {
+            shared::EventData::Input(d) => Some(d),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The value the last `INPUT` on this element recorded.
+pub fn last_input_value(events: &[EventRecord], id: &str) -> Option<String> {
+    inputs_on(events, id).last().and_then(|d| d.value.clone())
+}
+
+/// One line per event, for failure messages.
+pub fn describe(events: &[EventRecord]) -> String {
+    events
+        .iter()
+        .map(|e| {
+            format!(
+                "{}#{} {:?} {}",
+                e.tab_id,
+                e.event.seq,
+                e.event.actor,
+                serde_json::to_string(&e.event.data).unwrap()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

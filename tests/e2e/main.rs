@@ -4,3 +4,5 @@
 
 mod capture;
 mod cross_origin;
+mod delivery;
+mod privacy;
