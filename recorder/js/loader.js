@@ -25,7 +25,8 @@
       agentId: ds.agentId,
       mask: ds.mask,
       flushMs: ds.flushMs,
-      batchEvents: ds.batchEvents
+      batchEvents: ds.batchEvents,
+      allowParams: ds.allowParams
     };
     // Calls before the wasm is ready; bounded so a page calling in a loop while
     // the collector is unreachable cannot grow memory without end.

@@ -30,6 +30,9 @@ pub struct Config {
     pub mask: MaskLevel,
     pub flush_ms: u32,
     pub batch_events: usize,
+    /// Query parameters kept in recorded URLs (`data-allow-params="view,page"`);
+    /// every other parameter is dropped.
+    pub allow_params: Vec<String>,
 }
 
 /// Why the recorder refuses to start.
@@ -44,7 +47,7 @@ impl std::fmt::Display for ConfigError {
 
 impl Config {
     /// Parses the fields (`collector`, `siteKey`, `sessionId`, `actor`, `agentId`,
-    /// `mask`, `flushMs`, `batchEvents`) read through `get`. Harmless mistakes are
+    /// `mask`, `flushMs`, `batchEvents`, `allowParams`) read through `get`. Harmless mistakes are
     /// reported through `warn` and replaced by defaults.
     pub fn parse(
         get: impl Fn(&str) -> Option<String>,
@@ -110,6 +113,15 @@ impl Config {
             mask,
             flush_ms,
             batch_events,
+            allow_params: field("allowParams")
+                .map(|s| {
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 

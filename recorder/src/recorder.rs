@@ -27,6 +27,8 @@ use crate::transport::{self, Transport};
 /// State every observer records into.
 pub struct Core {
     pub mask: MaskLevel,
+    /// Query parameters a recorded URL keeps (`data-allow-params`).
+    pub allow_params: Vec<String>,
     page_actor: Actor,
     session_id: SessionId,
     tab_id: TabId,
@@ -179,6 +181,7 @@ impl Recorder {
         );
         let core = Rc::new(Core {
             mask: config.mask,
+            allow_params: config.allow_params.clone(),
             page_actor: config.actor.clone(),
             session_id: id.session_id,
             tab_id: id.tab_id,

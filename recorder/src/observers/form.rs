@@ -33,9 +33,9 @@ impl FormObserver {
                 return Ok(());
             }
             // `action` and `method` are the resolved properties: absolute URL, lower case.
-            let action = Some(form.action())
-                .filter(|a| !a.is_empty())
-                .map(|a| truncate_chars(&strip_query(&a), MAX_URL_CHARS).to_owned());
+            let action = Some(form.action()).filter(|a| !a.is_empty()).map(|a| {
+                truncate_chars(&strip_query(&a, &core.allow_params), MAX_URL_CHARS).to_owned()
+            });
             let method = Some(form.method())
                 .filter(|m| !m.is_empty())
                 .map(|m| truncate_chars(&m.to_ascii_lowercase(), MAX_ID_LEN).to_owned());

@@ -3,6 +3,7 @@
 //!
 //! URLs are recorded without their query string, which is where tokens, emails
 //! and search terms live; path and fragment stay, they are what a reviewer needs.
+//! A site may keep named parameters it knows are harmless (`data-allow-params`).
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -16,13 +17,25 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::listener::{EventKind, Listener};
 use crate::recorder::Core;
 
-/// Drops the query string of a URL, keeping the fragment.
-pub fn strip_query(url: &str) -> String {
+/// Drops the query string of a URL, keeping the fragment and only the
+/// parameters named in `allowed` (in their original order).
+pub fn strip_query(url: &str, allowed: &[String]) -> String {
     let hash = url.find('#').unwrap_or(url.len());
-    match url[..hash].find('?') {
-        None => url.to_owned(),
-        Some(q) => format!("{}{}", &url[..q], &url[hash..]),
+    let Some(q) = url[..hash].find('?') else {
+        return url.to_owned();
+    };
+    let mut out = url[..q].to_owned();
+    let mut first = true;
+    for pair in url[q + 1..hash].split('&') {
+        let name = pair.split('=').next().unwrap_or("");
+        if !name.is_empty() && allowed.iter().any(|a| a == name) {
+            out.push(if first { '?' } else { '&' });
+            out.push_str(pair);
+            first = false;
+        }
     }
+    out.push_str(&url[hash..]);
+    out
 }
 
 /// Whether a page change is worth a new event: back/forward, hash changes and
@@ -48,11 +61,11 @@ pub struct PageObserver {
     _patches: Vec<HistoryPatch>,
 }
 
-fn current_url() -> String {
+fn current_url(core: &Core) -> String {
     let href = web_sys::window()
         .and_then(|w| w.location().href().ok())
         .unwrap_or_default();
-    truncate_chars(&strip_query(&href), MAX_URL_CHARS).to_owned()
+    truncate_chars(&strip_query(&href, &core.allow_params), MAX_URL_CHARS).to_owned()
 }
 
 fn title() -> String {
@@ -81,7 +94,7 @@ fn record(core: &Rc<Core>, state: &RefCell<State>, url: String, nav: Navigation,
 /// Called by the patched history methods: the URL is read now, the title a
 /// moment later, once a single-page app has had the chance to set it.
 fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation) {
-    let url = current_url();
+    let url = current_url(core);
     let mut s = state.borrow_mut();
     s.pending.push((url, nav, core.current_actor()));
     if s.title_timer.is_none() {
@@ -112,14 +125,20 @@ impl PageObserver {
         record(
             core,
             &state,
-            current_url(),
+            current_url(core),
             Navigation::Load,
             core.current_actor(),
         );
         let on = |kind, nav| {
             let (core, state) = (core.clone(), state.clone());
             Listener::new(&window, kind, move |event| {
-                record(&core, &state, current_url(), nav, core.actor_for(event));
+                record(
+                    &core,
+                    &state,
+                    current_url(&core),
+                    nav,
+                    core.actor_for(event),
+                );
                 Ok(())
             })
         };
@@ -233,9 +252,27 @@ mod tests {
 
     #[test]
     fn query_strings_are_dropped_and_fragments_kept() {
-        assert_eq!(strip_query("https://a/b?token=x#sec"), "https://a/b#sec");
-        assert_eq!(strip_query("https://a/b?token=x"), "https://a/b");
-        assert_eq!(strip_query("https://a/b#x?y"), "https://a/b#x?y");
+        let none: &[String] = &[];
+        assert_eq!(
+            strip_query("https://a/b?token=x#sec", none),
+            "https://a/b#sec"
+        );
+        assert_eq!(strip_query("https://a/b?token=x", none), "https://a/b");
+        assert_eq!(strip_query("https://a/b#x?y", none), "https://a/b#x?y");
+    }
+
+    #[test]
+    fn allowed_parameters_are_kept_and_the_rest_dropped() {
+        let allowed = ["view".to_owned(), "page".to_owned()];
+        assert_eq!(
+            strip_query(
+                "https://a/?token=x&view=cart&email=a%40b&page=2#top",
+                &allowed
+            ),
+            "https://a/?view=cart&page=2#top"
+        );
+        assert_eq!(strip_query("https://a/?token=x", &allowed), "https://a/");
+        assert_eq!(strip_query("https://a/?viewer=1", &allowed), "https://a/");
     }
 
     #[test]
