@@ -76,9 +76,13 @@ pub fn custom_data(kind: &JsValue, value: &JsValue) -> Result<CustomData, String
         let text = js_sys::JSON::stringify(value).map_err(|_| {
             "recordCustom(type, value): value is not JSON-serialisable (a cycle or a BigInt?)"
         })?;
-        // `undefined` (a function, a symbol) has no JSON form: record null.
+        // A function or a symbol has no JSON form (stringify gives `undefined`):
+        // that is a mistake in the page's call, not a value to record.
         match text.as_string() {
-            None => serde_json::Value::Null,
+            None => return Err(
+                "recordCustom(type, value): value is not a JSON value (a function or a symbol?)"
+                    .into(),
+            ),
             Some(text) => {
                 check_value_text(&text)?;
                 let parsed = js_sys::JSON::parse(&text)

@@ -91,6 +91,18 @@ fn record(core: &Rc<Core>, state: &RefCell<State>, url: String, nav: Navigation,
     );
 }
 
+/// Records the history calls waiting for their title, in call order.
+fn record_pending(core: &Rc<Core>, state: &RefCell<State>) {
+    let pending = {
+        let mut s = state.borrow_mut();
+        s.title_timer.take();
+        std::mem::take(&mut s.pending)
+    };
+    for (url, nav, actor) in pending {
+        record(core, state, url, nav, actor);
+    }
+}
+
 /// Called by the patched history methods: the URL is read now, the title a
 /// moment later, once a single-page app has had the chance to set it.
 fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation) {
@@ -101,14 +113,7 @@ fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation)
         let (weak_core, weak_state) = (Rc::downgrade(core), Rc::downgrade(state));
         s.title_timer = Some(Timeout::new(0, move || {
             if let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) {
-                let pending = {
-                    let mut s = state.borrow_mut();
-                    s.title_timer.take();
-                    std::mem::take(&mut s.pending)
-                };
-                for (url, nav, actor) in pending {
-                    record(&core, &state, url, nav, actor);
-                }
+                record_pending(&core, &state);
             }
         }));
     }
@@ -132,6 +137,9 @@ impl PageObserver {
         let on = |kind, nav| {
             let (core, state) = (core.clone(), state.clone());
             Listener::new(&window, kind, move |event| {
+                // History calls made before this navigation come first, or the
+                // trail's order and the duplicate filter's last URL go wrong.
+                record_pending(&core, &state);
                 record(
                     &core,
                     &state,

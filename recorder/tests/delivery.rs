@@ -1,0 +1,375 @@
+//! Browser tests of delivery against a fake collector (`window.fetch` replaced):
+//! events saved in `localStorage` until acknowledged, rejected batches reported as
+//! gaps, `Retry-After`, duplicated tabs, and `recordCustom` misuse.
+//!
+//! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p cotrail-recorder --target wasm32-unknown-unknown --test delivery`
+
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn ids() -> (String, String) {
+    (
+        cotrail_recorder::session_id().expect("recording"),
+        cotrail_recorder::tab_id().expect("recording"),
+    )
+}
+
+fn key(seq: u64) -> String {
+    let (s, t) = ids();
+    format!("cotrail|e|{s}|{t}|{seq}")
+}
+
+fn local(key: &str) -> Option<String> {
+    web_sys::window()
+        .unwrap()
+        .local_storage()
+        .unwrap()
+        .unwrap()
+        .get_item(key)
+        .unwrap()
+}
+
+fn session(key: &str) -> Option<String> {
+    web_sys::window()
+        .unwrap()
+        .session_storage()
+        .unwrap()
+        .unwrap()
+        .get_item(key)
+        .unwrap()
+}
+
+fn custom(kind: &str, value: Value) {
+    let v = js_sys::JSON::parse(&value.to_string()).unwrap();
+    cotrail_recorder::record_custom(kind.into(), v);
+}
+
+fn seqs(batch: &Value) -> Vec<u64> {
+    batch["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect()
+}
+
+// ---------------------------------------------------------------- (a) saved until acked
+
+#[wasm_bindgen_test]
+async fn every_event_is_saved_until_the_collector_acknowledges_it() {
+    begin("");
+    eval("window.__status = 503;");
+    // seq 0 is the initial PAGE-CHANGE.
+    let k0 = local(&key(0)).expect("the load PAGE-CHANGE is saved at once");
+    assert!(k0.contains("\"type\":\"PAGE-CHANGE\""), "{k0}");
+    for n in 1..=3u64 {
+        custom("step", json!({ "n": n }));
+        let saved = local(&key(n)).unwrap_or_else(|| panic!("event {n} not saved at once"));
+        let e: Value = serde_json::from_str(&saved).unwrap();
+        assert_eq!(e["seq"], n);
+        assert_eq!(e["type"], "CUSTOM_EVENT");
+        assert_eq!(e["data"]["value"]["n"], n);
+    }
+    // The collector answers 503 at least twice: everything stays saved.
+    wait_for("two 503 answers", 5_000.0, || {
+        (bodies().len() >= 2).then_some(())
+    })
+    .await;
+    assert!(stat("retries") >= 2.0, "retries = {}", stat("retries"));
+    assert_eq!(stat("acked"), 0.0);
+    for n in 0..=3 {
+        assert!(local(&key(n)).is_some(), "event {n} lost during the outage");
+    }
+    // The collector is back: the keys go once the events are acknowledged.
+    eval("window.__status = 200;");
+    wait_for("the saved events to be removed", 8_000.0, || {
+        (0..=3).all(|n| local(&key(n)).is_none()).then_some(())
+    })
+    .await;
+    assert_eq!(stat("acked"), 4.0);
+    assert!(stored().is_empty(), "{:?}", stored());
+    let (s, t) = ids();
+    assert_eq!(local(&format!("cotrail|g|{s}|{t}")), None);
+    let delivered: Vec<u64> = events()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(delivered, [0, 1, 2, 3]);
+    end();
+}
+
+// ---------------------------------------------------------------- (b) 400 → gap
+
+#[wasm_bindgen_test]
+async fn a_rejected_batch_comes_back_as_a_rejected_gap() {
+    capture_warnings();
+    begin("");
+    eval("window.__plan = [{status: 400}];");
+    custom("first", json!(1));
+    custom("second", json!(2));
+    wait_for("the rejection", 3_000.0, || {
+        (stat("rejected") == 1.0).then_some(())
+    })
+    .await;
+    let first = batches()[0].clone();
+    assert_eq!(seqs(&first), [0, 1, 2], "{first}");
+    for n in 0..=2 {
+        assert!(local(&key(n)).is_none(), "rejected event {n} still saved");
+    }
+    assert!(
+        warnings()
+            .iter()
+            .any(|w| w.contains("rejected") && w.contains("400")),
+        "{:?}",
+        warnings()
+    );
+    custom("third", json!(3));
+    let next = wait_for("the next body", 3_000.0, || batches().get(1).cloned()).await;
+    assert_eq!(
+        next["gaps"],
+        json!([{ "from": 0, "to": 2, "reason": "rejected" }]),
+        "{next}"
+    );
+    wait_for("the gap to be acknowledged", 3_000.0, || {
+        events().iter().any(|e| e["seq"] == 3).then_some(())
+    })
+    .await;
+    assert_eq!(stat("rejected"), 1.0);
+    // Once acknowledged, the gap is not reported again.
+    cotrail_recorder::flush();
+    custom("fourth", json!(4));
+    cotrail_recorder::flush();
+    wait_for("the fourth event", 3_000.0, || {
+        events().iter().any(|e| e["seq"] == 4).then_some(())
+    })
+    .await;
+    let later_gaps: Vec<Value> = batches()[2..]
+        .iter()
+        .filter(|b| b.get("gaps").is_some())
+        .cloned()
+        .collect();
+    assert!(
+        later_gaps.is_empty(),
+        "the gap was sent twice: {later_gaps:?}"
+    );
+    let (s, t) = ids();
+    assert_eq!(local(&format!("cotrail|g|{s}|{t}")), None);
+    end();
+}
+
+// ---------------------------------------------------------------- (c) 429 + Retry-After
+
+#[wasm_bindgen_test]
+async fn a_throttled_batch_is_sent_again_after_retry_after() {
+    begin("");
+    eval("window.__plan = [{status: 429, headers: {'Retry-After': '2'}}];");
+    custom("throttled", json!({ "a": 1 }));
+    let b = wait_for("the retry", 5_000.0, || {
+        let b = bodies();
+        (b.len() >= 2).then_some(b)
+    })
+    .await;
+    assert_eq!(b[0], b[1], "the same events are sent again");
+    let times: Vec<f64> = js_sys::Array::from(&eval("return window.__times"))
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let waited = times[1] - times[0];
+    // The backoff alone would retry within 1 s; Retry-After says 2 s.
+    assert!(
+        (1_900.0..3_600.0).contains(&waited),
+        "retried after {waited} ms"
+    );
+    assert_eq!(stat("retries"), 1.0);
+    wait_for("the ack", 3_000.0, || (stat("acked") == 2.0).then_some(())).await;
+    assert!(stored().is_empty());
+    end();
+}
+
+// ---------------------------------------------------------------- (d) duplicated tab
+
+fn seed_tab(heartbeat: Option<f64>) {
+    clear_storage();
+    eval(
+        "sessionStorage.setItem('cotrail.session', 'dup-sess'); \
+         sessionStorage.setItem('cotrail.tab', 'dup-tab'); \
+         sessionStorage.setItem('cotrail.seq', '42');",
+    );
+    if let Some(at) = heartbeat {
+        eval(&format!(
+            "localStorage.setItem('cotrail|live|dup-tab', '{}|other-page');",
+            at as u64
+        ));
+    }
+}
+
+fn start_seeded() {
+    cotrail_recorder::stop();
+    install_collector();
+    cotrail_recorder::start(config("")).unwrap();
+}
+
+async fn first_delivered() -> Value {
+    cotrail_recorder::flush();
+    wait_for("the first batch", 3_000.0, || batches().first().cloned()).await
+}
+
+#[wasm_bindgen_test]
+async fn a_duplicated_tab_takes_a_new_tab_id_and_starts_at_zero() {
+    seed_tab(Some(now()));
+    start_seeded();
+    let (s, t) = ids();
+    assert_eq!(s, "dup-sess", "the session is shared");
+    assert_ne!(t, "dup-tab", "the live tab's id was taken over");
+    assert_eq!(session("cotrail.tab").as_deref(), Some(t.as_str()));
+    let b = first_delivered().await;
+    assert_eq!(b["tab_id"], t.as_str());
+    assert_eq!(b["events"][0]["seq"], 0, "{b}");
+    // The other page's heartbeat is not touched.
+    end();
+    assert!(local("cotrail|live|dup-tab")
+        .unwrap()
+        .ends_with("|other-page"));
+    clear_storage();
+}
+
+#[wasm_bindgen_test]
+async fn a_reloaded_tab_keeps_its_tab_id_and_continues_the_sequence() {
+    for (what, heartbeat) in [
+        ("no heartbeat", None),
+        ("a stale heartbeat", Some(now() - 60_000.0)),
+    ] {
+        seed_tab(heartbeat);
+        start_seeded();
+        let (s, t) = ids();
+        assert_eq!((s.as_str(), t.as_str()), ("dup-sess", "dup-tab"), "{what}");
+        let b = first_delivered().await;
+        assert_eq!(b["tab_id"], "dup-tab", "{what}");
+        assert_eq!(b["events"][0]["seq"], 42, "{what}: {b}");
+        assert_eq!(session("cotrail.seq").as_deref(), Some("43"), "{what}");
+        // This page now owns the tab.
+        let live = local("cotrail|live|dup-tab").unwrap();
+        assert!(!live.ends_with("|other-page"), "{what}: {live}");
+        end();
+        // Leaving releases the tab so its reload is not taken for a duplicate.
+        assert_eq!(local("cotrail|live|dup-tab"), None, "{what}");
+    }
+    clear_storage();
+}
+
+// ---------------------------------------------------------------- recordCustom misuse
+
+fn bad_calls() -> Vec<(&'static str, JsValue, JsValue)> {
+    vec![
+        ("empty type", "".into(), JsValue::from(1)),
+        ("blank type", "   ".into(), JsValue::from(1)),
+        ("non-string type", JsValue::from(5), JsValue::from(1)),
+        ("type too long", "t".repeat(65).into(), JsValue::from(1)),
+        (
+            "too deep",
+            "deep".into(),
+            eval("var v = 1; for (var i = 0; i < 20; i++) v = [v]; return v;"),
+        ),
+        (
+            "too large",
+            "large".into(),
+            eval("return {blob: 'x'.repeat(9000)};"),
+        ),
+        (
+            "cycle",
+            "cycle".into(),
+            eval("var o = {a: 1}; o.self = o; return o;"),
+        ),
+        ("bigint", "big".into(), eval("return {n: BigInt(10)};")),
+    ]
+}
+
+#[wasm_bindgen_test]
+async fn record_custom_misuse_warns_and_records_nothing() {
+    capture_warnings();
+    begin("");
+    for (what, kind, value) in bad_calls() {
+        let before = warnings().len();
+        let seq_before = session("cotrail.seq");
+        cotrail_recorder::record_custom(kind, value);
+        let w = warnings();
+        assert_eq!(
+            w.len(),
+            before + 1,
+            "{what}: one warning expected, got {w:?}"
+        );
+        assert!(w[before].contains("recordCustom"), "{what}: {}", w[before]);
+        assert_eq!(
+            session("cotrail.seq"),
+            seq_before,
+            "{what}: a seq was taken"
+        );
+    }
+    assert!(
+        stored().iter().all(|(_, e)| e["type"] != "CUSTOM_EVENT"),
+        "{:?}",
+        stored()
+    );
+    custom("ok-marker", json!({ "fine": true }));
+    cotrail_recorder::flush();
+    let customs = wait_for("the valid custom event", 3_000.0, || {
+        let c = events_of("CUSTOM_EVENT");
+        (!c.is_empty()).then_some(c)
+    })
+    .await;
+    assert_eq!(customs.len(), 1, "{customs:?}");
+    assert_eq!(customs[0]["data"]["type"], "ok-marker");
+    assert_eq!(customs[0]["seq"], 1, "misuse must not consume seqs");
+    end();
+}
+
+#[wasm_bindgen_test]
+async fn record_custom_with_a_function_value_warns_and_records_nothing() {
+    capture_warnings();
+    begin("");
+    let before = warnings().len();
+    cotrail_recorder::record_custom("fn".into(), eval("return function () { return 1; };"));
+    let recorded: Vec<Value> = stored()
+        .into_iter()
+        .map(|(_, e)| e)
+        .filter(|e| e["type"] == "CUSTOM_EVENT")
+        .collect();
+    let w = warnings();
+    end();
+    assert!(
+        recorded.is_empty() && w.len() == before + 1,
+        "a function value should be refused with a warning; recorded {recorded:?}, warnings {:?}",
+        &w[before..]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn record_custom_limits_are_inclusive() {
+    capture_warnings();
+    begin("");
+    let before = warnings().len();
+    // 64 characters of type; 16 levels of nesting; exactly 8192 bytes of JSON.
+    cotrail_recorder::record_custom("t".repeat(64).into(), JsValue::from(1));
+    cotrail_recorder::record_custom(
+        "deep-ok".into(),
+        eval("var v = 1; for (var i = 0; i < 15; i++) v = [v]; return v;"),
+    );
+    cotrail_recorder::record_custom("big-ok".into(), eval("return 'x'.repeat(8190);"));
+    assert_eq!(warnings()[before..].len(), 0, "{:?}", &warnings()[before..]);
+    cotrail_recorder::flush();
+    let c = wait_for("three custom events", 3_000.0, || {
+        let c = events_of("CUSTOM_EVENT");
+        (c.len() == 3).then_some(c)
+    })
+    .await;
+    assert_eq!(c[2]["data"]["value"].as_str().unwrap().len(), 8190);
+    end();
+}

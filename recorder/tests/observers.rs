@@ -1,0 +1,561 @@
+//! Browser tests of the observers on a real DOM, end to end through a fake
+//! collector (`window.fetch` replaced): SCROLL, INPUT, SELECTION, FORM,
+//! PAGE-CHANGE. Events are dispatched by script (so `actor` is `script`); the
+//! tests assert on the data.
+//!
+//! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p cotrail-recorder --target wasm32-unknown-unknown --test observers`
+
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn ys(events: &[Value]) -> Vec<i64> {
+    events
+        .iter()
+        .map(|e| e["data"]["y"].as_i64().unwrap())
+        .collect()
+}
+
+// ---------------------------------------------------------------- SCROLL
+
+#[wasm_bindgen_test]
+async fn a_scroll_burst_on_an_element_gives_a_few_events_ending_at_the_final_position() {
+    let host = mount(
+        r#"<div id="pane" style="height:100px;width:200px;overflow:auto">
+             <div style="height:5000px">tall</div></div>"#,
+    );
+    begin("");
+    // 20 position changes over ~1 s.
+    let changes = 20;
+    for i in 1..=changes {
+        by_id("pane").set_scroll_top(i * 100);
+        sleep(50).await;
+    }
+    let last = i64::from(changes * 100);
+    let evs = wait_for("the final scroll position", 3_000.0, || {
+        let evs = events_on("SCROLL", "pane");
+        (evs.last().map(|e| e["data"]["y"].as_i64()) == Some(Some(last))).then_some(evs)
+    })
+    .await;
+    // Nothing more comes afterwards (the trailing event was the last).
+    sleep(600).await;
+    let evs_after = events_on("SCROLL", "pane");
+    assert_eq!(ys(&evs_after), ys(&evs), "events after the burst ended");
+    assert!(
+        evs.len() >= 2 && evs.len() <= 8,
+        "a 1 s burst of {changes} changes should give a few events, got {:?}",
+        ys(&evs)
+    );
+    let y = ys(&evs);
+    assert!(
+        y.windows(2).all(|w| w[0] < w[1]),
+        "positions go down the pane: {y:?}"
+    );
+    for e in &evs {
+        assert_eq!(e["data"]["x"], 0);
+        assert_eq!(e["data"]["target"]["tag"], "div");
+        assert_eq!(e["data"]["target"]["path"], "div#pane");
+    }
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_page_scroll_has_no_target() {
+    let host = mount(r#"<div id="spacer" style="height:6000px">spacer</div>"#);
+    let window = web_sys::window().unwrap();
+    window.scroll_to_with_x_and_y(0.0, 0.0);
+    sleep(100).await;
+    begin("");
+    window.scroll_to_with_x_and_y(0.0, 400.0);
+    let e = wait_for("a page SCROLL to 400", 3_000.0, || {
+        events_of("SCROLL")
+            .into_iter()
+            .find(|e| e["data"]["y"] == 400)
+    })
+    .await;
+    assert!(
+        e["data"].get("target").is_none(),
+        "a page scroll carries no target: {e}"
+    );
+    assert_eq!(e["data"]["x"], 0);
+    end();
+    window.scroll_to_with_x_and_y(0.0, 0.0);
+    host.remove();
+}
+
+// ---------------------------------------------------------------- INPUT
+
+#[wasm_bindgen_test]
+async fn typing_gives_one_input_event_with_the_final_value_after_the_debounce() {
+    let host = mount(r#"<label for="typed">Full name</label><input id="typed" name="full">"#);
+    begin("");
+    let word = "abcdefghij";
+    for n in 1..=word.len() {
+        type_into("typed", &word[..n]);
+        sleep(30).await;
+    }
+    // Still typing a moment ago: nothing recorded yet.
+    assert!(
+        stored_on("INPUT", "typed").is_empty(),
+        "recorded before the debounce: {:?}",
+        stored_on("INPUT", "typed")
+    );
+    let e = wait_for("the debounced INPUT", 3_000.0, || {
+        events_on("INPUT", "typed").into_iter().next()
+    })
+    .await;
+    assert_eq!(e["data"]["value"], word);
+    assert_eq!(e["data"]["target"]["name"], "full");
+    assert_eq!(e["data"]["target"]["label"], "Full name");
+    assert!(e["data"].get("masked").is_none(), "{e}");
+    sleep(600).await;
+    assert_eq!(
+        events_on("INPUT", "typed").len(),
+        1,
+        "{:?}",
+        events_on("INPUT", "typed")
+    );
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn change_and_blur_record_the_value_at_once() {
+    let host = mount(r#"<input id="chg"><input id="blr">"#);
+    begin("");
+    type_into("chg", "Ada");
+    fire("chg", "change");
+    // Recorded (and saved) synchronously, not after the debounce.
+    let saved = stored_on("INPUT", "chg");
+    assert_eq!(saved.len(), 1, "change did not record at once");
+    assert_eq!(saved[0]["data"]["value"], "Ada");
+
+    type_into("blr", "Lovelace");
+    fire("blr", "focusout");
+    let saved = stored_on("INPUT", "blr");
+    assert_eq!(saved.len(), 1, "focusout did not record at once");
+    assert_eq!(saved[0]["data"]["value"], "Lovelace");
+
+    // The debounce timer does not record them a second time.
+    sleep(700).await;
+    wait_for("delivery", 2_000.0, || {
+        (events_on("INPUT", "blr").len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(events_on("INPUT", "chg").len(), 1);
+    assert_eq!(events_on("INPUT", "blr").len(), 1);
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_checkbox_records_checked_and_a_select_its_value() {
+    let host = mount(
+        r#"<label><input id="agree" type="checkbox" name="agree"> I agree</label>
+           <select id="plan" name="plan"><option value="free">Free</option><option value="pro">Pro</option></select>"#,
+    );
+    begin("");
+    click("agree"); // click → input + change
+    let saved = stored_on("INPUT", "agree");
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert_eq!(saved[0]["data"]["checked"], true);
+    assert!(saved[0]["data"].get("value").is_none(), "{}", saved[0]);
+    click("agree");
+
+    set_value("plan", "pro");
+    fire("plan", "input");
+    fire("plan", "change");
+    let saved = stored_on("INPUT", "plan");
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert_eq!(saved[0]["data"]["value"], "pro");
+
+    let evs = wait_for("both checkbox events", 3_000.0, || {
+        let evs = events_on("INPUT", "agree");
+        (evs.len() >= 2).then_some(evs)
+    })
+    .await;
+    let checked: Vec<&Value> = evs.iter().map(|e| &e["data"]["checked"]).collect();
+    assert_eq!(checked, [&Value::Bool(true), &Value::Bool(false)]);
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn sensitive_fields_are_masked_and_blocked_fields_are_silent() {
+    let host = mount(
+        r#"<label for="card">Card</label><input id="card" autocomplete="cc-number">
+           <input id="tok" type="hidden" value="hidden-token-77">
+           <input id="pw" type="password">
+           <div data-cotrail-mask><label for="acct">Account</label><input id="acct"></div>
+           <div data-cotrail-block><input id="blk" name="blk-name"><button id="blk-btn">blk</button></div>"#,
+    );
+    begin("");
+    let secrets = [
+        ("card", "4111111111111111"),
+        ("tok", "hidden-token-99"),
+        ("pw", "hunter2-pass"),
+        ("acct", "DE89370400440532013000"),
+        ("blk", "blocked-secret-text"),
+    ];
+    for (id, v) in secrets {
+        type_into(id, v);
+        fire(id, "change");
+    }
+    click("blk-btn");
+    cotrail_recorder::flush();
+    for (id, reason) in [
+        ("card", "credit-card"),
+        ("tok", "hidden"),
+        ("pw", "password"),
+        ("acct", "marked"),
+    ] {
+        let e = wait_for(&format!("INPUT on #{id}"), 3_000.0, || {
+            events_on("INPUT", id).into_iter().next()
+        })
+        .await;
+        assert_eq!(e["data"]["masked"], reason, "{e}");
+        assert!(e["data"].get("value").is_none(), "{e}");
+        assert!(
+            e["data"]["target"].get("label").is_none(),
+            "a masked field's label is withheld: {e}"
+        );
+    }
+    sleep(300).await;
+    let all = everything();
+    for (_, secret) in secrets {
+        assert!(!all.contains(secret), "{secret} left the page: {all}");
+    }
+    assert!(
+        !all.contains("blk"),
+        "a blocked element was mentioned: {all}"
+    );
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn the_strict_level_masks_every_value() {
+    let host = mount(
+        r#"<label for="plain">Name</label><input id="plain" name="plain">
+           <input id="strict-cb" type="checkbox">
+           <select id="strict-sel"><option value="a">A</option><option value="bravo-choice">B</option></select>
+           <p id="strict-p">Strictly private paragraph</p>"#,
+    );
+    begin("mask: 'strict'");
+    type_into("plain", "Grace Hopper");
+    fire("plain", "change");
+    click("strict-cb");
+    set_value("strict-sel", "bravo-choice");
+    fire("strict-sel", "change");
+    for id in ["plain", "strict-cb", "strict-sel"] {
+        let saved = stored_on("INPUT", id);
+        assert_eq!(saved.len(), 1, "#{id}: {saved:?}");
+        let d = &saved[0]["data"];
+        assert_eq!(d["masked"], "strict", "#{id}: {d}");
+        assert!(
+            d.get("value").is_none() && d.get("checked").is_none(),
+            "#{id}: {d}"
+        );
+        assert!(d["target"].get("label").is_none(), "#{id}: {d}");
+    }
+    // A selection is masked too.
+    select_contents("strict-p");
+    let e = wait_for("a strict SELECTION", 3_000.0, || {
+        events_of("SELECTION").into_iter().next()
+    })
+    .await;
+    assert_eq!(e["data"]["masked"], "strict", "{e}");
+    assert!(e["data"].get("text").is_none(), "{e}");
+    cotrail_recorder::flush();
+    sleep(300).await;
+    let all = everything();
+    for secret in ["Grace", "bravo-choice", "Strictly"] {
+        assert!(!all.contains(secret), "{secret} left the page: {all}");
+    }
+    clear_selection();
+    end();
+    host.remove();
+}
+
+// ---------------------------------------------------------------- SELECTION
+
+fn select_contents(id: &str) {
+    eval(&format!(
+        "if (document.activeElement && document.activeElement.blur) document.activeElement.blur(); \
+         var r = document.createRange(); r.selectNodeContents(document.getElementById('{id}')); \
+         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);"
+    ));
+}
+
+fn clear_selection() {
+    eval("document.getSelection().removeAllRanges();");
+}
+
+#[wasm_bindgen_test]
+async fn selected_text_is_recorded_once_the_selection_settles() {
+    let host = mount(r#"<p id="sel-p">Quarterly report figures</p>"#);
+    begin("");
+    select_contents("sel-p");
+    sleep(200).await;
+    assert!(
+        stored().iter().all(|(_, e)| e["type"] != "SELECTION"),
+        "recorded before the debounce"
+    );
+    let e = wait_for("a SELECTION", 3_000.0, || {
+        events_of("SELECTION").into_iter().next()
+    })
+    .await;
+    assert_eq!(e["data"]["text"], "Quarterly report figures", "{e}");
+    assert_eq!(e["data"]["target"]["id"], "sel-p", "{e}");
+    assert!(e["data"].get("masked").is_none(), "{e}");
+    // The same selection again is not a new event.
+    select_contents("sel-p");
+    sleep(800).await;
+    assert_eq!(
+        events_of("SELECTION").len(),
+        1,
+        "{:?}",
+        events_of("SELECTION")
+    );
+    clear_selection();
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_selection_in_masked_content_keeps_no_text() {
+    let host = mount(
+        r#"<p id="open-p">Open words</p>
+           <div data-cotrail-mask><p id="msk-p">IBAN DE89 3704 0044</p></div>"#,
+    );
+    begin("");
+    select_contents("msk-p");
+    let e = wait_for("a masked SELECTION", 3_000.0, || {
+        events_of("SELECTION").into_iter().next()
+    })
+    .await;
+    assert_eq!(e["data"]["masked"], "marked", "{e}");
+    assert!(e["data"].get("text").is_none(), "{e}");
+    // A selection from open text into masked text is masked as well.
+    eval(
+        "var r = document.createRange(); \
+         r.setStart(document.getElementById('open-p').firstChild, 0); \
+         r.setEnd(document.getElementById('msk-p').firstChild, 4); \
+         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
+    );
+    let evs = wait_for("a second SELECTION", 3_000.0, || {
+        let evs = events_of("SELECTION");
+        (evs.len() >= 2).then_some(evs)
+    })
+    .await;
+    assert_eq!(evs[1]["data"]["masked"], "marked", "{}", evs[1]);
+    assert!(evs[1]["data"].get("text").is_none(), "{}", evs[1]);
+    let all = everything();
+    assert!(!all.contains("DE89") && !all.contains("IBAN"), "{all}");
+    clear_selection();
+    end();
+    host.remove();
+}
+
+// ---------------------------------------------------------------- FORM
+
+fn origin() -> String {
+    eval_str("return location.origin")
+}
+
+#[wasm_bindgen_test]
+async fn request_submit_records_the_form() {
+    // The submission goes to a hidden frame so the test page stays.
+    let host = mount(
+        r#"<iframe name="cotrail-sink" style="display:none"></iframe>
+           <form id="f-req" name="search" action="/cotrail-form-sink?token=abc123" method="get" target="cotrail-sink">
+             <input name="q" value="x"></form>"#,
+    );
+    begin("");
+    eval("document.getElementById('f-req').requestSubmit();");
+    let e = wait_for("a FORM event", 3_000.0, || {
+        events_on("FORM", "f-req").into_iter().next()
+    })
+    .await;
+    assert_eq!(e["data"]["target"]["name"], "search");
+    assert_eq!(e["data"]["method"], "get");
+    assert_eq!(
+        e["data"]["action"],
+        format!("{}/cotrail-form-sink", origin()),
+        "the action keeps no query string: {e}"
+    );
+    assert!(!everything().contains("abc123"));
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_submit_prevented_by_the_page_is_recorded() {
+    let host = mount(
+        r#"<form id="f-prev" action="/checkout?coupon=SECRET10" method="post">
+             <input name="item" value="1"><button id="f-prev-go" type="submit">Buy</button></form>"#,
+    );
+    eval(
+        "window.__prevented = false; document.getElementById('f-prev').addEventListener('submit', \
+           function (e) { e.preventDefault(); window.__prevented = e.defaultPrevented; });",
+    );
+    begin("");
+    click("f-prev-go");
+    assert!(eval("return window.__prevented").as_bool().unwrap());
+    let saved = stored_on("FORM", "f-prev");
+    assert_eq!(saved.len(), 1, "recorded at once: {saved:?}");
+    let e = wait_for("a FORM event", 3_000.0, || {
+        events_on("FORM", "f-prev").into_iter().next()
+    })
+    .await;
+    assert_eq!(e["data"]["method"], "post");
+    assert_eq!(e["data"]["action"], format!("{}/checkout", origin()));
+    assert!(!everything().contains("SECRET10"));
+    end();
+    host.remove();
+}
+
+// ---------------------------------------------------------------- PAGE-CHANGE
+
+/// The runner page's URL, remembered on first use and restored after each test.
+fn original_url() -> String {
+    eval_str("if (!window.__origUrl) window.__origUrl = location.href; return window.__origUrl;")
+}
+
+fn page_changes() -> Vec<(String, String)> {
+    events_of("PAGE-CHANGE")
+        .iter()
+        .map(|e| {
+            (
+                e["data"]["nav"].as_str().unwrap().to_owned(),
+                e["data"]["url"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn history_calls_are_recorded_without_query_strings() {
+    let orig = original_url();
+    begin("");
+    let o = origin();
+    eval("history.pushState({}, '', '/cotrail-a?token=secret-tok#top');");
+    eval("history.replaceState({}, '', '/cotrail-b?email=ada%40example.com');");
+    eval("history.replaceState({}, '', '/cotrail-b?email=other');"); // same URL once stripped
+    let changes = wait_for("push and replace", 3_000.0, || {
+        let c = page_changes();
+        (c.len() >= 3).then_some(c)
+    })
+    .await;
+    assert_eq!(changes[0].0, "load", "{changes:?}");
+    assert_eq!(
+        changes[1..],
+        [
+            ("push".to_owned(), format!("{o}/cotrail-a#top")),
+            ("replace".to_owned(), format!("{o}/cotrail-b")),
+        ],
+        "{changes:?}"
+    );
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_eq!(page_changes().len(), 3, "{:?}", page_changes());
+    let all = everything();
+    assert!(
+        !all.contains("secret-tok") && !all.contains("example.com"),
+        "{all}"
+    );
+    end();
+    eval(&format!("history.replaceState(null, '', {orig:?});"));
+}
+
+#[wasm_bindgen_test]
+async fn hash_changes_and_back_forward_are_recorded() {
+    let orig = original_url();
+    begin("");
+    let o = origin();
+    eval("history.pushState({}, '', '/cotrail-c?q=1');");
+    wait_for("the push", 3_000.0, || {
+        page_changes()
+            .iter()
+            .any(|(n, u)| n == "push" && *u == format!("{o}/cotrail-c"))
+            .then_some(())
+    })
+    .await;
+    eval("location.hash = 'part2';");
+    let changes = wait_for("the hash change", 3_000.0, || {
+        let c = page_changes();
+        c.iter().any(|(_, u)| u.ends_with("#part2")).then_some(c)
+    })
+    .await;
+    // popstate and hashchange both fire for a fragment navigation: one event.
+    let hash: Vec<_> = changes
+        .iter()
+        .filter(|(_, u)| u.ends_with("#part2"))
+        .collect();
+    assert_eq!(hash.len(), 1, "{changes:?}");
+    assert!(hash[0].0 == "hash" || hash[0].0 == "pop", "{changes:?}");
+    assert_eq!(hash[0].1, format!("{o}/cotrail-c#part2"));
+
+    eval("history.back();");
+    let changes = wait_for("back", 3_000.0, || {
+        let c = page_changes();
+        (c.last().map(|(n, u)| (n.as_str(), u.clone())) == Some(("pop", format!("{o}/cotrail-c"))))
+            .then_some(c)
+    })
+    .await;
+    assert!(
+        !changes.iter().any(|(_, u)| u.contains("q=1")),
+        "{changes:?}"
+    );
+    // A popstate dispatched by script with the URL unchanged is noise.
+    eval("window.dispatchEvent(new PopStateEvent('popstate', {state: null}));");
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_eq!(page_changes(), changes);
+    end();
+    eval(&format!("history.replaceState(null, '', {orig:?});"));
+}
+
+/// A router that pushes a URL and jumps to an anchor in the same task: the
+/// `popstate` of the fragment navigation fires synchronously, while the push is
+/// only recorded by the 0 ms title timer, after it.
+#[wasm_bindgen_test]
+async fn a_hash_change_right_after_push_state_keeps_the_order_and_back_is_recorded() {
+    let orig = original_url();
+    begin("");
+    let o = origin();
+    eval("history.pushState({}, '', '/cotrail-d'); location.hash = 'anchor';");
+    let changes = wait_for("push and hash change", 3_000.0, || {
+        let c = page_changes();
+        (c.len() >= 3).then_some(c)
+    })
+    .await;
+    assert_eq!(
+        changes[1..3]
+            .iter()
+            .map(|(_, u)| u.clone())
+            .collect::<Vec<_>>(),
+        [format!("{o}/cotrail-d"), format!("{o}/cotrail-d#anchor")],
+        "the trail must follow the navigation order: {changes:?}"
+    );
+    eval("history.back();");
+    let back = wait_for("back to /cotrail-d", 3_000.0, || {
+        let c = page_changes();
+        (c.len() >= 4).then_some(c)
+    })
+    .await;
+    assert_eq!(
+        back.last().unwrap(),
+        &("pop".to_owned(), format!("{o}/cotrail-d")),
+        "{back:?}"
+    );
+    end();
+    eval(&format!("history.replaceState(null, '', {orig:?});"));
+}
