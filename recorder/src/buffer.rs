@@ -7,7 +7,9 @@
 
 use std::collections::VecDeque;
 
-use shared::{Actor, ElementRef, Event, EventData};
+use shared::{Actor, ElementRef};
+
+use crate::json::{Event, EventData, RawJson};
 
 /// Most estimated bytes held unsent. A page left open through a long collector
 /// outage must not grow without bound; past this the oldest events are dropped
@@ -230,27 +232,9 @@ pub fn estimate_bytes(e: &Event) -> usize {
     EVENT_OVERHEAD + data
 }
 
-fn value_bytes(v: &serde_json::Value) -> usize {
-    use serde_json::Value;
-    // Iterative: a value's depth is bounded by validation, but this costs nothing.
-    let mut total = 0;
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        total += match v {
-            Value::Null | Value::Bool(_) => 5,
-            Value::Number(_) => 24,
-            Value::String(s) => s.len() + 2,
-            Value::Array(a) => {
-                stack.extend(a.iter());
-                2 + a.len()
-            }
-            Value::Object(o) => {
-                stack.extend(o.values());
-                2 + o.keys().map(|k| k.len() + 4).sum::<usize>()
-            }
-        };
-    }
-    total
+fn value_bytes(v: &RawJson) -> usize {
+    // The value is already JSON text: its length is exact.
+    v.as_str().len()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
 use serde::Serialize;
-use shared::{Actor, AgentId, Event, EventData, SessionId, TabId, WIRE_VERSION};
+use shared::{Actor, AgentId, SessionId, TabId, WIRE_VERSION};
 use wasm_bindgen::JsValue;
 use web_sys::Performance;
 
@@ -18,6 +18,7 @@ use crate::buffer::{BatchLimits, Buffer};
 use crate::config::Config;
 use crate::console::warn;
 use crate::identity;
+use crate::json::{self, Event, EventData};
 use crate::listener::{EventKind, Listener};
 use crate::masking::MaskLevel;
 use crate::observers::Observers;
@@ -82,10 +83,12 @@ impl Core {
         };
         identity::store_seq(seq + 1);
         if let Some(g) = gap {
-            warn(&format!(
-                "cotrail: the collector is unreachable and the buffer is full; dropped events {}..={}",
-                g.from, g.to
-            ));
+            warn(&crate::text::concat(&[
+                "cotrail: the collector is unreachable and the buffer is full; dropped events ",
+                &crate::text::int(g.from),
+                "..=",
+                &crate::text::int(g.to),
+            ]));
         }
         if full {
             transport::pump(self, false);
@@ -128,18 +131,15 @@ impl Core {
         self.buffer.borrow_mut().take_all()
     }
 
-    /// The JSON body of a batch of these events, encoded by the browser's JSON.
+    /// The JSON body of a batch of these events.
     pub fn batch_body(&self, events: &[Event]) -> Result<String, JsValue> {
-        let value = BatchRef {
+        json::to_string(&BatchRef {
             v: WIRE_VERSION,
             session_id: &self.session_id,
             tab_id: &self.tab_id,
             events,
-        }
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())?;
-        js_sys::JSON::stringify(&value)?
-            .as_string()
-            .ok_or_else(|| JsValue::from_str("JSON.stringify returned no string"))
+        })
+        .map_err(|_| JsValue::from_str("a batch could not be encoded"))
     }
 
     pub fn session_id(&self) -> &SessionId {
@@ -154,11 +154,11 @@ impl Core {
 /// `shared::Batch`, borrowed: same fields, same order, so the events are encoded
 /// without being cloned. A test checks it encodes exactly like `Batch`.
 #[derive(Serialize)]
-pub(crate) struct BatchRef<'a> {
+pub(crate) struct BatchRef<'a, V = json::RawJson> {
     pub v: u32,
     pub session_id: &'a SessionId,
     pub tab_id: &'a TabId,
-    pub events: &'a [Event],
+    pub events: &'a [shared::Event<V>],
 }
 
 /// A started recorder. Dropping it stops everything: listeners, timers, history
@@ -261,7 +261,7 @@ fn lifecycle_listeners(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::{Batch, ScrollData};
+    use shared::{Batch, Event, EventData, ScrollData};
 
     #[test]
     fn the_borrowed_batch_encodes_exactly_like_the_wire_batch() {

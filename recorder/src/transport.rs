@@ -13,7 +13,6 @@ use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
 use shared::limits::{MAX_BEACON_BYTES, MAX_BODY_BYTES};
-use shared::Event;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{RequestInit, Response};
@@ -21,6 +20,7 @@ use web_sys::{RequestInit, Response};
 use crate::buffer::{chunk_by_bytes, MAX_BATCH_BYTES};
 use crate::console::{warn, warn_js};
 use crate::identity::{self, QUEUE_KEY};
+use crate::json::Event;
 use crate::recorder::Core;
 use crate::retry::{classify, Backoff, Outcome};
 
@@ -168,10 +168,11 @@ fn settled(core: &Rc<Core>, result: JsValue) {
             t.backoff.reset();
         }
         Outcome::Reject => {
-            warn(&format!(
-                "cotrail: the collector rejected a batch with status {}; it is dropped",
-                s.status.unwrap_or(0)
-            ));
+            warn(&crate::text::concat(&[
+                "cotrail: the collector rejected a batch with status ",
+                &crate::text::int(s.status.unwrap_or(0).into()),
+                "; it is dropped",
+            ]));
             core.transport.borrow_mut().in_flight = None;
         }
         Outcome::Retry { after_ms } => {

@@ -21,7 +21,7 @@ pub fn strip_query(url: &str) -> String {
     let hash = url.find('#').unwrap_or(url.len());
     match url[..hash].find('?') {
         None => url.to_owned(),
-        Some(q) => format!("{}{}", &url[..q], &url[hash..]),
+        Some(q) => crate::text::concat(&[&url[..q], &url[hash..]]),
     }
 }
 
