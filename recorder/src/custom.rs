@@ -3,7 +3,7 @@
 //!
 //! The value goes through the browser's `JSON.stringify` (which also rejects
 //! cycles and BigInts), and its size and nesting are checked on that text. The
-//! text itself is what the event carries ([`RawJson`]): the recorder never
+//! text (object keys sorted, as before) is what the event carries ([`RawJson`]): the recorder never
 //! decodes it, so it needs no JSON parser. The collector decodes and checks it
 //! again against the same limits.
 
@@ -101,6 +101,32 @@ pub fn replace_lone_surrogates(text: String) -> String {
     out
 }
 
+/// `JSON.stringify` with every object's keys in sorted order, as the value used
+/// to be encoded (decoded into `serde_json::Value`, whose maps are sorted, then
+/// encoded by the browser): the same value gives the same bytes as before.
+fn stringify_sorted(value: &JsValue) -> Result<js_sys::JsString, JsValue> {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    let replacer = Closure::<dyn Fn(JsValue, JsValue) -> JsValue>::new(|_key, v: JsValue| {
+        if !v.is_object() || js_sys::Array::is_array(&v) {
+            return v;
+        }
+        let mut keys: Vec<String> = js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>())
+            .iter()
+            .filter_map(|k| k.as_string())
+            .collect();
+        keys.sort();
+        let sorted = js_sys::Object::new();
+        for k in keys {
+            let k = JsValue::from_str(&k);
+            let item = js_sys::Reflect::get(&v, &k).unwrap_or(JsValue::UNDEFINED);
+            let _ = js_sys::Reflect::set(&sorted, &k, &item);
+        }
+        sorted.into()
+    });
+    js_sys::JSON::stringify_with_replacer(value, replacer.as_ref().unchecked_ref())
+}
+
 /// Checks the type name before anything else is done with the call.
 pub fn check_type(kind: Option<String>) -> Result<String, String> {
     let kind = kind.ok_or("recordCustom(type, value): type must be a string")?;
@@ -145,7 +171,7 @@ pub fn custom_data(kind: &JsValue, value: &JsValue) -> Result<CustomData, String
     let value = if value.is_undefined() {
         RawJson::null()
     } else {
-        let text = js_sys::JSON::stringify(value).map_err(|_| {
+        let text = stringify_sorted(value).map_err(|_| {
             "recordCustom(type, value): value is not JSON-serialisable (a cycle or a BigInt?)"
         })?;
         // `undefined` (a function, a symbol) has no JSON form: record null.
