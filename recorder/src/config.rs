@@ -9,6 +9,7 @@ use shared::limits::{DEFAULT_BATCH_EVENTS, DEFAULT_FLUSH_MS, MAX_EVENTS_PER_BATC
 use shared::{Actor, AgentId, SessionId};
 
 use crate::masking::MaskLevel;
+use crate::text::{concat, id_error, quoted};
 
 /// Shortest flush interval accepted: below this a busy page would send a request
 /// per interaction.
@@ -65,9 +66,11 @@ impl Config {
         let session_id = field("sessionId").and_then(|s| match SessionId::parse(s.as_str()) {
             Ok(id) => Some(id),
             Err(e) => {
-                warn(format!(
-                    "data-session-id {e}; a session id is generated instead"
-                ));
+                warn(concat(&[
+                    "data-session-id ",
+                    &id_error(&e),
+                    "; a session id is generated instead",
+                ]));
                 None
             }
         });
@@ -81,21 +84,26 @@ impl Config {
                 let id = field("agentId").ok_or_else(|| {
                     ConfigError("data-actor=\"agent\" needs data-agent-id".into())
                 })?;
-                let id =
-                    AgentId::parse(id).map_err(|e| ConfigError(format!("data-agent-id {e}")))?;
+                let id = AgentId::parse(id)
+                    .map_err(|e| ConfigError(concat(&["data-agent-id ", &id_error(&e)])))?;
                 Actor::Agent { id }
             }
             Some(other) => {
-                return Err(ConfigError(format!(
-                    "data-actor must be \"customer\" or \"agent\", not {other:?}"
-                )))
+                return Err(ConfigError(concat(&[
+                    "data-actor must be \"customer\" or \"agent\", not ",
+                    &quoted(other),
+                ])))
             }
         };
         let mask = match field("mask") {
             None => MaskLevel::Default,
             Some(s) => MaskLevel::parse(&s).unwrap_or_else(|| {
                 // Unknown level: the safer of the two.
-                warn(format!("data-mask={s:?} is unknown; using \"strict\""));
+                warn(concat(&[
+                    "data-mask=",
+                    &quoted(&s),
+                    " is unknown; using \"strict\"",
+                ]));
                 MaskLevel::Strict
             }),
         };
@@ -127,7 +135,7 @@ impl Config {
 
     /// The batch endpoint, with the site key percent-encoded.
     pub fn batches_url(&self) -> String {
-        let mut url = format!("{}/api/v1/batches", self.collector);
+        let mut url = concat(&[&self.collector, "/api/v1/batches"]);
         if let Some(key) = &self.site_key {
             url.push_str("?site_key=");
             url.push_str(&percent_encode(key));
@@ -141,7 +149,12 @@ fn number(v: Option<String>, what: &str, warn: &mut impl FnMut(String)) -> Optio
     match v.parse::<u64>() {
         Ok(n) => Some(n),
         Err(_) => {
-            warn(format!("{what}={v:?} is not a number; using the default"));
+            warn(concat(&[
+                what,
+                "=",
+                &quoted(&v),
+                " is not a number; using the default",
+            ]));
             None
         }
     }
@@ -154,7 +167,10 @@ pub fn percent_encode(s: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
         }
     }
     out

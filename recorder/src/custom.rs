@@ -2,17 +2,34 @@
 //! `CUSTOM_EVENT`, or into a warning that says what is wrong.
 //!
 //! The value goes through the browser's `JSON.stringify` (which also rejects
-//! cycles and BigInts), its size and nesting are checked on the text before it is
-//! decoded, so a hostile value cannot exhaust memory or the stack.
+//! cycles and BigInts), and its size and nesting are checked on that text. The
+//! text (object keys sorted, as before) is what the event carries ([`RawJson`]): the recorder never
+//! decodes it, so it needs no JSON parser. The collector decodes and checks it
+//! again against the same limits.
 
 use shared::limits::{MAX_CUSTOM_TYPE_CHARS, MAX_CUSTOM_VALUE_BYTES, MAX_JSON_DEPTH};
-use shared::CustomData;
 use wasm_bindgen::JsValue;
+
+use crate::json::{CustomData, RawJson};
+use crate::text::{concat, int};
 
 /// Nesting depth of JSON text (a scalar is 1, `[1]` is 2), counting brackets
 /// outside strings. Only meaningful for valid JSON, which `JSON.stringify` gives.
 pub fn json_text_depth(text: &str) -> usize {
+    json_text_measure(text).0
+}
+
+/// Depth (as [`json_text_depth`]) and an upper bound of the length the collector
+/// measures after decoding the text and encoding it again with `serde_json`.
+///
+/// Both encoders escape strings alike and write the same shortest digits, but an
+/// integer beyond 64 bits that JS writes in full (`18446744073709552000`)
+/// becomes a float for `serde_json` (`1.8446744073709552e19`), up to 2 bytes
+/// longer; counting those keeps the recorder from sending what the collector
+/// would reject.
+fn json_text_measure(text: &str) -> (usize, usize) {
     let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    let (mut digits, mut bytes) = (0usize, text.len());
     for b in text.bytes() {
         if in_string {
             match b {
@@ -23,6 +40,16 @@ pub fn json_text_depth(text: &str) -> usize {
             }
             continue;
         }
+        if b.is_ascii_digit() {
+            digits += 1;
+            continue;
+        }
+        // Only plain integers end here with a long run of digits: a fraction or
+        // an exponent already makes `serde_json` write a float no longer than JS.
+        if digits >= 20 && !matches!(b, b'.' | b'e' | b'E') {
+            bytes += 2;
+        }
+        digits = 0;
         match b {
             b'"' => in_string = true,
             b'[' | b'{' => {
@@ -33,7 +60,72 @@ pub fn json_text_depth(text: &str) -> usize {
             _ => {}
         }
     }
-    max + 1
+    if digits >= 20 {
+        bytes += 2;
+    }
+    (max + 1, bytes)
+}
+
+/// Replaces the `\udXXX` escapes `JSON.stringify` writes for lone surrogates by
+/// U+FFFD, as the browser's strings become when they enter Rust: the collector's
+/// JSON decoder rejects lone surrogates, and a rejected batch is lost.
+pub fn replace_lone_surrogates(text: String) -> String {
+    if !text.contains("\\ud") {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut rest, mut in_string) = (text.as_str(), false);
+    while let Some(i) = rest.find(['"', '\\']) {
+        out.push_str(&rest[..i]);
+        let b = rest.as_bytes();
+        if b[i] == b'"' {
+            in_string = !in_string;
+            out.push('"');
+            rest = &rest[i + 1..];
+        } else if in_string
+            && b.len() >= i + 6
+            && b[i + 1] == b'u'
+            && b[i + 2] == b'd'
+            && matches!(b[i + 3], b'8'..=b'9' | b'a'..=b'f')
+        {
+            out.push('\u{fffd}');
+            rest = &rest[i + 6..];
+        } else {
+            // Any other escape: copied with the character it escapes, so an
+            // escaped quote does not end the string.
+            out.push_str(&rest[i..i + 2]);
+            rest = &rest[i + 2..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `JSON.stringify` with every object's keys in sorted order, as the value used
+/// to be encoded (decoded into `serde_json::Value`, whose maps are sorted, then
+/// encoded by the browser): the same value gives the same bytes as before.
+fn stringify_sorted(value: &JsValue) -> Result<js_sys::JsString, JsValue> {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    let replacer = Closure::<dyn Fn(JsValue, JsValue) -> JsValue>::new(|_key, v: JsValue| {
+        if !v.is_object() || js_sys::Array::is_array(&v) {
+            return v;
+        }
+        let mut keys: Vec<String> = js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>())
+            .iter()
+            .filter_map(|k| k.as_string())
+            .collect();
+        // Keys are unique, so an unstable sort gives the same order, with less code.
+        keys.sort_unstable();
+        let sorted = js_sys::Object::new();
+        for k in keys {
+            let k = JsValue::from_str(&k);
+            let item = js_sys::Reflect::get(&v, &k).unwrap_or(JsValue::UNDEFINED);
+            let _ = js_sys::Reflect::set(&sorted, &k, &item);
+        }
+        sorted.into()
+    });
+    js_sys::JSON::stringify_with_replacer(value, replacer.as_ref().unchecked_ref())
 }
 
 /// Checks the type name before anything else is done with the call.
@@ -43,26 +135,33 @@ pub fn check_type(kind: Option<String>) -> Result<String, String> {
         return Err("recordCustom(type, value): type must not be empty".into());
     }
     if kind.chars().count() > MAX_CUSTOM_TYPE_CHARS {
-        return Err(format!(
-            "recordCustom(type, value): type is longer than {MAX_CUSTOM_TYPE_CHARS} characters"
-        ));
+        return Err(concat(&[
+            "recordCustom(type, value): type is longer than ",
+            &int(MAX_CUSTOM_TYPE_CHARS as u64),
+            " characters",
+        ]));
     }
     Ok(kind)
 }
 
 /// Checks the JSON text of a value against the size and depth limits.
 pub fn check_value_text(text: &str) -> Result<(), String> {
-    if text.len() > MAX_CUSTOM_VALUE_BYTES {
-        return Err(format!(
-            "recordCustom(type, value): value is {} bytes as JSON, the limit is {MAX_CUSTOM_VALUE_BYTES}",
-            text.len()
-        ));
+    let (depth, bytes) = json_text_measure(text);
+    if bytes > MAX_CUSTOM_VALUE_BYTES {
+        return Err(concat(&[
+            "recordCustom(type, value): value is ",
+            &int(bytes as u64),
+            " bytes as JSON, the limit is ",
+            &int(MAX_CUSTOM_VALUE_BYTES as u64),
+        ]));
     }
-    let depth = json_text_depth(text);
     if depth > MAX_JSON_DEPTH {
-        return Err(format!(
-            "recordCustom(type, value): value nests {depth} levels, the limit is {MAX_JSON_DEPTH}"
-        ));
+        return Err(concat(&[
+            "recordCustom(type, value): value nests ",
+            &int(depth as u64),
+            " levels, the limit is ",
+            &int(MAX_JSON_DEPTH as u64),
+        ]));
     }
     Ok(())
 }
@@ -71,9 +170,9 @@ pub fn check_value_text(text: &str) -> Result<(), String> {
 pub fn custom_data(kind: &JsValue, value: &JsValue) -> Result<CustomData, String> {
     let custom_type = check_type(kind.as_string())?;
     let value = if value.is_undefined() {
-        serde_json::Value::Null
+        RawJson::null()
     } else {
-        let text = js_sys::JSON::stringify(value).map_err(|_| {
+        let text = stringify_sorted(value).map_err(|_| {
             "recordCustom(type, value): value is not JSON-serialisable (a cycle or a BigInt?)"
         })?;
         // A function or a symbol has no JSON form (stringify gives `undefined`):
@@ -84,17 +183,13 @@ pub fn custom_data(kind: &JsValue, value: &JsValue) -> Result<CustomData, String
                     .into(),
             ),
             Some(text) => {
+                let text = replace_lone_surrogates(text);
                 check_value_text(&text)?;
-                let parsed = js_sys::JSON::parse(&text)
-                    .map_err(|_| "recordCustom: JSON round trip failed")?;
-                serde_wasm_bindgen::from_value(parsed).map_err(|e| e.to_string())?
+                RawJson::new(text)
             }
         }
     };
-    let data = CustomData { custom_type, value };
-    data.validate()
-        .map_err(|e| format!("recordCustom(type, value): {e}"))?;
-    Ok(data)
+    Ok(CustomData { custom_type, value })
 }
 
 #[cfg(test)]
@@ -127,5 +222,33 @@ mod tests {
         );
         assert!(check_value_text(&deep).unwrap_err().contains("nests"));
         assert!(check_value_text(r#"{"sku":"A-1","qty":2}"#).is_ok());
+    }
+
+    #[test]
+    fn huge_integers_count_as_long_as_the_collector_will_see_them() {
+        let n = "18446744073709552000";
+        let collector =
+            serde_json::to_string(&serde_json::from_str::<serde_json::Value>(n).unwrap()).unwrap();
+        assert!(json_text_measure(n).1 >= collector.len());
+        let text = format!("[{n},1.5e+300,\"{n}\"]");
+        assert_eq!(json_text_measure(&text).1, text.len() + 2);
+        // `["xx…x",n]`: 25 bytes besides the filler, plus 2 for `n`.
+        let fill = "x".repeat(MAX_CUSTOM_VALUE_BYTES - 27);
+        assert!(check_value_text(&format!("[\"{fill}\",{n}]")).is_ok());
+        assert!(check_value_text(&format!("[\"{fill}x\",{n}]")).is_err());
+    }
+
+    #[test]
+    fn lone_surrogate_escapes_become_replacement_characters() {
+        let text = r#"{"a\ud800":"x\udfff\\ud800\"\u0001","b":"\ud83d\ude00"}"#;
+        let fixed = replace_lone_surrogates(text.into());
+        assert_eq!(
+            fixed,
+            "{\"a\u{fffd}\":\"x\u{fffd}\\\\ud800\\\"\\u0001\",\"b\":\"\u{fffd}\u{fffd}\"}"
+        );
+        // What the collector decodes.
+        let v: serde_json::Value = serde_json::from_str(&fixed).unwrap();
+        assert_eq!(v["b"], "\u{fffd}\u{fffd}");
+        assert_eq!(replace_lone_surrogates("[1]".into()), "[1]");
     }
 }

@@ -10,6 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
 
 use crate::masking::{self, FieldFacts, MaskLevel};
+use crate::text::{concat, push_int};
 
 /// Ancestors a path climbs above the element: enough to tell siblings apart on a
 /// real page, short enough to read in a table cell.
@@ -45,10 +46,10 @@ pub fn is_css_ident(s: &str) -> bool {
 pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usize>) -> String {
     if let Some(id) = id {
         if is_css_ident(id) {
-            return format!("{tag}#{id}");
+            return concat(&[tag, "#", id]);
         }
         let escaped = id.replace('\\', "\\\\").replace('"', "\\\"");
-        return format!("{tag}[id=\"{escaped}\"]");
+        return concat(&[tag, "[id=\"", &escaped, "\"]"]);
     }
     let mut s = tag.to_owned();
     if let Some(c) = class.filter(|c| is_css_ident(c)) {
@@ -56,7 +57,9 @@ pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usi
         s.push_str(c);
     }
     if let Some(n) = nth {
-        s.push_str(&format!(":nth-of-type({n})"));
+        s.push_str(":nth-of-type(");
+        push_int(&mut s, n as u64);
+        s.push(')');
     }
     s
 }
@@ -124,12 +127,12 @@ pub fn interactive(el: &Element) -> Element {
 
 /// Inside `data-cotrail-block`: no event at all may mention it.
 pub fn is_blocked(el: &Element) -> bool {
-    matches!(el.closest(&format!("[{BLOCK_ATTR}]")), Ok(Some(_)))
+    matches!(el.closest(&concat(&["[", BLOCK_ATTR, "]"])), Ok(Some(_)))
 }
 
 /// The element or an ancestor carries `data-cotrail-mask`.
 pub fn is_marked(el: &Element) -> bool {
-    matches!(el.closest(&format!("[{MASK_ATTR}]")), Ok(Some(_)))
+    matches!(el.closest(&concat(&["[", MASK_ATTR, "]"])), Ok(Some(_)))
 }
 
 /// The DOM facts masking decides on.

@@ -83,15 +83,7 @@ fn fallback_tab() -> TabId {
 pub fn uuid_from_bytes(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    crate::text::uuid(&b)
 }
 
 mod web {
@@ -156,7 +148,7 @@ mod web {
     /// Persists the next sequence number (called per event: a crash must not make
     /// the next page reuse numbers, which the collector would drop as duplicates).
     pub fn store_seq(next: u64) {
-        set(SEQ_KEY, &next.to_string());
+        set(SEQ_KEY, &crate::text::int(next));
     }
 }
 

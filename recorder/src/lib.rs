@@ -14,6 +14,8 @@
 //! - [`custom`]: `recordCustom(type, value)` validation.
 //! - [`queue`]: pure delivery queue: sequence numbers, batching by count, bytes
 //!   and time, one batch in flight, the byte bound and gap records.
+//! - [`json`]: the JSON encoder for the wire types (no serde_json in the page).
+//! - [`text`]: building messages without `core::fmt`.
 //! - [`retry`]: pure response classification and backoff.
 //! - [`storage`]: the queue mirrored in `localStorage`, tab heartbeats.
 //! - [`transport`]: `fetch`, retries, keepalive on unload, adopting dead tabs' queues.
@@ -33,6 +35,7 @@ pub mod console;
 pub mod custom;
 pub mod element;
 pub mod identity;
+pub mod json;
 pub mod listener;
 pub mod masking;
 pub mod observers;
@@ -40,9 +43,11 @@ pub mod queue;
 pub mod recorder;
 pub mod retry;
 pub mod storage;
+pub mod text;
 pub mod transport;
 
 use crate::recorder::{Core, Recorder};
+use crate::text::concat;
 
 thread_local! {
     /// The page's one recorder: starting twice must not double every event.
@@ -67,13 +72,19 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
             .ok()
             .and_then(|v| v.as_string())
     };
-    let config = config::Config::parse(get, |w| console::warn(&format!("cotrail: {w}")))
-        .map_err(|e| JsError::new(&format!("cotrail: {e}")))?;
+    let config = config::Config::parse(get, |w| console::warn(&concat(&["cotrail: ", &w])))
+        .map_err(|e| JsError::new(&concat(&["cotrail: ", &e.0])))?;
     let recorder = Recorder::start(config).map_err(|e| {
-        JsError::new(&format!(
-            "cotrail: could not start: {}",
-            e.as_string().unwrap_or_else(|| format!("{e:?}"))
-        ))
+        // A DOM exception is an object: its message is what a developer needs.
+        let message = e.as_string().or_else(|| {
+            js_sys::Reflect::get(&e, &JsValue::from_str("message"))
+                .ok()
+                .and_then(|m| m.as_string())
+        });
+        JsError::new(&concat(&[
+            "cotrail: could not start: ",
+            message.as_deref().unwrap_or("unknown error"),
+        ]))
     })?;
     RECORDER.with(|r| *r.borrow_mut() = Some(recorder));
     Ok(())
@@ -108,7 +119,7 @@ pub fn record_custom(kind: JsValue, value: JsValue) {
     };
     match custom::custom_data(&kind, &value) {
         Ok(data) => core.record(core.current_actor(), shared::EventData::Custom(data)),
-        Err(e) => console::warn(&format!("cotrail: {e}")),
+        Err(e) => console::warn(&concat(&["cotrail: ", &e])),
     }
 }
 
@@ -117,7 +128,7 @@ pub fn record_custom(kind: JsValue, value: JsValue) {
 #[wasm_bindgen(js_name = agentScopeEnter)]
 pub fn agent_scope_enter(agent_id: String) -> Result<(), JsError> {
     let id = shared::AgentId::parse(agent_id)
-        .map_err(|e| JsError::new(&format!("cotrail: agent id {e}")))?;
+        .map_err(|e| JsError::new(&concat(&["cotrail: agent id ", &text::id_error(&e)])))?;
     if let Some(core) = core() {
         core.enter_agent_scope(id);
     }
@@ -135,13 +146,13 @@ pub fn agent_scope_exit() {
 /// The session being recorded (`undefined` when not recording).
 #[wasm_bindgen(js_name = sessionId)]
 pub fn session_id() -> Option<String> {
-    core().map(|c| c.session_id().to_string())
+    core().map(|c| c.session_id().as_str().to_owned())
 }
 
 /// This tab's id (`undefined` when not recording).
 #[wasm_bindgen(js_name = tabId)]
 pub fn tab_id() -> Option<String> {
-    core().map(|c| c.tab_id().to_string())
+    core().map(|c| c.tab_id().as_str().to_owned())
 }
 
 /// Delivery counters: `{acked, rejected, retries, dropped}` (`undefined` when

@@ -64,7 +64,7 @@ impl Listener {
         let callback = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
             if let Err(err) = handler(&event) {
                 crate::console::warn_js(
-                    &format!("cotrail: {} handler failed", kind.as_str()),
+                    &crate::text::concat(&["cotrail: ", kind.as_str(), " handler failed"]),
                     &err,
                 );
             }

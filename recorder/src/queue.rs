@@ -107,9 +107,9 @@ fn add_gap(gaps: &mut Vec<Gap>, from: u64, to: u64, reason: GapReason) {
 
 fn gap_json(out: &mut String, g: &Gap) {
     out.push_str("{\"from\":");
-    out.push_str(&g.from.to_string());
+    crate::text::push_int(out, g.from);
     out.push_str(",\"to\":");
-    out.push_str(&g.to.to_string());
+    crate::text::push_int(out, g.to);
     out.push_str(",\"reason\":\"");
     out.push_str(g.reason.as_str());
     out.push_str("\"}");
@@ -146,7 +146,7 @@ pub fn body<'a>(head: &str, events: impl Iterator<Item = &'a str>, gaps: &[Gap])
 /// The part of every body before `"events"`.
 pub fn body_head(session_id: &str, tab_id: &str) -> String {
     let mut h = String::from("{\"v\":");
-    h.push_str(&WIRE_VERSION.to_string());
+    crate::text::push_int(&mut h, u64::from(WIRE_VERSION));
     h.push_str(",\"session_id\":\"");
     h.push_str(session_id);
     h.push_str("\",\"tab_id\":\"");

@@ -9,14 +9,14 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::{Interval, Timeout};
-use serde::Serialize;
-use shared::{Actor, AgentId, Event, EventData, SessionId, TabId};
+use shared::{Actor, AgentId, SessionId, TabId};
 use wasm_bindgen::JsValue;
 use web_sys::Performance;
 
 use crate::config::Config;
 use crate::console::warn;
 use crate::identity;
+use crate::json::{self, Event, EventData};
 use crate::listener::{EventKind, Listener};
 use crate::masking::MaskLevel;
 use crate::observers::Observers;
@@ -145,12 +145,10 @@ impl Core {
     }
 }
 
-/// One event as JSON text, through the browser's JSON (no JSON encoder in the wasm).
+/// One event as JSON text, by the recorder's own small encoder (no serde_json
+/// in the page).
 fn encode_event(event: &Event) -> Result<String, JsValue> {
-    let value = event.serialize(&serde_wasm_bindgen::Serializer::json_compatible())?;
-    js_sys::JSON::stringify(&value)?
-        .as_string()
-        .ok_or_else(|| JsValue::from_str("JSON.stringify returned no string"))
+    json::to_string(event).map_err(|_| JsValue::from_str("an event could not be encoded"))
 }
 
 /// A started recorder. Dropping it stops everything: listeners, timers, history

@@ -41,7 +41,7 @@ fn event_key(session: &str, tab: &str, seq: u64) -> String {
     k.push('|');
     k.push_str(tab);
     k.push('|');
-    k.push_str(&seq.to_string());
+    crate::text::push_int(&mut k, seq);
     k
 }
 
@@ -81,9 +81,9 @@ pub fn save_gaps(session: &str, tab: &str, gaps: &[Gap]) {
     }
     let mut text = String::new();
     for g in gaps {
-        text.push_str(&g.from.to_string());
+        crate::text::push_int(&mut text, g.from);
         text.push(' ');
-        text.push_str(&g.to.to_string());
+        crate::text::push_int(&mut text, g.to);
         text.push(' ');
         text.push_str(g.reason.as_str());
         text.push('\n');
@@ -110,7 +110,7 @@ fn parse_gaps(text: &str) -> Vec<Gap> {
 /// Marks `tab` as owned by this page (`page` tells pages apart) at `now`.
 pub fn heartbeat(tab: &str, page: &str, now: f64) {
     if let Some(s) = local() {
-        let mut v = (now as u64).to_string();
+        let mut v = crate::text::int(now as u64);
         v.push('|');
         v.push_str(page);
         let _ = s.set_item(&live_key(tab), &v);
@@ -136,7 +136,10 @@ pub fn owned_elsewhere(tab: &str, page: &str, now: f64) -> bool {
         return false;
     };
     let mut parts = v.split('|');
-    let at: f64 = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0.0);
+    let at = parts
+        .next()
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(0) as f64;
     parts.next() != Some(page) && now - at < HEARTBEAT_STALE_MS
 }
 
@@ -169,8 +172,8 @@ pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
                 .get_item(k)
                 .ok()
                 .flatten()
-                .and_then(|v| v.split('|').next()?.parse().ok())
-                .unwrap_or(0.0);
+                .and_then(|v| v.split('|').next()?.parse::<u64>().ok())
+                .map_or(0.0, |t| t as f64);
             live.push((t.to_owned(), at));
         }
     }

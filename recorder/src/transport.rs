@@ -161,8 +161,8 @@ pub fn restore(core: &Core, now: f64) {
         let mut queue = Queue::new(session.as_str(), tab.as_str(), 0, limits);
         let dropped = queue.restore(o.events, o.gaps, now);
         let stream = Stream {
-            session: session.to_string(),
-            tab: tab.to_string(),
+            session: session.as_str().to_owned(),
+            tab: tab.as_str().to_owned(),
             queue,
             saved: true,
         };
@@ -252,7 +252,7 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 s.save_gaps();
                 t.stats.rejected += 1;
                 let mut msg = String::from("cotrail: the collector rejected a batch (HTTP ");
-                msg.push_str(&status.unwrap_or(0).to_string());
+                crate::text::push_int(&mut msg, u64::from(status.unwrap_or(0)));
                 msg.push_str("); its events are reported lost, not retried");
                 warn(&msg);
             }

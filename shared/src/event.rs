@@ -100,7 +100,7 @@ impl fmt::Display for EventType {
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Event {
+pub struct Event<V = serde_json::Value> {
     /// Position in the tab's stream, contiguous from 0: with the session and tab
     /// it is the idempotency key, so a re-sent event is stored once.
     pub seq: u64,
@@ -111,19 +111,21 @@ pub struct Event {
     pub mono: u64,
     pub actor: Actor,
     #[serde(flatten)]
-    pub data: EventData,
+    pub data: EventData<V>,
 }
 
-impl Event {
+impl<V> Event<V> {
     pub fn event_type(&self) -> EventType {
         self.data.event_type()
     }
 }
 
 /// What happened, tagged with the seed's type name.
+///
+/// `V` is how a custom event's value is held (see [`CustomData`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
-pub enum EventData {
+pub enum EventData<V = serde_json::Value> {
     #[serde(rename = "CLICK")]
     Click(ClickData),
     #[serde(rename = "SCROLL")]
@@ -137,10 +139,10 @@ pub enum EventData {
     #[serde(rename = "SELECTION")]
     Selection(SelectionData),
     #[serde(rename = "CUSTOM_EVENT")]
-    Custom(CustomData),
+    Custom(CustomData<V>),
 }
 
-impl EventData {
+impl<V> EventData<V> {
     pub fn event_type(&self) -> EventType {
         match self {
             EventData::Click(_) => EventType::Click,
@@ -282,14 +284,18 @@ pub struct SelectionData {
 }
 
 /// `CUSTOM_EVENT`: page code called `recordCustom(type, value)`.
+///
+/// `V` is how the value is held: a decoded `serde_json::Value` by default (the
+/// collector validates and stores it); the recorder holds the JSON text the
+/// browser produced, so it needs no JSON decoder. Both encode the same JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CustomData {
+pub struct CustomData<V = serde_json::Value> {
     /// The page's own event type, e.g. `"cart"`.
     #[serde(rename = "type")]
     pub custom_type: String,
     /// Any JSON value, up to [`MAX_CUSTOM_VALUE_BYTES`] and [`MAX_JSON_DEPTH`].
-    pub value: serde_json::Value,
+    pub value: V,
 }
 
 /// What a recorder sends: events of one tab of one session.

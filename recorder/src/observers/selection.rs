@@ -40,7 +40,8 @@ fn touches_masked(document: &Document, sel: &web_sys::Selection, anchor: &Elemen
     let Ok(range) = sel.get_range_at(0) else {
         return false;
     };
-    let selector = format!("[{MASK_ATTR}],[{BLOCK_ATTR}],input[type=password]");
+    let selector =
+        crate::text::concat(&["[", MASK_ATTR, "],[", BLOCK_ATTR, "],input[type=password]"]);
     let Ok(list) = document.query_selector_all(&selector) else {
         return false;
     };

@@ -1,0 +1,114 @@
+//! Building text without `core::fmt`: `format!` and `to_string` link the
+//! formatting machinery (several KB of wasm), so the recorder concatenates.
+
+/// Appends the decimal digits of `n`.
+pub fn push_int(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
+/// `n` in decimal.
+pub fn int(n: u64) -> String {
+    let mut s = String::new();
+    push_int(&mut s, n);
+    s
+}
+
+/// The concatenation of `parts`.
+pub fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
+/// Lower-case hex in the 8-4-4-4-12 UUID layout.
+pub fn uuid(b: &[u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(HEX[(x >> 4) as usize] as char);
+        s.push(HEX[(x & 15) as usize] as char);
+    }
+    s
+}
+
+/// `s` in double quotes, escaped like JSON: what `{s:?}` showed, without
+/// linking `Debug` for `str` (its Unicode tables are a few KB).
+pub fn quoted(s: &str) -> String {
+    let mut out = String::new();
+    crate::json::push_str(&mut out, s);
+    out
+}
+
+/// What `IdError`'s `Display` says, without `core::fmt`.
+pub fn id_error(e: &shared::IdError) -> String {
+    match e {
+        shared::IdError::Empty => "must not be empty".into(),
+        shared::IdError::TooLong { len } => concat(&[
+            "is ",
+            &int(*len as u64),
+            " characters long, the limit is ",
+            &int(shared::limits::MAX_ID_LEN as u64),
+        ]),
+        shared::IdError::BadChar { ch } => {
+            let q = quoted(ch.encode_utf8(&mut [0; 4]));
+            concat(&[
+                "contains '",
+                &q[1..q.len() - 1],
+                "'; only ASCII letters, digits and - _ . : are allowed",
+            ])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_errors_read_like_their_display() {
+        for s in ["", "a b", &"x".repeat(65)] {
+            let e = shared::SessionId::parse(s).unwrap_err();
+            assert_eq!(id_error(&e), e.to_string());
+        }
+    }
+
+    #[test]
+    fn quoted_matches_debug_for_plain_text() {
+        assert_eq!(quoted("a \"b\" c"), format!("{:?}", "a \"b\" c"));
+    }
+
+    #[test]
+    fn integers_print_like_display() {
+        for n in [0, 7, 10, 99, 1234567890, u64::MAX] {
+            assert_eq!(int(n), n.to_string());
+        }
+    }
+
+    #[test]
+    fn uuids_have_the_8_4_4_4_12_layout() {
+        let b: [u8; 16] = core::array::from_fn(|i| (i * 17) as u8);
+        assert_eq!(uuid(&b), "00112233-4455-6677-8899-aabbccddeeff");
+    }
+
+    #[test]
+    fn concat_joins_in_order() {
+        assert_eq!(concat(&["a", "", "bc"]), "abc");
+    }
+}
