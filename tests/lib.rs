@@ -32,6 +32,8 @@ pub struct Collector {
     /// [`Collector::restart`].
     running: Option<Running>,
     client: reqwest::Client,
+    /// The demo tenant's agent token, sent with every read.
+    pub token: String,
 }
 
 /// One run of the collector: its handle, and the task that owns the store, kept
@@ -59,12 +61,19 @@ impl Collector {
             .expect("collector starts");
         let port = app.port();
         let running = Running::start(app);
+        // Without a tenants file the collector runs its demo tenant, whose site
+        // key the demo pages embed; read the agent token it generated.
+        let demo = collector::tenants::Tenants::demo(data_dir.path()).expect("demo tenant file");
+        let token = demo.demo_tenant().expect("demo tenant").users[0]
+            .token
+            .clone();
         Self {
             base: format!("http://127.0.0.1:{port}"),
             port,
             data_dir,
             running: Some(running),
             client: reqwest::Client::new(),
+            token,
         }
     }
 
@@ -162,6 +171,7 @@ impl Collector {
         let res = self
             .client
             .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
             .send()
             .await
             .unwrap();

@@ -1,44 +1,162 @@
-//! Settings: CLI flags, each also read from a `COTRAIL_*` environment variable.
+//! Settings, layered: built-in defaults, then a TOML file (`--config`, or
+//! `COTRAIL_CONFIG`), then `COTRAIL_*` environment variables, then CLI flags.
+//! Every setting has a default that runs a local collector on the embedded store.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Parser;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
 
-/// The collector's settings. Defaults run a local collector on the embedded store.
-#[derive(Debug, Clone, Parser)]
+/// The collector's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on. Port 0 picks a free port (tests).
+    pub listen: SocketAddr,
+    /// Directory of the embedded sled store (created when missing).
+    pub data_dir: PathBuf,
+    /// Directory served at `/`: the demo site, the review app and, under
+    /// `recorder/`, the built recorder bundle.
+    pub www_dir: PathBuf,
+    /// Log format: `text` for people, `json` for log shippers.
+    pub log_format: String,
+    /// The tenants file (site keys, user tokens, server keys). Without one the
+    /// collector runs a single demo tenant whose credentials it writes to
+    /// `<data_dir>/demo-tenant.toml`.
+    pub tenants_file: Option<PathBuf>,
+    /// sled's page cache, in MiB.
+    pub cache_mb: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed. A client IP taken
+    /// from any other peer's header would be whatever the client wrote.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            www_dir: PathBuf::from("./www"),
+            log_format: "text".into(),
+            tenants_file: None,
+            cache_mb: 256,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Command-line flags; each overrides the file and the environment.
+#[derive(Debug, Default, Parser, Serialize)]
 #[command(
     name = "collector",
     version,
-    about = "cotrail collector: co-browsing audit trails"
+    about = "cotrail collector: co-browsing audit trails",
+    after_help = "Every setting can also come from the TOML file (--config) or a COTRAIL_<NAME> environment variable, e.g. COTRAIL_LISTEN, COTRAIL_DATA_DIR, COTRAIL_TENANTS_FILE, COTRAIL_CACHE_MB."
 )]
-pub struct Settings {
-    /// Address to listen on. Port 0 picks a free port (tests).
-    #[arg(long, env = "COTRAIL_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-
-    /// Directory of the embedded sled store (created when missing).
-    #[arg(long, env = "COTRAIL_DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
-
-    /// Directory served at `/`: the demo site, the review app and, under
-    /// `recorder/`, the built recorder bundle.
-    #[arg(long, env = "COTRAIL_WWW_DIR", default_value = "./www")]
-    pub www_dir: PathBuf,
-
-    /// Log format: `text` for people, `json` for log shippers.
-    #[arg(long, env = "COTRAIL_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+pub struct Cli {
+    /// TOML file with settings (also `COTRAIL_CONFIG`).
+    #[arg(long, env = "COTRAIL_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the sled store [default: ./data].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Directory served at / [default: ./www].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub www_dir: Option<PathBuf>,
+    /// `text` or `json` [default: text].
+    #[arg(long, value_parser = ["text", "json"])]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+    /// Tenants file [default: none, a demo tenant].
+    #[arg(long = "tenants")]
+    #[serde(rename = "tenants_file", skip_serializing_if = "Option::is_none")]
+    pub tenants_file: Option<PathBuf>,
+    /// sled page cache in MiB [default: 256].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_mb: Option<u64>,
 }
 
 impl Settings {
+    /// Layers defaults, the config file, the environment and the flags.
+    pub fn load(cli: Cli) -> anyhow::Result<Settings> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = &cli.config {
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
+            fig = fig.merge(Toml::file(path));
+        }
+        fig.merge(Env::prefixed("COTRAIL_").ignore(&["config"]))
+            .merge(Serialized::defaults(&cli))
+            .extract()
+            .context("invalid settings")
+    }
+
     /// Settings for a collector on a free loopback port with the given directories.
     pub fn for_test(data_dir: PathBuf, www_dir: PathBuf) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
             www_dir,
-            log_format: "text".into(),
+            cache_mb: 16,
+            ..Settings::default()
         }
+    }
+}
+
+#[cfg(test)]
+// figment's `Jail` API returns its own (large) error type; it is test-only.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_environment_which_beats_the_file_which_beats_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "listen = \"127.0.0.1:1000\"\ndata_dir = \"/from-file\"\ncache_mb = 7\n",
+            )?;
+            jail.set_env("COTRAIL_DATA_DIR", "/from-env");
+            let cli = Cli {
+                config: Some("c.toml".into()),
+                cache_mb: Some(9),
+                ..Cli::default()
+            };
+            let s = Settings::load(cli).map_err(|e| e.to_string())?;
+            assert_eq!(s.listen.port(), 1000);
+            assert_eq!(s.data_dir, PathBuf::from("/from-env"));
+            assert_eq!(s.cache_mb, 9);
+            assert_eq!(s.www_dir, PathBuf::from("./www"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_settings_are_an_error_that_names_them() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "listn = \"x\"\n")?;
+            let err = Settings::load(Cli {
+                config: Some("c.toml".into()),
+                ..Cli::default()
+            })
+            .unwrap_err();
+            assert!(format!("{err:#}").contains("listn"), "{err:#}");
+            Ok(())
+        });
     }
 }

@@ -2,7 +2,12 @@
 //! events from recorders, stores them durably and idempotently in sled, and serves
 //! the trails to agents.
 //!
-//! - [`config`]: settings from CLI flags and `COTRAIL_*` environment variables.
+//! - [`config`]: settings from defaults, a TOML file, `COTRAIL_*` environment
+//!   variables and CLI flags (figment).
+//! - [`tenants`]: tenants, site keys with allowed origins, user tokens, server
+//!   keys; the generated demo tenant.
+//! - [`auth`]: extractors resolving credentials to a tenant (`Reader`, `Admin`,
+//!   `Server`).
 //! - [`startup`]: [`startup::Application`] binds the listener, wires routes, runs
 //!   and shuts down gracefully (flushing the store).
 //! - [`routes`]: one file per resource: `ingest` (batches in), `sessions` (trails
@@ -12,9 +17,11 @@
 //! - [`error`]: the JSON error every 4xx/5xx answer carries.
 //! - [`telemetry`]: structured logs.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod routes;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tenants;

@@ -2,11 +2,12 @@
 //! All wiring lives in [`collector::startup`]; this only reads settings and runs.
 
 use clap::Parser;
-use collector::{config::Settings, startup::Application, telemetry};
+use collector::config::{Cli, Settings};
+use collector::{startup::Application, telemetry};
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::parse();
+    let settings = Settings::load(Cli::parse())?;
     telemetry::init(&settings.log_format);
     let app = Application::build(settings).await?;
     app.run_until_stopped().await

@@ -12,10 +12,13 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
+use std::sync::Arc;
+
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::routes::{assets, ingest, sessions};
+use crate::routes::{assets, demo, ingest, sessions};
 use crate::store::Store;
+use crate::tenants::{origin_allowed, Tenants};
 
 pub struct Application {
     port: u16,
@@ -23,12 +26,31 @@ pub struct Application {
     store: Store,
 }
 
-/// CORS for what pages on other origins use: the recorder bundle and ingest.
-/// Any origin, no credentials: site keys are public and write-only.
+/// CORS for the recorder bundle: public static files any page may load.
 fn public_cors() -> Cors {
     Cors::default()
         .allow_any_origin()
-        .allowed_methods(["GET", "POST"])
+        .allowed_methods(["GET"])
+        .max_age(3600)
+}
+
+/// CORS for ingest: an origin is allowed when the request's site key allows it
+/// (the same check the route makes for requests that skip the preflight).
+fn ingest_cors(tenants: Arc<Tenants>) -> Cors {
+    Cors::default()
+        .allowed_origin_fn(move |origin, head| {
+            let key = head
+                .uri
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("site_key=")));
+            match (key, origin.to_str()) {
+                (Some(key), Ok(origin)) => tenants
+                    .site_key(key)
+                    .is_some_and(|s| origin_allowed(&s.origins, origin)),
+                _ => false,
+            }
+        })
+        .allowed_methods(["POST"])
         .allowed_header(actix_web::http::header::CONTENT_TYPE)
         // The recorder honours Retry-After on 429/503; it must be able to read it.
         .expose_headers([actix_web::http::header::RETRY_AFTER])
@@ -44,7 +66,17 @@ fn query_config() -> web::QueryConfig {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = Store::open(&settings.data_dir)?;
+        let tenants = Arc::new(match &settings.tenants_file {
+            Some(path) => Tenants::load(path)?,
+            None => Tenants::demo(&settings.data_dir)?,
+        });
+        if let Some(path) = &tenants.demo_file {
+            tracing::info!(
+                file = %path.display(),
+                "no tenants file: running the demo tenant (site key pk_demo); its agent and admin tokens are in this file"
+            );
+        }
+        let store = Store::open(&settings.data_dir, settings.cache_mb)?;
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -52,21 +84,24 @@ impl Application {
         let recorder_dir = www.join("recorder");
         let data = web::Data::new(store.clone());
         let www_data = web::Data::new(assets::WwwDir(www.clone()));
+        let tenants_data = web::Data::new(tenants.clone());
 
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
                 .app_data(data.clone())
                 .app_data(www_data.clone())
+                .app_data(tenants_data.clone())
                 .app_data(query_config())
                 .service(
                     web::resource("/api/v1/batches")
-                        .wrap(public_cors())
+                        .wrap(ingest_cors(tenants.clone()))
                         .route(web::post().to(ingest::ingest)),
                 )
                 .service(
                     web::scope("/api/v1")
                         .route("/sessions", web::get().to(sessions::list))
+                        .route("/demo/credentials", web::get().to(demo::credentials))
                         .route(
                             "/sessions/{session_id}/events",
                             web::get().to(sessions::events),

@@ -2,12 +2,15 @@
 //!
 //! One tree per keyspace, never one per session:
 //!
-//! | tree       | key                                              | value                     |
+//! | tree       | key (after `tenant 0x00`)                        | value                     |
 //! |------------|--------------------------------------------------|---------------------------|
 //! | `events`   | `session 0x00 tab 0x00 seq:u64be`                | `EventRecord` as JSON     |
 //! | `timeline` | `session 0x00 ts:u64be tab 0x00 seq:u64be`       | `[type, actor]` (2 bytes) |
 //! | `sessions` | `session`                                        | `SessionState` as JSON    |
 //! | `gaps`     | `session 0x00 tab 0x00 from:u64be`               | `GapRecord` as JSON       |
+//!
+//! Every key starts with the tenant id and `0x00`, so one tenant's data is a
+//! contiguous range no query of another tenant can reach.
 //!
 //! `events` is each session's stream ordered by tab and sequence; a key that
 //! exists makes a re-sent event a no-op (idempotency). `timeline` orders a
@@ -24,25 +27,37 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use shared::api::{EventRecord, GapRecord, IngestAck, Origin, SessionSummary};
-use shared::{EventData, EventType, SessionId, TabId};
+use shared::{EventData, EventType, SessionId, TabId, TenantId};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-/// Key of one event in the `events` tree.
-pub fn event_key(session: &SessionId, tab: &TabId, seq: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(session.as_str().len() + tab.as_str().len() + 10);
-    k.extend_from_slice(session.as_str().as_bytes());
+/// Prefix of every key of one tenant, in every tree.
+pub fn tenant_prefix(tenant: &TenantId) -> Vec<u8> {
+    let mut k = tenant.as_str().as_bytes().to_vec();
     k.push(0);
-    k.extend_from_slice(tab.as_str().as_bytes());
-    k.push(0);
-    k.extend_from_slice(&seq.to_be_bytes());
     k
 }
 
-/// Prefix shared by every key of one session, in `events` and `timeline`.
-pub fn session_prefix(session: &SessionId) -> Vec<u8> {
-    let mut k = session.as_str().as_bytes().to_vec();
+/// Key of a session in the `sessions` tree.
+pub fn session_key(tenant: &TenantId, session: &SessionId) -> Vec<u8> {
+    let mut k = tenant_prefix(tenant);
+    k.extend_from_slice(session.as_str().as_bytes());
+    k
+}
+
+/// Prefix shared by every key of one session, in `events`, `timeline`, `gaps`.
+pub fn session_prefix(tenant: &TenantId, session: &SessionId) -> Vec<u8> {
+    let mut k = session_key(tenant, session);
     k.push(0);
+    k
+}
+
+/// Key of one event in the `events` tree.
+pub fn event_key(tenant: &TenantId, session: &SessionId, tab: &TabId, seq: u64) -> Vec<u8> {
+    let mut k = session_prefix(tenant, session);
+    k.extend_from_slice(tab.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
     k
 }
 
@@ -146,6 +161,7 @@ pub struct Store {
 
 /// What one ingest request stores: the events and the gaps of one tab.
 pub struct Ingest<'a> {
+    pub tenant: &'a TenantId,
     pub session: &'a SessionId,
     pub tab: &'a TabId,
     pub received_at: i64,
@@ -171,11 +187,14 @@ impl SessionState {
 }
 
 impl Store {
-    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+    /// Opens (or creates) the store under `dir` with a page cache of
+    /// `cache_mb` MiB.
+    pub fn open(dir: &Path, cache_mb: u64) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data directory {}", dir.display()))?;
         let db = sled::Config::new()
             .path(dir.join("sled"))
+            .cache_capacity(cache_mb.saturating_mul(1024 * 1024))
             .open()
             .with_context(|| format!("opening sled store in {}", dir.display()))?;
         Ok(Self {
@@ -191,6 +210,7 @@ impl Store {
     /// session summary. Blocking; does not flush (see [`Store::flush`]).
     pub fn insert(&self, batch: Ingest<'_>) -> anyhow::Result<IngestAck> {
         let Ingest {
+            tenant,
             session,
             tab,
             received_at,
@@ -202,10 +222,10 @@ impl Store {
         let encoded: Vec<Encoded> = records
             .iter()
             .map(|r| {
-                let mut tkey = session_prefix(session);
+                let mut tkey = session_prefix(tenant, session);
                 tkey.extend(timeline_suffix(r.event.ts, tab, r.event.seq));
                 Ok(Encoded {
-                    ekey: event_key(session, tab, r.event.seq),
+                    ekey: event_key(tenant, session, tab, r.event.seq),
                     value: serde_json::to_vec(r)?,
                     tkey,
                     codes: [
@@ -217,9 +237,15 @@ impl Store {
             .collect::<anyhow::Result<_>>()?;
         let encoded_gaps: Vec<(Vec<u8>, Vec<u8>)> = gaps
             .iter()
-            .map(|g| Ok((event_key(session, tab, g.from), serde_json::to_vec(g)?)))
+            .map(|g| {
+                Ok((
+                    event_key(tenant, session, tab, g.from),
+                    serde_json::to_vec(g)?,
+                ))
+            })
             .collect::<anyhow::Result<_>>()?;
-        let skey = session.as_str().as_bytes();
+        let skey = session_key(tenant, session);
+        let skey = skey.as_slice();
 
         let result = (&self.events, &self.timeline, &self.sessions, &self.gaps).transaction(
             |(events, timeline, sessions, gap_tree)| {
@@ -275,9 +301,9 @@ impl Store {
     }
 
     /// The gaps recorders reported for a session, by tab and sequence.
-    pub fn gaps(&self, session: &SessionId) -> anyhow::Result<Vec<GapRecord>> {
+    pub fn gaps(&self, tenant: &TenantId, session: &SessionId) -> anyhow::Result<Vec<GapRecord>> {
         self.gaps
-            .scan_prefix(session_prefix(session))
+            .scan_prefix(session_prefix(tenant, session))
             .map(|kv| Ok(serde_json::from_slice(&kv?.1)?))
             .collect()
     }
@@ -289,8 +315,12 @@ impl Store {
         Ok(())
     }
 
-    pub fn session(&self, session: &SessionId) -> anyhow::Result<Option<SessionSummary>> {
-        match self.sessions.get(session.as_str().as_bytes())? {
+    pub fn session(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+    ) -> anyhow::Result<Option<SessionSummary>> {
+        match self.sessions.get(session_key(tenant, session))? {
             Some(v) => {
                 let st: SessionState = serde_json::from_slice(&v)?;
                 Ok(Some(st.summary(session.clone())))
@@ -299,12 +329,13 @@ impl Store {
         }
     }
 
-    /// All session summaries, newest activity first.
-    pub fn sessions(&self) -> anyhow::Result<Vec<SessionSummary>> {
+    /// A tenant's session summaries, newest activity first.
+    pub fn sessions(&self, tenant: &TenantId) -> anyhow::Result<Vec<SessionSummary>> {
         let mut out = Vec::new();
-        for kv in self.sessions.iter() {
+        let prefix = tenant_prefix(tenant);
+        for kv in self.sessions.scan_prefix(&prefix) {
             let (k, v) = kv?;
-            let id = SessionId::parse(String::from_utf8_lossy(&k).into_owned())
+            let id = SessionId::parse(String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
                 .context("corrupt session key")?;
             let st: SessionState = serde_json::from_slice(&v)?;
             out.push(st.summary(id));
@@ -317,13 +348,14 @@ impl Store {
     /// newest first), starting after the timeline position `after`.
     pub fn events(
         &self,
+        tenant: &TenantId,
         session: &SessionId,
         filter: &EventFilter,
         after: Option<&[u8]>,
         descending: bool,
         limit: usize,
     ) -> anyhow::Result<EventScan> {
-        let prefix = session_prefix(session);
+        let prefix = session_prefix(tenant, session);
         let bound = |ts: i64| {
             let mut k = prefix.clone();
             k.extend_from_slice(&ts_sortable(ts).to_be_bytes());
@@ -334,7 +366,7 @@ impl Store {
         let hi = match filter.to {
             Some(to) if to < i64::MAX => bound(to + 1),
             _ => {
-                let mut k = session.as_str().as_bytes().to_vec();
+                let mut k = session_key(tenant, session);
                 k.push(1);
                 k
             }
@@ -372,7 +404,7 @@ impl Store {
             let (tab, seq) = parse_timeline_suffix(suffix).context("corrupt timeline key")?;
             let v = self
                 .events
-                .get(event_key(session, &tab, seq))?
+                .get(event_key(tenant, session, &tab, seq))?
                 .context("timeline entry without its event")?;
             events.push(serde_json::from_slice(&v)?);
             if events.len() == limit {
@@ -400,6 +432,9 @@ fn abort(e: serde_json::Error) -> ConflictableTransactionError<anyhow::Error> {
 mod tests {
     use super::*;
 
+    fn ten() -> TenantId {
+        TenantId::parse("acme").unwrap()
+    }
     fn sid(s: &str) -> SessionId {
         SessionId::parse(s).unwrap()
     }
@@ -411,17 +446,17 @@ mod tests {
     fn event_keys_sort_by_tab_then_numeric_sequence() {
         let s = sid("s");
         let mut keys = vec![
-            event_key(&s, &tid("b"), 1),
-            event_key(&s, &tid("a"), 256),
-            event_key(&s, &tid("a"), 2),
+            event_key(&ten(), &s, &tid("b"), 1),
+            event_key(&ten(), &s, &tid("a"), 256),
+            event_key(&ten(), &s, &tid("a"), 2),
         ];
         keys.sort();
         assert_eq!(
             keys,
             vec![
-                event_key(&s, &tid("a"), 2),
-                event_key(&s, &tid("a"), 256),
-                event_key(&s, &tid("b"), 1),
+                event_key(&ten(), &s, &tid("a"), 2),
+                event_key(&ten(), &s, &tid("a"), 256),
+                event_key(&ten(), &s, &tid("b"), 1),
             ]
         );
     }
@@ -429,8 +464,11 @@ mod tests {
     #[test]
     fn a_session_prefix_never_covers_another_session() {
         // "s" must not be a prefix of "s2"'s keys.
-        let k = event_key(&sid("s2"), &tid("t"), 0);
-        assert!(!k.starts_with(&session_prefix(&sid("s"))));
+        let k = event_key(&ten(), &sid("s2"), &tid("t"), 0);
+        assert!(!k.starts_with(&session_prefix(&ten(), &sid("s"))));
+        // Nor does a tenant's prefix cover another tenant's keys.
+        let other = TenantId::parse("acme2").unwrap();
+        assert!(!event_key(&other, &sid("s"), &tid("t"), 0).starts_with(&tenant_prefix(&ten())));
     }
 
     #[test]

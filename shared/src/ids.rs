@@ -110,6 +110,15 @@ id_type!(
     /// The platform's id of a support agent.
     AgentId
 );
+id_type!(
+    /// A customer of cotrail: owns site keys, users and all data recorded
+    /// through them. One tenant never sees another's data.
+    TenantId
+);
+id_type!(
+    /// A tenant's user on the platform (agent or admin), as the platform names it.
+    UserId
+);
 
 #[cfg(test)]
 mod tests {

@@ -24,7 +24,7 @@ pub use event::{
     EventType, FormData, Gap, GapReason, InputData, LimitError, MaskReason, Navigation,
     PageChangeData, ScrollData, SelectionData,
 };
-pub use ids::{AgentId, IdError, SessionId, TabId};
+pub use ids::{AgentId, IdError, SessionId, TabId, TenantId, UserId};
 
 /// Version of the batch format. A collector accepts every version up to its own.
 pub const WIRE_VERSION: u32 = 1;

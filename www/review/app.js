@@ -311,7 +311,27 @@ class ApiError extends Error {
   }
 }
 
+/**
+ * With no token yet, a collector running its demo tenant hands the demo
+ * agent's token to a browser on the same machine (the endpoint answers 404
+ * everywhere else), so the review app works right after `cargo xtask run`.
+ */
+async function demoToken() {
+  if (localStorage.getItem(TOKEN_KEY)) return;
+  try {
+    const res = await fetch(new URL(API + "/demo/credentials", location.origin), { cache: "no-store" });
+    if (!res.ok) return;
+    const body = await res.json();
+    if (body && body.agent && typeof body.agent.token === "string") {
+      localStorage.setItem(TOKEN_KEY, body.agent.token);
+    }
+  } catch {
+    // Not in demo mode: the sign-in box asks for a token.
+  }
+}
+
 async function api(path, params = {}) {
+  await demoToken();
   const url = new URL(API + path, location.origin);
   for (const [k, v] of Object.entries(params)) {
     if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, String(v));

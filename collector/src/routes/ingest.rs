@@ -12,17 +12,63 @@ use shared::api::{EventRecord, GapRecord, Origin};
 use shared::limits::MAX_BODY_BYTES;
 use shared::Batch;
 
+use std::sync::Arc;
+
+use shared::TenantId;
+
 use crate::error::ApiError;
 use crate::store::{Ingest, Store};
+use crate::tenants::{origin_allowed, Tenants};
 
 /// Longest `User-Agent` kept: enough for every real browser string.
 const MAX_USER_AGENT_CHARS: usize = 512;
 
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestQuery {
+    /// The site's public key (in the URL: `sendBeacon` cannot set headers).
+    site_key: Option<String>,
+}
+
+/// Resolves the site key to its tenant and checks the page's origin against
+/// the key's allowed origins. Requests without `Origin` (not from a browser
+/// page) pass: a site key is public, the Origin check stops other sites' pages
+/// from writing into this tenant's trails.
+fn authorize(
+    req: &HttpRequest,
+    tenants: &Tenants,
+    key: Option<&str>,
+) -> Result<TenantId, ApiError> {
+    let key = key
+        .filter(|k| !k.is_empty())
+        .ok_or(ApiError::Unauthorized {
+            code: "missing_site_key",
+            message: "add ?site_key=<your site key> to the URL".into(),
+        })?;
+    let site = tenants.site_key(key).ok_or(ApiError::Unauthorized {
+        code: "unknown_site_key",
+        message: "this site key is not known".into(),
+    })?;
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !origin_allowed(&site.origins, origin) {
+            return Err(ApiError::Forbidden {
+                code: "origin_not_allowed",
+                message: format!("pages on {origin:?} may not use this site key"),
+            });
+        }
+    }
+    Ok(site.tenant.clone())
+}
+
 pub async fn ingest(
     req: HttpRequest,
+    query: web::Query<IngestQuery>,
     mut body: web::Payload,
     store: web::Data<Store>,
+    tenants: web::Data<Arc<Tenants>>,
 ) -> Result<HttpResponse, ApiError> {
+    let tenant = authorize(&req, &tenants, query.site_key.as_deref())?;
     check_content_type(&req)?;
 
     // Refuse early on a declared length, and again while reading for bodies
@@ -81,6 +127,7 @@ pub async fn ingest(
     let writer = store.clone();
     let ack = web::block(move || {
         writer.insert(Ingest {
+            tenant: &tenant,
             session: &session,
             tab: &tab,
             received_at,

@@ -1,5 +1,6 @@
 //! HTTP routes, one file per resource.
 
 pub mod assets;
+pub mod demo;
 pub mod ingest;
 pub mod sessions;

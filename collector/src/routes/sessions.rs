@@ -8,6 +8,7 @@ use serde::Deserialize;
 use shared::api::{EventsPage, GapsPage, SessionsPage};
 use shared::{EventType, SessionId};
 
+use crate::auth::Reader;
 use crate::error::ApiError;
 use crate::store::{EventFilter, Store};
 
@@ -57,6 +58,7 @@ pub struct SessionsQuery {
 }
 
 pub async fn list(
+    Reader(who): Reader,
     q: web::Query<SessionsQuery>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
@@ -70,7 +72,7 @@ pub async fn list(
         None => 0,
     };
     let store = store.into_inner();
-    let all = blocking(move || store.sessions()).await?;
+    let all = blocking(move || store.sessions(&who.tenant)).await?;
     let total = all.len();
     let sessions: Vec<_> = all.into_iter().skip(skip).take(limit).collect();
     let end = skip + sessions.len();
@@ -141,6 +143,7 @@ fn parse_filter(q: &EventsQuery) -> Result<EventFilter, ApiError> {
 }
 
 pub async fn events(
+    Reader(who): Reader,
     path: web::Path<String>,
     q: web::Query<EventsQuery>,
     store: web::Data<Store>,
@@ -161,12 +164,20 @@ pub async fn events(
     };
     let after = decode_cursor(&q.cursor)?;
     let store = store.into_inner();
+    let tenant = who.tenant;
     let page = blocking(move || {
-        if store.session(&session)?.is_none() {
+        if store.session(&tenant, &session)?.is_none() {
             return Ok(None);
         }
         store
-            .events(&session, &filter, after.as_deref(), descending, limit)
+            .events(
+                &tenant,
+                &session,
+                &filter,
+                after.as_deref(),
+                descending,
+                limit,
+            )
             .map(Some)
     })
     .await?
@@ -178,17 +189,19 @@ pub async fn events(
 }
 
 pub async fn gaps(
+    Reader(who): Reader,
     path: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let session = SessionId::parse(path.into_inner())
         .map_err(|e| ApiError::bad_request("bad_session_id", format!("session id {e}")))?;
     let store = store.into_inner();
+    let tenant = who.tenant;
     let gaps = blocking(move || {
-        if store.session(&session)?.is_none() {
+        if store.session(&tenant, &session)?.is_none() {
             return Ok(None);
         }
-        store.gaps(&session).map(Some)
+        store.gaps(&tenant, &session).map(Some)
     })
     .await?
     .ok_or_else(|| ApiError::NotFound("no such session".into()))?;

@@ -3,6 +3,31 @@ use collector::startup::Application;
 use serde_json::{json, Value};
 use shared::api::{EventsPage, SessionsPage};
 
+pub const AGENT_TOKEN: &str = "at_acme_agent_0123456789abcdef0123456789";
+pub const ADMIN_TOKEN: &str = "at_acme_admin_0123456789abcdef0123456789";
+pub const OTHER_TOKEN: &str = "at_other_agent_0123456789abcdef012345678";
+pub const SERVER_KEY: &str = "sk_acme_server_0123456789abcdef012345678";
+pub const SITE_KEY: &str = "pk_acme";
+pub const OTHER_SITE_KEY: &str = "pk_other";
+
+/// Two tenants: `acme` (whose credentials the helpers use) and `other`.
+const TENANTS: &str = r#"
+[[tenant]]
+id = "acme"
+name = "Acme"
+site_keys = [{ key = "pk_acme", origins = ["https://shop.example", "http://127.0.0.1:*"] }]
+users = [
+  { id = "ana", role = "agent", token = "at_acme_agent_0123456789abcdef0123456789" },
+  { id = "root", role = "admin", token = "at_acme_admin_0123456789abcdef0123456789" },
+]
+server_keys = ["sk_acme_server_0123456789abcdef012345678"]
+
+[[tenant]]
+id = "other"
+site_keys = [{ key = "pk_other", origins = ["*"] }]
+users = [{ id = "olga", role = "agent", token = "at_other_agent_0123456789abcdef012345678" }]
+"#;
+
 /// A running collector on port 0 with its own temporary store, stopped on drop.
 pub struct TestApp {
     pub base: String,
@@ -14,8 +39,12 @@ pub struct TestApp {
 impl TestApp {
     pub async fn spawn() -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
+        let tenants = data_dir.path().join("tenants.toml");
+        std::fs::write(&tenants, TENANTS).unwrap();
         let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
-        let app = Application::build(Settings::for_test(data_dir.path().to_owned(), www))
+        let mut settings = Settings::for_test(data_dir.path().join("store"), www);
+        settings.tenants_file = Some(tenants);
+        let app = Application::build(settings)
             .await
             .expect("collector starts");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -34,8 +63,17 @@ impl TestApp {
         content_type: &str,
         body: impl Into<reqwest::Body>,
     ) -> reqwest::Response {
+        self.post_batch_as(SITE_KEY, content_type, body).await
+    }
+
+    pub async fn post_batch_as(
+        &self,
+        site_key: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         self.client
-            .post(format!("{}/api/v1/batches", self.base))
+            .post(format!("{}/api/v1/batches?site_key={site_key}", self.base))
             .header("content-type", content_type)
             .body(body)
             .send()
@@ -48,12 +86,18 @@ impl TestApp {
             .await
     }
 
+    /// GET as the acme agent.
     pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path_and_query}", self.base))
-            .send()
-            .await
-            .expect("request sent")
+        self.get_as(Some(AGENT_TOKEN), path_and_query).await
+    }
+
+    pub async fn get_as(&self, token: Option<&str>, path_and_query: &str) -> reqwest::Response {
+        let req = self.client.get(format!("{}{path_and_query}", self.base));
+        let req = match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        req.send().await.expect("request sent")
     }
 
     pub async fn events(&self, session: &str, query: &str) -> EventsPage {

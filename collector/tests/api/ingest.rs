@@ -190,10 +190,11 @@ async fn acknowledged_events_survive_a_restart_on_the_same_store() {
     let dir = tempfile::tempdir().unwrap();
     // Copy the store while the collector still runs: what was acknowledged must
     // already be on disk, without a clean shutdown.
-    copy_dir(app.data_dir.path(), dir.path());
+    copy_dir(&app.data_dir.path().join("store"), dir.path());
     app.stop().await;
-    let store = collector::store::Store::open(dir.path()).unwrap();
-    assert_eq!(store.sessions().unwrap()[0].event_count, 1);
+    let store = collector::store::Store::open(dir.path(), 16).unwrap();
+    let acme = shared::TenantId::parse("acme").unwrap();
+    assert_eq!(store.sessions(&acme).unwrap()[0].event_count, 1);
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -209,25 +210,76 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-#[tokio::test]
-async fn cross_origin_pages_may_post_batches() {
-    let app = TestApp::spawn().await;
-    let res = app
-        .client
+async fn preflight(app: &TestApp, site_key: &str, origin: &str) -> reqwest::Response {
+    app.client
         .request(
             reqwest::Method::OPTIONS,
-            format!("{}/api/v1/batches", app.base),
+            format!("{}/api/v1/batches?site_key={site_key}", app.base),
         )
-        .header("origin", "https://shop.example")
+        .header("origin", origin)
         .header("access-control-request-method", "POST")
         .header("access-control-request-headers", "content-type")
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_on_the_site_keys_origins_may_post_batches_and_others_may_not() {
+    let app = TestApp::spawn().await;
+    let res = preflight(&app, SITE_KEY, "https://shop.example").await;
     assert!(res.status().is_success(), "{}", res.status());
     assert_eq!(
         res.headers()["access-control-allow-origin"],
         "https://shop.example"
     );
+    let res = preflight(&app, SITE_KEY, "https://evil.example").await;
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+
+    // A request that skips the preflight (text/plain) is checked by the route.
+    let body = batch("s", "t", vec![click(0, 1, "a")]).to_string();
+    let res = app
+        .client
+        .post(format!("{}/api/v1/batches?site_key={SITE_KEY}", app.base))
+        .header("origin", "https://evil.example")
+        .header("content-type", "text/plain")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 403, "origin_not_allowed").await;
+    let res = app
+        .client
+        .post(format!("{}/api/v1/batches?site_key={SITE_KEY}", app.base))
+        .header("origin", "https://shop.example")
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ingest_without_a_known_site_key_is_401_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let body = batch("s", "t", vec![click(0, 1, "a")]).to_string();
+    let res = app
+        .client
+        .post(format!("{}/api/v1/batches", app.base))
+        .header("content-type", "text/plain")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 401, "missing_site_key").await;
+    let res = app.post_batch_as("pk_nobody", "text/plain", body).await;
+    assert_error(res, 401, "unknown_site_key").await;
+    assert!(app.sessions().await.sessions.is_empty());
     app.stop().await;
 }

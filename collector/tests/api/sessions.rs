@@ -193,3 +193,140 @@ async fn gap_records_are_stored_once_and_counted_on_the_session() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn reading_needs_a_valid_token_and_says_so() {
+    let app = TestApp::spawn().await;
+    let res = app.get_as(None, "/api/v1/sessions").await;
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+    assert_error(res, 401, "missing_credentials").await;
+    let res = app
+        .get_as(
+            Some("at_not_a_real_token_0123456789abcdef"),
+            "/api/v1/sessions",
+        )
+        .await;
+    assert_error(res, 401, "invalid_credentials").await;
+    // A server key is not a reading credential.
+    let res = app.get_as(Some(SERVER_KEY), "/api/v1/sessions").await;
+    assert_error(res, 401, "invalid_credentials").await;
+    let res = app.get_as(Some(ADMIN_TOKEN), "/api/v1/sessions").await;
+    assert_eq!(res.status(), 200);
+    // With a tenants file there is no demo tenant to hand out.
+    assert_error(
+        app.get_as(None, "/api/v1/demo/credentials").await,
+        404,
+        "not_found",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_tenant_never_sees_another_tenants_sessions_even_with_the_same_id() {
+    let app = TestApp::spawn().await;
+    app.post_batch(&batch("shared-id", "t", vec![click(0, 1, "acme-click")]))
+        .await;
+    let other = batch(
+        "shared-id",
+        "t",
+        vec![click(0, 1, "other-click"), click(1, 2, "x")],
+    );
+    let res = app
+        .post_batch_as(OTHER_SITE_KEY, "application/json", other.to_string())
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let acme = app.events("shared-id", "").await.events;
+    assert_eq!(acme.len(), 1, "acme sees only its own event");
+    let res = app
+        .get_as(Some(OTHER_TOKEN), "/api/v1/sessions/shared-id/events")
+        .await;
+    let page: shared::api::EventsPage = res.json().await.unwrap();
+    assert_eq!(page.events.len(), 2);
+    assert!(serde_json::to_string(&page)
+        .unwrap()
+        .contains("other-click"));
+    assert!(!serde_json::to_string(&page).unwrap().contains("acme-click"));
+
+    // A session only the other tenant has is a 404 for acme, not a 403 that
+    // would confirm it exists.
+    let res = app
+        .post_batch_as(
+            OTHER_SITE_KEY,
+            "application/json",
+            batch("only-other", "t", vec![click(0, 1, "o")]).to_string(),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_error(
+        app.get("/api/v1/sessions/only-other/events").await,
+        404,
+        "not_found",
+    )
+    .await;
+    let listed: Vec<_> = app
+        .sessions()
+        .await
+        .sessions
+        .into_iter()
+        .map(|s| s.session_id.to_string())
+        .collect();
+    assert_eq!(listed, ["shared-id"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_tenants_file_a_private_demo_tenant_works_out_of_the_box() {
+    let data = tempfile::tempdir().unwrap();
+    let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
+    let app = collector::startup::Application::build(collector::config::Settings::for_test(
+        data.path().to_owned(),
+        www,
+    ))
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+
+    let file = data.path().join("demo-tenant.toml");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let creds: serde_json::Value = client
+        .get(format!("{base}/api/v1/demo/credentials"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = creds["agent"]["token"].as_str().unwrap().to_owned();
+    assert!(std::fs::read_to_string(&file).unwrap().contains(&token));
+
+    let res = client
+        .post(format!("{base}/api/v1/batches?site_key=pk_demo"))
+        .header("origin", base.clone())
+        .header("content-type", "text/plain")
+        .body(batch("demo-s", "t", vec![click(0, 1, "a")]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client
+        .get(format!("{base}/api/v1/sessions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let page: shared::api::SessionsPage = res.json().await.unwrap();
+    assert_eq!(page.sessions[0].session_id.as_str(), "demo-s");
+    handle.stop(true).await;
+}
