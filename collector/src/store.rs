@@ -112,7 +112,17 @@ struct SessionState {
     /// Client time of the page change `last_url` came from, so a late re-sent
     /// batch does not overwrite a newer page.
     last_url_ts: i64,
+    /// Page changes recorded (pages visited, SPA views included).
+    #[serde(default)]
+    page_changes: u64,
+    /// Distinct URLs visited, for search; the first [`MAX_URLS_PER_SESSION`].
+    #[serde(default)]
+    urls: BTreeSet<String>,
 }
+
+/// Distinct URLs a session summary keeps for search. Enough for any real
+/// support session; a page generating endless URLs cannot grow the summary.
+pub const MAX_URLS_PER_SESSION: usize = 100;
 
 impl SessionState {
     fn summary(&self, session_id: SessionId) -> SessionSummary {
@@ -125,7 +135,44 @@ impl SessionState {
             actors: self.actors.iter().cloned().collect(),
             origin: self.origin.clone(),
             lost_events: self.lost_events,
+            page_changes: self.page_changes,
             last_url: self.last_url.clone(),
+        }
+    }
+}
+
+/// Which sessions a listing returns.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    /// Only sessions active at some time within `[from, to]` (ms, collector time).
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// `Some(true)`: only sessions an agent took part in; `Some(false)`: only
+    /// sessions without one.
+    pub agent: Option<bool>,
+    /// Case-insensitive text found in the session id or a visited URL.
+    pub text: Option<String>,
+}
+
+impl SessionFilter {
+    fn accepts(&self, id: &SessionId, st: &SessionState) -> bool {
+        if self.from.is_some_and(|from| st.last_seen < from)
+            || self.to.is_some_and(|to| st.first_seen > to)
+        {
+            return false;
+        }
+        if let Some(agent) = self.agent {
+            if st.actors.contains("agent") != agent {
+                return false;
+            }
+        }
+        match &self.text {
+            Some(t) => {
+                let t = t.to_lowercase();
+                id.as_str().to_lowercase().contains(&t)
+                    || st.urls.iter().any(|u| u.to_lowercase().contains(&t))
+            }
+            None => true,
         }
     }
 }
@@ -182,6 +229,8 @@ impl SessionState {
             last_url: None,
             lost_events: 0,
             last_url_ts: i64::MIN,
+            page_changes: 0,
+            urls: BTreeSet::new(),
         }
     }
 }
@@ -270,6 +319,10 @@ impl Store {
                     state.event_count += 1;
                     state.actors.insert(rec.event.actor.kind().to_string());
                     if let EventData::PageChange(p) = &rec.event.data {
+                        state.page_changes += 1;
+                        if state.urls.len() < MAX_URLS_PER_SESSION {
+                            state.urls.insert(p.url.clone());
+                        }
                         if rec.event.ts >= state.last_url_ts {
                             state.last_url = Some(p.url.clone());
                             state.last_url_ts = rec.event.ts;
@@ -331,6 +384,15 @@ impl Store {
 
     /// A tenant's session summaries, newest activity first.
     pub fn sessions(&self, tenant: &TenantId) -> anyhow::Result<Vec<SessionSummary>> {
+        self.sessions_matching(tenant, &SessionFilter::default())
+    }
+
+    /// A tenant's session summaries that pass `filter`, newest activity first.
+    pub fn sessions_matching(
+        &self,
+        tenant: &TenantId,
+        filter: &SessionFilter,
+    ) -> anyhow::Result<Vec<SessionSummary>> {
         let mut out = Vec::new();
         let prefix = tenant_prefix(tenant);
         for kv in self.sessions.scan_prefix(&prefix) {
@@ -338,7 +400,9 @@ impl Store {
             let id = SessionId::parse(String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
                 .context("corrupt session key")?;
             let st: SessionState = serde_json::from_slice(&v)?;
-            out.push(st.summary(id));
+            if filter.accepts(&id, &st) {
+                out.push(st.summary(id));
+            }
         }
         out.sort_by(|a, b| (b.last_seen, &b.session_id).cmp(&(a.last_seen, &a.session_id)));
         Ok(out)

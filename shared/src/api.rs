@@ -66,6 +66,9 @@ pub struct SessionSummary {
     /// Events the recorders reported lost (sum of their gap records).
     #[serde(default)]
     pub lost_events: u64,
+    /// Page changes recorded: pages visited, single-page-app views included.
+    #[serde(default)]
+    pub page_changes: u64,
     /// URL of the latest page change, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_url: Option<String>,

@@ -10,7 +10,7 @@ use shared::{EventType, SessionId};
 
 use crate::auth::Reader;
 use crate::error::ApiError;
-use crate::store::{EventFilter, Store};
+use crate::store::{EventFilter, SessionFilter, Store};
 
 /// Default page size when the client names none.
 const DEFAULT_PAGE: usize = 100;
@@ -55,6 +55,13 @@ async fn blocking<T: Send + 'static>(
 pub struct SessionsQuery {
     limit: Option<usize>,
     cursor: Option<String>,
+    /// Active within this window (ms since epoch, collector time).
+    from: Option<i64>,
+    to: Option<i64>,
+    /// `true`: an agent took part; `false`: no agent did.
+    agent: Option<bool>,
+    /// Text in the session id or a visited page URL.
+    q: Option<String>,
 }
 
 pub async fn list(
@@ -72,7 +79,13 @@ pub async fn list(
         None => 0,
     };
     let store = store.into_inner();
-    let all = blocking(move || store.sessions(&who.tenant)).await?;
+    let filter = SessionFilter {
+        from: q.from,
+        to: q.to,
+        agent: q.agent,
+        text: q.q.clone().filter(|t| !t.trim().is_empty()),
+    };
+    let all = blocking(move || store.sessions_matching(&who.tenant, &filter)).await?;
     let total = all.len();
     let sessions: Vec<_> = all.into_iter().skip(skip).take(limit).collect();
     let end = skip + sessions.len();

@@ -330,3 +330,80 @@ async fn without_a_tenants_file_a_private_demo_tenant_works_out_of_the_box() {
     assert_eq!(page.sessions[0].session_id.as_str(), "demo-s");
     handle.stop(true).await;
 }
+
+#[tokio::test]
+async fn sessions_filter_by_agent_involvement_page_url_text_and_time() {
+    let app = TestApp::spawn().await;
+    let page = |seq: u64, url: &str, actor: serde_json::Value| {
+        json!({"seq": seq, "ts": 1, "mono": seq, "actor": actor, "type": "PAGE-CHANGE",
+               "data": {"url": url, "title": "t", "nav": "push"}})
+    };
+    app.post_batch(&batch(
+        "with-agent",
+        "t",
+        vec![
+            page(0, "https://shop.example/cart", json!({"kind": "customer"})),
+            page(
+                1,
+                "https://shop.example/checkout",
+                json!({"kind": "agent", "id": "a-1"}),
+            ),
+        ],
+    ))
+    .await;
+    app.post_batch(&batch(
+        "alone",
+        "t",
+        vec![page(
+            0,
+            "https://shop.example/Returns",
+            json!({"kind": "customer"}),
+        )],
+    ))
+    .await;
+    let ids = |q: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.get(&format!("/api/v1/sessions?{q}")).await;
+            assert_eq!(res.status(), 200, "{q}");
+            let p: shared::api::SessionsPage = res.json().await.unwrap();
+            let mut ids: Vec<String> = p
+                .sessions
+                .into_iter()
+                .map(|s| s.session_id.to_string())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(ids("agent=true").await, ["with-agent"]);
+    assert_eq!(ids("agent=false").await, ["alone"]);
+    assert_eq!(
+        ids("q=returns").await,
+        ["alone"],
+        "case-insensitive URL text"
+    );
+    assert_eq!(
+        ids("q=checkout").await,
+        ["with-agent"],
+        "any visited URL, not only the last"
+    );
+    assert_eq!(ids("q=alo").await, ["alone"], "session id text");
+    assert_eq!(ids("from=1").await, ["alone", "with-agent"]);
+    assert!(ids("to=1").await.is_empty(), "nothing was active in 1970");
+    let s = app
+        .sessions()
+        .await
+        .sessions
+        .into_iter()
+        .find(|s| s.session_id.as_str() == "with-agent")
+        .unwrap();
+    assert_eq!(s.page_changes, 2);
+    assert_error(
+        app.get("/api/v1/sessions?agent=maybe").await,
+        400,
+        "bad_query",
+    )
+    .await;
+    app.stop().await;
+}
