@@ -33,6 +33,31 @@ pub struct Settings {
     /// Reverse proxies whose `X-Forwarded-For` is believed. A client IP taken
     /// from any other peer's header would be whatever the client wrote.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Ingest requests one client IP may make per second, sustained (0: no
+    /// limit). A tab sends about one batch every two seconds, so 50 leaves room
+    /// for a busy office behind one NAT address.
+    pub ingest_per_ip_per_second: u32,
+    /// Requests one client IP may make in a burst above the sustained rate:
+    /// every tab of a reopened browser flushing its queue at once.
+    pub ingest_per_ip_burst: u32,
+    /// Ingest requests one site key may take per second, sustained (0: no
+    /// limit): bounds what one tenant's traffic (or a leaked key) costs others.
+    pub ingest_per_site_key_per_second: u32,
+    /// Burst above the sustained rate for one site key.
+    pub ingest_per_site_key_burst: u32,
+    /// Time a client has to send a request's head (line and headers), in ms;
+    /// past it the connection is answered 408 and closed, so a slow client
+    /// cannot hold a connection open by dribbling headers.
+    pub client_request_timeout_ms: u64,
+    /// Time a closing connection gets to shut down cleanly, in ms.
+    pub client_disconnect_timeout_ms: u64,
+    /// Idle keep-alive time of a connection between requests, in seconds
+    /// (0: no keep-alive).
+    pub keep_alive_secs: u64,
+    /// Time a client has to send an ingest body once its headers are in, in
+    /// ms; past it the request is answered 408. A 1 MiB body takes well under a
+    /// second on any working link.
+    pub body_read_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -45,6 +70,14 @@ impl Default for Settings {
             tenants_file: None,
             cache_mb: 256,
             trusted_proxies: Vec::new(),
+            ingest_per_ip_per_second: 50,
+            ingest_per_ip_burst: 200,
+            ingest_per_site_key_per_second: 2000,
+            ingest_per_site_key_burst: 10_000,
+            client_request_timeout_ms: 5000,
+            client_disconnect_timeout_ms: 1000,
+            keep_alive_secs: 15,
+            body_read_timeout_ms: 10_000,
         }
     }
 }
@@ -106,13 +139,16 @@ impl Settings {
             .context("invalid settings")
     }
 
-    /// Settings for a collector on a free loopback port with the given directories.
+    /// Settings for a collector on a free loopback port with the given
+    /// directories, without rate limits (tests that want them set them).
     pub fn for_test(data_dir: PathBuf, www_dir: PathBuf) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
             www_dir,
             cache_mb: 16,
+            ingest_per_ip_per_second: 0,
+            ingest_per_site_key_per_second: 0,
             ..Settings::default()
         }
     }

@@ -14,12 +14,16 @@
 //!   out), `assets` (the recorder bundle and the `www/` site).
 //! - [`store`]: the only module that knows sled: key encoding, idempotent inserts,
 //!   paged scans.
+//! - [`durability`]: group commit; one flush serves every request waiting for it.
+//! - [`rate_limit`]: ingest limits per client IP and per site key.
 //! - [`error`]: the JSON error every 4xx/5xx answer carries.
-//! - [`telemetry`]: structured logs.
+//! - [`telemetry`]: structured logs and the Prometheus metrics' names.
 
 pub mod auth;
 pub mod config;
+pub mod durability;
 pub mod error;
+pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -7,23 +7,48 @@ use std::net::TcpListener;
 
 use actix_cors::Cors;
 use actix_files::Files;
-use actix_web::dev::Server;
-use actix_web::{web, App, HttpServer};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpMessage, HttpServer};
 use anyhow::Context;
-use tracing_actix_web::TracingLogger;
+use tracing_actix_web::{RequestId, TracingLogger};
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Settings;
+use crate::durability::GroupCommit;
 use crate::error::ApiError;
-use crate::routes::{assets, demo, ingest, sessions};
+use crate::rate_limit::RateLimits;
+use crate::routes::{assets, demo, health, ingest, metrics, sessions};
 use crate::store::Store;
 use crate::tenants::{origin_allowed, Tenants};
+
+/// How often rate-limit state of clients gone quiet is dropped.
+const RATE_LIMIT_SWEEP: Duration = Duration::from_secs(60);
 
 pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    commit: GroupCommit,
+}
+
+/// Returns the request id the tracing span carries as `x-request-id`, so a
+/// client's report can be matched with the collector's logs.
+async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().copied();
+    let mut res = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
 }
 
 /// CORS for the recorder bundle: public static files any page may load.
@@ -77,6 +102,23 @@ impl Application {
             );
         }
         let store = Store::open(&settings.data_dir, settings.cache_mb)?;
+        let flusher = store.clone();
+        let commit = GroupCommit::start(Box::new(move || {
+            let store = flusher.clone();
+            Box::pin(async move { store.flush().await })
+        }));
+        let limits = web::Data::new(RateLimits::new(&settings));
+        let sweep = limits.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(RATE_LIMIT_SWEEP);
+            loop {
+                every.tick().await;
+                sweep.forget_idle();
+            }
+        });
+        let prometheus = web::Data::new(crate::telemetry::prometheus());
+        let ingest_config = web::Data::new(ingest::IngestConfig::new(&settings));
+        let commit_data = web::Data::new(commit.clone());
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -88,8 +130,14 @@ impl Application {
 
         let server = HttpServer::new(move || {
             App::new()
+                // Runs inside TracingLogger, which puts the RequestId in place.
+                .wrap(from_fn(request_id_header))
                 .wrap(TracingLogger::default())
                 .app_data(data.clone())
+                .app_data(commit_data.clone())
+                .app_data(limits.clone())
+                .app_data(prometheus.clone())
+                .app_data(ingest_config.clone())
                 .app_data(www_data.clone())
                 .app_data(tenants_data.clone())
                 .app_data(query_config())
@@ -113,6 +161,9 @@ impl Application {
                             ))
                         })),
                 )
+                .route("/healthz", web::get().to(health::healthz))
+                .route("/readyz", web::get().to(health::readyz))
+                .route("/metrics", web::get().to(metrics::metrics))
                 .service(
                     web::resource("/recorder.js")
                         .wrap(public_cors())
@@ -125,6 +176,14 @@ impl Application {
                 )
                 // Static files last, so they never shadow an API route.
                 .service(Files::new("/", &www).index_file("index.html"))
+        })
+        // Slow clients cannot hold connections: the head must arrive in time,
+        // idle keep-alive connections close, and closing ones get a deadline.
+        .client_request_timeout(Duration::from_millis(settings.client_request_timeout_ms))
+        .client_disconnect_timeout(Duration::from_millis(settings.client_disconnect_timeout_ms))
+        .keep_alive(match settings.keep_alive_secs {
+            0 => actix_web::http::KeepAlive::Disabled,
+            s => actix_web::http::KeepAlive::Timeout(Duration::from_secs(s)),
         })
         .listen(listener)?
         // Graceful shutdown: in-flight requests get this long to finish.
@@ -142,6 +201,7 @@ impl Application {
             port,
             server,
             store,
+            commit,
         })
     }
 
@@ -154,8 +214,15 @@ impl Application {
         self.server.handle()
     }
 
+    /// The group-commit flusher, whose flush count tells how well concurrent
+    /// requests share flushes.
+    pub fn group_commit(&self) -> GroupCommit {
+        self.commit.clone()
+    }
+
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
+        self.commit.stop();
         self.store.flush().await?;
         tracing::info!("collector stopped; store flushed");
         Ok(())

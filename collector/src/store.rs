@@ -8,6 +8,7 @@
 //! | `timeline` | `session 0x00 ts:u64be tab 0x00 seq:u64be`       | `[type, actor]` (2 bytes) |
 //! | `sessions` | `session`                                        | `SessionState` as JSON    |
 //! | `gaps`     | `session 0x00 tab 0x00 from:u64be`               | `GapRecord` as JSON       |
+//! | `meta`     | `probe` (no tenant prefix)                       | time of the last readiness probe |
 //!
 //! Every key starts with the tenant id and `0x00`, so one tenant's data is a
 //! contiguous range no query of another tenant can reach.
@@ -359,6 +360,20 @@ impl Store {
             .scan_prefix(session_prefix(tenant, session))
             .map(|kv| Ok(serde_json::from_slice(&kv?.1)?))
             .collect()
+    }
+
+    /// Writes a probe record (the `meta` tree, key `probe`): proves the store
+    /// takes writes. Blocking; the caller flushes to prove the disk does too.
+    pub fn probe(&self) -> anyhow::Result<()> {
+        self.db
+            .open_tree("meta")?
+            .insert("probe", &crate::routes::ingest::now_ms().to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Bytes the store occupies on disk.
+    pub fn size_on_disk(&self) -> anyhow::Result<u64> {
+        Ok(self.db.size_on_disk()?)
     }
 
     /// Makes everything inserted so far durable. Answers only after the data is

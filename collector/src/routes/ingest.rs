@@ -12,16 +12,43 @@ use shared::api::{EventRecord, GapRecord, Origin};
 use shared::limits::MAX_BODY_BYTES;
 use shared::Batch;
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use shared::TenantId;
 
+use crate::config::Settings;
+use crate::durability::GroupCommit;
 use crate::error::ApiError;
+use crate::rate_limit::RateLimits;
 use crate::store::{Ingest, Store};
+use crate::telemetry::metric;
 use crate::tenants::{origin_allowed, Tenants};
 
 /// Longest `User-Agent` kept: enough for every real browser string.
 const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// Deepest nesting of `[`/`{` a body may have. A batch is four levels deep
+/// (batch, events, event, data) above a custom value of at most
+/// [`shared::limits::MAX_JSON_DEPTH`]; anything deeper is refused by a linear
+/// scan before the parser sees it, so hostile nesting costs no recursion.
+pub const MAX_BODY_DEPTH: usize = shared::limits::MAX_JSON_DEPTH + 8;
+
+/// What the ingest route needs beyond the store: settings it applies.
+pub struct IngestConfig {
+    pub trusted_proxies: Vec<IpAddr>,
+    pub body_read_timeout: Duration,
+}
+
+impl IngestConfig {
+    pub fn new(settings: &Settings) -> Self {
+        IngestConfig {
+            trusted_proxies: settings.trusted_proxies.clone(),
+            body_read_timeout: Duration::from_millis(settings.body_read_timeout_ms),
+        }
+    }
+}
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,15 +88,53 @@ fn authorize(
     Ok(site.tenant.clone())
 }
 
+#[allow(clippy::too_many_arguments)] // actix extractors: one argument each.
 pub async fn ingest(
     req: HttpRequest,
     query: web::Query<IngestQuery>,
-    mut body: web::Payload,
+    body: web::Payload,
     store: web::Data<Store>,
+    commit: web::Data<GroupCommit>,
     tenants: web::Data<Arc<Tenants>>,
+    limits: web::Data<RateLimits>,
+    config: web::Data<IngestConfig>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = authorize(&req, &tenants, query.site_key.as_deref())?;
-    check_content_type(&req)?;
+    let started = Instant::now();
+    let result = ingest_batch(
+        &req, &query, body, &store, &commit, &tenants, &limits, &config,
+    )
+    .await;
+    match &result {
+        Ok(ack) => {
+            ::metrics::counter!(metric::EVENTS_INGESTED).increment(ack.stored as u64);
+            ::metrics::counter!(metric::DUPLICATES).increment(ack.duplicates as u64);
+            ::metrics::histogram!(metric::INGEST_SECONDS).record(started.elapsed());
+        }
+        Err(e) => ::metrics::counter!(metric::REJECTS, "code" => e.code()).increment(1),
+    }
+    Ok(HttpResponse::Ok().json(result?))
+}
+
+#[allow(clippy::too_many_arguments)] // the extractors, passed through.
+async fn ingest_batch(
+    req: &HttpRequest,
+    query: &IngestQuery,
+    mut body: web::Payload,
+    store: &Store,
+    commit: &GroupCommit,
+    tenants: &Tenants,
+    limits: &RateLimits,
+    config: &IngestConfig,
+) -> Result<shared::api::IngestAck, ApiError> {
+    let origin = origin_of(req, &config.trusted_proxies);
+    if let Some(ip) = origin.ip.as_deref().and_then(|ip| ip.parse().ok()) {
+        limits.check_ip(ip)?;
+    }
+    let tenant = authorize(req, tenants, query.site_key.as_deref())?;
+    if let Some(key) = &query.site_key {
+        limits.check_site_key(key)?;
+    }
+    check_content_type(req)?;
 
     // Refuse early on a declared length, and again while reading for bodies
     // that do not declare one or lie about it.
@@ -84,22 +149,34 @@ pub async fn ingest(
             });
         }
     }
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("bad_body", format!("could not read the body: {e}"))
-        })?;
-        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            });
+    let read = async {
+        let mut bytes = web::BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::bad_request("bad_body", format!("could not read the body: {e}"))
+            })?;
+            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(ApiError::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                });
+            }
+            bytes.extend_from_slice(&chunk);
         }
-        bytes.extend_from_slice(&chunk);
-    }
+        Ok(bytes)
+    };
+    // A client that sends headers and then dribbles (or stalls) its body would
+    // otherwise hold a worker's connection for as long as it likes.
+    let bytes = tokio::time::timeout(config.body_read_timeout, read)
+        .await
+        .map_err(|_| {
+            ApiError::RequestTimeout(format!(
+                "the body did not arrive within {} ms",
+                config.body_read_timeout.as_millis()
+            ))
+        })??;
 
     let batch = decode(&bytes)?;
     let received_at = now_ms();
-    let origin = origin_of(&req);
     let records: Vec<EventRecord> = batch
         .events
         .into_iter()
@@ -138,9 +215,10 @@ pub async fn ingest(
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))??;
-    // The acknowledgement promises durability: flush before answering.
-    store.flush().await?;
-    Ok(HttpResponse::Ok().json(ack))
+    // The acknowledgement promises durability: wait for a flush that started
+    // after our write (shared with every request waiting at the same time).
+    commit.commit().await?;
+    Ok(ack)
 }
 
 fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
@@ -167,6 +245,13 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
 
 /// Decodes and validates a batch body. Pure: the property tests call it directly.
 pub fn decode(bytes: &[u8]) -> Result<Batch, ApiError> {
+    let depth = nesting_depth(bytes);
+    if depth > MAX_BODY_DEPTH {
+        return Err(ApiError::bad_request(
+            "too_deep",
+            format!("body nests deeper than {MAX_BODY_DEPTH} levels"),
+        ));
+    }
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ApiError::bad_request(
             "invalid_utf8",
@@ -181,10 +266,69 @@ pub fn decode(bytes: &[u8]) -> Result<Batch, ApiError> {
     Ok(batch)
 }
 
-fn origin_of(req: &HttpRequest) -> Origin {
+/// The deepest `[`/`{` nesting in a JSON text (outside strings), stopping
+/// early once past the limit. Linear, no recursion: safe on any input.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+                if max > MAX_BODY_DEPTH {
+                    break;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// The client's address: the socket peer, unless the peer is a trusted proxy,
+/// in which case `X-Forwarded-For` is read from the right (the entry our proxy
+/// appended) and the first address that is not itself a trusted proxy is the
+/// client. Entries left of that were written by the client and prove nothing.
+pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let mut client = peer;
+    let lines: Vec<_> = req.headers().get_all("x-forwarded-for").collect();
+    for value in lines.into_iter().rev() {
+        let Ok(value) = value.to_str() else { break };
+        for hop in value.rsplit(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !trusted_proxies.contains(&ip) {
+                        return Some(client);
+                    }
+                }
+                // A malformed entry: stop at the last address we could trust.
+                Err(_) => return Some(client),
+            }
+        }
+    }
+    Some(client)
+}
+
+fn origin_of(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Origin {
     Origin {
-        // The socket's peer: forwarding headers are not trusted here.
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        ip: client_ip(req, trusted_proxies).map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -197,4 +341,57 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn nesting_depth_ignores_brackets_inside_strings() {
+        assert_eq!(nesting_depth(br#"{"a":[1,{"b":"[[[{{{\"]"}]}"#), 3);
+        assert_eq!(nesting_depth(b"[[[["), 4);
+        let deep = "[".repeat(100_000);
+        assert_eq!(nesting_depth(deep.as_bytes()), MAX_BODY_DEPTH + 1);
+    }
+
+    fn req(peer: &str, xff: &[&str]) -> HttpRequest {
+        let mut r = TestRequest::default().peer_addr(peer.parse().unwrap());
+        for v in xff {
+            r = r.append_header(("x-forwarded-for", *v));
+        }
+        r.to_http_request()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let ip = |r: &HttpRequest, t: &[IpAddr]| client_ip(r, t).unwrap().to_string();
+        // Untrusted peer: its header is ignored.
+        assert_eq!(
+            ip(&req("203.0.113.9:1", &["1.2.3.4"]), &[proxy]),
+            "203.0.113.9"
+        );
+        // Trusted peer: the rightmost address it appended is the client.
+        assert_eq!(
+            ip(&req("10.0.0.1:1", &["6.6.6.6, 198.51.100.7"]), &[proxy]),
+            "198.51.100.7"
+        );
+        // Chains of trusted proxies are skipped, across header lines too.
+        let inner: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(
+            ip(
+                &req("10.0.0.1:1", &["198.51.100.7", "10.0.0.2"]),
+                &[proxy, inner]
+            ),
+            "198.51.100.7"
+        );
+        // Garbage stops the walk at the last trusted hop; no header: the peer.
+        assert_eq!(
+            ip(&req("10.0.0.1:1", &["1.2.3.4, nonsense"]), &[proxy]),
+            "10.0.0.1"
+        );
+        assert_eq!(ip(&req("10.0.0.1:1", &[]), &[proxy]), "10.0.0.1");
+    }
 }

@@ -2,5 +2,7 @@
 
 pub mod assets;
 pub mod demo;
+pub mod health;
 pub mod ingest;
+pub mod metrics;
 pub mod sessions;

@@ -11,7 +11,7 @@ pub const SITE_KEY: &str = "pk_acme";
 pub const OTHER_SITE_KEY: &str = "pk_other";
 
 /// Two tenants: `acme` (whose credentials the helpers use) and `other`.
-const TENANTS: &str = r#"
+pub const TENANTS: &str = r#"
 [[tenant]]
 id = "acme"
 name = "Acme"
@@ -33,27 +33,40 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub data_dir: tempfile::TempDir,
+    pub port: u16,
+    /// The collector's group-commit flusher (its flush count).
+    pub group_commit: collector::durability::GroupCommit,
     handle: actix_web::dev::ServerHandle,
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A collector whose settings `tweak` adjusts first (tiny limits, timeouts).
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let tenants = data_dir.path().join("tenants.toml");
         std::fs::write(&tenants, TENANTS).unwrap();
         let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
         let mut settings = Settings::for_test(data_dir.path().join("store"), www);
         settings.tenants_file = Some(tenants);
+        tweak(&mut settings);
         let app = Application::build(settings)
             .await
             .expect("collector starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
+        let port = app.port();
+        let group_commit = app.group_commit();
         tokio::spawn(app.run_until_stopped());
         Self {
             base,
             client: reqwest::Client::new(),
             data_dir,
+            port,
+            group_commit,
             handle,
         }
     }

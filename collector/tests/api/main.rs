@@ -2,6 +2,9 @@
 //! store, driven over HTTP. One binary for the crate (`helpers` + one module per
 //! resource).
 
+mod crash;
 mod helpers;
+mod hostile;
 mod ingest;
+mod ops;
 mod sessions;

@@ -1,0 +1,21 @@
+//! `GET /metrics`: Prometheus text format.
+//!
+//! Counters and histograms are fed where things happen (ingest, the flusher);
+//! gauges that describe state (store size) are read here, at scrape time.
+
+use actix_web::{web, HttpResponse};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::store::Store;
+use crate::telemetry::metric;
+
+pub async fn metrics(store: web::Data<Store>, handle: web::Data<PrometheusHandle>) -> HttpResponse {
+    let store = store.clone();
+    // sled walks its files to size them: blocking work, off the async worker.
+    if let Ok(Ok(bytes)) = web::block(move || store.size_on_disk()).await {
+        ::metrics::gauge!(metric::STORE_BYTES).set(bytes as f64);
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(handle.render())
+}
