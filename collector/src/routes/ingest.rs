@@ -4,6 +4,7 @@
 //! Accepts `application/json` and `text/plain` (what `sendBeacon` and CORS
 //! "simple" requests send, so no preflight is needed). Every rejection is a 4xx
 //! JSON error naming what is wrong; nothing is stored from a rejected batch.
+//! A batch for a deleted session is refused with `410 Gone` and its tombstone.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use shared::TenantId;
 
 use crate::error::ApiError;
-use crate::store::{Ingest, Store};
+use crate::store::{Ingest, Inserted, Store};
 use crate::tenants::{origin_allowed, Tenants};
 
 /// Longest `User-Agent` kept: enough for every real browser string.
@@ -138,6 +139,11 @@ pub async fn ingest(
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))??;
+    let ack = match ack {
+        Inserted::Stored(ack) => ack,
+        // A deleted session stays deleted: a late re-send must not revive it.
+        Inserted::Gone(tombstone) => return Err(ApiError::Gone(Box::new(tombstone))),
+    };
     // The acknowledgement promises durability: flush before answering.
     store.flush().await?;
     Ok(HttpResponse::Ok().json(ack))

@@ -4,3 +4,4 @@ pub mod assets;
 pub mod demo;
 pub mod ingest;
 pub mod sessions;
+pub mod tombstones;
