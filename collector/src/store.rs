@@ -763,6 +763,104 @@ mod tests {
         TabId::parse(s).unwrap()
     }
 
+    fn record(session: &SessionId, seq: u64) -> EventRecord {
+        let event: shared::Event = serde_json::from_value(serde_json::json!({
+            "seq": seq, "ts": seq, "mono": seq, "actor": {"kind": "customer"},
+            "type": "CLICK", "data": {"target": {"tag": "button", "path": "button"}}
+        }))
+        .unwrap();
+        EventRecord {
+            session_id: session.clone(),
+            tab_id: tid("t"),
+            received_at: 0,
+            origin: Origin::default(),
+            event,
+        }
+    }
+
+    fn put(store: &Store, session: &str, received_at: i64, seqs: std::ops::Range<u64>) -> Inserted {
+        let s = sid(session);
+        let records: Vec<_> = seqs.map(|q| record(&s, q)).collect();
+        store
+            .insert(Ingest {
+                tenant: &ten(),
+                session: &s,
+                tab: &tid("t"),
+                received_at,
+                origin: &Origin::default(),
+                records: &records,
+                gaps: &[],
+            })
+            .unwrap()
+    }
+
+    fn keys_under(tree: &sled::Tree, prefix: &[u8]) -> usize {
+        tree.scan_prefix(prefix).count()
+    }
+
+    #[test]
+    fn sweep_deletes_only_sessions_idle_past_the_age_and_leaves_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        const DAY: i64 = 86_400_000;
+        put(&store, "old", DAY, 0..3);
+        put(&store, "recent", DAY, 0..2);
+        // Activity later on keeps a session alive even if it started long ago.
+        put(&store, "recent", 9 * DAY, 2..4);
+        let before = store.verify(&ten(), &sid("old")).unwrap().unwrap();
+
+        let left = store.sweep(10 * DAY, 5 * DAY).unwrap();
+        assert_eq!(left.len(), 1);
+        let t = &left[0];
+        assert_eq!(t.session_id.as_str(), "old");
+        assert_eq!((t.reason.as_str(), t.deleted_at), ("retention", 10 * DAY));
+        assert_eq!((t.event_count, t.chain_length), (3, 3));
+        assert_eq!(Some(&t.chain_head), before.head.as_ref());
+
+        let prefix = session_prefix(&ten(), &sid("old"));
+        for tree in [&store.events, &store.timeline, &store.gaps, &store.chain] {
+            assert_eq!(keys_under(tree, &prefix), 0);
+        }
+        assert!(matches!(
+            store.status(&ten(), &sid("old")).unwrap(),
+            SessionStatus::Deleted(d) if &d == t
+        ));
+        assert_eq!(store.tombstones(&ten()).unwrap(), left);
+        let recent = store.verify(&ten(), &sid("recent")).unwrap().unwrap();
+        assert_eq!((recent.valid, recent.length), (true, Some(4)));
+
+        // A second sweep finds nothing more; a batch for the deleted session is refused.
+        assert!(store.sweep(10 * DAY, 5 * DAY).unwrap().is_empty());
+        assert!(matches!(
+            put(&store, "old", 10 * DAY, 3..4),
+            Inserted::Gone(_)
+        ));
+    }
+
+    #[test]
+    fn a_sweep_finishes_a_deletion_a_crash_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        put(&store, "s", 0, 0..3);
+        // As if the collector died between the tombstone and the purge.
+        let prefix = session_prefix(&ten(), &sid("s"));
+        let leftover: Vec<_> = store
+            .events
+            .scan_prefix(&prefix)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        store
+            .delete(&ten(), &sid("s"), "deleted by root", 5)
+            .unwrap()
+            .unwrap();
+        for (k, v) in leftover {
+            store.events.insert(k, v).unwrap();
+        }
+        assert_eq!(keys_under(&store.events, &prefix), 3);
+        assert!(store.sweep(5, i64::MAX).unwrap().is_empty());
+        assert_eq!(keys_under(&store.events, &prefix), 0);
+    }
+
     #[test]
     fn event_keys_sort_by_tab_then_numeric_sequence() {
         let s = sid("s");

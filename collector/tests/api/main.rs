@@ -2,6 +2,8 @@
 //! store, driven over HTTP. One binary for the crate (`helpers` + one module per
 //! resource).
 
+mod deletion;
 mod helpers;
 mod ingest;
+mod integrity;
 mod sessions;
