@@ -243,8 +243,13 @@ impl<'a> Verifier<'a> {
 mod tests {
     use super::*;
 
+    /// `(position, stored entry, the record it points at)`, as the store reads them.
+    type Stored = (u64, Vec<u8>, Option<Vec<u8>>);
+    /// `(encoded entry, record)`.
+    type Entries = (Vec<u8>, Vec<u8>);
+
     /// A chain of `records` as the store would build it: `(entry, record)` pairs.
-    fn build(records: &[&[u8]]) -> (Vec<(Vec<u8>, Vec<u8>)>, Hash) {
+    fn build(records: &[&[u8]]) -> (Vec<Entries>, Hash) {
         let mut prev = GENESIS;
         let mut out = Vec::new();
         for (pos, rec) in records.iter().enumerate() {
@@ -264,7 +269,7 @@ mod tests {
     }
 
     fn verify(
-        links: &[(u64, Vec<u8>, Option<Vec<u8>>)],
+        links: &[Stored],
         head_len: u64,
         head: &Hash,
         stored: u64,
@@ -276,7 +281,7 @@ mod tests {
         v.finish(head_len, head, stored)
     }
 
-    fn intact(recs: &[&[u8]]) -> (Vec<(u64, Vec<u8>, Option<Vec<u8>>)>, Hash) {
+    fn intact(recs: &[&[u8]]) -> (Vec<Stored>, Hash) {
         let (chain, head) = build(recs);
         let links = chain
             .into_iter()
