@@ -58,6 +58,15 @@ pub struct Settings {
     /// ms; past it the request is answered 408. A 1 MiB body takes well under a
     /// second on any working link.
     pub body_read_timeout_ms: u64,
+    /// Sessions whose last activity (latest stored batch, collector time) is
+    /// older than this many days are deleted, leaving a tombstone. `None` keeps
+    /// trails forever: deleting audit data must be a decision, not a default.
+    /// `0` deletes each session at the first sweep after its last batch.
+    pub retention_days: Option<u32>,
+    /// Seconds between retention sweeps (at least 1). An hour keeps the sweep's
+    /// scan of the session index cheap while a session outlives its retention
+    /// age by at most that long.
+    pub retention_sweep_secs: u64,
 }
 
 impl Default for Settings {
@@ -78,6 +87,8 @@ impl Default for Settings {
             client_disconnect_timeout_ms: 1000,
             keep_alive_secs: 15,
             body_read_timeout_ms: 10_000,
+            retention_days: None,
+            retention_sweep_secs: 3600,
         }
     }
 }
@@ -88,7 +99,7 @@ impl Default for Settings {
     name = "collector",
     version,
     about = "cotrail collector: co-browsing audit trails",
-    after_help = "Every setting can also come from the TOML file (--config) or a COTRAIL_<NAME> environment variable, e.g. COTRAIL_LISTEN, COTRAIL_DATA_DIR, COTRAIL_TENANTS_FILE, COTRAIL_CACHE_MB."
+    after_help = "Every setting can also come from the TOML file (--config) or a COTRAIL_<NAME> environment variable, e.g. COTRAIL_LISTEN, COTRAIL_DATA_DIR, COTRAIL_TENANTS_FILE, COTRAIL_CACHE_MB, COTRAIL_RETENTION_DAYS."
 )]
 pub struct Cli {
     /// TOML file with settings (also `COTRAIL_CONFIG`).
@@ -119,6 +130,14 @@ pub struct Cli {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_mb: Option<u64>,
+    /// Delete sessions inactive for this many days [default: keep forever].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+    /// Seconds between retention sweeps [default: 3600].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_sweep_secs: Option<u64>,
 }
 
 impl Settings {

@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use shared::api::{ErrorBody, ErrorDetail};
+use shared::api::{ErrorBody, ErrorDetail, Tombstone};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -23,6 +23,9 @@ pub enum ApiError {
     /// Valid credentials that may not do this.
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
+    /// The session was deleted; the body carries its tombstone.
+    #[error("session {} was deleted ({})", .0.session_id, .0.reason)]
+    Gone(Box<Tombstone>),
     #[error("{0}")]
     Unavailable(String),
     /// Over a rate limit; come back after `retry_after_secs`.
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotFound(_) => "not_found",
             ApiError::Unauthorized { code, .. } | ApiError::Forbidden { code, .. } => code,
+            ApiError::Gone(_) => "session_deleted",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::RequestTimeout(_) => "body_timeout",
@@ -71,6 +75,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -96,6 +101,10 @@ impl ResponseError for ApiError {
             error: ErrorDetail {
                 code: self.code().into(),
                 message: self.to_string(),
+            },
+            tombstone: match self {
+                ApiError::Gone(t) => Some((**t).clone()),
+                _ => None,
             },
         })
     }

@@ -13,17 +13,22 @@
 //! - [`routes`]: one file per resource: `ingest` (batches in), `sessions` (trails
 //!   out), `assets` (the recorder bundle and the `www/` site).
 //! - [`store`]: the only module that knows sled: key encoding, idempotent inserts,
-//!   paged scans.
+//!   paged scans, the integrity chain's storage, deletion and retention sweeps.
 //! - [`durability`]: group commit; one flush serves every request waiting for it.
 //! - [`rate_limit`]: ingest limits per client IP and per site key.
+//! - [`chain`]: the integrity chain's hashing, entry encoding and verification
+//!   (pure, no I/O).
+//! - [`retention`]: the background job that deletes sessions past their age.
 //! - [`error`]: the JSON error every 4xx/5xx answer carries.
 //! - [`telemetry`]: structured logs and the Prometheus metrics' names.
 
 pub mod auth;
+pub mod chain;
 pub mod config;
 pub mod durability;
 pub mod error;
 pub mod rate_limit;
+pub mod retention;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -1,7 +1,7 @@
 //! Wiring: [`Application::build`] opens the store, binds the listener (port 0
 //! works, [`Application::port`] tells which was picked) and wires the routes;
 //! [`Application::run_until_stopped`] serves until SIGINT/SIGTERM, lets in-flight
-//! requests finish, then flushes the store.
+//! requests finish, stops the retention job, then flushes the store.
 
 use std::net::TcpListener;
 
@@ -22,7 +22,8 @@ use crate::config::Settings;
 use crate::durability::GroupCommit;
 use crate::error::ApiError;
 use crate::rate_limit::RateLimits;
-use crate::routes::{assets, demo, health, ingest, metrics, sessions};
+use crate::retention::RetentionJob;
+use crate::routes::{assets, demo, health, ingest, metrics, sessions, tombstones};
 use crate::store::Store;
 use crate::tenants::{origin_allowed, Tenants};
 
@@ -34,6 +35,8 @@ pub struct Application {
     server: Server,
     store: Store,
     commit: GroupCommit,
+    /// Running when `retention_days` is set.
+    retention: Option<RetentionJob>,
 }
 
 /// Returns the request id the tracing span carries as `x-request-id`, so a
@@ -149,6 +152,16 @@ impl Application {
                 .service(
                     web::scope("/api/v1")
                         .route("/sessions", web::get().to(sessions::list))
+                        .route("/tombstones", web::get().to(tombstones::list))
+                        .service(
+                            web::resource("/sessions/{session_id}")
+                                .route(web::get().to(sessions::get))
+                                .route(web::delete().to(sessions::delete)),
+                        )
+                        .route(
+                            "/sessions/{session_id}/verify",
+                            web::get().to(sessions::verify),
+                        )
                         .route("/demo/credentials", web::get().to(demo::credentials))
                         .route(
                             "/sessions/{session_id}/events",
@@ -197,11 +210,20 @@ impl Application {
             "cotrail collector listening on http://{}:{port}/",
             settings.listen.ip()
         );
+        let retention = settings.retention_days.map(|days| {
+            tracing::info!(days, "retention: deleting sessions inactive for longer");
+            RetentionJob::spawn(
+                store.clone(),
+                days,
+                std::time::Duration::from_secs(settings.retention_sweep_secs),
+            )
+        });
         Ok(Self {
             port,
             server,
             store,
             commit,
+            retention,
         })
     }
 
@@ -223,6 +245,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
         self.commit.stop();
+        if let Some(job) = self.retention {
+            job.stop().await;
+        }
         self.store.flush().await?;
         tracing::info!("collector stopped; store flushed");
         Ok(())

@@ -9,6 +9,8 @@
 //! | `sessions` | `session`                                        | `SessionState` as JSON    |
 //! | `gaps`     | `session 0x00 tab 0x00 from:u64be`               | `GapRecord` as JSON       |
 //! | `meta`     | `probe` (no tenant prefix)                       | time of the last readiness probe |
+//! | `chain`    | `session 0x00 pos:u64be`                         | `hash(32) kind(1) key`    |
+//! | `tombstones` | `session`                                      | `Tombstone` as JSON       |
 //!
 //! Every key starts with the tenant id and `0x00`, so one tenant's data is a
 //! contiguous range no query of another tenant can reach.
@@ -21,16 +23,35 @@
 //! session's and tab's keys a contiguous, prefix-free range. Integers are
 //! big-endian so that byte order is numeric order; `ts` is offset by 2^63 so that
 //! negative times sort first.
+//!
+//! `chain` is each session's integrity chain (see [`crate::chain`]): one link per
+//! stored event or gap record, at the position the collector stored it, pointing
+//! at the record by its key within the session (`tab 0x00 seq`). It is appended
+//! in the same transaction that stores the record, and the session state keeps
+//! the head (length and hash) so a truncated tail shows. A deleted session keeps
+//! only its `tombstones` entry; ingest refuses a tombstoned session so a late
+//! re-send cannot bring deleted data back.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use shared::api::{EventRecord, GapRecord, IngestAck, Origin, SessionSummary};
+use shared::api::{
+    ChainVerification, EventRecord, GapRecord, IngestAck, Origin, SessionSummary, Tombstone,
+};
 use shared::{EventData, EventType, SessionId, TabId, TenantId};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
 use sled::Transactional;
+
+use crate::chain::{self, Hash, Link, RecordKind, Verifier};
+
+/// Keys removed per sled batch when a deleted session's records are purged:
+/// bounds the memory of one batch for sessions of millions of events while
+/// keeping the number of batches (each one a log write) small.
+const PURGE_BATCH: usize = 10_000;
 
 /// Prefix of every key of one tenant, in every tree.
 pub fn tenant_prefix(tenant: &TenantId) -> Vec<u8> {
@@ -119,6 +140,13 @@ struct SessionState {
     /// Distinct URLs visited, for search; the first [`MAX_URLS_PER_SESSION`].
     #[serde(default)]
     urls: BTreeSet<String>,
+    /// Links in the session's integrity chain: the next record's position. Kept
+    /// here, beside the chain, so a chain cut short disagrees with it.
+    #[serde(default)]
+    chain_len: u64,
+    /// Hash of the last link ([`chain::GENESIS`] while the chain is empty).
+    #[serde(default)]
+    chain_head: Hash,
 }
 
 /// Distinct URLs a session summary keeps for search. Enough for any real
@@ -205,6 +233,24 @@ pub struct Store {
     timeline: sled::Tree,
     sessions: sled::Tree,
     gaps: sled::Tree,
+    chain: sled::Tree,
+    tombstones: sled::Tree,
+}
+
+/// What [`Store::insert`] did.
+#[derive(Debug)]
+pub enum Inserted {
+    Stored(IngestAck),
+    /// The session was deleted: nothing was stored.
+    Gone(Tombstone),
+}
+
+/// Where a session stands.
+#[derive(Debug)]
+pub enum SessionStatus {
+    Live(SessionSummary),
+    Deleted(Tombstone),
+    Unknown,
 }
 
 /// What one ingest request stores: the events and the gaps of one tab.
@@ -232,6 +278,8 @@ impl SessionState {
             last_url_ts: i64::MIN,
             page_changes: 0,
             urls: BTreeSet::new(),
+            chain_len: 0,
+            chain_head: chain::GENESIS,
         }
     }
 }
@@ -252,13 +300,16 @@ impl Store {
             timeline: db.open_tree("timeline")?,
             sessions: db.open_tree("sessions")?,
             gaps: db.open_tree("gaps")?,
+            chain: db.open_tree("chain")?,
+            tombstones: db.open_tree("tombstones")?,
             db,
         })
     }
 
     /// Stores the events and gaps that are not stored yet, atomically with the
-    /// session summary. Blocking; does not flush (see [`Store::flush`]).
-    pub fn insert(&self, batch: Ingest<'_>) -> anyhow::Result<IngestAck> {
+    /// session summary and the links that chain them. Nothing is stored for a
+    /// deleted session. Blocking; does not flush (see [`Store::flush`]).
+    pub fn insert(&self, batch: Ingest<'_>) -> anyhow::Result<Inserted> {
         let Ingest {
             tenant,
             session,
@@ -296,9 +347,26 @@ impl Store {
             .collect::<anyhow::Result<_>>()?;
         let skey = session_key(tenant, session);
         let skey = skey.as_slice();
+        let sprefix = session_prefix(tenant, session);
+        let chainer = Chainer {
+            tenant,
+            session,
+            prefix: &sprefix,
+        };
 
-        let result = (&self.events, &self.timeline, &self.sessions, &self.gaps).transaction(
-            |(events, timeline, sessions, gap_tree)| {
+        let trees = (
+            &self.events,
+            &self.timeline,
+            &self.sessions,
+            &self.gaps,
+            &self.chain,
+            &self.tombstones,
+        );
+        let result = trees.transaction(
+            |(events, timeline, sessions, gap_tree, chain_tree, tombstones)| {
+                if let Some(t) = tombstones.get(skey)? {
+                    return Ok(Inserted::Gone(serde_json::from_slice(&t).map_err(abort)?));
+                }
                 let mut state: SessionState = match sessions.get(skey)? {
                     Some(v) => serde_json::from_slice(&v).map_err(abort)?,
                     None => SessionState::new(received_at, origin),
@@ -315,6 +383,13 @@ impl Store {
                     }
                     events.insert(enc.ekey.as_slice(), enc.value.as_slice())?;
                     timeline.insert(enc.tkey.as_slice(), enc.codes.as_slice())?;
+                    chainer.append(
+                        chain_tree,
+                        &mut state,
+                        RecordKind::Event,
+                        &enc.ekey,
+                        &enc.value,
+                    )?;
                     ack.stored += 1;
                     changed = true;
                     state.event_count += 1;
@@ -335,6 +410,7 @@ impl Store {
                         continue;
                     }
                     gap_tree.insert(key.as_slice(), value.as_slice())?;
+                    chainer.append(chain_tree, &mut state, RecordKind::Gap, key, value)?;
                     state.lost_events += gap.to - gap.from + 1;
                     changed = true;
                 }
@@ -344,7 +420,7 @@ impl Store {
                     state.tabs.insert(tab.to_string());
                     sessions.insert(skey, serde_json::to_vec(&state).map_err(abort)?)?;
                 }
-                Ok(ack)
+                Ok(Inserted::Stored(ack))
             },
         );
         match result {
@@ -352,6 +428,199 @@ impl Store {
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
+    }
+
+    /// Whether a session is stored, was deleted (its tombstone), or never was.
+    pub fn status(&self, tenant: &TenantId, session: &SessionId) -> anyhow::Result<SessionStatus> {
+        let key = session_key(tenant, session);
+        if let Some(v) = self.sessions.get(&key)? {
+            let st: SessionState = serde_json::from_slice(&v)?;
+            return Ok(SessionStatus::Live(st.summary(session.clone())));
+        }
+        Ok(match self.tombstones.get(&key)? {
+            Some(t) => SessionStatus::Deleted(serde_json::from_slice(&t)?),
+            None => SessionStatus::Unknown,
+        })
+    }
+
+    /// Recomputes a session's integrity chain from the stored records and
+    /// compares it with the head its state recorded. `None` for a session that
+    /// is not stored.
+    pub fn verify(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+    ) -> anyhow::Result<Option<ChainVerification>> {
+        let Some(v) = self.sessions.get(session_key(tenant, session))? else {
+            return Ok(None);
+        };
+        let state: SessionState = serde_json::from_slice(&v)?;
+        let prefix = session_prefix(tenant, session);
+        let mut verifier = Verifier::new(tenant.as_str(), session.as_str());
+        for kv in self.chain.scan_prefix(&prefix) {
+            let (k, entry) = kv?;
+            let Some(pos) = k[prefix.len()..].try_into().ok().map(u64::from_be_bytes) else {
+                let pos = verifier.position();
+                return Ok(Some(ChainVerification::broken(
+                    pos,
+                    format!("a chain key after entry {pos} is corrupt"),
+                )));
+            };
+            let record = match chain::decode_entry(&entry) {
+                Some(e) => {
+                    let mut rkey = prefix.clone();
+                    rkey.extend_from_slice(e.key);
+                    match e.kind {
+                        RecordKind::Event => self.events.get(rkey)?,
+                        RecordKind::Gap => self.gaps.get(rkey)?,
+                    }
+                }
+                None => None,
+            };
+            if let Err(b) = verifier.push(pos, &entry, record.as_deref()) {
+                return Ok(Some(ChainVerification::broken(b.pos, b.reason)));
+            }
+        }
+        let mut stored = 0u64;
+        for kv in self
+            .events
+            .scan_prefix(&prefix)
+            .keys()
+            .chain(self.gaps.scan_prefix(&prefix).keys())
+        {
+            kv?;
+            stored += 1;
+        }
+        Ok(Some(
+            match verifier.finish(state.chain_len, &state.chain_head, stored) {
+                Ok(v) => ChainVerification::valid(v.length, hex::encode(v.head)),
+                Err(b) => ChainVerification::broken(b.pos, b.reason),
+            },
+        ))
+    }
+
+    /// Deletes a session, leaving a tombstone that says why (`reason`). `None`
+    /// when the session is not stored. Blocking; does not flush.
+    pub fn delete(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        reason: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<Tombstone>> {
+        self.delete_if(tenant, session, reason, now, |_| true)
+    }
+
+    /// Deletes in a safe order: one transaction swaps the session state for
+    /// its tombstone (from then on reads answer 410 and ingest refuses the
+    /// session), then the records are purged. A crash in between leaves
+    /// records under a tombstone, which the next [`Store::sweep`] purges.
+    fn delete_if(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        reason: &str,
+        now: i64,
+        condition: impl Fn(&SessionState) -> bool,
+    ) -> anyhow::Result<Option<Tombstone>> {
+        let skey = session_key(tenant, session);
+        let skey = skey.as_slice();
+        let result = (&self.sessions, &self.tombstones).transaction(|(sessions, tombstones)| {
+            let Some(v) = sessions.get(skey)? else {
+                return Ok(None);
+            };
+            let state: SessionState = serde_json::from_slice(&v).map_err(abort)?;
+            // Re-checked here: a batch may have arrived since the caller looked.
+            if !condition(&state) {
+                return Ok(None);
+            }
+            let tombstone = Tombstone {
+                session_id: session.clone(),
+                deleted_at: now,
+                reason: reason.to_owned(),
+                event_count: state.event_count,
+                chain_length: state.chain_len,
+                chain_head: hex::encode(state.chain_head),
+            };
+            tombstones.insert(skey, serde_json::to_vec(&tombstone).map_err(abort)?)?;
+            sessions.remove(skey)?;
+            Ok(Some(tombstone))
+        });
+        let tombstone = match result {
+            Ok(t) => t,
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
+        };
+        if tombstone.is_some() {
+            self.purge(&session_prefix(tenant, session))?;
+        }
+        Ok(tombstone)
+    }
+
+    /// Removes every record under a deleted session's prefix.
+    fn purge(&self, prefix: &[u8]) -> anyhow::Result<()> {
+        for tree in [&self.events, &self.timeline, &self.gaps, &self.chain] {
+            loop {
+                let mut batch = sled::Batch::default();
+                let mut n = 0;
+                for k in tree.scan_prefix(prefix).keys().take(PURGE_BATCH) {
+                    batch.remove(k?);
+                    n += 1;
+                }
+                if n == 0 {
+                    break;
+                }
+                tree.apply_batch(batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The retention sweep: deletes every session (of every tenant) whose last
+    /// activity is more than `max_age_ms` before `now`, leaving tombstones with
+    /// reason `retention`, and finishes any deletion a crash interrupted.
+    /// Returns the tombstones it left. Blocking; does not flush.
+    pub fn sweep(&self, now: i64, max_age_ms: i64) -> anyhow::Result<Vec<Tombstone>> {
+        let cutoff = now.saturating_sub(max_age_ms);
+        let mut expired = Vec::new();
+        for kv in self.sessions.iter() {
+            let (k, v) = kv?;
+            let state: SessionState = serde_json::from_slice(&v)?;
+            if state.last_seen < cutoff {
+                expired.push(parse_session_key(&k)?);
+            }
+        }
+        let mut left = Vec::new();
+        for (tenant, session) in expired {
+            if let Some(t) = self.delete_if(&tenant, &session, "retention", now, |st| {
+                st.last_seen < cutoff
+            })? {
+                left.push(t);
+            }
+        }
+        for k in self.tombstones.iter().keys() {
+            let mut prefix = k?.to_vec();
+            prefix.push(0);
+            let leftover = [&self.events, &self.timeline, &self.gaps, &self.chain]
+                .iter()
+                .any(|t| t.scan_prefix(&prefix).next().is_some());
+            if leftover {
+                self.purge(&prefix)?;
+            }
+        }
+        Ok(left)
+    }
+
+    /// A tenant's tombstones, newest deletion first.
+    pub fn tombstones(&self, tenant: &TenantId) -> anyhow::Result<Vec<Tombstone>> {
+        let mut out: Vec<Tombstone> = self
+            .tombstones
+            .scan_prefix(tenant_prefix(tenant))
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect::<anyhow::Result<_>>()?;
+        out.sort_by(|a, b| (b.deleted_at, &b.session_id).cmp(&(a.deleted_at, &a.session_id)));
+        Ok(out)
     }
 
     /// The gaps recorders reported for a session, by tab and sequence.
@@ -495,6 +764,58 @@ impl Store {
     }
 }
 
+/// Appends links to one session's chain inside the insert transaction.
+struct Chainer<'a> {
+    tenant: &'a TenantId,
+    session: &'a SessionId,
+    /// The session prefix: chain keys extend it, record keys are chained without it.
+    prefix: &'a [u8],
+}
+
+impl Chainer<'_> {
+    fn append(
+        &self,
+        chain_tree: &TransactionalTree,
+        state: &mut SessionState,
+        kind: RecordKind,
+        record_key: &[u8],
+        record: &[u8],
+    ) -> Result<(), UnabortableTransactionError> {
+        let pos = state.chain_len;
+        let key = &record_key[self.prefix.len()..];
+        let hash = chain::link_hash(
+            &Link {
+                pos,
+                tenant: self.tenant.as_str(),
+                session: self.session.as_str(),
+                kind,
+                key,
+                record,
+            },
+            &state.chain_head,
+        );
+        let mut ckey = self.prefix.to_vec();
+        ckey.extend_from_slice(&pos.to_be_bytes());
+        chain_tree.insert(ckey, chain::encode_entry(&hash, kind, key))?;
+        state.chain_len = pos + 1;
+        state.chain_head = hash;
+        Ok(())
+    }
+}
+
+/// Splits a `sessions`/`tombstones` key into tenant and session.
+fn parse_session_key(k: &[u8]) -> anyhow::Result<(TenantId, SessionId)> {
+    let sep = k
+        .iter()
+        .position(|b| *b == 0)
+        .context("session key without a tenant")?;
+    let tenant = TenantId::parse(String::from_utf8_lossy(&k[..sep]).into_owned())
+        .context("corrupt tenant in a session key")?;
+    let session = SessionId::parse(String::from_utf8_lossy(&k[sep + 1..]).into_owned())
+        .context("corrupt session in a session key")?;
+    Ok((tenant, session))
+}
+
 /// One record's keys and values, ready for the insert transaction.
 struct Encoded {
     ekey: Vec<u8>,
@@ -519,6 +840,104 @@ mod tests {
     }
     fn tid(s: &str) -> TabId {
         TabId::parse(s).unwrap()
+    }
+
+    fn record(session: &SessionId, seq: u64) -> EventRecord {
+        let event: shared::Event = serde_json::from_value(serde_json::json!({
+            "seq": seq, "ts": seq, "mono": seq, "actor": {"kind": "customer"},
+            "type": "CLICK", "data": {"target": {"tag": "button", "path": "button"}}
+        }))
+        .unwrap();
+        EventRecord {
+            session_id: session.clone(),
+            tab_id: tid("t"),
+            received_at: 0,
+            origin: Origin::default(),
+            event,
+        }
+    }
+
+    fn put(store: &Store, session: &str, received_at: i64, seqs: std::ops::Range<u64>) -> Inserted {
+        let s = sid(session);
+        let records: Vec<_> = seqs.map(|q| record(&s, q)).collect();
+        store
+            .insert(Ingest {
+                tenant: &ten(),
+                session: &s,
+                tab: &tid("t"),
+                received_at,
+                origin: &Origin::default(),
+                records: &records,
+                gaps: &[],
+            })
+            .unwrap()
+    }
+
+    fn keys_under(tree: &sled::Tree, prefix: &[u8]) -> usize {
+        tree.scan_prefix(prefix).count()
+    }
+
+    #[test]
+    fn sweep_deletes_only_sessions_idle_past_the_age_and_leaves_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        const DAY: i64 = 86_400_000;
+        put(&store, "old", DAY, 0..3);
+        put(&store, "recent", DAY, 0..2);
+        // Activity later on keeps a session alive even if it started long ago.
+        put(&store, "recent", 9 * DAY, 2..4);
+        let before = store.verify(&ten(), &sid("old")).unwrap().unwrap();
+
+        let left = store.sweep(10 * DAY, 5 * DAY).unwrap();
+        assert_eq!(left.len(), 1);
+        let t = &left[0];
+        assert_eq!(t.session_id.as_str(), "old");
+        assert_eq!((t.reason.as_str(), t.deleted_at), ("retention", 10 * DAY));
+        assert_eq!((t.event_count, t.chain_length), (3, 3));
+        assert_eq!(Some(&t.chain_head), before.head.as_ref());
+
+        let prefix = session_prefix(&ten(), &sid("old"));
+        for tree in [&store.events, &store.timeline, &store.gaps, &store.chain] {
+            assert_eq!(keys_under(tree, &prefix), 0);
+        }
+        assert!(matches!(
+            store.status(&ten(), &sid("old")).unwrap(),
+            SessionStatus::Deleted(d) if &d == t
+        ));
+        assert_eq!(store.tombstones(&ten()).unwrap(), left);
+        let recent = store.verify(&ten(), &sid("recent")).unwrap().unwrap();
+        assert_eq!((recent.valid, recent.length), (true, Some(4)));
+
+        // A second sweep finds nothing more; a batch for the deleted session is refused.
+        assert!(store.sweep(10 * DAY, 5 * DAY).unwrap().is_empty());
+        assert!(matches!(
+            put(&store, "old", 10 * DAY, 3..4),
+            Inserted::Gone(_)
+        ));
+    }
+
+    #[test]
+    fn a_sweep_finishes_a_deletion_a_crash_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        put(&store, "s", 0, 0..3);
+        // As if the collector died between the tombstone and the purge.
+        let prefix = session_prefix(&ten(), &sid("s"));
+        let leftover: Vec<_> = store
+            .events
+            .scan_prefix(&prefix)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        store
+            .delete(&ten(), &sid("s"), "deleted by root", 5)
+            .unwrap()
+            .unwrap();
+        for (k, v) in leftover {
+            store.events.insert(k, v).unwrap();
+        }
+        assert_eq!(keys_under(&store.events, &prefix), 3);
+        assert!(store.sweep(5, i64::MAX).unwrap().is_empty());
+        assert_eq!(keys_under(&store.events, &prefix), 0);
     }
 
     #[test]

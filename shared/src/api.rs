@@ -86,6 +86,9 @@ pub struct SessionsPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
+    /// On `410 Gone`: what the deleted session left behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tombstone: Option<Tombstone>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,4 +115,74 @@ pub struct GapRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GapsPage {
     pub gaps: Vec<GapRecord>,
+}
+
+/// What deleting a session leaves behind: who or what deleted it and the
+/// integrity chain's final state, so the trail's existence and extent stay
+/// provable after its content is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub session_id: SessionId,
+    /// Collector time of the deletion (ms since epoch).
+    pub deleted_at: i64,
+    /// `retention`, or `deleted by <user>`.
+    pub reason: String,
+    /// Events the session held when it was deleted.
+    pub event_count: u64,
+    /// Records (events and gap records) its integrity chain covered.
+    pub chain_length: u64,
+    /// The chain's head hash (hex) at deletion: anyone holding an export can
+    /// check it was the complete trail.
+    pub chain_head: String,
+}
+
+/// A tenant's tombstones, newest deletion first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TombstonesPage {
+    pub tombstones: Vec<Tombstone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Answer of `GET /api/v1/sessions/{id}/verify`: either
+/// `{"valid": true, "length", "head"}` or
+/// `{"valid": false, "first_broken", "reason"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainVerification {
+    pub valid: bool,
+    /// Records the chain covers (when valid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+    /// The head hash, hex (when valid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// Chain position (0-based, storage order) of the first link that does not
+    /// check out (when invalid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_broken: Option<u64>,
+    /// Why it does not check out (when invalid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ChainVerification {
+    pub fn valid(length: u64, head: String) -> Self {
+        ChainVerification {
+            valid: true,
+            length: Some(length),
+            head: Some(head),
+            first_broken: None,
+            reason: None,
+        }
+    }
+
+    pub fn broken(first_broken: u64, reason: String) -> Self {
+        ChainVerification {
+            valid: false,
+            length: None,
+            head: None,
+            first_broken: Some(first_broken),
+            reason: Some(reason),
+        }
+    }
 }

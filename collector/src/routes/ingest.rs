@@ -4,6 +4,7 @@
 //! Accepts `application/json` and `text/plain` (what `sendBeacon` and CORS
 //! "simple" requests send, so no preflight is needed). Every rejection is a 4xx
 //! JSON error naming what is wrong; nothing is stored from a rejected batch.
+//! A batch for a deleted session is refused with `410 Gone` and its tombstone.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -22,7 +23,7 @@ use crate::config::Settings;
 use crate::durability::GroupCommit;
 use crate::error::ApiError;
 use crate::rate_limit::RateLimits;
-use crate::store::{Ingest, Store};
+use crate::store::{Ingest, Inserted, Store};
 use crate::telemetry::metric;
 use crate::tenants::{origin_allowed, Tenants};
 
@@ -215,6 +216,11 @@ async fn ingest_batch(
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))??;
+    let ack = match ack {
+        Inserted::Stored(ack) => ack,
+        // A deleted session stays deleted: a late re-send must not revive it.
+        Inserted::Gone(tombstone) => return Err(ApiError::Gone(Box::new(tombstone))),
+    };
     // The acknowledgement promises durability: wait for a flush that started
     // after our write (shared with every request waiting at the same time).
     commit.commit().await?;

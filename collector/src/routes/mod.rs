@@ -6,3 +6,4 @@ pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod sessions;
+pub mod tombstones;

@@ -1,5 +1,6 @@
-//! `GET /api/v1/sessions` and `GET /api/v1/sessions/{session_id}/events`: what
-//! agents read.
+//! `/api/v1/sessions`: what agents read (the list, one session, its events and
+//! gaps, the verification of its integrity chain) and what admins delete.
+//! A deleted session answers `410 Gone` with its tombstone.
 
 use actix_web::{web, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,16 +9,17 @@ use serde::Deserialize;
 use shared::api::{EventsPage, GapsPage, SessionsPage};
 use shared::{EventType, SessionId};
 
-use crate::auth::Reader;
+use crate::auth::{Admin, Reader};
 use crate::error::ApiError;
-use crate::store::{EventFilter, SessionFilter, Store};
+use crate::routes::ingest::now_ms;
+use crate::store::{EventFilter, SessionFilter, SessionStatus, Store};
 
 /// Default page size when the client names none.
 const DEFAULT_PAGE: usize = 100;
 /// Largest page a client may ask for: bounds the work and memory of one request.
 const MAX_PAGE: usize = 1000;
 
-fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
+pub(crate) fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
     match limit.unwrap_or(DEFAULT_PAGE) {
         0 => Err(ApiError::bad_request(
             "bad_limit",
@@ -31,7 +33,7 @@ fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
     }
 }
 
-fn decode_cursor(c: &Option<String>) -> Result<Option<Vec<u8>>, ApiError> {
+pub(crate) fn decode_cursor(c: &Option<String>) -> Result<Option<Vec<u8>>, ApiError> {
     c.as_deref()
         .map(|c| {
             URL_SAFE_NO_PAD
@@ -41,7 +43,25 @@ fn decode_cursor(c: &Option<String>) -> Result<Option<Vec<u8>>, ApiError> {
         .transpose()
 }
 
-async fn blocking<T: Send + 'static>(
+/// The answer for a session that could not be read: 410 with the tombstone
+/// for a deleted one, 404 for one never stored (or another tenant's), 503 for
+/// one that came back between two reads (retry).
+fn not_readable(status: SessionStatus) -> ApiError {
+    match status {
+        SessionStatus::Deleted(t) => ApiError::Gone(Box::new(t)),
+        SessionStatus::Unknown => ApiError::NotFound("no such session".into()),
+        SessionStatus::Live(_) => {
+            ApiError::Unavailable("the session changed while it was read; try again".into())
+        }
+    }
+}
+
+fn parse_session(path: web::Path<String>) -> Result<SessionId, ApiError> {
+    SessionId::parse(path.into_inner())
+        .map_err(|e| ApiError::bad_request("bad_session_id", format!("session id {e}")))
+}
+
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     web::block(f)
@@ -179,8 +199,10 @@ pub async fn events(
     let store = store.into_inner();
     let tenant = who.tenant;
     let page = blocking(move || {
-        if store.session(&tenant, &session)?.is_none() {
-            return Ok(None);
+        if let s @ (SessionStatus::Deleted(_) | SessionStatus::Unknown) =
+            store.status(&tenant, &session)?
+        {
+            return Ok(Err(s));
         }
         store
             .events(
@@ -191,10 +213,10 @@ pub async fn events(
                 descending,
                 limit,
             )
-            .map(Some)
+            .map(Ok)
     })
     .await?
-    .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    .map_err(not_readable)?;
     Ok(HttpResponse::Ok().json(EventsPage {
         events: page.events,
         next_cursor: page.next.map(|k| URL_SAFE_NO_PAD.encode(k)),
@@ -211,12 +233,76 @@ pub async fn gaps(
     let store = store.into_inner();
     let tenant = who.tenant;
     let gaps = blocking(move || {
-        if store.session(&tenant, &session)?.is_none() {
-            return Ok(None);
+        let status = store.status(&tenant, &session)?;
+        if let SessionStatus::Live(_) = status {
+            return store.gaps(&tenant, &session).map(Ok);
         }
-        store.gaps(&tenant, &session).map(Some)
+        Ok(Err(status))
     })
     .await?
-    .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    .map_err(not_readable)?;
     Ok(HttpResponse::Ok().json(GapsPage { gaps }))
+}
+
+/// `GET /api/v1/sessions/{id}`: one session's summary.
+pub async fn get(
+    Reader(who): Reader,
+    path: web::Path<String>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let session = parse_session(path)?;
+    let store = store.into_inner();
+    match blocking(move || store.status(&who.tenant, &session)).await? {
+        SessionStatus::Live(summary) => Ok(HttpResponse::Ok().json(summary)),
+        other => Err(not_readable(other)),
+    }
+}
+
+/// `GET /api/v1/sessions/{id}/verify`: recomputes the session's integrity
+/// chain and reports its head, or the first link that does not check out.
+pub async fn verify(
+    Reader(who): Reader,
+    path: web::Path<String>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let session = parse_session(path)?;
+    let store = store.into_inner();
+    let result = blocking(move || {
+        if let Some(v) = store.verify(&who.tenant, &session)? {
+            return Ok(Ok(v));
+        }
+        // Not stored: say whether it was deleted or never existed.
+        Ok(Err(store.status(&who.tenant, &session)?))
+    })
+    .await?
+    .map_err(not_readable)?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// `DELETE /api/v1/sessions/{id}` (admins): deletes the session's events, gaps
+/// and chain, leaving a tombstone that names the admin; answers the tombstone.
+pub async fn delete(
+    Admin(who): Admin,
+    path: web::Path<String>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let session = parse_session(path)?;
+    let reason = format!("deleted by {}", who.user);
+    let writer = store.clone().into_inner();
+    let (tenant, sid) = (who.tenant.clone(), session.clone());
+    let result = blocking(
+        move || match writer.delete(&tenant, &sid, &reason, now_ms())? {
+            Some(t) => Ok(Ok(t)),
+            None => Ok(Err(writer.status(&tenant, &sid)?)),
+        },
+    )
+    .await?;
+    // Deleting twice answers 410: the first deletion stands.
+    let tombstone = result.map_err(not_readable)?;
+    // The tombstone must survive a crash just like an acknowledged event.
+    store.flush().await?;
+    // AUDIT: record "admin `who.user` (tenant `who.tenant`) deleted session
+    // `session`" here, with `tombstone` (deleted_at, event_count, chain_length,
+    // chain_head) as the detail. Only successful deletions reach this point.
+    Ok(HttpResponse::Ok().json(tombstone))
 }

@@ -1,11 +1,12 @@
 use collector::config::Settings;
 use collector::startup::Application;
 use serde_json::{json, Value};
-use shared::api::{EventsPage, SessionsPage};
+use shared::api::{ChainVerification, EventsPage, SessionsPage};
 
 pub const AGENT_TOKEN: &str = "at_acme_agent_0123456789abcdef0123456789";
 pub const ADMIN_TOKEN: &str = "at_acme_admin_0123456789abcdef0123456789";
 pub const OTHER_TOKEN: &str = "at_other_agent_0123456789abcdef012345678";
+pub const OTHER_ADMIN_TOKEN: &str = "at_other_admin_0123456789abcdef012345678";
 pub const SERVER_KEY: &str = "sk_acme_server_0123456789abcdef012345678";
 pub const SITE_KEY: &str = "pk_acme";
 pub const OTHER_SITE_KEY: &str = "pk_other";
@@ -25,7 +26,10 @@ server_keys = ["sk_acme_server_0123456789abcdef012345678"]
 [[tenant]]
 id = "other"
 site_keys = [{ key = "pk_other", origins = ["*"] }]
-users = [{ id = "olga", role = "agent", token = "at_other_agent_0123456789abcdef012345678" }]
+users = [
+  { id = "olga", role = "agent", token = "at_other_agent_0123456789abcdef012345678" },
+  { id = "otto", role = "admin", token = "at_other_admin_0123456789abcdef012345678" },
+]
 "#;
 
 /// A running collector on port 0 with its own temporary store, stopped on drop.
@@ -37,6 +41,7 @@ pub struct TestApp {
     /// The collector's group-commit flusher (its flush count).
     pub group_commit: collector::durability::GroupCommit,
     handle: actix_web::dev::ServerHandle,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl TestApp {
@@ -44,15 +49,19 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
-    /// A collector whose settings `tweak` adjusts first (tiny limits, timeouts).
-    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> Self {
-        let data_dir = tempfile::tempdir().expect("temp dir");
+    /// A collector whose settings `adjust` changes first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_on(tempfile::tempdir().expect("temp dir"), adjust).await
+    }
+
+    /// A collector on an existing data directory (the store is `store/` in it).
+    pub async fn spawn_on(data_dir: tempfile::TempDir, adjust: impl FnOnce(&mut Settings)) -> Self {
         let tenants = data_dir.path().join("tenants.toml");
         std::fs::write(&tenants, TENANTS).unwrap();
         let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
         let mut settings = Settings::for_test(data_dir.path().join("store"), www);
         settings.tenants_file = Some(tenants);
-        tweak(&mut settings);
+        adjust(&mut settings);
         let app = Application::build(settings)
             .await
             .expect("collector starts");
@@ -60,7 +69,7 @@ impl TestApp {
         let handle = app.handle();
         let port = app.port();
         let group_commit = app.group_commit();
-        tokio::spawn(app.run_until_stopped());
+        let running = tokio::spawn(app.run_until_stopped());
         Self {
             base,
             client: reqwest::Client::new(),
@@ -68,7 +77,13 @@ impl TestApp {
             port,
             group_commit,
             handle,
+            running,
         }
+    }
+
+    /// The sled files of the store, as `sled::open` takes them.
+    pub fn sled_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
+        data_dir.join("store").join("sled")
     }
 
     pub async fn post_batch_raw(
@@ -127,8 +142,37 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    pub async fn delete_as(&self, token: Option<&str>, path: &str) -> reqwest::Response {
+        let req = self.client.delete(format!("{}{path}", self.base));
+        let req = match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        req.send().await.expect("request sent")
+    }
+
+    /// `GET .../verify` as the acme agent, expecting 200.
+    pub async fn verify(&self, session: &str) -> ChainVerification {
+        let res = self
+            .get(&format!("/api/v1/sessions/{session}/verify"))
+            .await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        res.json().await.unwrap()
+    }
+
     pub async fn stop(self) {
+        self.stop_keeping_data().await;
+    }
+
+    /// Stops the collector, waits until its store is flushed and closed, and
+    /// hands back the data directory.
+    pub async fn stop_keeping_data(self) -> tempfile::TempDir {
         self.handle.stop(true).await;
+        self.running
+            .await
+            .expect("collector task")
+            .expect("collector stopped cleanly");
+        self.data_dir
     }
 }
 

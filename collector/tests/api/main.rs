@@ -3,8 +3,10 @@
 //! resource).
 
 mod crash;
+mod deletion;
 mod helpers;
 mod hostile;
 mod ingest;
+mod integrity;
 mod ops;
 mod sessions;

@@ -1,0 +1,264 @@
+//! The integrity chain: how it grows, `GET .../verify`, and tampering with a
+//! copy of the store (opened with sled directly) being caught at the right
+//! position.
+
+use crate::helpers::*;
+use collector::store::{event_key, session_prefix};
+use serde_json::json;
+use shared::{SessionId, TabId, TenantId};
+
+fn ids() -> (TenantId, SessionId, TabId) {
+    (
+        TenantId::parse("acme").unwrap(),
+        SessionId::parse("s").unwrap(),
+        TabId::parse("t").unwrap(),
+    )
+}
+
+/// Key of the link at `pos` in the `chain` tree.
+fn chain_key(pos: u64) -> Vec<u8> {
+    let (tenant, session, _) = ids();
+    let mut k = session_prefix(&tenant, &session);
+    k.extend_from_slice(&pos.to_be_bytes());
+    k
+}
+
+fn ev_key(seq: u64) -> Vec<u8> {
+    let (tenant, session, tab) = ids();
+    event_key(&tenant, &session, &tab, seq)
+}
+
+#[tokio::test]
+async fn the_chain_grows_only_with_newly_stored_records() {
+    let app = TestApp::spawn().await;
+    let first = batch("s", "t", (0..3).map(|i| click(i, i as i64, "b")).collect());
+    assert_eq!(app.post_batch(&first).await.status(), 200);
+    let v = app.verify("s").await;
+    assert!(v.valid, "{v:?}");
+    assert_eq!(v.length, Some(3));
+    let head = v.head.clone().unwrap();
+    assert_eq!(head.len(), 64);
+
+    // Re-sent: nothing new is stored, nothing is chained.
+    assert_eq!(app.post_batch(&first).await.status(), 200);
+    assert_eq!(app.verify("s").await, v);
+
+    // Overlapping: only seq 3 is new; a gap record is chained too.
+    let mut more = batch("s", "t", vec![click(2, 2, "b"), click(3, 3, "b")]);
+    more["gaps"] = json!([{"from": 4, "to": 6, "reason": "queue_full"}]);
+    assert_eq!(app.post_batch(&more).await.status(), 200);
+    let v2 = app.verify("s").await;
+    assert!(v2.valid, "{v2:?}");
+    assert_eq!(v2.length, Some(5));
+    assert_ne!(v2.head.unwrap(), head);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn verify_is_for_readers_of_the_sessions_tenant() {
+    let app = TestApp::spawn().await;
+    app.post_batch(&batch("s", "t", vec![click(0, 1, "a")]))
+        .await;
+    let as_admin = app
+        .get_as(Some(ADMIN_TOKEN), "/api/v1/sessions/s/verify")
+        .await;
+    assert_eq!(as_admin.status(), 200);
+    assert_error(
+        app.get_as(Some(OTHER_TOKEN), "/api/v1/sessions/s/verify")
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        app.get("/api/v1/sessions/nope/verify").await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        app.get_as(None, "/api/v1/sessions/s/verify").await,
+        401,
+        "missing_credentials",
+    )
+    .await;
+    app.stop().await;
+}
+
+/// Copies a directory tree (the stopped collector's data directory).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// One way of tampering with the store, and the position verify must report.
+struct Tamper {
+    name: &'static str,
+    edit: fn(&sled::Db),
+    first_broken: u64,
+    reason_contains: &'static str,
+}
+
+fn tree(db: &sled::Db, name: &str) -> sled::Tree {
+    db.open_tree(name).unwrap()
+}
+
+#[tokio::test]
+async fn every_kind_of_tampering_is_detected_at_the_right_position() {
+    // The pristine trail: events seq 0..=5 (chain positions 0..=5), then a gap
+    // record (position 6).
+    let app = TestApp::spawn().await;
+    let ev = |seq: u64| click(seq, 100 + seq as i64, &format!("b{seq}"));
+    app.post_batch(&batch("s", "t", (0..5).map(ev).collect()))
+        .await;
+    let mut last = batch("s", "t", vec![ev(5)]);
+    last["gaps"] = json!([{"from": 6, "to": 8, "reason": "queue_full"}]);
+    assert_eq!(app.post_batch(&last).await.status(), 200);
+    let pristine = app.verify("s").await;
+    assert!(pristine.valid && pristine.length == Some(7), "{pristine:?}");
+    let original = app.stop_keeping_data().await;
+
+    let cases = [
+        Tamper {
+            name: "an edited event",
+            edit: |db| {
+                let events = tree(db, "events");
+                let v = events.get(ev_key(2)).unwrap().unwrap();
+                let edited = String::from_utf8(v.to_vec()).unwrap().replace("b2", "XX");
+                events.insert(ev_key(2), edited.as_bytes()).unwrap();
+            },
+            first_broken: 2,
+            reason_contains: "does not match",
+        },
+        Tamper {
+            name: "an edited gap record",
+            edit: |db| {
+                let gaps = tree(db, "gaps");
+                let (k, v) = gaps.iter().next().unwrap().unwrap();
+                let edited = String::from_utf8(v.to_vec())
+                    .unwrap()
+                    .replace("\"to\":8", "\"to\":7");
+                assert_ne!(edited.as_bytes(), &v[..]);
+                gaps.insert(k, edited.as_bytes()).unwrap();
+            },
+            first_broken: 6,
+            reason_contains: "does not match",
+        },
+        Tamper {
+            name: "a deleted event",
+            edit: |db| {
+                tree(db, "events").remove(ev_key(3)).unwrap();
+            },
+            first_broken: 3,
+            reason_contains: "missing",
+        },
+        Tamper {
+            name: "a deleted event and its link",
+            edit: |db| {
+                tree(db, "events").remove(ev_key(3)).unwrap();
+                tree(db, "chain").remove(chain_key(3)).unwrap();
+            },
+            first_broken: 3,
+            reason_contains: "missing",
+        },
+        Tamper {
+            name: "two events swapped",
+            edit: |db| {
+                let events = tree(db, "events");
+                let a = events.get(ev_key(1)).unwrap().unwrap();
+                let b = events.get(ev_key(4)).unwrap().unwrap();
+                events.insert(ev_key(1), b).unwrap();
+                events.insert(ev_key(4), a).unwrap();
+            },
+            first_broken: 1,
+            reason_contains: "does not match",
+        },
+        Tamper {
+            name: "two links swapped",
+            edit: |db| {
+                let chain = tree(db, "chain");
+                let a = chain.get(chain_key(2)).unwrap().unwrap();
+                let b = chain.get(chain_key(3)).unwrap().unwrap();
+                chain.insert(chain_key(2), b).unwrap();
+                chain.insert(chain_key(3), a).unwrap();
+            },
+            first_broken: 2,
+            reason_contains: "does not match",
+        },
+        Tamper {
+            name: "a truncated tail",
+            edit: |db| {
+                let (chain, events, gaps) =
+                    (tree(db, "chain"), tree(db, "events"), tree(db, "gaps"));
+                chain.remove(chain_key(6)).unwrap();
+                chain.remove(chain_key(5)).unwrap();
+                events.remove(ev_key(5)).unwrap();
+                gaps.clear().unwrap();
+            },
+            first_broken: 5,
+            reason_contains: "truncated",
+        },
+        Tamper {
+            name: "an inserted event outside the chain",
+            edit: |db| {
+                let events = tree(db, "events");
+                let v = events.get(ev_key(0)).unwrap().unwrap();
+                let forged = String::from_utf8(v.to_vec())
+                    .unwrap()
+                    .replace("\"seq\":0", "\"seq\":42");
+                events.insert(ev_key(42), forged.as_bytes()).unwrap();
+            },
+            first_broken: 7,
+            reason_contains: "holds 8 records",
+        },
+        Tamper {
+            name: "an inserted link past the head",
+            edit: |db| {
+                let chain = tree(db, "chain");
+                let link = chain.get(chain_key(0)).unwrap().unwrap();
+                chain.insert(chain_key(7), link).unwrap();
+            },
+            first_broken: 7,
+            reason_contains: "does not match",
+        },
+    ];
+
+    for case in cases {
+        let copy = tempfile::tempdir().unwrap();
+        copy_dir(original.path(), copy.path());
+        {
+            let db = sled::open(TestApp::sled_dir(copy.path())).unwrap();
+            (case.edit)(&db);
+            db.flush().unwrap();
+        }
+        let app = TestApp::spawn_on(copy, |_| {}).await;
+        let v = app.verify("s").await;
+        assert!(!v.valid, "{}: not detected: {v:?}", case.name);
+        assert_eq!(
+            v.first_broken,
+            Some(case.first_broken),
+            "{}: {v:?}",
+            case.name
+        );
+        let reason = v.reason.unwrap_or_default();
+        assert!(
+            reason.contains(case.reason_contains),
+            "{}: {reason}",
+            case.name
+        );
+        app.stop().await;
+    }
+
+    // The untouched original still verifies, with the same head.
+    let app = TestApp::spawn_on(original, |_| {}).await;
+    assert_eq!(app.verify("s").await, pristine);
+    app.stop().await;
+}
