@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::routes::{assets, demo, ingest, sessions};
+use crate::live::Live;
+use crate::routes::{assets, audit_log, demo, export, ingest, live, platform, sessions};
 use crate::store::Store;
 use crate::tenants::{origin_allowed, Tenants};
 
@@ -85,6 +86,7 @@ impl Application {
         let data = web::Data::new(store.clone());
         let www_data = web::Data::new(assets::WwwDir(www.clone()));
         let tenants_data = web::Data::new(tenants.clone());
+        let live_data = web::Data::new(Live::default());
 
         let server = HttpServer::new(move || {
             App::new()
@@ -92,6 +94,7 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(www_data.clone())
                 .app_data(tenants_data.clone())
+                .app_data(live_data.clone())
                 .app_data(query_config())
                 .service(
                     web::resource("/api/v1/batches")
@@ -107,6 +110,13 @@ impl Application {
                             web::get().to(sessions::events),
                         )
                         .route("/sessions/{session_id}/gaps", web::get().to(sessions::gaps))
+                        .route("/sessions/{session_id}/live", web::get().to(live::live))
+                        .route(
+                            "/sessions/{session_id}/export",
+                            web::get().to(export::export),
+                        )
+                        .route("/platform/records", web::post().to(platform::post))
+                        .route("/audit", web::get().to(audit_log::list))
                         .default_service(web::to(|| async {
                             Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
                                 "no such API endpoint".into(),

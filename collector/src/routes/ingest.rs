@@ -17,6 +17,7 @@ use std::sync::Arc;
 use shared::TenantId;
 
 use crate::error::ApiError;
+use crate::live::{Live, LiveEvent};
 use crate::store::{Ingest, Store};
 use crate::tenants::{origin_allowed, Tenants};
 
@@ -67,6 +68,7 @@ pub async fn ingest(
     mut body: web::Payload,
     store: web::Data<Store>,
     tenants: web::Data<Arc<Tenants>>,
+    live: web::Data<Live>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = authorize(&req, &tenants, query.site_key.as_deref())?;
     check_content_type(&req)?;
@@ -125,8 +127,10 @@ pub async fn ingest(
 
     let (session, tab) = (batch.session_id, batch.tab_id);
     let writer = store.clone();
-    let ack = web::block(move || {
-        writer.insert(Ingest {
+    let followed = live.is_followed(&tenant, &session);
+    let (t, s) = (tenant.clone(), session.clone());
+    let (stored, records) = web::block(move || {
+        let stored = writer.insert_tracked(Ingest {
             tenant: &tenant,
             session: &session,
             tab: &tab,
@@ -134,13 +138,26 @@ pub async fn ingest(
             origin: &origin,
             records: &records,
             gaps: &gaps,
-        })
+        })?;
+        anyhow::Ok((stored, records))
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))??;
     // The acknowledgement promises durability: flush before answering.
     store.flush().await?;
-    Ok(HttpResponse::Ok().json(ack))
+    // Followers see only what is on disk.
+    if followed && !stored.new.is_empty() {
+        let events = stored
+            .new
+            .iter()
+            .map(|&(arrival, i)| LiveEvent {
+                arrival,
+                record: Arc::new(records[i].clone()),
+            })
+            .collect();
+        live.publish(&t, &s, events);
+    }
+    Ok(HttpResponse::Ok().json(stored.ack))
 }
 
 fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
@@ -181,7 +198,8 @@ pub fn decode(bytes: &[u8]) -> Result<Batch, ApiError> {
     Ok(batch)
 }
 
-fn origin_of(req: &HttpRequest) -> Origin {
+/// Where a request came from: the socket peer and its `User-Agent`.
+pub fn origin_of(req: &HttpRequest) -> Origin {
     Origin {
         // The socket's peer: forwarding headers are not trusted here.
         ip: req.peer_addr().map(|a| a.ip().to_string()),

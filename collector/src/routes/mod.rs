@@ -1,6 +1,10 @@
 //! HTTP routes, one file per resource.
 
 pub mod assets;
+pub mod audit_log;
 pub mod demo;
+pub mod export;
 pub mod ingest;
+pub mod live;
+pub mod platform;
 pub mod sessions;

@@ -1,13 +1,15 @@
 //! `GET /api/v1/sessions` and `GET /api/v1/sessions/{session_id}/events`: what
 //! agents read.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
 use shared::api::{EventsPage, GapsPage, SessionsPage};
+use shared::audit::AccessAction;
 use shared::{EventType, SessionId};
 
+use crate::audit::record_access;
 use crate::auth::Reader;
 use crate::error::ApiError;
 use crate::store::{EventFilter, Store};
@@ -144,6 +146,7 @@ fn parse_filter(q: &EventsQuery) -> Result<EventFilter, ApiError> {
 
 pub async fn events(
     Reader(who): Reader,
+    req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<EventsQuery>,
     store: web::Data<Store>,
@@ -164,8 +167,10 @@ pub async fn events(
     };
     let after = decode_cursor(&q.cursor)?;
     let store = store.into_inner();
-    let tenant = who.tenant;
+    let first_page = after.is_none();
+    let (reader, tenant, sid) = (store.clone(), who.tenant.clone(), session.clone());
     let page = blocking(move || {
+        let (store, session) = (reader, sid);
         if store.session(&tenant, &session)?.is_none() {
             return Ok(None);
         }
@@ -182,6 +187,10 @@ pub async fn events(
     })
     .await?
     .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    // Opening a trail is audited; turning its pages is the same viewing.
+    if first_page {
+        record_access(&store, &who, &req, AccessAction::Viewed, &session).await?;
+    }
     Ok(HttpResponse::Ok().json(EventsPage {
         events: page.events,
         next_cursor: page.next.map(|k| URL_SAFE_NO_PAD.encode(k)),

@@ -2,6 +2,9 @@
 //! store, driven over HTTP. One binary for the crate (`helpers` + one module per
 //! resource).
 
+mod audit;
+mod export;
 mod helpers;
 mod ingest;
+mod live;
 mod sessions;
