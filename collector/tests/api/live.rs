@@ -88,6 +88,8 @@ async fn a_connected_agent_receives_an_event_within_a_second_of_its_ingest() {
     assert_eq!(id, 1);
     assert_eq!(rec.event.seq, 1);
     assert_eq!(rec.session_id.as_str(), "s");
+    // An open stream would hold up the graceful stop.
+    drop(sse);
     app.stop().await;
 }
 
@@ -118,6 +120,7 @@ async fn a_reconnect_with_last_event_id_gets_exactly_the_missed_events() {
     app.post_batch(&batch("s", "t", vec![click(3, 53, "d")]))
         .await;
     assert_eq!(sse.next(SOON).await.unwrap().0, 4);
+    drop(sse);
     app.stop().await;
 }
 
@@ -139,5 +142,6 @@ async fn a_follower_of_another_tenant_sees_nothing_and_credentials_are_required(
         .await
         .unwrap();
     assert_error(res, 400, "bad_last_event_id").await;
+    drop(other);
     app.stop().await;
 }
