@@ -6,12 +6,17 @@
 //!   variables and CLI flags (figment).
 //! - [`tenants`]: tenants, site keys with allowed origins, user tokens, server
 //!   keys; the generated demo tenant.
+//! - [`audit`]: the collector's own activity-log records (who viewed,
+//!   exported, verified or deleted a trail): [`audit::record_access`].
+//! - [`live`]: the live fan-out behind the SSE tail.
 //! - [`auth`]: extractors resolving credentials to a tenant (`Reader`, `Admin`,
 //!   `Server`).
 //! - [`startup`]: [`startup::Application`] binds the listener, wires routes, runs
 //!   and shuts down gracefully (flushing the store).
 //! - [`routes`]: one file per resource: `ingest` (batches in), `sessions` (trails
-//!   out), `assets` (the recorder bundle and the `www/` site).
+//!   out), `live` (SSE tail), `export` (NDJSON/CSV), `platform` (platform audit
+//!   records in), `audit_log` (the activity log out), `assets` (the recorder
+//!   bundle and the `www/` site).
 //! - [`store`]: the only module that knows sled: key encoding, idempotent inserts,
 //!   paged scans, the integrity chain's storage, deletion and retention sweeps.
 //! - [`durability`]: group commit; one flush serves every request waiting for it.
@@ -22,11 +27,13 @@
 //! - [`error`]: the JSON error every 4xx/5xx answer carries.
 //! - [`telemetry`]: structured logs and the Prometheus metrics' names.
 
+pub mod audit;
 pub mod auth;
 pub mod chain;
 pub mod config;
 pub mod durability;
 pub mod error;
+pub mod live;
 pub mod rate_limit;
 pub mod retention;
 pub mod routes;

@@ -21,9 +21,12 @@ use std::time::Duration;
 use crate::config::Settings;
 use crate::durability::GroupCommit;
 use crate::error::ApiError;
+use crate::live::Live;
 use crate::rate_limit::RateLimits;
 use crate::retention::RetentionJob;
-use crate::routes::{assets, demo, health, ingest, metrics, sessions, tombstones};
+use crate::routes::{
+    assets, audit_log, demo, export, health, ingest, live, metrics, platform, sessions, tombstones,
+};
 use crate::store::Store;
 use crate::tenants::{origin_allowed, Tenants};
 
@@ -130,6 +133,7 @@ impl Application {
         let data = web::Data::new(store.clone());
         let www_data = web::Data::new(assets::WwwDir(www.clone()));
         let tenants_data = web::Data::new(tenants.clone());
+        let live_data = web::Data::new(Live::default());
 
         let server = HttpServer::new(move || {
             App::new()
@@ -143,6 +147,7 @@ impl Application {
                 .app_data(ingest_config.clone())
                 .app_data(www_data.clone())
                 .app_data(tenants_data.clone())
+                .app_data(live_data.clone())
                 .app_data(query_config())
                 .service(
                     web::resource("/api/v1/batches")
@@ -168,6 +173,13 @@ impl Application {
                             web::get().to(sessions::events),
                         )
                         .route("/sessions/{session_id}/gaps", web::get().to(sessions::gaps))
+                        .route("/sessions/{session_id}/live", web::get().to(live::live))
+                        .route(
+                            "/sessions/{session_id}/export",
+                            web::get().to(export::export),
+                        )
+                        .route("/platform/records", web::post().to(platform::post))
+                        .route("/audit", web::get().to(audit_log::list))
                         .default_service(web::to(|| async {
                             Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
                                 "no such API endpoint".into(),

@@ -11,6 +11,9 @@
 //! | `meta`     | `probe` (no tenant prefix)                       | time of the last readiness probe |
 //! | `chain`    | `session 0x00 pos:u64be`                         | `hash(32) kind(1) key`    |
 //! | `tombstones` | `session`                                      | `Tombstone` as JSON       |
+//! | `arrivals` | `session 0x00 arrival:u64be`                     | `tab 0x00 seq:u64be`      |
+//! | `audit`    | `time:u64be seq:u64be`                           | `AuditEntry` as JSON      |
+//! | `audit_ids`| `record_id`                                      | the `audit` key           |
 //!
 //! Every key starts with the tenant id and `0x00`, so one tenant's data is a
 //! contiguous range no query of another tenant can reach.
@@ -31,6 +34,15 @@
 //! the head (length and hash) so a truncated tail shows. A deleted session keeps
 //! only its `tombstones` entry; ingest refuses a tombstoned session so a late
 //! re-send cannot bring deleted data back.
+//! `arrivals` numbers each session's stored events in the order the collector
+//! stored them (0, 1, 2, … per session, counted in the session state). Client
+//! time is no position for a live tail to resume from: a late batch can carry old
+//! timestamps. Arrival numbers only grow, so "everything after arrival n" misses
+//! nothing. `audit` is the tenant activity log (platform records and the
+//! collector's own access records) by occurrence time and a store-wide sequence
+//! (`Db::generate_id`), so entries within one millisecond keep their order and
+//! newest-first is a reverse scan; `audit_ids` makes a platform `record_id` stored
+//! once per tenant.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -40,6 +52,8 @@ use serde::{Deserialize, Serialize};
 use shared::api::{
     ChainVerification, EventRecord, GapRecord, IngestAck, Origin, SessionSummary, Tombstone,
 };
+use shared::audit::{AuditEntry, PlatformRecordType};
+use shared::UserId;
 use shared::{EventData, EventType, SessionId, TabId, TenantId};
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
@@ -147,6 +161,9 @@ struct SessionState {
     /// Hash of the last link ([`chain::GENESIS`] while the chain is empty).
     #[serde(default)]
     chain_head: Hash,
+    /// Events stored so far in arrival order: the next event's arrival number.
+    #[serde(default)]
+    arrivals: u64,
 }
 
 /// Distinct URLs a session summary keeps for search. Enough for any real
@@ -233,6 +250,9 @@ pub struct Store {
     timeline: sled::Tree,
     sessions: sled::Tree,
     gaps: sled::Tree,
+    arrivals: sled::Tree,
+    audit: sled::Tree,
+    audit_ids: sled::Tree,
     chain: sled::Tree,
     tombstones: sled::Tree,
 }
@@ -240,7 +260,7 @@ pub struct Store {
 /// What [`Store::insert`] did.
 #[derive(Debug)]
 pub enum Inserted {
-    Stored(IngestAck),
+    Stored(Stored),
     /// The session was deleted: nothing was stored.
     Gone(Tombstone),
 }
@@ -280,6 +300,7 @@ impl SessionState {
             urls: BTreeSet::new(),
             chain_len: 0,
             chain_head: chain::GENESIS,
+            arrivals: 0,
         }
     }
 }
@@ -302,13 +323,17 @@ impl Store {
             gaps: db.open_tree("gaps")?,
             chain: db.open_tree("chain")?,
             tombstones: db.open_tree("tombstones")?,
+            arrivals: db.open_tree("arrivals")?,
+            audit: db.open_tree("audit")?,
+            audit_ids: db.open_tree("audit_ids")?,
             db,
         })
     }
 
     /// Stores the events and gaps that are not stored yet, atomically with the
-    /// session summary and the links that chain them. Nothing is stored for a
-    /// deleted session. Blocking; does not flush (see [`Store::flush`]).
+    /// session summary and the links that chain them, and numbers the new
+    /// events in arrival order (what the live tail publishes). Nothing is
+    /// stored for a deleted session. Blocking; does not flush (see [`Store::flush`]).
     pub fn insert(&self, batch: Ingest<'_>) -> anyhow::Result<Inserted> {
         let Ingest {
             tenant,
@@ -361,9 +386,10 @@ impl Store {
             &self.gaps,
             &self.chain,
             &self.tombstones,
+            &self.arrivals,
         );
         let result = trees.transaction(
-            |(events, timeline, sessions, gap_tree, chain_tree, tombstones)| {
+            |(events, timeline, sessions, gap_tree, chain_tree, tombstones, arrivals)| {
                 if let Some(t) = tombstones.get(skey)? {
                     return Ok(Inserted::Gone(serde_json::from_slice(&t).map_err(abort)?));
                 }
@@ -376,7 +402,9 @@ impl Store {
                     duplicates: 0,
                 };
                 let mut changed = false;
-                for (rec, enc) in records.iter().zip(&encoded) {
+                let mut new = Vec::new();
+                let aprefix = session_prefix(tenant, session);
+                for (i, (rec, enc)) in records.iter().zip(&encoded).enumerate() {
                     if events.get(&enc.ekey)?.is_some() {
                         ack.duplicates += 1;
                         continue;
@@ -390,6 +418,12 @@ impl Store {
                         &enc.ekey,
                         &enc.value,
                     )?;
+                    let arrival = state.arrivals;
+                    state.arrivals += 1;
+                    let mut akey = aprefix.clone();
+                    akey.extend_from_slice(&arrival.to_be_bytes());
+                    arrivals.insert(akey, &enc.ekey[aprefix.len()..])?;
+                    new.push((arrival, i));
                     ack.stored += 1;
                     changed = true;
                     state.event_count += 1;
@@ -420,11 +454,11 @@ impl Store {
                     state.tabs.insert(tab.to_string());
                     sessions.insert(skey, serde_json::to_vec(&state).map_err(abort)?)?;
                 }
-                Ok(Inserted::Stored(ack))
+                Ok(Inserted::Stored(Stored { ack, new }))
             },
         );
         match result {
-            Ok(ack) => Ok(ack),
+            Ok(stored) => Ok(stored),
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
@@ -441,6 +475,22 @@ impl Store {
             Some(t) => SessionStatus::Deleted(serde_json::from_slice(&t)?),
             None => SessionStatus::Unknown,
         })
+    }
+
+    /// The head of a session's integrity chain (hex), as `verify` would report
+    /// it for an intact chain; `None` for an unknown session.
+    pub fn chain_head(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+    ) -> anyhow::Result<Option<String>> {
+        match self.sessions.get(session_key(tenant, session))? {
+            Some(v) => {
+                let st: SessionState = serde_json::from_slice(&v)?;
+                Ok(Some(hex::encode(st.chain_head)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Recomputes a session's integrity chain from the stored records and
@@ -814,6 +864,224 @@ fn parse_session_key(k: &[u8]) -> anyhow::Result<(TenantId, SessionId)> {
     let session = SessionId::parse(String::from_utf8_lossy(&k[sep + 1..]).into_owned())
         .context("corrupt session in a session key")?;
     Ok((tenant, session))
+}
+
+/// What [`Store::insert`] stored.
+#[derive(Debug)]
+pub struct Stored {
+    pub ack: IngestAck,
+    /// `(arrival number, index into the request's records)` of each new event.
+    pub new: Vec<(u64, usize)>,
+}
+
+/// Which activity-log entries a scan returns. Empty lists match everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Platform entries (of `types`, or all when empty).
+    pub platform: bool,
+    /// Only these platform types.
+    pub types: Vec<PlatformRecordType>,
+    /// The collector's own entries (they have no type).
+    pub collector: bool,
+    pub users: Vec<UserId>,
+    pub entity_kind: Option<String>,
+    pub entity_id: Option<String>,
+    /// Occurrence time bounds, inclusive, ms since epoch.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+impl AuditFilter {
+    fn matches(&self, e: &AuditEntry) -> bool {
+        let type_ok = match e.record_type() {
+            Some(t) => self.platform && (self.types.is_empty() || self.types.contains(&t)),
+            None => self.collector,
+        };
+        type_ok
+            && (self.users.is_empty() || self.users.contains(&e.user_id))
+            && self
+                .entity_kind
+                .as_ref()
+                .is_none_or(|k| e.entity.as_ref().is_some_and(|x| &x.kind == k))
+            && self
+                .entity_id
+                .as_ref()
+                .is_none_or(|id| e.entity.as_ref().is_some_and(|x| &x.id == id))
+    }
+}
+
+/// A page of the activity log and the position to continue from.
+pub struct AuditScan {
+    pub entries: Vec<AuditEntry>,
+    /// `time:u64be seq:u64be` of the last entry examined, when more may follow.
+    pub next: Option<Vec<u8>>,
+}
+
+/// Most activity-log entries one scan examines: a filter matching little must
+/// not make one request walk the whole log; the client continues with the cursor.
+const MAX_AUDIT_SCAN: usize = 10_000;
+
+impl Store {
+    /// Appends entries to a tenant's activity log. An entry whose `record_id`
+    /// the tenant already stored is skipped. Returns how many were stored.
+    /// Blocking; does not flush.
+    pub fn append_audit_entries(
+        &self,
+        tenant: &TenantId,
+        entries: &[AuditEntry],
+    ) -> anyhow::Result<usize> {
+        let prefix = tenant_prefix(tenant);
+        // Keys and values outside the transaction: its closure may run again.
+        // (audit key, entry JSON, audit_ids key when the entry has a record id)
+        type Row = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+        let encoded: Vec<Row> = entries
+            .iter()
+            .map(|e| {
+                let mut k = prefix.clone();
+                k.extend_from_slice(&ts_sortable(e.occurred_at).to_be_bytes());
+                k.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+                let idk = e.record_id.as_ref().map(|id| {
+                    let mut i = prefix.clone();
+                    i.extend_from_slice(id.as_bytes());
+                    i
+                });
+                Ok((k, serde_json::to_vec(e)?, idk))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let result = (&self.audit, &self.audit_ids).transaction(|(audit, ids)| {
+            let mut stored = 0;
+            for (k, v, idk) in &encoded {
+                if let Some(idk) = idk {
+                    if ids.get(idk.as_slice())?.is_some() {
+                        continue;
+                    }
+                    ids.insert(idk.as_slice(), k.as_slice())?;
+                }
+                audit.insert(k.as_slice(), v.as_slice())?;
+                stored += 1;
+            }
+            Ok(stored)
+        });
+        match result {
+            Ok(n) => Ok(n),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// Appends one entry to a tenant's activity log (the collector's own
+    /// records of who read, exported, verified or deleted a trail). Blocking.
+    pub fn append_audit(&self, tenant: &TenantId, entry: &AuditEntry) -> anyhow::Result<()> {
+        self.append_audit_entries(tenant, std::slice::from_ref(entry))
+            .map(|_| ())
+    }
+
+    /// A page of a tenant's activity log, newest first, continuing before the
+    /// position `before` (a previous scan's `next`).
+    pub fn audit(
+        &self,
+        tenant: &TenantId,
+        filter: &AuditFilter,
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> anyhow::Result<AuditScan> {
+        use std::ops::Bound;
+        let prefix = tenant_prefix(tenant);
+        let at = |ts: i64| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&ts_sortable(ts).to_be_bytes());
+            k
+        };
+        let lo = filter.from.map_or_else(|| prefix.clone(), at);
+        let mut hi = match filter.to {
+            Some(to) if to < i64::MAX => Bound::Excluded(at(to + 1)),
+            _ => {
+                let mut k = tenant.as_str().as_bytes().to_vec();
+                k.push(1);
+                Bound::Excluded(k)
+            }
+        };
+        if let Some(before) = before {
+            let mut k = prefix.clone();
+            k.extend_from_slice(before);
+            hi = Bound::Excluded(k);
+        }
+        let mut entries = Vec::new();
+        let mut last = None;
+        let mut examined = 0;
+        for kv in self
+            .audit
+            .range::<Vec<u8>, _>((Bound::Included(lo), hi))
+            .rev()
+        {
+            let (k, v) = kv?;
+            last = Some(k[prefix.len()..].to_vec());
+            examined += 1;
+            let entry: AuditEntry = serde_json::from_slice(&v)?;
+            if filter.matches(&entry) {
+                entries.push(entry);
+                if entries.len() == limit {
+                    break;
+                }
+            }
+            if examined == MAX_AUDIT_SCAN {
+                break;
+            }
+        }
+        let next = if entries.len() == limit || examined == MAX_AUDIT_SCAN {
+            last
+        } else {
+            None
+        };
+        Ok(AuditScan { entries, next })
+    }
+
+    /// How many events the session has stored: the arrival number the next
+    /// one gets (0 for an unknown session).
+    pub fn arrival_count(&self, tenant: &TenantId, session: &SessionId) -> anyhow::Result<u64> {
+        match self.sessions.get(session_key(tenant, session))? {
+            Some(v) => Ok(serde_json::from_slice::<SessionState>(&v)?.arrivals),
+            None => Ok(0),
+        }
+    }
+
+    /// A session's events stored after arrival `after` (all of them for
+    /// `None`), in arrival order, at most `limit`.
+    pub fn arrivals_after(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<(u64, EventRecord)>> {
+        let prefix = session_prefix(tenant, session);
+        let mut lo = prefix.clone();
+        if let Some(a) = after {
+            match a.checked_add(1) {
+                Some(n) => lo.extend_from_slice(&n.to_be_bytes()),
+                None => return Ok(Vec::new()),
+            }
+        }
+        let mut hi = session_key(tenant, session);
+        hi.push(1);
+        let mut out = Vec::new();
+        for kv in self.arrivals.range(lo..hi).take(limit) {
+            let (k, tail) = kv?;
+            let arrival = u64::from_be_bytes(
+                k[prefix.len()..]
+                    .try_into()
+                    .context("corrupt arrivals key")?,
+            );
+            let mut ekey = prefix.clone();
+            ekey.extend_from_slice(&tail);
+            let v = self
+                .events
+                .get(ekey)?
+                .context("arrival entry without its event")?;
+            out.push((arrival, serde_json::from_slice(&v)?));
+        }
+        Ok(out)
+    }
 }
 
 /// One record's keys and values, ready for the insert transaction.

@@ -362,11 +362,11 @@ impl fmt::Display for LimitError {
 
 impl std::error::Error for LimitError {}
 
-fn limit(code: &'static str, message: String) -> LimitError {
+pub(crate) fn limit(code: &'static str, message: String) -> LimitError {
     LimitError { code, message }
 }
 
-fn check_text(what: &str, s: &str, max: usize) -> Result<(), LimitError> {
+pub(crate) fn check_text(what: &str, s: &str, max: usize) -> Result<(), LimitError> {
     // Count characters only when the byte length could exceed the limit.
     if s.len() > max && s.chars().count() > max {
         return Err(limit(
@@ -377,7 +377,7 @@ fn check_text(what: &str, s: &str, max: usize) -> Result<(), LimitError> {
     Ok(())
 }
 
-fn check_opt(what: &str, s: &Option<String>, max: usize) -> Result<(), LimitError> {
+pub(crate) fn check_opt(what: &str, s: &Option<String>, max: usize) -> Result<(), LimitError> {
     s.as_deref().map_or(Ok(()), |s| check_text(what, s, max))
 }
 

@@ -10,11 +10,14 @@
 //!   the actor, and the batch a recorder sends.
 //! - [`limits`]: the limits both sides enforce, each with the reason for its value.
 //! - [`api`]: what the collector answers (stored records, session summaries, errors).
+//! - [`audit`]: platform audit records (the 14 seed types) and the activity log
+//!   entries the collector serves.
 //!
 //! The format is versioned by [`WIRE_VERSION`]: fields and variants are added,
 //! never renamed. Golden fixtures under `tests/fixtures` guard that promise.
 
 pub mod api;
+pub mod audit;
 pub mod event;
 pub mod ids;
 pub mod limits;

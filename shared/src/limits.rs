@@ -55,3 +55,37 @@ pub const DEFAULT_FLUSH_MS: u32 = 2000;
 /// Most gap records in one batch. A recorder merges adjacent lost runs, so even
 /// a long outage produces a handful.
 pub const MAX_GAPS_PER_BATCH: usize = 64;
+
+/// Most platform audit records in one `POST /api/v1/platform/records`: a
+/// platform batching its records every second stays far below it; it bounds the
+/// work of one request (each record is validated and indexed).
+pub const MAX_RECORDS_PER_REQUEST: usize = 500;
+
+/// Longest client `record_id` (the idempotency key of a platform record), in
+/// characters: room for a UUID with a platform prefix, not for a payload.
+pub const MAX_RECORD_ID_CHARS: usize = 128;
+
+/// Longest reference to a platform object (call, customer, message, conference
+/// ids; entity kind and id), in characters. Platforms have their own id formats,
+/// so these are free text, but short.
+pub const MAX_REF_CHARS: usize = 128;
+
+/// Longest short label of a platform record (action, chat status, role name,
+/// permission, tag), in characters: a label is read in a table cell.
+pub const MAX_LABEL_CHARS: usize = 256;
+
+/// Most items in one list of a platform record (permissions, agents, tags):
+/// a role with a few dozen permissions is large.
+pub const MAX_LIST_ITEMS: usize = 256;
+
+/// Largest JSON payload of a platform record (plugin or settings configuration,
+/// conference data, the before/after change), in bytes of its JSON encoding. A
+/// configuration snapshot is kilobytes; 32 KiB bounds what one record can pin.
+pub const MAX_RECORD_JSON_BYTES: usize = 32 * 1024;
+
+/// Longest `User-Agent` kept, in characters: enough for every real browser
+/// string, and origins are shown in a table.
+pub const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// Longest client IP text, in characters (an IPv6 address with a zone is 45).
+pub const MAX_IP_CHARS: usize = 64;

@@ -22,6 +22,7 @@ use shared::TenantId;
 use crate::config::Settings;
 use crate::durability::GroupCommit;
 use crate::error::ApiError;
+use crate::live::{Live, LiveEvent};
 use crate::rate_limit::RateLimits;
 use crate::store::{Ingest, Inserted, Store};
 use crate::telemetry::metric;
@@ -99,10 +100,11 @@ pub async fn ingest(
     tenants: web::Data<Arc<Tenants>>,
     limits: web::Data<RateLimits>,
     config: web::Data<IngestConfig>,
+    live: web::Data<Live>,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let result = ingest_batch(
-        &req, &query, body, &store, &commit, &tenants, &limits, &config,
+        &req, &query, body, &store, &commit, &tenants, &limits, &config, &live,
     )
     .await;
     match &result {
@@ -126,6 +128,7 @@ async fn ingest_batch(
     tenants: &Tenants,
     limits: &RateLimits,
     config: &IngestConfig,
+    live: &Live,
 ) -> Result<shared::api::IngestAck, ApiError> {
     let origin = origin_of(req, &config.trusted_proxies);
     if let Some(ip) = origin.ip.as_deref().and_then(|ip| ip.parse().ok()) {
@@ -203,8 +206,10 @@ async fn ingest_batch(
 
     let (session, tab) = (batch.session_id, batch.tab_id);
     let writer = store.clone();
-    let ack = web::block(move || {
-        writer.insert(Ingest {
+    let followed = live.is_followed(&tenant, &session);
+    let (t, s) = (tenant.clone(), session.clone());
+    let (stored, records) = web::block(move || {
+        let stored = writer.insert(Ingest {
             tenant: &tenant,
             session: &session,
             tab: &tab,
@@ -212,19 +217,32 @@ async fn ingest_batch(
             origin: &origin,
             records: &records,
             gaps: &gaps,
-        })
+        })?;
+        anyhow::Ok((stored, records))
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))??;
-    let ack = match ack {
-        Inserted::Stored(ack) => ack,
+    let stored = match stored {
+        Inserted::Stored(stored) => stored,
         // A deleted session stays deleted: a late re-send must not revive it.
         Inserted::Gone(tombstone) => return Err(ApiError::Gone(Box::new(tombstone))),
     };
     // The acknowledgement promises durability: wait for a flush that started
     // after our write (shared with every request waiting at the same time).
     commit.commit().await?;
-    Ok(ack)
+    // Followers see only what is on disk.
+    if followed && !stored.new.is_empty() {
+        let events = stored
+            .new
+            .iter()
+            .map(|&(arrival, i)| LiveEvent {
+                arrival,
+                record: Arc::new(records[i].clone()),
+            })
+            .collect();
+        live.publish(&t, &s, events);
+    }
+    Ok(stored.ack)
 }
 
 fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
@@ -332,7 +350,9 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr
     Some(client)
 }
 
-fn origin_of(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Origin {
+/// Where a request came from: the client IP (through trusted proxies only) and
+/// its `User-Agent`.
+pub fn origin_of(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Origin {
     Origin {
         ip: client_ip(req, trusted_proxies).map(|ip| ip.to_string()),
         user_agent: req
@@ -341,6 +361,16 @@ fn origin_of(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Origin {
             .and_then(|v| v.to_str().ok())
             .map(|ua| shared::truncate_chars(ua, MAX_USER_AGENT_CHARS).to_owned()),
     }
+}
+
+/// [`origin_of`] with the collector's configured trusted proxies, for routes
+/// other than ingest (platform records, audit entries).
+pub fn request_origin(req: &HttpRequest) -> Origin {
+    let trusted = req
+        .app_data::<web::Data<IngestConfig>>()
+        .map(|c| c.trusted_proxies.clone())
+        .unwrap_or_default();
+    origin_of(req, &trusted)
 }
 
 pub fn now_ms() -> i64 {

@@ -2,13 +2,15 @@
 //! gaps, the verification of its integrity chain) and what admins delete.
 //! A deleted session answers `410 Gone` with its tombstone.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
 use shared::api::{EventsPage, GapsPage, SessionsPage};
+use shared::audit::AccessAction;
 use shared::{EventType, SessionId};
 
+use crate::audit::record_access;
 use crate::auth::{Admin, Reader};
 use crate::error::ApiError;
 use crate::routes::ingest::now_ms;
@@ -177,6 +179,7 @@ fn parse_filter(q: &EventsQuery) -> Result<EventFilter, ApiError> {
 
 pub async fn events(
     Reader(who): Reader,
+    req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<EventsQuery>,
     store: web::Data<Store>,
@@ -197,8 +200,10 @@ pub async fn events(
     };
     let after = decode_cursor(&q.cursor)?;
     let store = store.into_inner();
-    let tenant = who.tenant;
+    let first_page = after.is_none();
+    let (reader, tenant, sid) = (store.clone(), who.tenant.clone(), session.clone());
     let page = blocking(move || {
+        let (store, session) = (reader, sid);
         if let s @ (SessionStatus::Deleted(_) | SessionStatus::Unknown) =
             store.status(&tenant, &session)?
         {
@@ -217,6 +222,10 @@ pub async fn events(
     })
     .await?
     .map_err(not_readable)?;
+    // Opening a trail is audited; turning its pages is the same viewing.
+    if first_page {
+        record_access(&store, &who, &req, AccessAction::Viewed, &session).await?;
+    }
     Ok(HttpResponse::Ok().json(EventsPage {
         events: page.events,
         next_cursor: page.next.map(|k| URL_SAFE_NO_PAD.encode(k)),
@@ -262,20 +271,24 @@ pub async fn get(
 /// chain and reports its head, or the first link that does not check out.
 pub async fn verify(
     Reader(who): Reader,
+    req: HttpRequest,
     path: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let session = parse_session(path)?;
     let store = store.into_inner();
+    let (reader, tenant, sid) = (store.clone(), who.tenant.clone(), session.clone());
     let result = blocking(move || {
-        if let Some(v) = store.verify(&who.tenant, &session)? {
+        if let Some(v) = reader.verify(&tenant, &sid)? {
             return Ok(Ok(v));
         }
         // Not stored: say whether it was deleted or never existed.
-        Ok(Err(store.status(&who.tenant, &session)?))
+        Ok(Err(reader.status(&tenant, &sid)?))
     })
     .await?
     .map_err(not_readable)?;
+    // Checking a trail is itself an audited access.
+    record_access(&store, &who, &req, AccessAction::Verified, &session).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 
@@ -283,6 +296,7 @@ pub async fn verify(
 /// and chain, leaving a tombstone that names the admin; answers the tombstone.
 pub async fn delete(
     Admin(who): Admin,
+    req: HttpRequest,
     path: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
@@ -301,8 +315,8 @@ pub async fn delete(
     let tombstone = result.map_err(not_readable)?;
     // The tombstone must survive a crash just like an acknowledged event.
     store.flush().await?;
-    // AUDIT: record "admin `who.user` (tenant `who.tenant`) deleted session
-    // `session`" here, with `tombstone` (deleted_at, event_count, chain_length,
-    // chain_head) as the detail. Only successful deletions reach this point.
+    // Only successful deletions reach this point; the tombstone names the admin
+    // too, so the deletion stays provable even if this entry could not be written.
+    record_access(&store, &who, &req, AccessAction::Deleted, &session).await?;
     Ok(HttpResponse::Ok().json(tombstone))
 }

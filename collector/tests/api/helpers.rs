@@ -8,6 +8,7 @@ pub const ADMIN_TOKEN: &str = "at_acme_admin_0123456789abcdef0123456789";
 pub const OTHER_TOKEN: &str = "at_other_agent_0123456789abcdef012345678";
 pub const OTHER_ADMIN_TOKEN: &str = "at_other_admin_0123456789abcdef012345678";
 pub const SERVER_KEY: &str = "sk_acme_server_0123456789abcdef012345678";
+pub const OTHER_SERVER_KEY: &str = "sk_other_server_0123456789abcdef01234567";
 pub const SITE_KEY: &str = "pk_acme";
 pub const OTHER_SITE_KEY: &str = "pk_other";
 
@@ -30,6 +31,7 @@ users = [
   { id = "olga", role = "agent", token = "at_other_agent_0123456789abcdef012345678" },
   { id = "otto", role = "admin", token = "at_other_admin_0123456789abcdef012345678" },
 ]
+server_keys = ["sk_other_server_0123456789abcdef01234567"]
 "#;
 
 /// A running collector on port 0 with its own temporary store, stopped on drop.

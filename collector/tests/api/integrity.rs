@@ -262,3 +262,40 @@ async fn every_kind_of_tampering_is_detected_at_the_right_position() {
     assert_eq!(app.verify("s").await, pristine);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn verifying_and_deleting_a_trail_are_in_the_activity_log() {
+    let app = TestApp::spawn().await;
+    app.post_batch(&batch("audited", "t", vec![click(0, 1, "a")]))
+        .await;
+    assert!(app.verify("audited").await.valid);
+    let res = app
+        .delete_as(Some(ADMIN_TOKEN), "/api/v1/sessions/audited")
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .get_as(Some(ADMIN_TOKEN), "/api/v1/audit?source=collector")
+        .await;
+    assert_eq!(res.status(), 200);
+    let log: serde_json::Value = res.json().await.unwrap();
+    let actions: Vec<(String, String)> = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or("").to_owned(),
+                e["user_id"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("session.verified".into(), "ana".into())),
+        "{log}"
+    );
+    assert!(
+        actions.contains(&("session.deleted".into(), "root".into())),
+        "{log}"
+    );
+    app.stop().await;
+}

@@ -2,11 +2,14 @@
 //! store, driven over HTTP. One binary for the crate (`helpers` + one module per
 //! resource).
 
+mod audit;
 mod crash;
 mod deletion;
+mod export;
 mod helpers;
 mod hostile;
 mod ingest;
 mod integrity;
+mod live;
 mod ops;
 mod sessions;

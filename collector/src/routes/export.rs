@@ -1,0 +1,349 @@
+//! `GET /api/v1/sessions/{session_id}/export?format=ndjson|csv`: a whole trail
+//! as a download, in client-time order.
+//!
+//! Streamed: the store is read one page at a time while the body is sent, so
+//! memory stays constant however long the session. NDJSON is one `EventRecord`
+//! per line and a last line `{"chain_head": …, "events": n}`. CSV has a header
+//! row, one row per event and a last row `chain_head,<head>,events,<n>` (no
+//! comment syntax: every CSV reader keeps it). The chain head is also in the
+//! `X-Cotrail-Chain-Head` header. Every export is recorded in the activity log.
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use shared::api::EventRecord;
+use shared::audit::AccessAction;
+use shared::{Actor, EventData, SessionId, TenantId};
+
+use crate::audit::record_access;
+use crate::auth::Reader;
+use crate::error::ApiError;
+use crate::store::{EventFilter, Store};
+
+/// Events read from the store per step of the stream.
+const EXPORT_PAGE: usize = 500;
+
+/// The CSV columns, in order.
+pub const CSV_HEADER: [&str; 10] = [
+    "when",
+    "type",
+    "actor",
+    "agent id",
+    "tab",
+    "seq",
+    "element/page",
+    "data",
+    "ip",
+    "user agent",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Ndjson,
+    Csv,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    format: Option<Format>,
+}
+
+/// The session's chain head when the export starts, so the export can later be
+/// checked against `verify`.
+fn chain_head(
+    store: &Store,
+    tenant: &TenantId,
+    session: &SessionId,
+) -> anyhow::Result<Option<String>> {
+    store.chain_head(tenant, session)
+}
+
+pub async fn export(
+    Reader(who): Reader,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<ExportQuery>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let session = SessionId::parse(path.into_inner())
+        .map_err(|e| ApiError::bad_request("bad_session_id", format!("session id {e}")))?;
+    let format = q.format.unwrap_or(Format::Ndjson);
+    let store = (*store.into_inner()).clone();
+    let (s, t, id) = (store.clone(), who.tenant.clone(), session.clone());
+    let head = web::block(move || -> anyhow::Result<Option<Option<String>>> {
+        if s.session(&t, &id)?.is_none() {
+            return Ok(None);
+        }
+        chain_head(&s, &t, &id).map(Some)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))?
+    .map_err(ApiError::Internal)?
+    .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    record_access(&store, &who, &req, AccessAction::Exported, &session).await?;
+
+    let (ext, content_type) = match format {
+        Format::Ndjson => ("ndjson", "application/x-ndjson"),
+        Format::Csv => ("csv", "text/csv; charset=utf-8"),
+    };
+    let mut res = HttpResponse::Ok();
+    res.content_type(content_type).insert_header((
+        header::CONTENT_DISPOSITION,
+        // Session ids are `[A-Za-z0-9-_.:]`, safe inside a quoted filename.
+        format!("attachment; filename=\"cotrail-{session}.{ext}\""),
+    ));
+    if let Some(h) = &head {
+        res.insert_header(("X-Cotrail-Chain-Head", h.as_str()));
+    }
+    let state = Export {
+        store,
+        tenant: who.tenant,
+        session,
+        format,
+        head,
+        after: None,
+        count: 0,
+        step: Step::Start,
+    };
+    let stream = futures_util::stream::unfold(state, |mut st| async move {
+        match st.next_chunk().await {
+            Ok(Some(chunk)) => Some((Ok::<_, actix_web::Error>(chunk), st)),
+            Ok(None) => None,
+            Err(e) => {
+                // Headers are gone: all that is left is to cut the body short,
+                // which the client sees as a broken download, not a valid file.
+                tracing::error!(error = format!("{e:#}"), "export failed");
+                Some((
+                    Err(actix_web::error::ErrorInternalServerError("export failed")),
+                    {
+                        st.step = Step::Done;
+                        st
+                    },
+                ))
+            }
+        }
+    });
+    Ok(res.streaming(stream))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Start,
+    Pages,
+    Trailer,
+    Done,
+}
+
+struct Export {
+    store: Store,
+    tenant: TenantId,
+    session: SessionId,
+    format: Format,
+    head: Option<String>,
+    /// Timeline position of the last event sent.
+    after: Option<Vec<u8>>,
+    count: u64,
+    step: Step,
+}
+
+impl Export {
+    async fn next_chunk(&mut self) -> anyhow::Result<Option<Bytes>> {
+        match self.step {
+            Step::Start => {
+                self.step = Step::Pages;
+                Ok(Some(match self.format {
+                    Format::Csv => {
+                        let mut out = String::new();
+                        csv_row(&mut out, CSV_HEADER.iter().map(|s| s.to_string()));
+                        Bytes::from(out)
+                    }
+                    Format::Ndjson => Bytes::new(),
+                }))
+            }
+            Step::Pages => {
+                let (store, tenant, session, after) = (
+                    self.store.clone(),
+                    self.tenant.clone(),
+                    self.session.clone(),
+                    self.after.clone(),
+                );
+                let scan = web::block(move || {
+                    store.events(
+                        &tenant,
+                        &session,
+                        &EventFilter::default(),
+                        after.as_deref(),
+                        false,
+                        EXPORT_PAGE,
+                    )
+                })
+                .await??;
+                let mut out = String::new();
+                for rec in &scan.events {
+                    match self.format {
+                        Format::Ndjson => {
+                            out.push_str(&serde_json::to_string(rec)?);
+                            out.push('\n');
+                        }
+                        Format::Csv => csv_row(&mut out, csv_fields(rec)?),
+                    }
+                }
+                self.count += scan.events.len() as u64;
+                match scan.next {
+                    Some(next) => self.after = Some(next),
+                    None => self.step = Step::Trailer,
+                }
+                Ok(Some(Bytes::from(out)))
+            }
+            Step::Trailer => {
+                self.step = Step::Done;
+                let mut out = String::new();
+                match self.format {
+                    Format::Ndjson => {
+                        out = serde_json::to_string(&serde_json::json!({
+                            "chain_head": self.head,
+                            "events": self.count,
+                        }))?;
+                        out.push('\n');
+                    }
+                    Format::Csv => csv_row(
+                        &mut out,
+                        [
+                            "chain_head".to_string(),
+                            self.head.clone().unwrap_or_default(),
+                            "events".to_string(),
+                            self.count.to_string(),
+                        ]
+                        .into_iter()
+                        .chain(std::iter::repeat_n(String::new(), CSV_HEADER.len() - 4)),
+                    ),
+                }
+                Ok(Some(Bytes::from(out)))
+            }
+            Step::Done => Ok(None),
+        }
+    }
+}
+
+/// The CSV cells of one event, in [`CSV_HEADER`] order.
+pub fn csv_fields(rec: &EventRecord) -> anyhow::Result<[String; 10]> {
+    let ev = &rec.event;
+    let agent = match &ev.actor {
+        Actor::Agent { id } => id.to_string(),
+        _ => String::new(),
+    };
+    let place = match &ev.data {
+        EventData::Click(d) => d.target.path.clone(),
+        EventData::Form(d) => d.target.path.clone(),
+        EventData::Input(d) => d.target.path.clone(),
+        EventData::Scroll(d) => d
+            .target
+            .as_ref()
+            .map(|t| t.path.clone())
+            .unwrap_or_default(),
+        EventData::Selection(d) => d
+            .target
+            .as_ref()
+            .map(|t| t.path.clone())
+            .unwrap_or_default(),
+        EventData::PageChange(d) => d.url.clone(),
+        EventData::Custom(d) => d.custom_type.clone(),
+    };
+    // The `data` object as it is on the wire (without the `type` tag).
+    let data = serde_json::to_value(&ev.data)?
+        .get("data")
+        .map(serde_json::Value::to_string)
+        .unwrap_or_else(|| "{}".into());
+    Ok([
+        iso8601(ev.ts),
+        ev.event_type().as_str().to_string(),
+        ev.actor.kind().to_string(),
+        agent,
+        rec.tab_id.to_string(),
+        ev.seq.to_string(),
+        spreadsheet_safe(place),
+        data,
+        rec.origin.ip.clone().unwrap_or_default(),
+        spreadsheet_safe(rec.origin.user_agent.clone().unwrap_or_default()),
+    ])
+}
+
+/// Recorded text is data: a cell starting with `=`, `+`, `-`, `@`, tab or CR
+/// would be run as a formula by spreadsheet programs (CSV injection), so such a
+/// cell gets a leading `'`. The `data` column is JSON (it starts with `{`) and
+/// keeps the exact values.
+fn spreadsheet_safe(s: String) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s
+    }
+}
+
+/// Appends one RFC 4180 row: cells with a comma, quote, CR or LF are quoted,
+/// quotes doubled; rows end with CRLF.
+pub fn csv_row(out: &mut String, cells: impl IntoIterator<Item = String>) {
+    for (i, cell) in cells.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if cell.contains([',', '"', '\r', '\n']) {
+            out.push('"');
+            out.push_str(&cell.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&cell);
+        }
+    }
+    out.push_str("\r\n");
+}
+
+/// `2025-11-22T08:26:40.000Z` for a time in ms since the Unix epoch (UTC).
+pub fn iso8601(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_format_as_utc_iso8601_with_milliseconds() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_763_800_000_007), "2025-11-22T08:26:40.007Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn cells_with_separators_are_quoted_and_formulas_defused() {
+        let mut out = String::new();
+        csv_row(
+            &mut out,
+            ["a,b", "say \"hi\"", "line\nbreak", "plain"].map(String::from),
+        );
+        assert_eq!(out, "\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",plain\r\n");
+        assert_eq!(spreadsheet_safe("=SUM(A1)".into()), "'=SUM(A1)");
+        assert_eq!(spreadsheet_safe("main>a".into()), "main>a");
+    }
+}

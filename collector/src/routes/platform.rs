@@ -1,0 +1,160 @@
+//! `POST /api/v1/platform/records`: the platform's own audit records (the 14
+//! seed types) in, with a tenant's server key.
+//!
+//! The body is one record or a JSON array of up to
+//! [`MAX_RECORDS_PER_REQUEST`] records, `application/json` only (no browser
+//! posts these). Every record is decoded and validated before anything is
+//! stored, so a rejected request stores nothing; the error names the record by
+//! its index. A record with a `record_id` the tenant already stored is skipped
+//! (re-posting is idempotent). `2xx` means the records are on disk.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use shared::audit::{AuditEntry, PlatformRecord, RecordsAck};
+use shared::limits::{MAX_BODY_BYTES, MAX_RECORDS_PER_REQUEST};
+
+use crate::auth::Server;
+use crate::error::ApiError;
+use crate::routes::ingest::{now_ms, request_origin};
+use crate::store::Store;
+
+pub async fn post(
+    Server(tenant): Server,
+    req: HttpRequest,
+    mut body: web::Payload,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    check_content_type(&req)?;
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+    {
+        if len > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+    }
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("bad_body", format!("could not read the body: {e}"))
+        })?;
+        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let records = decode(&bytes)?;
+    let received_at = now_ms();
+    let origin = request_origin(&req);
+    let entries: Vec<AuditEntry> = records
+        .into_iter()
+        .map(|r| AuditEntry::platform(r, received_at, &origin))
+        .collect();
+    let total = entries.len();
+    let writer = store.clone();
+    let stored = web::block(move || writer.append_audit_entries(&tenant, &entries))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))??;
+    store.flush().await?;
+    Ok(HttpResponse::Ok().json(RecordsAck {
+        stored,
+        duplicates: total - stored,
+    }))
+}
+
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "content type {:?} is not accepted; send application/json",
+            if ct.is_empty() { "(none)" } else { ct }
+        )))
+    }
+}
+
+/// Decodes and validates one record or an array of records. Pure.
+pub fn decode(bytes: &[u8]) -> Result<Vec<PlatformRecord>, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_utf8",
+            format!("body is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        )
+    })?;
+    let invalid = |what: String, e: serde_json::Error| {
+        ApiError::bad_request("invalid_record", format!("invalid {what}: {e}"))
+    };
+    let check = |what: String, r: &PlatformRecord| {
+        r.validate()
+            .map_err(|e| ApiError::bad_request(e.code, format!("{what}: {}", e.message)))
+    };
+    if text.trim_start().starts_with('[') {
+        let items: Vec<serde_json::Value> =
+            serde_json::from_str(text).map_err(|e| invalid("record array".into(), e))?;
+        if items.is_empty() {
+            return Err(ApiError::bad_request(
+                "empty_request",
+                "the array has no records",
+            ));
+        }
+        if items.len() > MAX_RECORDS_PER_REQUEST {
+            return Err(ApiError::bad_request(
+                "too_many_records",
+                format!(
+                    "the array has {} records, the limit is {MAX_RECORDS_PER_REQUEST}",
+                    items.len()
+                ),
+            ));
+        }
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let r: PlatformRecord =
+                    serde_json::from_value(v).map_err(|e| invalid(format!("record {i}"), e))?;
+                check(format!("record {i}"), &r)?;
+                Ok(r)
+            })
+            .collect()
+    } else {
+        let r: PlatformRecord =
+            serde_json::from_str(text).map_err(|e| invalid("record".into(), e))?;
+        check("record".into(), &r)?;
+        Ok(vec![r])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding_hostile_bodies_answers_errors_not_panics() {
+        for body in [
+            &b""[..],
+            b"[",
+            b"[]",
+            b"{}",
+            b"\xff",
+            b"null",
+            b"[1,2]",
+            b"{\"type\":\"LOGGED_IN\"}",
+        ] {
+            assert!(decode(body).is_err(), "{body:?}");
+        }
+        let deep = "[".repeat(10_000);
+        assert!(decode(deep.as_bytes()).is_err());
+    }
+}

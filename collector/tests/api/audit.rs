@@ -1,0 +1,382 @@
+//! Platform audit records in (`POST /api/v1/platform/records`) and the tenant
+//! activity log out (`GET /api/v1/audit`), including the collector's own
+//! records of who read a trail.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use shared::audit::{AuditPage, RecordsAck};
+
+/// The golden fixtures of the 14 seed types, as the platform would post them.
+pub fn fixtures() -> Vec<Value> {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/fixtures/platform");
+    let mut out: Vec<Value> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|f| {
+            serde_json::from_str(&std::fs::read_to_string(f.unwrap().path()).unwrap()).unwrap()
+        })
+        .collect();
+    out.sort_by_key(|v| v["occurred_at"].as_i64());
+    assert_eq!(out.len(), 14);
+    out
+}
+
+pub async fn post_records(app: &TestApp, key: Option<&str>, body: &Value) -> reqwest::Response {
+    post_records_raw(app, key, "application/json", body.to_string()).await
+}
+
+pub async fn post_records_raw(
+    app: &TestApp,
+    key: Option<&str>,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let req = app
+        .client
+        .post(format!("{}/api/v1/platform/records", app.base))
+        .header("content-type", content_type)
+        .header("user-agent", "platform-service/1.0")
+        .body(body);
+    let req = match key {
+        Some(k) => req.bearer_auth(k),
+        None => req,
+    };
+    req.send().await.expect("request sent")
+}
+
+pub async fn audit_as(app: &TestApp, token: &str, query: &str) -> AuditPage {
+    let res = app
+        .get_as(Some(token), &format!("/api/v1/audit?{query}"))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    res.json().await.unwrap()
+}
+
+fn types(page: &AuditPage) -> Vec<String> {
+    page.records
+        .iter()
+        .map(|r| r.record_type().map_or("-".into(), |t| t.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn platform_records_of_all_fourteen_types_are_accepted_and_listed_newest_first() {
+    let app = TestApp::spawn().await;
+    let records = fixtures();
+    let res = post_records(&app, Some(SERVER_KEY), &json!(records)).await;
+    assert_eq!(res.status(), 200);
+    let ack: RecordsAck = res.json().await.unwrap();
+    assert_eq!((ack.stored, ack.duplicates), (14, 0));
+    // One more, as a single object, by another user.
+    let mut single = records[3].clone();
+    single["record_id"] = json!("solo");
+    single["user_id"] = json!("bruno");
+    single["occurred_at"] = json!(1_763_800_000_100i64);
+    assert_eq!(
+        post_records(&app, Some(SERVER_KEY), &single).await.status(),
+        200
+    );
+
+    let all = audit_as(&app, ADMIN_TOKEN, "").await;
+    assert_eq!(all.records.len(), 15);
+    assert!(all.next_cursor.is_none());
+    let times: Vec<i64> = all.records.iter().map(|r| r.occurred_at).collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted, "newest first");
+    assert_eq!(all.records[0].user_id.as_str(), "bruno");
+    // Records without an origin carry the posting request's.
+    let logged_in = all
+        .records
+        .iter()
+        .find(|r| r.record_id.as_deref() == Some("rec-3"))
+        .unwrap();
+    assert_eq!(
+        logged_in.origin.user_agent.as_deref(),
+        Some("platform-service/1.0")
+    );
+    assert_eq!(logged_in.origin.ip.as_deref(), Some("127.0.0.1"));
+    // Records with one keep theirs.
+    let call = all
+        .records
+        .iter()
+        .find(|r| r.record_id.as_deref() == Some("rec-0"))
+        .unwrap();
+    assert_eq!(call.origin.ip.as_deref(), Some("201.13.62.150"));
+    // The change is served as posted.
+    let status = all
+        .records
+        .iter()
+        .find(|r| r.record_id.as_deref() == Some("rec-6"))
+        .unwrap();
+    assert_eq!(
+        status.change.as_ref().unwrap().after.as_ref().unwrap()["status"],
+        "waiting_customer"
+    );
+
+    let page = audit_as(&app, ADMIN_TOKEN, "type=LOGGED_IN,START_CALL").await;
+    assert_eq!(types(&page), ["LOGGED_IN", "LOGGED_IN", "START_CALL"]);
+    let page = audit_as(&app, ADMIN_TOKEN, "user=bruno").await;
+    assert_eq!(page.records.len(), 1);
+    let page = audit_as(&app, ADMIN_TOKEN, "entity_kind=conversation&entity_id=18").await;
+    assert_eq!(types(&page), ["STATUS_CHANGE"]);
+    let page = audit_as(&app, ADMIN_TOKEN, "entity_kind=conversation&entity_id=19").await;
+    assert!(page.records.is_empty());
+    let page = audit_as(&app, ADMIN_TOKEN, "from=1763800000002&to=1763800000004").await;
+    assert_eq!(
+        types(&page),
+        ["ONLINE_STATUS_ONLINE", "LOGGED_IN", "LIVE_VIEW"]
+    );
+
+    // Paging: pages of 4 put together are the whole log, in order, once.
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("limit=4&cursor={c}"),
+            None => "limit=4".into(),
+        };
+        let page = audit_as(&app, ADMIN_TOKEN, &q).await;
+        assert!(page.records.len() <= 4);
+        paged.extend(page.records);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all.records);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn platform_records_need_a_valid_server_key() {
+    let app = TestApp::spawn().await;
+    let body = json!(fixtures()[3]);
+    assert_error(
+        post_records(&app, None, &body).await,
+        401,
+        "missing_credentials",
+    )
+    .await;
+    assert_error(
+        post_records(
+            &app,
+            Some("sk_nope_0123456789abcdef0123456789abcdef"),
+            &body,
+        )
+        .await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    // A user token is not a server key.
+    assert_error(
+        post_records(&app, Some(ADMIN_TOKEN), &body).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert!(audit_as(&app, ADMIN_TOKEN, "").await.records.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_activity_log_is_for_admins_and_each_tenant_sees_only_its_own() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        post_records(&app, Some(SERVER_KEY), &json!(fixtures()))
+            .await
+            .status(),
+        200
+    );
+    assert_error(
+        app.get_as(Some(AGENT_TOKEN), "/api/v1/audit").await,
+        403,
+        "admin_only",
+    )
+    .await;
+    assert_error(
+        app.get_as(Some(OTHER_TOKEN), "/api/v1/audit").await,
+        403,
+        "admin_only",
+    )
+    .await;
+    assert_error(
+        app.get_as(None, "/api/v1/audit").await,
+        401,
+        "missing_credentials",
+    )
+    .await;
+    // The other tenant's admin sees an empty log, then only its own record.
+    assert!(audit_as(&app, OTHER_ADMIN_TOKEN, "")
+        .await
+        .records
+        .is_empty());
+    assert_eq!(
+        post_records(&app, Some(OTHER_SERVER_KEY), &fixtures()[0])
+            .await
+            .status(),
+        200
+    );
+    let other = audit_as(&app, OTHER_ADMIN_TOKEN, "").await;
+    assert_eq!(other.records.len(), 1);
+    assert_eq!(audit_as(&app, ADMIN_TOKEN, "").await.records.len(), 14);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_records_are_refused_with_a_message_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let good = fixtures()[0].clone();
+    let key = Some(SERVER_KEY);
+
+    let res = post_records_raw(&app, key, "text/plain", good.to_string()).await;
+    assert_error(res, 415, "unsupported_media_type").await;
+    let res = post_records_raw(&app, key, "application/json", "{not json").await;
+    assert_error(res, 400, "invalid_record").await;
+
+    let mut bad = good.clone();
+    bad["type"] = json!("END_CALL");
+    let msg = assert_error(
+        post_records(&app, key, &json!([good, bad])).await,
+        400,
+        "invalid_record",
+    )
+    .await;
+    assert!(
+        msg.contains("record 1") && msg.contains("END_CALL"),
+        "{msg}"
+    );
+
+    let mut bad = good.clone();
+    bad["data"]["call_id"] = json!("c".repeat(1000));
+    let msg = assert_error(post_records(&app, key, &bad).await, 400, "text_too_long").await;
+    assert!(msg.contains("data.call_id"), "{msg}");
+
+    let mut bad = fixtures()[6].clone();
+    bad["change"] = json!({"before": {"status": "open"}, "after": {"status": "open"}});
+    assert_error(post_records(&app, key, &bad).await, 400, "unchanged_field").await;
+
+    let mut bad = good.clone();
+    bad.as_object_mut().unwrap().remove("user_id");
+    let msg = assert_error(post_records(&app, key, &bad).await, 400, "invalid_record").await;
+    assert!(msg.contains("user_id"), "{msg}");
+
+    let many = json!(vec![
+        good.clone();
+        shared::limits::MAX_RECORDS_PER_REQUEST + 1
+    ]);
+    assert_error(
+        post_records(&app, key, &many).await,
+        400,
+        "too_many_records",
+    )
+    .await;
+    assert_error(
+        post_records(&app, key, &json!([])).await,
+        400,
+        "empty_request",
+    )
+    .await;
+
+    let huge = "x".repeat(shared::limits::MAX_BODY_BYTES + 1);
+    assert_error(
+        post_records_raw(&app, key, "application/json", huge).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+
+    assert_error(
+        app.get_as(Some(ADMIN_TOKEN), "/api/v1/audit?type=NOPE")
+            .await,
+        400,
+        "bad_type",
+    )
+    .await;
+    assert_error(
+        app.get_as(Some(ADMIN_TOKEN), "/api/v1/audit?cursor=%%%")
+            .await,
+        400,
+        "bad_cursor",
+    )
+    .await;
+    assert_error(
+        app.get_as(Some(ADMIN_TOKEN), "/api/v1/audit?limit=0").await,
+        400,
+        "bad_limit",
+    )
+    .await;
+
+    assert!(audit_as(&app, ADMIN_TOKEN, "").await.records.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_record_id_is_stored_once_per_tenant() {
+    let app = TestApp::spawn().await;
+    let rec = fixtures()[0].clone();
+    let ack: RecordsAck = post_records(&app, Some(SERVER_KEY), &rec)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((ack.stored, ack.duplicates), (1, 0));
+    // Re-sent alone, and twice inside one array.
+    let ack: RecordsAck = post_records(&app, Some(SERVER_KEY), &json!([rec, rec]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((ack.stored, ack.duplicates), (0, 2));
+    assert_eq!(audit_as(&app, ADMIN_TOKEN, "").await.records.len(), 1);
+    // The same id in another tenant is another record.
+    let ack: RecordsAck = post_records(&app, Some(OTHER_SERVER_KEY), &rec)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ack.stored, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reading_a_trail_appends_an_audit_record_naming_the_agent() {
+    let app = TestApp::spawn().await;
+    let events = (0..3).map(|i| click(i, 100 + i as i64, "b")).collect();
+    assert_eq!(
+        app.post_batch(&batch("sess-9", "t", events)).await.status(),
+        200
+    );
+
+    let first = app.events("sess-9", "limit=2").await;
+    let cursor = first.next_cursor.expect("a second page");
+    // Turning pages is the same viewing: not recorded again.
+    app.events("sess-9", &format!("limit=2&cursor={cursor}"))
+        .await;
+
+    let log = audit_as(&app, ADMIN_TOKEN, "source=collector").await;
+    assert_eq!(log.records.len(), 1, "{:?}", log.records);
+    let r = &log.records[0];
+    assert_eq!(r.user_id.as_str(), "ana");
+    assert_eq!(r.action.as_deref(), Some("session.viewed"));
+    let entity = r.entity.as_ref().unwrap();
+    assert_eq!(
+        (entity.kind.as_str(), entity.id.as_str()),
+        ("session", "sess-9")
+    );
+    assert_eq!(r.actor, shared::audit::ActorKind::User);
+    assert_eq!(r.origin.ip.as_deref(), Some("127.0.0.1"));
+    assert!(r.record_type().is_none());
+    // A type filter lists platform records only.
+    assert!(audit_as(&app, ADMIN_TOKEN, "type=LOGGED_IN")
+        .await
+        .records
+        .is_empty());
+    // The other tenant's log does not show it.
+    assert!(audit_as(&app, OTHER_ADMIN_TOKEN, "")
+        .await
+        .records
+        .is_empty());
+    app.stop().await;
+}
