@@ -29,7 +29,7 @@ pub mod metric {
     pub const FLUSHES: &str = "cotrail_flushes_total";
     /// The store's size on disk.
     pub const STORE_BYTES: &str = "cotrail_store_size_bytes";
-    /// Live-tail subscribers; fed by the live tail when it exists.
+    /// Live-tail subscribers, read from the fan-out at scrape time.
     pub const LIVE_SUBSCRIBERS: &str = "cotrail_live_subscribers";
 }
 

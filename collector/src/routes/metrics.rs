@@ -6,10 +6,16 @@
 use actix_web::{web, HttpResponse};
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::live::Live;
 use crate::store::Store;
 use crate::telemetry::metric;
 
-pub async fn metrics(store: web::Data<Store>, handle: web::Data<PrometheusHandle>) -> HttpResponse {
+pub async fn metrics(
+    store: web::Data<Store>,
+    live: web::Data<Live>,
+    handle: web::Data<PrometheusHandle>,
+) -> HttpResponse {
+    ::metrics::gauge!(metric::LIVE_SUBSCRIBERS).set(live.subscribers() as f64);
     let store = store.clone();
     // sled walks its files to size them: blocking work, off the async worker.
     if let Ok(Ok(bytes)) = web::block(move || store.size_on_disk()).await {
