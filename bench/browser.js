@@ -29,8 +29,9 @@ const WWW = arg('--www');
 const OUT = arg('--out', path.join(__dirname, 'out', 'browser.json'));
 const CHROMIUM = arg('--chromium', '/usr/bin/chromium');
 const RATES = QUICK ? [1] : [1, 4];
-const ARMS = ['none', 'floor', 'rrweb', 'cotrail'];
-const RRWEB_FILE = require.resolve('@rrweb/record/dist/record.umd.min.cjs');
+const ARMS = arg('--arms', 'none,floor,rrweb,cotrail').split(',');
+const RRWEB_DIR = path.join(__dirname, 'node_modules', '@rrweb', 'record');
+const RRWEB_FILE = path.join(RRWEB_DIR, 'dist', 'record.umd.min.cjs');
 const COUNTS = QUICK
   ? { click: 200, input: 200, scroll: 40, nav: 20, select: 20, custom: 20, submit: 2 }
   : { click: 1000, input: 1000, scroll: 200, nav: 100, select: 100, custom: 100, submit: 10 };
@@ -219,7 +220,7 @@ async function main() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   const result = {
     chromium: browser.version(),
-    rrweb: require('@rrweb/record/package.json').version,
+    rrweb: JSON.parse(fs.readFileSync(path.join(RRWEB_DIR, 'package.json'), 'utf8')).version,
     playwright: require('playwright-core/package.json').version,
     reps: REPS, quick: QUICK, counts: COUNTS, trusted: TRUSTED,
     shipped: {
@@ -241,7 +242,7 @@ async function main() {
           result.runs.push(r);
           log(`rep ${rep} rate ${rate}x ${arm}: script ${r.script_ms.toFixed(1)} ms, task ${r.task_ms.toFixed(1)} ms, wire ${r.wire_bytes} B, events ${r.events_delivered}, long tasks ${r.longtasks}${r.errors.length ? ' errors: ' + r.errors.join(' | ') : ''}`);
         }
-        for (const which of rep % 2 ? ['rrweb', 'cotrail'] : ['cotrail', 'rrweb']) {
+        for (const which of (rep % 2 ? ['rrweb', 'cotrail'] : ['cotrail', 'rrweb']).filter((a) => ARMS.includes(a))) {
           const ms = await startup(browser, pages.url, collector.url, which, rate);
           result.startup.push({ which, rate, rep, ms });
           log(`rep ${rep} rate ${rate}x start-up ${which}: ${ms.toFixed(1)} ms`);

@@ -134,6 +134,7 @@ async fn http_run(url: &str, data: Vec<Vec<Vec<u8>>>, batch: usize, secs: f64) -
                 let r = client
                     .post(&url)
                     .header("content-type", "text/plain")
+                    .timeout(Duration::from_secs(20))
                     .body(b)
                     .send()
                     .await;
@@ -154,7 +155,7 @@ async fn http_run(url: &str, data: Vec<Vec<Vec<u8>>>, batch: usize, secs: f64) -
     }
     let el = start.elapsed().as_secs_f64();
     let f = failed.load(Ordering::Relaxed);
-    anyhow::ensure!(f == 0, "{f} requests failed");
+    anyhow::ensure!(f == 0, "{f} requests failed or got no answer within 20 s");
     let n = ok.load(Ordering::Relaxed) as f64;
     Ok((n * batch as f64 / el, n / el))
 }
@@ -165,9 +166,14 @@ async fn floor_run(store: &Store, data: Vec<Vec<Vec<u8>>>, batch: usize, secs: f
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let start = Instant::now();
     let tenant = TenantId::parse("demo").map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    // One flush at a time: concurrent `flush_async` calls can all wait on sled's
+    // own IO thread pool, which grows only past 7 queued jobs, and hang (seen
+    // here at 8 concurrent writers). Same durability: every batch is flushed
+    // before it counts.
+    let flushing = Arc::new(tokio::sync::Mutex::new(()));
     let mut tasks = Vec::new();
     for bodies in data {
-        let (store, ok, tenant) = (store.clone(), ok.clone(), tenant.clone());
+        let (store, ok, tenant, flushing) = (store.clone(), ok.clone(), tenant.clone(), flushing.clone());
         tasks.push(tokio::spawn(async move {
             for b in bodies {
                 if Instant::now() >= deadline {
@@ -203,7 +209,10 @@ async fn floor_run(store: &Store, data: Vec<Vec<Vec<u8>>>, batch: usize, secs: f
                 })
                 .await??;
                 if durable {
-                    store.flush().await?;
+                    let _one = flushing.lock().await;
+                    tokio::time::timeout(Duration::from_secs(20), store.flush())
+                        .await
+                        .map_err(|_| anyhow::anyhow!("Store::flush did not finish in 20 s"))??;
                 }
                 ok.fetch_add(1, Ordering::Relaxed);
             }
@@ -219,7 +228,7 @@ async fn floor_run(store: &Store, data: Vec<Vec<Vec<u8>>>, batch: usize, secs: f
 async fn ingest(args: &[String]) -> anyhow::Result<Value> {
     let url = format!("{}/api/v1/batches?site_key=pk_demo", arg(args, "--url").expect("--url"));
     let reps = num(args, "--reps", 5) as usize;
-    let workers = num(args, "--conns", 8) as usize;
+    let workers = num(args, "--conns", 4) as usize;
     let max_events = num(args, "--max-events", 20_000) as usize;
     let secs = num(args, "--secs", 2) as f64;
     let dir = tempfile::tempdir()?;
@@ -234,6 +243,9 @@ async fn ingest(args: &[String]) -> anyhow::Result<Value> {
             // Interleaved; the order rotates with the repetition.
             let mut order = vec!["http", "floor", "floor_nodurable"];
             order.rotate_left(rep % 3);
+            if let Some(only) = arg(args, "--only") {
+                order.retain(|v| only.split(',').any(|o| o == *v));
+            }
             for which in order {
                 let data = mk(which);
                 let eps = match which {
@@ -312,7 +324,7 @@ async fn overhead(args: &[String]) -> anyhow::Result<Value> {
     let collector = format!("{}/api/v1/batches?site_key=pk_demo", arg(args, "--url").expect("--url"));
     let noop = format!("http://127.0.0.1:{}/noop", noop_server()?);
     let reps = num(args, "--reps", 5) as usize;
-    let workers = num(args, "--conns", 16) as usize;
+    let workers = num(args, "--conns", 4) as usize;
     let secs = num(args, "--secs", 2) as f64;
     let max_req = num(args, "--max-requests", 20_000) as usize;
     let batch = 50;
