@@ -14,6 +14,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod bench;
+
 /// Must equal the `wasm-bindgen` version pinned in the workspace `Cargo.toml`:
 /// the CLI generates glue for exactly one version of the runtime crate.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
@@ -40,8 +42,9 @@ fn main() -> Result<()> {
             run(&mut cmd)
         }
         Some("test") => test(&root),
+        Some("bench") => bench::bench(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <run|test|build>\n\n  run    build everything and start the collector with the demo at http://127.0.0.1:8080/\n  test   install test tools when missing and run every test\n  build  build the recorder bundle into www/recorder/");
+            eprintln!("usage: cargo xtask <run|test|build|bench>\n\n  run    build everything and start the collector with the demo at http://127.0.0.1:8080/\n  test   install test tools when missing and run every test\n  build  build the recorder bundle into www/recorder/\n  bench  run every benchmark and write BENCHMARKS.md ([--quick] [--reps N])");
             std::process::exit(2)
         }
     }
