@@ -146,7 +146,10 @@ fn save(cmd: &mut Command, to: &Path) -> Result<()> {
     let _ = std::fs::remove_file(to);
     let out = cmd.stderr(Stdio::inherit()).output()?;
     if !out.status.success() {
-        eprintln!("xtask: WARNING: {cmd:?} failed with {}; its section is left out", out.status);
+        eprintln!(
+            "xtask: WARNING: {cmd:?} failed with {}; its section is left out",
+            out.status
+        );
         return Ok(());
     }
     std::fs::write(to, &out.stdout)?;
