@@ -702,20 +702,6 @@ impl Store {
         Ok(())
     }
 
-    pub fn session(
-        &self,
-        tenant: &TenantId,
-        session: &SessionId,
-    ) -> anyhow::Result<Option<SessionSummary>> {
-        match self.sessions.get(session_key(tenant, session))? {
-            Some(v) => {
-                let st: SessionState = serde_json::from_slice(&v)?;
-                Ok(Some(st.summary(session.clone())))
-            }
-            None => Ok(None),
-        }
-    }
-
     /// A tenant's session summaries, newest activity first.
     pub fn sessions(&self, tenant: &TenantId) -> anyhow::Result<Vec<SessionSummary>> {
         self.sessions_matching(tenant, &SessionFilter::default())

@@ -19,7 +19,8 @@ use shared::{Actor, EventData, SessionId, TenantId};
 use crate::audit::record_access;
 use crate::auth::Reader;
 use crate::error::ApiError;
-use crate::store::{EventFilter, Store};
+use crate::routes::sessions::{blocking, not_readable, parse_session};
+use crate::store::{EventFilter, SessionStatus, Store};
 
 /// Events read from the store per step of the stream.
 const EXPORT_PAGE: usize = 500;
@@ -68,21 +69,18 @@ pub async fn export(
     q: web::Query<ExportQuery>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = SessionId::parse(path.into_inner())
-        .map_err(|e| ApiError::bad_request("bad_session_id", format!("session id {e}")))?;
+    let session = parse_session(path)?;
     let format = q.format.unwrap_or(Format::Ndjson);
     let store = (*store.into_inner()).clone();
     let (s, t, id) = (store.clone(), who.tenant.clone(), session.clone());
-    let head = web::block(move || -> anyhow::Result<Option<Option<String>>> {
-        if s.session(&t, &id)?.is_none() {
-            return Ok(None);
-        }
-        chain_head(&s, &t, &id).map(Some)
+    // A deleted session is 410 with its tombstone, an unknown one 404, as on
+    // every other read of a trail.
+    let head = blocking(move || match s.status(&t, &id)? {
+        SessionStatus::Live(_) => chain_head(&s, &t, &id).map(Ok),
+        other => Ok(Err(other)),
     })
-    .await
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))?
-    .map_err(ApiError::Internal)?
-    .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    .await?
+    .map_err(not_readable)?;
     record_access(&store, &who, &req, AccessAction::Exported, &session).await?;
 
     let (ext, content_type) = match format {

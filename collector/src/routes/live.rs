@@ -24,7 +24,8 @@ use crate::audit::record_access;
 use crate::auth::Reader;
 use crate::error::ApiError;
 use crate::live::{Live, Subscription};
-use crate::store::Store;
+use crate::routes::sessions::{blocking, parse_session};
+use crate::store::{SessionStatus, Store};
 
 /// Idle time after which a keep-alive comment is sent.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -57,8 +58,13 @@ pub async fn live(
     store: web::Data<Store>,
     live: web::Data<Live>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = SessionId::parse(path.into_inner())
-        .map_err(|e| ApiError::bad_request("bad_session_id", format!("session id {e}")))?;
+    let session = parse_session(path)?;
+    // A deleted trail is 410 here as on every read. A session not stored yet
+    // may be followed: an agent can open the live view before the customer acts.
+    let (s, t, id) = (store.clone(), who.tenant.clone(), session.clone());
+    if let SessionStatus::Deleted(tombstone) = blocking(move || s.status(&t, &id)).await? {
+        return Err(ApiError::Gone(Box::new(tombstone)));
+    }
     let header = req
         .headers()
         .get("last-event-id")

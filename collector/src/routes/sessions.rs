@@ -48,7 +48,31 @@ pub(crate) fn decode_cursor(c: &Option<String>) -> Result<Option<Vec<u8>>, ApiEr
 /// The answer for a session that could not be read: 410 with the tombstone
 /// for a deleted one, 404 for one never stored (or another tenant's), 503 for
 /// one that came back between two reads (retry).
-fn not_readable(status: SessionStatus) -> ApiError {
+/// The position an offset cursor (lists built in memory: sessions,
+/// tombstones) stands for: how many items were already shown.
+pub(crate) fn offset_cursor(cursor: &Option<String>) -> Result<usize, ApiError> {
+    match decode_cursor(cursor)? {
+        Some(b) => Ok(u64::from_be_bytes(
+            b.try_into()
+                .map_err(|_| ApiError::bad_request("bad_cursor", "cursor is not valid"))?,
+        ) as usize),
+        None => Ok(0),
+    }
+}
+
+/// One page of an in-memory list after `skip` items, and the cursor of the
+/// next page when there is one.
+pub(crate) fn offset_page<T>(all: Vec<T>, skip: usize, limit: usize) -> (Vec<T>, Option<String>) {
+    let total = all.len();
+    let page: Vec<T> = all.into_iter().skip(skip).take(limit).collect();
+    let end = skip + page.len();
+    let next = (end < total).then(|| URL_SAFE_NO_PAD.encode((end as u64).to_be_bytes()));
+    (page, next)
+}
+
+/// The error for a session that cannot be read: gone (410 with its
+/// tombstone) or never stored (404).
+pub(crate) fn not_readable(status: SessionStatus) -> ApiError {
     match status {
         SessionStatus::Deleted(t) => ApiError::Gone(Box::new(t)),
         SessionStatus::Unknown => ApiError::NotFound("no such session".into()),
@@ -58,7 +82,7 @@ fn not_readable(status: SessionStatus) -> ApiError {
     }
 }
 
-fn parse_session(path: web::Path<String>) -> Result<SessionId, ApiError> {
+pub(crate) fn parse_session(path: web::Path<String>) -> Result<SessionId, ApiError> {
     SessionId::parse(path.into_inner())
         .map_err(|e| ApiError::bad_request("bad_session_id", format!("session id {e}")))
 }
@@ -92,14 +116,7 @@ pub async fn list(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(q.limit)?;
-    // The cursor is the number of sessions already shown, opaque to clients.
-    let skip = match decode_cursor(&q.cursor)? {
-        Some(b) => u64::from_be_bytes(
-            b.try_into()
-                .map_err(|_| ApiError::bad_request("bad_cursor", "cursor is not valid"))?,
-        ) as usize,
-        None => 0,
-    };
+    let skip = offset_cursor(&q.cursor)?;
     let store = store.into_inner();
     let filter = SessionFilter {
         from: q.from,
@@ -108,10 +125,7 @@ pub async fn list(
         text: q.q.clone().filter(|t| !t.trim().is_empty()),
     };
     let all = blocking(move || store.sessions_matching(&who.tenant, &filter)).await?;
-    let total = all.len();
-    let sessions: Vec<_> = all.into_iter().skip(skip).take(limit).collect();
-    let end = skip + sessions.len();
-    let next_cursor = (end < total).then(|| URL_SAFE_NO_PAD.encode((end as u64).to_be_bytes()));
+    let (sessions, next_cursor) = offset_page(all, skip, limit);
     Ok(HttpResponse::Ok().json(SessionsPage {
         sessions,
         next_cursor,

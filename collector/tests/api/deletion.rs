@@ -49,6 +49,8 @@ async fn an_admin_deletes_a_session_leaving_a_tombstone_and_410s() {
         "/api/v1/sessions/s/verify",
         "/api/v1/sessions/s/events",
         "/api/v1/sessions/s/gaps",
+        "/api/v1/sessions/s/export?format=ndjson",
+        "/api/v1/sessions/s/live",
     ] {
         assert_eq!(assert_gone(app.get(path).await, "s").await, t, "{path}");
     }
