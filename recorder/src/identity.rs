@@ -145,8 +145,10 @@ mod web {
         id
     }
 
-    /// Persists the next sequence number (called per event: a crash must not make
-    /// the next page reuse numbers, which the collector would drop as duplicates).
+    /// Persists the next sequence number: a later page of the tab must not reuse
+    /// numbers, which the collector would drop as duplicates. Called when saved
+    /// events are removed (their keys recorded their seqs until then; see
+    /// `storage`) and per event only when events cannot be saved.
     pub fn store_seq(next: u64) {
         set(SEQ_KEY, &crate::text::int(next));
     }

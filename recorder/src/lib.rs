@@ -44,6 +44,7 @@ pub mod recorder;
 pub mod retry;
 pub mod storage;
 pub mod text;
+pub mod timer;
 pub mod transport;
 
 use crate::recorder::{Core, Recorder};

@@ -61,6 +61,15 @@ impl Listener {
         kind: EventKind,
         handler: impl Fn(&web_sys::Event) -> Result<(), JsValue> + 'static,
     ) -> Result<Listener, JsValue> {
+        Listener::boxed(target, kind, Box::new(handler))
+    }
+
+    /// Not generic: one copy of the closure glue in the wasm for every listener.
+    fn boxed(
+        target: &EventTarget,
+        kind: EventKind,
+        handler: Box<dyn Fn(&web_sys::Event) -> Result<(), JsValue>>,
+    ) -> Result<Listener, JsValue> {
         let callback = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
             if let Err(err) = handler(&event) {
                 crate::console::warn_js(

@@ -221,6 +221,11 @@ impl Queue {
         dropped
     }
 
+    /// Continues at `next` at the earliest (a seq recorded elsewhere as taken).
+    pub fn continue_at(&mut self, next: u64) {
+        self.next_seq = self.next_seq.max(next);
+    }
+
     /// The text of the newest event.
     pub fn last_json(&self) -> Option<&str> {
         self.events.back().map(|e| e.json.as_str())

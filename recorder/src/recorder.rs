@@ -8,7 +8,8 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::{Interval, Timeout};
+use gloo_timers::callback::Interval;
+use crate::timer::Timer;
 use shared::{Actor, AgentId, SessionId, TabId};
 use wasm_bindgen::JsValue;
 use web_sys::Performance;
@@ -35,7 +36,7 @@ pub struct Core {
     /// Tells this page apart from another page claiming the same tab id.
     page_id: String,
     pub(crate) transport: RefCell<Transport>,
-    flush_timer: RefCell<Option<Timeout>>,
+    flush_timer: RefCell<Option<Timer>>,
     /// Agents on whose behalf page code is running (`cotrail.asAgent`), innermost last.
     agent_scope: RefCell<Vec<AgentId>>,
     performance: Option<Performance>,
@@ -95,7 +96,10 @@ impl Core {
             }
         };
         let seq = self.transport.borrow_mut().push(json, now);
-        identity::store_seq(seq + 1);
+        if !self.transport.borrow().mirrored() {
+            // No saved key records this seq as taken: record it directly.
+            identity::store_seq(seq + 1);
+        }
         if self.transport.borrow().due_in(now) == Some(0.0) {
             transport::pump(self, false);
         }
@@ -112,7 +116,7 @@ impl Core {
             return;
         }
         let weak = Rc::downgrade(self);
-        *timer = Some(Timeout::new(due.ceil() as u32, move || {
+        *timer = Some(Timer::once(due.ceil() as u32, move || {
             if let Some(core) = weak.upgrade() {
                 core.flush_timer.borrow_mut().take();
                 transport::pump(&core, false);

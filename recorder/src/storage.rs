@@ -12,7 +12,17 @@
 //! - `cotrail|g|<session>|<tab>`: the tab's unacknowledged gap records (JSON);
 //! - `cotrail|live|<tab>`: `<time>|<page>` heartbeat of the page owning a tab,
 //!   so a duplicated tab (which copies `sessionStorage`) can tell that its tab id
-//!   is taken, and a dead tab's queue can be adopted.
+//!   is taken, and a dead tab's queue can be adopted;
+//! - `cotrail|n|<session>|<tab>`: `<next seq> <time>`, written by a page that
+//!   adopted a dead tab's queue before it removes that queue's keys, so the tab,
+//!   if it comes back (a restored tab keeps its `sessionStorage`), never reuses
+//!   a sequence number the adopter delivered for it.
+//!
+//! Sequence numbers are not written per event: an event's key records that its
+//! seq is taken, and whoever removes keys (acknowledged or dropped events) first
+//! records the next free seq, in `sessionStorage` for the page's own tab
+//! ([`crate::identity::store_seq`]) or in the `n` key for an adopted one. Only
+//! when saving an event fails is the seq written per event instead.
 //!
 //! `|` is outside the id alphabet, so keys split unambiguously. Storage may be
 //! missing or throw (privacy modes, quota): then the queue lives in memory only.
@@ -51,6 +61,44 @@ fn gaps_key(session: &str, tab: &str) -> String {
     k.push('|');
     k.push_str(tab);
     k
+}
+
+fn next_key(session: &str, tab: &str) -> String {
+    let mut k = String::from("cotrail|n|");
+    k.push_str(session);
+    k.push('|');
+    k.push_str(tab);
+    k
+}
+
+/// `n` keys of tabs that never came back are removed after this long.
+const NEXT_KEY_TTL_MS: f64 = 30.0 * 24.0 * 3_600_000.0;
+
+fn parse_next(v: &str) -> Option<(u64, f64)> {
+    let mut parts = v.split(' ');
+    let next = parts.next()?.parse().ok()?;
+    let at = parts.next().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+    Some((next, at as f64))
+}
+
+/// Records that `(session, tab)` must continue at `next` or later (see the
+/// module docs); never lowers a value already recorded.
+pub fn save_next_seq(session: &str, tab: &str, next: u64, now: f64) {
+    let Some(s) = local() else { return };
+    let key = next_key(session, tab);
+    let old = s.get_item(&key).ok().flatten();
+    let next = next.max(old.as_deref().and_then(parse_next).map_or(0, |(n, _)| n));
+    let mut v = crate::text::int(next);
+    v.push(' ');
+    crate::text::push_int(&mut v, now as u64);
+    let _ = s.set_item(&key, &v);
+}
+
+/// This tab took back its `n` key (its seq is in `sessionStorage` now).
+pub fn clear_next_seq(session: &str, tab: &str) {
+    if let Some(s) = local() {
+        let _ = s.remove_item(&next_key(session, tab));
+    }
 }
 
 fn live_key(tab: &str) -> String {
@@ -150,6 +198,8 @@ pub struct Saved {
     pub tab: Option<TabId>,
     pub events: Vec<Encoded>,
     pub gaps: Vec<Gap>,
+    /// The seq to continue at, recorded by a page that adopted this tab's queue.
+    pub next_seq: Option<u64>,
 }
 
 /// Everything saved for `(session, tab)`, plus the queues of other tabs whose
@@ -188,6 +238,18 @@ pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
             continue;
         };
         let seq = parts.next();
+        if kind == Some("n") {
+            let Some((next, at)) = s.get_item(k).ok().flatten().as_deref().and_then(parse_next)
+            else {
+                continue;
+            };
+            if sess == session && t == tab {
+                mine.next_seq = Some(next);
+            } else if now - at > NEXT_KEY_TTL_MS {
+                let _ = s.remove_item(k);
+            }
+            continue;
+        }
         let target = if sess == session && t == tab {
             &mut mine
         } else if alive(t) {
@@ -253,5 +315,14 @@ mod tests {
     fn keys_keep_ids_apart() {
         assert_eq!(event_key("s:1", "t.2", 7), "cotrail|e|s:1|t.2|7");
         assert_eq!(gaps_key("s", "t"), "cotrail|g|s|t");
+        assert_eq!(next_key("s", "t"), "cotrail|n|s|t");
+    }
+
+    #[test]
+    fn next_seq_values_parse_and_tolerate_garbage() {
+        assert_eq!(parse_next("42 1700000000000"), Some((42, 1.7e12)));
+        assert_eq!(parse_next("42"), Some((42, 0.0)));
+        assert_eq!(parse_next("x 1"), None);
+        assert_eq!(parse_next(""), None);
     }
 }

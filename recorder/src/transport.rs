@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
+use crate::timer::Timer;
 use shared::limits::MAX_BEACON_BYTES;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -44,10 +44,24 @@ struct Stream {
     queue: Queue,
     /// Its events are mirrored in storage (false after a quota error).
     saved: bool,
+    /// This page's own tab (not an adopted one).
+    own: bool,
 }
 
 impl Stream {
+    /// Removes the saved copies of `seqs` (acknowledged or dropped). Their keys
+    /// are what records those seqs as taken, so the next free seq is recorded
+    /// first (see `storage`): a later page of the tab never reuses one.
     fn forget(&self, seqs: &[u64]) {
+        if seqs.is_empty() {
+            return;
+        }
+        let next = self.queue.next_seq();
+        if self.own {
+            crate::identity::store_seq(next);
+        } else {
+            storage::save_next_seq(&self.session, &self.tab, next, js_sys::Date::now());
+        }
         if self.saved {
             storage::remove_events(&self.session, &self.tab, seqs);
         }
@@ -71,7 +85,7 @@ pub struct Transport {
     /// `flush()` asked for everything now, not when due.
     flushing: bool,
     backoff: Backoff,
-    retry_timer: Option<Timeout>,
+    retry_timer: Option<Timer>,
     pub stats: Stats,
 }
 
@@ -84,6 +98,7 @@ impl Transport {
                 tab: tab.to_owned(),
                 queue: Queue::new(session, tab, next_seq, limits),
                 saved: true,
+                own: true,
             },
             adopted: VecDeque::new(),
             sending_adopted: false,
@@ -92,6 +107,11 @@ impl Transport {
             retry_timer: None,
             stats: Stats::default(),
         }
+    }
+
+    /// Every event of this tab is saved in storage, so its key records its seq.
+    pub fn mirrored(&self) -> bool {
+        self.own.saved
     }
 
     /// The sequence number the next event gets.
@@ -151,8 +171,16 @@ impl Transport {
 pub fn restore(core: &Core, now: f64) {
     let mut t = core.transport.borrow_mut();
     let (mine, orphans) = storage::load(&t.own.session, &t.own.tab, now);
+    if let Some(next) = mine.next_seq {
+        // A page adopted and delivered part of this tab's queue while it was gone.
+        t.own.queue.continue_at(next);
+    }
     let dropped = t.own.queue.restore(mine.events, mine.gaps, now);
     t.own.forget(&dropped);
+    if mine.next_seq.is_some() {
+        crate::identity::store_seq(t.own.queue.next_seq());
+        storage::clear_next_seq(&t.own.session, &t.own.tab);
+    }
     let limits = Limits::new(shared::limits::MAX_EVENTS_PER_BATCH, 0);
     for o in orphans {
         let (Some(session), Some(tab)) = (o.session, o.tab) else {
@@ -165,6 +193,7 @@ pub fn restore(core: &Core, now: f64) {
             tab: tab.as_str().to_owned(),
             queue,
             saved: true,
+            own: false,
         };
         stream.forget(&dropped);
         t.adopted.push_back(stream);
@@ -202,11 +231,16 @@ pub fn pump(core: &Rc<Core>, force: bool) {
     };
     if let Some((url, body)) = next {
         let weak = Rc::downgrade(core);
-        let sent = post(&url, &body, false, move |result| {
-            if let Some(core) = weak.upgrade() {
-                settled(&core, &result);
-            }
-        });
+        let sent = post(
+            &url,
+            &body,
+            false,
+            Box::new(move |result| {
+                if let Some(core) = weak.upgrade() {
+                    settled(&core, &result);
+                }
+            }),
+        );
         if sent.is_err() {
             // `fetch` itself threw (a policy blocked it): like a network error.
             settled(core, &JsValue::UNDEFINED);
@@ -261,7 +295,7 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 t.stats.retries += 1;
                 let delay = t.backoff.next_delay(after_ms, js_sys::Math::random());
                 let weak: Weak<Core> = Rc::downgrade(core);
-                t.retry_timer = Some(Timeout::new(delay, move || {
+                t.retry_timer = Some(Timer::once(delay, move || {
                     if let Some(core) = weak.upgrade() {
                         core.transport.borrow_mut().retry_timer = None;
                         pump(&core, true);
@@ -299,7 +333,7 @@ pub fn send_for_unload(core: &Core) {
     };
     for body in bodies {
         // Best effort: browsers cap in-flight keepalive bytes at 64 KiB in all.
-        let _ = post(&url, &body, true, |_| {});
+        let _ = post(&url, &body, true, Box::new(|_| {}));
     }
 }
 
@@ -309,7 +343,7 @@ fn post(
     url: &str,
     body: &str,
     keepalive: bool,
-    done: impl FnOnce(JsValue) + 'static,
+    done: Box<dyn FnOnce(JsValue)>,
 ) -> Result<(), JsValue> {
     let window = web_sys::window().ok_or("no window")?;
     let init = RequestInit::new();

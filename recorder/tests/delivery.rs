@@ -254,6 +254,11 @@ async fn a_reloaded_tab_keeps_its_tab_id_and_continues_the_sequence() {
         let b = first_delivered().await;
         assert_eq!(b["tab_id"], "dup-tab", "{what}");
         assert_eq!(b["events"][0]["seq"], 42, "{what}: {b}");
+        // Acknowledged events' keys go, and the next free seq is kept instead.
+        wait_for("the first event acknowledged", 3_000.0, || {
+            (stat("acked") >= 1.0).then_some(())
+        })
+        .await;
         assert_eq!(session("cotrail.seq").as_deref(), Some("43"), "{what}");
         // This page now owns the tab.
         let live = local("cotrail|live|dup-tab").unwrap();
@@ -262,6 +267,87 @@ async fn a_reloaded_tab_keeps_its_tab_id_and_continues_the_sequence() {
         // Leaving releases the tab so its reload is not taken for a duplicate.
         assert_eq!(local("cotrail|live|dup-tab"), None, "{what}");
     }
+    clear_storage();
+}
+
+/// A saved event of a tab whose page is gone, as the recorder encodes it.
+fn saved_event(session: &str, tab: &str, seq: u64) {
+    let json = format!(
+        "{{\"seq\":{seq},\"ts\":1763800000000,\"mono\":5,\"actor\":{{\"kind\":\"customer\"}},\
+         \"type\":\"CUSTOM_EVENT\",\"data\":{{\"type\":\"left\",\"value\":{seq}}}}}"
+    );
+    let key = format!("cotrail|e|{session}|{tab}|{seq}");
+    web_sys::window()
+        .unwrap()
+        .local_storage()
+        .unwrap()
+        .unwrap()
+        .set_item(&key, &json)
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn events_are_not_counted_in_session_storage_one_by_one() {
+    begin("");
+    let (s, t) = ids();
+    let before = session("cotrail.seq");
+    eval("window.__status = 503;");
+    for n in 0..5 {
+        custom("step", json!({ "n": n }));
+    }
+    // Each event's key records its seq; the counter moves only when keys go.
+    assert_eq!(session("cotrail.seq"), before);
+    assert!(local(&format!("cotrail|e|{s}|{t}|5")).is_some());
+    eval("window.__status = 200;");
+    cotrail_recorder::flush();
+    wait_for("all six acknowledged", 5_000.0, || {
+        (stat("acked") >= 6.0).then_some(())
+    })
+    .await;
+    assert_eq!(session("cotrail.seq").as_deref(), Some("6"));
+    end();
+    clear_storage();
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_whose_queue_another_page_delivered_continues_after_it() {
+    clear_storage();
+    // A tab that died with events 5 and 6 unacknowledged (no heartbeat left).
+    saved_event("gone-sess", "gone-tab", 5);
+    saved_event("gone-sess", "gone-tab", 6);
+    // Another page of the site adopts and delivers them.
+    cotrail_recorder::stop();
+    install_collector();
+    cotrail_recorder::start(config("")).unwrap();
+    cotrail_recorder::flush();
+    wait_for("the adopted events acknowledged and their keys removed", 5_000.0, || {
+        (local("cotrail|e|gone-sess|gone-tab|6").is_none()
+            && local("cotrail|e|gone-sess|gone-tab|5").is_none())
+        .then_some(())
+    })
+    .await;
+    let adopted: Vec<Value> = batches()
+        .into_iter()
+        .filter(|b| b["tab_id"] == "gone-tab")
+        .collect();
+    assert_eq!(adopted.iter().flat_map(seqs).collect::<Vec<_>>(), [5, 6]);
+    let next = local("cotrail|n|gone-sess|gone-tab").expect("the adopter records the next seq");
+    assert!(next.starts_with("7 "), "{next}");
+    end();
+    // The dead tab comes back (a restored tab keeps its sessionStorage, whose
+    // counter is older than what the adopter delivered).
+    eval(
+        "sessionStorage.setItem('cotrail.session', 'gone-sess'); \
+         sessionStorage.setItem('cotrail.tab', 'gone-tab'); \
+         sessionStorage.setItem('cotrail.seq', '3');",
+    );
+    start_seeded();
+    let b = first_delivered().await;
+    assert_eq!(b["tab_id"], "gone-tab");
+    assert_eq!(b["events"][0]["seq"], 7, "no seq the adopter delivered is reused: {b}");
+    assert_eq!(local("cotrail|n|gone-sess|gone-tab"), None);
+    assert_eq!(session("cotrail.seq").as_deref(), Some("7"));
+    end();
     clear_storage();
 }
 

@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
+use crate::timer::Timer;
 use shared::limits::{MAX_TEXT_CHARS, MAX_URL_CHARS};
 use shared::{truncate_chars, Actor, EventData, Navigation, PageChangeData};
 use wasm_bindgen::closure::Closure;
@@ -52,7 +52,7 @@ struct State {
     last_url: Option<String>,
     /// History calls waiting for the page to set its new title.
     pending: Vec<(String, Navigation, Actor)>,
-    title_timer: Option<Timeout>,
+    title_timer: Option<Timer>,
 }
 
 pub struct PageObserver {
@@ -111,7 +111,7 @@ fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation)
     s.pending.push((url, nav, core.current_actor()));
     if s.title_timer.is_none() {
         let (weak_core, weak_state) = (Rc::downgrade(core), Rc::downgrade(state));
-        s.title_timer = Some(Timeout::new(0, move || {
+        s.title_timer = Some(Timer::once(0, move || {
             if let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) {
                 record_pending(&core, &state);
             }

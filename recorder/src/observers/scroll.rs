@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
+use crate::timer::Timer;
 use shared::{Actor, EventData, ScrollData};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
@@ -30,7 +30,7 @@ struct Track {
 #[derive(Default)]
 struct State {
     tracks: Vec<Track>,
-    timer: Option<Timeout>,
+    timer: Option<Timer>,
 }
 
 pub struct ScrollObserver {
@@ -68,7 +68,7 @@ fn emit(core: &Rc<Core>, target: &Option<Element>, actor: Actor, (x, y): (i64, i
 fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>) {
     let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
         (Rc::downgrade(core), Rc::downgrade(state));
-    state.borrow_mut().timer = Some(Timeout::new(THROTTLE_MS as u32, move || {
+    state.borrow_mut().timer = Some(Timer::once(THROTTLE_MS as u32, move || {
         let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
             return;
         };

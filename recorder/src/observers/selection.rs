@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
+use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
 use shared::{truncate_chars, Actor, EventData, SelectionData};
 use wasm_bindgen::{JsCast, JsValue};
@@ -23,7 +23,7 @@ struct State {
     actor: Option<Actor>,
     /// The last recorded selection (kept in memory only, to skip repeats).
     last_text: Option<String>,
-    timer: Option<Timeout>,
+    timer: Option<Timer>,
 }
 
 pub struct SelectionObserver {
@@ -111,7 +111,7 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
 fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
     let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
         (Rc::downgrade(core), Rc::downgrade(state));
-    state.borrow_mut().timer = Some(Timeout::new(delay.ceil().max(1.0) as u32, move || {
+    state.borrow_mut().timer = Some(Timer::once(delay.ceil().max(1.0) as u32, move || {
         let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
             return;
         };
