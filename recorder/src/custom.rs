@@ -70,40 +70,55 @@ fn json_text_measure(text: &str) -> (usize, usize) {
 /// U+FFFD, as the browser's strings become when they enter Rust: the collector's
 /// JSON decoder rejects lone surrogates, and a rejected batch is lost.
 pub fn replace_lone_surrogates(text: String) -> String {
-    if !text.contains("\\ud") {
+    // Byte loops rather than `str` searching: the JSON is ASCII where it matters,
+    // and core's substring searcher is kilobytes of wasm.
+    let b = text.as_bytes();
+    if !b.windows(3).any(|w| w == b"\\ud") {
         return text;
     }
-    let mut out = String::with_capacity(text.len());
-    let (mut rest, mut in_string) = (text.as_str(), false);
-    while let Some(i) = rest.find(['"', '\\']) {
-        out.push_str(&rest[..i]);
-        let b = rest.as_bytes();
-        if b[i] == b'"' {
-            in_string = !in_string;
-            out.push('"');
-            rest = &rest[i + 1..];
-        } else if in_string
-            && b.len() >= i + 6
-            && b[i + 1] == b'u'
-            && b[i + 2] == b'd'
-            && matches!(b[i + 3], b'8'..=b'9' | b'a'..=b'f')
-        {
-            out.push('\u{fffd}');
-            rest = &rest[i + 6..];
-        } else {
-            // Any other escape: copied with the character it escapes, so an
-            // escaped quote does not end the string.
-            out.push_str(&rest[i..i + 2]);
-            rest = &rest[i + 2..];
+    let mut out = Vec::with_capacity(b.len());
+    let (mut i, mut in_string) = (0, false);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                in_string = !in_string;
+                out.push(b'"');
+                i += 1;
+            }
+            b'\\'
+                if in_string
+                    && i + 6 <= b.len()
+                    && b[i + 1] == b'u'
+                    && b[i + 2] == b'd'
+                    && matches!(b[i + 3], b'8'..=b'9' | b'a'..=b'f') =>
+            {
+                out.extend_from_slice("\u{fffd}".as_bytes());
+                i += 6;
+            }
+            b'\\' => {
+                // Any other escape: copied with the character it escapes, so an
+                // escaped quote does not end the string.
+                let end = (i + 2).min(b.len());
+                out.extend_from_slice(&b[i..end]);
+                i = end;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
         }
     }
-    out.push_str(rest);
-    out
+    // Only ASCII was replaced (by a whole character), so this cannot fail.
+    String::from_utf8(out).unwrap_or(text)
 }
 
 /// `JSON.stringify` with every object's keys in sorted order, as the value used
 /// to be encoded (decoded into `serde_json::Value`, whose maps are sorted, then
-/// encoded by the browser): the same value gives the same bytes as before.
+/// encoded by the browser): the same value gives the same bytes whatever order
+/// the page built it in. The keys are sorted by the browser (`Array.prototype.sort`,
+/// UTF-16 order, which differs from byte order only between astral characters and
+/// U+E000..U+FFFF) and never copied into Rust: less code in the wasm, no string
+/// conversions per key.
 fn stringify_sorted(value: &JsValue) -> Result<js_sys::JsString, JsValue> {
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
@@ -111,15 +126,9 @@ fn stringify_sorted(value: &JsValue) -> Result<js_sys::JsString, JsValue> {
         if !v.is_object() || js_sys::Array::is_array(&v) {
             return v;
         }
-        let mut keys: Vec<String> = js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>())
-            .iter()
-            .filter_map(|k| k.as_string())
-            .collect();
-        // Keys are unique, so an unstable sort gives the same order, with less code.
-        keys.sort_unstable();
+        let keys = js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).sort();
         let sorted = js_sys::Object::new();
-        for k in keys {
-            let k = JsValue::from_str(&k);
+        for k in keys.iter() {
             let item = js_sys::Reflect::get(&v, &k).unwrap_or(JsValue::UNDEFINED);
             let _ = js_sys::Reflect::set(&sorted, &k, &item);
         }

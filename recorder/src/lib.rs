@@ -30,6 +30,11 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
+// Single-threaded wasm (no `atomics`): talc instead of dlmalloc, see Cargo.toml.
+#[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 pub mod config;
 pub mod console;
 pub mod custom;

@@ -46,6 +46,9 @@ impl EventKind {
     }
 }
 
+/// What a listener runs; an `Err` is logged, never thrown into the page.
+type Handler = Box<dyn Fn(&web_sys::Event) -> Result<(), JsValue>>;
+
 /// One registered listener; dropping it unregisters it.
 pub struct Listener {
     target: EventTarget,
@@ -65,11 +68,7 @@ impl Listener {
     }
 
     /// Not generic: one copy of the closure glue in the wasm for every listener.
-    fn boxed(
-        target: &EventTarget,
-        kind: EventKind,
-        handler: Box<dyn Fn(&web_sys::Event) -> Result<(), JsValue>>,
-    ) -> Result<Listener, JsValue> {
+    fn boxed(target: &EventTarget, kind: EventKind, handler: Handler) -> Result<Listener, JsValue> {
         let callback = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
             if let Err(err) = handler(&event) {
                 crate::console::warn_js(

@@ -203,7 +203,8 @@ impl Queue {
     /// Takes back events and gaps a previous page of this tab left unacknowledged
     /// (they were persisted); they go out before anything new.
     pub fn restore(&mut self, mut saved: Vec<Encoded>, gaps: Vec<Gap>, now: f64) -> Vec<u64> {
-        saved.sort_by_key(|e| e.seq);
+        // Keys are unique per seq, so an unstable sort is exact (and smaller code).
+        saved.sort_unstable_by_key(|e| e.seq);
         saved.dedup_by_key(|e| e.seq);
         for g in gaps {
             add_gap(&mut self.gaps, g.from, g.to, g.reason);

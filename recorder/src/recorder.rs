@@ -8,8 +8,8 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Interval;
 use crate::timer::Timer;
+use gloo_timers::callback::Interval;
 use shared::{Actor, AgentId, SessionId, TabId};
 use wasm_bindgen::JsValue;
 use web_sys::Performance;

@@ -320,11 +320,15 @@ async fn a_tab_whose_queue_another_page_delivered_continues_after_it() {
     install_collector();
     cotrail_recorder::start(config("")).unwrap();
     cotrail_recorder::flush();
-    wait_for("the adopted events acknowledged and their keys removed", 5_000.0, || {
-        (local("cotrail|e|gone-sess|gone-tab|6").is_none()
-            && local("cotrail|e|gone-sess|gone-tab|5").is_none())
-        .then_some(())
-    })
+    wait_for(
+        "the adopted events acknowledged and their keys removed",
+        5_000.0,
+        || {
+            (local("cotrail|e|gone-sess|gone-tab|6").is_none()
+                && local("cotrail|e|gone-sess|gone-tab|5").is_none())
+            .then_some(())
+        },
+    )
     .await;
     let adopted: Vec<Value> = batches()
         .into_iter()
@@ -344,7 +348,10 @@ async fn a_tab_whose_queue_another_page_delivered_continues_after_it() {
     start_seeded();
     let b = first_delivered().await;
     assert_eq!(b["tab_id"], "gone-tab");
-    assert_eq!(b["events"][0]["seq"], 7, "no seq the adopter delivered is reused: {b}");
+    assert_eq!(
+        b["events"][0]["seq"], 7,
+        "no seq the adopter delivered is reused: {b}"
+    );
     assert_eq!(local("cotrail|n|gone-sess|gone-tab"), None);
     assert_eq!(session("cotrail.seq").as_deref(), Some("7"));
     end();
