@@ -15,6 +15,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod strip;
 
 /// Must equal the `wasm-bindgen` version pinned in the workspace `Cargo.toml`:
 /// the CLI generates glue for exactly one version of the runtime crate.
@@ -137,8 +138,12 @@ fn build_bundle(root: &Path) -> Result<()> {
         ])
         .arg(&out)
         .arg(&wasm))?;
-    std::fs::copy(root.join("recorder/js/loader.js"), out.join("recorder.js"))
-        .context("copying the loader")?;
+    let loader = std::fs::read_to_string(root.join("recorder/js/loader.js"))
+        .context("reading the loader")?;
+    std::fs::write(out.join("recorder.js"), strip::strip(&loader)).context("writing the loader")?;
+    let glue = out.join("cotrail_recorder.js");
+    let text = std::fs::read_to_string(&glue).context("reading the wasm-bindgen glue")?;
+    std::fs::write(&glue, strip::strip(&text)).context("writing the glue")?;
     for f in [
         "recorder.js",
         "cotrail_recorder.js",
