@@ -50,7 +50,7 @@ export class Timeline {
   /** Adds stored event records (any order; re-adds are ignored). */
   add(records) {
     for (const r of records) {
-      const key = `${r.tab_id}\u0000${r.seq}`;
+      const key = `${r.tab_id}/${r.seq}`;
       if (this.seen.has(key)) continue;
       this.seen.add(key);
       const ts = typeof r.ts === "number" ? r.ts : r.received_at;

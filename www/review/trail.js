@@ -71,7 +71,8 @@ for (const type of EVENT_TYPES) $("filter-type").append(h("option", { value: typ
 
 const timeline = new Timeline($("timeline"), $("timeline-axis"), $("timeline-legend"), jumpTo);
 
-const keyOf = (e) => `${e.tab_id}\u0000${e.seq}`;
+// Tab ids are [A-Za-z0-9-_.:], so "/" cannot appear in one.
+const keyOf = (e) => `${e.tab_id}/${e.seq}`;
 
 function routeParams(p) {
   return {
@@ -224,7 +225,7 @@ function placeGapRows() {
   body.querySelectorAll("tr.gap-row").forEach((r) => r.remove());
   const desc = t.params.order === "desc";
   for (const g of t.gaps) {
-    const row = (seq) => body.querySelector(`tr[data-key="${CSS.escape(`${g.tab_id}\u0000${seq}`)}"]`);
+    const row = (seq) => body.querySelector(`tr[data-key="${CSS.escape(`${g.tab_id}/${seq}`)}"]`);
     const before = g.from > 0 ? row(g.from - 1) : null;
     const after = row(g.to + 1);
     if (before) {
@@ -627,7 +628,8 @@ function startFollow() {
       followState(state, detail);
       if (state === "open" && first) {
         first = false;
-        catchUp(id);
+        // Away from the live end nothing is shown as it arrives anyway.
+        if (atLiveEnd()) catchUp(id);
       }
     },
   });
