@@ -537,8 +537,8 @@ async fn a_hostile_trail_renders_as_inert_text() -> anyhow::Result<()> {
     b.wait_for_js("nothing ran", inert).await?;
     let table = text_of(&b, "#trail").await?;
     // Control characters are made visible: as the JSON escapes inside a JSON
-    // value, as control pictures in plain text; a bidi override is named.
-    for text in [IMG, SCRIPT, "javascript:window.__xss=3//", "bell␇", "esc␛[2J", "rtl⟨U+202E⟩evil", "bell\\u0007"] {
+    // value, by name in plain text; a bidi override by its code point.
+    for text in [IMG, SCRIPT, "javascript:window.__xss=3//", "bell⟨BEL⟩", "esc⟨ESC⟩[2J", "rtl⟨U+202E⟩evil", "bell\\u0007"] {
         assert!(table.contains(text), "{text:?} is shown as text in:\n{table}");
     }
     // A long value is folded; opening it shows all of it, still as text.

@@ -23,16 +23,18 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 // Control characters would be invisible (or reorder text: bidi overrides), so
-// a reviewer could not see what was really recorded. Shown as visible symbols:
-// C0 controls as their Unicode "control pictures" (U+2400…), DEL as ␡, and
-// bidi / zero-width format characters as ⟨U+202E⟩. Newlines and tabs stay.
+// a reviewer could not see what was really recorded. They are shown by name:
+// C0 controls and DEL as ⟨BEL⟩, ⟨ESC⟩, …, bidi and zero-width format
+// characters as ⟨U+202E⟩. Newlines and tabs stay. (Names, not the Unicode
+// "control pictures": many fonts have no glyph for those.)
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]|[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const C0 = "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US".split(" ");
 
 export function visible(s) {
   return String(s).replace(CONTROL, (c) => {
     const code = c.charCodeAt(0);
-    if (code < 0x20) return String.fromCharCode(0x2400 + code);
-    if (code === 0x7f) return "\u2421";
+    if (code < 0x20) return `⟨${C0[code]}⟩`;
+    if (code === 0x7f) return "⟨DEL⟩";
     return `⟨U+${code.toString(16).toUpperCase().padStart(4, "0")}⟩`;
   });
 }

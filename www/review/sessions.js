@@ -146,8 +146,12 @@ async function load({ quiet = false } = {}) {
         );
     }
     const first = state.page * PAGE + 1;
+    const range =
+      state.page === 0 && !state.next
+        ? `${list.length} session${list.length === 1 ? "" : "s"}`
+        : `Sessions ${first}–${first + list.length - 1}${state.next ? "" : " (the oldest)"}`;
     $("sessions-status").textContent = list.length
-      ? `Sessions ${first}–${first + list.length - 1}${state.next ? "" : " (the oldest)"}${filtered() ? " matching the filters" : ""} · updated ${localS(now).slice(11)}`
+      ? `${range}${filtered() ? " matching the filters" : ""} · updated ${localS(now).slice(11)}`
       : "";
     $("sessions-page").textContent = `Page ${state.page + 1}`;
     $("sessions-prev").disabled = state.page === 0;

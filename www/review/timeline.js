@@ -87,7 +87,8 @@ export class Timeline {
       return;
     }
     const width = this.strip.clientWidth || 800;
-    const bins = Math.max(10, Math.min(160, Math.floor(width / 7)));
+    // A few events get wide columns; a long session one column per 7 px.
+    const bins = Math.max(10, Math.min(160, Math.floor(width / 7), Math.max(24, n * 2)));
     const t0 = this.min;
     const span = Math.max(1, this.max - this.min);
     const binOf = (ts) => Math.min(bins - 1, Math.floor(((ts - t0) / span) * bins));

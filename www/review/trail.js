@@ -490,7 +490,10 @@ function filtered() {
 
 function renderStatus(count = $("trail").tBodies[0].querySelectorAll("tr[data-key]").length) {
   const first = t.page * PAGE + 1;
-  const total = t.summary && !filtered() && !t.params.at ? ` of ${Number(t.summary.event_count).toLocaleString()}` : "";
+  // Live events arrive before the summary is read again: the timeline has
+  // counted them already.
+  const known = Math.max(Number((t.summary && t.summary.event_count) || 0), timeline.size);
+  const total = known && !filtered() && !t.params.at ? ` of ${known.toLocaleString()}` : "";
   const what = filtered() ? " matching the filters" : "";
   $("trail-status").textContent = count
     ? `Events ${first.toLocaleString()}–${(first + count - 1).toLocaleString()}${total}${what}`
