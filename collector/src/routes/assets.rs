@@ -81,7 +81,10 @@ pub async fn security_headers(
     if review {
         // Session ids in the app's URL fragment never leave in a Referer anyway;
         // this keeps the path out too.
-        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
     }
     Ok(res)
 }
