@@ -139,6 +139,7 @@ impl Application {
             App::new()
                 // Runs inside TracingLogger, which puts the RequestId in place.
                 .wrap(from_fn(request_id_header))
+                .wrap(from_fn(assets::security_headers))
                 .wrap(TracingLogger::default())
                 .app_data(data.clone())
                 .app_data(commit_data.clone())

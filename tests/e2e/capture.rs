@@ -322,10 +322,16 @@ async fn all_seven_event_types_travel_from_a_real_page_to_the_agent_api() -> any
         );
     }
 
-    // The review app shows the trail.
+    // The review app shows the trail, once signed in with the demo token.
     b.driver
         .goto(format!("{base}/review/#/sessions/{session}"))
         .await?;
+    b.wait_for_js(
+        "the demo sign-in button",
+        "return !document.getElementById('demo-box').hidden",
+    )
+    .await?;
+    click(&b, "demo-agent").await?;
     b.wait_for_js(
         "trail rows in the review app",
         "return document.querySelectorAll('#trail tbody tr[data-type=\"CLICK\"]').length > 0",

@@ -6,3 +6,4 @@ mod capture;
 mod cross_origin;
 mod delivery;
 mod privacy;
+mod review;

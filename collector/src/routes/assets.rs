@@ -1,9 +1,13 @@
-//! `GET /recorder.js` (the loader a site embeds) and the `www/` site.
+//! `GET /recorder.js` (the loader a site embeds), the `www/` site, and the
+//! security headers its pages are served with.
 
 use std::path::PathBuf;
 
 use actix_files::NamedFile;
-use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, CacheControl, CacheDirective, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::ApiError;
@@ -32,5 +36,55 @@ pub async fn recorder_js(
             .parse()
             .expect("static header value"),
     );
+    Ok(res)
+}
+
+/// The review app's policy: its own scripts and styles only. No inline script,
+/// no `eval`, no wasm (the app is plain JavaScript modules), nothing from
+/// another origin, never framed: even if recorded text ever reached the DOM as
+/// markup, the browser would refuse to run it.
+pub const REVIEW_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+frame-ancestors 'none'";
+
+/// The demo site's policy: no inline script either, but the recorder compiles
+/// its wasm (`'wasm-unsafe-eval'` allows WebAssembly and nothing else that
+/// `'unsafe-eval'` would) and the pages post to this collector.
+pub const SITE_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
+
+/// Adds a Content-Security-Policy (the review app's under `/review`, the
+/// site's elsewhere) and `X-Content-Type-Options: nosniff` to every answer
+/// that does not set its own. On API answers the policy is inert; on pages
+/// it forbids inline script.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let review = req.path() == "/review" || req.path().starts_with("/review/");
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        let policy = if review { REVIEW_CSP } else { SITE_CSP };
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(policy),
+        );
+    }
+    if !headers.contains_key(header::X_CONTENT_TYPE_OPTIONS) {
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+    }
+    if review {
+        // Session ids in the app's URL fragment never leave in a Referer anyway;
+        // this keeps the path out too.
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
     Ok(res)
 }

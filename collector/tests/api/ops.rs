@@ -254,3 +254,40 @@ async fn a_hundred_thousand_deep_body_is_a_quick_400() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn pages_carry_a_content_security_policy_that_forbids_inline_script() {
+    let app = TestApp::spawn().await;
+    let policy = |res: &reqwest::Response| {
+        res.headers()
+            .get("content-security-policy")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let directive = |csp: &str, name: &str| {
+        csp.split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {csp:?}"))
+            .to_owned()
+    };
+    for path in ["/review/", "/review/index.html", "/review/app.js"] {
+        let res = app.get_as(None, path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let csp = policy(&res);
+        assert_eq!(directive(&csp, "script-src"), "script-src 'self'", "{path}");
+        assert_eq!(directive(&csp, "frame-ancestors"), "frame-ancestors 'none'");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    }
+    // The demo pages load the wasm recorder: WebAssembly may compile, inline
+    // script still may not run.
+    for path in ["/", "/support.html", "/agent.html"] {
+        let res = app.get_as(None, path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let csp = policy(&res);
+        let script = directive(&csp, "script-src");
+        assert_eq!(script, "script-src 'self' 'wasm-unsafe-eval'", "{path}");
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"));
+    }
+    app.stop().await;
+}

@@ -1,0 +1,201 @@
+// Sessions screen: the tenant's co-browsing sessions, newest first, filtered
+// by the collector (text in the id or a visited URL, agent involvement, time
+// window) and paged with its cursors.
+
+import { $, actorBadge, duration, fromLocalInput, h, localS, muted, originEl, pill, timeEl, toLocalInput, visible } from "./dom.js";
+import { api } from "./api.js";
+import { clearError, hashFor, navigate, showError } from "./shell.js";
+
+const PAGE = 25;
+/** A session whose latest batch is this recent is shown as live. */
+export const LIVE_WINDOW_MS = 30_000;
+/** The first page refreshes this often while shown, so live badges stay true. */
+const REFRESH_MS = 10_000;
+
+const state = {
+  params: {},
+  cursors: [null], // cursor of each page seen so far; [0] is the first page
+  page: 0,
+  next: null,
+  generation: 0,
+  timer: null,
+  shown: false,
+};
+
+export function isLive(s, now = Date.now()) {
+  return now - s.last_seen < LIVE_WINDOW_MS;
+}
+
+function filtersFromRoute(params) {
+  return {
+    q: params.q || "",
+    agent: params.agent === "true" || params.agent === "false" ? params.agent : "",
+    from: params.from || "",
+    to: params.to || "",
+  };
+}
+
+function syncInputs() {
+  $("sessions-q").value = state.params.q;
+  $("sessions-agent").value = state.params.agent;
+  $("sessions-from").value = toLocalInput(state.params.from);
+  $("sessions-to").value = toLocalInput(state.params.to);
+}
+
+export function show(route) {
+  const params = filtersFromRoute(route.params);
+  const changed = JSON.stringify(params) !== JSON.stringify(state.params) || !state.shown;
+  state.params = params;
+  state.shown = true;
+  document.title = "Sessions · cotrail review";
+  syncInputs();
+  if (changed) {
+    state.cursors = [null];
+    state.page = 0;
+  }
+  load();
+  clearInterval(state.timer);
+  state.timer = setInterval(() => {
+    if (!document.hidden && state.page === 0) load({ quiet: true });
+  }, REFRESH_MS);
+}
+
+export function hide() {
+  state.shown = false;
+  state.generation += 1;
+  clearInterval(state.timer);
+  state.timer = null;
+}
+
+function sessionRow(s, now) {
+  const href = hashFor("trail", {}, s.session_id);
+  const actors = s.actors || [];
+  const agentTookPart = actors.includes("agent");
+  const live = isLive(s, now);
+  const row = h(
+    "tr",
+    { "data-session-id": s.session_id, "data-live": live ? "1" : null, "data-agent": agentTookPart ? "1" : "0" },
+    h(
+      "td",
+      { class: "sid", "data-label": "Session" },
+      h("a", { href, title: `Open the trail of session ${visible(s.session_id)}` }, visible(s.session_id)),
+      live ? pill("live", "● live", "Events arrived in the last 30 seconds") : "",
+    ),
+    h("td", { class: "time", "data-label": "Started" }, timeEl(s.first_seen, localS(s.first_seen))),
+    h("td", { class: "time", "data-label": "Duration" }, duration(s.last_seen - s.first_seen)),
+    h("td", { class: "num", "data-label": "Pages" }, String(s.page_changes ?? 0)),
+    h(
+      "td",
+      { class: "num", "data-label": "Events" },
+      Number(s.event_count ?? 0).toLocaleString(),
+      s.lost_events ? h("span", { class: "lost", title: "Events the recorder reported lost" }, ` (${s.lost_events} lost)`) : "",
+    ),
+    h(
+      "td",
+      { class: "actors", "data-label": "Who took part" },
+      ...(actors.length ? actors.map((k) => actorBadge({ kind: k })) : [muted("—")]),
+    ),
+    h("td", { "data-label": "Origin" }, originEl(s.origin)),
+    h(
+      "td",
+      { class: "url", "data-label": "Last page" },
+      s.last_url ? h("span", { title: visible(s.last_url) }, visible(s.last_url)) : muted("—"),
+    ),
+  );
+  // The whole row opens the trail; the link inside stays the keyboard path.
+  row.addEventListener("click", (ev) => {
+    if (ev.target instanceof Element && ev.target.closest("a, button, details")) return;
+    if (String(getSelection())) return;
+    navigate(href);
+  });
+  return row;
+}
+
+function filtered() {
+  const p = state.params;
+  return Boolean(p.q || p.agent || p.from || p.to);
+}
+
+async function load({ quiet = false } = {}) {
+  const gen = ++state.generation;
+  if (!quiet) $("sessions-status").textContent = "Loading…";
+  const p = state.params;
+  try {
+    const page = await api("/sessions", {
+      limit: PAGE,
+      cursor: state.cursors[state.page],
+      q: p.q,
+      agent: p.agent,
+      from: p.from,
+      to: p.to,
+    });
+    if (gen !== state.generation) return;
+    const list = page.sessions || [];
+    state.next = page.next_cursor || null;
+    const now = Date.now();
+    $("sessions").tBodies[0].replaceChildren(...list.map((s) => sessionRow(s, now)));
+    const empty = $("sessions-empty");
+    empty.hidden = list.length > 0;
+    if (!list.length) {
+      if (filtered()) empty.replaceChildren("No session matches these filters. ", h("a", { href: "#/" }, "Clear filters"));
+      else
+        empty.replaceChildren(
+          "No sessions recorded yet. Open the ",
+          h("a", { href: "/" }, "demo shop"),
+          " in another tab, click around, and come back.",
+        );
+    }
+    const first = state.page * PAGE + 1;
+    const range =
+      state.page === 0 && !state.next
+        ? `${list.length} session${list.length === 1 ? "" : "s"}`
+        : `Sessions ${first}–${first + list.length - 1}${state.next ? "" : " (the oldest)"}`;
+    $("sessions-status").textContent = list.length
+      ? `${range}${filtered() ? " matching the filters" : ""} · updated ${localS(now).slice(11)}`
+      : "";
+    $("sessions-page").textContent = `Page ${state.page + 1}`;
+    $("sessions-prev").disabled = state.page === 0;
+    $("sessions-next").disabled = !state.next;
+    if (!quiet) clearError();
+  } catch (e) {
+    if (gen !== state.generation) return;
+    $("sessions-status").textContent = "";
+    if (!quiet) showError(e, "Could not load the sessions");
+  }
+}
+
+function applyFilters(change) {
+  const params = { ...state.params, ...change };
+  navigate(hashFor("sessions", params));
+}
+
+let typing = null;
+$("sessions-q").addEventListener("input", (e) => {
+  clearTimeout(typing);
+  typing = setTimeout(() => applyFilters({ q: e.target.value.trim() }), 300);
+});
+$("sessions-filters").addEventListener("submit", (e) => {
+  e.preventDefault();
+  clearTimeout(typing);
+  applyFilters({ q: $("sessions-q").value.trim() });
+});
+$("sessions-agent").addEventListener("change", (e) => applyFilters({ agent: e.target.value }));
+$("sessions-from").addEventListener("change", (e) => applyFilters({ from: fromLocalInput(e.target.value) ?? "" }));
+$("sessions-to").addEventListener("change", (e) => {
+  // A minute picked as "to" means up to the end of that minute.
+  const t = fromLocalInput(e.target.value);
+  applyFilters({ to: t === undefined ? "" : t + 59_999 });
+});
+$("sessions-clear").addEventListener("click", () => navigate(hashFor("sessions", {})));
+$("sessions-refresh").addEventListener("click", () => load());
+$("sessions-prev").addEventListener("click", () => {
+  if (state.page === 0) return;
+  state.page -= 1;
+  load();
+});
+$("sessions-next").addEventListener("click", () => {
+  if (!state.next) return;
+  state.cursors[state.page + 1] = state.next;
+  state.page += 1;
+  load();
+});

@@ -1,0 +1,695 @@
+// Session trail screen: summary, integrity badge, export, the timeline strip
+// and the event table (filters, order, pages, follow live, gap rows).
+//
+// The table shows one page of PAGE events at a time, never the whole trail:
+// a 50,000-event session renders as fast as a 50-event one. Live rows are
+// added only while the reader looks at the live end (the last page oldest
+// first, the first page newest first), up to MAX_LIVE_ROWS; past that, or
+// elsewhere, a button counts what arrived.
+
+import {
+  $,
+  EVENT_TYPES,
+  TYPE_NAMES,
+  actorBadge,
+  actorKind,
+  duration,
+  foldText,
+  h,
+  iso,
+  localMs,
+  localS,
+  muted,
+  originEl,
+  pill,
+  plural,
+  shortId,
+  timeEl,
+  typeBadge,
+  typeClass,
+  visible,
+} from "./dom.js";
+import { api, download, followLive } from "./api.js";
+import { clearError, hashFor, navigate, showError } from "./shell.js";
+import { isLive } from "./sessions.js";
+import { Timeline } from "./timeline.js";
+
+const PAGE = 100;
+/** Rows live-follow may add to a page before it stops and counts instead. */
+const MAX_LIVE_ROWS = 400;
+/** Events the timeline reads per request, and at most. */
+const TIMELINE_PAGE = 1000;
+const TIMELINE_MAX = 200_000;
+
+const NAV_NAMES = { load: "page load", push: "pushState", replace: "replaceState", pop: "back / forward", hash: "hash change" };
+const MASK_NAMES = { password: "password", "credit-card": "card number", hidden: "hidden field", marked: "marked private", strict: "strict masking" };
+const GAP_REASONS = {
+  queue_full: "the recorder's queue was full (the collector was unreachable too long), so it dropped them",
+  rejected: "the collector refused them",
+  unencodable: "the recorder could not encode them",
+};
+
+const t = {
+  id: null,
+  params: { type: "", actor: "", order: "asc", at: "" },
+  summary: null,
+  gaps: [],
+  cursors: [null],
+  page: 0,
+  next: null,
+  keys: new Set(),
+  liveRows: 0,
+  pendingNew: 0,
+  generation: 0,
+  focusKey: null, // a row to scroll to once its page is shown
+  stopLive: null,
+  timelineGen: 0,
+  summaryTimer: null,
+};
+
+for (const type of EVENT_TYPES) $("filter-type").append(h("option", { value: type }, `${type} · ${TYPE_NAMES[type]}`));
+
+const timeline = new Timeline($("timeline"), $("timeline-axis"), $("timeline-legend"), jumpTo);
+
+// Tab ids are [A-Za-z0-9-_.:], so "/" cannot appear in one.
+const keyOf = (e) => `${e.tab_id}/${e.seq}`;
+
+function routeParams(p) {
+  return {
+    type: EVENT_TYPES.includes(p.type) ? p.type : "",
+    actor: ["customer", "agent", "script"].includes(p.actor) ? p.actor : "",
+    order: p.order === "desc" ? "desc" : "asc",
+    at: /^\d+$/.test(p.at || "") ? p.at : "",
+  };
+}
+
+// ------------------------------------------------------------------ screen
+
+export function show(route) {
+  const params = routeParams(route.params);
+  const sameSession = route.sessionId === t.id;
+  const sameQuery = sameSession && JSON.stringify(params) === JSON.stringify(t.params);
+  t.params = params;
+  $("filter-type").value = params.type;
+  $("filter-actor").value = params.actor;
+  $("order").value = params.order;
+  if (!sameSession) {
+    stopFollow();
+    $("follow").checked = false;
+    t.id = route.sessionId;
+    t.summary = null;
+    t.gaps = [];
+    document.title = `Session ${visible(t.id)} · cotrail review`;
+    $("trail-id").textContent = visible(t.id);
+    $("trail-summary").replaceChildren();
+    $("trail-live").replaceChildren();
+    $("integrity").replaceChildren(pill("neutral", "Checking integrity…"));
+    $("export-status").textContent = "";
+    $("gaps-banner").hidden = true;
+    loadSummary();
+    loadGaps();
+    verify();
+    loadTimeline();
+  }
+  if (!sameQuery) {
+    t.cursors = [null];
+    t.page = 0;
+    loadPage();
+  }
+}
+
+export function hide() {
+  stopFollow();
+  $("follow").checked = false;
+  t.generation += 1;
+  t.timelineGen += 1;
+  t.id = null;
+  clearInterval(t.summaryTimer);
+  t.summaryTimer = null;
+}
+
+// ------------------------------------------------------------------ summary, gaps, integrity
+
+async function loadSummary() {
+  const id = t.id;
+  try {
+    const s = await api(`/sessions/${encodeURIComponent(id)}`);
+    if (id !== t.id) return;
+    t.summary = s;
+    renderSummary();
+  } catch (e) {
+    if (id !== t.id) return;
+    if (e.status === 410) {
+      $("trail-summary").replaceChildren(
+        h("div", { class: "summary-item" }, h("dt", { class: "label" }, "Deleted"), h("dd", {}, visible(e.message))),
+      );
+    }
+    showError(e, `Could not load session ${visible(id)}`);
+  }
+}
+
+function renderSummary() {
+  const s = t.summary;
+  if (!s) return;
+  const item = (label, ...value) => [h("div", { class: "summary-item" }, h("dt", { class: "label" }, label), h("dd", {}, ...value))];
+  const actors = s.actors || [];
+  $("trail-summary").replaceChildren(
+    ...item("Started", timeEl(s.first_seen, localMs(s.first_seen))),
+    ...item("Duration", duration(s.last_seen - s.first_seen)),
+    ...item("Pages visited", String(s.page_changes ?? 0)),
+    ...item("Events", Number(s.event_count ?? 0).toLocaleString()),
+    ...item("Tabs", String(s.tabs ?? 0)),
+    ...item("Who took part", ...(actors.length ? actors.map((k) => actorBadge({ kind: k })) : [muted("—")])),
+    ...item("Origin", originEl(s.origin)),
+    ...(s.lost_events ? item("Lost", h("span", { class: "lost" }, plural(s.lost_events, "event"))) : []),
+  );
+  $("trail-live").replaceChildren(
+    isLive(s) ? pill("live", "● live", "Events arrived in the last 30 seconds") : pill("neutral", `last event ${localS(s.last_seen)}`),
+  );
+}
+
+async function loadGaps() {
+  const id = t.id;
+  try {
+    const page = await api(`/sessions/${encodeURIComponent(id)}/gaps`);
+    if (id !== t.id) return;
+    t.gaps = page.gaps || [];
+    renderGapsBanner();
+    placeGapRows();
+  } catch {
+    // The summary's error already says what is wrong with the session.
+  }
+}
+
+function gapText(g) {
+  const n = g.to - g.from + 1;
+  return `${plural(n, "event")} lost from tab ${shortId(visible(g.tab_id), 10)} (#${g.from}–#${g.to}): ${GAP_REASONS[g.reason] || visible(g.reason)}.`;
+}
+
+function renderGapsBanner() {
+  const banner = $("gaps-banner");
+  if (!t.gaps.length) {
+    banner.hidden = true;
+    return;
+  }
+  const lost = t.gaps.reduce((sum, g) => sum + (g.to - g.from + 1), 0);
+  banner.replaceChildren(
+    h("strong", {}, `This trail has ${plural(t.gaps.length, "gap")}: ${plural(lost, "event")} never arrived. `),
+    "They are shown as rows where they are missing. ",
+    h("ul", {}, ...t.gaps.slice(0, 5).map((g) => h("li", {}, gapText(g)))),
+    t.gaps.length > 5 ? h("span", { class: "muted" }, `and ${t.gaps.length - 5} more`) : "",
+  );
+  banner.hidden = false;
+}
+
+function gapRow(g) {
+  return h(
+    "tr",
+    { class: "gap-row", "data-gap": `${g.tab_id}:${g.from}-${g.to}` },
+    h(
+      "td",
+      { colspan: "6" },
+      h("span", { class: "gap-icon", "aria-hidden": "true" }, "⚠"),
+      h("strong", {}, "Gap: "),
+      gapText(g),
+      " ",
+      h("span", { class: "muted" }, "Reported "),
+      timeEl(g.received_at, localMs(g.received_at)),
+    ),
+  );
+}
+
+/** Puts each gap's row beside the events around the missing sequence numbers. */
+function placeGapRows() {
+  const body = $("trail").tBodies[0];
+  body.querySelectorAll("tr.gap-row").forEach((r) => r.remove());
+  const desc = t.params.order === "desc";
+  for (const g of t.gaps) {
+    const row = (seq) => body.querySelector(`tr[data-key="${CSS.escape(`${g.tab_id}/${seq}`)}"]`);
+    const before = g.from > 0 ? row(g.from - 1) : null;
+    const after = row(g.to + 1);
+    if (before) {
+      if (desc) before.before(gapRow(g));
+      else before.after(gapRow(g));
+    } else if (after) {
+      if (desc) after.after(gapRow(g));
+      else after.before(gapRow(g));
+    }
+  }
+}
+
+async function verify() {
+  const id = t.id;
+  try {
+    const v = await api(`/sessions/${encodeURIComponent(id)}/verify`);
+    if (id !== t.id) return;
+    $("integrity").replaceChildren(
+      v.valid
+        ? pill("ok", `✔ Integrity verified · ${plural(v.length, "record")}`, `The hash chain checks out. Head ${v.head}`)
+        : pill("bad", `✖ Integrity broken at record ${v.first_broken}`, `${v.reason || "the chain does not check out"}`),
+    );
+    $("integrity").dataset.valid = v.valid ? "true" : "false";
+  } catch (e) {
+    if (id !== t.id) return;
+    $("integrity").replaceChildren(pill("warn", "Integrity not checked", e.message));
+    $("integrity").dataset.valid = "";
+  }
+}
+
+// ------------------------------------------------------------------ timeline
+
+async function loadTimeline() {
+  const gen = ++t.timelineGen;
+  const id = t.id;
+  timeline.reset();
+  $("timeline-status").textContent = "Loading…";
+  let cursor = null;
+  try {
+    do {
+      const page = await api(`/sessions/${encodeURIComponent(id)}/events`, { limit: TIMELINE_PAGE, cursor, order: "asc" });
+      if (gen !== t.timelineGen) return;
+      timeline.add(page.events || []);
+      cursor = page.next_cursor || null;
+      $("timeline-status").textContent = cursor ? `${timeline.size.toLocaleString()} events read…` : "";
+    } while (cursor && timeline.size < TIMELINE_MAX);
+    if (cursor) $("timeline-status").textContent = `showing the first ${timeline.size.toLocaleString()} events`;
+    timeline.render();
+  } catch (e) {
+    if (gen === t.timelineGen) $("timeline-status").textContent = `Timeline incomplete: ${e.message}`;
+  }
+}
+
+/** From the timeline: show this event in the table, loading its page if needed. */
+function jumpTo(target) {
+  const row = rowFor(target.key);
+  if (row) {
+    focusRow(row);
+    return;
+  }
+  // Not on the page shown: show the trail from that moment (oldest first from
+  // it, or newest first up to it), dropping filters that would hide it.
+  const p = { ...t.params, at: String(target.ts) };
+  if (p.type && p.type !== target.type) p.type = "";
+  if (p.actor && p.actor !== target.actor) p.actor = "";
+  t.focusKey = target.key;
+  navigate(hashFor("trail", p, t.id));
+}
+
+function rowFor(key) {
+  return $("trail").tBodies[0].querySelector(`tr[data-key="${CSS.escape(key)}"]`);
+}
+
+function focusRow(row) {
+  row.scrollIntoView({ block: "center" });
+  row.focus({ preventScroll: true });
+  row.classList.remove("picked");
+  // Restart the highlight animation.
+  void row.offsetWidth;
+  row.classList.add("picked");
+}
+
+// ------------------------------------------------------------------ rows
+
+function elementEl(target) {
+  if (!target || typeof target !== "object") return muted("—");
+  const id = target.id ? visible(target.id) : "";
+  const name = target.name ? visible(target.name) : "";
+  const tag = target.tag ? visible(target.tag) : "?";
+  const main = id ? `#${id}` : name ? `${tag}[name="${name}"]` : `<${tag}>`;
+  const wrap = h("div", { class: "element" });
+  wrap.append(h("code", { class: "el-main" }, main));
+  if (id && name && name !== id) wrap.append(h("span", { class: "el-name" }, `name="${name}"`));
+  if (target.label) wrap.append(h("span", { class: "el-label" }, "“", foldText(target.label, "label-text"), "”"));
+  if (target.path) wrap.append(h("code", { class: "el-path", title: visible(target.path) }, visible(target.path)));
+  return wrap;
+}
+
+function pageEl(data) {
+  const wrap = h("div", { class: "page" });
+  wrap.append(h("span", { class: "page-title" }, data.title ? foldText(data.title, "title-text") : "(untitled page)"));
+  if (data.url) wrap.append(h("span", { class: "page-url", title: visible(data.url) }, visible(data.url)));
+  return wrap;
+}
+
+function targetCell(type, data) {
+  data = data || {};
+  switch (type) {
+    case "PAGE-CHANGE":
+      return pageEl(data);
+    case "SCROLL":
+      return data.target ? elementEl(data.target) : h("span", { class: "page-scroll" }, "Whole page");
+    case "SELECTION":
+      return data.target ? elementEl(data.target) : muted("—");
+    case "CUSTOM_EVENT":
+      return h("span", { class: "muted", title: "Sent by page code through recordCustom()" }, "recordCustom()");
+    default:
+      return elementEl(data.target);
+  }
+}
+
+function jsonText(value) {
+  try {
+    return JSON.stringify(value, null, value && typeof value === "object" && JSON.stringify(value).length > 80 ? 2 : 0);
+  } catch {
+    return String(value);
+  }
+}
+
+function maskedBadge(reason) {
+  return h(
+    "span",
+    { class: "masked", title: "The value never left the customer's browser" },
+    `•••• masked (${MASK_NAMES[reason] || visible(reason || "private")})`,
+  );
+}
+
+function dataCell(type, data) {
+  data = data || {};
+  const wrap = h("div", { class: "data" });
+  switch (type) {
+    case "SCROLL":
+      wrap.append(h("span", { class: "kv" }, `x ${data.x ?? "?"}, y ${data.y ?? "?"}`));
+      break;
+    case "INPUT":
+      if (data.masked) wrap.append(maskedBadge(data.masked));
+      if (typeof data.checked === "boolean") {
+        wrap.append(h("span", { class: `checked ${data.checked ? "on" : "off"}` }, data.checked ? "☑ checked" : "☐ unchecked"));
+      }
+      if (typeof data.value === "string") wrap.append(data.value === "" ? muted("(empty)") : foldText(data.value));
+      if (!wrap.childNodes.length) wrap.append(muted("—"));
+      break;
+    case "FORM": {
+      const method = data.method ? visible(String(data.method).toUpperCase()) : "";
+      wrap.append(h("span", { class: "kv" }, method ? h("strong", {}, method, " ") : "", data.action ? visible(data.action) : muted("(no action)")));
+      break;
+    }
+    case "SELECTION":
+      if (data.masked) wrap.append(maskedBadge(data.masked));
+      else if (typeof data.text === "string" && data.text !== "") wrap.append(foldText(data.text, "value quote"));
+      else wrap.append(muted("(nothing selected)"));
+      break;
+    case "CUSTOM_EVENT":
+      wrap.append(
+        h("strong", { class: "custom-type" }, data.type != null ? visible(data.type) : "(no type)"),
+        foldText(jsonText(data.value), "json"),
+      );
+      break;
+    case "PAGE-CHANGE":
+      wrap.append(h("span", { class: "nav" }, NAV_NAMES[data.nav] || visible(data.nav || "")));
+      break;
+    case "CLICK":
+      wrap.append(muted("—"));
+      break;
+    default:
+      wrap.append(foldText(jsonText(data), "json"));
+  }
+  return wrap;
+}
+
+function eventRow(e, fresh = false) {
+  const type = String(e.type);
+  const ts = typeof e.ts === "number" ? e.ts : e.received_at;
+  const when = h(
+    "td",
+    { class: "when", "data-label": "When" },
+    timeEl(ts, localMs(ts)),
+    h(
+      "span",
+      { class: "seq", title: `tab ${visible(e.tab_id)}, seq ${e.seq}, ${e.mono} ms after the page started\nreceived by the collector ${iso(e.received_at)}` },
+      `tab ${shortId(visible(e.tab_id), 6)} · #${e.seq}`,
+    ),
+  );
+  return h(
+    "tr",
+    {
+      "data-key": keyOf(e),
+      "data-type": type,
+      "data-actor": actorKind(e.actor),
+      "data-seq": String(e.seq),
+      "data-tab-id": String(e.tab_id),
+      "data-ts": String(ts),
+      tabindex: "-1",
+      class: `${typeClass(type)}${fresh ? " fresh" : ""}`,
+    },
+    when,
+    h("td", { "data-label": "Type" }, typeBadge(type)),
+    h("td", { "data-label": "Actor" }, actorBadge(e.actor)),
+    h("td", { "data-label": "Element or page" }, targetCell(type, e.data)),
+    h("td", { "data-label": "Data" }, dataCell(type, e.data)),
+    h("td", { "data-label": "Origin" }, originEl(e.origin)),
+  );
+}
+
+// ------------------------------------------------------------------ pages
+
+function query(extra = {}) {
+  const p = t.params;
+  const q = { limit: PAGE, type: p.type, actor: p.actor, order: p.order, cursor: t.cursors[t.page], ...extra };
+  if (p.at) {
+    if (p.order === "asc") q.from = p.at;
+    else q.to = p.at;
+  }
+  return q;
+}
+
+async function loadPage() {
+  const gen = ++t.generation;
+  const id = t.id;
+  $("trail-status").textContent = "Loading…";
+  try {
+    const page = await api(`/sessions/${encodeURIComponent(id)}/events`, query());
+    if (gen !== t.generation) return;
+    const events = page.events || [];
+    t.next = page.next_cursor || null;
+    t.keys = new Set(events.map(keyOf));
+    t.liveRows = 0;
+    t.pendingNew = 0;
+    $("trail").tBodies[0].replaceChildren(...events.map((e) => eventRow(e)));
+    placeGapRows();
+    renderStatus(events.length);
+    renderAnchor();
+    renderPendingNew();
+    clearError();
+    if (t.focusKey) {
+      const row = rowFor(t.focusKey);
+      t.focusKey = null;
+      if (row) focusRow(row);
+    }
+    // Shown to the test harness and to people waiting on the table.
+    $("trail").dataset.loaded = String(gen);
+  } catch (e) {
+    if (gen !== t.generation) return;
+    $("trail-status").textContent = "";
+    showError(e, `Could not load the trail of session ${visible(id)}`);
+  }
+}
+
+function filtered() {
+  return Boolean(t.params.type || t.params.actor);
+}
+
+function renderStatus(count = $("trail").tBodies[0].querySelectorAll("tr[data-key]").length) {
+  const first = t.page * PAGE + 1;
+  // Live events arrive before the summary is read again: the timeline has
+  // counted them already.
+  const known = Math.max(Number((t.summary && t.summary.event_count) || 0), timeline.size);
+  const total = known && !filtered() && !t.params.at ? ` of ${known.toLocaleString()}` : "";
+  const what = filtered() ? " matching the filters" : "";
+  $("trail-status").textContent = count
+    ? `Events ${first.toLocaleString()}–${(first + count - 1).toLocaleString()}${total}${what}`
+    : "";
+  $("trail-page").textContent = `Page ${t.page + 1}`;
+  $("trail-prev").disabled = t.page === 0;
+  $("trail-next").disabled = !t.next;
+  const empty = $("trail-empty");
+  empty.hidden = count > 0;
+  if (!count) {
+    empty.textContent = filtered()
+      ? "No events in this session match these filters."
+      : t.params.at
+        ? "No events from this moment on."
+        : "No events recorded in this session yet. Keep “Follow live” on to see them arrive.";
+  }
+}
+
+function renderAnchor() {
+  const at = t.params.at;
+  $("anchor-banner").hidden = !at;
+  if (at) {
+    $("anchor-text").textContent =
+      t.params.order === "asc"
+        ? `Showing events from ${localMs(Number(at))} on (picked on the timeline).`
+        : `Showing events up to ${localMs(Number(at))} (picked on the timeline).`;
+  }
+}
+
+function update(change) {
+  navigate(hashFor("trail", { ...t.params, ...change }, t.id));
+}
+
+$("filter-type").addEventListener("change", (e) => update({ type: e.target.value }));
+$("filter-actor").addEventListener("change", (e) => update({ actor: e.target.value }));
+$("order").addEventListener("change", (e) => update({ order: e.target.value, at: "" }));
+$("anchor-clear").addEventListener("click", () => update({ at: "" }));
+$("trail-prev").addEventListener("click", () => {
+  if (t.page === 0) return;
+  t.page -= 1;
+  loadPage().then(() => $("trail").scrollIntoView({ block: "start" }));
+});
+$("trail-next").addEventListener("click", () => {
+  if (!t.next) return;
+  t.cursors[t.page + 1] = t.next;
+  t.page += 1;
+  loadPage().then(() => $("trail").scrollIntoView({ block: "start" }));
+});
+
+// ------------------------------------------------------------------ live
+
+function matches(e) {
+  if (t.params.type && e.type !== t.params.type) return false;
+  if (t.params.actor && actorKind(e.actor) !== t.params.actor) return false;
+  return true;
+}
+
+/** Whether new events belong on the page shown. */
+function atLiveEnd() {
+  return t.params.order === "asc" ? !t.next : t.page === 0 && !t.params.at;
+}
+
+function readerAtBottom() {
+  return window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 48;
+}
+
+function addLive(events) {
+  const fresh = events.filter((e) => !t.keys.has(keyOf(e)));
+  for (const e of fresh) t.keys.add(keyOf(e));
+  const mine = fresh.filter(matches);
+  if (!mine.length) return;
+  if (!atLiveEnd() || t.liveRows + mine.length > MAX_LIVE_ROWS) {
+    t.pendingNew += mine.length;
+    renderPendingNew();
+    return;
+  }
+  t.liveRows += mine.length;
+  const body = $("trail").tBodies[0];
+  const wasAtBottom = readerAtBottom();
+  if (t.params.order === "asc") {
+    body.append(...mine.map((e) => eventRow(e, true)));
+    // Follow the new rows only when the reader was already at the end; anyone
+    // reading further up keeps their place (rows are added below them).
+    if (wasAtBottom) window.scrollTo({ top: document.documentElement.scrollHeight });
+  } else {
+    // Newest first: new rows go on top. The browser's scroll anchoring keeps a
+    // reader who scrolled down looking at the same rows.
+    body.prepend(...mine.slice().reverse().map((e) => eventRow(e, true)));
+  }
+  $("trail-empty").hidden = true;
+  renderStatus();
+}
+
+function renderPendingNew() {
+  const b = $("live-new");
+  b.hidden = !t.pendingNew;
+  b.textContent = t.pendingNew ? `${plural(t.pendingNew, "new event")} · show the newest` : "";
+}
+
+$("live-new").addEventListener("click", () => {
+  t.pendingNew = 0;
+  renderPendingNew();
+  if (t.params.order === "desc" && !t.params.at && t.page === 0 && t.liveRows <= MAX_LIVE_ROWS) {
+    t.cursors = [null];
+    loadPage();
+  } else {
+    t.cursors = [null];
+    t.page = 0;
+    update({ order: "desc", at: "" });
+  }
+});
+
+function followState(state, detail) {
+  const el = $("follow-state");
+  if (state === "open") el.replaceChildren(pill("live", "● following", "New events appear as they are stored"));
+  else if (state === "retrying") el.replaceChildren(pill("warn", "reconnecting…", detail || ""));
+  else if (state === "closed") el.replaceChildren(detail ? pill("bad", "stopped", detail) : "");
+  else el.replaceChildren();
+  el.dataset.state = state;
+}
+
+function startFollow() {
+  stopFollow();
+  const id = t.id;
+  let first = true;
+  t.stopLive = followLive(id, {
+    onEvent(rec) {
+      if (id !== t.id) return;
+      timeline.add([rec]);
+      addLive([rec]);
+      scheduleSummary();
+    },
+    onState(state, detail) {
+      if (id !== t.id) return;
+      followState(state, detail);
+      if (state === "open" && first) {
+        first = false;
+        // Away from the live end nothing is shown as it arrives anyway.
+        if (atLiveEnd()) catchUp(id);
+      }
+    },
+  });
+}
+
+/**
+ * The stream starts with the next event stored; anything stored between the
+ * page load and the stream's start is fetched once here (duplicates are
+ * dropped by key).
+ */
+async function catchUp(id) {
+  try {
+    const page = await api(`/sessions/${encodeURIComponent(id)}/events`, { limit: PAGE, order: "desc" });
+    if (id !== t.id) return;
+    const events = (page.events || []).slice().reverse();
+    timeline.add(events);
+    addLive(events);
+  } catch {
+    // The stream itself still runs.
+  }
+}
+
+function stopFollow() {
+  if (t.stopLive) t.stopLive();
+  t.stopLive = null;
+  followState("off");
+}
+
+function scheduleSummary() {
+  if (t.summaryTimer) return;
+  t.summaryTimer = setTimeout(() => {
+    t.summaryTimer = null;
+    if (t.id) loadSummary();
+  }, 3000);
+}
+
+$("follow").addEventListener("change", (e) => {
+  if (e.target.checked && t.id) startFollow();
+  else stopFollow();
+});
+
+// ------------------------------------------------------------------ export
+
+async function exportAs(format) {
+  const btn = $(`export-${format}`);
+  btn.disabled = true;
+  $("export-status").textContent = `Preparing the ${format.toUpperCase()} export…`;
+  try {
+    const { name, bytes } = await download(`/sessions/${encodeURIComponent(t.id)}/export`, { format }, `cotrail-${t.id}.${format}`);
+    $("export-status").textContent = `Downloaded ${name} (${(bytes / 1024).toFixed(1)} KB).`;
+  } catch (e) {
+    $("export-status").textContent = "";
+    showError(e, "The export failed");
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+$("export-ndjson").addEventListener("click", () => exportAs("ndjson"));
+$("export-csv").addEventListener("click", () => exportAs("csv"));
