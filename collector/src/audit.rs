@@ -6,17 +6,54 @@
 //! Routes call [`record_access`] before they answer. A trail is not served when
 //! its access cannot be recorded: an unaudited read is what this log exists to
 //! rule out.
+//!
+//! Views and integrity checks of one trail by one user within
+//! [`COALESCE_WINDOW`] of the last recorded one are that one entry: a review
+//! screen reads a trail through several requests (table, timeline, live tail),
+//! and an admin wants "ana viewed sess-9 at 10:02", not a dozen lines of it.
+//! Exports and deletions are always recorded. The window is kept in memory, so
+//! a restart can only add entries, never lose one.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest};
 use shared::audit::{AccessAction, AuditEntry};
-use shared::SessionId;
+use shared::{SessionId, TenantId, UserId};
 
 use crate::error::ApiError;
 use crate::routes::ingest::{now_ms, request_origin};
 use crate::store::Store;
 use crate::tenants::Principal;
 
-/// Appends `who`'s `action` on `session` to `who`'s tenant's activity log.
+/// Repeated views or checks of a trail by its user within this time are one entry.
+pub const COALESCE_WINDOW: Duration = Duration::from_secs(60);
+
+type AccessKey = (TenantId, UserId, SessionId, AccessAction);
+
+/// When each (tenant, user, session, action) was last recorded (app data).
+#[derive(Default)]
+pub struct RecentAccess(Mutex<HashMap<AccessKey, Instant>>);
+
+impl RecentAccess {
+    fn recorded_within_window(&self, key: &AccessKey, now: Instant) -> bool {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key)
+            .is_some_and(|at| now.duration_since(*at) < COALESCE_WINDOW)
+    }
+
+    fn remember(&self, key: AccessKey, now: Instant) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= 10_000 {
+            map.retain(|_, at| now.duration_since(*at) < COALESCE_WINDOW);
+        }
+        map.insert(key, now);
+    }
+}
+
+/// Appends `who`'s `action` on `session` to `who`'s tenant's activity log
+/// (views and checks coalesced, see the module docs).
 pub async fn record_access(
     store: &Store,
     who: &Principal,
@@ -24,6 +61,20 @@ pub async fn record_access(
     action: AccessAction,
     session: &SessionId,
 ) -> Result<(), ApiError> {
+    let coalesce = matches!(action, AccessAction::Viewed | AccessAction::Verified);
+    let recent = req
+        .app_data::<web::Data<RecentAccess>>()
+        .filter(|_| coalesce);
+    let key = (
+        who.tenant.clone(),
+        who.user.clone(),
+        session.clone(),
+        action,
+    );
+    let now = Instant::now();
+    if recent.is_some_and(|r| r.recorded_within_window(&key, now)) {
+        return Ok(());
+    }
     let entry = AuditEntry::access(
         who.user.clone(),
         action,
@@ -35,5 +86,10 @@ pub async fn record_access(
     web::block(move || store.append_audit(&tenant, &entry))
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))?
-        .map_err(ApiError::Internal)
+        .map_err(ApiError::Internal)?;
+    // Only once it is stored: a failed append must not hide the next view.
+    if let Some(r) = recent {
+        r.remember(key, now);
+    }
+    Ok(())
 }

@@ -134,6 +134,7 @@ impl Application {
         let www_data = web::Data::new(assets::WwwDir(www.clone()));
         let tenants_data = web::Data::new(tenants.clone());
         let live_data = web::Data::new(Live::default());
+        let recent_access = web::Data::new(crate::audit::RecentAccess::default());
 
         let server = HttpServer::new(move || {
             App::new()
@@ -149,6 +150,7 @@ impl Application {
                 .app_data(www_data.clone())
                 .app_data(tenants_data.clone())
                 .app_data(live_data.clone())
+                .app_data(recent_access.clone())
                 .app_data(query_config())
                 .service(
                     web::resource("/api/v1/batches")

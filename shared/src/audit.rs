@@ -501,7 +501,7 @@ pub enum AuditSource {
 
 /// The collector's own actions on session trails, recorded in the activity log
 /// beside the platform's records (reads and exports are audited too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AccessAction {
     #[serde(rename = "session.viewed")]
     Viewed,

@@ -380,3 +380,58 @@ async fn reading_a_trail_appends_an_audit_record_naming_the_agent() {
         .is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn repeated_views_and_checks_of_a_trail_are_one_entry_but_every_export_counts() {
+    let app = TestApp::spawn().await;
+    let events = (0..3).map(|i| click(i, 100 + i as i64, "b")).collect();
+    assert_eq!(
+        app.post_batch(&batch("sess-c", "t", events)).await.status(),
+        200
+    );
+    // A review screen opening a trail: the table, the timeline and a reload
+    // each read the first page; the integrity badge verifies twice.
+    for _ in 0..3 {
+        app.events("sess-c", "limit=2").await;
+    }
+    app.verify("sess-c").await;
+    app.verify("sess-c").await;
+    // Another user's view is theirs to answer for.
+    let res = app
+        .get_as(Some(ADMIN_TOKEN), "/api/v1/sessions/sess-c/events")
+        .await;
+    assert_eq!(res.status(), 200);
+    // Every export is a release of the data: each one counts.
+    for _ in 0..2 {
+        let res = app
+            .get_as(
+                Some(AGENT_TOKEN),
+                "/api/v1/sessions/sess-c/export?format=csv",
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+    }
+
+    let log = audit_as(&app, ADMIN_TOKEN, "source=collector").await;
+    let mut seen: Vec<(String, String)> = log
+        .records
+        .iter()
+        .map(|r| (r.user_id.as_str().to_owned(), r.action.clone().unwrap()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("ana", "session.exported"),
+            ("ana", "session.exported"),
+            ("ana", "session.verified"),
+            ("ana", "session.viewed"),
+            ("root", "session.viewed"),
+        ]
+        .map(|(u, a)| (u.to_owned(), a.to_owned())),
+        "{:?}",
+        log.records
+    );
+    app.stop().await;
+}
