@@ -78,9 +78,14 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
             .ok()
             .and_then(|v| v.as_string())
     };
+    // The loader's compressing sender (absent when started directly, or where the
+    // browser has no CompressionStream): batches then go out as plain text.
+    let send = js_sys::Reflect::get(&config, &JsValue::from_str("send"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
     let config = config::Config::parse(get, |w| console::warn(&concat(&["cotrail: ", &w])))
         .map_err(|e| JsError::new(&concat(&["cotrail: ", &e.0])))?;
-    let recorder = Recorder::start(config).map_err(|e| {
+    let recorder = Recorder::start(config, send).map_err(|e| {
         // A DOM exception is an object: its message is what a developer needs.
         let message = e.as_string().or_else(|| {
             js_sys::Reflect::get(&e, &JsValue::from_str("message"))

@@ -165,7 +165,9 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn start(config: Config) -> Result<Recorder, JsValue> {
+    /// Starts recording. `send`: the loader's `(url, text) => Promise<Response>`
+    /// that posts a batch gzipped where the browser can (see `transport`).
+    pub fn start(config: Config, send: Option<js_sys::Function>) -> Result<Recorder, JsValue> {
         let window = web_sys::window().ok_or("no window")?;
         let document = window.document().ok_or("no document")?;
         let performance = window.performance();
@@ -180,6 +182,7 @@ impl Recorder {
             id.tab_id.as_str(),
             id.next_seq,
             Limits::new(config.batch_events, config.flush_ms),
+            send,
         );
         let core = Rc::new(Core {
             mask: config.mask,

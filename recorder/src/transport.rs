@@ -8,6 +8,13 @@
 //! When the page goes away, everything unacknowledged also goes out at once with
 //! `fetch(keepalive)` in chunks under [`MAX_BEACON_BYTES`]; the collector stores
 //! re-sent events once.
+//!
+//! Batches are gzipped where the browser has `CompressionStream` (JSON event
+//! streams shrink about tenfold): the loader hands over a `send(url, text)`
+//! that compresses and posts to `url&encoding=gzip`, still as a `text/plain`
+//! CORS "simple" request (no preflight; PostHog's SDK sends the same way), and
+//! falls back to plain text if compressing fails. Compressing is asynchronous,
+//! so the unload sends stay plain text.
 
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
@@ -86,11 +93,20 @@ pub struct Transport {
     flushing: bool,
     backoff: Backoff,
     retry_timer: Option<Timer>,
+    /// The loader's compressing `send(url, text)`, when the browser can gzip.
+    send: Option<js_sys::Function>,
     pub stats: Stats,
 }
 
 impl Transport {
-    pub fn new(url: String, session: &str, tab: &str, next_seq: u64, limits: Limits) -> Self {
+    pub fn new(
+        url: String,
+        session: &str,
+        tab: &str,
+        next_seq: u64,
+        limits: Limits,
+        send: Option<js_sys::Function>,
+    ) -> Self {
         Transport {
             url,
             own: Stream {
@@ -105,6 +121,7 @@ impl Transport {
             flushing: false,
             backoff: Backoff::default(),
             retry_timer: None,
+            send,
             stats: Stats::default(),
         }
     }
@@ -227,14 +244,15 @@ pub fn pump(core: &Rc<Core>, force: bool) {
                 t.flushing = false;
             }
         }
-        next.map(|out| (t.url.clone(), out.body))
+        next.map(|out| (t.url.clone(), out.body, t.send.clone()))
     };
-    if let Some((url, body)) = next {
+    if let Some((url, body, send)) = next {
         let weak = Rc::downgrade(core);
         let sent = post(
             &url,
             &body,
             false,
+            send.as_ref(),
             Box::new(move |result| {
                 if let Some(core) = weak.upgrade() {
                     settled(&core, &result);
@@ -333,28 +351,40 @@ pub fn send_for_unload(core: &Core) {
     };
     for body in bodies {
         // Best effort: browsers cap in-flight keepalive bytes at 64 KiB in all.
-        let _ = post(&url, &body, true, Box::new(|_| {}));
+        let _ = post(&url, &body, true, None, Box::new(|_| {}));
     }
 }
 
 /// POSTs `body` as `text/plain` (a CORS simple request: no preflight) and calls
-/// `done` once with the `Response` or the network error.
+/// `done` once with the `Response` or the network error. `keepalive` (the page
+/// is going away) sends plain text that outlives the page; otherwise `send`
+/// (the loader's compressing sender), when there is one, sends it gzipped.
 fn post(
     url: &str,
     body: &str,
     keepalive: bool,
+    send: Option<&js_sys::Function>,
     done: Box<dyn FnOnce(JsValue)>,
 ) -> Result<(), JsValue> {
-    let window = web_sys::window().ok_or("no window")?;
-    let init = RequestInit::new();
-    init.set_method("POST");
-    // A string body is sent as `text/plain;charset=UTF-8` by the browser itself.
-    init.set_body(&JsValue::from_str(body));
-    if keepalive {
-        js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE)?;
-    }
-    // `fetch` reports failures through the promise; it does not throw here.
-    let promise = window.fetch_with_str_and_init(url, &init);
+    let promise: JsValue = match send.filter(|_| !keepalive) {
+        Some(send) => send.call2(
+            &JsValue::UNDEFINED,
+            &JsValue::from_str(url),
+            &JsValue::from_str(body),
+        )?,
+        None => {
+            let window = web_sys::window().ok_or("no window")?;
+            let init = RequestInit::new();
+            init.set_method("POST");
+            // A string body is sent as `text/plain;charset=UTF-8` by the browser itself.
+            init.set_body(&JsValue::from_str(body));
+            if keepalive {
+                js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE)?;
+            }
+            // `fetch` reports failures through the promise; it does not throw here.
+            window.fetch_with_str_and_init(url, &init).into()
+        }
+    };
     // One function for both outcomes, called exactly once because a fetch promise
     // always settles; `once_into_js` frees it after that call, so nothing leaks
     // and nothing needs to outlive the recorder.

@@ -358,6 +358,63 @@ async fn a_tab_whose_queue_another_page_delivered_continues_after_it() {
     clear_storage();
 }
 
+// ---------------------------------------------------------------- the loader's sender
+
+#[wasm_bindgen_test]
+async fn batches_go_through_the_loaders_sender_and_unload_sends_stay_plain() {
+    cotrail_recorder::stop();
+    clear_storage();
+    install_collector();
+    eval("window.__sent = [];");
+    // What the loader hands over where the browser can gzip (here: records the
+    // call and posts plain text, so the fake collector can read it).
+    cotrail_recorder::start(config(
+        "send: function (url, text) { window.__sent.push([url, text]); \
+           return fetch(url, {method: 'POST', body: text}); }",
+    ))
+    .unwrap();
+    custom("via", json!({ "n": 1 }));
+    cotrail_recorder::flush();
+    wait_for("a batch acknowledged", 3_000.0, || {
+        (stat("acked") >= 2.0).then_some(())
+    })
+    .await;
+    let sent: Vec<(String, String)> =
+        serde_json::from_str(&eval_str("return JSON.stringify(window.__sent)")).unwrap();
+    assert!(!sent.is_empty());
+    for (url, text) in &sent {
+        assert!(
+            url.starts_with("https://collector.test/api/v1/batches?site_key="),
+            "{url}"
+        );
+        assert!(
+            bodies().contains(text),
+            "the sender posted what it was given"
+        );
+    }
+    assert!(sent.iter().any(|(_, t)| t.contains("\"via\"")));
+    // The page goes away with an event unacknowledged: that send must outlive
+    // the page, so it is a plain keepalive fetch, not the (asynchronous) sender.
+    eval("window.__status = 503;");
+    custom("last", json!({ "n": 2 }));
+    let before = sent.len();
+    end();
+    let sent_after: Vec<(String, String)> =
+        serde_json::from_str(&eval_str("return JSON.stringify(window.__sent)")).unwrap();
+    assert!(
+        sent_after[before..]
+            .iter()
+            .all(|(_, t)| !t.contains("\"last\"")),
+        "{sent_after:?}"
+    );
+    let keepalive: Vec<bool> =
+        serde_json::from_str(&eval_str("return JSON.stringify(window.__keepalive)")).unwrap();
+    let last = bodies().len() - 1;
+    assert!(bodies()[last].contains("\"last\""));
+    assert!(keepalive[last], "the unload send is keepalive");
+    clear_storage();
+}
+
 // ---------------------------------------------------------------- recordCustom misuse
 
 fn bad_calls() -> Vec<(&'static str, JsValue, JsValue)> {
