@@ -25,7 +25,8 @@ use crate::live::Live;
 use crate::rate_limit::RateLimits;
 use crate::retention::RetentionJob;
 use crate::routes::{
-    assets, audit_log, demo, export, health, ingest, live, metrics, platform, sessions, tombstones,
+    assets, audit_log, demo, docs, export, health, ingest, live, metrics, platform, sessions,
+    tombstones,
 };
 use crate::store::Store;
 use crate::tenants::{origin_allowed, Tenants};
@@ -134,6 +135,7 @@ impl Application {
         let www_data = web::Data::new(assets::WwwDir(www.clone()));
         let tenants_data = web::Data::new(tenants.clone());
         let live_data = web::Data::new(Live::default());
+        let openapi = web::Data::new(docs::Document::new());
 
         let server = HttpServer::new(move || {
             App::new()
@@ -148,6 +150,7 @@ impl Application {
                 .app_data(www_data.clone())
                 .app_data(tenants_data.clone())
                 .app_data(live_data.clone())
+                .app_data(openapi.clone())
                 .app_data(query_config())
                 .service(
                     web::resource("/api/v1/batches")
@@ -180,12 +183,16 @@ impl Application {
                         )
                         .route("/platform/records", web::post().to(platform::post))
                         .route("/audit", web::get().to(audit_log::list))
+                        .route("/openapi.json", web::get().to(docs::openapi_json))
                         .default_service(web::to(|| async {
                             Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
                                 "no such API endpoint".into(),
                             ))
                         })),
                 )
+                // The Swagger UI's files come from the binary, never a CDN.
+                .service(docs::swagger_ui())
+                .route("/api/docs", web::get().to(docs::ui_redirect))
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/metrics", web::get().to(metrics::metrics))
