@@ -13,10 +13,10 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, RefOr, Response};
-use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+use utoipa::openapi::{Content, Ref, RefOr, Response};
+use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
-use shared::api::ErrorBody;
+use shared::api::{ErrorBody, ErrorDetail};
 
 use crate::routes;
 
@@ -64,7 +64,7 @@ machine-readable. A 2xx on ingest (and on platform records) means the data is on
         routes::assets::recorder_js,
         routes::assets::recorder_file,
     ),
-    components(responses(
+    components(schemas(ErrorBody, ErrorDetail), responses(
         BadRequest,
         Unauthorized,
         Forbidden,
@@ -136,7 +136,7 @@ fn error_response(description: &str, code: &str, message: &str) -> ResponseBuild
     ResponseBuilder::new().description(description).content(
         "application/json",
         Content::builder()
-            .schema(Some(ErrorBody::schema()))
+            .schema(Some(Ref::from_schema_name(ErrorBody::name())))
             .example(Some(serde_json::json!({
                 "error": {"code": code, "message": message}
             })))

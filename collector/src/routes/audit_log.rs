@@ -33,8 +33,9 @@ pub struct AuditQuery {
     entity_kind: Option<String>,
     /// Entries about the entity with this id.
     entity_id: Option<String>,
-    /// Occurrence time bounds (ms since epoch), inclusive.
+    /// Occurrence time bounds (ms since epoch), inclusive: the earliest.
     from: Option<i64>,
+    /// The latest occurrence time (ms since epoch), inclusive.
     to: Option<i64>,
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]

@@ -51,6 +51,7 @@ pub enum Format {
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `ndjson` (default) or `csv`.
+    #[param(inline)]
     format: Option<Format>,
 }
 

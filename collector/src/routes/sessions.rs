@@ -105,8 +105,9 @@ pub struct SessionsQuery {
     limit: Option<usize>,
     /// `next_cursor` of the previous page (opaque).
     cursor: Option<String>,
-    /// Active within this window (ms since epoch, collector time).
+    /// Active within this window (ms since epoch, collector time): its start.
     from: Option<i64>,
+    /// The window's end (ms since epoch, collector time).
     to: Option<i64>,
     /// `true`: an agent took part; `false`: no agent did.
     agent: Option<bool>,
@@ -164,8 +165,9 @@ pub struct EventsQuery {
     types: Option<String>,
     /// Comma-separated actor kinds: `customer`, `agent`, `script`.
     actor: Option<String>,
-    /// Client time bounds (ms since epoch), inclusive.
+    /// Client time bounds (ms since epoch), inclusive: the earliest.
     from: Option<i64>,
+    /// The latest client time (ms since epoch), inclusive.
     to: Option<i64>,
     /// `asc` (oldest first, default) or `desc`.
     #[param(pattern = "^(asc|desc)$")]
