@@ -146,7 +146,9 @@ fn error_response(description: &str, code: &str, message: &str) -> ResponseBuild
 
 fn integer_header(description: &str) -> utoipa::openapi::header::Header {
     HeaderBuilder::new()
-        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).build()))
+        .schema(Some(
+            ObjectBuilder::new().schema_type(Type::Integer).build(),
+        ))
         .description(Some(description))
         .build()
 }

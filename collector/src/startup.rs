@@ -259,18 +259,18 @@ impl Application {
 
         let app_state = state.clone();
         let server = HttpServer::new(move || app(state.clone()))
-        // Slow clients cannot hold connections: the head must arrive in time,
-        // idle keep-alive connections close, and closing ones get a deadline.
-        .client_request_timeout(Duration::from_millis(settings.client_request_timeout_ms))
-        .client_disconnect_timeout(Duration::from_millis(settings.client_disconnect_timeout_ms))
-        .keep_alive(match settings.keep_alive_secs {
-            0 => actix_web::http::KeepAlive::Disabled,
-            s => actix_web::http::KeepAlive::Timeout(Duration::from_secs(s)),
-        })
-        .listen(listener)?
-        // Graceful shutdown: in-flight requests get this long to finish.
-        .shutdown_timeout(10)
-        .run();
+            // Slow clients cannot hold connections: the head must arrive in time,
+            // idle keep-alive connections close, and closing ones get a deadline.
+            .client_request_timeout(Duration::from_millis(settings.client_request_timeout_ms))
+            .client_disconnect_timeout(Duration::from_millis(settings.client_disconnect_timeout_ms))
+            .keep_alive(match settings.keep_alive_secs {
+                0 => actix_web::http::KeepAlive::Disabled,
+                s => actix_web::http::KeepAlive::Timeout(Duration::from_secs(s)),
+            })
+            .listen(listener)?
+            // Graceful shutdown: in-flight requests get this long to finish.
+            .shutdown_timeout(10)
+            .run();
 
         tracing::info!(
             port,

@@ -565,7 +565,28 @@ pub struct AuditEntry {
     pub occurred_at: i64,
     /// `type` and `data` of a platform record; absent for collector records.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = platform_data_or_none))]
     pub data: Option<PlatformData>,
+}
+
+/// The schema of [`AuditEntry::data`]: flattened, `None` is not `null` but
+/// neither `type` nor `data` in the entry, which the derive cannot say.
+#[cfg(feature = "openapi")]
+fn platform_data_or_none() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    use utoipa::ToSchema;
+    let null = || ObjectBuilder::new().schema_type(Type::Null);
+    OneOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name(PlatformData::name()))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some("A collector entry: no `type`, no `data`."))
+                .property("type", null())
+                .property("data", null()),
+        )
+        .build()
+        .into()
 }
 
 impl AuditEntry {
