@@ -16,7 +16,9 @@
 //! - [`routes`]: one file per resource: `ingest` (batches in), `sessions` (trails
 //!   out), `live` (SSE tail), `export` (NDJSON/CSV), `platform` (platform audit
 //!   records in), `audit_log` (the activity log out), `assets` (the recorder
-//!   bundle and the `www/` site).
+//!   bundle and the `www/` site), `docs` (the OpenAPI document and Swagger UI).
+//! - [`openapi`]: the OpenAPI document of every route (utoipa), served with
+//!   the vendored Swagger UI by `routes::docs`.
 //! - [`store`]: the only module that knows sled: key encoding, idempotent inserts,
 //!   paged scans, the integrity chain's storage, deletion and retention sweeps.
 //! - [`durability`]: group commit; one flush serves every request waiting for it.
@@ -34,6 +36,7 @@ pub mod config;
 pub mod durability;
 pub mod error;
 pub mod live;
+pub mod openapi;
 pub mod rate_limit;
 pub mod retention;
 pub mod routes;

@@ -8,15 +8,18 @@ use std::net::TcpListener;
 use actix_cors::Cors;
 use actix_files::Files;
 use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Settings;
 use crate::durability::GroupCommit;
@@ -25,7 +28,8 @@ use crate::live::Live;
 use crate::rate_limit::RateLimits;
 use crate::retention::RetentionJob;
 use crate::routes::{
-    assets, audit_log, demo, export, health, ingest, live, metrics, platform, sessions, tombstones,
+    assets, audit_log, demo, docs, export, health, ingest, live, metrics, platform, sessions,
+    tombstones,
 };
 use crate::store::Store;
 use crate::tenants::{origin_allowed, Tenants};
@@ -40,6 +44,7 @@ pub struct Application {
     commit: GroupCommit,
     /// Running when `retention_days` is set.
     retention: Option<RetentionJob>,
+    state: AppState,
 }
 
 /// Returns the request id the tracing span carries as `x-request-id`, so a
@@ -95,6 +100,111 @@ fn query_config() -> web::QueryConfig {
     })
 }
 
+/// What every worker's [`app`] shares: the store, the tenants, the limiters…
+#[derive(Clone)]
+pub struct AppState {
+    store: web::Data<Store>,
+    commit: web::Data<GroupCommit>,
+    limits: web::Data<RateLimits>,
+    prometheus: web::Data<PrometheusHandle>,
+    ingest_config: web::Data<ingest::IngestConfig>,
+    www: web::Data<assets::WwwDir>,
+    tenants: web::Data<Arc<Tenants>>,
+    live: web::Data<Live>,
+    openapi: web::Data<docs::Document>,
+    recent_access: web::Data<crate::audit::RecentAccess>,
+    www_dir: PathBuf,
+    recorder_dir: PathBuf,
+}
+
+/// The application: every route, its middleware and shared state. One per
+/// worker; tests build it in process (`actix_web::test::init_service`) to see
+/// which routes it registers.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        // Runs inside TracingLogger, which puts the RequestId in place.
+        .wrap(from_fn(request_id_header))
+        .wrap(from_fn(assets::security_headers))
+        .wrap(TracingLogger::default())
+        .app_data(state.store)
+        .app_data(state.commit)
+        .app_data(state.limits)
+        .app_data(state.prometheus)
+        .app_data(state.ingest_config)
+        .app_data(state.www)
+        .app_data(state.tenants.clone())
+        .app_data(state.live)
+        .app_data(state.openapi)
+        .app_data(state.recent_access)
+        .app_data(query_config())
+        .service(
+            web::resource("/api/v1/batches")
+                .wrap(ingest_cors(state.tenants.get_ref().clone()))
+                .route(web::post().to(ingest::ingest)),
+        )
+        .service(
+            web::scope("/api/v1")
+                .route("/sessions", web::get().to(sessions::list))
+                .route("/tombstones", web::get().to(tombstones::list))
+                .service(
+                    web::resource("/sessions/{session_id}")
+                        .route(web::get().to(sessions::get))
+                        .route(web::delete().to(sessions::delete)),
+                )
+                .route(
+                    "/sessions/{session_id}/verify",
+                    web::get().to(sessions::verify),
+                )
+                .route("/demo/credentials", web::get().to(demo::credentials))
+                .route(
+                    "/sessions/{session_id}/events",
+                    web::get().to(sessions::events),
+                )
+                .route("/sessions/{session_id}/gaps", web::get().to(sessions::gaps))
+                .route("/sessions/{session_id}/live", web::get().to(live::live))
+                .route(
+                    "/sessions/{session_id}/export",
+                    web::get().to(export::export),
+                )
+                .route("/platform/records", web::post().to(platform::post))
+                .route("/audit", web::get().to(audit_log::list))
+                .route("/openapi.json", web::get().to(docs::openapi_json))
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
+                        "no such API endpoint".into(),
+                    ))
+                })),
+        )
+        // The Swagger UI's files come from the binary, never a CDN.
+        .service(docs::swagger_ui())
+        .route("/api/docs", web::get().to(docs::ui_redirect))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::metrics))
+        .service(
+            web::resource("/recorder.js")
+                .wrap(public_cors())
+                .route(web::get().to(assets::recorder_js)),
+        )
+        .service(
+            web::scope("/recorder")
+                .wrap(public_cors())
+                .service(Files::new("", &state.recorder_dir)),
+        )
+        // Static files last, so they never shadow an API route.
+        .service(Files::new("/", &state.www_dir).index_file("index.html"))
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let tenants = Arc::new(match &settings.tenants_file {
@@ -134,89 +244,38 @@ impl Application {
         let www_data = web::Data::new(assets::WwwDir(www.clone()));
         let tenants_data = web::Data::new(tenants.clone());
         let live_data = web::Data::new(Live::default());
+        let openapi = web::Data::new(docs::Document::new());
         let recent_access = web::Data::new(crate::audit::RecentAccess::default());
 
-        let server = HttpServer::new(move || {
-            App::new()
-                // Runs inside TracingLogger, which puts the RequestId in place.
-                .wrap(from_fn(request_id_header))
-                .wrap(from_fn(assets::security_headers))
-                .wrap(TracingLogger::default())
-                .app_data(data.clone())
-                .app_data(commit_data.clone())
-                .app_data(limits.clone())
-                .app_data(prometheus.clone())
-                .app_data(ingest_config.clone())
-                .app_data(www_data.clone())
-                .app_data(tenants_data.clone())
-                .app_data(live_data.clone())
-                .app_data(recent_access.clone())
-                .app_data(query_config())
-                .service(
-                    web::resource("/api/v1/batches")
-                        .wrap(ingest_cors(tenants.clone()))
-                        .route(web::post().to(ingest::ingest)),
-                )
-                .service(
-                    web::scope("/api/v1")
-                        .route("/sessions", web::get().to(sessions::list))
-                        .route("/tombstones", web::get().to(tombstones::list))
-                        .service(
-                            web::resource("/sessions/{session_id}")
-                                .route(web::get().to(sessions::get))
-                                .route(web::delete().to(sessions::delete)),
-                        )
-                        .route(
-                            "/sessions/{session_id}/verify",
-                            web::get().to(sessions::verify),
-                        )
-                        .route("/demo/credentials", web::get().to(demo::credentials))
-                        .route(
-                            "/sessions/{session_id}/events",
-                            web::get().to(sessions::events),
-                        )
-                        .route("/sessions/{session_id}/gaps", web::get().to(sessions::gaps))
-                        .route("/sessions/{session_id}/live", web::get().to(live::live))
-                        .route(
-                            "/sessions/{session_id}/export",
-                            web::get().to(export::export),
-                        )
-                        .route("/platform/records", web::post().to(platform::post))
-                        .route("/audit", web::get().to(audit_log::list))
-                        .default_service(web::to(|| async {
-                            Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
-                                "no such API endpoint".into(),
-                            ))
-                        })),
-                )
-                .route("/healthz", web::get().to(health::healthz))
-                .route("/readyz", web::get().to(health::readyz))
-                .route("/metrics", web::get().to(metrics::metrics))
-                .service(
-                    web::resource("/recorder.js")
-                        .wrap(public_cors())
-                        .route(web::get().to(assets::recorder_js)),
-                )
-                .service(
-                    web::scope("/recorder")
-                        .wrap(public_cors())
-                        .service(Files::new("", &recorder_dir)),
-                )
-                // Static files last, so they never shadow an API route.
-                .service(Files::new("/", &www).index_file("index.html"))
-        })
-        // Slow clients cannot hold connections: the head must arrive in time,
-        // idle keep-alive connections close, and closing ones get a deadline.
-        .client_request_timeout(Duration::from_millis(settings.client_request_timeout_ms))
-        .client_disconnect_timeout(Duration::from_millis(settings.client_disconnect_timeout_ms))
-        .keep_alive(match settings.keep_alive_secs {
-            0 => actix_web::http::KeepAlive::Disabled,
-            s => actix_web::http::KeepAlive::Timeout(Duration::from_secs(s)),
-        })
-        .listen(listener)?
-        // Graceful shutdown: in-flight requests get this long to finish.
-        .shutdown_timeout(10)
-        .run();
+        let state = AppState {
+            store: data,
+            commit: commit_data,
+            limits,
+            prometheus,
+            ingest_config,
+            www: www_data,
+            tenants: tenants_data,
+            live: live_data,
+            openapi,
+            recent_access,
+            www_dir: www,
+            recorder_dir,
+        };
+
+        let app_state = state.clone();
+        let server = HttpServer::new(move || app(state.clone()))
+            // Slow clients cannot hold connections: the head must arrive in time,
+            // idle keep-alive connections close, and closing ones get a deadline.
+            .client_request_timeout(Duration::from_millis(settings.client_request_timeout_ms))
+            .client_disconnect_timeout(Duration::from_millis(settings.client_disconnect_timeout_ms))
+            .keep_alive(match settings.keep_alive_secs {
+                0 => actix_web::http::KeepAlive::Disabled,
+                s => actix_web::http::KeepAlive::Timeout(Duration::from_secs(s)),
+            })
+            .listen(listener)?
+            // Graceful shutdown: in-flight requests get this long to finish.
+            .shutdown_timeout(10)
+            .run();
 
         tracing::info!(
             port,
@@ -239,11 +298,17 @@ impl Application {
             store,
             commit,
             retention,
+            state: app_state,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The state the workers' apps share, to build one more [`app`] in process.
+    pub fn state(&self) -> AppState {
+        self.state.clone()
     }
 
     /// A handle to stop the server from another task (tests, signal handling).

@@ -9,6 +9,7 @@ use crate::ids::{SessionId, TabId};
 /// What the collector knows about where a batch came from; the client cannot be
 /// trusted to say this itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Origin {
     /// Client IP address as the collector saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21,6 +22,7 @@ pub struct Origin {
 /// An event as stored and served: the recorder's event plus what the collector
 /// stamped on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventRecord {
     pub session_id: SessionId,
     pub tab_id: TabId,
@@ -33,6 +35,7 @@ pub struct EventRecord {
 
 /// Answer to an accepted batch: every event in it is on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IngestAck {
     /// Events stored by this request.
     pub stored: usize,
@@ -42,6 +45,7 @@ pub struct IngestAck {
 
 /// One page of a session's events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventsPage {
     pub events: Vec<EventRecord>,
     /// Opaque cursor for the next page; absent on the last page.
@@ -51,6 +55,7 @@ pub struct EventsPage {
 
 /// A session as listed for agents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionSummary {
     pub session_id: SessionId,
     /// Collector time of the first and the latest batch (ms since epoch).
@@ -76,6 +81,7 @@ pub struct SessionSummary {
 
 /// A page of sessions, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionsPage {
     pub sessions: Vec<SessionSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,6 +90,7 @@ pub struct SessionsPage {
 
 /// Every 4xx and 5xx answer has this body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
     /// On `410 Gone`: what the deleted session left behind.
@@ -92,6 +99,7 @@ pub struct ErrorBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable machine-readable code, e.g. `payload_too_large`.
     pub code: String,
@@ -102,6 +110,7 @@ pub struct ErrorDetail {
 /// A gap a recorder reported: sequence numbers `from..=to` of one tab that will
 /// never arrive, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GapRecord {
     pub tab_id: TabId,
     pub from: u64,
@@ -113,6 +122,7 @@ pub struct GapRecord {
 
 /// A session's reported gaps, by tab and sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GapsPage {
     pub gaps: Vec<GapRecord>,
 }
@@ -121,6 +131,7 @@ pub struct GapsPage {
 /// integrity chain's final state, so the trail's existence and extent stay
 /// provable after its content is gone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tombstone {
     pub session_id: SessionId,
     /// Collector time of the deletion (ms since epoch).
@@ -138,6 +149,7 @@ pub struct Tombstone {
 
 /// A tenant's tombstones, newest deletion first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TombstonesPage {
     pub tombstones: Vec<Tombstone>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +160,7 @@ pub struct TombstonesPage {
 /// `{"valid": true, "length", "head"}` or
 /// `{"valid": false, "first_broken", "reason"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChainVerification {
     pub valid: bool,
     /// Records the chain covers (when valid).

@@ -28,6 +28,7 @@ use crate::limits::*;
 
 /// The 14 platform record types, with the names of the product document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PlatformRecordType {
     StartCall,
@@ -101,6 +102,7 @@ impl fmt::Display for PlatformRecordType {
 /// What happened, tagged with the seed's type name; `data` holds the seed's
 /// fields for that type. The three types without data carry no `data` key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "data")]
 pub enum PlatformData {
     /// `[Call] Start`: a 1:1 audio/video/screen-share call started.
@@ -213,6 +215,7 @@ impl PlatformData {
 
 /// `START_CALL` and `CONFERENCE_AGENT`: the seed's callID and customerID.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CallData {
     pub call_id: String,
@@ -228,6 +231,7 @@ impl CallData {
 
 /// `MESSENGER_SEND`: the customer the message went to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MessengerSendData {
     pub customer_id: String,
@@ -236,6 +240,7 @@ pub struct MessengerSendData {
 /// `LIVE_VIEW`: the co-browsing session joined (a cotrail session id, so the
 /// activity log can link to its trail).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LiveViewData {
     pub session_id: SessionId,
@@ -243,6 +248,7 @@ pub struct LiveViewData {
 
 /// `STATUS_CHANGE`: a chat conversation's new status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatusChangeData {
     pub customer_id: String,
@@ -253,6 +259,7 @@ pub struct StatusChangeData {
 
 /// `ROLE_CHANGE`: the tenant user whose role changed and the new role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoleChangeData {
     pub role: String,
@@ -261,6 +268,7 @@ pub struct RoleChangeData {
 
 /// `PERMISSION_CHANGE`: a role and its permissions after the change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PermissionChangeData {
     pub role: String,
@@ -270,6 +278,7 @@ pub struct PermissionChangeData {
 /// `PLUGIN_CHANGE` / `SETTINGS_CHANGE`: the new configuration, any JSON up to
 /// [`MAX_RECORD_JSON_BYTES`] and [`MAX_JSON_DEPTH`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfigData {
     pub config: Value,
@@ -277,6 +286,7 @@ pub struct ConfigData {
 
 /// What happened to a meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MeetingOperation {
     CreateOrUpdate,
@@ -285,6 +295,7 @@ pub enum MeetingOperation {
 
 /// `MEETING_CHANGE`: the operation and the conference data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MeetingChangeData {
     pub operation: MeetingOperation,
@@ -294,6 +305,7 @@ pub struct MeetingChangeData {
 /// `CONFERENCE_RECORDING`: the call, the customer, the agents who had joined
 /// and the recording's tags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConferenceRecordingData {
     pub call_id: String,
@@ -304,6 +316,7 @@ pub struct ConferenceRecordingData {
 
 /// What kind of actor caused a record (the peer screen's Actor column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ActorKind {
     /// A tenant user, in the platform's UI.
@@ -330,6 +343,7 @@ impl ActorKind {
 /// The object a record is about (the peer screen's Entity column:
 /// `Conversation #18` is `{"kind":"conversation","id":"18"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Entity {
     pub kind: String,
@@ -339,6 +353,7 @@ pub struct Entity {
 /// A before/after snapshot of only the fields that changed. `before` is
 /// absent for something created, `after` for something deleted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Change {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -349,6 +364,7 @@ pub struct Change {
 
 /// A platform audit record as posted to `POST /api/v1/platform/records`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlatformRecord {
     /// The platform's id for the record, unique per tenant: re-posting a record
@@ -491,6 +507,7 @@ impl PlatformRecord {
 
 /// Who wrote an audit entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AuditSource {
     /// Posted by the platform with a server key (one of the 14 seed types).
@@ -502,6 +519,7 @@ pub enum AuditSource {
 /// The collector's own actions on session trails, recorded in the activity log
 /// beside the platform's records (reads and exports are audited too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AccessAction {
     #[serde(rename = "session.viewed")]
     Viewed,
@@ -528,6 +546,7 @@ impl AccessAction {
 /// its `type` and `data`) or a collector record (no `type`), plus what the
 /// collector stamped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub source: AuditSource,
     /// Collector time when the entry was written (ms since epoch).
@@ -546,7 +565,28 @@ pub struct AuditEntry {
     pub occurred_at: i64,
     /// `type` and `data` of a platform record; absent for collector records.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = platform_data_or_none))]
     pub data: Option<PlatformData>,
+}
+
+/// The schema of [`AuditEntry::data`]: flattened, `None` is not `null` but
+/// neither `type` nor `data` in the entry, which the derive cannot say.
+#[cfg(feature = "openapi")]
+fn platform_data_or_none() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    use utoipa::ToSchema;
+    let null = || ObjectBuilder::new().schema_type(Type::Null);
+    OneOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name(PlatformData::name()))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some("A collector entry: no `type`, no `data`."))
+                .property("type", null())
+                .property("data", null()),
+        )
+        .build()
+        .into()
 }
 
 impl AuditEntry {
@@ -601,6 +641,7 @@ impl AuditEntry {
 
 /// Answer to accepted platform records: every one is on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordsAck {
     /// Records stored by this request.
     pub stored: usize,
@@ -610,6 +651,7 @@ pub struct RecordsAck {
 
 /// A page of the activity log, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub records: Vec<AuditEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

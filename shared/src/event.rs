@@ -20,6 +20,7 @@ use crate::limits::*;
 
 /// Who caused an event: the seed's "was it an agent" flag, made precise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Actor {
     /// The person whose page it is.
@@ -44,6 +45,7 @@ impl Actor {
 
 /// The seven event types, with the names of the product document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventType {
     #[serde(rename = "CLICK")]
     Click,
@@ -99,6 +101,7 @@ impl fmt::Display for EventType {
 
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Event<V = serde_json::Value> {
     /// Position in the tab's stream, contiguous from 0: with the session and tab
@@ -124,6 +127,7 @@ impl<V> Event<V> {
 ///
 /// `V` is how a custom event's value is held (see [`CustomData`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "data")]
 pub enum EventData<V = serde_json::Value> {
     #[serde(rename = "CLICK")]
@@ -158,6 +162,7 @@ impl<V> EventData<V> {
 
 /// Identifies a DOM element well enough for a reviewer to find it on the page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ElementRef {
     /// The element's `id` attribute: the seed's "element id".
@@ -178,6 +183,7 @@ pub struct ElementRef {
 
 /// `CLICK`: an element was clicked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClickData {
     pub target: ElementRef,
@@ -185,6 +191,7 @@ pub struct ClickData {
 
 /// `SCROLL`: the page or an element was scrolled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScrollData {
     /// The scrolled element; absent when the whole page scrolled.
@@ -198,6 +205,7 @@ pub struct ScrollData {
 
 /// `FORM`: a form was submitted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FormData {
     /// The form (its id and name are the seed's "form name / id").
@@ -212,6 +220,7 @@ pub struct FormData {
 
 /// Why a captured value was withheld.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum MaskReason {
     /// A password field: never sent, not even its length.
@@ -228,6 +237,7 @@ pub enum MaskReason {
 
 /// `INPUT`: a field's value changed (debounced: the value once typing settles).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InputData {
     pub target: ElementRef,
@@ -244,6 +254,7 @@ pub struct InputData {
 
 /// How a page change happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Navigation {
     /// The document loaded (first view, full navigation or reload).
@@ -260,6 +271,7 @@ pub enum Navigation {
 
 /// `PAGE-CHANGE`: the page (or the single-page app's view) changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PageChangeData {
     /// The page URL (query string dropped by the recorder unless allowed).
@@ -271,6 +283,7 @@ pub struct PageChangeData {
 
 /// `SELECTION`: text or elements were selected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SelectionData {
     /// The selected text; absent when masked.
@@ -289,6 +302,7 @@ pub struct SelectionData {
 /// collector validates and stores it); the recorder holds the JSON text the
 /// browser produced, so it needs no JSON decoder. Both encode the same JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomData<V = serde_json::Value> {
     /// The page's own event type, e.g. `"cart"`.
@@ -300,6 +314,7 @@ pub struct CustomData<V = serde_json::Value> {
 
 /// What a recorder sends: events of one tab of one session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     /// Format version ([`crate::WIRE_VERSION`]).
@@ -315,6 +330,7 @@ pub struct Batch {
 
 /// Why a recorder gave up on events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GapReason {
     /// The collector was unreachable for so long that the recorder's bounded
@@ -339,6 +355,7 @@ impl GapReason {
 
 /// A run of lost sequence numbers, `from..=to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Gap {
     pub from: u64,

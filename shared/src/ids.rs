@@ -51,9 +51,22 @@ fn check_id(s: &str) -> Result<(), IdError> {
     }
 }
 
+/// The JSON schema every id shares: a string of the URL-safe alphabet.
+#[cfg(feature = "openapi")]
+fn id_schema(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .min_length(Some(1))
+        .max_length(Some(MAX_ID_LEN))
+        .pattern(Some("^[A-Za-z0-9._:-]+$"))
+        .into()
+}
+
 macro_rules! id_type {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
+    ($(#[doc = $doc:literal])* $name:ident) => {
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
@@ -89,6 +102,18 @@ macro_rules! id_type {
                 &self.0
             }
         }
+
+        // By hand rather than derived: the schema carries the alphabet and
+        // length that `parse` enforces, which a derive would not know.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                id_schema(concat!($($doc),*).trim())
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

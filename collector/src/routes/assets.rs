@@ -16,6 +16,18 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct WwwDir(pub PathBuf);
 
+/// The loader a site embeds with one `<script>` tag. Any origin may load it;
+/// answered with an `ETag` and `Cache-Control: no-cache` so fixes reach sites.
+#[utoipa::path(
+    get,
+    path = "/recorder.js",
+    tag = "assets",
+    responses(
+        (status = 200, description = "The recorder's loader.", content_type = "text/javascript", body = String),
+        (status = 304, description = "Not modified (`If-None-Match` matched the `ETag`)."),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn recorder_js(
     req: HttpRequest,
     www: web::Data<WwwDir>,
@@ -88,3 +100,20 @@ pub async fn security_headers(
     }
     Ok(res)
 }
+/// The rest of the recorder bundle (its wasm module and JavaScript glue),
+/// which `recorder.js` loads. Any origin may load them.
+#[utoipa::path(
+    get,
+    path = "/recorder/{file}",
+    tag = "assets",
+    params(("file" = String, Path, description = "A file of the built bundle, e.g. `cotrail_recorder_bg.wasm`.")),
+    responses(
+        (status = 200, description = "The file.", content(
+            ("application/wasm"),
+            ("text/javascript"),
+        )),
+        (status = 404, description = "No such file."),
+    ),
+)]
+#[allow(dead_code)] // Documentation only: `actix_files::Files` serves these.
+fn recorder_file() {}

@@ -17,22 +17,30 @@ const DEFAULT_PAGE: usize = 100;
 /// Largest page a client may ask for: bounds the work and memory of one request.
 const MAX_PAGE: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Comma-separated seed type names, e.g. `START_CALL,LOGGED_IN`.
     #[serde(rename = "type")]
     types: Option<String>,
     /// `platform` or `collector` (default: both).
+    #[param(pattern = "^(platform|collector)$")]
     source: Option<String>,
     /// Comma-separated user ids.
     user: Option<String>,
+    /// Entries about entities of this kind (e.g. `session`, `call`).
     entity_kind: Option<String>,
+    /// Entries about the entity with this id.
     entity_id: Option<String>,
-    /// Occurrence time bounds (ms since epoch), inclusive.
+    /// Occurrence time bounds (ms since epoch), inclusive: the earliest.
     from: Option<i64>,
+    /// The latest occurrence time (ms since epoch), inclusive.
     to: Option<i64>,
+    /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// `next_cursor` of the previous page (opaque).
     cursor: Option<String>,
 }
 
@@ -93,6 +101,22 @@ fn parse_filter(q: &AuditQuery) -> Result<AuditFilter, ApiError> {
     })
 }
 
+/// The tenant activity log: platform records and the collector's records of
+/// trail access, newest first, filtered. Admins only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "activity log",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of the activity log.", body = shared::audit::AuditPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 500, response = crate::openapi::Internal),
+    ),
+    security(("admin_token" = [])),
+)]
 pub async fn list(
     Admin(who): Admin,
     q: web::Query<AuditQuery>,

@@ -9,11 +9,42 @@
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::tenants::{Role, Tenants};
 
+/// The demo tenant's credentials.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DemoCredentials {
+    pub tenant: shared::TenantId,
+    /// The site key the demo pages record with.
+    pub site_key: &'static str,
+    pub agent: Option<DemoUser>,
+    pub admin: Option<DemoUser>,
+    /// The file the credentials were written to.
+    pub file: Option<String>,
+}
+
+/// One demo user and their bearer token.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DemoUser {
+    pub id: String,
+    pub token: String,
+}
+
+/// The demo tenant's site key and tokens. Answers only while the collector
+/// runs its generated demo tenant (no tenants file) and only to loopback
+/// clients; 404 otherwise.
+#[utoipa::path(
+    get,
+    path = "/api/v1/demo/credentials",
+    tag = "demo",
+    responses(
+        (status = 200, description = "The demo tenant's credentials.", body = DemoCredentials),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 pub async fn credentials(
     req: HttpRequest,
     tenants: web::Data<Arc<Tenants>>,
@@ -27,15 +58,18 @@ pub async fn credentials(
         demo.users
             .iter()
             .find(|u| u.role == role)
-            .map(|u| (u.id.to_string(), u.token.clone()))
+            .map(|u| DemoUser {
+                id: u.id.to_string(),
+                token: u.token.clone(),
+            })
     };
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(json!({
-            "tenant": demo.id,
-            "site_key": crate::tenants::DEMO_SITE_KEY,
-            "agent": token(Role::Agent).map(|(id, token)| json!({"id": id, "token": token})),
-            "admin": token(Role::Admin).map(|(id, token)| json!({"id": id, "token": token})),
-            "file": tenants.demo_file.as_ref().map(|p| p.display().to_string()),
-        })))
+        .json(DemoCredentials {
+            tenant: demo.id.clone(),
+            site_key: crate::tenants::DEMO_SITE_KEY,
+            agent: token(Role::Agent),
+            admin: token(Role::Admin),
+            file: tenants.demo_file.as_ref().map(|p| p.display().to_string()),
+        }))
 }

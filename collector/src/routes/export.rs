@@ -39,16 +39,19 @@ pub const CSV_HEADER: [&str; 10] = [
     "user agent",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Ndjson,
     Csv,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
+    /// `ndjson` (default) or `csv`.
+    #[param(inline)]
     format: Option<Format>,
 }
 
@@ -62,6 +65,35 @@ fn chain_head(
     store.chain_head(tenant, session)
 }
 
+/// A whole trail as a download, in client-time order, streamed.
+///
+/// NDJSON: one `EventRecord` per line, then `{"chain_head": …, "events": n}`.
+/// CSV: a header row, one row per event, then `chain_head,<head>,events,<n>`.
+/// Recorded in the activity log as `session.exported`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{session_id}/export",
+    tag = "sessions",
+    params(("session_id" = shared::SessionId, Path, description = "The session."), ExportQuery),
+    responses(
+        (status = 200, description = "The trail, with the chain head it had when the export started.",
+            headers(
+                ("Content-Disposition" = String, description = "`attachment; filename=\"cotrail-<session>.<ext>\"`"),
+                ("X-Cotrail-Chain-Head" = String, description = "The integrity chain's head (hex), when the session has events."),
+            ),
+            content(
+                (String = "application/x-ndjson", example = json!("{\"session_id\":\"s-1\",\"tab_id\":\"t-1\",\"received_at\":1763800000500,\"origin\":{},\"seq\":0,\"ts\":1763800000000,\"mono\":1000,\"actor\":{\"kind\":\"customer\"},\"type\":\"CLICK\",\"data\":{\"target\":{\"tag\":\"button\",\"path\":\"button#buy\"}}}\n{\"chain_head\":\"9f2c…\",\"events\":1}\n")),
+                (String = "text/csv", example = json!("when,type,actor,agent id,tab,seq,element/page,data,ip,user agent\r\n2025-11-22T08:26:40.000Z,CLICK,customer,,t-1,0,button#buy,{\"target\":{\"tag\":\"button\",\"path\":\"button#buy\"}},,\r\nchain_head,9f2c…,events,1,,,,,,\r\n")),
+            ),
+        ),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 410, response = crate::openapi::Gone),
+        (status = 500, response = crate::openapi::Internal),
+    ),
+    security(("reader_token" = [])),
+)]
 pub async fn export(
     Reader(who): Reader,
     req: HttpRequest,

@@ -52,10 +52,12 @@ impl IngestConfig {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct IngestQuery {
     /// The site's public key (in the URL: `sendBeacon` cannot set headers).
+    /// Without it the answer is 401.
     site_key: Option<String>,
 }
 
@@ -90,6 +92,37 @@ fn authorize(
     Ok(site.tenant.clone())
 }
 
+/// A recorder's batch: events of one tab of one session, and gaps.
+///
+/// Answers once every event is on disk. Re-sent events (same session, tab,
+/// seq) are stored once and counted as duplicates. `text/plain` is accepted
+/// so `sendBeacon` and CORS simple requests need no preflight.
+#[utoipa::path(
+    post,
+    path = "/api/v1/batches",
+    tag = "ingest",
+    params(IngestQuery),
+    request_body(
+        description = "A batch (JSON, as `application/json` or `text/plain`).",
+        content(
+            (shared::Batch = "application/json"),
+            (shared::Batch = "text/plain"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Every event of the batch is on disk.", body = shared::api::IngestAck),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 408, response = crate::openapi::RequestTimeout),
+        (status = 410, response = crate::openapi::Gone),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 500, response = crate::openapi::Internal),
+    ),
+    security(("site_key" = [])),
+)]
 #[allow(clippy::too_many_arguments)] // actix extractors: one argument each.
 pub async fn ingest(
     req: HttpRequest,

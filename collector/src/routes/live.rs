@@ -34,8 +34,9 @@ pub const KEEPALIVE: Duration = Duration::from_secs(15);
 /// subscriber catching up on a long session.
 const REPLAY_PAGE: usize = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LiveQuery {
     /// Same as the `Last-Event-ID` header, for clients that cannot set it.
     last_event_id: Option<String>,
@@ -50,6 +51,33 @@ fn parse_position(s: &str) -> Result<u64, ApiError> {
     })
 }
 
+/// A session's events as they are stored, as Server-Sent Events.
+///
+/// Each message is `id: <arrival number>` and `data: <EventRecord JSON>`;
+/// `: keep-alive` comments every 15 s. Reconnecting with `Last-Event-ID`
+/// resumes with exactly the events after it. A session not stored yet may be
+/// followed. A new follower (no `Last-Event-ID`) is recorded in the activity
+/// log as `session.viewed`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{session_id}/live",
+    tag = "sessions",
+    params(
+        ("session_id" = shared::SessionId, Path, description = "The session."),
+        ("Last-Event-ID" = Option<u64>, Header, description = "The last arrival number received: resume after it."),
+        LiveQuery,
+    ),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`; each `data:` line is one `EventRecord` as JSON.",
+            content_type = "text/event-stream", body = String,
+            example = json!("retry: 1000\n\nid: 0\ndata: {\"session_id\":\"s-1\",\"tab_id\":\"t-1\",\"received_at\":1763800000500,\"origin\":{},\"seq\":0,\"ts\":1763800000000,\"mono\":1000,\"actor\":{\"kind\":\"customer\"},\"type\":\"CLICK\",\"data\":{\"target\":{\"tag\":\"button\",\"path\":\"button#buy\"}}}\n\n")),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 410, response = crate::openapi::Gone),
+        (status = 500, response = crate::openapi::Internal),
+    ),
+    security(("reader_token" = [])),
+)]
 pub async fn live(
     Reader(who): Reader,
     req: HttpRequest,

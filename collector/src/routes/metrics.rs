@@ -10,6 +10,15 @@ use crate::live::Live;
 use crate::store::Store;
 use crate::telemetry::metric;
 
+/// Prometheus metrics: events ingested, rejects by reason, ingest and flush
+/// latency, store size, live subscribers.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4.",
+        content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)),
+)]
 pub async fn metrics(
     store: web::Data<Store>,
     live: web::Data<Live>,

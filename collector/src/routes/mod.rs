@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod audit_log;
 pub mod demo;
+pub mod docs;
 pub mod export;
 pub mod health;
 pub mod ingest;

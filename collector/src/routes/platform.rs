@@ -19,6 +19,27 @@ use crate::error::ApiError;
 use crate::routes::ingest::{now_ms, request_origin};
 use crate::store::Store;
 
+/// The platform's own audit records (the 14 seed types), one or an array of
+/// up to 500. All are validated before any is stored; a `record_id` already
+/// stored is skipped. A 2xx means the records are on disk.
+#[utoipa::path(
+    post,
+    path = "/api/v1/platform/records",
+    tag = "activity log",
+    request_body(
+        description = "One record, or a JSON array of 1 to 500 records.",
+        content((PlatformRecords = "application/json")),
+    ),
+    responses(
+        (status = 200, description = "Every record is on disk.", body = shared::audit::RecordsAck),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 500, response = crate::openapi::Internal),
+    ),
+    security(("server_key" = [])),
+)]
 pub async fn post(
     Server(tenant): Server,
     req: HttpRequest,
@@ -66,6 +87,16 @@ pub async fn post(
         stored,
         duplicates: total - stored,
     }))
+}
+
+/// The body's shape, for the OpenAPI document only: [`decode`] reads it.
+/// One platform record, or an array of 1 to 500.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Never built: it describes what `decode` accepts.
+pub enum PlatformRecords {
+    One(PlatformRecord),
+    Many(Vec<PlatformRecord>),
 }
 
 fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {

@@ -96,13 +96,18 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::Internal)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SessionsQuery {
+    /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// `next_cursor` of the previous page (opaque).
     cursor: Option<String>,
-    /// Active within this window (ms since epoch, collector time).
+    /// Active within this window (ms since epoch, collector time): its start.
     from: Option<i64>,
+    /// The window's end (ms since epoch, collector time).
     to: Option<i64>,
     /// `true`: an agent took part; `false`: no agent did.
     agent: Option<bool>,
@@ -110,6 +115,20 @@ pub struct SessionsQuery {
     q: Option<String>,
 }
 
+/// Sessions of the caller's tenant, most recently active first, filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    tag = "sessions",
+    params(SessionsQuery),
+    responses(
+        (status = 200, description = "A page of sessions.", body = shared::api::SessionsPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 500, response = crate::openapi::Internal),
+    ),
+    security(("reader_token" = [])),
+)]
 pub async fn list(
     Reader(who): Reader,
     q: web::Query<SessionsQuery>,
@@ -132,20 +151,26 @@ pub async fn list(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// `next_cursor` of the previous page (opaque).
     cursor: Option<String>,
     /// Comma-separated seed type names, e.g. `CLICK,INPUT`.
     #[serde(rename = "type")]
     types: Option<String>,
     /// Comma-separated actor kinds: `customer`, `agent`, `script`.
     actor: Option<String>,
-    /// Client time bounds (ms since epoch), inclusive.
+    /// Client time bounds (ms since epoch), inclusive: the earliest.
     from: Option<i64>,
+    /// The latest client time (ms since epoch), inclusive.
     to: Option<i64>,
     /// `asc` (oldest first, default) or `desc`.
+    #[param(pattern = "^(asc|desc)$")]
     order: Option<String>,
 }
 
@@ -191,6 +216,23 @@ fn parse_filter(q: &EventsQuery) -> Result<EventFilter, ApiError> {
     })
 }
 
+/// A session's events, filtered, in client-time order. Opening a trail (the
+/// first page) is recorded in the activity log as `session.viewed`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{session_id}/events",
+    tag = "sessions",
+    params(("session_id" = shared::SessionId, Path, description = "The session."), EventsQuery),
+    responses(
+        (status = 200, description = "A page of events.", body = shared::api::EventsPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 410, response = crate::openapi::Gone),
+        (status = 500, response = crate::openapi::Internal),
+    ),
+    security(("reader_token" = [])),
+)]
 pub async fn events(
     Reader(who): Reader,
     req: HttpRequest,
@@ -246,6 +288,24 @@ pub async fn events(
     }))
 }
 
+/// The gaps the session's recorders reported: sequence numbers that will never
+/// arrive, and why.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{session_id}/gaps",
+    tag = "sessions",
+    params(("session_id" = shared::SessionId, Path, description = "The session.")),
+    responses(
+        (status = 200, description = "The session's gaps, by tab and sequence.", body = shared::api::GapsPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 410, response = crate::openapi::Gone),
+        (status = 500, response = crate::openapi::Internal),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("reader_token" = [])),
+)]
 pub async fn gaps(
     Reader(who): Reader,
     path: web::Path<String>,
@@ -268,6 +328,22 @@ pub async fn gaps(
 }
 
 /// `GET /api/v1/sessions/{id}`: one session's summary.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{session_id}",
+    tag = "sessions",
+    params(("session_id" = shared::SessionId, Path, description = "The session.")),
+    responses(
+        (status = 200, description = "The session's summary.", body = shared::api::SessionSummary),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 410, response = crate::openapi::Gone),
+        (status = 500, response = crate::openapi::Internal),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("reader_token" = [])),
+)]
 pub async fn get(
     Reader(who): Reader,
     path: web::Path<String>,
@@ -283,6 +359,23 @@ pub async fn get(
 
 /// `GET /api/v1/sessions/{id}/verify`: recomputes the session's integrity
 /// chain and reports its head, or the first link that does not check out.
+/// Recorded in the activity log as `session.verified`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{session_id}/verify",
+    tag = "sessions",
+    params(("session_id" = shared::SessionId, Path, description = "The session.")),
+    responses(
+        (status = 200, description = "The chain is valid (with its length and head) or where it breaks.", body = shared::api::ChainVerification),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 410, response = crate::openapi::Gone),
+        (status = 500, response = crate::openapi::Internal),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("reader_token" = [])),
+)]
 pub async fn verify(
     Reader(who): Reader,
     req: HttpRequest,
@@ -308,6 +401,24 @@ pub async fn verify(
 
 /// `DELETE /api/v1/sessions/{id}` (admins): deletes the session's events, gaps
 /// and chain, leaving a tombstone that names the admin; answers the tombstone.
+/// Recorded in the activity log as `session.deleted`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/{session_id}",
+    tag = "sessions",
+    params(("session_id" = shared::SessionId, Path, description = "The session.")),
+    responses(
+        (status = 200, description = "Deleted; the tombstone it left (on disk).", body = shared::api::Tombstone),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 410, response = crate::openapi::Gone),
+        (status = 500, response = crate::openapi::Internal),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("admin_token" = [])),
+)]
 pub async fn delete(
     Admin(who): Admin,
     req: HttpRequest,

@@ -10,13 +10,31 @@ use crate::error::ApiError;
 use crate::routes::sessions::{blocking, offset_cursor, offset_page, page_size};
 use crate::store::Store;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TombstonesQuery {
+    /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// `next_cursor` of the previous page (opaque).
     cursor: Option<String>,
 }
 
+/// What deleted sessions left behind, newest deletion first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tombstones",
+    tag = "sessions",
+    params(TombstonesQuery),
+    responses(
+        (status = 200, description = "A page of tombstones.", body = shared::api::TombstonesPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 500, response = crate::openapi::Internal),
+    ),
+    security(("reader_token" = [])),
+)]
 pub async fn list(
     Reader(who): Reader,
     q: web::Query<TombstonesQuery>,

@@ -11,5 +11,6 @@ mod hostile;
 mod ingest;
 mod integrity;
 mod live;
+mod openapi;
 mod ops;
 mod sessions;
