@@ -13,6 +13,10 @@
 //! - [`audit`]: platform audit records (the 14 seed types) and the activity log
 //!   entries the collector serves.
 //!
+//! With the `openapi` feature (the collector's, never the recorder's) the wire
+//! types also derive `utoipa::ToSchema`, so the collector's OpenAPI document
+//! describes exactly these types.
+//!
 //! The format is versioned by [`WIRE_VERSION`]: fields and variants are added,
 //! never renamed. Golden fixtures under `tests/fixtures` guard that promise.
 

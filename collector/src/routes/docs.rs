@@ -46,9 +46,12 @@ pub async fn openapi_json(doc: web::Data<Document>) -> HttpResponse {
         .body(doc.0.clone())
 }
 
-/// The Swagger UI, reading the document from [`OPENAPI_JSON`].
+/// The Swagger UI, reading the document from [`OPENAPI_JSON`]. Its online
+/// validator badge is off: by default the page would send the document to
+/// swagger.io, and nothing about this API needs to leave the machine.
 pub fn swagger_ui() -> SwaggerUi {
-    SwaggerUi::new(format!("{UI}{{_:.*}}")).config(Config::new([OPENAPI_JSON]))
+    SwaggerUi::new(format!("{UI}{{_:.*}}"))
+        .config(Config::new([OPENAPI_JSON]).validator_url("none"))
 }
 
 /// `/api/docs` without the slash: the UI's relative asset links need it.

@@ -95,7 +95,7 @@ pub async fn post(
 #[serde(untagged)]
 #[allow(dead_code)] // Never built: it describes what `decode` accepts.
 pub enum PlatformRecords {
-    One(PlatformRecord),
+    One(Box<PlatformRecord>),
     Many(Vec<PlatformRecord>),
 }
 
