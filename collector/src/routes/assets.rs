@@ -66,8 +66,14 @@ pub const SITE_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-e
 style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
 base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
 
-/// Adds a Content-Security-Policy (the review app's under `/review`, the
-/// site's elsewhere) and `X-Content-Type-Options: nosniff` to every answer
+/// The Swagger UI's policy (`/api/docs/`): its scripts are files, but it sets
+/// inline styles, which only this page allows. No wasm, nothing from elsewhere.
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; \
+style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// Adds a Content-Security-Policy (the review app's under `/review`, the API
+/// docs' under `/api/docs`, the site's elsewhere) and `X-Content-Type-Options: nosniff` to every answer
 /// that does not set its own. On API answers the policy is inert; on pages
 /// it forbids inline script.
 pub async fn security_headers(
@@ -75,10 +81,17 @@ pub async fn security_headers(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let review = req.path() == "/review" || req.path().starts_with("/review/");
+    let docs = req.path().starts_with("/api/docs");
     let mut res = next.call(req).await?;
     let headers = res.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        let policy = if review { REVIEW_CSP } else { SITE_CSP };
+        let policy = if review {
+            REVIEW_CSP
+        } else if docs {
+            DOCS_CSP
+        } else {
+            SITE_CSP
+        };
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(policy),

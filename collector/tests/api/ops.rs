@@ -289,5 +289,14 @@ async fn pages_carry_a_content_security_policy_that_forbids_inline_script() {
         assert_eq!(script, "script-src 'self' 'wasm-unsafe-eval'", "{path}");
         assert!(!csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"));
     }
+    // The API docs (Swagger UI) set inline styles; scripts stay files only.
+    let res = app.get_as(None, "/api/docs/").await;
+    assert_eq!(res.status(), 200);
+    let csp = policy(&res);
+    assert_eq!(directive(&csp, "script-src"), "script-src 'self'");
+    assert_eq!(
+        directive(&csp, "style-src"),
+        "style-src 'self' 'unsafe-inline'"
+    );
     app.stop().await;
 }
