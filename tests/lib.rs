@@ -334,6 +334,13 @@ pub struct Recorded {
     pub body: Vec<u8>,
 }
 
+impl Recorded {
+    /// The body is gzipped (the recorder's loader compresses batches).
+    pub fn gzipped(&self) -> bool {
+        self.path.contains("encoding=gzip")
+    }
+}
+
 #[derive(Clone)]
 struct ProxyState {
     target: String,
@@ -447,12 +454,24 @@ impl RecordingProxy {
         self.log.lock().unwrap().clone()
     }
 
-    /// The bodies of the batches posted so far.
+    /// The bodies of the batches posted so far, as the collector reads them:
+    /// gzipped ones (`?…&encoding=gzip`) decompressed.
     pub fn batch_bodies(&self) -> Vec<Vec<u8>> {
         self.requests()
             .into_iter()
             .filter(|r| r.method == "POST" && r.path.starts_with("/api/v1/batches"))
-            .map(|r| r.body)
+            .map(|r| {
+                if r.gzipped() {
+                    use std::io::Read;
+                    let mut out = Vec::new();
+                    flate2::read::GzDecoder::new(&r.body[..])
+                        .read_to_end(&mut out)
+                        .unwrap_or_else(|e| panic!("a batch marked gzip is not gzip: {e}"));
+                    out
+                } else {
+                    r.body
+                }
+            })
             .collect()
     }
 

@@ -132,6 +132,11 @@ async fn private_values_are_in_no_request_no_api_answer_and_no_stored_file() -> 
     // 1. The bytes that left the browser.
     let bodies = proxy.batch_bodies();
     assert!(!bodies.is_empty(), "the recorder posted through the proxy");
+    // Batches leave gzipped (decompressed above, as the collector reads them).
+    assert!(
+        proxy.requests().iter().any(|r| r.gzipped()),
+        "no batch was sent gzipped"
+    );
     for control in controls {
         assert!(
             bodies.iter().any(|body| contains(body, control)),

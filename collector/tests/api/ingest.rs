@@ -283,3 +283,86 @@ async fn ingest_without_a_known_site_key_is_401_and_stores_nothing() {
     assert!(app.sessions().await.sessions.is_empty());
     app.stop().await;
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+async fn post_gzip(app: &TestApp, encoding: &str, body: Vec<u8>) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/batches?site_key={SITE_KEY}&encoding={encoding}",
+            app.base
+        ))
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn gzipped_batches_are_stored_like_plain_ones_and_bad_or_bomb_bodies_are_refused() {
+    let app = TestApp::spawn().await;
+    let events = (0..20).map(|i| click(i, 100 + i as i64, "buy")).collect();
+    let body = batch("sess-gz", "t", events).to_string();
+    let packed = gzip(body.as_bytes());
+    assert!(
+        packed.len() * 3 < body.len(),
+        "{} vs {}",
+        packed.len(),
+        body.len()
+    );
+    let res = post_gzip(&app, "gzip", packed.clone()).await;
+    assert_eq!(res.status(), 200);
+    let ack: shared::api::IngestAck = res.json().await.unwrap();
+    assert_eq!((ack.stored, ack.duplicates), (20, 0));
+    // The same events sent plain are the same events: stored once.
+    let res = app.post_batch_raw("text/plain", body.clone()).await;
+    let ack: shared::api::IngestAck = res.json().await.unwrap();
+    assert_eq!((ack.stored, ack.duplicates), (0, 20));
+    let page = app.events("sess-gz", "limit=100").await;
+    assert_eq!(page.events.len(), 20);
+
+    // Not gzip at all, or cut short: 400 naming the problem.
+    assert_error(
+        post_gzip(&app, "gzip", body.clone().into_bytes()).await,
+        400,
+        "bad_gzip",
+    )
+    .await;
+    assert_error(
+        post_gzip(&app, "gzip", packed[..packed.len() / 2].to_vec()).await,
+        400,
+        "bad_gzip",
+    )
+    .await;
+    // Gzip of something that is not a batch: the usual decoder errors.
+    assert_error(
+        post_gzip(&app, "gzip", gzip(b"{not json")).await,
+        400,
+        "invalid_batch",
+    )
+    .await;
+    // A few kilobytes that inflate past the body limit: 413, not memory.
+    let bomb = gzip(&vec![b' '; MAX_BODY_BYTES * 16]);
+    assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+    assert_error(
+        post_gzip(&app, "gzip", bomb).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    // Encodings it does not know: 400 before the body is read.
+    assert_error(
+        post_gzip(&app, "br", packed).await,
+        400,
+        "unsupported_encoding",
+    )
+    .await;
+    assert_eq!(app.events("sess-gz", "limit=100").await.events.len(), 20);
+    app.stop().await;
+}
