@@ -85,16 +85,34 @@ function startPageServer(collectorUrl) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${server.address().port}` })));
 }
 
-// Counts request bodies to the sink / the collector's batch endpoint.
+// Counts request bodies to the sink / the collector's batch endpoint. Bytes are
+// tallied in the page, at fetch/sendBeacon, because DevTools reports no body
+// for Blob bodies (cotrail's gzipped batches); in-flight requests are tracked
+// from the network events.
 function wireCounter(page) {
-  const c = { bytes: 0, requests: 0, snapBytes: 0, inflight: 0 };
+  const c = { inflight: 0 };
   const isBatch = (u) => u.includes('/sink') || u.includes('/api/v1/batches');
-  page.on('request', (r) => {
-    if (r.method() !== 'POST' || !isBatch(r.url())) return;
-    const n = (r.postDataBuffer() || Buffer.alloc(0)).length;
-    if (r.url().includes('snap=1')) c.snapBytes += n; else { c.bytes += n; c.requests++; }
-    c.inflight++;
+  page.addInitScript(() => {
+    const w = (window.__wire = { bytes: 0, requests: 0, snapBytes: 0 });
+    const size = (b) => (b == null ? 0 : typeof b === 'string' ? new TextEncoder().encode(b).length : b.size != null ? b.size : b.byteLength || 0);
+    const tally = (u, body) => {
+      if (!(u.includes('/sink') || u.includes('/api/v1/batches'))) return;
+      const n = size(body);
+      if (u.includes('snap=1')) w.snapBytes += n; else { w.bytes += n; w.requests++; }
+    };
+    const f = window.fetch;
+    window.fetch = function (input, init) {
+      try { if (init && init.method === 'POST') tally(String((input && input.url) || input), init.body); } catch (_) {}
+      return f.apply(this, arguments);
+    };
+    if (navigator.sendBeacon) {
+      const b = navigator.sendBeacon.bind(navigator);
+      navigator.sendBeacon = function (u, d) { try { tally(String(u), d); } catch (_) {} return b(u, d); };
+    }
   });
+  c.read = () => page.evaluate(() => window.__wire);
+  c.reset = () => page.evaluate(() => { window.__wire.bytes = 0; window.__wire.requests = 0; });
+  page.on('request', (r) => { if (r.method() === 'POST' && isBatch(r.url())) c.inflight++; });
   const done = (r) => { if (r.method() === 'POST' && isBatch(r.url())) c.inflight--; };
   page.on('requestfinished', done);
   page.on('requestfailed', done);
@@ -148,8 +166,8 @@ async function runArm(browser, pageUrl, arm, rate) {
   if (!ok) throw new Error(`${arm}: recorder did not start: ${errors.join('; ')}`);
   const nodes = await page.evaluate(() => document.getElementsByTagName('*').length);
   if (arm === 'rrweb' || arm === 'cotrail') await drain(page, wire); // start-up traffic is not the trace's
-  const snapBytes = wire.snapBytes;
-  wire.bytes = 0; wire.requests = 0;
+  const snapBytes = (await wire.read()).snapBytes;
+  await wire.reset();
   const before0 = arm === 'rrweb' || arm === 'cotrail' ? (await page.evaluate(() => window.__bench.state())).delivered : 0;
   await cdp.send('Emulation.setCPUThrottlingRate', { rate });
   const m0 = await metrics(cdp);
@@ -161,6 +179,7 @@ async function runArm(browser, pageUrl, arm, rate) {
   const m1 = await metrics(cdp);
   await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
   const longtasks = await page.evaluate((t) => window.__longtasks.filter((e) => e[0] >= t).length, tStart);
+  const sent = await wire.read();
   await ctx.close();
   if (arm === 'cotrail' && st.stats && (st.stats.rejected || st.stats.dropped)) errors.push('cotrail stats: ' + JSON.stringify(st.stats));
   return {
@@ -169,7 +188,7 @@ async function runArm(browser, pageUrl, arm, rate) {
     script_ms: (m1.script - m0.script) * 1000,
     task_ms: (m1.task - m0.task) * 1000,
     longtasks,
-    wire_bytes: wire.bytes, wire_requests: wire.requests, snapshot_bytes: snapBytes,
+    wire_bytes: sent.bytes, wire_requests: sent.requests, snapshot_bytes: snapBytes,
     events_delivered: st.delivered - before0,
     errors: errors.slice(0, 5),
   };

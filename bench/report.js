@@ -79,7 +79,7 @@ if (browser) {
   }
 
   L.push('## 3. Bytes on the wire per interaction', '');
-  L.push('Request bodies of the batches each recorder posted for the trace above (unthrottled runs; headers not counted). rrweb\'s initial meta + full snapshot is a batch of its own, sent before the trace, reported apart.', '');
+  L.push('Request bodies of the batches each recorder posted for the trace above, as sent (counted in the page at \`fetch\`/\`sendBeacon\`; unthrottled runs; headers not counted). cotrail gzips its batches where the browser has \`CompressionStream\` (plain text on unload); the rrweb arm posts its events as JSON, the way its docs show, without its optional pack plugin. rrweb\'s initial meta + full snapshot is a batch of its own, sent before the trace, reported apart.', '');
   L.push('| recorder | body bytes per interaction | requests | events delivered per interaction | initial snapshot |');
   L.push('|---|---|---|---|---|');
   const r1 = browser.runs.filter((r) => r.rate === rates[0]);
