@@ -39,7 +39,7 @@ pub struct Collector {
 /// One run of the collector: its handle, and the task that owns the store, kept
 /// so a stop can wait until sled has released its lock on the data directory.
 struct Running {
-    handle: actix_web::dev::ServerHandle,
+    handle: collector::startup::StopHandle,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 

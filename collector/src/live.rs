@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use shared::api::EventRecord;
 use shared::{SessionId, TenantId};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// Messages a session's channel holds for its slowest subscriber. A live page
 /// sends a batch every few seconds; a subscriber this far behind re-reads from
@@ -39,15 +39,28 @@ pub struct Live {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
     channels: Mutex<HashMap<Key, broadcast::Sender<LiveEvent>>>,
     subscribers: AtomicUsize,
+    /// Set once the collector is stopping: every stream ends.
+    closing: watch::Sender<bool>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            channels: Mutex::default(),
+            subscribers: AtomicUsize::default(),
+            closing: watch::channel(false).0,
+        }
+    }
 }
 
 /// A live subscription; counts as a subscriber until dropped.
 pub struct Subscription {
     pub rx: broadcast::Receiver<LiveEvent>,
+    /// Becomes `true` when the collector stops: the stream must end.
+    pub closing: watch::Receiver<bool>,
     live: Live,
     key: Key,
 }
@@ -87,6 +100,7 @@ impl Live {
         self.inner.subscribers.fetch_add(1, Ordering::Relaxed);
         Subscription {
             rx,
+            closing: self.inner.closing.subscribe(),
             live: self.clone(),
             key,
         }
@@ -107,6 +121,11 @@ impl Live {
                 let _ = tx.send(e);
             }
         }
+    }
+
+    /// The collector is stopping: every live stream ends (now and later ones).
+    pub fn close_all(&self) {
+        self.inner.closing.send_replace(true);
     }
 
     /// Connected live subscribers, for metrics.
@@ -135,5 +154,19 @@ mod tests {
         drop(b);
         assert!(!live.is_followed(&t, &s));
         assert_eq!(live.subscribers(), 0);
+    }
+
+    #[test]
+    fn closing_reaches_current_and_later_subscribers() {
+        let live = Live::default();
+        let (t, s) = (
+            TenantId::parse("acme").unwrap(),
+            SessionId::parse("s").unwrap(),
+        );
+        let before = live.subscribe(&t, &s);
+        assert!(!*before.closing.borrow());
+        live.close_all();
+        assert!(*before.closing.borrow());
+        assert!(*live.subscribe(&t, &s).closing.borrow());
     }
 }

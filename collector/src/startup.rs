@@ -47,6 +47,49 @@ pub struct Application {
     state: AppState,
 }
 
+/// Stops the collector. Live streams (Server-Sent Events) end first: they are
+/// requests that never finish, so a graceful stop would otherwise wait its
+/// whole timeout for them. Followers reconnect with their `Last-Event-ID`.
+#[derive(Clone)]
+pub struct StopHandle {
+    server: actix_web::dev::ServerHandle,
+    live: Live,
+}
+
+impl StopHandle {
+    /// Stops accepting, ends live streams, and (when `graceful`) lets in-flight
+    /// requests finish.
+    pub async fn stop(&self, graceful: bool) {
+        self.live.close_all();
+        self.server.stop(graceful).await;
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        // If the handler cannot be installed, only SIGTERM (or the handle) stops.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
 /// Returns the request id the tracing span carries as `x-request-id`, so a
 /// client's report can be matched with the collector's logs.
 async fn request_id_header(
@@ -275,6 +318,9 @@ impl Application {
             .listen(listener)?
             // Graceful shutdown: in-flight requests get this long to finish.
             .shutdown_timeout(10)
+            // SIGINT/SIGTERM are handled in `run_until_stopped`, which ends the
+            // live streams first (they never finish by themselves).
+            .disable_signals()
             .run();
 
         tracing::info!(
@@ -312,8 +358,11 @@ impl Application {
     }
 
     /// A handle to stop the server from another task (tests, signal handling).
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    pub fn handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+            live: self.state.live.get_ref().clone(),
+        }
     }
 
     /// The group-commit flusher, whose flush count tells how well concurrent
@@ -322,8 +371,18 @@ impl Application {
         self.commit.clone()
     }
 
+    /// Serves until stopped: by SIGINT or SIGTERM, or through [`Self::handle`].
+    /// Then the flusher and the retention job stop and the store is flushed.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await?;
+        let stop = self.handle();
+        let signals = tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: finishing in-flight requests");
+            stop.stop(true).await;
+        });
+        let served = self.server.await;
+        signals.abort();
+        served?;
         self.commit.stop();
         if let Some(job) = self.retention {
             job.stop().await;

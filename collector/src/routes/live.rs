@@ -129,7 +129,9 @@ pub async fn live(
     };
     let stream = futures_util::stream::unfold(tail, |mut tail| async move {
         match tail.next_chunk().await {
-            Ok(chunk) => Some((Ok::<_, actix_web::Error>(chunk), tail)),
+            Ok(Some(chunk)) => Some((Ok::<_, actix_web::Error>(chunk), tail)),
+            // The collector is stopping; the client reconnects to the next one.
+            Ok(None) => None,
             Err(e) => {
                 // Ending the stream makes the client reconnect with its
                 // Last-Event-ID, which resumes without a gap.
@@ -170,10 +172,14 @@ impl Tail {
         Ok(())
     }
 
-    async fn next_chunk(&mut self) -> anyhow::Result<Bytes> {
+    /// The next bytes to send; `None` once the collector is stopping.
+    async fn next_chunk(&mut self) -> anyhow::Result<Option<Bytes>> {
         loop {
+            if *self.sub.closing.borrow() {
+                return Ok(None);
+            }
             if let Some(chunk) = self.pending.pop_front() {
-                return Ok(chunk);
+                return Ok(Some(chunk));
             }
             if self.catch_up {
                 let (store, tenant, session) = (
@@ -199,8 +205,9 @@ impl Tail {
                     Ok(_) | Err(RecvError::Lagged(_)) => self.catch_up = true,
                     Err(RecvError::Closed) => anyhow::bail!("live channel closed"),
                 },
+                _ = self.sub.closing.changed() => {}
                 _ = tokio::time::sleep(KEEPALIVE) => {
-                    return Ok(Bytes::from_static(b": keep-alive\n\n"));
+                    return Ok(Some(Bytes::from_static(b": keep-alive\n\n")));
                 }
             }
         }

@@ -42,7 +42,7 @@ pub struct TestApp {
     pub port: u16,
     /// The collector's group-commit flusher (its flush count).
     pub group_commit: collector::durability::GroupCommit,
-    handle: actix_web::dev::ServerHandle,
+    handle: collector::startup::StopHandle,
     running: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 

@@ -69,6 +69,45 @@ impl Sse {
 
 const SOON: Duration = Duration::from_secs(1);
 
+impl Sse {
+    /// Reads until the server ends the stream; `false` if it is still open
+    /// after `wait`.
+    pub async fn ended_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) => return true,
+                Ok(Some(Ok(chunk))) => self.buf.extend_from_slice(&chunk),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn stopping_the_collector_ends_live_streams_instead_of_waiting_for_them() {
+    let app = TestApp::spawn().await;
+    let mut sse = Sse::connect(&app, AGENT_TOKEN, "sess-stop", None).await;
+    assert_eq!(
+        app.post_batch(&batch("sess-stop", "t", vec![click(0, 1, "b")]))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(sse.next(SOON).await.map(|(id, _)| id), Some(0));
+    // An endless response: a graceful stop would wait out its whole timeout
+    // (10 s) for it. Stopping ends it, and the stop completes.
+    let stopping = tokio::spawn(app.stop());
+    assert!(
+        sse.ended_within(Duration::from_secs(5)).await,
+        "the live stream is still open while the collector stops"
+    );
+    tokio::time::timeout(Duration::from_secs(5), stopping)
+        .await
+        .expect("the collector stopped before its 10 s shutdown timeout")
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_connected_agent_receives_an_event_within_a_second_of_its_ingest() {
     let app = TestApp::spawn().await;
