@@ -57,6 +57,7 @@ machine-readable. A 2xx on ingest (and on platform records) means the data is on
         routes::platform::post,
         routes::audit_log::list,
         routes::demo::credentials,
+        routes::me::me,
         routes::docs::openapi_json,
         routes::health::healthz,
         routes::health::readyz,

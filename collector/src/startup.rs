@@ -28,7 +28,7 @@ use crate::live::Live;
 use crate::rate_limit::RateLimits;
 use crate::retention::RetentionJob;
 use crate::routes::{
-    assets, audit_log, demo, docs, export, health, ingest, live, metrics, platform, sessions,
+    assets, audit_log, demo, docs, export, health, ingest, live, me, metrics, platform, sessions,
     tombstones,
 };
 use crate::store::Store;
@@ -199,6 +199,7 @@ pub fn app(
             web::scope("/api/v1")
                 .route("/sessions", web::get().to(sessions::list))
                 .route("/tombstones", web::get().to(tombstones::list))
+                .route("/me", web::get().to(me::me))
                 .service(
                     web::resource("/sessions/{session_id}")
                         .route(web::get().to(sessions::get))

@@ -113,19 +113,11 @@ export async function api(path, params, { token = auth.token, signal, quiet401 =
   return res.json();
 }
 
-/**
- * Finds out what a token may do: 401 means not a token of this collector,
- * a readable activity log means admin, 403 there means agent.
- */
+/** Finds out what a token may do (`agent` or `admin`); 401: not a token of this collector. */
 export async function probeRole(token) {
-  await api("/sessions", { limit: 1 }, { token, quiet401: true });
-  try {
-    await api("/audit", { limit: 1 }, { token, quiet401: true });
-    return "admin";
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 403) return "agent";
-    throw e;
-  }
+  // `GET /me` answers who the token belongs to: 401 for an unknown token.
+  const me = await api("/me", {}, { token, quiet401: true });
+  return me.role === "admin" ? "admin" : "agent";
 }
 
 /** The demo tenant's tokens (only on loopback, only in demo mode), or null. */

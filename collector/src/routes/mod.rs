@@ -8,6 +8,7 @@ pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod live;
+pub mod me;
 pub mod metrics;
 pub mod platform;
 pub mod sessions;

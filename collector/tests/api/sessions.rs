@@ -407,3 +407,40 @@ async fn sessions_filter_by_agent_involvement_page_url_text_and_time() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn me_names_the_tokens_tenant_user_and_role() {
+    let app = TestApp::spawn().await;
+    for (token, user, role) in [
+        (AGENT_TOKEN, "ana", "agent"),
+        (ADMIN_TOKEN, "root", "admin"),
+    ] {
+        let res = app.get_as(Some(token), "/api/v1/me").await;
+        assert_eq!(res.status(), 200);
+        let me: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            me,
+            serde_json::json!({"tenant": "acme", "user": user, "role": role})
+        );
+    }
+    let res = app.get_as(Some(OTHER_TOKEN), "/api/v1/me").await;
+    let me: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        (me["tenant"].as_str(), me["user"].as_str()),
+        (Some("other"), Some("olga"))
+    );
+    assert_error(
+        app.get_as(None, "/api/v1/me").await,
+        401,
+        "missing_credentials",
+    )
+    .await;
+    assert_error(
+        app.get_as(Some("at_not_a_token_0123456789abcdef0123456"), "/api/v1/me")
+            .await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    app.stop().await;
+}
