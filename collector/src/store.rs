@@ -164,6 +164,11 @@ struct SessionState {
     /// Events stored so far in arrival order: the next event's arrival number.
     #[serde(default)]
     arrivals: u64,
+    /// Client time (`ts`) of the earliest and the latest event stored.
+    #[serde(default)]
+    first_ts: Option<i64>,
+    #[serde(default)]
+    last_ts: Option<i64>,
 }
 
 /// Distinct URLs a session summary keeps for search. Enough for any real
@@ -183,6 +188,8 @@ impl SessionState {
             lost_events: self.lost_events,
             page_changes: self.page_changes,
             last_url: self.last_url.clone(),
+            first_event_ts: self.first_ts,
+            last_event_ts: self.last_ts,
         }
     }
 }
@@ -301,6 +308,8 @@ impl SessionState {
             chain_len: 0,
             chain_head: chain::GENESIS,
             arrivals: 0,
+            first_ts: None,
+            last_ts: None,
         }
     }
 }
@@ -427,6 +436,9 @@ impl Store {
                     ack.stored += 1;
                     changed = true;
                     state.event_count += 1;
+                    let ts = rec.event.ts;
+                    state.first_ts = Some(state.first_ts.map_or(ts, |t| t.min(ts)));
+                    state.last_ts = Some(state.last_ts.map_or(ts, |t| t.max(ts)));
                     state.actors.insert(rec.event.actor.kind().to_string());
                     if let EventData::PageChange(p) = &rec.event.data {
                         state.page_changes += 1;

@@ -77,6 +77,12 @@ pub struct SessionSummary {
     /// URL of the latest page change, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_url: Option<String>,
+    /// Client time (the events' `ts`, ms since epoch) of the earliest and the
+    /// latest event: what the person did, however late it was delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_event_ts: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_ts: Option<i64>,
 }
 
 /// A page of sessions, newest first.

@@ -90,6 +90,17 @@ export function timeEl(ms, text = localMs(ms)) {
   return h("time", { datetime: iso(ms), title: `${iso(ms)} (UTC) · ${ms} ms since epoch` }, text);
 }
 
+/**
+ * When a session started and how long it lasted, in the person's time (the
+ * events' client timestamps); collector receive times for sessions stored
+ * before the summary had them. A batch delivered late does not shorten it.
+ */
+export function sessionSpan(s) {
+  const start = s.first_event_ts ?? s.first_seen;
+  const end = s.last_event_ts ?? s.last_seen;
+  return { start, ms: Math.max(0, end - start) };
+}
+
 /** "3 min 12 s", "1 h 4 min", "850 ms". */
 export function duration(ms) {
   if (!(ms >= 0)) return "—";

@@ -2,7 +2,7 @@
 // by the collector (text in the id or a visited URL, agent involvement, time
 // window) and paged with its cursors.
 
-import { $, actorBadge, duration, fromLocalInput, h, localS, muted, originEl, pill, timeEl, toLocalInput, visible } from "./dom.js";
+import { $, actorBadge, duration, fromLocalInput, h, localS, muted, originEl, pill, sessionSpan, timeEl, toLocalInput, visible } from "./dom.js";
 import { api } from "./api.js";
 import { clearError, hashFor, navigate, showError } from "./shell.js";
 
@@ -81,8 +81,8 @@ function sessionRow(s, now) {
       h("a", { href, title: `Open the trail of session ${visible(s.session_id)}` }, visible(s.session_id)),
       live ? pill("live", "● live", "Events arrived in the last 30 seconds") : "",
     ),
-    h("td", { class: "time", "data-label": "Started" }, timeEl(s.first_seen, localS(s.first_seen))),
-    h("td", { class: "time", "data-label": "Duration" }, duration(s.last_seen - s.first_seen)),
+    h("td", { class: "time", "data-label": "Started" }, timeEl(sessionSpan(s).start, localS(sessionSpan(s).start))),
+    h("td", { class: "time", "data-label": "Duration" }, duration(sessionSpan(s).ms)),
     h("td", { class: "num", "data-label": "Pages" }, String(s.page_changes ?? 0)),
     h(
       "td",

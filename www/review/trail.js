@@ -14,6 +14,7 @@ import {
   actorBadge,
   actorKind,
   duration,
+  sessionSpan,
   foldText,
   h,
   iso,
@@ -154,8 +155,8 @@ function renderSummary() {
   const item = (label, ...value) => [h("div", { class: "summary-item" }, h("dt", { class: "label" }, label), h("dd", {}, ...value))];
   const actors = s.actors || [];
   $("trail-summary").replaceChildren(
-    ...item("Started", timeEl(s.first_seen, localMs(s.first_seen))),
-    ...item("Duration", duration(s.last_seen - s.first_seen)),
+    ...item("Started", timeEl(sessionSpan(s).start, localMs(sessionSpan(s).start))),
+    ...item("Duration", duration(sessionSpan(s).ms)),
     ...item("Pages visited", String(s.page_changes ?? 0)),
     ...item("Events", Number(s.event_count ?? 0).toLocaleString()),
     ...item("Tabs", String(s.tabs ?? 0)),

@@ -444,3 +444,34 @@ async fn me_names_the_tokens_tenant_user_and_role() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_summary_spans_the_events_client_times_however_late_they_arrive() {
+    let app = TestApp::spawn().await;
+    // Two minutes of clicking, delivered at once (the collector was down).
+    let events = vec![click(1, 1_000_060_000, "a"), click(2, 1_000_120_000, "b")];
+    assert_eq!(
+        app.post_batch(&batch("sess-span", "t", events))
+            .await
+            .status(),
+        200
+    );
+    // The first event comes last (re-sent after a reload).
+    let first = vec![click(0, 1_000_000_000, "z")];
+    assert_eq!(
+        app.post_batch(&batch("sess-span", "t", first))
+            .await
+            .status(),
+        200
+    );
+    let res = app.get("/api/v1/sessions/sess-span").await;
+    assert_eq!(res.status(), 200);
+    let s: shared::api::SessionSummary = res.json().await.unwrap();
+    assert_eq!(
+        (s.first_event_ts, s.last_event_ts),
+        (Some(1_000_000_000), Some(1_000_120_000))
+    );
+    // Collector time only spans the two deliveries, a moment apart.
+    assert!(s.last_seen - s.first_seen < 60_000, "{s:?}");
+    app.stop().await;
+}
