@@ -20,10 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use collector::routes::ingest::decode;
+use collector::routes::ingest::{decode, stamp};
 use collector::store::{Ingest, Store};
 use serde_json::{json, Value};
-use shared::api::{EventRecord, Origin};
+use shared::api::Origin;
 use shared::TenantId;
 
 const FIXTURES: [&str; 7] = [
@@ -203,25 +203,15 @@ async fn floor_run(
                         user_agent: Some("bench".into()),
                     };
                     let received_at = collector::routes::ingest::now_ms();
-                    let records: Vec<EventRecord> = batch
-                        .events
-                        .into_iter()
-                        .map(|event| EventRecord {
-                            session_id: batch.session_id.clone(),
-                            tab_id: batch.tab_id.clone(),
-                            received_at,
-                            origin: origin.clone(),
-                            event,
-                        })
-                        .collect();
+                    let st = stamp(batch, received_at, &origin);
                     s2.insert(Ingest {
                         tenant: &t2,
-                        session: &batch.session_id,
-                        tab: &batch.tab_id,
+                        session: &st.session,
+                        tab: &st.tab,
                         received_at,
                         origin: &origin,
-                        records: &records,
-                        gaps: &[],
+                        records: &st.records,
+                        gaps: &st.gaps,
                     })?;
                     Ok(())
                 })
@@ -492,25 +482,15 @@ fn storage(args: &[String]) -> anyhow::Result<Value> {
             raw += b.len() as u64;
             let batch = decode(&b).map_err(|e| anyhow::anyhow!("{e}"))?;
             let received_at = 1_763_800_000_000 + (round * sessions + s) as i64;
-            let records: Vec<EventRecord> = batch
-                .events
-                .into_iter()
-                .map(|event| EventRecord {
-                    session_id: batch.session_id.clone(),
-                    tab_id: batch.tab_id.clone(),
-                    received_at,
-                    origin: origin.clone(),
-                    event,
-                })
-                .collect();
+            let st = stamp(batch, received_at, &origin);
             store.insert(Ingest {
                 tenant: &tenant,
-                session: &batch.session_id,
-                tab: &batch.tab_id,
+                session: &st.session,
+                tab: &st.tab,
                 received_at,
                 origin: &origin,
-                records: &records,
-                gaps: &[],
+                records: &st.records,
+                gaps: &st.gaps,
             })?;
         }
     }

@@ -72,6 +72,7 @@ function sessionRow(s, now) {
   const actors = s.actors || [];
   const agentTookPart = actors.includes("agent");
   const live = isLive(s, now);
+  const span = sessionSpan(s);
   const row = h(
     "tr",
     { "data-session-id": s.session_id, "data-live": live ? "1" : null, "data-agent": agentTookPart ? "1" : "0" },
@@ -81,8 +82,8 @@ function sessionRow(s, now) {
       h("a", { href, title: `Open the trail of session ${visible(s.session_id)}` }, visible(s.session_id)),
       live ? pill("live", "● live", "Events arrived in the last 30 seconds") : "",
     ),
-    h("td", { class: "time", "data-label": "Started" }, timeEl(sessionSpan(s).start, localS(sessionSpan(s).start))),
-    h("td", { class: "time", "data-label": "Duration" }, duration(sessionSpan(s).ms)),
+    h("td", { class: "time", "data-label": "Started" }, timeEl(span.start, localS(span.start))),
+    h("td", { class: "time", "data-label": "Duration" }, duration(span.ms)),
     h("td", { class: "num", "data-label": "Pages" }, String(s.page_changes ?? 0)),
     h(
       "td",

@@ -154,9 +154,10 @@ function renderSummary() {
   if (!s) return;
   const item = (label, ...value) => [h("div", { class: "summary-item" }, h("dt", { class: "label" }, label), h("dd", {}, ...value))];
   const actors = s.actors || [];
+  const span = sessionSpan(s);
   $("trail-summary").replaceChildren(
-    ...item("Started", timeEl(sessionSpan(s).start, localMs(sessionSpan(s).start))),
-    ...item("Duration", duration(sessionSpan(s).ms)),
+    ...item("Started", timeEl(span.start, localMs(span.start))),
+    ...item("Duration", duration(span.ms)),
     ...item("Pages visited", String(s.page_changes ?? 0)),
     ...item("Events", Number(s.event_count ?? 0).toLocaleString()),
     ...item("Tabs", String(s.tabs ?? 0)),

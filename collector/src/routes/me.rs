@@ -6,7 +6,6 @@ use actix_web::HttpResponse;
 use serde::Serialize;
 
 use crate::auth::Reader;
-use crate::tenants::Role;
 
 /// The holder of the bearer token.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -33,9 +32,6 @@ pub async fn me(Reader(who): Reader) -> HttpResponse {
     HttpResponse::Ok().json(Me {
         tenant: who.tenant,
         user: who.user,
-        role: match who.role {
-            Role::Agent => "agent",
-            Role::Admin => "admin",
-        },
+        role: who.role.as_str(),
     })
 }
