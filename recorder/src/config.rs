@@ -5,6 +5,8 @@
 //! falls back to the default, with a warning) and strict where guessing would
 //! mislabel the trail (an agent page without an agent id does not start).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use shared::limits::{DEFAULT_BATCH_EVENTS, DEFAULT_FLUSH_MS, MAX_EVENTS_PER_BATCH};
 use shared::{Actor, AgentId, SessionId};
 
@@ -40,8 +42,8 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub String);
 
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.0)
     }
 }

@@ -1,6 +1,8 @@
 //! Reporting to the page's console: the recorder's only voice towards the site's
 //! developers. Misuse and delivery problems are warnings, never exceptions.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use wasm_bindgen::JsValue;
 
 /// `console.warn` with a message.

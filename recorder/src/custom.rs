@@ -7,6 +7,8 @@
 //! decodes it, so it needs no JSON parser. The collector decodes and checks it
 //! again against the same limits.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use shared::limits::{MAX_CUSTOM_TYPE_CHARS, MAX_CUSTOM_VALUE_BYTES, MAX_JSON_DEPTH};
 use wasm_bindgen::JsValue;
 

@@ -4,6 +4,8 @@
 //! Path building and text clean-up are pure and tested natively; the functions
 //! taking DOM types only read the DOM.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use shared::limits::{MAX_ID_LEN, MAX_PATH_CHARS, MAX_TEXT_CHARS};
 use shared::{truncate_chars, ElementRef};
 use wasm_bindgen::{JsCast, JsValue};
@@ -146,7 +148,7 @@ pub fn facts(el: &Element) -> FieldFacts {
     }
 }
 
-thread_local! {
+crate::global::page_global! {
     /// Paths already computed, per element (weak keys: removed elements are
     /// freed). A path walks ancestors and their siblings; a burst of clicks or
     /// keystrokes on one element pays for that once. A path cached before the page

@@ -8,6 +8,8 @@
 //! may be missing or throw (sandboxed iframes, privacy modes): then the ids live
 //! for this page only.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use shared::{SessionId, TabId};
 
 pub const SESSION_KEY: &str = "cotrail.session";

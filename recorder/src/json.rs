@@ -10,6 +10,8 @@
 //!
 //! Tests prove the output byte-identical to `serde_json` for every event type.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::ser::{self, Impossible, Serialize};
 
 use crate::text::push_int;
@@ -63,7 +65,7 @@ impl core::fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 impl ser::Error for Error {
     // The message is dropped on purpose: formatting it would link `core::fmt`,
@@ -577,7 +579,7 @@ mod tests {
             // And inside a body, which `queue::body` splices together.
             let body = crate::queue::body(
                 &crate::queue::body_head("s-1", "t.2"),
-                std::iter::once(expected.as_str()),
+                core::iter::once(expected.as_str()),
                 &[],
             );
             let batch: Batch = serde_json::from_str(&body).unwrap();

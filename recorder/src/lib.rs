@@ -24,9 +24,18 @@
 //! Invariants: nothing here throws into the host page's event dispatch, calls
 //! `preventDefault` or blocks scrolling; values are masked before they are
 //! buffered; `stop()` leaves no listener, timer or history patch behind.
+//!
+//! In the page the crate is `no_std` (with `alloc`): `std`'s panic and
+//! formatting machinery were a fifth of the wasm. The shipped module is built
+//! from `recorder/bundle`, which adds the trapping panic handler; tests and
+//! native builds link `std` as usual.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+#![cfg_attr(all(target_family = "wasm", not(test)), no_std)]
+
+extern crate alloc;
+
+use alloc::rc::Rc;
+use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
@@ -34,6 +43,18 @@ use wasm_bindgen::prelude::*;
 #[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// The `alloc` names the modules use, imported explicitly so they also build
+/// without `std`'s prelude.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
+
+mod global;
 
 pub mod config;
 pub mod console;
@@ -43,6 +64,7 @@ pub mod identity;
 pub mod json;
 pub mod listener;
 pub mod masking;
+pub mod num;
 pub mod observers;
 pub mod queue;
 pub mod recorder;
@@ -53,11 +75,13 @@ pub mod timer;
 pub mod transport;
 
 use crate::recorder::{Core, Recorder};
+#[allow(unused_imports)]
+use crate::prelude::*;
 use crate::text::concat;
 
-thread_local! {
+global::page_global! {
     /// The page's one recorder: starting twice must not double every event.
-    static RECORDER: RefCell<Option<Recorder>> = const { RefCell::new(None) };
+    static RECORDER: RefCell<Option<Recorder>> = RefCell::new(None);
 }
 
 fn core() -> Option<Rc<Core>> {

@@ -5,6 +5,8 @@
 //! `stop()` is just dropping the observers. The handler's errors are logged,
 //! never thrown into the page's event dispatch.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AddEventListenerOptions, EventTarget};

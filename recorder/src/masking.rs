@@ -4,6 +4,8 @@
 //! rules are tested natively and read in one place. Masking happens before an
 //! event reaches the buffer: a masked value is never held in memory for sending.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use shared::MaskReason;
 
 /// The `data-mask` level of the script tag.

@@ -11,7 +11,8 @@
 //! It never reads a clock or touches the DOM: `now` is a parameter, so all of it
 //! is tested natively.
 
-use std::collections::VecDeque;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 use shared::limits::{MAX_EVENTS_PER_BATCH, MAX_GAPS_PER_BATCH};
 use shared::{Gap, GapReason, WIRE_VERSION};
@@ -78,7 +79,7 @@ pub struct Queue {
     /// `{"v":1,"session_id":"…","tab_id":"…",` shared by every body.
     head: String,
     next_seq: u64,
-    events: VecDeque<Encoded>,
+    events: Vec<Encoded>,
     bytes: usize,
     gaps: Vec<Gap>,
     in_flight: Option<Flight>,
@@ -166,7 +167,7 @@ impl Queue {
         Queue {
             head: body_head(session_id, tab_id),
             next_seq,
-            events: VecDeque::new(),
+            events: Vec::new(),
             bytes: 0,
             gaps: Vec::new(),
             in_flight: None,
@@ -213,7 +214,7 @@ impl Queue {
         for e in saved {
             self.next_seq = self.next_seq.max(e.seq + 1);
             self.bytes += e.json.len();
-            self.events.push_back(e);
+            self.events.push(e);
             dropped.extend(self.enforce_bound());
         }
         if !self.events.is_empty() || !self.gaps.is_empty() {
@@ -229,7 +230,7 @@ impl Queue {
 
     /// The text of the newest event.
     pub fn last_json(&self) -> Option<&str> {
-        self.events.back().map(|e| e.json.as_str())
+        self.events.last().map(|e| e.json.as_str())
     }
 
     /// Adds an event encoded with seq [`Queue::next_seq`] and takes that number.
@@ -239,7 +240,7 @@ impl Queue {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.bytes += json.len();
-        self.events.push_back(Encoded { seq, json });
+        self.events.push(Encoded { seq, json });
         self.oldest_unsent_at.get_or_insert(now);
         (seq, self.enforce_bound())
     }
@@ -249,9 +250,7 @@ impl Queue {
         let mut dropped = Vec::new();
         let protected = self.in_flight.map_or(0, |f| f.events);
         while self.bytes > self.limits.max_queue_bytes && self.events.len() > protected + 1 {
-            let Some(e) = self.events.remove(protected) else {
-                break;
-            };
+            let e = self.events.remove(protected);
             self.bytes -= e.json.len();
             add_gap(&mut self.gaps, e.seq, e.seq, GapReason::QueueFull);
             dropped.push(e.seq);

@@ -5,11 +5,12 @@
 //! so that once the recorder is dropped they do nothing. `RefCell` borrows are
 //! short and never held across a call into page code.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::cell::RefCell;
+use alloc::rc::{Rc, Weak};
 
-use crate::timer::Timer;
-use gloo_timers::callback::Interval;
+use crate::timer::{Interval, Timer};
 use shared::{Actor, AgentId, SessionId, TabId};
 use wasm_bindgen::JsValue;
 use web_sys::Performance;
@@ -83,7 +84,7 @@ impl Core {
         let event = Event {
             seq: self.transport.borrow().next_seq(),
             ts: js_sys::Date::now() as i64,
-            mono: now.round().max(0.0) as u64,
+            mono: crate::num::round(now).max(0.0) as u64,
             actor,
             data,
         };
@@ -116,7 +117,7 @@ impl Core {
             return;
         }
         let weak = Rc::downgrade(self);
-        *timer = Some(Timer::once(due.ceil() as u32, move || {
+        *timer = Some(Timer::once(crate::num::ceil(due) as u32, move || {
             if let Some(core) = weak.upgrade() {
                 core.flush_timer.borrow_mut().take();
                 transport::pump(&core, false);

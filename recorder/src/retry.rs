@@ -3,6 +3,9 @@
 //! Pure: the caller passes the status, the `Retry-After` header and a random
 //! number, so the schedule is tested natively.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 /// First retry delay. A collector restart or a flaky network usually heals within
 /// a second or two.
 pub const BASE_DELAY_MS: u32 = 1_000;

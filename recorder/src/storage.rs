@@ -27,6 +27,8 @@
 //! `|` is outside the id alphabet, so keys split unambiguously. Storage may be
 //! missing or throw (privacy modes, quota): then the queue lives in memory only.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use shared::{Gap, GapReason, SessionId, TabId};
 use web_sys::Storage;
 

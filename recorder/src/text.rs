@@ -1,6 +1,9 @@
 //! Building text without `core::fmt`: `format!` and `to_string` link the
 //! formatting machinery (several KB of wasm), so the recorder concatenates.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 /// Appends the decimal digits of `n`.
 pub fn push_int(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];

@@ -1,13 +1,32 @@
-//! Owned one-shot timers: dropping a [`Timer`] cancels it, so an observer that
+//! Owned timers: dropping a [`Timer`] (one-shot) or an [`Interval`] cancels it, so an observer that
 //! is dropped leaves no timer behind.
 //!
 //! Every timer goes through one non-generic constructor that boxes the
 //! callback: the wasm then carries one copy of the closure glue instead of one
-//! per call site (each copy was close to a kilobyte).
+//! per call site (each copy was close to a kilobyte). The global `setTimeout`
+//! is imported directly (gloo-timers needs `std`, which the bundle leaves out).
 
-use gloo_timers::callback::Timeout;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use wasm_bindgen::prelude::*;
 
-pub struct Timer(#[allow(dead_code)] Timeout);
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &JsValue, ms: u32) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
+    #[wasm_bindgen(js_name = setInterval)]
+    fn set_interval(callback: &JsValue, ms: u32) -> JsValue;
+    #[wasm_bindgen(js_name = clearInterval)]
+    fn clear_interval(id: &JsValue);
+}
+
+pub struct Timer {
+    id: JsValue,
+    // Kept alive until the timer fires or is dropped.
+    _callback: Closure<dyn FnMut()>,
+}
 
 impl Timer {
     /// Calls `f` once after `ms` milliseconds unless the timer is dropped first.
@@ -16,6 +35,41 @@ impl Timer {
     }
 
     fn boxed(ms: u32, f: Box<dyn FnOnce()>) -> Timer {
-        Timer(Timeout::new(ms, f))
+        let callback = Closure::once(f);
+        let id = set_timeout(callback.as_ref(), ms);
+        Timer {
+            id,
+            _callback: callback,
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        clear_timeout(&self.id);
+    }
+}
+
+/// A repeating timer, cancelled when dropped.
+pub struct Interval {
+    id: JsValue,
+    _callback: Closure<dyn FnMut()>,
+}
+
+impl Interval {
+    /// Calls `f` every `ms` milliseconds until the interval is dropped.
+    pub fn new(ms: u32, f: impl FnMut() + 'static) -> Interval {
+        let callback = Closure::<dyn FnMut()>::new(f);
+        let id = set_interval(callback.as_ref(), ms);
+        Interval {
+            id,
+            _callback: callback,
+        }
+    }
+}
+
+impl Drop for Interval {
+    fn drop(&mut self) {
+        clear_interval(&self.id);
     }
 }

@@ -16,8 +16,9 @@
 //! falls back to plain text if compressing fails. Compressing is asynchronous,
 //! so the unload sends stay plain text.
 
-use std::collections::VecDeque;
-use std::rc::{Rc, Weak};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::rc::{Rc, Weak};
 
 use crate::timer::Timer;
 use shared::limits::MAX_BEACON_BYTES;
@@ -86,7 +87,7 @@ pub struct Transport {
     url: String,
     own: Stream,
     /// Queues of tabs whose page is gone, adopted at start; sent first.
-    adopted: VecDeque<Stream>,
+    adopted: Vec<Stream>,
     /// The request in flight belongs to `adopted[0]` rather than `own`.
     sending_adopted: bool,
     /// `flush()` asked for everything now, not when due.
@@ -116,7 +117,7 @@ impl Transport {
                 saved: true,
                 own: true,
             },
-            adopted: VecDeque::new(),
+            adopted: Vec::new(),
             sending_adopted: false,
             flushing: false,
             backoff: Backoff::default(),
@@ -173,11 +174,11 @@ impl Transport {
 
     fn in_flight(&self) -> bool {
         self.own.queue.is_in_flight()
-            || self.adopted.front().is_some_and(|s| s.queue.is_in_flight())
+            || self.adopted.first().is_some_and(|s| s.queue.is_in_flight())
     }
 
     fn current(&mut self) -> &mut Stream {
-        match self.adopted.front_mut() {
+        match self.adopted.first_mut() {
             Some(s) if self.sending_adopted => s,
             _ => &mut self.own,
         }
@@ -213,7 +214,7 @@ pub fn restore(core: &Core, now: f64) {
             own: false,
         };
         stream.forget(&dropped);
-        t.adopted.push_back(stream);
+        t.adopted.push(stream);
     }
 }
 
@@ -227,14 +228,12 @@ pub fn pump(core: &Rc<Core>, force: bool) {
             return;
         }
         let mut next = None;
-        while let Some(s) = t.adopted.front_mut() {
+        while let Some(s) = t.adopted.first_mut() {
             if let Some(out) = s.queue.next_batch(now, true) {
                 next = Some(out);
                 break;
             }
-            if let Some(done) = t.adopted.pop_front() {
-                done.save_gaps();
-            }
+            t.adopted.remove(0).save_gaps();
         }
         t.sending_adopted = next.is_some();
         if next.is_none() {
@@ -344,7 +343,7 @@ pub fn send_for_unload(core: &Core) {
     let (url, bodies) = {
         let t = core.transport.borrow();
         let mut bodies = Vec::new();
-        for s in t.adopted.iter().chain(std::iter::once(&t.own)) {
+        for s in t.adopted.iter().chain(core::iter::once(&t.own)) {
             bodies.extend(s.queue.unload_bodies(MAX_BEACON_BYTES));
         }
         (t.url.clone(), bodies)

@@ -1,6 +1,8 @@
 //! What the collector answers: acknowledgements, stored records, session summaries
 //! and errors. The review app and the end-to-end tests read these.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, GapReason};

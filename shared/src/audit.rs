@@ -16,7 +16,9 @@
 //! [`AuditEntry`] with `source: "collector"`, no `type`, and an `action` such as
 //! `session.viewed`.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -11,7 +11,9 @@
 //! `INPUT`, `PAGE-CHANGE`, `SELECTION`, `CUSTOM_EVENT`) and `data` the fields that
 //! type records.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -377,7 +379,7 @@ impl fmt::Display for LimitError {
     }
 }
 
-impl std::error::Error for LimitError {}
+impl core::error::Error for LimitError {}
 
 pub(crate) fn limit(code: &'static str, message: String) -> LimitError {
     LimitError { code, message }

@@ -4,7 +4,9 @@
 //! small URL-safe alphabet: that keeps keys free of the `0x00` separator the store
 //! uses and makes them safe to print.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +35,7 @@ impl fmt::Display for IdError {
     }
 }
 
-impl std::error::Error for IdError {}
+impl core::error::Error for IdError {}
 
 fn check_id(s: &str) -> Result<(), IdError> {
     if s.is_empty() {

@@ -19,6 +19,24 @@
 //!
 //! The format is versioned by [`WIRE_VERSION`]: fields and variants are added,
 //! never renamed. Golden fixtures under `tests/fixtures` guard that promise.
+//!
+//! `no_std` (with `alloc`) so the recorder's wasm bundle links no `std`: its
+//! panic machinery and formatting code were a large part of what every page
+//! downloads. The collector's `openapi` feature and the tests bring `std` back.
+
+#![cfg_attr(not(any(test, feature = "openapi")), no_std)]
+
+extern crate alloc;
+
+/// The `alloc` names the modules use, imported explicitly so they also build
+/// without `std`'s prelude.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::format;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
 
 pub mod api;
 pub mod audit;

@@ -110,7 +110,8 @@ fn build_bundle(root: &Path) -> Result<()> {
     run(cargo().args([
         "build",
         "--package",
-        "cotrail-recorder",
+        // The recorder linked without `std` (see recorder/bundle/src/lib.rs).
+        "cotrail-recorder-bundle",
         "--target",
         WASM_TARGET,
         "--profile",
@@ -121,7 +122,7 @@ fn build_bundle(root: &Path) -> Result<()> {
         .unwrap_or_else(|| root.join("target"));
     let wasm = target_dir
         .join(WASM_TARGET)
-        .join("wasm-release/cotrail_recorder.wasm");
+        .join("wasm-release/cotrail_recorder_bundle.wasm");
     let out = root.join("www/recorder");
     std::fs::create_dir_all(&out)?;
     run(Command::new("wasm-bindgen")

@@ -1,6 +1,8 @@
 //! `CLICK`: the control that was clicked (the button around the clicked icon).
 
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::rc::Rc;
 
 use shared::{ClickData, EventData};
 use wasm_bindgen::JsValue;

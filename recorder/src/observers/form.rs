@@ -1,6 +1,8 @@
 //! `FORM`: a form was submitted (its descriptor, where it goes, how).
 
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::rc::Rc;
 
 use shared::limits::{MAX_ID_LEN, MAX_URL_CHARS};
 use shared::{truncate_chars, EventData, FormData};

@@ -1,8 +1,10 @@
 //! `INPUT`: a field's value once typing settles (debounced per field), at once on
 //! `change` or when the field loses focus. Values are masked before recording.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::cell::RefCell;
+use alloc::rc::{Rc, Weak};
 
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
@@ -94,7 +96,7 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor) {
 fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
     let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
         (Rc::downgrade(core), Rc::downgrade(state));
-    state.borrow_mut().timer = Some(Timer::once(delay.ceil().max(1.0) as u32, move || {
+    state.borrow_mut().timer = Some(Timer::once(crate::num::ceil(delay).max(1.0) as u32, move || {
         let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
             return;
         };
@@ -102,7 +104,7 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
         let due: Vec<Pending> = {
             let mut s = state.borrow_mut();
             s.timer.take();
-            let (due, waiting) = std::mem::take(&mut s.pending)
+            let (due, waiting) = core::mem::take(&mut s.pending)
                 .into_iter()
                 .partition(|p| now - p.last >= DEBOUNCE_MS - 1.0);
             s.pending = waiting;
@@ -210,7 +212,7 @@ impl InputObserver {
         let pending = {
             let mut s = self.state.borrow_mut();
             s.timer.take();
-            std::mem::take(&mut s.pending)
+            core::mem::take(&mut s.pending)
         };
         for p in pending {
             emit(&self.core, &p.el, p.actor);

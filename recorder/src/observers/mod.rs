@@ -8,7 +8,9 @@
 //! - [`page`]: `PAGE-CHANGE` on load, history calls, back/forward and hash changes.
 //! - [`selection`]: `SELECTION` of text, debounced, masked.
 
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::rc::Rc;
 
 use wasm_bindgen::JsValue;
 

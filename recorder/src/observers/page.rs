@@ -5,8 +5,10 @@
 //! and search terms live; path and fragment stay, they are what a reviewer needs.
 //! A site may keep named parameters it knows are harmless (`data-allow-params`).
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::cell::RefCell;
+use alloc::rc::{Rc, Weak};
 
 use crate::timer::Timer;
 use shared::limits::{MAX_TEXT_CHARS, MAX_URL_CHARS};
@@ -96,7 +98,7 @@ fn record_pending(core: &Rc<Core>, state: &RefCell<State>) {
     let pending = {
         let mut s = state.borrow_mut();
         s.title_timer.take();
-        std::mem::take(&mut s.pending)
+        core::mem::take(&mut s.pending)
     };
     for (url, nav, actor) in pending {
         record(core, state, url, nav, actor);

@@ -2,8 +2,10 @@
 //! A burst of scroll events becomes at most one event per [`THROTTLE_MS`] per
 //! target, and the position where the burst ended is always recorded.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::cell::RefCell;
+use alloc::rc::{Rc, Weak};
 
 use crate::timer::Timer;
 use shared::{Actor, EventData, ScrollData};
@@ -52,8 +54,8 @@ fn position(target: &Option<Element>) -> (i64, i64) {
         Some(el) => (i64::from(el.scroll_left()), i64::from(el.scroll_top())),
         None => web_sys::window().map_or((0, 0), |w| {
             (
-                w.scroll_x().unwrap_or(0.0).round() as i64,
-                w.scroll_y().unwrap_or(0.0).round() as i64,
+                crate::num::round(w.scroll_x().unwrap_or(0.0)) as i64,
+                crate::num::round(w.scroll_y().unwrap_or(0.0)) as i64,
             )
         }),
     }
@@ -76,7 +78,7 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>) {
         let ended: Vec<Track> = {
             let mut s = state.borrow_mut();
             s.timer.take();
-            let (ended, busy) = std::mem::take(&mut s.tracks)
+            let (ended, busy) = core::mem::take(&mut s.tracks)
                 .into_iter()
                 .partition(|t| now - t.last_event >= THROTTLE_MS - 1.0);
             s.tracks = busy;
@@ -163,7 +165,7 @@ impl ScrollObserver {
         let tracks = {
             let mut s = self.state.borrow_mut();
             s.timer.take();
-            std::mem::take(&mut s.tracks)
+            core::mem::take(&mut s.tracks)
         };
         for t in tracks {
             let pos = position(&t.target);

@@ -1,8 +1,10 @@
 //! `SELECTION`: text the person selected, once the selection settles; withheld
 //! (with `masked`) when it touches masked content or a password field.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::cell::RefCell;
+use alloc::rc::{Rc, Weak};
 
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
@@ -111,7 +113,7 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
 fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
     let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
         (Rc::downgrade(core), Rc::downgrade(state));
-    state.borrow_mut().timer = Some(Timer::once(delay.ceil().max(1.0) as u32, move || {
+    state.borrow_mut().timer = Some(Timer::once(crate::num::ceil(delay).max(1.0) as u32, move || {
         let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
             return;
         };

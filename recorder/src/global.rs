@@ -1,0 +1,51 @@
+//! Page-wide state without `std`'s `thread_local!` (the shipped bundle is
+//! `no_std`, see `lib.rs`).
+//!
+//! In the page the recorder runs on wasm32 without the `atomics` feature, where
+//! there is exactly one thread, so a `static` may hold a `!Sync` value such as a
+//! `RefCell` or a `JsValue`. Native builds (unit tests) keep `thread_local!`.
+
+#[cfg(target_family = "wasm")]
+use core::cell::OnceCell;
+
+/// Declares a page-wide `static` read with `NAME.with(|value| ...)`, initialised
+/// on first use.
+macro_rules! page_global {
+    ($(#[$meta:meta])* static $name:ident: $ty:ty = $init:expr;) => {
+        #[cfg(not(target_family = "wasm"))]
+        std::thread_local! { $(#[$meta])* static $name: $ty = $init; }
+        #[cfg(target_family = "wasm")]
+        $(#[$meta])*
+        static $name: $crate::global::PageGlobal<$ty> = $crate::global::PageGlobal::new(|| $init);
+    };
+}
+pub(crate) use page_global;
+
+/// A lazily initialised value for the page's one thread.
+#[cfg(target_family = "wasm")]
+pub struct PageGlobal<T> {
+    cell: OnceCell<T>,
+    init: fn() -> T,
+}
+
+// SAFETY: without the `atomics` target feature a wasm32 module cannot be shared
+// between threads (no shared memory), so a `PageGlobal` is only ever touched by
+// the thread that runs the page's script. The impl is absent when `atomics` is
+// on, so a threaded build fails to compile instead of racing.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[allow(unsafe_code)]
+unsafe impl<T> Sync for PageGlobal<T> {}
+
+#[cfg(target_family = "wasm")]
+impl<T> PageGlobal<T> {
+    pub const fn new(init: fn() -> T) -> Self {
+        PageGlobal {
+            cell: OnceCell::new(),
+            init,
+        }
+    }
+
+    pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
+        f(self.cell.get_or_init(self.init))
+    }
+}
