@@ -8,6 +8,8 @@
 #[cfg(target_family = "wasm")]
 use core::cell::OnceCell;
 
+use wasm_bindgen::prelude::*;
+
 /// Declares a page-wide `static` read with `NAME.with(|value| ...)`, initialised
 /// on first use.
 macro_rules! page_global {
@@ -48,4 +50,18 @@ impl<T> PageGlobal<T> {
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         f(self.cell.get_or_init(self.init))
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The page's `window`, read once: `web_sys::window()` goes through
+    /// `js_sys::global()`, which probes four globals and checks the result's
+    /// class every call (five imports the bundle does not need).
+    #[wasm_bindgen(thread_local_v2, js_name = window)]
+    static WINDOW: web_sys::Window;
+}
+
+/// The page's `window` (`Option` to keep the callers' shape; always `Some` in a page).
+pub fn window() -> Option<web_sys::Window> {
+    Some(WINDOW.with(web_sys::Window::clone))
 }

@@ -93,7 +93,7 @@ mod web {
     use web_sys::Storage;
 
     fn storage() -> Option<Storage> {
-        web_sys::window()?.session_storage().ok().flatten()
+        crate::global::window()?.session_storage().ok().flatten()
     }
 
     pub fn get(key: &str) -> Option<String> {
@@ -115,7 +115,7 @@ mod web {
 
     /// A fresh random id (UUID v4).
     pub fn generate() -> String {
-        if let Some(c) = web_sys::window().and_then(|w| w.crypto().ok()) {
+        if let Some(c) = crate::global::window().and_then(|w| w.crypto().ok()) {
             // `randomUUID` is absent outside secure contexts; probe before calling.
             let has = js_sys::Reflect::has(&c, &"randomUUID".into()).unwrap_or(false);
             if has {

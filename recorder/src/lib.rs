@@ -54,7 +54,7 @@ mod prelude {
     pub use alloc::vec::Vec;
 }
 
-mod global;
+pub mod global;
 
 pub mod config;
 pub mod console;

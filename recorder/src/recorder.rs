@@ -169,7 +169,7 @@ impl Recorder {
     /// Starts recording. `send`: the loader's `(url, text) => Promise<Response>`
     /// that posts a batch gzipped where the browser can (see `transport`).
     pub fn start(config: Config, send: Option<js_sys::Function>) -> Result<Recorder, JsValue> {
-        let window = web_sys::window().ok_or("no window")?;
+        let window = crate::global::window().ok_or("no window")?;
         let document = window.document().ok_or("no document")?;
         let performance = window.performance();
         let page_id = identity::generate();

@@ -44,7 +44,7 @@ pub const HEARTBEAT_MS: u32 = 4_000;
 pub const HEARTBEAT_STALE_MS: f64 = 3.0 * HEARTBEAT_MS as f64;
 
 fn local() -> Option<Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
+    crate::global::window()?.local_storage().ok().flatten()
 }
 
 fn event_key(session: &str, tab: &str, seq: u64) -> String {

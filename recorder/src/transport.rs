@@ -372,7 +372,7 @@ fn post(
             &JsValue::from_str(body),
         )?,
         None => {
-            let window = web_sys::window().ok_or("no window")?;
+            let window = crate::global::window().ok_or("no window")?;
             let init = RequestInit::new();
             init.set_method("POST");
             // A string body is sent as `text/plain;charset=UTF-8` by the browser itself.

@@ -20,7 +20,7 @@ pub struct FormObserver {
 
 impl FormObserver {
     pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = web_sys::window()
+        let document = crate::global::window()
             .and_then(|w| w.document())
             .ok_or("no document")?;
         let core = core.clone();

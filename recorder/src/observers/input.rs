@@ -137,7 +137,7 @@ fn take_pending(state: &RefCell<State>, el: &Element) -> Option<Pending> {
 
 impl InputObserver {
     pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = web_sys::window()
+        let document = crate::global::window()
             .and_then(|w| w.document())
             .ok_or("no document")?;
         let state = Rc::new(RefCell::new(State::default()));

@@ -64,14 +64,14 @@ pub struct PageObserver {
 }
 
 fn current_url(core: &Core) -> String {
-    let href = web_sys::window()
+    let href = crate::global::window()
         .and_then(|w| w.location().href().ok())
         .unwrap_or_default();
     truncate_chars(&strip_query(&href, &core.allow_params), MAX_URL_CHARS).to_owned()
 }
 
 fn title() -> String {
-    let t = web_sys::window()
+    let t = crate::global::window()
         .and_then(|w| w.document())
         .map(|d| d.title())
         .unwrap_or_default();
@@ -123,7 +123,7 @@ fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation)
 
 impl PageObserver {
     pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let window = web_sys::window().ok_or("no window")?;
+        let window = crate::global::window().ok_or("no window")?;
         let state = Rc::new(RefCell::new(State {
             last_url: None,
             pending: Vec::new(),

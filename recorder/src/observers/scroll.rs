@@ -52,7 +52,7 @@ fn same(a: &Option<Element>, b: &Option<Element>) -> bool {
 fn position(target: &Option<Element>) -> (i64, i64) {
     match target {
         Some(el) => (i64::from(el.scroll_left()), i64::from(el.scroll_top())),
-        None => web_sys::window().map_or((0, 0), |w| {
+        None => crate::global::window().map_or((0, 0), |w| {
             (
                 crate::num::round(w.scroll_x().unwrap_or(0.0)) as i64,
                 crate::num::round(w.scroll_y().unwrap_or(0.0)) as i64,
@@ -98,7 +98,7 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>) {
 
 impl ScrollObserver {
     pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = web_sys::window()
+        let document = crate::global::window()
             .and_then(|w| w.document())
             .ok_or("no document")?;
         let state = Rc::new(RefCell::new(State::default()));

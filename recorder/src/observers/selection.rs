@@ -61,7 +61,7 @@ fn is_password(el: &Element) -> bool {
 
 /// Records the current selection if it is new.
 fn settle(core: &Rc<Core>, state: &RefCell<State>) {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+    let Some(document) = crate::global::window().and_then(|w| w.document()) else {
         return;
     };
     let Ok(Some(sel)) = document.get_selection() else {
@@ -132,7 +132,7 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
 
 impl SelectionObserver {
     pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = web_sys::window()
+        let document = crate::global::window()
             .and_then(|w| w.document())
             .ok_or("no document")?;
         let state = Rc::new(RefCell::new(State {
