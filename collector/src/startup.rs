@@ -157,7 +157,6 @@ pub struct AppState {
     openapi: web::Data<docs::Document>,
     recent_access: web::Data<crate::audit::RecentAccess>,
     www_dir: PathBuf,
-    recorder_dir: PathBuf,
 }
 
 /// The application: every route, its middleware and shared state. One per
@@ -241,9 +240,9 @@ pub fn app(
                 .route(web::get().to(assets::recorder_js)),
         )
         .service(
-            web::scope("/recorder")
+            web::resource("/recorder/{file}")
                 .wrap(public_cors())
-                .service(Files::new("", &state.recorder_dir)),
+                .route(web::get().to(assets::recorder_file)),
         )
         // Static files last, so they never shadow an API route.
         .service(Files::new("/", &state.www_dir).index_file("index.html"))
@@ -283,7 +282,6 @@ impl Application {
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let www = settings.www_dir.clone();
-        let recorder_dir = www.join("recorder");
         let data = web::Data::new(store.clone());
         let www_data = web::Data::new(assets::WwwDir(www.clone()));
         let tenants_data = web::Data::new(tenants.clone());
@@ -303,7 +301,6 @@ impl Application {
             openapi,
             recent_access,
             www_dir: www,
-            recorder_dir,
         };
 
         let app_state = state.clone();

@@ -150,10 +150,26 @@ fn build_bundle(root: &Path) -> Result<()> {
         "cotrail_recorder.js",
         "cotrail_recorder_bg.wasm",
     ] {
-        let len = std::fs::metadata(out.join(f))?.len();
-        eprintln!("xtask: www/recorder/{f}: {len} bytes");
+        let bytes = std::fs::read(out.join(f))?;
+        let gz = gzip_best(&bytes)?;
+        std::fs::write(out.join(format!("{f}.gz")), &gz)?;
+        eprintln!(
+            "xtask: www/recorder/{f}: {} bytes, {} gzipped",
+            bytes.len(),
+            gz.len()
+        );
     }
     Ok(())
+}
+
+/// gzip at its best level: the collector serves these `.gz` twins to every
+/// browser that accepts gzip (`routes/assets.rs`), once per page that embeds
+/// the recorder, so a slower compression here pays off.
+fn gzip_best(bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes)?;
+    Ok(enc.finish()?)
 }
 
 /// Installs Chromium and chromedriver from Debian when missing.

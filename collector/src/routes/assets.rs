@@ -8,7 +8,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, CacheControl, CacheDirective, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage as _, HttpRequest, HttpResponse};
 
 use crate::error::ApiError;
 
@@ -32,21 +32,96 @@ pub async fn recorder_js(
     req: HttpRequest,
     www: web::Data<WwwDir>,
 ) -> Result<HttpResponse, ApiError> {
-    let path = www.0.join("recorder").join("recorder.js");
-    let file = NamedFile::open_async(&path).await.map_err(|_| {
-        ApiError::Unavailable(format!(
-            "the recorder bundle is not built ({} is missing); run `cargo xtask build`",
-            path.display()
-        ))
-    })?;
-    let mut res = file.use_etag(true).into_response(&req);
+    let mut res = bundle_file(&req, &www, "recorder.js").await?;
     // Sites embed this URL unversioned: revalidate so fixes reach them.
     res.headers_mut().insert(
-        actix_web::http::header::CACHE_CONTROL,
+        header::CACHE_CONTROL,
         CacheControl(vec![CacheDirective::NoCache])
             .to_string()
             .parse()
             .expect("static header value"),
+    );
+    Ok(res)
+}
+
+/// The rest of the recorder bundle (its wasm module and JavaScript glue),
+/// which `recorder.js` loads. Any origin may load them.
+#[utoipa::path(
+    get,
+    path = "/recorder/{file}",
+    tag = "assets",
+    params(("file" = String, Path, description = "A file of the built bundle, e.g. `cotrail_recorder_bg.wasm`.")),
+    responses(
+        (status = 200, description = "The file; gzip-encoded when the request accepts gzip.", content(
+            ("application/wasm"),
+            ("text/javascript"),
+        )),
+        (status = 304, description = "Not modified (`If-None-Match` matched the `ETag`)."),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub async fn recorder_file(
+    req: HttpRequest,
+    www: web::Data<WwwDir>,
+    file: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    bundle_file(&req, &www, &file).await
+}
+
+/// Serves `www/recorder/{name}`: its `.gz` twin (written by `cargo xtask build`
+/// at gzip's best level) with `Content-Encoding: gzip` when the client accepts
+/// gzip, the plain file otherwise. Every page that embeds the recorder downloads
+/// these files, so they go out at their smallest; `Vary: Accept-Encoding` keeps
+/// caches from mixing the two.
+async fn bundle_file(req: &HttpRequest, www: &WwwDir, name: &str) -> Result<HttpResponse, ApiError> {
+    // Plain file names only: no directories, no hidden files, no traversal.
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !plain {
+        return Err(ApiError::NotFound("no such file in the recorder bundle".into()));
+    }
+    let dir = www.0.join("recorder");
+    let path = dir.join(name);
+    if !path.is_file() {
+        return Err(if dir.join("recorder.js").is_file() {
+            ApiError::NotFound("no such file in the recorder bundle".into())
+        } else {
+            ApiError::Unavailable(format!(
+                "the recorder bundle is not built ({} is missing); run `cargo xtask build`",
+                path.display()
+            ))
+        });
+    }
+    let gzipped = dir.join(format!("{name}.gz"));
+    let wants_gzip = req
+        .get_header::<header::AcceptEncoding>()
+        .and_then(|accept| {
+            accept.negotiate([header::Encoding::gzip(), header::Encoding::identity()].iter())
+        })
+        .is_some_and(|chosen| chosen == header::Encoding::gzip());
+    let file = if wants_gzip && gzipped.is_file() {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        NamedFile::open_async(&gzipped)
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening {}: {e}", gzipped.display())))?
+            .set_content_type(actix_files::file_extension_to_mime(ext))
+            .set_content_encoding(header::ContentEncoding::Gzip)
+    } else {
+        NamedFile::open_async(&path)
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening {}: {e}", path.display())))?
+    };
+    let mut res = file
+        .use_etag(true)
+        .disable_content_disposition()
+        .into_response(req);
+    res.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("accept-encoding"),
     );
     Ok(res)
 }
@@ -113,20 +188,3 @@ pub async fn security_headers(
     }
     Ok(res)
 }
-/// The rest of the recorder bundle (its wasm module and JavaScript glue),
-/// which `recorder.js` loads. Any origin may load them.
-#[utoipa::path(
-    get,
-    path = "/recorder/{file}",
-    tag = "assets",
-    params(("file" = String, Path, description = "A file of the built bundle, e.g. `cotrail_recorder_bg.wasm`.")),
-    responses(
-        (status = 200, description = "The file.", content(
-            ("application/wasm"),
-            ("text/javascript"),
-        )),
-        (status = 404, description = "No such file."),
-    ),
-)]
-#[allow(dead_code)] // Documentation only: `actix_files::Files` serves these.
-fn recorder_file() {}

@@ -2,6 +2,7 @@
 //! store, driven over HTTP. One binary for the crate (`helpers` + one module per
 //! resource).
 
+mod assets;
 mod audit;
 mod crash;
 mod deletion;

@@ -285,16 +285,13 @@ async fn every_route_the_app_registers_is_documented_and_every_documented_route_
     let res = call_service(&svc, TestRequest::get().uri("/healthz").to_request()).await;
     let rmap = format!("{:#?}", res.request().resource_map());
     let mut registered = registered_paths(&rmap);
-    // Not in the document: the Swagger UI itself, the `www/` site, and the
-    // recorder bundle's mount (documented as one path below).
-    for not_api in ["/*", "/api/docs", "/api/docs/{_:.*}", "/recorder/*"] {
+    // Not in the document: the Swagger UI itself and the `www/` site.
+    for not_api in ["/*", "/api/docs", "/api/docs/{_:.*}"] {
         assert!(
             registered.remove(not_api),
             "{not_api} is not registered any more:\n{rmap}"
         );
     }
-    // `actix_files` serves the bundle under `/recorder/`: one documented file path.
-    registered.insert("/recorder/{file}".into());
     assert!(registered.len() >= 15, "could not read the routes:\n{rmap}");
 
     let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
@@ -327,11 +324,6 @@ async fn every_route_the_app_registers_is_documented_and_every_documented_route_
             if path == "/api/v1/demo/credentials" && method == "GET" {
                 // Outside the demo tenant it answers as if it did not exist, by design.
                 assert_eq!(status, 404);
-                continue;
-            }
-            if path == "/recorder/{file}" && method != "GET" {
-                // Static files answer 405 to other methods as well.
-                assert!(status == 405 || status == 404, "{method} {path}: {status}");
                 continue;
             }
             assert_eq!(!unrouted, documented, "{method} {path}: answered {status}");

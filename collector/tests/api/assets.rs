@@ -1,0 +1,163 @@
+//! The recorder bundle as pages download it: gzipped where the browser accepts
+//! gzip, plain otherwise, never a file outside the bundle.
+
+use std::io::{Read as _, Write as _};
+
+use crate::helpers::TestApp;
+
+const WASM: &[u8] = b"\0asm\x01\0\0\0 a stand-in module, long enough to shrink when gzipped: \
+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const LOADER: &[u8] = b"// loader\nconsole.log('cotrail loader');\n";
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("a gzip body");
+    out
+}
+
+/// A `www/` with a built bundle (plain files and their `.gz` twins, as
+/// `cargo xtask build` writes them) and a file beside the bundle.
+fn www() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("recorder");
+    std::fs::create_dir_all(&bundle).unwrap();
+    for (name, bytes) in [("cotrail_recorder_bg.wasm", WASM), ("recorder.js", LOADER)] {
+        std::fs::write(bundle.join(name), bytes).unwrap();
+        std::fs::write(bundle.join(format!("{name}.gz")), gzip(bytes)).unwrap();
+    }
+    std::fs::write(bundle.join("no_twin.js"), b"plain only").unwrap();
+    std::fs::write(dir.path().join("secret.txt"), b"outside the bundle").unwrap();
+    dir
+}
+
+async fn get(app: &TestApp, path: &str, accept: Option<&str>) -> reqwest::Response {
+    let mut req = app.client.get(format!("{}{path}", app.base));
+    if let Some(a) = accept {
+        req = req.header("accept-encoding", a);
+    }
+    req.send().await.unwrap()
+}
+
+fn header<'a>(res: &'a reqwest::Response, name: &str) -> &'a str {
+    res.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn the_bundle_is_served_gzipped_to_browsers_that_accept_gzip() {
+    let www = www();
+    let path = www.path().to_path_buf();
+    let app = TestApp::spawn_with(|s| s.www_dir = path).await;
+
+    // As a page on a customer's site loads it (another origin).
+    let res = app
+        .client
+        .get(format!("{}/recorder/cotrail_recorder_bg.wasm", app.base))
+        .header("accept-encoding", "gzip, deflate, br, zstd")
+        .header("origin", "https://shop.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "content-encoding"), "gzip");
+    assert_eq!(header(&res, "content-type"), "application/wasm");
+    assert!(header(&res, "vary").to_ascii_lowercase().contains("accept-encoding"));
+    assert!(!header(&res, "access-control-allow-origin").is_empty());
+    let body = res.bytes().await.unwrap();
+    assert!(body.len() < WASM.len(), "the gzipped body is smaller");
+    assert_eq!(gunzip(&body), WASM);
+
+    // The loader too, still revalidated on every load.
+    let res = get(&app, "/recorder.js", Some("gzip")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "content-encoding"), "gzip");
+    assert!(header(&res, "content-type").starts_with("text/javascript"));
+    assert_eq!(header(&res, "cache-control"), "no-cache");
+    assert_eq!(gunzip(&res.bytes().await.unwrap()), LOADER);
+}
+
+#[tokio::test]
+async fn clients_that_do_not_accept_gzip_get_the_plain_file() {
+    let www = www();
+    let path = www.path().to_path_buf();
+    let app = TestApp::spawn_with(|s| s.www_dir = path).await;
+    for accept in [None, Some("identity"), Some("gzip;q=0, identity"), Some("br")] {
+        let res = get(&app, "/recorder/cotrail_recorder_bg.wasm", accept).await;
+        assert_eq!(res.status(), 200, "{accept:?}");
+        assert_eq!(header(&res, "content-encoding"), "", "{accept:?}");
+        assert_eq!(header(&res, "content-type"), "application/wasm");
+        assert!(header(&res, "vary").to_ascii_lowercase().contains("accept-encoding"));
+        assert_eq!(res.bytes().await.unwrap(), WASM, "{accept:?}");
+    }
+    // A file without a `.gz` twin goes out plain even when gzip is accepted.
+    let res = get(&app, "/recorder/no_twin.js", Some("gzip")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "content-encoding"), "");
+    assert_eq!(res.bytes().await.unwrap(), &b"plain only"[..]);
+}
+
+#[tokio::test]
+async fn each_encoding_revalidates_against_its_own_etag() {
+    let www = www();
+    let path = www.path().to_path_buf();
+    let app = TestApp::spawn_with(|s| s.www_dir = path).await;
+    let gz = get(&app, "/recorder/cotrail_recorder_bg.wasm", Some("gzip")).await;
+    let plain = get(&app, "/recorder/cotrail_recorder_bg.wasm", None).await;
+    let (gz_tag, plain_tag) = (header(&gz, "etag").to_owned(), header(&plain, "etag").to_owned());
+    assert!(!gz_tag.is_empty() && !plain_tag.is_empty());
+    assert_ne!(gz_tag, plain_tag, "a cache must not answer one encoding with the other");
+    let res = app
+        .client
+        .get(format!("{}/recorder/cotrail_recorder_bg.wasm", app.base))
+        .header("accept-encoding", "gzip")
+        .header("if-none-match", &gz_tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 304);
+}
+
+#[tokio::test]
+async fn only_files_of_the_bundle_are_served() {
+    let www = www();
+    let path = www.path().to_path_buf();
+    let app = TestApp::spawn_with(|s| s.www_dir = path).await;
+    for path in [
+        "/recorder/missing.wasm",
+        "/recorder/..%2Fsecret.txt",
+        "/recorder/%2E%2E%2Fsecret.txt",
+        "/recorder/.hidden",
+        "/recorder/a%5Cb",
+    ] {
+        let res = get(&app, path, Some("gzip")).await;
+        assert_eq!(res.status(), 404, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn an_unbuilt_bundle_says_how_to_build_it() {
+    let empty = tempfile::tempdir().unwrap();
+    let path = empty.path().to_path_buf();
+    let app = TestApp::spawn_with(|s| s.www_dir = path).await;
+    for path in ["/recorder.js", "/recorder/cotrail_recorder_bg.wasm"] {
+        let res = get(&app, path, Some("gzip")).await;
+        assert_eq!(res.status(), 503, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(
+            body["error"]["message"].as_str().unwrap_or("").contains("cargo xtask build"),
+            "{path}: {body}"
+        );
+    }
+}
