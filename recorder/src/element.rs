@@ -100,6 +100,20 @@ pub fn clean_text(s: &str, max: usize) -> String {
     truncate_chars(&out, max).to_owned()
 }
 
+/// A string property of a DOM object (`localName`, `textContent`, a form's
+/// `action` ...), read through the one `Reflect.get` import: each web-sys getter
+/// is an import with glue of its own, and the bundle is what every page downloads.
+pub fn prop(obj: &JsValue, name: &str) -> Option<String> {
+    js_sys::Reflect::get(obj, &JsValue::from_str(name))
+        .ok()?
+        .as_string()
+}
+
+/// `localName` (`""` if absent).
+pub fn local_name(el: &Element) -> String {
+    prop(el, "localName").unwrap_or_default()
+}
+
 fn attr(el: &Element, name: &str) -> Option<String> {
     el.get_attribute(name).filter(|s| !s.is_empty())
 }
@@ -141,7 +155,7 @@ pub fn is_marked(el: &Element) -> bool {
 pub fn facts(el: &Element) -> FieldFacts {
     let lower = |name: &str| attr(el, name).unwrap_or_default().to_ascii_lowercase();
     FieldFacts {
-        tag: el.local_name().to_ascii_lowercase(),
+        tag: local_name(el).to_ascii_lowercase(),
         input_type: lower("type"),
         autocomplete: lower("autocomplete"),
         marked: is_marked(el),
@@ -172,7 +186,7 @@ fn compute_css_path(el: &Element) -> String {
     let mut segments = Vec::new();
     let mut current = Some(el.clone());
     while let Some(node) = current {
-        let tag = node.local_name().to_ascii_lowercase();
+        let tag = local_name(&node).to_ascii_lowercase();
         if tag == "html" || segments.len() > MAX_ANCESTORS {
             break;
         }
@@ -198,7 +212,7 @@ fn compute_css_path(el: &Element) -> String {
 
 /// Position among same-tag siblings, when there is more than one of them.
 fn nth_of_type(el: &Element, tag: &str) -> Option<usize> {
-    let same = |e: &Element| e.local_name().eq_ignore_ascii_case(tag);
+    let same = |e: &Element| local_name(e).eq_ignore_ascii_case(tag);
     let mut before = 0;
     let mut sib = el.previous_element_sibling();
     while let Some(s) = sib {
@@ -236,12 +250,11 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
                 .ok()
                 .and_then(|l| l.item(0));
             first
-                .and_then(|l| l.text_content())
+                .and_then(|l| prop(&l, "textContent"))
                 .and_then(clean)
                 .or_else(|| attr(el, "placeholder").and_then(clean))
         }
-        "button" | "a" | "summary" | "label" | "option" | "legend" => el
-            .text_content()
+        "button" | "a" | "summary" | "label" | "option" | "legend" => prop(el, "textContent")
             .and_then(clean)
             .or_else(|| attr(el, "title").and_then(clean)),
         "img" => attr(el, "alt").and_then(clean),
@@ -250,7 +263,7 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
             "button" | "link" | "tab" | "menuitem" | "checkbox"
         ) =>
         {
-            el.text_content().and_then(clean)
+            prop(el, "textContent").and_then(clean)
         }
         _ => attr(el, "title").and_then(clean),
     }

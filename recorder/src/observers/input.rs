@@ -41,7 +41,7 @@ pub struct InputObserver {
 }
 
 fn is_checkable(el: &Element) -> bool {
-    el.local_name().eq_ignore_ascii_case("input")
+    crate::element::local_name(el).eq_ignore_ascii_case("input")
         && el
             .get_attribute("type")
             .is_some_and(|t| t.eq_ignore_ascii_case("checkbox") || t.eq_ignore_ascii_case("radio"))
@@ -50,7 +50,7 @@ fn is_checkable(el: &Element) -> bool {
 /// Fields whose `change` is the interaction itself (no typing to debounce).
 fn changes_at_once(el: &Element) -> bool {
     is_checkable(el)
-        || el.local_name().eq_ignore_ascii_case("select")
+        || crate::element::local_name(el).eq_ignore_ascii_case("select")
         || el
             .get_attribute("type")
             .is_some_and(|t| t.eq_ignore_ascii_case("file"))
@@ -74,7 +74,7 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor) {
         {
             Some(v) if facts.is_field() => Some(v),
             // A contenteditable host: its text is the value.
-            _ => el.text_content(),
+            _ => crate::element::prop(el, "textContent"),
         };
         (
             value.map(|v| truncate_chars(&v, MAX_TEXT_CHARS).to_owned()),

@@ -53,7 +53,7 @@ fn touches_masked(document: &Document, sel: &web_sys::Selection, anchor: &Elemen
 }
 
 fn is_password(el: &Element) -> bool {
-    el.local_name().eq_ignore_ascii_case("input")
+    crate::element::local_name(el).eq_ignore_ascii_case("input")
         && el
             .get_attribute("type")
             .is_some_and(|t| t.eq_ignore_ascii_case("password"))
@@ -75,7 +75,7 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
     // A selection inside a text field is the field's, not the document's.
     let active = document
         .active_element()
-        .filter(|a| matches!(a.local_name().as_str(), "input" | "textarea"));
+        .filter(|a| matches!(crate::element::local_name(&a).as_str(), "input" | "textarea"));
     let anchor = active.or_else(|| {
         let node = sel.anchor_node()?;
         match node.dyn_into::<Element>() {
