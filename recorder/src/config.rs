@@ -148,9 +148,9 @@ impl Config {
 
 fn number(v: Option<String>, what: &str, warn: &mut impl FnMut(String)) -> Option<u64> {
     let v = v?;
-    match v.parse::<u64>() {
-        Ok(n) => Some(n),
-        Err(_) => {
+    match crate::text::parse_u64(&v) {
+        Some(n) => Some(n),
+        None => {
             warn(concat(&[
                 what,
                 "=",

@@ -145,7 +145,7 @@ pub fn check_type(kind: Option<String>) -> Result<String, String> {
     if kind.trim().is_empty() {
         return Err("recordCustom(type, value): type must not be empty".into());
     }
-    if kind.chars().count() > MAX_CUSTOM_TYPE_CHARS {
+    if shared::char_count(&kind) > MAX_CUSTOM_TYPE_CHARS {
         return Err(concat(&[
             "recordCustom(type, value): type is longer than ",
             &int(MAX_CUSTOM_TYPE_CHARS as u64),

@@ -73,7 +73,7 @@ pub fn join_path(mut leaf_first: Vec<String>) -> String {
     while leaf_first.len() > 1
         && leaf_first
             .iter()
-            .map(|s| s.chars().count() + 1)
+            .map(|s| shared::char_count(s) + 1)
             .sum::<usize>()
             > MAX_PATH_CHARS + 1
     {

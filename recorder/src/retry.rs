@@ -49,7 +49,7 @@ pub fn classify(status: Option<u16>, retry_after: Option<&str>) -> Outcome {
 /// Parses a `Retry-After` given in seconds (the HTTP-date form is rare for
 /// 429/503 and is treated as absent), capped at [`MAX_RETRY_AFTER_MS`].
 pub fn parse_retry_after(value: &str) -> Option<u32> {
-    let secs: u64 = value.trim().parse().ok()?;
+    let secs = crate::text::parse_u64(value.trim_ascii())?;
     Some(secs.saturating_mul(1000).min(u64::from(MAX_RETRY_AFTER_MS)) as u32)
 }
 

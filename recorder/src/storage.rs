@@ -33,6 +33,7 @@ use shared::{Gap, GapReason, SessionId, TabId};
 use web_sys::Storage;
 
 use crate::queue::Encoded;
+use crate::text::parse_u64;
 
 const PREFIX: &str = "cotrail|";
 
@@ -78,10 +79,10 @@ const NEXT_KEY_TTL_MS: f64 = 30.0 * 24.0 * 3_600_000.0;
 
 fn parse_next(v: &str) -> Option<(u64, f64)> {
     let mut parts = v.split(' ');
-    let next = parts.next()?.parse().ok()?;
+    let next = parse_u64(parts.next()?)?;
     let at = parts
         .next()
-        .and_then(|t| t.parse::<u64>().ok())
+        .and_then(parse_u64)
         .unwrap_or(0);
     Some((next, at as f64))
 }
@@ -148,8 +149,8 @@ fn parse_gaps(text: &str) -> Vec<Gap> {
     text.lines()
         .filter_map(|l| {
             let mut parts = l.split(' ');
-            let from = parts.next()?.parse().ok()?;
-            let to = parts.next()?.parse().ok()?;
+            let from = parse_u64(parts.next()?)?;
+            let to = parse_u64(parts.next()?)?;
             let reason = match parts.next()? {
                 "queue_full" => GapReason::QueueFull,
                 "rejected" => GapReason::Rejected,
@@ -189,10 +190,7 @@ pub fn owned_elsewhere(tab: &str, page: &str, now: f64) -> bool {
         return false;
     };
     let mut parts = v.split('|');
-    let at = parts
-        .next()
-        .and_then(|t| t.parse::<u64>().ok())
-        .unwrap_or(0) as f64;
+    let at = parts.next().and_then(parse_u64).unwrap_or(0) as f64;
     parts.next() != Some(page) && now - at < HEARTBEAT_STALE_MS
 }
 
@@ -227,7 +225,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
                 .get_item(k)
                 .ok()
                 .flatten()
-                .and_then(|v| v.split('|').next()?.parse::<u64>().ok())
+                .and_then(|v| parse_u64(v.split('|').next()?))
                 .map_or(0.0, |t| t as f64);
             live.push((t.to_owned(), at));
         }
@@ -283,7 +281,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
         let Ok(Some(value)) = s.get_item(k) else {
             continue;
         };
-        match (kind, seq.and_then(|q| q.parse::<u64>().ok())) {
+        match (kind, seq.and_then(parse_u64)) {
             (Some("e"), Some(seq)) => target.events.push(Encoded { seq, json: value }),
             (Some("g"), None) => target.gaps.extend(parse_gaps(&value)),
             _ => {}

@@ -387,7 +387,7 @@ pub(crate) fn limit(code: &'static str, message: String) -> LimitError {
 
 pub(crate) fn check_text(what: &str, s: &str, max: usize) -> Result<(), LimitError> {
     // Count characters only when the byte length could exceed the limit.
-    if s.len() > max && s.chars().count() > max {
+    if s.len() > max && char_count(s) > max {
         return Err(limit(
             "text_too_long",
             format!("{what} is longer than {max} characters"),
@@ -546,10 +546,44 @@ impl Batch {
     }
 }
 
+/// The number of characters (Unicode scalar values) in `s`: its bytes that do
+/// not continue a UTF-8 sequence. A plain loop: the recorder's wasm carries it
+/// instead of core's unrolled `chars().count()`.
+pub fn char_count(s: &str) -> usize {
+    s.bytes().filter(|&b| !is_continuation(b)).count()
+}
+
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
+}
+
 /// Truncates `s` to at most `max` characters, on a character boundary.
 pub fn truncate_chars(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
+    let mut seen = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if !is_continuation(b) {
+            if seen == max {
+                // `i` starts a character, so it is a boundary.
+                return s.get(..i).unwrap_or(s);
+            }
+            seen += 1;
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod char_tests {
+    use super::*;
+
+    #[test]
+    fn counting_and_truncating_agree_with_chars() {
+        for s in ["", "a", "héllo", "日本語テキスト", "a😀b😀c", "\u{10FFFF}x", "mixed ascii, é, 語 and 😀"] {
+            assert_eq!(char_count(s), s.chars().count(), "{s}");
+            for max in 0..12 {
+                let expected: String = s.chars().take(max).collect();
+                assert_eq!(truncate_chars(s, max), expected, "{s} / {max}");
+            }
+        }
     }
 }

@@ -45,7 +45,7 @@ pub mod ids;
 pub mod limits;
 
 pub use event::{
-    json_depth, truncate_chars, Actor, Batch, ClickData, CustomData, ElementRef, Event, EventData,
+    char_count, json_depth, truncate_chars, Actor, Batch, ClickData, CustomData, ElementRef, Event, EventData,
     EventType, FormData, Gap, GapReason, InputData, LimitError, MaskReason, Navigation,
     PageChangeData, ScrollData, SelectionData,
 };
