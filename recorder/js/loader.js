@@ -31,17 +31,20 @@
     // Batches go out gzipped where the browser can (a tenth of the bytes), still
     // as a text/plain "simple" request (no preflight), to `url&encoding=gzip`;
     // as plain text if compressing fails. The recorder decides when to send.
-    if (typeof CompressionStream === 'function' && typeof Blob === 'function' &&
-        typeof Blob.prototype.stream === 'function' && typeof Response === 'function') {
+    // No Blob on the way (the text is read as a Response's stream, the bytes go
+    // out as an ArrayBuffer with a safelisted Content-Type): a profile of the
+    // benchmark trace put two Blob constructions per batch at a tenth of the
+    // recorder's script time.
+    if (typeof CompressionStream === 'function' && typeof Response === 'function') {
       config.send = function (url, text) {
         var plain = function () { return fetch(url, { method: 'POST', body: text }); };
         var packed;
         try {
-          packed = new Response(new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
+          packed = new Response(new Response(text).body.pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
         } catch (_) { return plain(); }
         return packed.then(function (buf) {
           var gz = url + (url.indexOf('?') < 0 ? '?' : '&') + 'encoding=gzip';
-          return fetch(gz, { method: 'POST', body: new Blob([buf], { type: 'text/plain' }) });
+          return fetch(gz, { method: 'POST', body: buf, headers: { 'Content-Type': 'text/plain' } });
         }, plain);
       };
     }

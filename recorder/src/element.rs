@@ -8,9 +8,11 @@
 use crate::prelude::*;
 use shared::limits::{MAX_ID_LEN, MAX_PATH_CHARS, MAX_TEXT_CHARS};
 use shared::{truncate_chars, ElementRef};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use web_sys::Element;
 
+use crate::global::js_str;
 use crate::masking::{self, FieldFacts, MaskLevel};
 use crate::text::{concat, push_int};
 
@@ -25,6 +27,23 @@ pub const MAX_LABEL_CHARS: usize = 80;
 pub const MASK_ATTR: &str = "data-cotrail-mask";
 /// Attribute that makes an element and its descendants invisible to the recorder.
 pub const BLOCK_ATTR: &str = "data-cotrail-block";
+/// Selectors for [`MASK_ATTR`] and [`BLOCK_ATTR`] (a test keeps them in step).
+const MASK_SELECTOR: &str = "[data-cotrail-mask]";
+const BLOCK_SELECTOR: &str = "[data-cotrail-block]";
+
+#[wasm_bindgen]
+extern "C" {
+    /// An element seen through the bindings below.
+    #[wasm_bindgen(extends = Element)]
+    type ElementExt;
+    /// `Element.closest` with the selector as a `JsValue` (see `js_str!`).
+    #[wasm_bindgen(catch, method, js_name = closest)]
+    fn closest(this: &ElementExt, selectors: &JsValue) -> Result<Option<Element>, JsValue>;
+}
+
+fn closest(el: &Element, selectors: &JsValue) -> Result<Option<Element>, JsValue> {
+    el.unchecked_ref::<ElementExt>().closest(selectors)
+}
 
 /// What a click is usually about: the control around the clicked node (the
 /// `<span>` inside a `<button>` is not what the reviewer wants to see).
@@ -103,15 +122,13 @@ pub fn clean_text(s: &str, max: usize) -> String {
 /// A string property of a DOM object (`localName`, `textContent`, a form's
 /// `action` ...), read through the one `Reflect.get` import: each web-sys getter
 /// is an import with glue of its own, and the bundle is what every page downloads.
-pub fn prop(obj: &JsValue, name: &str) -> Option<String> {
-    js_sys::Reflect::get(obj, &JsValue::from_str(name))
-        .ok()?
-        .as_string()
+pub fn prop(obj: &JsValue, name: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(obj, name).ok()?.as_string()
 }
 
 /// `localName` (`""` if absent).
 pub fn local_name(el: &Element) -> String {
-    prop(el, "localName").unwrap_or_default()
+    prop(el, &js_str!("localName")).unwrap_or_default()
 }
 
 fn attr(el: &Element, name: &str) -> Option<String> {
@@ -135,7 +152,7 @@ pub fn event_element(event: &web_sys::Event) -> Option<Element> {
 
 /// The control a click landed in, or the element itself.
 pub fn interactive(el: &Element) -> Element {
-    el.closest(INTERACTIVE)
+    closest(el, &js_str!(INTERACTIVE))
         .ok()
         .flatten()
         .unwrap_or_else(|| el.clone())
@@ -143,12 +160,12 @@ pub fn interactive(el: &Element) -> Element {
 
 /// Inside `data-cotrail-block`: no event at all may mention it.
 pub fn is_blocked(el: &Element) -> bool {
-    matches!(el.closest(&concat(&["[", BLOCK_ATTR, "]"])), Ok(Some(_)))
+    matches!(closest(el, &js_str!(BLOCK_SELECTOR)), Ok(Some(_)))
 }
 
 /// The element or an ancestor carries `data-cotrail-mask`.
 pub fn is_marked(el: &Element) -> bool {
-    matches!(el.closest(&concat(&["[", MASK_ATTR, "]"])), Ok(Some(_)))
+    matches!(closest(el, &js_str!(MASK_SELECTOR)), Ok(Some(_)))
 }
 
 /// The DOM facts masking decides on.
@@ -244,17 +261,17 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
         }
         "input" | "select" | "textarea" => {
             // `labels` covers both `<label for=…>` and a wrapping `<label>`.
-            let labels = js_sys::Reflect::get(el, &JsValue::from_str("labels")).ok()?;
+            let labels = js_sys::Reflect::get(el, &js_str!("labels")).ok()?;
             let first = labels
                 .dyn_into::<web_sys::NodeList>()
                 .ok()
                 .and_then(|l| l.item(0));
             first
-                .and_then(|l| prop(&l, "textContent"))
+                .and_then(|l| prop(&l, &js_str!("textContent")))
                 .and_then(clean)
                 .or_else(|| attr(el, "placeholder").and_then(clean))
         }
-        "button" | "a" | "summary" | "label" | "option" | "legend" => prop(el, "textContent")
+        "button" | "a" | "summary" | "label" | "option" | "legend" => prop(el, &js_str!("textContent"))
             .and_then(clean)
             .or_else(|| attr(el, "title").and_then(clean)),
         "img" => attr(el, "alt").and_then(clean),
@@ -263,7 +280,7 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
             "button" | "link" | "tab" | "menuitem" | "checkbox"
         ) =>
         {
-            prop(el, "textContent").and_then(clean)
+            prop(el, &js_str!("textContent")).and_then(clean)
         }
         _ => attr(el, "title").and_then(clean),
     }
@@ -294,6 +311,12 @@ pub fn describe_with(el: &Element, facts: &FieldFacts, level: MaskLevel) -> Elem
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selectors_name_the_attributes() {
+        assert_eq!(MASK_SELECTOR, concat(&["[", MASK_ATTR, "]"]));
+        assert_eq!(BLOCK_SELECTOR, concat(&["[", BLOCK_ATTR, "]"]));
+    }
 
     #[test]
     fn segments_prefer_ids_then_classes_and_positions() {

@@ -23,6 +23,20 @@ macro_rules! page_global {
 }
 pub(crate) use page_global;
 
+/// A constant string as a `JsValue`, made once per page: passing a `&str` to
+/// JS decodes its UTF-8 on every call (`TextDecoder`), which a profile of the
+/// benchmark trace put at several percent of the recorder's script time for
+/// the selectors and property names read on every event.
+macro_rules! js_str {
+    ($s:expr) => {{
+        $crate::global::page_global! {
+            static S: wasm_bindgen::JsValue = wasm_bindgen::JsValue::from_str($s);
+        }
+        S.with(wasm_bindgen::JsValue::clone)
+    }};
+}
+pub(crate) use js_str;
+
 /// A lazily initialised value for the page's one thread.
 #[cfg(target_family = "wasm")]
 pub struct PageGlobal<T> {

@@ -63,18 +63,18 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor) {
     let (value, checked) = if masked.is_some() {
         (None, None)
     } else if is_checkable(el) {
-        let checked = js_sys::Reflect::get(el, &"checked".into())
+        let checked = js_sys::Reflect::get(el, &crate::global::js_str!("checked"))
             .ok()
             .and_then(|v| v.as_bool());
         (None, checked)
     } else {
-        let value = match js_sys::Reflect::get(el, &"value".into())
+        let value = match js_sys::Reflect::get(el, &crate::global::js_str!("value"))
             .ok()
             .and_then(|v| v.as_string())
         {
             Some(v) if facts.is_field() => Some(v),
             // A contenteditable host: its text is the value.
-            _ => crate::element::prop(el, "textContent"),
+            _ => crate::element::prop(el, &crate::global::js_str!("textContent")),
         };
         (
             value.map(|v| truncate_chars(&v, MAX_TEXT_CHARS).to_owned()),

@@ -65,7 +65,7 @@ pub struct PageObserver {
 
 fn current_url(core: &Core) -> String {
     let href = crate::global::window()
-        .and_then(|w| crate::element::prop(&w.location(), "href"))
+        .and_then(|w| crate::element::prop(&w.location(), &crate::global::js_str!("href")))
         .unwrap_or_default();
     truncate_chars(&strip_query(&href, &core.allow_params), MAX_URL_CHARS).to_owned()
 }
@@ -73,7 +73,7 @@ fn current_url(core: &Core) -> String {
 fn title() -> String {
     let t = crate::global::window()
         .and_then(|w| w.document())
-        .and_then(|d| crate::element::prop(&d, "title"))
+        .and_then(|d| crate::element::prop(&d, &crate::global::js_str!("title")))
         .unwrap_or_default();
     truncate_chars(&t, MAX_TEXT_CHARS).to_owned()
 }
