@@ -52,7 +52,7 @@ pub async fn recorder_js(
     tag = "assets",
     params(("file" = String, Path, description = "A file of the built bundle, e.g. `cotrail_recorder_bg.wasm`.")),
     responses(
-        (status = 200, description = "The file; gzip-encoded when the request accepts gzip.", content(
+        (status = 200, description = "The file; brotli- or gzip-encoded when the request accepts it.", content(
             ("application/wasm"),
             ("text/javascript"),
         )),
@@ -69,9 +69,10 @@ pub async fn recorder_file(
     bundle_file(&req, &www, &file).await
 }
 
-/// Serves `www/recorder/{name}`: its `.gz` twin (written by `cargo xtask build`
-/// at gzip's best level) with `Content-Encoding: gzip` when the client accepts
-/// gzip, the plain file otherwise. Every page that embeds the recorder downloads
+/// Serves `www/recorder/{name}`: its `.br` or `.gz` twin (written by `cargo
+/// xtask build` at each format's best level) with the matching
+/// `Content-Encoding` when the client accepts it (brotli preferred), the plain
+/// file otherwise. Every page that embeds the recorder downloads
 /// these files, so they go out at their smallest; `Vary: Accept-Encoding` keeps
 /// caches from mixing the two.
 async fn bundle_file(req: &HttpRequest, www: &WwwDir, name: &str) -> Result<HttpResponse, ApiError> {
@@ -96,20 +97,29 @@ async fn bundle_file(req: &HttpRequest, www: &WwwDir, name: &str) -> Result<Http
             ))
         });
     }
-    let gzipped = dir.join(format!("{name}.gz"));
-    let wants_gzip = req
-        .get_header::<header::AcceptEncoding>()
-        .and_then(|accept| {
-            accept.negotiate([header::Encoding::gzip(), header::Encoding::identity()].iter())
-        })
-        .is_some_and(|chosen| chosen == header::Encoding::gzip());
-    let file = if wants_gzip && gzipped.is_file() {
+    let accept = req.get_header::<header::AcceptEncoding>();
+    // Only that encoding offered: `Some` when the client accepts it at all.
+    let accepts = |enc: header::Encoding| {
+        accept
+            .as_ref()
+            .and_then(|a| a.negotiate([enc.clone()].iter()))
+            .is_some_and(|chosen| chosen == enc)
+    };
+    // Brotli first (smaller), then gzip, each only if its twin was built.
+    let twin = [
+        (header::Encoding::brotli(), "br", header::ContentEncoding::Brotli),
+        (header::Encoding::gzip(), "gz", header::ContentEncoding::Gzip),
+    ]
+    .into_iter()
+    .map(|(enc, ext, coding)| (enc, dir.join(format!("{name}.{ext}")), coding))
+    .find(|(enc, twin, _)| accepts(enc.clone()) && twin.is_file());
+    let file = if let Some((_, twin, coding)) = twin {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        NamedFile::open_async(&gzipped)
+        NamedFile::open_async(&twin)
             .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening {}: {e}", gzipped.display())))?
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening {}: {e}", twin.display())))?
             .set_content_type(actix_files::file_extension_to_mime(ext))
-            .set_content_encoding(header::ContentEncoding::Gzip)
+            .set_content_encoding(coding)
     } else {
         NamedFile::open_async(&path)
             .await

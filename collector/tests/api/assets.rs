@@ -1,5 +1,5 @@
-//! The recorder bundle as pages download it: gzipped where the browser accepts
-//! gzip, plain otherwise, never a file outside the bundle.
+//! The recorder bundle as pages download it: brotli or gzip where the browser
+//! accepts it, plain otherwise, never a file outside the bundle.
 
 use std::io::{Read as _, Write as _};
 
@@ -15,6 +15,23 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
+fn brotli(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut enc = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+        enc.write_all(bytes).unwrap();
+    }
+    out
+}
+
+fn unbrotli(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    brotli::Decompressor::new(bytes, 4096)
+        .read_to_end(&mut out)
+        .expect("a brotli body");
+    out
+}
+
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
@@ -23,8 +40,9 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A `www/` with a built bundle (plain files and their `.gz` twins, as
-/// `cargo xtask build` writes them) and a file beside the bundle.
+/// A `www/` with a built bundle (plain files and their `.br` and `.gz` twins,
+/// as `cargo xtask build` writes them), a file with a gzip twin only, one with
+/// none, and a file beside the bundle.
 fn www() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("recorder");
@@ -32,7 +50,10 @@ fn www() -> tempfile::TempDir {
     for (name, bytes) in [("cotrail_recorder_bg.wasm", WASM), ("recorder.js", LOADER)] {
         std::fs::write(bundle.join(name), bytes).unwrap();
         std::fs::write(bundle.join(format!("{name}.gz")), gzip(bytes)).unwrap();
+        std::fs::write(bundle.join(format!("{name}.br")), brotli(bytes)).unwrap();
     }
+    std::fs::write(bundle.join("gz_only.js"), b"gzip twin only").unwrap();
+    std::fs::write(bundle.join("gz_only.js.gz"), gzip(b"gzip twin only")).unwrap();
     std::fs::write(bundle.join("no_twin.js"), b"plain only").unwrap();
     std::fs::write(dir.path().join("secret.txt"), b"outside the bundle").unwrap();
     dir
@@ -54,7 +75,7 @@ fn header<'a>(res: &'a reqwest::Response, name: &str) -> &'a str {
 }
 
 #[tokio::test]
-async fn the_bundle_is_served_gzipped_to_browsers_that_accept_gzip() {
+async fn the_bundle_is_served_compressed_to_browsers_that_accept_it() {
     let www = www();
     let path = www.path().to_path_buf();
     let app = TestApp::spawn_with(|s| s.www_dir = path).await;
@@ -69,13 +90,26 @@ async fn the_bundle_is_served_gzipped_to_browsers_that_accept_gzip() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(header(&res, "content-encoding"), "gzip");
+    assert_eq!(header(&res, "content-encoding"), "br", "brotli is preferred");
     assert_eq!(header(&res, "content-type"), "application/wasm");
     assert!(header(&res, "vary").to_ascii_lowercase().contains("accept-encoding"));
     assert!(!header(&res, "access-control-allow-origin").is_empty());
     let body = res.bytes().await.unwrap();
-    assert!(body.len() < WASM.len(), "the gzipped body is smaller");
-    assert_eq!(gunzip(&body), WASM);
+    assert!(body.len() < WASM.len(), "the compressed body is smaller");
+    assert_eq!(unbrotli(&body), WASM);
+
+    // gzip for clients without brotli (or refusing it).
+    for accept in ["gzip", "gzip, deflate", "br;q=0, gzip"] {
+        let res = get(&app, "/recorder/cotrail_recorder_bg.wasm", Some(accept)).await;
+        assert_eq!(res.status(), 200, "{accept}");
+        assert_eq!(header(&res, "content-encoding"), "gzip", "{accept}");
+        assert_eq!(header(&res, "content-type"), "application/wasm");
+        assert_eq!(gunzip(&res.bytes().await.unwrap()), WASM, "{accept}");
+    }
+    // A file built with a gzip twin only: gzip even when brotli is accepted.
+    let res = get(&app, "/recorder/gz_only.js", Some("br, gzip")).await;
+    assert_eq!(header(&res, "content-encoding"), "gzip");
+    assert_eq!(gunzip(&res.bytes().await.unwrap()), b"gzip twin only");
 
     // The loader too, still revalidated on every load.
     let res = get(&app, "/recorder.js", Some("gzip")).await;
@@ -91,7 +125,7 @@ async fn clients_that_do_not_accept_gzip_get_the_plain_file() {
     let www = www();
     let path = www.path().to_path_buf();
     let app = TestApp::spawn_with(|s| s.www_dir = path).await;
-    for accept in [None, Some("identity"), Some("gzip;q=0, identity"), Some("br")] {
+    for accept in [None, Some("identity"), Some("gzip;q=0, br;q=0, identity"), Some("zstd")] {
         let res = get(&app, "/recorder/cotrail_recorder_bg.wasm", accept).await;
         assert_eq!(res.status(), 200, "{accept:?}");
         assert_eq!(header(&res, "content-encoding"), "", "{accept:?}");
@@ -100,7 +134,7 @@ async fn clients_that_do_not_accept_gzip_get_the_plain_file() {
         assert_eq!(res.bytes().await.unwrap(), WASM, "{accept:?}");
     }
     // A file without a `.gz` twin goes out plain even when gzip is accepted.
-    let res = get(&app, "/recorder/no_twin.js", Some("gzip")).await;
+    let res = get(&app, "/recorder/no_twin.js", Some("br, gzip")).await;
     assert_eq!(res.status(), 200);
     assert_eq!(header(&res, "content-encoding"), "");
     assert_eq!(res.bytes().await.unwrap(), &b"plain only"[..]);
@@ -112,10 +146,15 @@ async fn each_encoding_revalidates_against_its_own_etag() {
     let path = www.path().to_path_buf();
     let app = TestApp::spawn_with(|s| s.www_dir = path).await;
     let gz = get(&app, "/recorder/cotrail_recorder_bg.wasm", Some("gzip")).await;
+    let br = get(&app, "/recorder/cotrail_recorder_bg.wasm", Some("br")).await;
     let plain = get(&app, "/recorder/cotrail_recorder_bg.wasm", None).await;
-    let (gz_tag, plain_tag) = (header(&gz, "etag").to_owned(), header(&plain, "etag").to_owned());
-    assert!(!gz_tag.is_empty() && !plain_tag.is_empty());
-    assert_ne!(gz_tag, plain_tag, "a cache must not answer one encoding with the other");
+    let tags = [&gz, &br, &plain].map(|r| header(r, "etag").to_owned());
+    let gz_tag = tags[0].clone();
+    assert!(tags.iter().all(|t| !t.is_empty()));
+    assert!(
+        tags[0] != tags[1] && tags[1] != tags[2] && tags[0] != tags[2],
+        "a cache must not answer one encoding with another: {tags:?}"
+    );
     let res = app
         .client
         .get(format!("{}/recorder/cotrail_recorder_bg.wasm", app.base))
