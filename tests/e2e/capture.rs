@@ -41,6 +41,25 @@ async fn all_seven_event_types_travel_from_a_real_page_to_the_agent_api() -> any
     // The shop: SPA navigation and a custom event.
     b.driver.goto(format!("{base}/")).await?;
     b.wait_for_recorder().await?;
+    // The page downloaded the bundle compressed (Resource Timing: bytes on the
+    // wire below the decoded size), as the collector serves its twins.
+    let sizes: Vec<(String, f64, f64)> = b
+        .driver
+        .execute(
+            r"return performance.getEntriesByType('resource')
+               .filter(e => /\/recorder(\.js|\/)/.test(e.name))
+               .map(e => [e.name, e.encodedBodySize, e.decodedBodySize])",
+            vec![],
+        )
+        .await?
+        .convert()?;
+    assert_eq!(sizes.len(), 3, "loader, glue and wasm: {sizes:?}");
+    for (name, encoded, decoded) in &sizes {
+        assert!(
+            *encoded > 0.0 && encoded < decoded,
+            "{name} was not compressed on the wire: {encoded} of {decoded} bytes"
+        );
+    }
     let session: String = b
         .driver
         .execute("return cotrail.sessionId()", vec![])
