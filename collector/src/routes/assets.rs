@@ -72,9 +72,9 @@ pub async fn recorder_file(
 /// Serves `www/recorder/{name}`: its `.br` or `.gz` twin (written by `cargo
 /// xtask build` at each format's best level) with the matching
 /// `Content-Encoding` when the client accepts it (brotli preferred), the plain
-/// file otherwise. Every page that embeds the recorder downloads
-/// these files, so they go out at their smallest; `Vary: Accept-Encoding` keeps
-/// caches from mixing the two.
+/// file otherwise. Every page that embeds the recorder downloads these files,
+/// so they go out at their smallest; `Vary: Accept-Encoding` (and an `ETag` per
+/// file) keeps caches from answering one encoding with another.
 async fn bundle_file(req: &HttpRequest, www: &WwwDir, name: &str) -> Result<HttpResponse, ApiError> {
     // Plain file names only: no directories, no hidden files, no traversal.
     let plain = !name.is_empty()
