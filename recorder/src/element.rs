@@ -271,9 +271,11 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
                 .and_then(clean)
                 .or_else(|| attr(el, "placeholder").and_then(clean))
         }
-        "button" | "a" | "summary" | "label" | "option" | "legend" => prop(el, &js_str!("textContent"))
-            .and_then(clean)
-            .or_else(|| attr(el, "title").and_then(clean)),
+        "button" | "a" | "summary" | "label" | "option" | "legend" => {
+            prop(el, &js_str!("textContent"))
+                .and_then(clean)
+                .or_else(|| attr(el, "title").and_then(clean))
+        }
         "img" => attr(el, "alt").and_then(clean),
         _ if matches!(
             role.as_str(),

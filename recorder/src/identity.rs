@@ -60,7 +60,11 @@ pub fn resume(
         ),
     };
     let next_seq = if continues {
-        stored.seq.as_deref().and_then(crate::text::parse_u64).unwrap_or(0)
+        stored
+            .seq
+            .as_deref()
+            .and_then(crate::text::parse_u64)
+            .unwrap_or(0)
     } else {
         0
     };

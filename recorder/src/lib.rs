@@ -74,9 +74,9 @@ pub mod text;
 pub mod timer;
 pub mod transport;
 
-use crate::recorder::{Core, Recorder};
 #[allow(unused_imports)]
 use crate::prelude::*;
+use crate::recorder::{Core, Recorder};
 use crate::text::concat;
 
 global::page_global! {

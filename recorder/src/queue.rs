@@ -421,7 +421,11 @@ mod tests {
             let mut expected: Vec<u64> = v.iter().map(|e| e.seq).collect();
             expected.sort_unstable();
             sort_by_seq(&mut v);
-            assert_eq!(v.iter().map(|e| e.seq).collect::<Vec<_>>(), expected, "n = {n}");
+            assert_eq!(
+                v.iter().map(|e| e.seq).collect::<Vec<_>>(),
+                expected,
+                "n = {n}"
+            );
         }
     }
     use shared::Batch;

@@ -7,8 +7,8 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use core::cell::RefCell;
 use alloc::rc::{Rc, Weak};
+use core::cell::RefCell;
 
 use crate::timer::{Interval, Timer};
 use shared::{Actor, AgentId, SessionId, TabId};

@@ -80,10 +80,7 @@ const NEXT_KEY_TTL_MS: f64 = 30.0 * 24.0 * 3_600_000.0;
 fn parse_next(v: &str) -> Option<(u64, f64)> {
     let mut parts = v.split(' ');
     let next = parse_u64(parts.next()?)?;
-    let at = parts
-        .next()
-        .and_then(parse_u64)
-        .unwrap_or(0);
+    let at = parts.next().and_then(parse_u64).unwrap_or(0);
     Some((next, at as f64))
 }
 

@@ -578,7 +578,15 @@ mod char_tests {
 
     #[test]
     fn counting_and_truncating_agree_with_chars() {
-        for s in ["", "a", "héllo", "日本語テキスト", "a😀b😀c", "\u{10FFFF}x", "mixed ascii, é, 語 and 😀"] {
+        for s in [
+            "",
+            "a",
+            "héllo",
+            "日本語テキスト",
+            "a😀b😀c",
+            "\u{10FFFF}x",
+            "mixed ascii, é, 語 and 😀",
+        ] {
             assert_eq!(char_count(s), s.chars().count(), "{s}");
             for max in 0..12 {
                 let expected: String = s.chars().take(max).collect();

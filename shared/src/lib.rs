@@ -29,7 +29,8 @@
 extern crate alloc;
 
 /// The `alloc` names the modules use, imported explicitly so they also build
-/// without `std`'s prelude.
+/// without `std`'s prelude (with `std` some of them go unused).
+#[allow(unused_imports)]
 mod prelude {
     pub use alloc::borrow::ToOwned;
     pub use alloc::format;
@@ -45,8 +46,8 @@ pub mod ids;
 pub mod limits;
 
 pub use event::{
-    char_count, json_depth, truncate_chars, Actor, Batch, ClickData, CustomData, ElementRef, Event, EventData,
-    EventType, FormData, Gap, GapReason, InputData, LimitError, MaskReason, Navigation,
+    char_count, json_depth, truncate_chars, Actor, Batch, ClickData, CustomData, ElementRef, Event,
+    EventData, EventType, FormData, Gap, GapReason, InputData, LimitError, MaskReason, Navigation,
     PageChangeData, ScrollData, SelectionData,
 };
 pub use ids::{AgentId, IdError, SessionId, TabId, TenantId, UserId};

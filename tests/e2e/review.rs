@@ -186,8 +186,8 @@ async fn review_app_signs_in_finds_the_demo_session_and_reads_its_trail() -> any
                     && clicks_on(ev, "nav-cart")
                         .iter()
                         .any(|e| e.event.actor.kind() == "agent")
-                    && inputs_on(ev, "password").len() >= 1
-                    && inputs_on(ev, "name").len() >= 1
+                    && !inputs_on(ev, "password").is_empty()
+                    && !inputs_on(ev, "name").is_empty()
             },
         )
         .await;
@@ -306,7 +306,7 @@ async fn review_app_signs_in_finds_the_demo_session_and_reads_its_trail() -> any
 
     // The trail.
     b.driver
-        .find(By::Css(&format!("{row} .sid a")))
+        .find(By::Css(format!("{row} .sid a")))
         .await?
         .click()
         .await?;

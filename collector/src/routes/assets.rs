@@ -75,7 +75,11 @@ pub async fn recorder_file(
 /// file otherwise. Every page that embeds the recorder downloads these files,
 /// so they go out at their smallest; `Vary: Accept-Encoding` (and an `ETag` per
 /// file) keeps caches from answering one encoding with another.
-async fn bundle_file(req: &HttpRequest, www: &WwwDir, name: &str) -> Result<HttpResponse, ApiError> {
+async fn bundle_file(
+    req: &HttpRequest,
+    www: &WwwDir,
+    name: &str,
+) -> Result<HttpResponse, ApiError> {
     // Plain file names only: no directories, no hidden files, no traversal.
     let plain = !name.is_empty()
         && !name.starts_with('.')
@@ -83,7 +87,9 @@ async fn bundle_file(req: &HttpRequest, www: &WwwDir, name: &str) -> Result<Http
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if !plain {
-        return Err(ApiError::NotFound("no such file in the recorder bundle".into()));
+        return Err(ApiError::NotFound(
+            "no such file in the recorder bundle".into(),
+        ));
     }
     let dir = www.0.join("recorder");
     let path = dir.join(name);
@@ -107,8 +113,16 @@ async fn bundle_file(req: &HttpRequest, www: &WwwDir, name: &str) -> Result<Http
     };
     // Brotli first (smaller), then gzip, each only if its twin was built.
     let twin = [
-        (header::Encoding::brotli(), "br", header::ContentEncoding::Brotli),
-        (header::Encoding::gzip(), "gz", header::ContentEncoding::Gzip),
+        (
+            header::Encoding::brotli(),
+            "br",
+            header::ContentEncoding::Brotli,
+        ),
+        (
+            header::Encoding::gzip(),
+            "gz",
+            header::ContentEncoding::Gzip,
+        ),
     ]
     .into_iter()
     .map(|(enc, ext, coding)| (enc, dir.join(format!("{name}.{ext}")), coding))
@@ -129,10 +143,8 @@ async fn bundle_file(req: &HttpRequest, www: &WwwDir, name: &str) -> Result<Http
         .use_etag(true)
         .disable_content_disposition()
         .into_response(req);
-    res.headers_mut().insert(
-        header::VARY,
-        HeaderValue::from_static("accept-encoding"),
-    );
+    res.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     Ok(res)
 }
 

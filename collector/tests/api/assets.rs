@@ -90,9 +90,15 @@ async fn the_bundle_is_served_compressed_to_browsers_that_accept_it() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(header(&res, "content-encoding"), "br", "brotli is preferred");
+    assert_eq!(
+        header(&res, "content-encoding"),
+        "br",
+        "brotli is preferred"
+    );
     assert_eq!(header(&res, "content-type"), "application/wasm");
-    assert!(header(&res, "vary").to_ascii_lowercase().contains("accept-encoding"));
+    assert!(header(&res, "vary")
+        .to_ascii_lowercase()
+        .contains("accept-encoding"));
     assert!(!header(&res, "access-control-allow-origin").is_empty());
     let body = res.bytes().await.unwrap();
     assert!(body.len() < WASM.len(), "the compressed body is smaller");
@@ -125,12 +131,19 @@ async fn clients_that_do_not_accept_gzip_get_the_plain_file() {
     let www = www();
     let path = www.path().to_path_buf();
     let app = TestApp::spawn_with(|s| s.www_dir = path).await;
-    for accept in [None, Some("identity"), Some("gzip;q=0, br;q=0, identity"), Some("zstd")] {
+    for accept in [
+        None,
+        Some("identity"),
+        Some("gzip;q=0, br;q=0, identity"),
+        Some("zstd"),
+    ] {
         let res = get(&app, "/recorder/cotrail_recorder_bg.wasm", accept).await;
         assert_eq!(res.status(), 200, "{accept:?}");
         assert_eq!(header(&res, "content-encoding"), "", "{accept:?}");
         assert_eq!(header(&res, "content-type"), "application/wasm");
-        assert!(header(&res, "vary").to_ascii_lowercase().contains("accept-encoding"));
+        assert!(header(&res, "vary")
+            .to_ascii_lowercase()
+            .contains("accept-encoding"));
         assert_eq!(res.bytes().await.unwrap(), WASM, "{accept:?}");
     }
     // A file without a `.gz` twin goes out plain even when gzip is accepted.
@@ -195,7 +208,10 @@ async fn an_unbuilt_bundle_says_how_to_build_it() {
         assert_eq!(res.status(), 503, "{path}");
         let body: serde_json::Value = res.json().await.unwrap();
         assert!(
-            body["error"]["message"].as_str().unwrap_or("").contains("cargo xtask build"),
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("cargo xtask build"),
             "{path}: {body}"
         );
     }

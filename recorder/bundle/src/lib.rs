@@ -5,6 +5,11 @@
 //! when `std` is linked (the recorder's tests link it through
 //! wasm-bindgen-test, and two panic handlers do not link). `xtask build` builds
 //! this crate with the `wasm-release` profile and runs wasm-bindgen on it.
+//!
+//! Build it on its own (`cargo xtask build`, or `cargo build -p
+//! cotrail-recorder-bundle --target wasm32-unknown-unknown`): in one cargo
+//! invocation with the recorder's tests for wasm32 (`--workspace --tests`),
+//! feature unification brings `std` in and the two panic handlers clash.
 
 #![no_std]
 

@@ -35,9 +35,11 @@ impl FormObserver {
                 return Ok(());
             }
             // `action` and `method` are the resolved properties: absolute URL, lower case.
-            let action = element::prop(&form, &crate::global::js_str!("action")).filter(|a| !a.is_empty()).map(|a| {
-                truncate_chars(&strip_query(&a, &core.allow_params), MAX_URL_CHARS).to_owned()
-            });
+            let action = element::prop(&form, &crate::global::js_str!("action"))
+                .filter(|a| !a.is_empty())
+                .map(|a| {
+                    truncate_chars(&strip_query(&a, &core.allow_params), MAX_URL_CHARS).to_owned()
+                });
             let method = element::prop(&form, &crate::global::js_str!("method"))
                 .filter(|m| !m.is_empty())
                 .map(|m| truncate_chars(&m.to_ascii_lowercase(), MAX_ID_LEN).to_owned());

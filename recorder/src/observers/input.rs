@@ -3,8 +3,8 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use core::cell::RefCell;
 use alloc::rc::{Rc, Weak};
+use core::cell::RefCell;
 
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
@@ -96,33 +96,36 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor) {
 fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
     let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
         (Rc::downgrade(core), Rc::downgrade(state));
-    state.borrow_mut().timer = Some(Timer::once(crate::num::ceil(delay).max(1.0) as u32, move || {
-        let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
-            return;
-        };
-        let now = core.now();
-        let due: Vec<Pending> = {
-            let mut s = state.borrow_mut();
-            s.timer.take();
-            let (due, waiting) = core::mem::take(&mut s.pending)
-                .into_iter()
-                .partition(|p| now - p.last >= DEBOUNCE_MS - 1.0);
-            s.pending = waiting;
-            due
-        };
-        for p in due {
-            emit(&core, &p.el, p.actor);
-        }
-        let next = state
-            .borrow()
-            .pending
-            .iter()
-            .map(|p| p.last + DEBOUNCE_MS - now)
-            .fold(f64::INFINITY, f64::min);
-        if next.is_finite() {
-            arm(&core, &state, next);
-        }
-    }));
+    state.borrow_mut().timer = Some(Timer::once(
+        crate::num::ceil(delay).max(1.0) as u32,
+        move || {
+            let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
+                return;
+            };
+            let now = core.now();
+            let due: Vec<Pending> = {
+                let mut s = state.borrow_mut();
+                s.timer.take();
+                let (due, waiting) = core::mem::take(&mut s.pending)
+                    .into_iter()
+                    .partition(|p| now - p.last >= DEBOUNCE_MS - 1.0);
+                s.pending = waiting;
+                due
+            };
+            for p in due {
+                emit(&core, &p.el, p.actor);
+            }
+            let next = state
+                .borrow()
+                .pending
+                .iter()
+                .map(|p| p.last + DEBOUNCE_MS - now)
+                .fold(f64::INFINITY, f64::min);
+            if next.is_finite() {
+                arm(&core, &state, next);
+            }
+        },
+    ));
 }
 
 /// Takes the field's pending entry, if it has one.

@@ -7,8 +7,8 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use core::cell::RefCell;
 use alloc::rc::{Rc, Weak};
+use core::cell::RefCell;
 
 use crate::timer::Timer;
 use shared::limits::{MAX_TEXT_CHARS, MAX_URL_CHARS};

@@ -4,8 +4,8 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use core::cell::RefCell;
 use alloc::rc::{Rc, Weak};
+use core::cell::RefCell;
 
 use crate::timer::Timer;
 use shared::{Actor, EventData, ScrollData};

@@ -3,8 +3,8 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use core::cell::RefCell;
 use alloc::rc::{Rc, Weak};
+use core::cell::RefCell;
 
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
@@ -75,7 +75,7 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
     // A selection inside a text field is the field's, not the document's.
     let active = document
         .active_element()
-        .filter(|a| matches!(crate::element::local_name(&a).as_str(), "input" | "textarea"));
+        .filter(|a| matches!(crate::element::local_name(a).as_str(), "input" | "textarea"));
     let anchor = active.or_else(|| {
         let node = sel.anchor_node()?;
         match node.dyn_into::<Element>() {
@@ -113,21 +113,24 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
 fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
     let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
         (Rc::downgrade(core), Rc::downgrade(state));
-    state.borrow_mut().timer = Some(Timer::once(crate::num::ceil(delay).max(1.0) as u32, move || {
-        let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
-            return;
-        };
-        let remaining = {
-            let mut s = state.borrow_mut();
-            s.timer.take();
-            s.last_change + DEBOUNCE_MS - core.now()
-        };
-        if remaining > 1.0 {
-            arm(&core, &state, remaining);
-        } else {
-            settle(&core, &state);
-        }
-    }));
+    state.borrow_mut().timer = Some(Timer::once(
+        crate::num::ceil(delay).max(1.0) as u32,
+        move || {
+            let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
+                return;
+            };
+            let remaining = {
+                let mut s = state.borrow_mut();
+                s.timer.take();
+                s.last_change + DEBOUNCE_MS - core.now()
+            };
+            if remaining > 1.0 {
+                arm(&core, &state, remaining);
+            } else {
+                settle(&core, &state);
+            }
+        },
+    ));
 }
 
 impl SelectionObserver {
