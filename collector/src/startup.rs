@@ -237,12 +237,15 @@ pub fn app(
         .service(
             web::resource("/recorder.js")
                 .wrap(public_cors())
-                .route(web::get().to(assets::recorder_js)),
+                .route(web::get().to(assets::recorder_js))
+                // CDNs and uptime checks ask with HEAD (NamedFile sends no body).
+                .route(web::head().to(assets::recorder_js)),
         )
         .service(
             web::resource("/recorder/{file}")
                 .wrap(public_cors())
-                .route(web::get().to(assets::recorder_file)),
+                .route(web::get().to(assets::recorder_file))
+                .route(web::head().to(assets::recorder_file)),
         )
         // Static files last, so they never shadow an API route.
         .service(Files::new("/", &state.www_dir).index_file("index.html"))

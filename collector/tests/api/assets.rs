@@ -127,7 +127,7 @@ async fn the_bundle_is_served_compressed_to_browsers_that_accept_it() {
 }
 
 #[tokio::test]
-async fn clients_that_do_not_accept_gzip_get_the_plain_file() {
+async fn clients_that_accept_neither_brotli_nor_gzip_get_the_plain_file() {
     let www = www();
     let path = www.path().to_path_buf();
     let app = TestApp::spawn_with(|s| s.www_dir = path).await;
@@ -151,6 +151,26 @@ async fn clients_that_do_not_accept_gzip_get_the_plain_file() {
     assert_eq!(res.status(), 200);
     assert_eq!(header(&res, "content-encoding"), "");
     assert_eq!(res.bytes().await.unwrap(), &b"plain only"[..]);
+}
+
+#[tokio::test]
+async fn head_requests_get_the_headers_without_the_body() {
+    let www = www();
+    let path = www.path().to_path_buf();
+    let app = TestApp::spawn_with(|s| s.www_dir = path).await;
+    for path in ["/recorder.js", "/recorder/cotrail_recorder_bg.wasm"] {
+        let res = app
+            .client
+            .head(format!("{}{path}", app.base))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(header(&res, "content-encoding"), "gzip", "{path}");
+        assert!(!header(&res, "etag").is_empty(), "{path}");
+        assert!(res.bytes().await.unwrap().is_empty(), "{path}");
+    }
 }
 
 #[tokio::test]
