@@ -212,7 +212,9 @@ fn compute_css_path(el: &Element) -> String {
             segments.push(segment(&tag, id.as_deref(), None, None));
             break;
         }
-        let class = node.class_list().item(0);
+        // The first class (`classList[0]`; SVG elements have one too).
+        let classes = crate::global::get(&node, &js_str!("classList"));
+        let class = crate::global::get(&classes, &JsValue::from(0)).as_string();
         segments.push(segment(
             &tag,
             None,

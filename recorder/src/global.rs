@@ -9,6 +9,7 @@
 use core::cell::OnceCell;
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 /// Declares a page-wide `static` read with `NAME.with(|value| ...)`, initialised
 /// on first use.
@@ -78,4 +79,25 @@ extern "C" {
 /// The page's `window` (`Option` to keep the callers' shape; always `Some` in a page).
 pub fn window() -> Option<web_sys::Window> {
     Some(WINDOW.with(web_sys::Window::clone))
+}
+
+/// `obj[key]` through the one `Reflect.get` import (`undefined` if reading
+/// throws, as storage getters do where storage is disabled). Properties read
+/// this way cost no import of their own: each web-sys getter is one, with its
+/// glue, in what every page downloads.
+pub fn get(obj: &JsValue, key: &JsValue) -> JsValue {
+    js_sys::Reflect::get(obj, key).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `obj[key]` when it is an object, as `T`. Only for properties whose type
+/// the platform fixes (`window.document` is a `Document` ...): not checked.
+pub fn get_object<T: JsCast>(obj: &JsValue, key: &JsValue) -> Option<T> {
+    let v = get(obj, key);
+    v.is_object().then(|| v.unchecked_into())
+}
+
+/// The page's `document`.
+pub fn document() -> Option<web_sys::Document> {
+    let window = window()?;
+    get_object(&window, &js_str!("document"))
 }

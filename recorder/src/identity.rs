@@ -97,7 +97,8 @@ mod web {
     use web_sys::Storage;
 
     fn storage() -> Option<Storage> {
-        crate::global::window()?.session_storage().ok().flatten()
+        let window = crate::global::window()?;
+        crate::global::get_object(&window, &crate::global::js_str!("sessionStorage"))
     }
 
     pub fn get(key: &str) -> Option<String> {
@@ -119,7 +120,10 @@ mod web {
 
     /// A fresh random id (UUID v4).
     pub fn generate() -> String {
-        if let Some(c) = crate::global::window().and_then(|w| w.crypto().ok()) {
+        let crypto = crate::global::window().and_then(|w| {
+            crate::global::get_object::<web_sys::Crypto>(&w, &crate::global::js_str!("crypto"))
+        });
+        if let Some(c) = crypto {
             // `randomUUID` is absent outside secure contexts; probe before calling.
             let has = js_sys::Reflect::has(&c, &"randomUUID".into()).unwrap_or(false);
             if has {

@@ -55,7 +55,7 @@ impl Core {
         if let Some(id) = self.agent_scope.borrow().last() {
             return Actor::Agent { id: id.clone() };
         }
-        if !event.is_trusted() {
+        if crate::global::get(event, &crate::global::js_str!("isTrusted")) != JsValue::TRUE {
             return Actor::Script;
         }
         self.page_actor.clone()
@@ -170,8 +170,9 @@ impl Recorder {
     /// that posts a batch gzipped where the browser can (see `transport`).
     pub fn start(config: Config, send: Option<js_sys::Function>) -> Result<Recorder, JsValue> {
         let window = crate::global::window().ok_or("no window")?;
-        let document = window.document().ok_or("no document")?;
-        let performance = window.performance();
+        let document = crate::global::document().ok_or("no document")?;
+        let performance =
+            crate::global::get_object(&window, &crate::global::js_str!("performance"));
         let page_id = identity::generate();
         let id = identity::load(config.session_id.clone(), |tab| {
             storage::owned_elsewhere(tab, &page_id, js_sys::Date::now())
@@ -260,7 +261,9 @@ fn lifecycle_listeners(
             Ok(())
         })?,
         Listener::new(document, EventKind::VisibilityChange, move |_| {
-            if doc.visibility_state() == web_sys::VisibilityState::Hidden {
+            if crate::element::prop(&doc, &crate::global::js_str!("visibilityState")).as_deref()
+                == Some("hidden")
+            {
                 on_hide(false);
             }
             Ok(())

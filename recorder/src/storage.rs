@@ -45,7 +45,8 @@ pub const HEARTBEAT_MS: u32 = 4_000;
 pub const HEARTBEAT_STALE_MS: f64 = 3.0 * HEARTBEAT_MS as f64;
 
 fn local() -> Option<Storage> {
-    crate::global::window()?.local_storage().ok().flatten()
+    let window = crate::global::window()?;
+    crate::global::get_object(&window, &crate::global::js_str!("localStorage"))
 }
 
 fn event_key(session: &str, tab: &str, seq: u64) -> String {

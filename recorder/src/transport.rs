@@ -275,7 +275,9 @@ pub fn flush(core: &Rc<Core>) {
 fn status_of(value: &JsValue) -> (Option<u16>, Option<String>) {
     match value.dyn_ref::<Response>() {
         Some(r) => (
-            Some(r.status()),
+            crate::global::get(r, &crate::global::js_str!("status"))
+                .as_f64()
+                .map(|s| s as u16),
             r.headers().get("retry-after").ok().flatten(),
         ),
         None => (None, None),

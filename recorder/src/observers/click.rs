@@ -17,9 +17,7 @@ pub struct ClickObserver {
 
 impl ClickObserver {
     pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = crate::global::window()
-            .and_then(|w| w.document())
-            .ok_or("no document")?;
+        let document = crate::global::document().ok_or("no document")?;
         let core = core.clone();
         let listener = Listener::new(&document, EventKind::Click, move |event| {
             let Some(el) = element::event_element(event) else {

@@ -20,9 +20,7 @@ pub struct FormObserver {
 
 impl FormObserver {
     pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = crate::global::window()
-            .and_then(|w| w.document())
-            .ok_or("no document")?;
+        let document = crate::global::document().ok_or("no document")?;
         let core = core.clone();
         let listener = Listener::new(&document, EventKind::Submit, move |event| {
             let Some(form) = event

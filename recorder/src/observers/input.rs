@@ -140,9 +140,7 @@ fn take_pending(state: &RefCell<State>, el: &Element) -> Option<Pending> {
 
 impl InputObserver {
     pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = crate::global::window()
-            .and_then(|w| w.document())
-            .ok_or("no document")?;
+        let document = crate::global::document().ok_or("no document")?;
         let state = Rc::new(RefCell::new(State::default()));
         let field = |event: &web_sys::Event| {
             event

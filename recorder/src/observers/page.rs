@@ -65,14 +65,16 @@ pub struct PageObserver {
 
 fn current_url(core: &Core) -> String {
     let href = crate::global::window()
-        .and_then(|w| crate::element::prop(&w.location(), &crate::global::js_str!("href")))
+        .and_then(|w| {
+            let location = crate::global::get(&w, &crate::global::js_str!("location"));
+            crate::element::prop(&location, &crate::global::js_str!("href"))
+        })
         .unwrap_or_default();
     truncate_chars(&strip_query(&href, &core.allow_params), MAX_URL_CHARS).to_owned()
 }
 
 fn title() -> String {
-    let t = crate::global::window()
-        .and_then(|w| w.document())
+    let t = crate::global::document()
         .and_then(|d| crate::element::prop(&d, &crate::global::js_str!("title")))
         .unwrap_or_default();
     truncate_chars(&t, MAX_TEXT_CHARS).to_owned()
@@ -156,7 +158,9 @@ impl PageObserver {
             on(EventKind::PopState, Navigation::Pop)?,
             on(EventKind::HashChange, Navigation::Hash)?,
         ];
-        let history = window.history()?;
+        let history: web_sys::History =
+            crate::global::get_object(&window, &crate::global::js_str!("history"))
+                .ok_or("no history")?;
         let patches = vec![
             HistoryPatch::new(&history, "pushState", core, &state, Navigation::Push)?,
             HistoryPatch::new(&history, "replaceState", core, &state, Navigation::Replace)?,

@@ -13,6 +13,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
 
 use crate::element;
+use crate::global::{get, js_str};
 use crate::listener::{EventKind, Listener};
 use crate::recorder::Core;
 
@@ -51,14 +52,17 @@ fn same(a: &Option<Element>, b: &Option<Element>) -> bool {
 
 fn position(target: &Option<Element>) -> (i64, i64) {
     match target {
-        Some(el) => (i64::from(el.scroll_left()), i64::from(el.scroll_top())),
+        Some(el) => offsets(el, &js_str!("scrollLeft"), &js_str!("scrollTop")),
         None => crate::global::window().map_or((0, 0), |w| {
-            (
-                crate::num::round(w.scroll_x().unwrap_or(0.0)) as i64,
-                crate::num::round(w.scroll_y().unwrap_or(0.0)) as i64,
-            )
+            offsets(&w, &js_str!("scrollX"), &js_str!("scrollY"))
         }),
     }
+}
+
+/// A scroll offset pair of `obj`, rounded to whole pixels.
+fn offsets(obj: &JsValue, x: &JsValue, y: &JsValue) -> (i64, i64) {
+    let read = |key| crate::num::round(get(obj, key).as_f64().unwrap_or(0.0)) as i64;
+    (read(x), read(y))
 }
 
 fn emit(core: &Rc<Core>, target: &Option<Element>, actor: Actor, (x, y): (i64, i64)) {
@@ -98,9 +102,7 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>) {
 
 impl ScrollObserver {
     pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = crate::global::window()
-            .and_then(|w| w.document())
-            .ok_or("no document")?;
+        let document = crate::global::document().ok_or("no document")?;
         let state = Rc::new(RefCell::new(State::default()));
         let listener = {
             let (core, state) = (core.clone(), state.clone());

@@ -61,7 +61,7 @@ fn is_password(el: &Element) -> bool {
 
 /// Records the current selection if it is new.
 fn settle(core: &Rc<Core>, state: &RefCell<State>) {
-    let Some(document) = crate::global::window().and_then(|w| w.document()) else {
+    let Some(document) = crate::global::document() else {
         return;
     };
     let Ok(Some(sel)) = document.get_selection() else {
@@ -73,11 +73,12 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
         return;
     }
     // A selection inside a text field is the field's, not the document's.
-    let active = document
-        .active_element()
-        .filter(|a| matches!(crate::element::local_name(a).as_str(), "input" | "textarea"));
+    let active =
+        crate::global::get_object::<Element>(&document, &crate::global::js_str!("activeElement"))
+            .filter(|a| matches!(crate::element::local_name(a).as_str(), "input" | "textarea"));
     let anchor = active.or_else(|| {
-        let node = sel.anchor_node()?;
+        let node: web_sys::Node =
+            crate::global::get_object(&sel, &crate::global::js_str!("anchorNode"))?;
         match node.dyn_into::<Element>() {
             Ok(el) => Some(el),
             Err(node) => node.parent_element(),
@@ -135,9 +136,7 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
 
 impl SelectionObserver {
     pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = crate::global::window()
-            .and_then(|w| w.document())
-            .ok_or("no document")?;
+        let document = crate::global::document().ok_or("no document")?;
         let state = Rc::new(RefCell::new(State {
             last_change: 0.0,
             actor: None,
