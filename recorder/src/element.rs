@@ -120,10 +120,9 @@ pub fn clean_text(s: &str, max: usize) -> String {
 }
 
 /// A string property of a DOM object (`localName`, `textContent`, a form's
-/// `action` ...), read through the one `Reflect.get` import: each web-sys getter
-/// is an import with glue of its own, and the bundle is what every page downloads.
+/// `action` ...), read with [`crate::global::get`].
 pub fn prop(obj: &JsValue, name: &JsValue) -> Option<String> {
-    js_sys::Reflect::get(obj, name).ok()?.as_string()
+    crate::global::get(obj, name).as_string()
 }
 
 /// `localName` (`""` if absent).
@@ -263,7 +262,7 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
         }
         "input" | "select" | "textarea" => {
             // `labels` covers both `<label for=…>` and a wrapping `<label>`.
-            let labels = js_sys::Reflect::get(el, &js_str!("labels")).ok()?;
+            let labels = crate::global::get(el, &js_str!("labels"));
             let first = labels
                 .dyn_into::<web_sys::NodeList>()
                 .ok()
