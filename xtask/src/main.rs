@@ -15,6 +15,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod shorten;
 mod strip;
 
 /// Must equal the `wasm-bindgen` version pinned in the workspace `Cargo.toml`:
@@ -143,7 +144,11 @@ fn build_bundle(root: &Path) -> Result<()> {
         .context("reading the loader")?;
     std::fs::write(out.join("recorder.js"), strip::strip(&loader)).context("writing the loader")?;
     let glue = out.join("cotrail_recorder.js");
+    let module = out.join("cotrail_recorder_bg.wasm");
     let text = std::fs::read_to_string(&glue).context("reading the wasm-bindgen glue")?;
+    let bytes = std::fs::read(&module).context("reading the wasm-bindgen module")?;
+    let (bytes, text) = shorten::shorten(&bytes, &text)?;
+    std::fs::write(&module, bytes).context("writing the module")?;
     std::fs::write(&glue, strip::strip(&text)).context("writing the glue")?;
     for f in [
         "recorder.js",

@@ -1,0 +1,284 @@
+//! Shortens the names the wasm module and its wasm-bindgen glue share.
+//!
+//! `wasm-bindgen` names every import after its JS function plus a 16-digit hash
+//! (`__wbg_addEventListener_f2d27251d333a631`) and every closure shim after its
+//! mangled Rust path; each name is written twice, in the module's import or
+//! export section and in the glue, and hashes do not compress. For about eighty
+//! imports that was about 2.5 KB of the gzipped bundle. Here both sides get
+//! short names (`a`, `b`, … `aa`, …), consistently:
+//!
+//! - imports from the glue's module (`./cotrail_recorder_bg.js`) are renamed in
+//!   the module, and as keys of the glue's import object;
+//! - exports are renamed in the module and at every `wasm.<name>` in the glue;
+//!   the glue's own exported functions (`start`, `recordCustom`, …, what the
+//!   loader calls) keep their names, only their calls into wasm change.
+//!
+//! Every other section is copied byte for byte. A name that does not appear in
+//! the glue where it should is an error, not a silent skip, so a wasm-bindgen
+//! upgrade that changes the glue's shape fails the build instead of a page.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Context, Result};
+use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+use wasmparser::{Parser, Payload};
+
+/// The glue's module name as the wasm imports it (`--out-name cotrail_recorder`).
+pub const GLUE_MODULE: &str = "./cotrail_recorder_bg.js";
+/// What the module imports the glue as after shortening.
+const SHORT_MODULE: &str = "w";
+
+/// The `n`th short identifier: `a` … `z`, `A` … `Z`, then two letters and on.
+fn short_name(mut n: usize) -> String {
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut out = Vec::new();
+    loop {
+        out.push(LETTERS[n % LETTERS.len()]);
+        n /= LETTERS.len();
+        if n == 0 {
+            break;
+        }
+        n -= 1;
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII letters")
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// Replaces every whole-identifier occurrence of `from` (optionally required to
+/// follow `prefix`) with `to`; returns the new text and the number replaced.
+fn replace_ident(text: &str, prefix: &str, from: &str, to: &str) -> (String, usize) {
+    let needle = format!("{prefix}{from}");
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut count = 0;
+    let mut last = 0;
+    let mut from_pos = 0;
+    while let Some(found) = text[from_pos..].find(&needle) {
+        let start = from_pos + found;
+        let end = start + needle.len();
+        // Neither `xwasm.stop` nor `wasm.stopped` is `wasm.stop`.
+        let before_ok = start == 0 || !is_ident_byte(bytes[start - 1]);
+        let after_ok = end == bytes.len() || !is_ident_byte(bytes[end]);
+        if before_ok && after_ok {
+            out.push_str(&text[last..start]);
+            out.push_str(prefix);
+            out.push_str(to);
+            last = end;
+            count += 1;
+        }
+        from_pos = end;
+    }
+    out.push_str(&text[last..]);
+    (out, count)
+}
+
+/// Rewrites the module and the glue together; see the module docs.
+pub fn shorten(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
+    let mut module = wasm_encoder::Module::new();
+    let mut glue = glue.to_owned();
+    let mut next = 0usize;
+    let mut fresh = || {
+        let n = short_name(next);
+        next += 1;
+        n
+    };
+    let mut renamed_exports: HashMap<String, String> = HashMap::new();
+    let mut re = RoundtripReencoder;
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.context("parsing the recorder's wasm")?;
+        match payload {
+            // The code section is copied whole at its start.
+            Payload::Version { .. } | Payload::End(_) | Payload::CodeSectionEntry(_) => {}
+            Payload::ImportSection(reader) => {
+                let mut section = wasm_encoder::ImportSection::new();
+                for import in reader.into_imports() {
+                    let import = import?;
+                    let ty = re.entity_type(import.ty)?;
+                    if import.module != GLUE_MODULE {
+                        section.import(import.module, import.name, ty);
+                        continue;
+                    }
+                    let short = fresh();
+                    // An import is a key of the glue's import object: `name: function(…)`.
+                    let (text, n) = replace_ident(&glue, "", import.name, &short);
+                    if n == 0 {
+                        bail!(
+                            "the glue does not define the import {:?}; did wasm-bindgen change?",
+                            import.name
+                        );
+                    }
+                    glue = text;
+                    section.import(SHORT_MODULE, &short, ty);
+                }
+                module.section(&section);
+            }
+            Payload::ExportSection(reader) => {
+                let mut section = wasm_encoder::ExportSection::new();
+                for export in reader {
+                    let export = export?;
+                    let kind = re.export_kind(export.kind)?;
+                    let short = fresh();
+                    let (text, n) = replace_ident(&glue, "wasm.", export.name, &short);
+                    if n == 0 {
+                        // Not called by the glue (nothing to keep in step): keep the name.
+                        section.export(export.name, kind, export.index);
+                        continue;
+                    }
+                    glue = text;
+                    renamed_exports.insert(export.name.to_owned(), short.clone());
+                    section.export(&short, kind, export.index);
+                }
+                module.section(&section);
+            }
+            other => {
+                let Some((id, range)) = other.as_section() else {
+                    bail!("unexpected wasm payload without a section");
+                };
+                module.section(&wasm_encoder::RawSection {
+                    id,
+                    data: &wasm[range.start as usize..range.end as usize],
+                });
+            }
+        }
+    }
+    let quoted = format!("\"{GLUE_MODULE}\"");
+    let (text, n) = replace_ident(&glue, "", &quoted, &format!("\"{SHORT_MODULE}\""));
+    if n != 1 {
+        bail!("expected the glue to name its import module {quoted} once, found {n}");
+    }
+    glue = text;
+    let out = module.finish();
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&out)
+        .context("the shortened wasm does not validate")?;
+    Ok((out, glue))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names_are_distinct_identifiers() {
+        let names: Vec<String> = (0..3000).map(short_name).collect();
+        assert_eq!(&names[..3], ["a", "b", "c"]);
+        assert_eq!(names[52], "aa");
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        assert!(names
+            .iter()
+            .all(|n| n.bytes().all(|b| b.is_ascii_alphabetic())));
+    }
+
+    #[test]
+    fn only_whole_identifiers_are_replaced() {
+        let js = "wasm.stop(); wasm.stopped(); xwasm.stop(); wasm.stop";
+        let (out, n) = replace_ident(js, "wasm.", "stop", "a");
+        assert_eq!(out, "wasm.a(); wasm.stopped(); xwasm.stop(); wasm.a");
+        assert_eq!(n, 2);
+        let (out, n) = replace_ident(
+            "__wbg_f_1: function() {}, __wbg_f_12: 1",
+            "",
+            "__wbg_f_1",
+            "b",
+        );
+        assert_eq!(out, "b: function() {}, __wbg_f_12: 1");
+        assert_eq!(n, 1);
+    }
+
+    /// A module importing two functions from the glue and exporting one, as
+    /// wasm-bindgen writes them; the result must validate and agree with the glue.
+    #[test]
+    fn module_and_glue_are_renamed_together() {
+        use wasm_encoder::*;
+        let mut m = Module::new();
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        m.section(&types);
+        let mut imports = ImportSection::new();
+        imports.import(
+            GLUE_MODULE,
+            "__wbg_now_043d245551b22f9c",
+            EntityType::Function(0),
+        );
+        imports.import(
+            GLUE_MODULE,
+            "__wbg_warn_228ff2257384d295",
+            EntityType::Function(0),
+        );
+        imports.import("env", "other", EntityType::Function(0));
+        m.section(&imports);
+        let mut funcs = FunctionSection::new();
+        funcs.function(0);
+        m.section(&funcs);
+        let mut exports = ExportSection::new();
+        exports.export("start", ExportKind::Func, 3);
+        exports.export("unused_by_glue", ExportKind::Func, 3);
+        m.section(&exports);
+        let mut code = CodeSection::new();
+        let mut f = Function::new([]);
+        f.instruction(&Instruction::Call(0));
+        f.instruction(&Instruction::End);
+        code.function(&f);
+        m.section(&code);
+        let wasm = m.finish();
+        let glue = "export function start() { wasm.start(); }\nfunction __wbg_get_imports() {\nconst import0 = {\n__wbg_now_043d245551b22f9c: function() { return Date.now(); },\n__wbg_warn_228ff2257384d295: function() {},\n};\nreturn {\n\"./cotrail_recorder_bg.js\": import0,\n};\n}\n";
+        let (out, js) = shorten(&wasm, glue).unwrap();
+        assert_eq!(
+            js,
+            "export function start() { wasm.c(); }\nfunction __wbg_get_imports() {\nconst import0 = {\na: function() { return Date.now(); },\nb: function() {},\n};\nreturn {\n\"w\": import0,\n};\n}\n"
+        );
+        let mut seen = Vec::new();
+        for p in Parser::new(0).parse_all(&out) {
+            match p.unwrap() {
+                Payload::ImportSection(r) => {
+                    for i in r.into_imports() {
+                        let i = i.unwrap();
+                        seen.push(format!("import {} {}", i.module, i.name));
+                    }
+                }
+                Payload::ExportSection(r) => {
+                    for e in r {
+                        seen.push(format!("export {}", e.unwrap().name));
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                "import w a",
+                "import w b",
+                "import env other",
+                "export c",
+                "export unused_by_glue"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_glue_missing_an_import_is_an_error() {
+        use wasm_encoder::*;
+        let mut m = Module::new();
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        m.section(&types);
+        let mut imports = ImportSection::new();
+        imports.import(
+            GLUE_MODULE,
+            "__wbg_gone_0123456789abcdef",
+            EntityType::Function(0),
+        );
+        m.section(&imports);
+        let err = shorten(&m.finish(), "const import0 = {};\n").unwrap_err();
+        assert!(
+            err.to_string().contains("__wbg_gone_0123456789abcdef"),
+            "{err}"
+        );
+    }
+}
