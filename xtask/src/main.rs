@@ -15,8 +15,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod minify;
 mod shorten;
-mod strip;
 
 /// Must equal the `wasm-bindgen` version pinned in the workspace `Cargo.toml`:
 /// the CLI generates glue for exactly one version of the runtime crate.
@@ -142,14 +142,16 @@ fn build_bundle(root: &Path) -> Result<()> {
         .arg(&wasm))?;
     let loader = std::fs::read_to_string(root.join("recorder/js/loader.js"))
         .context("reading the loader")?;
-    std::fs::write(out.join("recorder.js"), strip::strip(&loader)).context("writing the loader")?;
+    let loader = minify::minify(&loader, minify::Kind::Script, "the loader")?;
+    std::fs::write(out.join("recorder.js"), loader).context("writing the loader")?;
     let glue = out.join("cotrail_recorder.js");
     let module = out.join("cotrail_recorder_bg.wasm");
     let text = std::fs::read_to_string(&glue).context("reading the wasm-bindgen glue")?;
     let bytes = std::fs::read(&module).context("reading the wasm-bindgen module")?;
     let (bytes, text) = shorten::shorten(&bytes, &text)?;
     std::fs::write(&module, bytes).context("writing the module")?;
-    std::fs::write(&glue, strip::strip(&text)).context("writing the glue")?;
+    let text = minify::minify(&text, minify::Kind::Module, "the wasm-bindgen glue")?;
+    std::fs::write(&glue, text).context("writing the glue")?;
     for f in [
         "recorder.js",
         "cotrail_recorder.js",
