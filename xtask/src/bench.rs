@@ -21,6 +21,9 @@ use crate::{build_bundle, cargo, ensure_browser, output, run, CHROMIUM};
 
 pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let started = Instant::now();
+    // What is measured is the tree as it is now, before the run builds it.
+    let commit =
+        output(Command::new("git").args(["describe", "--always", "--dirty"])).unwrap_or_default();
     let quick = args.iter().any(|a| a == "--quick");
     let reps = args
         .iter()
@@ -130,6 +133,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         .arg(&out)
         .arg(root.join("BENCHMARKS.md"))
         .env("BENCH_RUSTC", rustc.trim())
+        .env("BENCH_COMMIT", commit.trim())
         .env("BENCH_SECONDS", started.elapsed().as_secs().to_string()))?;
     eprintln!(
         "xtask: benchmarks done in {:.0} s; wrote BENCHMARKS.md",
