@@ -134,6 +134,12 @@ fn build_bundle(root: &Path) -> Result<()> {
             // Symbol names are a third of the binary and only help a debugger.
             "--remove-name-section",
             "--remove-producers-section",
+            // Every browser that runs wasm with reference types has
+            // `TextEncoder.encodeInto`: no fallback encoder in the glue.
+            "--encode-into",
+            "always",
+            // The loader always says where the wasm is (next to itself).
+            "--omit-default-module-path",
             "--out-name",
             "cotrail_recorder",
             "--out-dir",
