@@ -73,18 +73,19 @@ fn json_text_measure(text: &str) -> (usize, usize) {
 /// JSON decoder rejects lone surrogates, and a rejected batch is lost.
 pub fn replace_lone_surrogates(text: String) -> String {
     // Byte loops rather than `str` searching: the JSON is ASCII where it matters,
-    // and core's substring searcher is kilobytes of wasm.
+    // and core's substring searcher is kilobytes of wasm. The output is built
+    // from slices of the input cut at ASCII bytes, so it needs no UTF-8
+    // validation (another kilobyte).
     let b = text.as_bytes();
     if !b.windows(3).any(|w| w == b"\\ud") {
         return text;
     }
-    let mut out = Vec::with_capacity(b.len());
-    let (mut i, mut in_string) = (0, false);
+    let mut out = String::with_capacity(b.len());
+    let (mut i, mut copied, mut in_string) = (0, 0, false);
     while i < b.len() {
         match b[i] {
             b'"' => {
                 in_string = !in_string;
-                out.push(b'"');
                 i += 1;
             }
             b'\\'
@@ -94,24 +95,19 @@ pub fn replace_lone_surrogates(text: String) -> String {
                     && b[i + 2] == b'd'
                     && matches!(b[i + 3], b'8'..=b'9' | b'a'..=b'f') =>
             {
-                out.extend_from_slice("\u{fffd}".as_bytes());
+                out.push_str(&text[copied..i]);
+                out.push('\u{fffd}');
                 i += 6;
+                copied = i;
             }
-            b'\\' => {
-                // Any other escape: copied with the character it escapes, so an
-                // escaped quote does not end the string.
-                let end = (i + 2).min(b.len());
-                out.extend_from_slice(&b[i..end]);
-                i = end;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
+            // Any other escape is skipped with the character it escapes, so an
+            // escaped quote does not end the string.
+            b'\\' => i += 2,
+            _ => i += 1,
         }
     }
-    // Only ASCII was replaced (by a whole character), so this cannot fail.
-    String::from_utf8(out).unwrap_or(text)
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// `JSON.stringify` with every object's keys in sorted order, as the value used
@@ -261,5 +257,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&fixed).unwrap();
         assert_eq!(v["b"], "\u{fffd}\u{fffd}");
         assert_eq!(replace_lone_surrogates("[1]".into()), "[1]");
+        // Text beside the escapes is copied whole, multi-byte characters too.
+        assert_eq!(
+            replace_lone_surrogates(r#"["é\ud800ü","日本\udc00語",1]"#.into()),
+            "[\"é\u{fffd}ü\",\"日本\u{fffd}語\",1]"
+        );
     }
 }
