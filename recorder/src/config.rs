@@ -61,10 +61,12 @@ impl Config {
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
         };
-        let collector = field("collector")
-            .ok_or_else(|| ConfigError("no collector URL (data-collector or script src)".into()))?
-            .trim_end_matches('/')
-            .to_owned();
+        let mut collector = field("collector")
+            .ok_or_else(|| ConfigError("no collector URL (data-collector or script src)".into()))?;
+        // Trailing slashes go (a byte loop: `trim_end_matches` links a char searcher).
+        while collector.ends_with('/') {
+            collector.pop();
+        }
         let session_id = field("sessionId").and_then(|s| match SessionId::parse(s.as_str()) {
             Ok(id) => Some(id),
             Err(e) => {
@@ -125,7 +127,7 @@ impl Config {
             batch_events,
             allow_params: field("allowParams")
                 .map(|s| {
-                    s.split(',')
+                    crate::text::split_byte(&s, b',')
                         .map(str::trim)
                         .filter(|p| !p.is_empty())
                         .map(str::to_owned)

@@ -69,8 +69,19 @@ pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usi
         if is_css_ident(id) {
             return concat(&[tag, "#", id]);
         }
-        let escaped = id.replace('\\', "\\\\").replace('"', "\\\"");
-        return concat(&[tag, "[id=\"", &escaped, "\"]"]);
+        // `\` and `"` escaped (a byte loop: `str::replace` links a searcher).
+        let mut s = concat(&[tag, "[id=\""]);
+        let mut copied = 0;
+        for (i, b) in id.bytes().enumerate() {
+            if b == b'\\' || b == b'"' {
+                s.push_str(&id[copied..i]);
+                s.push('\\');
+                copied = i;
+            }
+        }
+        s.push_str(&id[copied..]);
+        s.push_str("\"]");
+        return s;
     }
     let mut s = tag.to_owned();
     if let Some(c) = class.filter(|c| is_css_ident(c)) {
@@ -332,6 +343,13 @@ mod tests {
             segment("div", Some("a\"b"), None, None),
             "div[id=\"a\\\"b\"]"
         );
+        for id in ["1\\2", "é\"日\\\"", "\"\"", "9 9"] {
+            let escaped = id.replace('\\', "\\\\").replace('"', "\\\"");
+            assert_eq!(
+                segment("p", Some(id), None, None),
+                concat(&["p[id=\"", &escaped, "\"]"])
+            );
+        }
         assert_eq!(
             segment("li", None, Some("item"), Some(3)),
             "li.item:nth-of-type(3)"

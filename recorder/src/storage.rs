@@ -33,7 +33,7 @@ use shared::{Gap, GapReason, SessionId, TabId};
 use web_sys::Storage;
 
 use crate::queue::Encoded;
-use crate::text::parse_u64;
+use crate::text::{parse_u64, split_byte};
 
 const PREFIX: &str = "cotrail|";
 
@@ -79,7 +79,7 @@ fn next_key(session: &str, tab: &str) -> String {
 const NEXT_KEY_TTL_MS: f64 = 30.0 * 24.0 * 3_600_000.0;
 
 fn parse_next(v: &str) -> Option<(u64, f64)> {
-    let mut parts = v.split(' ');
+    let mut parts = split_byte(v, b' ');
     let next = parse_u64(parts.next()?)?;
     let at = parts.next().and_then(parse_u64).unwrap_or(0);
     Some((next, at as f64))
@@ -144,9 +144,9 @@ pub fn save_gaps(session: &str, tab: &str, gaps: &[Gap]) {
 }
 
 fn parse_gaps(text: &str) -> Vec<Gap> {
-    text.lines()
+    split_byte(text, b'\n')
         .filter_map(|l| {
-            let mut parts = l.split(' ');
+            let mut parts = split_byte(l, b' ');
             let from = parse_u64(parts.next()?)?;
             let to = parse_u64(parts.next()?)?;
             let reason = match parts.next()? {
@@ -175,7 +175,7 @@ pub fn release(tab: &str, page: &str) {
     if let Some(s) = local() {
         let key = live_key(tab);
         if let Ok(Some(v)) = s.get_item(&key) {
-            if v.split('|').nth(1) == Some(page) {
+            if split_byte(&v, b'|').nth(1) == Some(page) {
                 let _ = s.remove_item(&key);
             }
         }
@@ -187,7 +187,7 @@ pub fn owned_elsewhere(tab: &str, page: &str, now: f64) -> bool {
     let Some(v) = local().and_then(|s| s.get_item(&live_key(tab)).ok().flatten()) else {
         return false;
     };
-    let mut parts = v.split('|');
+    let mut parts = split_byte(&v, b'|');
     let at = parts.next().and_then(parse_u64).unwrap_or(0) as f64;
     parts.next() != Some(page) && now - at < HEARTBEAT_STALE_MS
 }
@@ -223,7 +223,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
                 .get_item(k)
                 .ok()
                 .flatten()
-                .and_then(|v| parse_u64(v.split('|').next()?))
+                .and_then(|v| parse_u64(split_byte(&v, b'|').next()?))
                 .map_or(0.0, |t| t as f64);
             live.push((t.to_owned(), at));
         }
@@ -233,7 +233,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
             .any(|(l, at)| l == t && now - at < HEARTBEAT_STALE_MS)
     };
     for k in &keys {
-        let mut parts = k.split('|').skip(1);
+        let mut parts = split_byte(k, b'|').skip(1);
         let kind = parts.next();
         let (Some(sess), Some(t)) = (parts.next(), parts.next()) else {
             continue;

@@ -18,18 +18,19 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::listener::{EventKind, Listener};
 use crate::recorder::Core;
+use crate::text::{find_byte, split_byte};
 
 /// Drops the query string of a URL, keeping the fragment and only the
 /// parameters named in `allowed` (in their original order).
 pub fn strip_query(url: &str, allowed: &[String]) -> String {
-    let hash = url.find('#').unwrap_or(url.len());
-    let Some(q) = url[..hash].find('?') else {
+    let hash = find_byte(url, b'#').unwrap_or(url.len());
+    let Some(q) = find_byte(&url[..hash], b'?') else {
         return url.to_owned();
     };
     let mut out = url[..q].to_owned();
     let mut first = true;
-    for pair in url[q + 1..hash].split('&') {
-        let name = pair.split('=').next().unwrap_or("");
+    for pair in split_byte(&url[q + 1..hash], b'&') {
+        let name = split_byte(pair, b'=').next().unwrap_or("");
         if !name.is_empty() && allowed.iter().any(|a| a == name) {
             out.push(if first { '?' } else { '&' });
             out.push_str(pair);
