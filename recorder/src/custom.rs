@@ -95,7 +95,7 @@ pub fn replace_lone_surrogates(text: String) -> String {
                     && b[i + 2] == b'd'
                     && matches!(b[i + 3], b'8'..=b'9' | b'a'..=b'f') =>
             {
-                out.push_str(&text[copied..i]);
+                out.push_str(text.get(copied..i).unwrap_or_default());
                 out.push('\u{fffd}');
                 i += 6;
                 copied = i;
@@ -106,7 +106,7 @@ pub fn replace_lone_surrogates(text: String) -> String {
             _ => i += 1,
         }
     }
-    out.push_str(&text[copied..]);
+    out.push_str(text.get(copied..).unwrap_or_default());
     out
 }
 

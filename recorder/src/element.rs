@@ -58,7 +58,7 @@ pub fn is_css_ident(s: &str) -> bool {
     }
     // `-1x` and `--x` are not plain identifiers.
     let odd_start = s.starts_with("--")
-        || (s.starts_with('-') && s[1..].starts_with(|c: char| c.is_ascii_digit()));
+        || (s.starts_with('-') && s.as_bytes().get(1).is_some_and(u8::is_ascii_digit));
     !odd_start && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
@@ -74,12 +74,12 @@ pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usi
         let mut copied = 0;
         for (i, b) in id.bytes().enumerate() {
             if b == b'\\' || b == b'"' {
-                s.push_str(&id[copied..i]);
+                s.push_str(id.get(copied..i).unwrap_or_default());
                 s.push('\\');
                 copied = i;
             }
         }
-        s.push_str(&id[copied..]);
+        s.push_str(id.get(copied..).unwrap_or_default());
         s.push_str("\"]");
         return s;
     }

@@ -99,7 +99,7 @@ pub fn push_str(out: &mut String, s: &str) {
             0..=0x1f => "",
             _ => continue,
         };
-        out.push_str(&s[start..i]);
+        out.push_str(s.get(start..i).unwrap_or_default());
         start = i + 1;
         if esc.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -110,7 +110,7 @@ pub fn push_str(out: &mut String, s: &str) {
             out.push_str(esc);
         }
     }
-    out.push_str(&s[start..]);
+    out.push_str(s.get(start..).unwrap_or_default());
     out.push('"');
 }
 

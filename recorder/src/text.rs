@@ -89,7 +89,7 @@ pub fn id_error(e: &shared::IdError) -> String {
             let q = quoted(ch.encode_utf8(&mut [0; 4]));
             concat(&[
                 "contains '",
-                &q[1..q.len() - 1],
+                q.get(1..q.len().saturating_sub(1)).unwrap_or_default(),
                 "'; only ASCII letters, digits and - _ . : are allowed",
             ])
         }
@@ -123,8 +123,8 @@ impl<'a> Iterator for SplitByte<'a> {
         match find_byte(rest, self.sep) {
             // An ASCII byte is a char boundary on both sides.
             Some(i) => {
-                self.rest = Some(&rest[i + 1..]);
-                Some(&rest[..i])
+                self.rest = rest.get(i + 1..);
+                rest.get(..i)
             }
             None => {
                 self.rest = None;

@@ -24,12 +24,12 @@ use crate::text::{find_byte, split_byte};
 /// parameters named in `allowed` (in their original order).
 pub fn strip_query(url: &str, allowed: &[String]) -> String {
     let hash = find_byte(url, b'#').unwrap_or(url.len());
-    let Some(q) = find_byte(&url[..hash], b'?') else {
+    let Some(q) = find_byte(url.get(..hash).unwrap_or_default(), b'?') else {
         return url.to_owned();
     };
-    let mut out = url[..q].to_owned();
+    let mut out = url.get(..q).unwrap_or_default().to_owned();
     let mut first = true;
-    for pair in split_byte(&url[q + 1..hash], b'&') {
+    for pair in split_byte(url.get(q + 1..hash).unwrap_or_default(), b'&') {
         let name = split_byte(pair, b'=').next().unwrap_or("");
         if !name.is_empty() && allowed.iter().any(|a| a == name) {
             out.push(if first { '?' } else { '&' });
@@ -37,7 +37,7 @@ pub fn strip_query(url: &str, allowed: &[String]) -> String {
             first = false;
         }
     }
-    out.push_str(&url[hash..]);
+    out.push_str(url.get(hash..).unwrap_or_default());
     out
 }
 
