@@ -205,16 +205,21 @@ impl Queue {
     /// (they were persisted); they go out before anything new.
     pub fn restore(&mut self, mut saved: Vec<Encoded>, gaps: Vec<Gap>, now: f64) -> Vec<u64> {
         sort_by_seq(&mut saved);
-        saved.dedup_by_key(|e| e.seq);
         for g in gaps {
             add_gap(&mut self.gaps, g.from, g.to, g.reason);
         }
         let mut dropped = Vec::new();
+        let mut last = None;
         for e in saved {
+            // Sorted: a seq saved twice is skipped here.
+            if last == Some(e.seq) {
+                continue;
+            }
+            last = Some(e.seq);
             self.next_seq = self.next_seq.max(e.seq + 1);
             self.bytes += e.json.len();
             self.events.push(e);
-            dropped.extend(self.enforce_bound());
+            self.enforce_bound(&mut dropped);
         }
         if !self.events.is_empty() || !self.gaps.is_empty() {
             self.oldest_unsent_at.get_or_insert(now);
@@ -241,12 +246,14 @@ impl Queue {
         self.bytes += json.len();
         self.events.push(Encoded { seq, json });
         self.oldest_unsent_at.get_or_insert(now);
-        (seq, self.enforce_bound())
+        let mut dropped = Vec::new();
+        self.enforce_bound(&mut dropped);
+        (seq, dropped)
     }
 
-    /// Drops the oldest events not in flight while over the bound.
-    fn enforce_bound(&mut self) -> Vec<u64> {
-        let mut dropped = Vec::new();
+    /// Drops the oldest events not in flight while over the bound, adding
+    /// their seqs to `dropped`.
+    fn enforce_bound(&mut self, dropped: &mut Vec<u64>) {
         let protected = self.in_flight.map_or(0, |f| f.events);
         while self.bytes > self.limits.max_queue_bytes && self.events.len() > protected + 1 {
             let e = self.events.remove(protected);
@@ -254,7 +261,6 @@ impl Queue {
             add_gap(&mut self.gaps, e.seq, e.seq, GapReason::QueueFull);
             dropped.push(e.seq);
         }
-        dropped
     }
 
     fn unsent(&self) -> usize {
@@ -326,9 +332,12 @@ impl Queue {
             return Vec::new();
         };
         self.gaps.drain(..f.gaps.min(self.gaps.len()));
-        let done: Vec<Encoded> = self.events.drain(..f.events).collect();
-        self.bytes -= done.iter().map(|e| e.json.len()).sum::<usize>();
-        done.into_iter().map(|e| e.seq).collect()
+        let mut done = Vec::with_capacity(f.events);
+        for e in self.events.drain(..f.events) {
+            self.bytes -= e.json.len();
+            done.push(e.seq);
+        }
+        done
     }
 
     /// The collector refused the batch for good (4xx): its events are lost and a
