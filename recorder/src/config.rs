@@ -58,7 +58,7 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let field = |name: &str| {
             get(name)
-                .map(|s| s.trim().to_owned())
+                .map(|s| crate::text::trim(&s).to_owned())
                 .filter(|s| !s.is_empty())
         };
         let mut collector = field("collector")
@@ -128,7 +128,7 @@ impl Config {
             allow_params: field("allowParams")
                 .map(|s| {
                     crate::text::split_byte(&s, b',')
-                        .map(str::trim)
+                        .map(crate::text::trim)
                         .filter(|p| !p.is_empty())
                         .map(str::to_owned)
                         .collect()

@@ -114,20 +114,31 @@ pub fn join_path(mut leaf_first: Vec<String>) -> String {
     truncate_chars(&path, MAX_PATH_CHARS).to_owned()
 }
 
-/// Collapses whitespace runs to one space, trims, and cuts to `max` characters.
+/// Collapses whitespace runs to one space, trims, and cuts to `max` characters
+/// (one pass over the characters, stopping at `max`).
 pub fn clean_text(s: &str, max: usize) -> String {
     let mut out = String::new();
-    for (n, word) in s.split_whitespace().enumerate() {
-        if n > 0 {
-            out.push(' ');
+    let (mut count, mut gap) = (0, false);
+    for c in s.chars() {
+        if c.is_whitespace() {
+            gap = count > 0;
+            continue;
         }
-        out.push_str(word);
-        if out.len() > max * 4 {
-            // Enough for any truncation below; stop walking a huge text.
+        if gap {
+            if count == max {
+                break;
+            }
+            out.push(' ');
+            count += 1;
+            gap = false;
+        }
+        if count == max {
             break;
         }
+        out.push(c);
+        count += 1;
     }
-    truncate_chars(&out, max).to_owned()
+    out
 }
 
 /// A string property of a DOM object (`localName`, `textContent`, a form's
@@ -388,5 +399,16 @@ mod tests {
         assert_eq!(clean_text("  Add\n\t to   cart ", 80), "Add to cart");
         assert_eq!(clean_text("ééééé", 3), "ééé");
         assert_eq!(clean_text(&"word ".repeat(10_000), 9), "word word");
+        // The same as collapsing with `split_whitespace` and then cutting.
+        for s in ["", "  ", "ab cd", " a  b\u{a0}c\n", "é  日本\t語 x", "x"] {
+            for max in 0..8 {
+                let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert_eq!(
+                    clean_text(s, max),
+                    truncate_chars(&collapsed, max),
+                    "{s:?} {max}"
+                );
+            }
+        }
     }
 }

@@ -21,7 +21,7 @@ pub enum MaskLevel {
 impl MaskLevel {
     /// Parses `default` / `strict`; anything else is `None` (the caller warns).
     pub fn parse(s: &str) -> Option<MaskLevel> {
-        match s.trim().to_ascii_lowercase().as_str() {
+        match crate::text::trim(s).to_ascii_lowercase().as_str() {
             "" | "default" => Some(MaskLevel::Default),
             "strict" => Some(MaskLevel::Strict),
             _ => None,

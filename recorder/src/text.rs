@@ -96,6 +96,21 @@ pub fn id_error(e: &shared::IdError) -> String {
     }
 }
 
+/// `s.trim()` (Unicode whitespace), in one forward pass: `str::trim` links
+/// core's generic pattern matcher and a reverse UTF-8 decoder for it.
+pub fn trim(s: &str) -> &str {
+    let (mut start, mut end) = (None, 0);
+    for (i, c) in s.char_indices() {
+        if !c.is_whitespace() {
+            start.get_or_insert(i);
+            end = i + c.len_utf8();
+        }
+    }
+    start
+        .and_then(|start| s.get(start..end))
+        .unwrap_or_default()
+}
+
 /// Position of the first `b` in `s`. A byte loop where `str::find(char)` links
 /// core's char searcher and its word-at-a-time `memchr` (most of a kilobyte of
 /// wasm): the texts searched here are keys, URLs and short values.
@@ -205,6 +220,22 @@ mod tests {
             let std: Vec<&str> = s.split('|').collect();
             assert_eq!(ours, std, "{s:?}");
             assert_eq!(find_byte(s, b'|'), s.find('|'), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn trimming_matches_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a ",
+            "\u{a0}é x\u{3000}",
+            "\t\n",
+            "日本 ",
+            "  two  words\r\n",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
         }
     }
 }

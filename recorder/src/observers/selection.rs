@@ -68,7 +68,7 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
         return;
     };
     let text: String = js_sys::Object::to_string(&sel).into();
-    if text.trim().is_empty() {
+    if crate::text::trim(&text).is_empty() {
         state.borrow_mut().last_text = None;
         return;
     }
