@@ -73,3 +73,35 @@ impl Drop for Interval {
         clear_interval(&self.id);
     }
 }
+
+/// Takes the items `due` says are ready out of `v`, in order, leaving the rest
+/// in order: what a debounce or throttle timer drains when it fires. (A loop of
+/// `remove` rather than `partition`: the lists hold a few fields or scroll
+/// targets, and `partition` builds both halves through generic `Extend` code.)
+pub fn take_due<T>(v: &mut Vec<T>, due: impl Fn(&T) -> bool) -> Vec<T> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        if due(&v[i]) {
+            out.push(v.remove(i));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_due;
+
+    #[test]
+    fn due_items_are_taken_in_order_and_the_rest_stay_in_order() {
+        let mut v = vec![1, 2, 3, 4, 5, 6];
+        assert_eq!(take_due(&mut v, |n| n % 2 == 0), [2, 4, 6]);
+        assert_eq!(v, [1, 3, 5]);
+        assert_eq!(take_due(&mut v, |_| false), Vec::<i32>::new());
+        assert_eq!(take_due(&mut v, |_| true), [1, 3, 5]);
+        assert!(v.is_empty());
+    }
+}

@@ -103,14 +103,10 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
                 return;
             };
             let now = core.now();
-            let due: Vec<Pending> = {
+            let due = {
                 let mut s = state.borrow_mut();
                 s.timer.take();
-                let (due, waiting) = core::mem::take(&mut s.pending)
-                    .into_iter()
-                    .partition(|p| now - p.last >= DEBOUNCE_MS - 1.0);
-                s.pending = waiting;
-                due
+                crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
             };
             for p in due {
                 emit(&core, &p.el, p.actor);

@@ -79,14 +79,10 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>) {
             return;
         };
         let now = core.now();
-        let ended: Vec<Track> = {
+        let ended = {
             let mut s = state.borrow_mut();
             s.timer.take();
-            let (ended, busy) = core::mem::take(&mut s.tracks)
-                .into_iter()
-                .partition(|t| now - t.last_event >= THROTTLE_MS - 1.0);
-            s.tracks = busy;
-            ended
+            crate::timer::take_due(&mut s.tracks, |t| now - t.last_event >= THROTTLE_MS - 1.0)
         };
         for t in ended {
             let pos = position(&t.target);
