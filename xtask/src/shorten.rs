@@ -105,9 +105,10 @@ pub fn shorten(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
                     let short = fresh();
                     // An import is a key of the glue's import object: `name: function(…)`.
                     let (text, n) = replace_ident(&glue, "", import.name, &short);
-                    if n == 0 {
+                    // Exactly once: as its key. Anything else would be renamed too.
+                    if n != 1 {
                         bail!(
-                            "the glue does not define the import {:?}; did wasm-bindgen change?",
+                            "the glue names the import {:?} {n} times, expected once (its key); did wasm-bindgen change?",
                             import.name
                         );
                     }
