@@ -138,7 +138,7 @@ fn stringify_sorted(value: &JsValue) -> Result<js_sys::JsString, JsValue> {
 /// Checks the type name before anything else is done with the call.
 pub fn check_type(kind: Option<String>) -> Result<String, String> {
     let kind = kind.ok_or("recordCustom(type, value): type must be a string")?;
-    if crate::text::trim(&kind).is_empty() {
+    if crate::text::is_blank(&kind) {
         return Err("recordCustom(type, value): type must not be empty".into());
     }
     if shared::char_count(&kind) > MAX_CUSTOM_TYPE_CHARS {

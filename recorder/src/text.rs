@@ -97,7 +97,8 @@ pub fn id_error(e: &shared::IdError) -> String {
 }
 
 /// `s.trim()` (Unicode whitespace), in one forward pass: `str::trim` links
-/// core's generic pattern matcher and a reverse UTF-8 decoder for it.
+/// core's generic pattern matcher and a reverse UTF-8 decoder for it. For short
+/// values (attributes, names); see [`is_blank`] for texts.
 pub fn trim(s: &str) -> &str {
     let (mut start, mut end) = (None, 0);
     for (i, c) in s.char_indices() {
@@ -109,6 +110,12 @@ pub fn trim(s: &str) -> &str {
     start
         .and_then(|start| s.get(start..end))
         .unwrap_or_default()
+}
+
+/// Whether `s` is empty or only whitespace; stops at the first other character
+/// (a selection can be megabytes of text).
+pub fn is_blank(s: &str) -> bool {
+    s.chars().all(char::is_whitespace)
 }
 
 /// Position of the first `b` in `s`. A byte loop where `str::find(char)` links
@@ -236,6 +243,7 @@ mod tests {
             "  two  words\r\n",
         ] {
             assert_eq!(trim(s), s.trim(), "{s:?}");
+            assert_eq!(is_blank(s), s.trim().is_empty(), "{s:?}");
         }
     }
 }

@@ -68,7 +68,7 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
         return;
     };
     let text: String = js_sys::Object::to_string(&sel).into();
-    if crate::text::trim(&text).is_empty() {
+    if crate::text::is_blank(&text) {
         state.borrow_mut().last_text = None;
         return;
     }
