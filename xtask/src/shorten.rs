@@ -13,8 +13,9 @@
 //!   the glue's own exported functions (`start`, `recordCustom`, …, what the
 //!   loader calls) keep their names, only their calls into wasm change.
 //!
-//! Every other section is copied byte for byte. A name that does not appear in
-//! the glue where it should is an error, not a silent skip, so a wasm-bindgen
+//! Every other section is copied byte for byte. An import the glue does not
+//! name exactly once (its key), or an import module not named once, is an
+//! error, not a silent skip, so a wasm-bindgen
 //! upgrade that changes the glue's shape fails the build instead of a page.
 
 use std::collections::HashMap;
@@ -191,42 +192,49 @@ mod tests {
         assert_eq!(n, 1);
     }
 
-    /// A module importing two functions from the glue and exporting one, as
-    /// wasm-bindgen writes them; the result must validate and agree with the glue.
-    #[test]
-    fn module_and_glue_are_renamed_together() {
+    /// A module as wasm-bindgen writes one: `imports` as `(module, name)`
+    /// functions, one function of its own exported under each of `exports`.
+    fn module(imports: &[(&str, &str)], exports: &[&str]) -> Vec<u8> {
         use wasm_encoder::*;
         let mut m = Module::new();
         let mut types = TypeSection::new();
         types.ty().function([], []);
         m.section(&types);
-        let mut imports = ImportSection::new();
-        imports.import(
-            GLUE_MODULE,
-            "__wbg_now_043d245551b22f9c",
-            EntityType::Function(0),
-        );
-        imports.import(
-            GLUE_MODULE,
-            "__wbg_warn_228ff2257384d295",
-            EntityType::Function(0),
-        );
-        imports.import("env", "other", EntityType::Function(0));
-        m.section(&imports);
+        let mut section = ImportSection::new();
+        for (module, name) in imports {
+            section.import(module, name, EntityType::Function(0));
+        }
+        m.section(&section);
         let mut funcs = FunctionSection::new();
         funcs.function(0);
         m.section(&funcs);
-        let mut exports = ExportSection::new();
-        exports.export("start", ExportKind::Func, 3);
-        exports.export("unused_by_glue", ExportKind::Func, 3);
-        m.section(&exports);
+        let own = imports.len() as u32;
+        let mut section = ExportSection::new();
+        for name in exports {
+            section.export(name, ExportKind::Func, own);
+        }
+        m.section(&section);
         let mut code = CodeSection::new();
         let mut f = Function::new([]);
         f.instruction(&Instruction::Call(0));
         f.instruction(&Instruction::End);
         code.function(&f);
         m.section(&code);
-        let wasm = m.finish();
+        m.finish()
+    }
+
+    /// Two imports from the glue, one from elsewhere, two exports (one the glue
+    /// calls): the result must validate and agree with the glue.
+    #[test]
+    fn module_and_glue_are_renamed_together() {
+        let wasm = module(
+            &[
+                (GLUE_MODULE, "__wbg_now_043d245551b22f9c"),
+                (GLUE_MODULE, "__wbg_warn_228ff2257384d295"),
+                ("env", "other"),
+            ],
+            &["start", "unused_by_glue"],
+        );
         let glue = "export function start() { wasm.start(); }\nfunction __wbg_get_imports() {\nconst import0 = {\n__wbg_now_043d245551b22f9c: function() { return Date.now(); },\n__wbg_warn_228ff2257384d295: function() {},\n};\nreturn {\n\"./cotrail_recorder_bg.js\": import0,\n};\n}\n";
         let (out, js) = shorten(&wasm, glue).unwrap();
         assert_eq!(
@@ -263,23 +271,17 @@ mod tests {
     }
 
     #[test]
-    fn a_glue_missing_an_import_is_an_error() {
-        use wasm_encoder::*;
-        let mut m = Module::new();
-        let mut types = TypeSection::new();
-        types.ty().function([], []);
-        m.section(&types);
-        let mut imports = ImportSection::new();
-        imports.import(
-            GLUE_MODULE,
-            "__wbg_gone_0123456789abcdef",
-            EntityType::Function(0),
-        );
-        m.section(&imports);
-        let err = shorten(&m.finish(), "const import0 = {};\n").unwrap_err();
+    fn an_import_the_glue_does_not_name_exactly_once_is_an_error() {
+        let wasm = module(&[(GLUE_MODULE, "__wbg_gone_0123456789abcdef")], &[]);
+        let err = shorten(&wasm, "const import0 = {};\n").unwrap_err();
         assert!(
             err.to_string().contains("__wbg_gone_0123456789abcdef"),
             "{err}"
         );
+        // Named besides its key: renaming it would touch that other use too.
+        let twice =
+            "const import0 = { __wbg_gone_0123456789abcdef: f };\n__wbg_gone_0123456789abcdef();\n";
+        let err = shorten(&wasm, twice).unwrap_err();
+        assert!(err.to_string().contains("2 times"), "{err}");
     }
 }
