@@ -4,8 +4,8 @@
 //! (`__wbg_addEventListener_f2d27251d333a631`) and every closure shim after its
 //! mangled Rust path; each name is written twice, in the module's import or
 //! export section and in the glue, and hashes do not compress. For about eighty
-//! imports that was about 2.5 KB of the gzipped bundle. Here both sides get
-//! short names (`a`, `b`, … `aa`, …), consistently:
+//! imports that was about 3 KB of the gzipped bundle (wasm 2.0, glue 1.1). Here
+//! both sides get short names (`a`, `b`, … `aa`, …), consistently:
 //!
 //! - imports from the glue's module (`./cotrail_recorder_bg.js`) are renamed in
 //!   the module, and as keys of the glue's import object;
