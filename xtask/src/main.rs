@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 
 mod bench;
 mod minify;
+mod prune;
 mod shorten;
 
 /// Must equal the `wasm-bindgen` version pinned in the workspace `Cargo.toml`:
@@ -132,7 +133,6 @@ fn build_bundle(root: &Path) -> Result<()> {
             "web",
             "--no-typescript",
             // Symbol names are a third of the binary and only help a debugger.
-            "--remove-name-section",
             "--remove-producers-section",
             // Every browser that runs wasm with reference types has
             // `TextEncoder.encodeInto`: no fallback encoder in the glue.
@@ -155,6 +155,11 @@ fn build_bundle(root: &Path) -> Result<()> {
     let text = std::fs::read_to_string(&glue).context("reading the wasm-bindgen glue")?;
     let bytes = std::fs::read(&module).context("reading the wasm-bindgen module")?;
     let (bytes, text) = shorten::shorten(&bytes, &text)?;
+    let (bytes, pruned) = prune::prune(&bytes)?;
+    eprintln!(
+        "xtask: {} of the module's {} functions cannot be called; emptied",
+        pruned.emptied, pruned.functions
+    );
     std::fs::write(&module, bytes).context("writing the module")?;
     let text = minify::minify(&text, minify::Kind::Module, "the wasm-bindgen glue")?;
     std::fs::write(&glue, text).context("writing the glue")?;
