@@ -18,9 +18,10 @@
 //! needs the name section: a closure shim (`wasm_bindgen::convert::closures::
 //! …::invoke`) that is not exported, see [`closure_shim`]. Every other function
 //! gets the body `unreachable`; indices, types and the table stay as they are,
-//! so nothing that refers to a function changes. The name section is dropped
-//! (wasm-bindgen runs without `--remove-name-section` so that it is here to
-//! read). A module this analysis cannot read with confidence (a table that is
+//! so nothing that refers to a function changes. Custom sections are dropped:
+//! the name section (wasm-bindgen runs without `--remove-name-section` so that
+//! it is here to read) and `target_features`, which only wasm-bindgen reads;
+//! a browser ignores them all. A module this analysis cannot read with confidence (a table that is
 //! imported or exported, an element segment at a computed offset or not in
 //! table 0, passive or declared segments) keeps all its functions.
 
@@ -206,7 +207,7 @@ fn reachable(m: &Module<'_>) -> Result<Vec<bool>> {
     Ok(seen)
 }
 
-/// Empties the unreachable functions and drops the name section; see the
+/// Empties the unreachable functions and drops the custom sections; see the
 /// module docs.
 pub fn prune(wasm: &[u8]) -> Result<(Vec<u8>, Pruned)> {
     let m = read(wasm)?;
@@ -232,7 +233,7 @@ pub fn prune(wasm: &[u8]) -> Result<(Vec<u8>, Pruned)> {
             pruned.emptied += 1;
         }
     }
-    // Every section copied byte for byte, but the code section and the names.
+    // Every section copied byte for byte, but the code and custom sections.
     let mut module = wasm_encoder::Module::new();
     for payload in Parser::new(0).parse_all(wasm) {
         match payload? {
@@ -240,7 +241,7 @@ pub fn prune(wasm: &[u8]) -> Result<(Vec<u8>, Pruned)> {
             Payload::CodeSectionStart { .. } => {
                 module.section(&code);
             }
-            Payload::CustomSection(reader) if reader.name() == "name" => {}
+            Payload::CustomSection(_) => {}
             other => {
                 let Some((id, range)) = other.as_section() else {
                     anyhow::bail!("unexpected wasm payload without a section");
@@ -337,6 +338,10 @@ mod tests {
         map.append(4, SHIM);
         names.functions(&map);
         m.section(&names);
+        m.section(&CustomSection {
+            name: "target_features".into(),
+            data: b"\x01+\x0bbulk-memory"[..].into(),
+        });
         m.finish()
     }
 
@@ -359,7 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn functions_nothing_can_reach_are_emptied_and_names_dropped() {
+    fn functions_nothing_can_reach_are_emptied_and_custom_sections_dropped() {
         let (out, pruned) = prune(&module(false, false)).unwrap();
         assert_eq!(
             pruned,
