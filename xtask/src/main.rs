@@ -161,6 +161,7 @@ fn build_bundle(root: &Path) -> Result<()> {
         pruned.emptied, pruned.functions
     );
     std::fs::write(&module, bytes).context("writing the module")?;
+    let text = shorten::drop_init_sync(&text)?;
     let text = minify::minify(&text, minify::Kind::Module, "the wasm-bindgen glue")?;
     std::fs::write(&glue, text).context("writing the glue")?;
     for f in [

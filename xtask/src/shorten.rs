@@ -160,6 +160,21 @@ pub fn shorten(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
     Ok((out, glue))
 }
 
+/// The glue's export statement as wasm-bindgen 0.2.130 writes it.
+const GLUE_EXPORTS: &str = "export { initSync, __wbg_init as default };";
+
+/// The glue without its `initSync` export: the loader only calls the default
+/// export (asynchronous instantiation), so the minifier can then drop
+/// `initSync` and its deprecation warning (0.07 KB of gzip). An export
+/// statement not written as expected is an error, as in [`shorten`].
+pub fn drop_init_sync(glue: &str) -> Result<String> {
+    let found = glue.matches(GLUE_EXPORTS).count();
+    if found != 1 {
+        bail!("expected the glue to end with {GLUE_EXPORTS:?} once, found it {found} times; did wasm-bindgen change?");
+    }
+    Ok(glue.replacen(GLUE_EXPORTS, "export { __wbg_init as default };", 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +298,17 @@ mod tests {
             "const import0 = { __wbg_gone_0123456789abcdef: f };\n__wbg_gone_0123456789abcdef();\n";
         let err = shorten(&wasm, twice).unwrap_err();
         assert!(err.to_string().contains("2 times"), "{err}");
+    }
+
+    #[test]
+    fn init_sync_goes_from_the_exports_and_an_unknown_shape_is_an_error() {
+        let glue = "function initSync(m) {}\nasync function __wbg_init(m) {}\nexport { initSync, __wbg_init as default };\n";
+        let out = drop_init_sync(glue).unwrap();
+        assert!(
+            out.ends_with("\nexport { __wbg_init as default };\n"),
+            "{out}"
+        );
+        let err = drop_init_sync("export { __wbg_init as default, initSync };").unwrap_err();
+        assert!(err.to_string().contains("0 times"), "{err}");
     }
 }
