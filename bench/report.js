@@ -191,6 +191,9 @@ if (storage) {
   L.push(`| reopen time (new process) | ${f(re.open_ms, 0)} ms |`);
   L.push(`| RSS after reopen | ${(re.rss_after_open_kb / 1024).toFixed(0)} MiB |`);
   L.push(`| list all sessions after reopen | ${f(re.list_ms, 0)} ms (${re.sessions_listed} sessions, peak RSS ${(re.peak_rss_kb / 1024).toFixed(0)} MiB) |`);
+  if (re.page_ms !== undefined) {
+    L.push(`| first page (${re.first_page} most recently active) after reopen, cold | ${f(re.page_ms, 1)} ms (${f(re.page_ms / re.list_ms, 4)} of listing all) |`);
+  }
   L.push('');
   goal('bytes on disk / raw JSON', '≤ 1.5', f(storage.disk_over_raw, 2), storage.disk_over_raw <= 1.5, storage.disk_over_raw > 1.5 ? `${f(storage.disk_over_raw / 1.5, 1)}× over` : '');
 }

@@ -7,6 +7,7 @@
 //! | `events`   | `session 0x00 tab 0x00 seq:u64be`                | `EventRecord` as JSON     |
 //! | `timeline` | `session 0x00 ts:u64be tab 0x00 seq:u64be`       | `[type, actor]` (2 bytes) |
 //! | `sessions` | `session`                                        | `SessionState` as JSON    |
+//! | `activity` | `last_seen:u64be session`                        | empty                     |
 //! | `gaps`     | `session 0x00 tab 0x00 from:u64be`               | `GapRecord` as JSON       |
 //! | `meta`     | `probe` (no tenant prefix)                       | time of the last readiness probe |
 //! | `chain`    | `session 0x00 pos:u64be`                         | `hash(32) kind(1) key`    |
@@ -26,6 +27,13 @@
 //! session's and tab's keys a contiguous, prefix-free range. Integers are
 //! big-endian so that byte order is numeric order; `ts` is offset by 2^63 so that
 //! negative times sort first.
+//!
+//! `activity` indexes each tenant's sessions by their last activity (the
+//! collector time of the latest batch that stored something), written in the
+//! same transactions that write or remove the session state, so listing the
+//! most recently active sessions reads one page of keys instead of every
+//! session. A store from before the index is indexed when it is opened (`meta`
+//! key `activity_index` marks the index complete).
 //!
 //! `chain` is each session's integrity chain (see [`crate::chain`]): one link per
 //! stored event or gap record, at the position the collector stored it, pointing
@@ -95,6 +103,25 @@ pub fn event_key(tenant: &TenantId, session: &SessionId, tab: &TabId, seq: u64) 
     k.push(0);
     k.extend_from_slice(&seq.to_be_bytes());
     k
+}
+
+/// Key of a session in the `activity` tree: its tenant, its last activity,
+/// then the session, so a tenant's range in reverse is newest activity first
+/// (ties: greater session id first).
+fn activity_key(tenant: &TenantId, last_seen: i64, session: &SessionId) -> Vec<u8> {
+    let mut k = tenant_prefix(tenant);
+    k.extend_from_slice(&ts_sortable(last_seen).to_be_bytes());
+    k.extend_from_slice(session.as_str().as_bytes());
+    k
+}
+
+/// The session and last activity an `activity` key suffix (after the tenant
+/// prefix) names; `None` when it is not one (a corrupt key or a forged cursor).
+pub fn parse_activity_suffix(suffix: &[u8]) -> Option<(i64, SessionId)> {
+    let (ts, session) = suffix.split_first_chunk::<8>()?;
+    let ts = (u64::from_be_bytes(*ts) ^ (1 << 63)) as i64;
+    let session = SessionId::parse(std::str::from_utf8(session).ok()?.to_owned()).ok()?;
+    Some((ts, session))
 }
 
 /// Maps an `i64` time onto `u64` so that big-endian bytes sort numerically.
@@ -242,6 +269,13 @@ pub struct EventFilter {
     pub to: Option<i64>,
 }
 
+/// A page of sessions and the position the next one starts before.
+pub struct SessionsPage {
+    pub sessions: Vec<SessionSummary>,
+    /// `activity` key suffix of the last session returned, when more follow.
+    pub next: Option<Vec<u8>>,
+}
+
 /// A page of events and the timeline position to continue from.
 pub struct EventScan {
     pub events: Vec<EventRecord>,
@@ -256,6 +290,7 @@ pub struct Store {
     events: sled::Tree,
     timeline: sled::Tree,
     sessions: sled::Tree,
+    activity: sled::Tree,
     gaps: sled::Tree,
     arrivals: sled::Tree,
     audit: sled::Tree,
@@ -325,10 +360,11 @@ impl Store {
             .cache_capacity(cache_mb.saturating_mul(1024 * 1024))
             .open()
             .with_context(|| format!("opening sled store in {}", dir.display()))?;
-        Ok(Self {
+        let store = Self {
             events: db.open_tree("events")?,
             timeline: db.open_tree("timeline")?,
             sessions: db.open_tree("sessions")?,
+            activity: db.open_tree("activity")?,
             gaps: db.open_tree("gaps")?,
             chain: db.open_tree("chain")?,
             tombstones: db.open_tree("tombstones")?,
@@ -336,7 +372,40 @@ impl Store {
             audit: db.open_tree("audit")?,
             audit_ids: db.open_tree("audit_ids")?,
             db,
-        })
+        };
+        store.index_activity()?;
+        Ok(store)
+    }
+
+    /// Builds the `activity` index of a store written before it existed (or
+    /// whose indexing a crash interrupted): cleared, rebuilt from `sessions`,
+    /// then marked complete and flushed. Runs before the store serves anything.
+    fn index_activity(&self) -> anyhow::Result<()> {
+        const DONE: &[u8] = b"activity_index";
+        let meta = self.db.open_tree("meta")?;
+        if meta.get(DONE)?.is_some() {
+            return Ok(());
+        }
+        self.activity.clear()?;
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for kv in self.sessions.iter() {
+            let (k, v) = kv?;
+            let (tenant, session) = parse_session_key(&k)?;
+            let state: SessionState = serde_json::from_slice(&v)?;
+            batch.insert(activity_key(&tenant, state.last_seen, &session), &[]);
+            n += 1;
+            if n % PURGE_BATCH == 0 {
+                self.activity.apply_batch(std::mem::take(&mut batch))?;
+            }
+        }
+        self.activity.apply_batch(batch)?;
+        meta.insert(DONE, &[])?;
+        self.db.flush().context("flushing the activity index")?;
+        if n > 0 {
+            tracing::info!(sessions = n, "indexed sessions by last activity");
+        }
+        Ok(())
     }
 
     /// Stores the events and gaps that are not stored yet, atomically with the
@@ -396,16 +465,22 @@ impl Store {
             &self.chain,
             &self.tombstones,
             &self.arrivals,
+            &self.activity,
         );
         let result = trees.transaction(
-            |(events, timeline, sessions, gap_tree, chain_tree, tombstones, arrivals)| {
+            |(events, timeline, sessions, gap_tree, chain_tree, tombstones, arrivals, activity)| {
                 if let Some(t) = tombstones.get(skey)? {
                     return Ok(Inserted::Gone(serde_json::from_slice(&t).map_err(abort)?));
                 }
-                let mut state: SessionState = match sessions.get(skey)? {
-                    Some(v) => serde_json::from_slice(&v).map_err(abort)?,
-                    None => SessionState::new(received_at, origin),
-                };
+                let (mut state, indexed_at): (SessionState, Option<i64>) =
+                    match sessions.get(skey)? {
+                        Some(v) => {
+                            let state: SessionState = serde_json::from_slice(&v).map_err(abort)?;
+                            let at = state.last_seen;
+                            (state, Some(at))
+                        }
+                        None => (SessionState::new(received_at, origin), None),
+                    };
                 let mut ack = IngestAck {
                     stored: 0,
                     duplicates: 0,
@@ -465,6 +540,12 @@ impl Store {
                     state.last_seen = state.last_seen.max(received_at);
                     state.tabs.insert(tab.to_string());
                     sessions.insert(skey, serde_json::to_vec(&state).map_err(abort)?)?;
+                    if indexed_at != Some(state.last_seen) {
+                        if let Some(at) = indexed_at {
+                            activity.remove(activity_key(tenant, at, session))?;
+                        }
+                        activity.insert(activity_key(tenant, state.last_seen, session), &[])?;
+                    }
                 }
                 Ok(Inserted::Stored(Stored { ack, new }))
             },
@@ -587,7 +668,8 @@ impl Store {
     ) -> anyhow::Result<Option<Tombstone>> {
         let skey = session_key(tenant, session);
         let skey = skey.as_slice();
-        let result = (&self.sessions, &self.tombstones).transaction(|(sessions, tombstones)| {
+        let trees = (&self.sessions, &self.tombstones, &self.activity);
+        let result = trees.transaction(|(sessions, tombstones, activity)| {
             let Some(v) = sessions.get(skey)? else {
                 return Ok(None);
             };
@@ -606,6 +688,7 @@ impl Store {
             };
             tombstones.insert(skey, serde_json::to_vec(&tombstone).map_err(abort)?)?;
             sessions.remove(skey)?;
+            activity.remove(activity_key(tenant, state.last_seen, session))?;
             Ok(Some(tombstone))
         });
         let tombstone = match result {
@@ -716,28 +799,62 @@ impl Store {
 
     /// A tenant's session summaries, newest activity first.
     pub fn sessions(&self, tenant: &TenantId) -> anyhow::Result<Vec<SessionSummary>> {
-        self.sessions_matching(tenant, &SessionFilter::default())
+        Ok(self
+            .sessions_page(tenant, &SessionFilter::default(), None, usize::MAX)?
+            .sessions)
     }
 
-    /// A tenant's session summaries that pass `filter`, newest activity first.
-    pub fn sessions_matching(
+    /// Up to `limit` of a tenant's session summaries that pass `filter`, newest
+    /// activity first (ties: greater session id first), after the position
+    /// `before` (a [`SessionsPage::next`] of an earlier page). Reads the
+    /// `activity` index from the newest end, so a page costs what it returns
+    /// plus the sessions the filter skips; a `from` bound ends the scan at the
+    /// first session last active before it. A page is followed by another only
+    /// when another session passes the filter, so the last page is never empty.
+    pub fn sessions_page(
         &self,
         tenant: &TenantId,
         filter: &SessionFilter,
-    ) -> anyhow::Result<Vec<SessionSummary>> {
-        let mut out = Vec::new();
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> anyhow::Result<SessionsPage> {
         let prefix = tenant_prefix(tenant);
-        for kv in self.sessions.scan_prefix(&prefix) {
-            let (k, v) = kv?;
-            let id = SessionId::parse(String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
-                .context("corrupt session key")?;
-            let st: SessionState = serde_json::from_slice(&v)?;
-            if filter.accepts(&id, &st) {
-                out.push(st.summary(id));
+        let end = match before {
+            Some(b) => [prefix.as_slice(), b].concat(),
+            // Past every key of the tenant (`0x00` is its separator).
+            None => [&prefix[..prefix.len() - 1], &[1u8][..]].concat(),
+        };
+        let mut page = SessionsPage {
+            sessions: Vec::new(),
+            next: None,
+        };
+        for k in self.activity.range(prefix.clone()..end).keys().rev() {
+            let k = k?;
+            let suffix = &k[prefix.len()..];
+            let (last_seen, id) =
+                parse_activity_suffix(suffix).context("corrupt activity index key")?;
+            if filter.from.is_some_and(|from| last_seen < from) {
+                break;
             }
+            let Some(v) = self.sessions.get(session_key(tenant, &id))? else {
+                continue; // deleted since the key was read
+            };
+            let st: SessionState = serde_json::from_slice(&v)?;
+            if st.last_seen != last_seen || !filter.accepts(&id, &st) {
+                continue; // active again since the key was read, or filtered out
+            }
+            if page.sessions.len() == limit {
+                // One more passes: the page is full and not the last.
+                page.next = page
+                    .sessions
+                    .last()
+                    .map(|s: &SessionSummary| activity_key(tenant, s.last_seen, &s.session_id))
+                    .map(|k| k[prefix.len()..].to_vec());
+                break;
+            }
+            page.sessions.push(st.summary(id));
         }
-        out.sort_by(|a, b| (b.last_seen, &b.session_id).cmp(&(a.last_seen, &a.session_id)));
-        Ok(out)
+        Ok(page)
     }
 
     /// A page of one session's events in client-time order (`descending` for
@@ -1141,6 +1258,117 @@ mod tests {
 
     fn keys_under(tree: &sled::Tree, prefix: &[u8]) -> usize {
         tree.scan_prefix(prefix).count()
+    }
+
+    /// Every page of a listing, following `next`, as session ids.
+    fn all_pages(store: &Store, filter: &SessionFilter, limit: usize) -> Vec<Vec<String>> {
+        let mut pages = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .sessions_page(&ten(), filter, before.as_deref(), limit)
+                .unwrap();
+            pages.push(
+                page.sessions
+                    .iter()
+                    .map(|s| s.session_id.as_str().to_owned())
+                    .collect(),
+            );
+            match page.next {
+                Some(n) => before = Some(n),
+                None => return pages,
+            }
+        }
+    }
+
+    #[test]
+    fn sessions_are_listed_by_last_activity_in_pages_that_follow_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        put(&store, "a", 10, 0..1);
+        put(&store, "b", 20, 0..1);
+        put(&store, "c", 20, 0..1);
+        put(&store, "d", 5, 0..1);
+        // New activity moves a session to the front, and only a batch that
+        // stores something is activity: an all-duplicate re-send is not.
+        put(&store, "a", 30, 1..2);
+        put(&store, "d", 40, 0..1);
+        let all = SessionFilter::default();
+        // Newest first; ties (b, c at 20) by greater session id first, as before.
+        assert_eq!(all_pages(&store, &all, 100), [["a", "c", "b", "d"]]);
+        assert_eq!(all_pages(&store, &all, 3), [vec!["a", "c", "b"], vec!["d"]]);
+        assert_eq!(all_pages(&store, &all, 2), [["a", "c"], ["b", "d"]]);
+        // One entry per session: moving to the front removed the old one.
+        assert_eq!(store.activity.len(), 4);
+        // A `from` bound ends the scan; filters never leave an empty last page.
+        let recent = SessionFilter {
+            from: Some(15),
+            ..SessionFilter::default()
+        };
+        assert_eq!(all_pages(&store, &recent, 1), [["a"], ["c"], ["b"]]);
+        let only_b = SessionFilter {
+            text: Some("B".into()),
+            ..SessionFilter::default()
+        };
+        assert_eq!(all_pages(&store, &only_b, 1), [["b"]]);
+    }
+
+    #[test]
+    fn a_session_active_while_an_agent_pages_moves_ahead_and_shifts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        for (i, s) in ["a", "b", "c", "d"].iter().enumerate() {
+            put(&store, s, 10 * (i as i64 + 1), 0..1);
+        }
+        let all = SessionFilter::default();
+        let p1 = store.sessions_page(&ten(), &all, None, 2).unwrap();
+        let ids = |p: &SessionsPage| -> Vec<String> {
+            p.sessions
+                .iter()
+                .map(|s| s.session_id.as_str().to_owned())
+                .collect()
+        };
+        assert_eq!(ids(&p1), ["d", "c"]);
+        // Between the pages: a new session, and "a" active again. With offsets
+        // the second page would repeat "c"; here it continues after "c".
+        put(&store, "e", 50, 0..1);
+        put(&store, "a", 60, 1..2);
+        let p2 = store
+            .sessions_page(&ten(), &all, p1.next.as_deref(), 2)
+            .unwrap();
+        assert_eq!(ids(&p2), ["b"]);
+        assert!(p2.next.is_none());
+    }
+
+    #[test]
+    fn deleting_a_session_removes_it_from_the_index_and_a_store_without_one_is_indexed() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), 4).unwrap();
+            put(&store, "a", 10, 0..1);
+            put(&store, "b", 20, 0..1);
+            put(&store, "c", 30, 0..1);
+            store
+                .delete(&ten(), &sid("b"), "test", 40)
+                .unwrap()
+                .unwrap();
+            assert_eq!(store.activity.len(), 2);
+            // As a store written before the index existed: no index, no mark.
+            store.activity.clear().unwrap();
+            store
+                .db
+                .open_tree("meta")
+                .unwrap()
+                .remove("activity_index")
+                .unwrap();
+            store.db.flush().unwrap();
+        }
+        let store = Store::open(dir.path(), 4).unwrap();
+        assert_eq!(
+            all_pages(&store, &SessionFilter::default(), 10),
+            [["c", "a"]]
+        );
+        assert_eq!(store.activity.len(), 2);
     }
 
     #[test]

@@ -135,7 +135,16 @@ pub async fn list(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(q.limit)?;
-    let skip = offset_cursor(&q.cursor)?;
+    // The cursor is a position in the activity index (the last session of the
+    // previous page), not an offset: sessions that become active while an agent
+    // pages move to the front instead of shifting every later page.
+    let before = decode_cursor(&q.cursor)?;
+    if before
+        .as_deref()
+        .is_some_and(|b| crate::store::parse_activity_suffix(b).is_none())
+    {
+        return Err(ApiError::bad_request("bad_cursor", "cursor is not valid"));
+    }
     let store = store.into_inner();
     let filter = SessionFilter {
         from: q.from,
@@ -143,11 +152,12 @@ pub async fn list(
         agent: q.agent,
         text: q.q.clone().filter(|t| !t.trim().is_empty()),
     };
-    let all = blocking(move || store.sessions_matching(&who.tenant, &filter)).await?;
-    let (sessions, next_cursor) = offset_page(all, skip, limit);
+    let page =
+        blocking(move || store.sessions_page(&who.tenant, &filter, before.as_deref(), limit))
+            .await?;
     Ok(HttpResponse::Ok().json(SessionsPage {
-        sessions,
-        next_cursor,
+        sessions: page.sessions,
+        next_cursor: page.next.map(|n| URL_SAFE_NO_PAD.encode(n)),
     }))
 }
 

@@ -152,6 +152,16 @@ async fn sessions_list_newest_first_with_counts_actors_and_last_page() {
     let p2: shared::api::SessionsPage = res.json().await.unwrap();
     assert_eq!(p2.sessions[0].session_id.as_str(), "old");
     assert!(p2.next_cursor.is_none());
+    // A cursor is a position the collector handed out: base64 of anything else
+    // (here "hello", too short to be one) is refused, as is what is not base64.
+    for bad in ["aGVsbG8", "***"] {
+        assert_error(
+            app.get(&format!("/api/v1/sessions?cursor={bad}")).await,
+            400,
+            "bad_cursor",
+        )
+        .await;
+    }
     app.stop().await;
 }
 
