@@ -727,12 +727,16 @@ impl Store {
     /// Returns the tombstones it left. Blocking; does not flush.
     pub fn sweep(&self, now: i64, max_age_ms: i64) -> anyhow::Result<Vec<Tombstone>> {
         let cutoff = now.saturating_sub(max_age_ms);
+        // From the activity index's keys: no session state is decoded to find
+        // the expired ones (`delete_if` checks each again in its transaction).
         let mut expired = Vec::new();
-        for kv in self.sessions.iter() {
-            let (k, v) = kv?;
-            let state: SessionState = serde_json::from_slice(&v)?;
-            if state.last_seen < cutoff {
-                expired.push(parse_session_key(&k)?);
+        for k in self.activity.iter().keys() {
+            let k = k?;
+            let (tenant, rest) = split_tenant(&k)?;
+            let (last_seen, session) =
+                parse_activity_suffix(rest).context("corrupt activity key")?;
+            if last_seen < cutoff {
+                expired.push((tenant, session));
             }
         }
         let mut left = Vec::new();
@@ -968,15 +972,21 @@ impl Chainer<'_> {
     }
 }
 
-/// Splits a `sessions`/`tombstones` key into tenant and session.
-fn parse_session_key(k: &[u8]) -> anyhow::Result<(TenantId, SessionId)> {
+/// Splits a key into its tenant and what follows the tenant's `0x00`.
+fn split_tenant(k: &[u8]) -> anyhow::Result<(TenantId, &[u8])> {
     let sep = k
         .iter()
         .position(|b| *b == 0)
-        .context("session key without a tenant")?;
+        .context("key without a tenant")?;
     let tenant = TenantId::parse(String::from_utf8_lossy(&k[..sep]).into_owned())
-        .context("corrupt tenant in a session key")?;
-    let session = SessionId::parse(String::from_utf8_lossy(&k[sep + 1..]).into_owned())
+        .context("corrupt tenant in a key")?;
+    Ok((tenant, &k[sep + 1..]))
+}
+
+/// Splits a `sessions`/`tombstones` key into tenant and session.
+fn parse_session_key(k: &[u8]) -> anyhow::Result<(TenantId, SessionId)> {
+    let (tenant, rest) = split_tenant(k)?;
+    let session = SessionId::parse(String::from_utf8_lossy(rest).into_owned())
         .context("corrupt session in a session key")?;
     Ok((tenant, session))
 }
