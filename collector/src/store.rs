@@ -12,6 +12,7 @@
 //! | `meta`     | `probe` (no tenant prefix)                       | time of the last readiness probe |
 //! | `chain`    | `session 0x00 pos:u64be`                         | `hash(32) kind(1) key`    |
 //! | `tombstones` | `session`                                      | `Tombstone` as JSON       |
+//! | `deletions`| `deleted_at:u64be session`                       | empty                     |
 //! | `arrivals` | `session 0x00 arrival:u64be`                     | `tab 0x00 seq:u64be`      |
 //! | `audit`    | `time:u64be seq:u64be`                           | `AuditEntry` as JSON      |
 //! | `audit_ids`| `record_id`                                      | the `audit` key           |
@@ -32,8 +33,9 @@
 //! collector time of the latest batch that stored something), written in the
 //! same transactions that write or remove the session state, so listing the
 //! most recently active sessions reads one page of keys instead of every
-//! session. A store from before the index is indexed when it is opened (`meta`
-//! key `activity_index` marks the index complete).
+//! session. `deletions` indexes tombstones by deletion time the same way. A
+//! store from before an index is indexed when it is opened (`meta` keys
+//! `activity_index` and `deletions_index` mark them complete).
 //!
 //! `chain` is each session's integrity chain (see [`crate::chain`]): one link per
 //! stored event or gap record, at the position the collector stored it, pointing
@@ -105,19 +107,19 @@ pub fn event_key(tenant: &TenantId, session: &SessionId, tab: &TabId, seq: u64) 
     k
 }
 
-/// Key of a session in the `activity` tree: its tenant, its last activity,
-/// then the session, so a tenant's range in reverse is newest activity first
+/// Key of a session in a time index (`activity`, `deletions`): its tenant, the
+/// time, then the session, so a tenant's range in reverse is newest first
 /// (ties: greater session id first).
-fn activity_key(tenant: &TenantId, last_seen: i64, session: &SessionId) -> Vec<u8> {
+fn time_key(tenant: &TenantId, at: i64, session: &SessionId) -> Vec<u8> {
     let mut k = tenant_prefix(tenant);
-    k.extend_from_slice(&ts_sortable(last_seen).to_be_bytes());
+    k.extend_from_slice(&ts_sortable(at).to_be_bytes());
     k.extend_from_slice(session.as_str().as_bytes());
     k
 }
 
-/// The session and last activity an `activity` key suffix (after the tenant
-/// prefix) names; `None` when it is not one (a corrupt key or a forged cursor).
-pub fn parse_activity_suffix(suffix: &[u8]) -> Option<(i64, SessionId)> {
+/// The time and session a time index key suffix (after the tenant prefix)
+/// names; `None` when it is not one (a corrupt key or a forged cursor).
+pub fn parse_time_suffix(suffix: &[u8]) -> Option<(i64, SessionId)> {
     let (ts, session) = suffix.split_first_chunk::<8>()?;
     let ts = (u64::from_be_bytes(*ts) ^ (1 << 63)) as i64;
     let session = SessionId::parse(std::str::from_utf8(session).ok()?.to_owned()).ok()?;
@@ -269,6 +271,14 @@ pub struct EventFilter {
     pub to: Option<i64>,
 }
 
+/// What a walk over a time index does with an entry.
+enum Step<T> {
+    Take(T),
+    Skip,
+    /// No later entry can be taken either.
+    Stop,
+}
+
 /// A page of sessions and the position the next one starts before.
 pub struct SessionsPage {
     pub sessions: Vec<SessionSummary>,
@@ -291,6 +301,7 @@ pub struct Store {
     timeline: sled::Tree,
     sessions: sled::Tree,
     activity: sled::Tree,
+    deletions: sled::Tree,
     gaps: sled::Tree,
     arrivals: sled::Tree,
     audit: sled::Tree,
@@ -365,6 +376,7 @@ impl Store {
             timeline: db.open_tree("timeline")?,
             sessions: db.open_tree("sessions")?,
             activity: db.open_tree("activity")?,
+            deletions: db.open_tree("deletions")?,
             gaps: db.open_tree("gaps")?,
             chain: db.open_tree("chain")?,
             tombstones: db.open_tree("tombstones")?,
@@ -373,37 +385,58 @@ impl Store {
             audit_ids: db.open_tree("audit_ids")?,
             db,
         };
-        store.index_activity()?;
+        store.build_index(
+            "activity_index",
+            &store.activity,
+            &store.sessions,
+            |st: SessionState| st.last_seen,
+        )?;
+        store.build_index(
+            "deletions_index",
+            &store.deletions,
+            &store.tombstones,
+            |t: Tombstone| t.deleted_at,
+        )?;
         Ok(store)
     }
 
-    /// Builds the `activity` index of a store written before it existed (or
-    /// whose indexing a crash interrupted): cleared, rebuilt from `sessions`,
-    /// then marked complete and flushed. Runs before the store serves anything.
-    fn index_activity(&self) -> anyhow::Result<()> {
-        const DONE: &[u8] = b"activity_index";
+    /// Builds a time index (`index`, keyed by `time` of each value of `source`,
+    /// a tree keyed by session) of a store written before it existed, or whose
+    /// indexing a crash interrupted: cleared, rebuilt, then marked `done` in
+    /// `meta` and flushed. Runs before the store serves anything.
+    fn build_index<T: serde::de::DeserializeOwned>(
+        &self,
+        done: &str,
+        index: &sled::Tree,
+        source: &sled::Tree,
+        time: impl Fn(T) -> i64,
+    ) -> anyhow::Result<()> {
         let meta = self.db.open_tree("meta")?;
-        if meta.get(DONE)?.is_some() {
+        if meta.get(done)?.is_some() {
             return Ok(());
         }
-        self.activity.clear()?;
+        index.clear()?;
         let mut batch = sled::Batch::default();
         let mut n = 0;
-        for kv in self.sessions.iter() {
+        for kv in source.iter() {
             let (k, v) = kv?;
             let (tenant, session) = parse_session_key(&k)?;
-            let state: SessionState = serde_json::from_slice(&v)?;
-            batch.insert(activity_key(&tenant, state.last_seen, &session), &[]);
+            let at = time(serde_json::from_slice(&v)?);
+            batch.insert(time_key(&tenant, at, &session), &[]);
             n += 1;
             if n % PURGE_BATCH == 0 {
-                self.activity.apply_batch(std::mem::take(&mut batch))?;
+                index.apply_batch(std::mem::take(&mut batch))?;
             }
         }
-        self.activity.apply_batch(batch)?;
-        meta.insert(DONE, &[])?;
-        self.db.flush().context("flushing the activity index")?;
+        index.apply_batch(batch)?;
+        meta.insert(done, &[])?;
+        self.db.flush().context("flushing a new index")?;
         if n > 0 {
-            tracing::info!(sessions = n, "indexed sessions by last activity");
+            tracing::info!(
+                index = done,
+                entries = n,
+                "indexed a store written before it"
+            );
         }
         Ok(())
     }
@@ -542,9 +575,9 @@ impl Store {
                     sessions.insert(skey, serde_json::to_vec(&state).map_err(abort)?)?;
                     if indexed_at != Some(state.last_seen) {
                         if let Some(at) = indexed_at {
-                            activity.remove(activity_key(tenant, at, session))?;
+                            activity.remove(time_key(tenant, at, session))?;
                         }
-                        activity.insert(activity_key(tenant, state.last_seen, session), &[])?;
+                        activity.insert(time_key(tenant, state.last_seen, session), &[])?;
                     }
                 }
                 Ok(Inserted::Stored(Stored { ack, new }))
@@ -668,8 +701,13 @@ impl Store {
     ) -> anyhow::Result<Option<Tombstone>> {
         let skey = session_key(tenant, session);
         let skey = skey.as_slice();
-        let trees = (&self.sessions, &self.tombstones, &self.activity);
-        let result = trees.transaction(|(sessions, tombstones, activity)| {
+        let trees = (
+            &self.sessions,
+            &self.tombstones,
+            &self.activity,
+            &self.deletions,
+        );
+        let result = trees.transaction(|(sessions, tombstones, activity, deletions)| {
             let Some(v) = sessions.get(skey)? else {
                 return Ok(None);
             };
@@ -688,7 +726,8 @@ impl Store {
             };
             tombstones.insert(skey, serde_json::to_vec(&tombstone).map_err(abort)?)?;
             sessions.remove(skey)?;
-            activity.remove(activity_key(tenant, state.last_seen, session))?;
+            activity.remove(time_key(tenant, state.last_seen, session))?;
+            deletions.insert(time_key(tenant, now, session), &[])?;
             Ok(Some(tombstone))
         });
         let tombstone = match result {
@@ -733,8 +772,7 @@ impl Store {
         for k in self.activity.iter().keys() {
             let k = k?;
             let (tenant, rest) = split_tenant(&k)?;
-            let (last_seen, session) =
-                parse_activity_suffix(rest).context("corrupt activity key")?;
+            let (last_seen, session) = parse_time_suffix(rest).context("corrupt activity key")?;
             if last_seen < cutoff {
                 expired.push((tenant, session));
             }
@@ -762,14 +800,62 @@ impl Store {
 
     /// A tenant's tombstones, newest deletion first.
     pub fn tombstones(&self, tenant: &TenantId) -> anyhow::Result<Vec<Tombstone>> {
-        let mut out: Vec<Tombstone> = self
-            .tombstones
-            .scan_prefix(tenant_prefix(tenant))
-            .values()
-            .map(|v| Ok(serde_json::from_slice(&v?)?))
-            .collect::<anyhow::Result<_>>()?;
-        out.sort_by(|a, b| (b.deleted_at, &b.session_id).cmp(&(a.deleted_at, &a.session_id)));
-        Ok(out)
+        Ok(self.tombstones_page(tenant, None, usize::MAX)?.0)
+    }
+
+    /// Up to `limit` of a tenant's tombstones, newest deletion first (ties:
+    /// greater session id first), before the position `before` (the second
+    /// item of an earlier page, when there was more), from the `deletions` index.
+    pub fn tombstones_page(
+        &self,
+        tenant: &TenantId,
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<Tombstone>, Option<Vec<u8>>)> {
+        self.newest_first(&self.deletions, tenant, before, limit, |_, session| {
+            Ok(match self.tombstones.get(session_key(tenant, &session))? {
+                Some(v) => Step::Take(serde_json::from_slice(&v)?),
+                None => Step::Skip,
+            })
+        })
+    }
+
+    /// Walks a tenant's part of a time index from the newest end, before the
+    /// position `before` (a key suffix an earlier page ended at), asking `item`
+    /// about each entry, until `limit` items are taken and one more would be:
+    /// then the position of the last one taken says where the next page
+    /// starts. So a page costs what it returns plus what `item` skips, and the
+    /// last page is never empty.
+    fn newest_first<T>(
+        &self,
+        index: &sled::Tree,
+        tenant: &TenantId,
+        before: Option<&[u8]>,
+        limit: usize,
+        mut item: impl FnMut(i64, SessionId) -> anyhow::Result<Step<T>>,
+    ) -> anyhow::Result<(Vec<T>, Option<Vec<u8>>)> {
+        let prefix = tenant_prefix(tenant);
+        let end = match before {
+            Some(b) => [prefix.as_slice(), b].concat(),
+            // Past every key of the tenant (`0x00` is its separator).
+            None => [&prefix[..prefix.len() - 1], &[1u8][..]].concat(),
+        };
+        let (mut items, mut last) = (Vec::new(), None);
+        for k in index.range(prefix.clone()..end).keys().rev() {
+            let k = k?;
+            let suffix = &k[prefix.len()..];
+            let (at, session) = parse_time_suffix(suffix).context("corrupt index key")?;
+            match item(at, session)? {
+                Step::Stop => break,
+                Step::Skip => {}
+                Step::Take(_) if items.len() == limit => return Ok((items, last)),
+                Step::Take(t) => {
+                    items.push(t);
+                    last = Some(suffix.to_vec());
+                }
+            }
+        }
+        Ok((items, None))
     }
 
     /// The gaps recorders reported for a session, by tab and sequence.
@@ -822,43 +908,24 @@ impl Store {
         before: Option<&[u8]>,
         limit: usize,
     ) -> anyhow::Result<SessionsPage> {
-        let prefix = tenant_prefix(tenant);
-        let end = match before {
-            Some(b) => [prefix.as_slice(), b].concat(),
-            // Past every key of the tenant (`0x00` is its separator).
-            None => [&prefix[..prefix.len() - 1], &[1u8][..]].concat(),
-        };
-        let mut page = SessionsPage {
-            sessions: Vec::new(),
-            next: None,
-        };
-        for k in self.activity.range(prefix.clone()..end).keys().rev() {
-            let k = k?;
-            let suffix = &k[prefix.len()..];
-            let (last_seen, id) =
-                parse_activity_suffix(suffix).context("corrupt activity index key")?;
-            if filter.from.is_some_and(|from| last_seen < from) {
-                break;
-            }
-            let Some(v) = self.sessions.get(session_key(tenant, &id))? else {
-                continue; // deleted since the key was read
-            };
-            let st: SessionState = serde_json::from_slice(&v)?;
-            if st.last_seen != last_seen || !filter.accepts(&id, &st) {
-                continue; // active again since the key was read, or filtered out
-            }
-            if page.sessions.len() == limit {
-                // One more passes: the page is full and not the last.
-                page.next = page
-                    .sessions
-                    .last()
-                    .map(|s: &SessionSummary| activity_key(tenant, s.last_seen, &s.session_id))
-                    .map(|k| k[prefix.len()..].to_vec());
-                break;
-            }
-            page.sessions.push(st.summary(id));
-        }
-        Ok(page)
+        let (sessions, next) =
+            self.newest_first(&self.activity, tenant, before, limit, |last_seen, id| {
+                if filter.from.is_some_and(|from| last_seen < from) {
+                    return Ok(Step::Stop);
+                }
+                // Gone since the key was read: deleted, or active again (then
+                // it is at its new place, ahead of this page).
+                let Some(v) = self.sessions.get(session_key(tenant, &id))? else {
+                    return Ok(Step::Skip);
+                };
+                let st: SessionState = serde_json::from_slice(&v)?;
+                Ok(if st.last_seen == last_seen && filter.accepts(&id, &st) {
+                    Step::Take(st.summary(id))
+                } else {
+                    Step::Skip
+                })
+            })?;
+        Ok(SessionsPage { sessions, next })
     }
 
     /// A page of one session's events in client-time order (`descending` for
@@ -1351,34 +1418,56 @@ mod tests {
     }
 
     #[test]
-    fn deleting_a_session_removes_it_from_the_index_and_a_store_without_one_is_indexed() {
+    fn deleting_moves_a_session_from_one_index_to_the_other_and_old_stores_are_indexed() {
         let dir = tempfile::tempdir().unwrap();
+        let deleted = |store: &Store, limit| {
+            let mut pages = Vec::new();
+            let mut before = None;
+            loop {
+                let (page, next) = store
+                    .tombstones_page(&ten(), before.as_deref(), limit)
+                    .unwrap();
+                pages.push(
+                    page.iter()
+                        .map(|t| t.session_id.as_str().to_owned())
+                        .collect::<Vec<_>>(),
+                );
+                match next {
+                    Some(n) => before = Some(n),
+                    None => return pages,
+                }
+            }
+        };
         {
             let store = Store::open(dir.path(), 4).unwrap();
-            put(&store, "a", 10, 0..1);
-            put(&store, "b", 20, 0..1);
-            put(&store, "c", 30, 0..1);
-            store
-                .delete(&ten(), &sid("b"), "test", 40)
-                .unwrap()
-                .unwrap();
+            for (i, s) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+                put(&store, s, 10 * (i as i64 + 1), 0..1);
+            }
+            store.delete(&ten(), &sid("b"), "test", 100).unwrap().unwrap();
+            store.delete(&ten(), &sid("d"), "test", 200).unwrap().unwrap();
+            store.delete(&ten(), &sid("a"), "test", 200).unwrap().unwrap();
             assert_eq!(store.activity.len(), 2);
-            // As a store written before the index existed: no index, no mark.
-            store.activity.clear().unwrap();
-            store
-                .db
-                .open_tree("meta")
-                .unwrap()
-                .remove("activity_index")
-                .unwrap();
+            assert_eq!(store.deletions.len(), 3);
+            // Newest deletion first, ties by greater session id first, as before.
+            assert_eq!(deleted(&store, 10), [["d", "a", "b"]]);
+            assert_eq!(deleted(&store, 2), [vec!["d", "a"], vec!["b"]]);
+            // As a store written before the indexes existed: none, no marks.
+            for (tree, mark) in [
+                (&store.activity, "activity_index"),
+                (&store.deletions, "deletions_index"),
+            ] {
+                tree.clear().unwrap();
+                store.db.open_tree("meta").unwrap().remove(mark).unwrap();
+            }
             store.db.flush().unwrap();
         }
         let store = Store::open(dir.path(), 4).unwrap();
         assert_eq!(
             all_pages(&store, &SessionFilter::default(), 10),
-            [["c", "a"]]
+            [["e", "c"]]
         );
-        assert_eq!(store.activity.len(), 2);
+        assert_eq!(deleted(&store, 10), [["d", "a", "b"]]);
+        assert_eq!((store.activity.len(), store.deletions.len()), (2, 3));
     }
 
     #[test]

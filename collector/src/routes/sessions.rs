@@ -50,24 +50,19 @@ pub(crate) fn decode_cursor(c: &Option<String>) -> Result<Option<Vec<u8>>, ApiEr
 /// one that came back between two reads (retry).
 /// The position an offset cursor (lists built in memory: sessions,
 /// tombstones) stands for: how many items were already shown.
-pub(crate) fn offset_cursor(cursor: &Option<String>) -> Result<usize, ApiError> {
-    match decode_cursor(cursor)? {
-        Some(b) => Ok(u64::from_be_bytes(
-            b.try_into()
-                .map_err(|_| ApiError::bad_request("bad_cursor", "cursor is not valid"))?,
-        ) as usize),
-        None => Ok(0),
+/// A cursor that is a position in a time index (the last item of the previous
+/// page), not an offset: items that move or arrive while a client pages go to
+/// the front instead of shifting every later page. Anything the collector did
+/// not hand out is refused.
+pub(crate) fn position_cursor(cursor: &Option<String>) -> Result<Option<Vec<u8>>, ApiError> {
+    let position = decode_cursor(cursor)?;
+    if position
+        .as_deref()
+        .is_some_and(|p| crate::store::parse_time_suffix(p).is_none())
+    {
+        return Err(ApiError::bad_request("bad_cursor", "cursor is not valid"));
     }
-}
-
-/// One page of an in-memory list after `skip` items, and the cursor of the
-/// next page when there is one.
-pub(crate) fn offset_page<T>(all: Vec<T>, skip: usize, limit: usize) -> (Vec<T>, Option<String>) {
-    let total = all.len();
-    let page: Vec<T> = all.into_iter().skip(skip).take(limit).collect();
-    let end = skip + page.len();
-    let next = (end < total).then(|| URL_SAFE_NO_PAD.encode((end as u64).to_be_bytes()));
-    (page, next)
+    Ok(position)
 }
 
 /// The error for a session that cannot be read: gone (410 with its
@@ -135,16 +130,7 @@ pub async fn list(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(q.limit)?;
-    // The cursor is a position in the activity index (the last session of the
-    // previous page), not an offset: sessions that become active while an agent
-    // pages move to the front instead of shifting every later page.
-    let before = decode_cursor(&q.cursor)?;
-    if before
-        .as_deref()
-        .is_some_and(|b| crate::store::parse_activity_suffix(b).is_none())
-    {
-        return Err(ApiError::bad_request("bad_cursor", "cursor is not valid"));
-    }
+    let before = position_cursor(&q.cursor)?;
     let store = store.into_inner();
     let filter = SessionFilter {
         from: q.from,
@@ -157,7 +143,7 @@ pub async fn list(
             .await?;
     Ok(HttpResponse::Ok().json(SessionsPage {
         sessions: page.sessions,
-        next_cursor: page.next.map(|n| URL_SAFE_NO_PAD.encode(n)),
+        next_cursor: page.next.map(|p| URL_SAFE_NO_PAD.encode(p)),
     }))
 }
 

@@ -7,7 +7,10 @@ use shared::api::TombstonesPage;
 
 use crate::auth::Reader;
 use crate::error::ApiError;
-use crate::routes::sessions::{blocking, offset_cursor, offset_page, page_size};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use crate::routes::sessions::{blocking, page_size, position_cursor};
 use crate::store::Store;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -41,12 +44,12 @@ pub async fn list(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(q.limit)?;
-    let skip = offset_cursor(&q.cursor)?;
+    let before = position_cursor(&q.cursor)?;
     let store = store.into_inner();
-    let all = blocking(move || store.tombstones(&who.tenant)).await?;
-    let (tombstones, next_cursor) = offset_page(all, skip, limit);
+    let (tombstones, next) =
+        blocking(move || store.tombstones_page(&who.tenant, before.as_deref(), limit)).await?;
     Ok(HttpResponse::Ok().json(TombstonesPage {
         tombstones,
-        next_cursor,
+        next_cursor: next.map(|p| URL_SAFE_NO_PAD.encode(p)),
     }))
 }

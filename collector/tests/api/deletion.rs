@@ -85,6 +85,13 @@ async fn an_admin_deletes_a_session_leaving_a_tombstone_and_410s() {
         .await
         .unwrap();
     assert!(other.tombstones.is_empty());
+    // Pages follow positions the collector handed out; "hello" is not one.
+    assert_error(
+        app.get("/api/v1/tombstones?cursor=aGVsbG8").await,
+        400,
+        "bad_cursor",
+    )
+    .await;
     assert!(app.verify("keep").await.valid);
     app.stop().await;
 }
