@@ -805,7 +805,8 @@ impl Store {
 
     /// Up to `limit` of a tenant's tombstones, newest deletion first (ties:
     /// greater session id first), before the position `before` (the second
-    /// item of an earlier page, when there was more), from the `deletions` index.
+    /// value an earlier page returned), from the `deletions` index, and the
+    /// position of this page's end when more follow.
     pub fn tombstones_page(
         &self,
         tenant: &TenantId,
@@ -1443,9 +1444,9 @@ mod tests {
             for (i, s) in ["a", "b", "c", "d", "e"].iter().enumerate() {
                 put(&store, s, 10 * (i as i64 + 1), 0..1);
             }
-            store.delete(&ten(), &sid("b"), "test", 100).unwrap().unwrap();
-            store.delete(&ten(), &sid("d"), "test", 200).unwrap().unwrap();
-            store.delete(&ten(), &sid("a"), "test", 200).unwrap().unwrap();
+            for (s, at) in [("b", 100), ("d", 200), ("a", 200)] {
+                store.delete(&ten(), &sid(s), "test", at).unwrap().unwrap();
+            }
             assert_eq!(store.activity.len(), 2);
             assert_eq!(store.deletions.len(), 3);
             // Newest deletion first, ties by greater session id first, as before.

@@ -45,11 +45,6 @@ pub(crate) fn decode_cursor(c: &Option<String>) -> Result<Option<Vec<u8>>, ApiEr
         .transpose()
 }
 
-/// The answer for a session that could not be read: 410 with the tombstone
-/// for a deleted one, 404 for one never stored (or another tenant's), 503 for
-/// one that came back between two reads (retry).
-/// The position an offset cursor (lists built in memory: sessions,
-/// tombstones) stands for: how many items were already shown.
 /// A cursor that is a position in a time index (the last item of the previous
 /// page), not an offset: items that move or arrive while a client pages go to
 /// the front instead of shifting every later page. Anything the collector did
@@ -65,8 +60,9 @@ pub(crate) fn position_cursor(cursor: &Option<String>) -> Result<Option<Vec<u8>>
     Ok(position)
 }
 
-/// The error for a session that cannot be read: gone (410 with its
-/// tombstone) or never stored (404).
+/// The answer for a session that could not be read: 410 with the tombstone
+/// for a deleted one, 404 for one never stored (or another tenant's), 503 for
+/// one that came back between two reads (retry).
 pub(crate) fn not_readable(status: SessionStatus) -> ApiError {
     match status {
         SessionStatus::Deleted(t) => ApiError::Gone(Box::new(t)),

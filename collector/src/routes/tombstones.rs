@@ -2,14 +2,13 @@
 //! behind, newest deletion first.
 
 use actix_web::{web, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use serde::Deserialize;
 use shared::api::TombstonesPage;
 
 use crate::auth::Reader;
 use crate::error::ApiError;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-
 use crate::routes::sessions::{blocking, page_size, position_cursor};
 use crate::store::Store;
 
