@@ -132,7 +132,8 @@ fn build_bundle(root: &Path) -> Result<()> {
             "--target",
             "web",
             "--no-typescript",
-            // Symbol names are a third of the binary and only help a debugger.
+            // Only a debugger reads it. (The name section stays for
+            // `prune.rs` to read; it drops it with the other custom sections.)
             "--remove-producers-section",
             // Every browser that runs wasm with reference types has
             // `TextEncoder.encodeInto`: no fallback encoder in the glue.

@@ -12,7 +12,7 @@
 //! and `ref.func`, from an export, the start function, or a table slot the
 //! module could use. A slot counts as used when its index appears as an
 //! `i32.const` anywhere in the code or a global's initial value, or as a
-//! 32-bit little-endian word at any byte offset of a data segment (vtables
+//! 32-bit little-endian word at any byte offset of any data segment (vtables
 //! and function pointers in statics are such words). That over-approximates
 //! (a length that happens to equal a slot keeps it), with one exception that
 //! needs the name section: a closure shim (`wasm_bindgen::convert::closures::
@@ -21,16 +21,17 @@
 //! so nothing that refers to a function changes. Custom sections are dropped:
 //! the name section (wasm-bindgen runs without `--remove-name-section` so that
 //! it is here to read) and `target_features`, which only wasm-bindgen reads;
-//! a browser ignores them all. A module this analysis cannot read with confidence (a table that is
-//! imported or exported, an element segment at a computed offset or not in
-//! table 0, passive or declared segments) keeps all its functions.
+//! a browser ignores them all. A module this analysis cannot read with
+//! confidence (a table that is imported or exported, an element segment at a
+//! computed offset or not in table 0, passive or declared element segments)
+//! keeps all its functions; one without a name section keeps its closure shims.
 
 use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result};
 use wasmparser::{
-    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, KnownCustom, Name, Operator,
-    Parser, Payload, TypeRef,
+    ConstExpr, ElementItems, ElementKind, ExternalKind, KnownCustom, Name, Operator, Parser,
+    Payload, TypeRef,
 };
 
 /// What pruning did, for the build's log.
@@ -133,12 +134,9 @@ fn read(wasm: &[u8]) -> Result<Module<'_>> {
             }
             Payload::DataSection(reader) => {
                 for data in reader {
-                    let data = data?;
-                    if !matches!(data.kind, DataKind::Active { .. }) {
-                        continue;
-                    }
-                    // Every offset, aligned or not.
-                    for w in data.data.windows(4) {
+                    // Every segment, active or passive, at every offset,
+                    // aligned or not.
+                    for w in data?.data.windows(4) {
                         m.constants
                             .insert(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
                     }

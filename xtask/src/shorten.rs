@@ -170,7 +170,7 @@ const GLUE_EXPORTS: &str = "export { initSync, __wbg_init as default };";
 pub fn drop_init_sync(glue: &str) -> Result<String> {
     let found = glue.matches(GLUE_EXPORTS).count();
     if found != 1 {
-        bail!("expected the glue to end with {GLUE_EXPORTS:?} once, found it {found} times; did wasm-bindgen change?");
+        bail!("expected the glue to hold {GLUE_EXPORTS:?} once, found it {found} times; did wasm-bindgen change?");
     }
     Ok(glue.replacen(GLUE_EXPORTS, "export { __wbg_init as default };", 1))
 }
