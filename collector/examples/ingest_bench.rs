@@ -10,7 +10,8 @@
 //!   collector's max), open loop (latency counted from the scheduled send time).
 //! - `storage --events N --sessions S`: N events over S sessions into a fresh
 //!   store: bytes on disk / raw JSON bytes, peak memory, then reopen time and
-//!   memory in a child process (`reopen DIR`).
+//!   memory in a child process (`reopen DIR`), which also times the first page
+//!   of the most recently active sessions against listing them all.
 //!
 //! Every mode prints one JSON object on stdout. Load goes to 127.0.0.1 only and
 //! every measurement is bounded in count and in time.
