@@ -64,9 +64,21 @@ impl TestApp {
         let mut settings = Settings::for_test(data_dir.path().join("store"), www);
         settings.tenants_file = Some(tenants);
         adjust(&mut settings);
-        let app = Application::build(settings)
-            .await
-            .expect("collector starts");
+        // A store this process just closed (a stopped collector, or a test's
+        // own `sled::open` to tamper with it) can stay locked for a moment:
+        // sled's background threads release their handles after the last `Db`
+        // is dropped. Only that error is retried, for at most five seconds.
+        let mut waited = 0;
+        let app = loop {
+            match Application::build(settings.clone()).await {
+                Ok(app) => break app,
+                Err(e) if waited < 50 && format!("{e:#}").contains("could not acquire lock") => {
+                    waited += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("collector starts: {e:#}"),
+            }
+        };
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let port = app.port();
