@@ -105,22 +105,6 @@ if (browser) {
     if (errs.length) L.push('Page warnings seen: ' + [...new Set(errs)].slice(0, 5).map((e) => '`' + e.slice(0, 160) + '`').join('; '), '');
   }
 
-  L.push('## 3. Bytes on the wire per interaction', '');
-  L.push('Request bodies of the batches each recorder posted for the trace above, as sent (counted in the page at \`fetch\`/\`sendBeacon\`; unthrottled runs; headers not counted). cotrail gzips its batches where the browser has \`CompressionStream\` (plain text on unload); the rrweb arm posts its events as JSON, the way its docs show, without its optional pack plugin. rrweb\'s initial meta + full snapshot is a batch of its own, sent before the trace, reported apart.', '');
-  L.push('| recorder | body bytes per interaction | requests | events delivered per interaction | initial snapshot |');
-  L.push('|---|---|---|---|---|');
-  const r1 = browser.runs.filter((r) => r.rate === rates[0]);
-  const per = (arm) => r1.filter((r) => r.arm === arm).map((r) => r.wire_bytes / r.interactions);
-  for (const arm of ['rrweb', 'cotrail']) {
-    const rs = r1.filter((r) => r.arm === arm);
-    L.push(`| ${arm} | ${ms(per(arm), 1)} | ${ms(rs.map((r) => r.wire_requests), 0)} | ${ms(rs.map((r) => r.events_delivered / r.interactions), 2)} | ${arm === 'rrweb' ? kb(median(rs.map((r) => r.snapshot_bytes))) : 'none'} |`);
-  }
-  const wr = median(per('cotrail')) / median(per('rrweb'));
-  const rrs = median(r1.filter((r) => r.arm === 'rrweb').map((r) => r.snapshot_bytes));
-  const wr2 = median(r1.filter((r) => r.arm === 'cotrail').map((r) => r.wire_bytes)) / (median(r1.filter((r) => r.arm === 'rrweb').map((r) => r.wire_bytes)) + rrs);
-  L.push('', `- cotrail / rrweb wire bytes per interaction: **${f(wr, 2)}** (counting rrweb's initial snapshot too: ${f(wr2, 2)})`, '');
-  goal('wire bytes vs rrweb', '≤ 0.33', f(wr, 2), wr <= 1 / 3, wr > 1 / 3 ? `${f(wr * 3, 1)}× over` : '');
-
   L.push('## 2. Shipped bytes and start-up', '');
   L.push('What a page downloads to run each recorder (gzip -9, brotli 11):', '');
   L.push('| recorder | files | raw | gzip | brotli |');
@@ -138,6 +122,22 @@ if (browser) {
     const s = (w) => browser.startup.filter((x) => x.rate === rate && x.which === w).map((x) => x.ms);
     L.push(`| ${rate}× | ${ms(s('cotrail'))} | ${ms(s('rrweb'))} | ${f(median(s('cotrail')) / median(s('rrweb')), 2)} |`);
   }
+  L.push('## 3. Bytes on the wire per interaction', '');
+  L.push('Request bodies of the batches each recorder posted for the trace above, as sent (counted in the page at \`fetch\`/\`sendBeacon\`; unthrottled runs; headers not counted). cotrail gzips its batches where the browser has \`CompressionStream\` (plain text on unload); the rrweb arm posts its events as JSON, the way its docs show, without its optional pack plugin. rrweb\'s initial meta + full snapshot is a batch of its own, sent before the trace, reported apart.', '');
+  L.push('| recorder | body bytes per interaction | requests | events delivered per interaction | initial snapshot |');
+  L.push('|---|---|---|---|---|');
+  const r1 = browser.runs.filter((r) => r.rate === rates[0]);
+  const per = (arm) => r1.filter((r) => r.arm === arm).map((r) => r.wire_bytes / r.interactions);
+  for (const arm of ['rrweb', 'cotrail']) {
+    const rs = r1.filter((r) => r.arm === arm);
+    L.push(`| ${arm} | ${ms(per(arm), 1)} | ${ms(rs.map((r) => r.wire_requests), 0)} | ${ms(rs.map((r) => r.events_delivered / r.interactions), 2)} | ${arm === 'rrweb' ? kb(median(rs.map((r) => r.snapshot_bytes))) : 'none'} |`);
+  }
+  const wr = median(per('cotrail')) / median(per('rrweb'));
+  const rrs = median(r1.filter((r) => r.arm === 'rrweb').map((r) => r.snapshot_bytes));
+  const wr2 = median(r1.filter((r) => r.arm === 'cotrail').map((r) => r.wire_bytes)) / (median(r1.filter((r) => r.arm === 'rrweb').map((r) => r.wire_bytes)) + rrs);
+  L.push('', `- cotrail / rrweb wire bytes per interaction: **${f(wr, 2)}** (counting rrweb's initial snapshot too: ${f(wr2, 2)})`, '');
+  goal('wire bytes vs rrweb', '≤ 0.33', f(wr, 2), wr <= 1 / 3, wr > 1 / 3 ? `${f(wr * 3, 1)}× over` : '');
+
   L.push('');
 }
 
