@@ -535,7 +535,7 @@ fn reopen(dir: &Path) -> anyhow::Result<Value> {
     let t = Instant::now();
     let first = store
         .sessions_page(&tenant, &SessionFilter::default(), None, 100)?
-        .sessions
+        .items
         .len();
     let page_ms = t.elapsed().as_secs_f64() * 1000.0;
     let t = Instant::now();

@@ -279,10 +279,11 @@ enum Step<T> {
     Stop,
 }
 
-/// A page of sessions and the position the next one starts before.
-pub struct SessionsPage {
-    pub sessions: Vec<SessionSummary>,
-    /// `activity` key suffix of the last session returned, when more follow.
+/// A page read from a time index (`activity`, `deletions`), newest first.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Index key suffix of the last item returned, when more follow: where the
+    /// next page starts (before it).
     pub next: Option<Vec<u8>>,
 }
 
@@ -798,65 +799,21 @@ impl Store {
         Ok(left)
     }
 
-    /// A tenant's tombstones, newest deletion first.
-    pub fn tombstones(&self, tenant: &TenantId) -> anyhow::Result<Vec<Tombstone>> {
-        Ok(self.tombstones_page(tenant, None, usize::MAX)?.0)
-    }
-
     /// Up to `limit` of a tenant's tombstones, newest deletion first (ties:
-    /// greater session id first), before the position `before` (the second
-    /// value an earlier page returned), from the `deletions` index, and the
-    /// position of this page's end when more follow.
+    /// greater session id first), before the position `before` (a
+    /// [`Page::next`] of an earlier page), from the `deletions` index.
     pub fn tombstones_page(
         &self,
         tenant: &TenantId,
         before: Option<&[u8]>,
         limit: usize,
-    ) -> anyhow::Result<(Vec<Tombstone>, Option<Vec<u8>>)> {
-        self.newest_first(&self.deletions, tenant, before, limit, |_, session| {
+    ) -> anyhow::Result<Page<Tombstone>> {
+        newest_first(&self.deletions, tenant, before, limit, |_, session| {
             Ok(match self.tombstones.get(session_key(tenant, &session))? {
                 Some(v) => Step::Take(serde_json::from_slice(&v)?),
                 None => Step::Skip,
             })
         })
-    }
-
-    /// Walks a tenant's part of a time index from the newest end, before the
-    /// position `before` (a key suffix an earlier page ended at), asking `item`
-    /// about each entry, until `limit` items are taken and one more would be:
-    /// then the position of the last one taken says where the next page
-    /// starts. So a page costs what it returns plus what `item` skips, and the
-    /// last page is never empty.
-    fn newest_first<T>(
-        &self,
-        index: &sled::Tree,
-        tenant: &TenantId,
-        before: Option<&[u8]>,
-        limit: usize,
-        mut item: impl FnMut(i64, SessionId) -> anyhow::Result<Step<T>>,
-    ) -> anyhow::Result<(Vec<T>, Option<Vec<u8>>)> {
-        let prefix = tenant_prefix(tenant);
-        let end = match before {
-            Some(b) => [prefix.as_slice(), b].concat(),
-            // Past every key of the tenant (`0x00` is its separator).
-            None => [&prefix[..prefix.len() - 1], &[1u8][..]].concat(),
-        };
-        let (mut items, mut last) = (Vec::new(), None);
-        for k in index.range(prefix.clone()..end).keys().rev() {
-            let k = k?;
-            let suffix = &k[prefix.len()..];
-            let (at, session) = parse_time_suffix(suffix).context("corrupt index key")?;
-            match item(at, session)? {
-                Step::Stop => break,
-                Step::Skip => {}
-                Step::Take(_) if items.len() == limit => return Ok((items, last)),
-                Step::Take(t) => {
-                    items.push(t);
-                    last = Some(suffix.to_vec());
-                }
-            }
-        }
-        Ok((items, None))
     }
 
     /// The gaps recorders reported for a session, by tab and sequence.
@@ -892,12 +849,12 @@ impl Store {
     pub fn sessions(&self, tenant: &TenantId) -> anyhow::Result<Vec<SessionSummary>> {
         Ok(self
             .sessions_page(tenant, &SessionFilter::default(), None, usize::MAX)?
-            .sessions)
+            .items)
     }
 
     /// Up to `limit` of a tenant's session summaries that pass `filter`, newest
     /// activity first (ties: greater session id first), after the position
-    /// `before` (a [`SessionsPage::next`] of an earlier page). Reads the
+    /// `before` (a [`Page::next`] of an earlier page). Reads the
     /// `activity` index from the newest end, so a page costs what it returns
     /// plus the sessions the filter skips; a `from` bound ends the scan at the
     /// first session last active before it. A page is followed by another only
@@ -908,25 +865,23 @@ impl Store {
         filter: &SessionFilter,
         before: Option<&[u8]>,
         limit: usize,
-    ) -> anyhow::Result<SessionsPage> {
-        let (sessions, next) =
-            self.newest_first(&self.activity, tenant, before, limit, |last_seen, id| {
-                if filter.from.is_some_and(|from| last_seen < from) {
-                    return Ok(Step::Stop);
-                }
-                // Gone since the key was read: deleted, or active again (then
-                // it is at its new place, ahead of this page).
-                let Some(v) = self.sessions.get(session_key(tenant, &id))? else {
-                    return Ok(Step::Skip);
-                };
-                let st: SessionState = serde_json::from_slice(&v)?;
-                Ok(if st.last_seen == last_seen && filter.accepts(&id, &st) {
-                    Step::Take(st.summary(id))
-                } else {
-                    Step::Skip
-                })
-            })?;
-        Ok(SessionsPage { sessions, next })
+    ) -> anyhow::Result<Page<SessionSummary>> {
+        newest_first(&self.activity, tenant, before, limit, |last_seen, id| {
+            if filter.from.is_some_and(|from| last_seen < from) {
+                return Ok(Step::Stop);
+            }
+            // Gone since the key was read: deleted, or active again (then
+            // it is at its new place, ahead of this page).
+            let Some(v) = self.sessions.get(session_key(tenant, &id))? else {
+                return Ok(Step::Skip);
+            };
+            let st: SessionState = serde_json::from_slice(&v)?;
+            Ok(if st.last_seen == last_seen && filter.accepts(&id, &st) {
+                Step::Take(st.summary(id))
+            } else {
+                Step::Skip
+            })
+        })
     }
 
     /// A page of one session's events in client-time order (`descending` for
@@ -1038,6 +993,43 @@ impl Chainer<'_> {
         state.chain_head = hash;
         Ok(())
     }
+}
+
+/// Walks a tenant's part of a time index from the newest end, before the
+/// position `before` (a key suffix an earlier page ended at), asking `item`
+/// about each entry, until `limit` items are taken and one more would be:
+/// then the position of the last one taken says where the next page
+/// starts. So a page costs what it returns plus what `item` skips, and the
+/// last page is never empty.
+fn newest_first<T>(
+    index: &sled::Tree,
+    tenant: &TenantId,
+    before: Option<&[u8]>,
+    limit: usize,
+    mut item: impl FnMut(i64, SessionId) -> anyhow::Result<Step<T>>,
+) -> anyhow::Result<Page<T>> {
+    let prefix = tenant_prefix(tenant);
+    let end = match before {
+        Some(b) => [prefix.as_slice(), b].concat(),
+        // Past every key of the tenant (`0x00` is its separator).
+        None => [&prefix[..prefix.len() - 1], &[1u8][..]].concat(),
+    };
+    let (mut items, mut last) = (Vec::new(), None);
+    for k in index.range(prefix.clone()..end).keys().rev() {
+        let k = k?;
+        let suffix = &k[prefix.len()..];
+        let (at, session) = parse_time_suffix(suffix).context("corrupt index key")?;
+        match item(at, session)? {
+            Step::Stop => break,
+            Step::Skip => {}
+            Step::Take(_) if items.len() == limit => return Ok(Page { items, next: last }),
+            Step::Take(t) => {
+                items.push(t);
+                last = Some(suffix.to_vec());
+            }
+        }
+    }
+    Ok(Page { items, next: None })
 }
 
 /// Splits a key into its tenant and what follows the tenant's `0x00`.
@@ -1347,7 +1339,7 @@ mod tests {
                 .sessions_page(&ten(), filter, before.as_deref(), limit)
                 .unwrap();
             pages.push(
-                page.sessions
+                page.items
                     .iter()
                     .map(|s| s.session_id.as_str().to_owned())
                     .collect(),
@@ -1400,8 +1392,8 @@ mod tests {
         }
         let all = SessionFilter::default();
         let p1 = store.sessions_page(&ten(), &all, None, 2).unwrap();
-        let ids = |p: &SessionsPage| -> Vec<String> {
-            p.sessions
+        let ids = |p: &Page<SessionSummary>| -> Vec<String> {
+            p.items
                 .iter()
                 .map(|s| s.session_id.as_str().to_owned())
                 .collect()
@@ -1425,15 +1417,16 @@ mod tests {
             let mut pages = Vec::new();
             let mut before = None;
             loop {
-                let (page, next) = store
+                let page = store
                     .tombstones_page(&ten(), before.as_deref(), limit)
                     .unwrap();
                 pages.push(
-                    page.iter()
+                    page.items
+                        .iter()
                         .map(|t| t.session_id.as_str().to_owned())
                         .collect::<Vec<_>>(),
                 );
-                match next {
+                match page.next {
                     Some(n) => before = Some(n),
                     None => return pages,
                 }
@@ -1498,7 +1491,8 @@ mod tests {
             store.status(&ten(), &sid("old")).unwrap(),
             SessionStatus::Deleted(d) if &d == t
         ));
-        assert_eq!(store.tombstones(&ten()).unwrap(), left);
+        let all = store.tombstones_page(&ten(), None, usize::MAX).unwrap();
+        assert_eq!(all.items, left);
         let recent = store.verify(&ten(), &sid("recent")).unwrap().unwrap();
         assert_eq!((recent.valid, recent.length), (true, Some(4)));
 

@@ -138,7 +138,7 @@ pub async fn list(
         blocking(move || store.sessions_page(&who.tenant, &filter, before.as_deref(), limit))
             .await?;
     Ok(HttpResponse::Ok().json(SessionsPage {
-        sessions: page.sessions,
+        sessions: page.items,
         next_cursor: page.next.map(|p| URL_SAFE_NO_PAD.encode(p)),
     }))
 }

@@ -45,10 +45,10 @@ pub async fn list(
     let limit = page_size(q.limit)?;
     let before = position_cursor(&q.cursor)?;
     let store = store.into_inner();
-    let (tombstones, next) =
+    let page =
         blocking(move || store.tombstones_page(&who.tenant, before.as_deref(), limit)).await?;
     Ok(HttpResponse::Ok().json(TombstonesPage {
-        tombstones,
-        next_cursor: next.map(|p| URL_SAFE_NO_PAD.encode(p)),
+        tombstones: page.items,
+        next_cursor: page.next.map(|p| URL_SAFE_NO_PAD.encode(p)),
     }))
 }
