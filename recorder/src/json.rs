@@ -1,18 +1,20 @@
-//! JSON encoding of the wire types into a `String`: a small `serde::Serializer`.
+//! JSON encoding of the wire events into a `String`, written field by field.
 //!
-//! The recorder used to build a JS object with serde-wasm-bindgen and encode it
-//! with `JSON.stringify`; that costs a JS object per field and a lot of glue and
-//! wasm. This serializer writes the same bytes as `serde_json` (compact) for the
-//! shapes `shared` uses: structs, maps with string keys, sequences, unit variants,
-//! options, booleans, integers and strings. Anything else (floats, tuples, bytes,
-//! newtype or struct variants) is an error: the wire types have none, and custom
-//! event values travel as [`RawJson`], text the browser's `JSON.stringify` made.
+//! The recorder first built a JS object with serde-wasm-bindgen and encoded it
+//! with `JSON.stringify` (a JS object per field, much glue), then ran a small
+//! `serde::Serializer` over the derived impls (`#[serde(flatten)]` and the
+//! adjacently tagged `EventData` monomorphise serde's generic machinery for
+//! every field type). This encoder writes the same bytes directly: about 0.35
+//! KB less gzip in what every page downloads, and no way to fail, because the
+//! wire events hold only integers, booleans, strings, enums with fixed names
+//! and custom values that are already JSON text ([`RawJson`]).
 //!
-//! Tests prove the output byte-identical to `serde_json` for every event type.
+//! Tests prove the output byte-identical to `serde_json` for every event type
+//! and every combination of present and absent optional fields.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use serde::ser::{self, Impossible, Serialize};
+use shared::{Actor, ElementRef, MaskReason};
 
 use crate::text::push_int;
 
@@ -23,10 +25,6 @@ pub type Event = shared::Event<RawJson>;
 pub type EventData = shared::EventData<RawJson>;
 /// See [`Event`].
 pub type CustomData = shared::CustomData<RawJson>;
-
-/// Name under which [`RawJson`] presents itself to a serializer; [`to_string`]
-/// writes its text verbatim instead of as a string.
-const RAW_TOKEN: &str = "$cotrail::RawJson";
 
 /// Valid JSON text (from `JSON.stringify`), written into the output as is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,39 +45,6 @@ impl RawJson {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-impl Serialize for RawJson {
-    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_newtype_struct(RAW_TOKEN, self.0.as_str())
-    }
-}
-
-/// Encoding failed: the value has a shape the wire types never use.
-#[derive(Debug)]
-pub struct Error;
-
-impl core::fmt::Display for Error {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("unsupported value")
-    }
-}
-
-impl core::error::Error for Error {}
-
-impl ser::Error for Error {
-    // The message is dropped on purpose: formatting it would link `core::fmt`,
-    // and nothing in the wire types can fail this way.
-    fn custom<T: core::fmt::Display>(_msg: T) -> Self {
-        Error
-    }
-}
-
-/// Encodes `value` as compact JSON, exactly as `serde_json::to_string` would.
-pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
-    let mut out = String::new();
-    value.serialize(&mut Writer { out: &mut out })?;
-    Ok(out)
 }
 
 /// Appends `s` as a JSON string literal, escaped like `serde_json` (and
@@ -114,369 +79,136 @@ pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-struct Writer<'a> {
+/// An object being written: puts the commas between its members.
+struct Obj<'a> {
     out: &'a mut String,
-}
-
-/// A struct, map or sequence being written: adds the commas.
-pub struct Compound<'a, 'b> {
-    w: &'b mut Writer<'a>,
     first: bool,
-    close: char,
 }
 
-impl Compound<'_, '_> {
-    fn comma(&mut self) {
+impl<'a> Obj<'a> {
+    fn open(out: &'a mut String) -> Obj<'a> {
+        out.push('{');
+        Obj { out, first: true }
+    }
+
+    /// Writes `"name":` and leaves the value to the caller.
+    fn key(&mut self, name: &str) -> &mut String {
         if !self.first {
-            self.w.out.push(',');
+            self.out.push(',');
         }
         self.first = false;
+        self.out.push('"');
+        self.out.push_str(name);
+        self.out.push_str("\":");
+        self.out
     }
 
-    fn key(&mut self, key: &str) {
-        self.comma();
-        push_str(self.w.out, key);
-        self.w.out.push(':');
-    }
-}
-
-impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = Compound<'a, 'b>;
-    type SerializeTuple = Impossible<(), Error>;
-    type SerializeTupleStruct = Impossible<(), Error>;
-    type SerializeTupleVariant = Impossible<(), Error>;
-    type SerializeMap = Compound<'a, 'b>;
-    type SerializeStruct = Compound<'a, 'b>;
-    type SerializeStructVariant = Impossible<(), Error>;
-
-    fn serialize_bool(self, v: bool) -> Result<(), Error> {
-        self.out.push_str(if v { "true" } else { "false" });
-        Ok(())
-    }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        if v < 0 {
-            self.out.push('-');
+    fn int(&mut self, name: &str, n: i64) {
+        let out = self.key(name);
+        if n < 0 {
+            out.push('-');
         }
-        push_int(self.out, v.unsigned_abs());
-        Ok(())
+        push_int(out, n.unsigned_abs());
     }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.serialize_u64(v.into())
+
+    fn uint(&mut self, name: &str, n: u64) {
+        push_int(self.key(name), n);
     }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.serialize_u64(v.into())
+
+    fn str(&mut self, name: &str, v: &str) {
+        push_str(self.key(name), v);
     }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        push_int(self.out, v);
-        Ok(())
-    }
-    fn serialize_f32(self, _: f32) -> Result<(), Error> {
-        Err(Error)
-    }
-    fn serialize_f64(self, _: f64) -> Result<(), Error> {
-        Err(Error)
-    }
-    fn serialize_char(self, v: char) -> Result<(), Error> {
-        push_str(self.out, v.encode_utf8(&mut [0; 4]));
-        Ok(())
-    }
-    fn serialize_str(self, v: &str) -> Result<(), Error> {
-        push_str(self.out, v);
-        Ok(())
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
-        Err(Error)
-    }
-    fn serialize_none(self) -> Result<(), Error> {
-        self.serialize_unit()
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Error> {
-        v.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<(), Error> {
-        self.out.push_str("null");
-        Ok(())
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
-        self.serialize_unit()
-    }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<(), Error> {
-        self.serialize_str(v)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        name: &'static str,
-        v: &T,
-    ) -> Result<(), Error> {
-        if name == RAW_TOKEN {
-            return v.serialize(RawWriter { out: self.out });
+
+    fn opt_str(&mut self, name: &str, v: &Option<String>) {
+        if let Some(v) = v {
+            self.str(name, v);
         }
-        v.serialize(self)
     }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<(), Error> {
-        Err(Error)
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'a, 'b>, Error> {
-        self.out.push('[');
-        Ok(Compound {
-            w: self,
-            first: true,
-            close: ']',
-        })
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(Error)
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(Error)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(Error)
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Compound<'a, 'b>, Error> {
-        self.out.push('{');
-        Ok(Compound {
-            w: self,
-            first: true,
-            close: '}',
-        })
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Compound<'a, 'b>, Error> {
-        self.serialize_map(None)
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(Error)
-    }
-}
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.comma();
-        v.serialize(&mut *self.w)
+    fn element(&mut self, name: &str, el: &ElementRef) {
+        let mut o = Obj::open(self.key(name));
+        o.opt_str("id", &el.id);
+        o.opt_str("name", &el.name);
+        o.str("tag", &el.tag);
+        o.str("path", &el.path);
+        o.opt_str("label", &el.label);
+        o.close();
     }
-    fn end(self) -> Result<(), Error> {
-        self.w.out.push(self.close);
-        Ok(())
-    }
-}
 
-impl ser::SerializeMap for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
-        self.comma();
-        // Keys must be strings, as in `serde_json`; the wire types' keys are.
-        key.serialize(KeyWriter { out: self.w.out })?;
-        self.w.out.push(':');
-        Ok(())
-    }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        v.serialize(&mut *self.w)
-    }
-    fn end(self) -> Result<(), Error> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> Result<(), Error> {
-        self.key(key);
-        v.serialize(&mut *self.w)
-    }
-    fn end(self) -> Result<(), Error> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-/// Accepts only a string: a map key, or the text inside a [`RawJson`].
-macro_rules! string_only {
-    ($name:ident, $write:expr) => {
-        struct $name<'a> {
-            out: &'a mut String,
+    fn opt_element(&mut self, name: &str, el: &Option<ElementRef>) {
+        if let Some(el) = el {
+            self.element(name, el);
         }
+    }
 
-        impl ser::Serializer for $name<'_> {
-            type Ok = ();
-            type Error = Error;
-            type SerializeSeq = Impossible<(), Error>;
-            type SerializeTuple = Impossible<(), Error>;
-            type SerializeTupleStruct = Impossible<(), Error>;
-            type SerializeTupleVariant = Impossible<(), Error>;
-            type SerializeMap = Impossible<(), Error>;
-            type SerializeStruct = Impossible<(), Error>;
-            type SerializeStructVariant = Impossible<(), Error>;
-
-            fn serialize_str(self, v: &str) -> Result<(), Error> {
-                #[allow(clippy::redundant_closure_call)] // the macro's argument is a closure
-                ($write)(self.out, v);
-                Ok(())
-            }
-            fn serialize_unit_variant(
-                self,
-                _: &'static str,
-                _: u32,
-                v: &'static str,
-            ) -> Result<(), Error> {
-                self.serialize_str(v)
-            }
-            fn serialize_newtype_struct<T: Serialize + ?Sized>(
-                self,
-                _: &'static str,
-                v: &T,
-            ) -> Result<(), Error> {
-                v.serialize(self)
-            }
-            fn serialize_bool(self, _: bool) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_i8(self, _: i8) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_i16(self, _: i16) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_i32(self, _: i32) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_i64(self, _: i64) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_u8(self, _: u8) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_u16(self, _: u16) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_u32(self, _: u32) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_u64(self, _: u64) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_f32(self, _: f32) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_f64(self, _: f64) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_char(self, _: char) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_none(self) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_unit(self) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_newtype_variant<T: Serialize + ?Sized>(
-                self,
-                _: &'static str,
-                _: u32,
-                _: &'static str,
-                _: &T,
-            ) -> Result<(), Error> {
-                Err(Error)
-            }
-            fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-                Err(Error)
-            }
-            fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
-                Err(Error)
-            }
-            fn serialize_tuple_struct(
-                self,
-                _: &'static str,
-                _: usize,
-            ) -> Result<Self::SerializeTupleStruct, Error> {
-                Err(Error)
-            }
-            fn serialize_tuple_variant(
-                self,
-                _: &'static str,
-                _: u32,
-                _: &'static str,
-                _: usize,
-            ) -> Result<Self::SerializeTupleVariant, Error> {
-                Err(Error)
-            }
-            fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
-                Err(Error)
-            }
-            fn serialize_struct(
-                self,
-                _: &'static str,
-                _: usize,
-            ) -> Result<Self::SerializeStruct, Error> {
-                Err(Error)
-            }
-            fn serialize_struct_variant(
-                self,
-                _: &'static str,
-                _: u32,
-                _: &'static str,
-                _: usize,
-            ) -> Result<Self::SerializeStructVariant, Error> {
-                Err(Error)
-            }
+    fn masked(&mut self, reason: Option<MaskReason>) {
+        if let Some(r) = reason {
+            self.str("masked", r.as_str());
         }
-    };
+    }
+
+    fn close(self) {
+        self.out.push('}');
+    }
 }
 
-string_only!(KeyWriter, push_str);
-string_only!(RawWriter, |out: &mut String, v: &str| out.push_str(v));
+/// One event as compact JSON, byte-identical to `serde_json::to_string` of the
+/// same `shared::Event` (fields in declaration order, `None` left out).
+pub fn event(e: &Event) -> String {
+    let mut out = String::new();
+    let mut o = Obj::open(&mut out);
+    o.uint("seq", e.seq);
+    o.int("ts", e.ts);
+    o.uint("mono", e.mono);
+    {
+        let mut a = Obj::open(o.key("actor"));
+        a.str("kind", e.actor.kind());
+        if let Actor::Agent { id } = &e.actor {
+            a.str("id", id.as_str());
+        }
+        a.close();
+    }
+    o.str("type", e.data.event_type().as_str());
+    let mut d = Obj::open(o.key("data"));
+    match &e.data {
+        EventData::Click(c) => d.element("target", &c.target),
+        EventData::Scroll(s) => {
+            d.opt_element("target", &s.target);
+            d.int("x", s.x);
+            d.int("y", s.y);
+        }
+        EventData::Form(f) => {
+            d.element("target", &f.target);
+            d.opt_str("action", &f.action);
+            d.opt_str("method", &f.method);
+        }
+        EventData::Input(i) => {
+            d.element("target", &i.target);
+            d.opt_str("value", &i.value);
+            if let Some(c) = i.checked {
+                d.key("checked").push_str(if c { "true" } else { "false" });
+            }
+            d.masked(i.masked);
+        }
+        EventData::PageChange(p) => {
+            d.str("url", &p.url);
+            d.str("title", &p.title);
+            d.str("nav", p.nav.as_str());
+        }
+        EventData::Selection(s) => {
+            d.opt_str("text", &s.text);
+            d.opt_element("target", &s.target);
+            d.masked(s.masked);
+        }
+        EventData::Custom(c) => {
+            d.str("type", &c.custom_type);
+            d.key("value").push_str(c.value.as_str());
+        }
+    }
+    d.close();
+    o.close();
+    out
+}
 
 #[cfg(test)]
 mod tests {
@@ -484,55 +216,103 @@ mod tests {
     use super::{CustomData, Event, EventData};
     use shared::*;
 
-    fn el() -> ElementRef {
-        ElementRef {
-            id: Some("buy".into()),
-            name: Some("n\"a\\m\ne\u{1}\u{7f}é😀".into()),
-            tag: "button".into(),
-            path: "main>button#buy".into(),
-            label: None,
+    /// Text that needs every kind of escape, and multi-byte characters.
+    const TRICKY: &str = "n\"a\\m\ne\u{1}\u{7f}\t\r\u{8}\u{c}\u{1f}é😀\u{2028}";
+
+    /// Every combination of present and absent optional members.
+    fn elements() -> Vec<ElementRef> {
+        let mut v = Vec::new();
+        for bits in 0..8u8 {
+            let pick = |bit: u8, s: &str| (bits & bit != 0).then(|| s.to_owned());
+            v.push(ElementRef {
+                id: pick(1, "buy"),
+                name: pick(2, TRICKY),
+                tag: "button".into(),
+                path: "main>button#buy".into(),
+                label: pick(4, "Add to cart"),
+            });
         }
+        v
     }
 
     fn samples() -> Vec<shared::EventData<serde_json::Value>> {
-        vec![
-            shared::EventData::Click(ClickData { target: el() }),
-            shared::EventData::Scroll(ScrollData {
-                target: None,
-                x: -3,
-                y: i64::MAX,
-            }),
-            shared::EventData::Scroll(ScrollData {
-                target: Some(el()),
-                x: i64::MIN,
-                y: 0,
-            }),
-            shared::EventData::Form(FormData {
-                target: el(),
-                action: Some("/x?\t\r\u{8}\u{c}\u{1f}".into()),
-                method: None,
-            }),
-            shared::EventData::Input(InputData {
-                target: el(),
-                value: None,
-                checked: Some(false),
-                masked: Some(MaskReason::CreditCard),
-            }),
-            shared::EventData::PageChange(PageChangeData {
+        let mut v = Vec::new();
+        let masks = [
+            None,
+            Some(MaskReason::CreditCard),
+            Some(MaskReason::Password),
+        ];
+        for el in elements() {
+            v.push(shared::EventData::Click(ClickData { target: el.clone() }));
+            for (x, y) in [(-3, i64::MAX), (i64::MIN, 0)] {
+                for target in [None, Some(el.clone())] {
+                    v.push(shared::EventData::Scroll(ScrollData { target, x, y }));
+                }
+            }
+            for action in [None, Some(TRICKY.to_owned())] {
+                for method in [None, Some("post".to_owned())] {
+                    v.push(shared::EventData::Form(FormData {
+                        target: el.clone(),
+                        action: action.clone(),
+                        method,
+                    }));
+                }
+            }
+            for value in [None, Some(TRICKY.to_owned()), Some(String::new())] {
+                for checked in [None, Some(true), Some(false)] {
+                    for masked in masks {
+                        v.push(shared::EventData::Input(InputData {
+                            target: el.clone(),
+                            value: value.clone(),
+                            checked,
+                            masked,
+                        }));
+                    }
+                }
+            }
+            for text in [None, Some(TRICKY.to_owned())] {
+                for target in [None, Some(el.clone())] {
+                    for masked in masks {
+                        v.push(shared::EventData::Selection(SelectionData {
+                            text: text.clone(),
+                            target: target.clone(),
+                            masked,
+                        }));
+                    }
+                }
+            }
+        }
+        for nav in [
+            Navigation::Load,
+            Navigation::Push,
+            Navigation::Replace,
+            Navigation::Pop,
+            Navigation::Hash,
+        ] {
+            v.push(shared::EventData::PageChange(PageChangeData {
                 url: "https://a/b".into(),
-                title: String::new(),
-                nav: Navigation::Push,
-            }),
-            shared::EventData::Selection(SelectionData {
-                text: Some("x".into()),
+                title: TRICKY.into(),
+                nav,
+            }));
+        }
+        for reason in [
+            MaskReason::Password,
+            MaskReason::CreditCard,
+            MaskReason::Hidden,
+            MaskReason::Marked,
+            MaskReason::Strict,
+        ] {
+            v.push(shared::EventData::Selection(SelectionData {
+                text: None,
                 target: None,
-                masked: None,
-            }),
-            shared::EventData::Custom(shared::CustomData {
-                custom_type: "cart".into(),
-                value: serde_json::json!({"a": [1, "x\u{0}", null, true, {"b": {}}], "c": []}),
-            }),
-        ]
+                masked: Some(reason),
+            }));
+        }
+        v.push(shared::EventData::Custom(shared::CustomData {
+            custom_type: TRICKY.into(),
+            value: serde_json::json!({"a": [1, "x\u{0}", null, true, {"b": {}}], "c": []}),
+        }));
+        v
     }
 
     fn raw(d: shared::EventData<serde_json::Value>) -> EventData {
@@ -559,10 +339,16 @@ mod tests {
                 id: AgentId::parse("agent-7").unwrap(),
             },
         ];
-        for (i, data) in samples().into_iter().enumerate() {
+        let samples = samples();
+        assert!(samples.len() > 300, "{} samples", samples.len());
+        for (i, data) in samples.into_iter().enumerate() {
             let e = shared::Event {
                 seq: u64::MAX - i as u64,
-                ts: -(i as i64),
+                ts: if i % 2 == 0 {
+                    i64::MIN + i as i64
+                } else {
+                    i as i64
+                },
                 mono: i as u64,
                 actor: actors[i % 3].clone(),
                 data,
@@ -575,7 +361,7 @@ mod tests {
                 actor: e.actor,
                 data: raw(e.data),
             };
-            assert_eq!(to_string(&mine).unwrap(), expected);
+            assert_eq!(event(&mine), expected);
             // And inside a body, which `queue::body` splices together.
             let body = crate::queue::body(
                 &crate::queue::body_head("s-1", "t.2"),
@@ -585,7 +371,6 @@ mod tests {
             let batch: Batch = serde_json::from_str(&body).unwrap();
             assert_eq!(batch.events.len(), 1);
             assert_eq!(batch.session_id.as_str(), "s-1");
-            let _ = WIRE_VERSION;
         }
     }
 
@@ -601,14 +386,22 @@ mod tests {
     }
 
     #[test]
-    fn raw_json_is_written_verbatim() {
-        let v = RawJson::new(r#"{"z":1,"a":[1.5e300,"\u2028"]}"#.into());
-        assert_eq!(to_string(&v).unwrap(), v.as_str());
-        assert_eq!(to_string(&vec![RawJson::null()]).unwrap(), "[null]");
-    }
-
-    #[test]
-    fn floats_are_refused_rather_than_written_differently() {
-        assert!(to_string(&1.5f64).is_err());
+    fn a_custom_value_is_written_verbatim() {
+        let value = r#"{"z":1,"a":[1.5e300,"\u2028"]}"#;
+        let e = Event {
+            seq: 0,
+            ts: 0,
+            mono: 0,
+            actor: Actor::Customer,
+            data: EventData::Custom(CustomData {
+                custom_type: "t".into(),
+                value: RawJson::new(value.into()),
+            }),
+        };
+        let json = event(&e);
+        assert!(
+            json.ends_with(&[r#""value":"#, value, "}}"].concat()),
+            "{json}"
+        );
     }
 }

@@ -16,7 +16,6 @@ use wasm_bindgen::JsValue;
 use web_sys::Performance;
 
 use crate::config::Config;
-use crate::console::warn;
 use crate::identity;
 use crate::json::{self, Event, EventData};
 use crate::listener::{EventKind, Listener};
@@ -88,14 +87,7 @@ impl Core {
             actor,
             data,
         };
-        let json = match encode_event(&event) {
-            Ok(json) => json,
-            Err(_) => {
-                // Its seq is not taken, so the stream stays contiguous.
-                warn("cotrail: could not encode an event; skipped");
-                return;
-            }
-        };
+        let json = json::event(&event);
         let seq = self.transport.borrow_mut().push(json, now);
         if !self.transport.borrow().mirrored() {
             // No saved key records this seq as taken: record it directly.
@@ -148,12 +140,6 @@ impl Core {
             storage::release(self.tab_id.as_str(), &self.page_id);
         }
     }
-}
-
-/// One event as JSON text, by the recorder's own small encoder (no serde_json
-/// in the page).
-fn encode_event(event: &Event) -> Result<String, JsValue> {
-    json::to_string(event).map_err(|_| JsValue::from_str("an event could not be encoded"))
 }
 
 /// A started recorder. Dropping it stops everything: listeners, timers, history

@@ -237,6 +237,19 @@ pub enum MaskReason {
     Strict,
 }
 
+impl MaskReason {
+    /// The name on the wire, as serde writes it (the recorder's encoder uses it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaskReason::Password => "password",
+            MaskReason::CreditCard => "credit-card",
+            MaskReason::Hidden => "hidden",
+            MaskReason::Marked => "marked",
+            MaskReason::Strict => "strict",
+        }
+    }
+}
+
 /// `INPUT`: a field's value changed (debounced: the value once typing settles).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -269,6 +282,19 @@ pub enum Navigation {
     Pop,
     /// The fragment changed (`hashchange`).
     Hash,
+}
+
+impl Navigation {
+    /// The name on the wire, as serde writes it (the recorder's encoder uses it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Navigation::Load => "load",
+            Navigation::Push => "push",
+            Navigation::Replace => "replace",
+            Navigation::Pop => "pop",
+            Navigation::Hash => "hash",
+        }
+    }
 }
 
 /// `PAGE-CHANGE`: the page (or the single-page app's view) changed.
@@ -592,6 +618,37 @@ mod char_tests {
                 let expected: String = s.chars().take(max).collect();
                 assert_eq!(truncate_chars(s, max), expected, "{s} / {max}");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod wire_name_tests {
+    use super::*;
+
+    #[test]
+    fn as_str_is_the_name_serde_writes() {
+        let name = |v: serde_json::Value| v.as_str().unwrap().to_owned();
+        for r in [
+            MaskReason::Password,
+            MaskReason::CreditCard,
+            MaskReason::Hidden,
+            MaskReason::Marked,
+            MaskReason::Strict,
+        ] {
+            assert_eq!(r.as_str(), name(serde_json::to_value(r).unwrap()));
+        }
+        for n in [
+            Navigation::Load,
+            Navigation::Push,
+            Navigation::Replace,
+            Navigation::Pop,
+            Navigation::Hash,
+        ] {
+            assert_eq!(n.as_str(), name(serde_json::to_value(n).unwrap()));
+        }
+        for t in EventType::ALL {
+            assert_eq!(t.as_str(), name(serde_json::to_value(t).unwrap()));
         }
     }
 }
