@@ -109,18 +109,8 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
         .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
     let config = config::Config::parse(get, |w| console::warn(&concat(&["cotrail: ", &w])))
         .map_err(|e| JsError::new(&concat(&["cotrail: ", &e.0])))?;
-    let recorder = Recorder::start(config, send).map_err(|e| {
-        // A DOM exception is an object: its message is what a developer needs.
-        let message = e.as_string().or_else(|| {
-            js_sys::Reflect::get(&e, &JsValue::from_str("message"))
-                .ok()
-                .and_then(|m| m.as_string())
-        });
-        JsError::new(&concat(&[
-            "cotrail: could not start: ",
-            message.as_deref().unwrap_or("unknown error"),
-        ]))
-    })?;
+    let recorder = Recorder::start(config, send)
+        .map_err(|e| JsError::new(&concat(&["cotrail: could not start: ", e])))?;
     RECORDER.with(|r| *r.borrow_mut() = Some(recorder));
     Ok(())
 }

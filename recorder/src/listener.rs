@@ -60,17 +60,18 @@ pub struct Listener {
 
 impl Listener {
     /// Listens to `kind` on `target` (capture phase, passive). The handler returns
-    /// `Err` to have the error logged; it never reaches the page.
+    /// `Err` to have the error logged; it never reaches the page. Infallible, so
+    /// that starting the observers has no error paths (see `observers::start`).
     pub fn new(
         target: &EventTarget,
         kind: EventKind,
         handler: impl Fn(&web_sys::Event) -> Result<(), JsValue> + 'static,
-    ) -> Result<Listener, JsValue> {
+    ) -> Listener {
         Listener::boxed(target, kind, Box::new(handler))
     }
 
     /// Not generic: one copy of the closure glue in the wasm for every listener.
-    fn boxed(target: &EventTarget, kind: EventKind, handler: Handler) -> Result<Listener, JsValue> {
+    fn boxed(target: &EventTarget, kind: EventKind, handler: Handler) -> Listener {
         let callback = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
             if let Err(err) = handler(&event) {
                 crate::console::warn_js(
@@ -83,16 +84,24 @@ impl Listener {
         options.set_capture(true);
         // Passive: the recorder must never delay scrolling or call preventDefault.
         options.set_passive(true);
-        target.add_event_listener_with_callback_and_add_event_listener_options(
+        // It does not throw for a function and these options; if a page's
+        // patched `addEventListener` does, that concern goes unrecorded, said
+        // once, and the recorder goes on with the others.
+        if let Err(err) = target.add_event_listener_with_callback_and_add_event_listener_options(
             kind.as_str(),
             callback.as_ref().unchecked_ref(),
             &options,
-        )?;
-        Ok(Listener {
+        ) {
+            crate::console::warn_js(
+                &crate::text::concat(&["cotrail: cannot listen to ", kind.as_str()]),
+                &err,
+            );
+        }
+        Listener {
             target: target.clone(),
             kind,
             callback,
-        })
+        }
     }
 }
 

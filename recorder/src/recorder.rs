@@ -154,7 +154,9 @@ pub struct Recorder {
 impl Recorder {
     /// Starts recording. `send`: the loader's `(url, text) => Promise<Response>`
     /// that posts a batch gzipped where the browser can (see `transport`).
-    pub fn start(config: Config, send: Option<js_sys::Function>) -> Result<Recorder, JsValue> {
+    /// Fails only outside a page (no `window` or `document`); everything
+    /// after that degrades instead of failing.
+    pub fn start(config: Config, send: Option<js_sys::Function>) -> Result<Recorder, &'static str> {
         let window = crate::global::window().ok_or("no window")?;
         let document = crate::global::document().ok_or("no document")?;
         let performance =
@@ -174,8 +176,8 @@ impl Recorder {
         );
         let core = Rc::new(Core {
             mask: config.mask,
-            allow_params: config.allow_params.clone(),
-            page_actor: config.actor.clone(),
+            allow_params: config.allow_params,
+            page_actor: config.actor,
             session_id: id.session_id,
             tab_id: id.tab_id,
             page_id,
@@ -185,8 +187,8 @@ impl Recorder {
             performance,
         });
         transport::restore(&core, core.now());
-        let observers = Rc::new(Observers::start(&core)?);
-        let lifecycle = lifecycle_listeners(&window, &document, &core, &observers)?;
+        let observers = Rc::new(Observers::start(&core, &window, &document));
+        let lifecycle = lifecycle_listeners(&window, &document, &core, &observers);
         let heartbeat = {
             let weak = Rc::downgrade(&core);
             Interval::new(storage::HEARTBEAT_MS, move || {
@@ -228,7 +230,7 @@ fn lifecycle_listeners(
     document: &web_sys::Document,
     core: &Rc<Core>,
     observers: &Rc<Observers>,
-) -> Result<Vec<Listener>, JsValue> {
+) -> Vec<Listener> {
     let going_away = {
         let (core, observers): (Weak<Core>, Weak<Observers>) =
             (Rc::downgrade(core), Rc::downgrade(observers));
@@ -241,11 +243,11 @@ fn lifecycle_listeners(
     let on_hide = going_away.clone();
     let doc = document.clone();
     let weak = Rc::downgrade(core);
-    Ok(vec![
+    vec![
         Listener::new(window, EventKind::PageHide, move |_| {
             going_away(true);
             Ok(())
-        })?,
+        }),
         Listener::new(document, EventKind::VisibilityChange, move |_| {
             if crate::element::prop(&doc, &crate::global::js_str!("visibilityState")).as_deref()
                 == Some("hidden")
@@ -253,12 +255,12 @@ fn lifecycle_listeners(
                 on_hide(false);
             }
             Ok(())
-        })?,
+        }),
         Listener::new(window, EventKind::Online, move |_| {
             if let Some(core) = weak.upgrade() {
                 transport::retry_now(&core);
             }
             Ok(())
-        })?,
-    ])
+        }),
+    ]
 }

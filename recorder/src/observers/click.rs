@@ -5,7 +5,7 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 
 use shared::{ClickData, EventData};
-use wasm_bindgen::JsValue;
+use web_sys::Document;
 
 use crate::element;
 use crate::listener::{EventKind, Listener};
@@ -16,10 +16,9 @@ pub struct ClickObserver {
 }
 
 impl ClickObserver {
-    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = crate::global::document().ok_or("no document")?;
+    pub fn new(core: &Rc<Core>, document: &Document) -> Self {
         let core = core.clone();
-        let listener = Listener::new(&document, EventKind::Click, move |event| {
+        let listener = Listener::new(document, EventKind::Click, move |event| {
             let Some(el) = element::event_element(event) else {
                 return Ok(());
             };
@@ -32,9 +31,9 @@ impl ClickObserver {
                 EventData::Click(ClickData { target }),
             );
             Ok(())
-        })?;
-        Ok(ClickObserver {
+        });
+        ClickObserver {
             _listener: listener,
-        })
+        }
     }
 }

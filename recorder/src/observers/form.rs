@@ -6,8 +6,8 @@ use alloc::rc::Rc;
 
 use shared::limits::{MAX_ID_LEN, MAX_URL_CHARS};
 use shared::{truncate_chars, EventData, FormData};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::HtmlFormElement;
+use wasm_bindgen::JsCast;
+use web_sys::{Document, HtmlFormElement};
 
 use crate::element;
 use crate::listener::{EventKind, Listener};
@@ -19,10 +19,9 @@ pub struct FormObserver {
 }
 
 impl FormObserver {
-    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = crate::global::document().ok_or("no document")?;
+    pub fn new(core: &Rc<Core>, document: &Document) -> Self {
         let core = core.clone();
-        let listener = Listener::new(&document, EventKind::Submit, move |event| {
+        let listener = Listener::new(document, EventKind::Submit, move |event| {
             let Some(form) = event
                 .target()
                 .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
@@ -51,9 +50,9 @@ impl FormObserver {
                 }),
             );
             Ok(())
-        })?;
-        Ok(FormObserver {
+        });
+        FormObserver {
             _listener: listener,
-        })
+        }
     }
 }

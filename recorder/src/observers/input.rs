@@ -10,7 +10,7 @@ use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
 use shared::{truncate_chars, Actor, EventData, InputData};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::Element;
+use web_sys::{Document, Element};
 
 use crate::element;
 use crate::listener::{EventKind, Listener};
@@ -135,8 +135,7 @@ fn take_pending(state: &RefCell<State>, el: &Element) -> Option<Pending> {
 }
 
 impl InputObserver {
-    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = crate::global::document().ok_or("no document")?;
+    pub fn new(core: &Rc<Core>, document: &Document) -> Self {
         let state = Rc::new(RefCell::new(State::default()));
         let field = |event: &web_sys::Event| {
             event
@@ -193,15 +192,15 @@ impl InputObserver {
             }
         };
         let listeners = vec![
-            Listener::new(&document, EventKind::Input, on_input)?,
-            Listener::new(&document, EventKind::Change, on_settle(true))?,
-            Listener::new(&document, EventKind::FocusOut, on_settle(false))?,
+            Listener::new(document, EventKind::Input, on_input),
+            Listener::new(document, EventKind::Change, on_settle(true)),
+            Listener::new(document, EventKind::FocusOut, on_settle(false)),
         ];
-        Ok(InputObserver {
+        InputObserver {
             core: core.clone(),
             state,
             _listeners: listeners,
-        })
+        }
     }
 
     /// Records every field still waiting for its debounce.

@@ -15,6 +15,7 @@ use shared::limits::{MAX_TEXT_CHARS, MAX_URL_CHARS};
 use shared::{truncate_chars, Actor, EventData, Navigation, PageChangeData};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::Window;
 
 use crate::listener::{EventKind, Listener};
 use crate::recorder::Core;
@@ -125,8 +126,7 @@ fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation)
 }
 
 impl PageObserver {
-    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let window = crate::global::window().ok_or("no window")?;
+    pub fn new(core: &Rc<Core>, window: &Window) -> Self {
         let state = Rc::new(RefCell::new(State {
             last_url: None,
             pending: Vec::new(),
@@ -141,7 +141,7 @@ impl PageObserver {
         );
         let on = |kind, nav| {
             let (core, state) = (core.clone(), state.clone());
-            Listener::new(&window, kind, move |event| {
+            Listener::new(window, kind, move |event| {
                 // History calls made before this navigation come first, or the
                 // trail's order and the duplicate filter's last URL go wrong.
                 record_pending(&core, &state);
@@ -156,21 +156,35 @@ impl PageObserver {
             })
         };
         let listeners = vec![
-            on(EventKind::PopState, Navigation::Pop)?,
-            on(EventKind::HashChange, Navigation::Hash)?,
+            on(EventKind::PopState, Navigation::Pop),
+            on(EventKind::HashChange, Navigation::Hash),
         ];
-        let history: web_sys::History =
-            crate::global::get_object(&window, &crate::global::js_str!("history"))
-                .ok_or("no history")?;
-        let patches = vec![
-            HistoryPatch::new(&history, "pushState", core, &state, Navigation::Push)?,
-            HistoryPatch::new(&history, "replaceState", core, &state, Navigation::Replace)?,
-        ];
-        Ok(PageObserver {
+        let mut patches = Vec::new();
+        let history: Option<web_sys::History> =
+            crate::global::get_object(window, &crate::global::js_str!("history"));
+        for (name, nav) in [
+            ("pushState", Navigation::Push),
+            ("replaceState", Navigation::Replace),
+        ] {
+            // A page that froze or replaced `history` keeps every other
+            // observer; only its single-page navigations go unrecorded.
+            match history
+                .as_ref()
+                .and_then(|h| HistoryPatch::new(h, name, core, &state, nav).ok())
+            {
+                Some(p) => patches.push(p),
+                None => crate::console::warn(&crate::text::concat(&[
+                    "cotrail: history.",
+                    name,
+                    " cannot be observed; its navigations are not recorded",
+                ])),
+            }
+        }
+        PageObserver {
             state,
             _listeners: listeners,
             _patches: patches,
-        })
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use core::cell::RefCell;
 use crate::timer::Timer;
 use shared::{Actor, EventData, ScrollData};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::Element;
+use web_sys::{Document, Element};
 
 use crate::element;
 use crate::global::{get, js_str};
@@ -97,12 +97,11 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>) {
 }
 
 impl ScrollObserver {
-    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = crate::global::document().ok_or("no document")?;
+    pub fn new(core: &Rc<Core>, document: &Document) -> Self {
         let state = Rc::new(RefCell::new(State::default()));
         let listener = {
             let (core, state) = (core.clone(), state.clone());
-            Listener::new(&document, EventKind::Scroll, move |event| {
+            Listener::new(document, EventKind::Scroll, move |event| {
                 // The page scrolling targets the document; anything else is an element.
                 let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
                 if target.as_ref().is_some_and(element::is_blocked) {
@@ -149,13 +148,13 @@ impl ScrollObserver {
                     arm(&core, &state);
                 }
                 Ok(())
-            })?
+            })
         };
-        Ok(ScrollObserver {
+        ScrollObserver {
             core: core.clone(),
             state,
             _listener: listener,
-        })
+        }
     }
 
     /// Records final positions of bursts still in progress.

@@ -9,7 +9,7 @@ use core::cell::RefCell;
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
 use shared::{truncate_chars, Actor, EventData, SelectionData};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
 
 use crate::element::{self, BLOCK_ATTR, MASK_ATTR};
@@ -135,8 +135,7 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
 }
 
 impl SelectionObserver {
-    pub fn new(core: &Rc<Core>) -> Result<Self, JsValue> {
-        let document = crate::global::document().ok_or("no document")?;
+    pub fn new(core: &Rc<Core>, document: &Document) -> Self {
         let state = Rc::new(RefCell::new(State {
             last_change: 0.0,
             actor: None,
@@ -145,7 +144,7 @@ impl SelectionObserver {
         }));
         let listener = {
             let (core, state) = (core.clone(), state.clone());
-            Listener::new(&document, EventKind::SelectionChange, move |event| {
+            Listener::new(document, EventKind::SelectionChange, move |event| {
                 let arm_needed = {
                     let mut s = state.borrow_mut();
                     s.last_change = core.now();
@@ -156,13 +155,13 @@ impl SelectionObserver {
                     arm(&core, &state, DEBOUNCE_MS);
                 }
                 Ok(())
-            })?
+            })
         };
-        Ok(SelectionObserver {
+        SelectionObserver {
             core: core.clone(),
             state,
             _listener: listener,
-        })
+        }
     }
 
     /// Records a selection still waiting for its debounce.
