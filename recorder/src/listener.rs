@@ -2,13 +2,14 @@
 //!
 //! A [`Listener`] registers in the capture phase, passive, and removes itself
 //! when dropped, so an observer that is dropped leaves nothing behind and
-//! `stop()` is just dropping the observers. The handler's errors are logged,
-//! never thrown into the page's event dispatch.
+//! `stop()` is just dropping the observers. Handlers return nothing: what
+//! they cannot read they skip, and nothing is thrown into the page's event
+//! dispatch.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use web_sys::{AddEventListenerOptions, EventTarget};
 
 /// The DOM events the recorder listens to: an enum, not free strings, so a typo
@@ -48,8 +49,9 @@ impl EventKind {
     }
 }
 
-/// What a listener runs; an `Err` is logged, never thrown into the page.
-type Handler = Box<dyn Fn(&web_sys::Event) -> Result<(), JsValue>>;
+/// What a listener runs. Handlers do not fail: they skip what they cannot
+/// read (a `Result` here only added an error path to every handler).
+type Handler = Box<dyn Fn(&web_sys::Event)>;
 
 /// One registered listener; dropping it unregisters it.
 pub struct Listener {
@@ -59,27 +61,20 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Listens to `kind` on `target` (capture phase, passive). The handler returns
-    /// `Err` to have the error logged; it never reaches the page. Infallible, so
+    /// Listens to `kind` on `target` (capture phase, passive). Infallible, so
     /// that starting the observers has no error paths (see `observers::start`).
     pub fn new(
         target: &EventTarget,
         kind: EventKind,
-        handler: impl Fn(&web_sys::Event) -> Result<(), JsValue> + 'static,
+        handler: impl Fn(&web_sys::Event) + 'static,
     ) -> Listener {
         Listener::boxed(target, kind, Box::new(handler))
     }
 
     /// Not generic: one copy of the closure glue in the wasm for every listener.
     fn boxed(target: &EventTarget, kind: EventKind, handler: Handler) -> Listener {
-        let callback = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
-            if let Err(err) = handler(&event) {
-                crate::console::warn_js(
-                    &crate::text::concat(&["cotrail: ", kind.as_str(), " handler failed"]),
-                    &err,
-                );
-            }
-        });
+        let callback =
+            Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| handler(&event));
         let options = AddEventListenerOptions::new();
         options.set_capture(true);
         // Passive: the recorder must never delay scrolling or call preventDefault.

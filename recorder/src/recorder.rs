@@ -246,7 +246,6 @@ fn lifecycle_listeners(
     vec![
         Listener::new(window, EventKind::PageHide, move |_| {
             going_away(true);
-            Ok(())
         }),
         Listener::new(document, EventKind::VisibilityChange, move |_| {
             if crate::element::prop(&doc, &crate::global::js_str!("visibilityState")).as_deref()
@@ -254,13 +253,11 @@ fn lifecycle_listeners(
             {
                 on_hide(false);
             }
-            Ok(())
         }),
         Listener::new(window, EventKind::Online, move |_| {
             if let Some(core) = weak.upgrade() {
                 transport::retry_now(&core);
             }
-            Ok(())
         }),
     ]
 }

@@ -20,17 +20,16 @@ impl ClickObserver {
         let core = core.clone();
         let listener = Listener::new(document, EventKind::Click, move |event| {
             let Some(el) = element::event_element(event) else {
-                return Ok(());
+                return;
             };
             if element::is_blocked(&el) {
-                return Ok(());
+                return;
             }
             let target = element::describe(&element::interactive(&el), core.mask);
             core.record(
                 core.actor_for(event),
                 EventData::Click(ClickData { target }),
             );
-            Ok(())
         });
         ClickObserver {
             _listener: listener,

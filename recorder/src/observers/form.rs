@@ -26,10 +26,10 @@ impl FormObserver {
                 .target()
                 .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
             else {
-                return Ok(());
+                return;
             };
             if element::is_blocked(&form) {
-                return Ok(());
+                return;
             }
             // `action` and `method` are the resolved properties: absolute URL, lower case.
             let action = element::prop(&form, &crate::global::js_str!("action"))
@@ -49,7 +49,6 @@ impl FormObserver {
                     method,
                 }),
             );
-            Ok(())
         });
         FormObserver {
             _listener: listener,

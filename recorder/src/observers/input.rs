@@ -147,7 +147,7 @@ impl InputObserver {
             let (core, state) = (core.clone(), state.clone());
             move |event: &web_sys::Event| {
                 let Some(el) = field(event) else {
-                    return Ok(());
+                    return;
                 };
                 let (now, actor) = (core.now(), core.actor_for(event));
                 let arm_needed = {
@@ -172,14 +172,13 @@ impl InputObserver {
                 if arm_needed {
                     arm(&core, &state, DEBOUNCE_MS);
                 }
-                Ok(())
             }
         };
         let on_settle = |at_once: bool| {
             let (core, state) = (core.clone(), state.clone());
             move |event: &web_sys::Event| {
                 let Some(el) = field(event) else {
-                    return Ok(());
+                    return;
                 };
                 match take_pending(&state, &el) {
                     Some(p) => emit(&core, &p.el, core.actor_for(event)),
@@ -188,7 +187,6 @@ impl InputObserver {
                     }
                     None => {}
                 }
-                Ok(())
             }
         };
         let listeners = vec![

@@ -152,7 +152,6 @@ impl PageObserver {
                     nav,
                     core.actor_for(event),
                 );
-                Ok(())
             })
         };
         let listeners = vec![

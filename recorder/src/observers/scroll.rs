@@ -105,7 +105,7 @@ impl ScrollObserver {
                 // The page scrolling targets the document; anything else is an element.
                 let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
                 if target.as_ref().is_some_and(element::is_blocked) {
-                    return Ok(());
+                    return;
                 }
                 let (now, actor) = (core.now(), core.actor_for(event));
                 let (emit_now, arm_needed) = {
@@ -147,7 +147,6 @@ impl ScrollObserver {
                 if arm_needed {
                     arm(&core, &state);
                 }
-                Ok(())
             })
         };
         ScrollObserver {

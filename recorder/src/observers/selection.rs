@@ -154,7 +154,6 @@ impl SelectionObserver {
                 if arm_needed {
                     arm(&core, &state, DEBOUNCE_MS);
                 }
-                Ok(())
             })
         };
         SelectionObserver {
