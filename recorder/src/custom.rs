@@ -3,9 +3,10 @@
 //!
 //! The value goes through the browser's `JSON.stringify` (which also rejects
 //! cycles and BigInts), and its size and nesting are checked on that text. The
-//! text (object keys sorted, as before) is what the event carries ([`RawJson`]): the recorder never
-//! decodes it, so it needs no JSON parser. The collector decodes and checks it
-//! again against the same limits.
+//! text is what the event carries ([`RawJson`]), keys in the order the page
+//! built them: the recorder never decodes it, so it needs no JSON parser. The
+//! collector decodes and checks it again against the same limits, and stores
+//! it canonical (keys sorted), so the order the page used does not matter.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -110,31 +111,6 @@ pub fn replace_lone_surrogates(text: String) -> String {
     out
 }
 
-/// `JSON.stringify` with every object's keys in sorted order, as the value used
-/// to be encoded (decoded into `serde_json::Value`, whose maps are sorted, then
-/// encoded by the browser): the same value gives the same bytes whatever order
-/// the page built it in. The keys are sorted by the browser (`Array.prototype.sort`,
-/// UTF-16 order, which differs from byte order only between astral characters and
-/// U+E000..U+FFFF) and never copied into Rust: less code in the wasm, no string
-/// conversions per key.
-fn stringify_sorted(value: &JsValue) -> Result<js_sys::JsString, JsValue> {
-    use wasm_bindgen::closure::Closure;
-    use wasm_bindgen::JsCast;
-    let replacer = Closure::<dyn Fn(JsValue, JsValue) -> JsValue>::new(|_key, v: JsValue| {
-        if !v.is_object() || js_sys::Array::is_array(&v) {
-            return v;
-        }
-        let keys = js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).sort();
-        let sorted = js_sys::Object::new();
-        for k in keys.iter() {
-            let item = js_sys::Reflect::get(&v, &k).unwrap_or(JsValue::UNDEFINED);
-            let _ = js_sys::Reflect::set(&sorted, &k, &item);
-        }
-        sorted.into()
-    });
-    js_sys::JSON::stringify_with_replacer(value, replacer.as_ref().unchecked_ref())
-}
-
 /// Checks the type name before anything else is done with the call.
 pub fn check_type(kind: Option<String>) -> Result<String, String> {
     let kind = kind.ok_or("recordCustom(type, value): type must be a string")?;
@@ -179,7 +155,7 @@ pub fn custom_data(kind: &JsValue, value: &JsValue) -> Result<CustomData, String
     let value = if value.is_undefined() {
         RawJson::null()
     } else {
-        let text = stringify_sorted(value).map_err(|_| {
+        let text = js_sys::JSON::stringify(value).map_err(|_| {
             "recordCustom(type, value): value is not JSON-serialisable (a cycle or a BigInt?)"
         })?;
         // A function or a symbol has no JSON form (stringify gives `undefined`):

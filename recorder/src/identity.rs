@@ -84,8 +84,7 @@ fn fallback_tab() -> TabId {
     TabId::parse("t-unknown").unwrap_or_else(|_| unreachable!("literal id is valid"))
 }
 
-/// Formats 16 random bytes as an RFC 4122 version-4 UUID. Used where
-/// `crypto.randomUUID` is missing (plain-http pages are not a secure context).
+/// Formats 16 random bytes as an RFC 4122 version-4 UUID.
 pub fn uuid_from_bytes(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -123,20 +122,14 @@ mod web {
         let crypto = crate::global::window().and_then(|w| {
             crate::global::get_object::<web_sys::Crypto>(&w, &crate::global::js_str!("crypto"))
         });
-        if let Some(c) = crypto {
-            // `randomUUID` is absent outside secure contexts; probe before calling.
-            let has = js_sys::Reflect::has(&c, &"randomUUID".into()).unwrap_or(false);
-            if has {
-                return c.random_uuid();
-            }
-            let mut b = [0u8; 16];
-            if c.get_random_values_with_u8_array(&mut b).is_ok() {
-                return uuid_from_bytes(b);
-            }
-        }
+        // `getRandomValues` is in every browser that runs wasm, in every
+        // context (`randomUUID` only in secure ones, so it is not used).
+        // `Math.random` stands in only where `crypto` is missing altogether.
         let mut b = [0u8; 16];
-        for x in &mut b {
-            *x = (js_sys::Math::random() * 256.0) as u8;
+        if crypto.is_none_or(|c| c.get_random_values_with_u8_array(&mut b).is_err()) {
+            for x in &mut b {
+                *x = (js_sys::Math::random() * 256.0) as u8;
+            }
         }
         uuid_from_bytes(b)
     }

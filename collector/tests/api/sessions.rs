@@ -485,3 +485,32 @@ async fn a_session_summary_spans_the_events_client_times_however_late_they_arriv
     assert!(s.last_seen - s.first_seen < 60_000, "{s:?}");
     app.stop().await;
 }
+
+/// The recorder sends a custom value with its keys in the order the page built
+/// them; the collector stores it canonical (keys sorted at every level), so
+/// the same value reads back, and chains, the same whatever that order was.
+#[tokio::test]
+async fn custom_values_are_stored_with_sorted_keys_whatever_order_they_came_in() {
+    let app = TestApp::spawn().await;
+    let event = |seq: u64, value: &str| {
+        format!(
+            r#"{{"seq":{seq},"ts":1,"mono":{seq},"actor":{{"kind":"customer"}},"type":"CUSTOM_EVENT","data":{{"type":"cart","value":{value}}}}}"#
+        )
+    };
+    let body = format!(
+        r#"{{"v":1,"session_id":"s","tab_id":"t","events":[{},{}]}}"#,
+        event(0, r#"{"z":{"y":1,"b":[{"d":0,"c":0}]},"a":2}"#),
+        event(1, r#"{"a":2,"z":{"b":[{"c":0,"d":0}],"y":1}}"#),
+    );
+    let res = app.post_batch_raw("text/plain", body).await;
+    assert_eq!(res.status(), 200);
+    let text = app
+        .get("/api/v1/sessions/s/events")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let canonical = r#""value":{"a":2,"z":{"b":[{"c":0,"d":0}],"y":1}}"#;
+    assert_eq!(text.matches(canonical).count(), 2, "{text}");
+    app.stop().await;
+}
