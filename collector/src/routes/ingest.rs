@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use shared::api::{EventRecord, GapRecord, Origin};
 use shared::limits::MAX_BODY_BYTES;
-use shared::Batch;
+use shared::{Batch, EventData};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -383,11 +383,21 @@ pub fn decode(bytes: &[u8]) -> Result<Batch, ApiError> {
             format!("body is not valid UTF-8 (at byte {})", e.valid_up_to()),
         )
     })?;
-    let batch: Batch = serde_json::from_str(text)
+    let mut batch: Batch = serde_json::from_str(text)
         .map_err(|e| ApiError::bad_request("invalid_batch", format!("invalid batch: {e}")))?;
     batch
         .validate()
         .map_err(|e| ApiError::bad_request(e.code, e.message))?;
+    // Custom values are stored canonical, keys sorted at every level, whatever
+    // order the page built them in (the recorder sends them as built). Said
+    // explicitly: whether serde_json's maps keep insertion order depends on
+    // the features other crates in a build turn on. The depth is bounded by
+    // `validate` above, so the recursion is too.
+    for e in &mut batch.events {
+        if let EventData::Custom(c) = &mut e.data {
+            c.value.sort_all_objects();
+        }
+    }
     Ok(batch)
 }
 
