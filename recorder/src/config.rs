@@ -125,15 +125,16 @@ impl Config {
             mask,
             flush_ms,
             batch_events,
-            allow_params: field("allowParams")
-                .map(|s| {
-                    crate::text::split_byte(&s, b',')
-                        .map(crate::text::trim)
-                        .filter(|p| !p.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            allow_params: {
+                let mut names = Vec::new();
+                for p in crate::text::split_byte(&field("allowParams").unwrap_or_default(), b',') {
+                    let p = crate::text::trim(p);
+                    if !p.is_empty() {
+                        names.push(p.to_owned());
+                    }
+                }
+                names
+            },
         })
     }
 

@@ -99,18 +99,24 @@ pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usi
 /// Joins segments given leaf first into `a>b>leaf`, dropping the outermost
 /// ancestors until it fits [`MAX_PATH_CHARS`] (the leaf is always kept, cut if it
 /// alone is too long).
-pub fn join_path(mut leaf_first: Vec<String>) -> String {
-    while leaf_first.len() > 1
-        && leaf_first
-            .iter()
-            .map(|s| shared::char_count(s) + 1)
-            .sum::<usize>()
-            > MAX_PATH_CHARS + 1
-    {
-        leaf_first.pop();
+pub fn join_path(leaf_first: Vec<String>) -> String {
+    // The leaf and as many ancestors as fit (each costs its `>` too).
+    let (mut keep, mut chars) = (0, 0);
+    for s in &leaf_first {
+        let c = shared::char_count(s) + 1;
+        if keep > 0 && chars + c > MAX_PATH_CHARS + 1 {
+            break;
+        }
+        chars += c;
+        keep += 1;
     }
-    leaf_first.reverse();
-    let path = leaf_first.join(">");
+    let mut path = String::new();
+    for (i, s) in leaf_first[..keep].iter().rev().enumerate() {
+        if i > 0 {
+            path.push('>');
+        }
+        path.push_str(s);
+    }
     truncate_chars(&path, MAX_PATH_CHARS).to_owned()
 }
 
@@ -392,6 +398,38 @@ mod tests {
             join_path(vec!["y".repeat(600)]).chars().count(),
             MAX_PATH_CHARS
         );
+    }
+
+    /// The first version: drop the outermost ancestor until the whole fits.
+    fn join_path_reference(mut leaf_first: Vec<String>) -> String {
+        while leaf_first.len() > 1
+            && leaf_first
+                .iter()
+                .map(|s| s.chars().count() + 1)
+                .sum::<usize>()
+                > MAX_PATH_CHARS + 1
+        {
+            leaf_first.pop();
+        }
+        leaf_first.reverse();
+        truncate_chars(&leaf_first.join(">"), MAX_PATH_CHARS).to_owned()
+    }
+
+    #[test]
+    fn paths_keep_the_same_ancestors_as_dropping_them_one_by_one() {
+        let lens = [0, 1, 7, 60, 120, 250, 255, 256, 257, 511, 600];
+        for a in lens {
+            for b in lens {
+                for c in [0, 5, 130] {
+                    let segs = vec!["é".repeat(a), "x".repeat(b), "日".repeat(c)];
+                    assert_eq!(
+                        join_path(segs.clone()),
+                        join_path_reference(segs),
+                        "{a} {b} {c}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -365,7 +365,10 @@ mod tests {
             // And inside a body, which `queue::body` splices together.
             let body = crate::queue::body(
                 &crate::queue::body_head("s-1", "t.2"),
-                core::iter::once(expected.as_str()),
+                &[crate::queue::Encoded {
+                    seq: e.seq,
+                    json: expected.clone(),
+                }],
                 &[],
             );
             let batch: Batch = serde_json::from_str(&body).unwrap();

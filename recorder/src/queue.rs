@@ -119,15 +119,15 @@ fn gap_json(out: &mut String, g: &Gap) {
 /// Builds a batch body from encoded events and gaps. Ids come from a restricted
 /// alphabet (`shared::ids`) and need no escaping; a test checks the result parses
 /// as a `shared::Batch` equal to the one it encodes.
-pub fn body<'a>(head: &str, events: impl Iterator<Item = &'a str>, gaps: &[Gap]) -> String {
+pub fn body(head: &str, events: &[Encoded], gaps: &[Gap]) -> String {
     let mut out = String::with_capacity(head.len() + 64);
     out.push_str(head);
     out.push_str("\"events\":[");
-    for (i, e) in events.enumerate() {
+    for (i, e) in events.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(e);
+        out.push_str(&e.json);
     }
     out.push(']');
     if !gaps.is_empty() {
@@ -269,7 +269,11 @@ impl Queue {
 
     fn unsent_bytes(&self) -> usize {
         let sent = self.in_flight.map_or(0, |f| f.events);
-        self.events.iter().skip(sent).map(|e| e.json.len()).sum()
+        let mut bytes = 0;
+        for e in &self.events[sent..] {
+            bytes += e.json.len();
+        }
+        bytes
     }
 
     /// Milliseconds until the next batch is due (0: now); `None` while a batch
@@ -310,11 +314,7 @@ impl Queue {
             bytes += size;
         }
         let out = Outgoing {
-            body: body(
-                &self.head,
-                self.events.iter().take(count).map(|e| e.json.as_str()),
-                &self.gaps,
-            ),
+            body: body(&self.head, &self.events[..count], &self.gaps),
             seqs: (count > 0).then(|| (self.events[0].seq, self.events[count - 1].seq)),
         };
         self.in_flight = Some(Flight {
@@ -368,7 +368,7 @@ impl Queue {
         let mut out = Vec::new();
         let mut start = 0;
         let mut gaps: &[Gap] = &self.gaps;
-        let events: Vec<&Encoded> = self.events.iter().collect();
+        let events = &self.events;
         while start < events.len() || !gaps.is_empty() {
             let mut end = start;
             let mut bytes = BODY_OVERHEAD;
@@ -381,11 +381,7 @@ impl Queue {
                 bytes += size;
                 end += 1;
             }
-            out.push(body(
-                &self.head,
-                events[start..end].iter().map(|e| e.json.as_str()),
-                gaps,
-            ));
+            out.push(body(&self.head, &events[start..end], gaps));
             gaps = &[];
             start = end;
         }
@@ -476,11 +472,8 @@ mod tests {
             to: 9,
             reason: GapReason::QueueFull,
         }];
-        let text = body(
-            &body_head("s-1", "t:1"),
-            [ev(1), ev(2)].iter().map(String::as_str),
-            &gaps,
-        );
+        let events = [1, 2].map(|seq| Encoded { seq, json: ev(seq) });
+        let text = body(&body_head("s-1", "t:1"), &events, &gaps);
         let b: Batch = serde_json::from_str(&text).unwrap();
         assert_eq!((b.session_id.as_str(), b.tab_id.as_str()), ("s-1", "t:1"));
         assert_eq!(b.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
