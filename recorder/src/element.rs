@@ -30,6 +30,8 @@ pub const BLOCK_ATTR: &str = "data-cotrail-block";
 /// Selectors for [`MASK_ATTR`] and [`BLOCK_ATTR`] (a test keeps them in step).
 const MASK_SELECTOR: &str = "[data-cotrail-mask]";
 const BLOCK_SELECTOR: &str = "[data-cotrail-block]";
+/// What a selection must not reveal: masked or blocked subtrees and passwords.
+pub const PRIVATE_SELECTOR: &str = "[data-cotrail-mask],[data-cotrail-block],input[type=password]";
 
 #[wasm_bindgen]
 extern "C" {
@@ -347,6 +349,10 @@ mod tests {
     fn selectors_name_the_attributes() {
         assert_eq!(MASK_SELECTOR, concat(&["[", MASK_ATTR, "]"]));
         assert_eq!(BLOCK_SELECTOR, concat(&["[", BLOCK_ATTR, "]"]));
+        assert_eq!(
+            PRIVATE_SELECTOR,
+            concat(&[MASK_SELECTOR, ",", BLOCK_SELECTOR, ",input[type=password]"])
+        );
     }
 
     #[test]

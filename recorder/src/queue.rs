@@ -360,12 +360,11 @@ impl Queue {
         self.in_flight = None;
     }
 
-    /// Every unacknowledged event (in flight too) as bodies of at most
-    /// `max_bytes`, for `keepalive` sends when the page goes away. The queue is
+    /// Appends every unacknowledged event (in flight too) to `out` as bodies of
+    /// at most `max_bytes`, for `keepalive` sends when the page goes away. The queue is
     /// unchanged: what is acknowledged later is forgotten then, the rest is still
     /// persisted for the next page.
-    pub fn unload_bodies(&self, max_bytes: usize) -> Vec<String> {
-        let mut out = Vec::new();
+    pub fn unload_bodies(&self, max_bytes: usize, out: &mut Vec<String>) {
         let mut start = 0;
         let mut gaps: &[Gap] = &self.gaps;
         let events = &self.events;
@@ -385,7 +384,6 @@ impl Queue {
             gaps = &[];
             start = end;
         }
-        out
     }
 }
 
@@ -649,7 +647,8 @@ mod tests {
         }
         q.next_batch(0.0, false).unwrap();
         let max = BODY_OVERHEAD + 10 * (ev(10).len() + 1);
-        let bodies = q.unload_bodies(max);
+        let mut bodies = Vec::new();
+        q.unload_bodies(max, &mut bodies);
         assert!(bodies.len() >= 3);
         let mut seqs = Vec::new();
         for b in &bodies {

@@ -345,9 +345,10 @@ pub fn send_for_unload(core: &Core) {
     let (url, bodies) = {
         let t = core.transport.borrow();
         let mut bodies = Vec::new();
-        for s in t.adopted.iter().chain(core::iter::once(&t.own)) {
-            bodies.extend(s.queue.unload_bodies(MAX_BEACON_BYTES));
+        for s in &t.adopted {
+            s.queue.unload_bodies(MAX_BEACON_BYTES, &mut bodies);
         }
+        t.own.queue.unload_bodies(MAX_BEACON_BYTES, &mut bodies);
         (t.url.clone(), bodies)
     };
     for body in bodies {

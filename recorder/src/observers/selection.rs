@@ -12,7 +12,7 @@ use shared::{truncate_chars, Actor, EventData, SelectionData};
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
 
-use crate::element::{self, BLOCK_ATTR, MASK_ATTR};
+use crate::element::{self, PRIVATE_SELECTOR};
 use crate::listener::{EventKind, Listener};
 use crate::masking;
 use crate::recorder::Core;
@@ -42,14 +42,18 @@ fn touches_masked(document: &Document, sel: &web_sys::Selection, anchor: &Elemen
     let Ok(range) = sel.get_range_at(0) else {
         return false;
     };
-    let selector =
-        crate::text::concat(&["[", MASK_ATTR, "],[", BLOCK_ATTR, "],input[type=password]"]);
-    let Ok(list) = document.query_selector_all(&selector) else {
+    let Ok(list) = document.query_selector_all(PRIVATE_SELECTOR) else {
         return false;
     };
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .any(|node| range.intersects_node(&node).unwrap_or(false))
+    for i in 0..list.length() {
+        if list
+            .item(i)
+            .is_some_and(|node| range.intersects_node(&node).unwrap_or(false))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 fn is_password(el: &Element) -> bool {
