@@ -244,7 +244,8 @@ pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
             .any(|(l, at)| l == t && now - at < HEARTBEAT_STALE_MS)
     };
     for k in &keys {
-        let mut parts = split_byte(k, b'|').skip(1);
+        let mut parts = split_byte(k, b'|');
+        parts.next(); // "cotrail"
         let kind = parts.next();
         let (Some(sess), Some(t)) = (parts.next(), parts.next()) else {
             continue;

@@ -76,7 +76,12 @@ macro_rules! id_type {
         impl $name {
             /// Accepts 1 to [`MAX_ID_LEN`] characters of `[A-Za-z0-9-_.:]`.
             pub fn parse(s: impl Into<String>) -> Result<Self, IdError> {
-                let s = s.into();
+                Self::parse_string(s.into())
+            }
+
+            // The checking part is not generic: one copy per id type, not
+            // one per argument type (what the recorder's page downloads).
+            fn parse_string(s: String) -> Result<Self, IdError> {
                 check_id(&s)?;
                 Ok(Self(s))
             }
