@@ -475,6 +475,44 @@ async fn history_calls_are_recorded_without_query_strings() {
     eval(&format!("history.replaceState(null, '', {orig:?});"));
 }
 
+/// A page that froze `history.pushState` keeps its recorder: one warning says
+/// which navigations go unrecorded, and everything else still records.
+#[wasm_bindgen_test]
+async fn a_frozen_history_method_is_warned_about_and_the_rest_records() {
+    let orig = original_url();
+    eval(
+        "Object.defineProperty(history, 'pushState', \
+         {value: History.prototype.pushState, writable: false, configurable: true});",
+    );
+    capture_warnings();
+    begin("");
+    let warned: Vec<String> = warnings()
+        .into_iter()
+        .filter(|w| w.contains("history.pushState cannot be observed"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{:?}", warnings());
+    assert!(
+        warnings().iter().all(|w| !w.contains("replaceState")),
+        "{:?}",
+        warnings()
+    );
+    eval("history.replaceState({}, '', '/cotrail-frozen');");
+    let changes = wait_for("the replace", 3_000.0, || {
+        let c = page_changes();
+        (c.len() >= 2).then_some(c)
+    })
+    .await;
+    assert_eq!(changes[1].0, "replace", "{changes:?}");
+    end();
+    // The page's own property is left as the page set it.
+    assert_eq!(
+        eval_str("return String(Object.getOwnPropertyDescriptor(history, 'pushState').writable)"),
+        "false"
+    );
+    eval("delete history.pushState;");
+    eval(&format!("history.replaceState(null, '', {orig:?});"));
+}
+
 #[wasm_bindgen_test]
 async fn hash_changes_and_back_forward_are_recorded() {
     let orig = original_url();

@@ -235,7 +235,10 @@ impl HistoryPatch {
                 }
                 Ok(result)
             });
-        js_sys::Reflect::set(history, &name.into(), wrapper.as_ref())?;
+        // A non-writable method does not throw here: `Reflect.set` says false.
+        if !js_sys::Reflect::set(history, &name.into(), wrapper.as_ref())? {
+            return Err(JsValue::FALSE);
+        }
         Ok(HistoryPatch {
             history: history.clone(),
             name,
