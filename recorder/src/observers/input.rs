@@ -93,6 +93,19 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor) {
     );
 }
 
+/// Stops the timer and records the fields whose typing settled by `now`; every
+/// field when `now` is infinite (the page going away).
+fn emit_settled(core: &Rc<Core>, state: &RefCell<State>, now: f64) {
+    let due = {
+        let mut s = state.borrow_mut();
+        s.timer.take();
+        crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
+    };
+    for p in due {
+        emit(core, &p.el, p.actor);
+    }
+}
+
 fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
     let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
         (Rc::downgrade(core), Rc::downgrade(state));
@@ -103,14 +116,7 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
                 return;
             };
             let now = core.now();
-            let due = {
-                let mut s = state.borrow_mut();
-                s.timer.take();
-                crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
-            };
-            for p in due {
-                emit(&core, &p.el, p.actor);
-            }
+            emit_settled(&core, &state, now);
             let next = state
                 .borrow()
                 .pending
@@ -203,14 +209,7 @@ impl InputObserver {
 
     /// Records every field still waiting for its debounce.
     pub fn flush(&self) {
-        let pending = {
-            let mut s = self.state.borrow_mut();
-            s.timer.take();
-            core::mem::take(&mut s.pending)
-        };
-        for p in pending {
-            emit(&self.core, &p.el, p.actor);
-        }
+        emit_settled(&self.core, &self.state, f64::INFINITY);
     }
 }
 

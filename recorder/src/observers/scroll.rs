@@ -70,6 +70,23 @@ fn emit(core: &Rc<Core>, target: &Option<Element>, actor: Actor, (x, y): (i64, i
     core.record(actor, EventData::Scroll(ScrollData { target, x, y }));
 }
 
+/// Stops the timer, records the final positions not yet recorded of the
+/// targets quiet since `now` (of every target when `now` is infinite: the page
+/// going away) and forgets them.
+fn emit_ended(core: &Rc<Core>, state: &RefCell<State>, now: f64) {
+    let ended = {
+        let mut s = state.borrow_mut();
+        s.timer.take();
+        crate::timer::take_due(&mut s.tracks, |t| now - t.last_event >= THROTTLE_MS - 1.0)
+    };
+    for t in ended {
+        let pos = position(&t.target);
+        if t.emitted != Some(pos) {
+            emit(core, &t.target, t.actor, pos);
+        }
+    }
+}
+
 /// After a burst: records final positions not yet recorded, forgets quiet targets.
 fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>) {
     let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
@@ -78,18 +95,7 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>) {
         let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
             return;
         };
-        let now = core.now();
-        let ended = {
-            let mut s = state.borrow_mut();
-            s.timer.take();
-            crate::timer::take_due(&mut s.tracks, |t| now - t.last_event >= THROTTLE_MS - 1.0)
-        };
-        for t in ended {
-            let pos = position(&t.target);
-            if t.emitted != Some(pos) {
-                emit(&core, &t.target, t.actor, pos);
-            }
-        }
+        emit_ended(&core, &state, core.now());
         if !state.borrow().tracks.is_empty() {
             arm(&core, &state);
         }
@@ -158,17 +164,7 @@ impl ScrollObserver {
 
     /// Records final positions of bursts still in progress.
     pub fn flush(&self) {
-        let tracks = {
-            let mut s = self.state.borrow_mut();
-            s.timer.take();
-            core::mem::take(&mut s.tracks)
-        };
-        for t in tracks {
-            let pos = position(&t.target);
-            if t.emitted != Some(pos) {
-                emit(&self.core, &t.target, t.actor, pos);
-            }
-        }
+        emit_ended(&self.core, &self.state, f64::INFINITY);
     }
 }
 
