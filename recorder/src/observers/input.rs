@@ -9,7 +9,7 @@ use core::cell::RefCell;
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
 use shared::{truncate_chars, Actor, EventData, InputData};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
 
 use crate::element;
@@ -130,13 +130,15 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
     ));
 }
 
+/// Where the field waits in `pending`, if it does (compared as JS objects, `===`).
+fn index_of(pending: &[Pending], el: &Element) -> Option<usize> {
+    pending.iter().position(|p| p.el == *el)
+}
+
 /// Takes the field's pending entry, if it has one.
 fn take_pending(state: &RefCell<State>, el: &Element) -> Option<Pending> {
     let mut s = state.borrow_mut();
-    let i = s
-        .pending
-        .iter()
-        .position(|p| JsValue::from(&p.el) == JsValue::from(el))?;
+    let i = index_of(&s.pending, el)?;
     Some(s.pending.swap_remove(i))
 }
 
@@ -158,12 +160,9 @@ impl InputObserver {
                 let (now, actor) = (core.now(), core.actor_for(event));
                 let arm_needed = {
                     let mut s = state.borrow_mut();
-                    match s
-                        .pending
-                        .iter_mut()
-                        .find(|p| JsValue::from(&p.el) == JsValue::from(&el))
-                    {
-                        Some(p) => {
+                    match index_of(&s.pending, &el) {
+                        Some(i) => {
+                            let p = &mut s.pending[i];
                             p.last = now;
                             p.actor = actor;
                         }

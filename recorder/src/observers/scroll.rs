@@ -42,14 +42,6 @@ pub struct ScrollObserver {
     _listener: Listener,
 }
 
-fn same(a: &Option<Element>, b: &Option<Element>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => JsValue::from(a) == JsValue::from(b),
-        _ => false,
-    }
-}
-
 fn position(target: &Option<Element>) -> (i64, i64) {
     match target {
         Some(el) => offsets(el, &js_str!("scrollLeft"), &js_str!("scrollTop")),
@@ -116,7 +108,7 @@ impl ScrollObserver {
                 let (now, actor) = (core.now(), core.actor_for(event));
                 let (emit_now, arm_needed) = {
                     let mut s = state.borrow_mut();
-                    let i = match s.tracks.iter().position(|t| same(&t.target, &target)) {
+                    let i = match s.tracks.iter().position(|t| t.target == target) {
                         Some(i) => i,
                         None => {
                             s.tracks.push(Track {
@@ -144,7 +136,7 @@ impl ScrollObserver {
                         .borrow_mut()
                         .tracks
                         .iter_mut()
-                        .find(|t| same(&t.target, &target))
+                        .find(|t| t.target == target)
                     {
                         t.emitted = Some(pos);
                     }
