@@ -101,10 +101,10 @@ pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usi
 /// Joins segments given leaf first into `a>b>leaf`, dropping the outermost
 /// ancestors until it fits [`MAX_PATH_CHARS`] (the leaf is always kept, cut if it
 /// alone is too long).
-pub fn join_path(leaf_first: Vec<String>) -> String {
+pub fn join_path(leaf_first: &[String]) -> String {
     // The leaf and as many ancestors as fit (each costs its `>` too).
     let (mut keep, mut chars) = (0, 0);
-    for s in &leaf_first {
+    for s in leaf_first {
         let c = shared::char_count(s) + 1;
         if keep > 0 && chars + c > MAX_PATH_CHARS + 1 {
             break;
@@ -255,7 +255,7 @@ fn compute_css_path(el: &Element) -> String {
         }
         current = node.parent_element();
     }
-    join_path(segments)
+    join_path(&segments)
 }
 
 /// Position among same-tag siblings, when there is more than one of them.
@@ -393,15 +393,15 @@ mod tests {
     #[test]
     fn paths_join_outermost_first_and_drop_ancestors_to_fit() {
         assert_eq!(
-            join_path(vec!["button".into(), "form#f".into()]),
+            join_path(&["button".into(), "form#f".into()]),
             "form#f>button"
         );
         let long = "x".repeat(300);
-        let p = join_path(vec!["leaf".into(), long.clone(), long]);
+        let p = join_path(&["leaf".into(), long.clone(), long]);
         assert!(p.ends_with(">leaf"), "{p}");
         assert!(p.chars().count() <= MAX_PATH_CHARS);
         assert_eq!(
-            join_path(vec!["y".repeat(600)]).chars().count(),
+            join_path(&["y".repeat(600)]).chars().count(),
             MAX_PATH_CHARS
         );
     }
@@ -428,11 +428,7 @@ mod tests {
             for b in lens {
                 for c in [0, 5, 130] {
                     let segs = vec!["é".repeat(a), "x".repeat(b), "日".repeat(c)];
-                    assert_eq!(
-                        join_path(segs.clone()),
-                        join_path_reference(segs),
-                        "{a} {b} {c}"
-                    );
+                    assert_eq!(join_path(&segs), join_path_reference(segs), "{a} {b} {c}");
                 }
             }
         }
