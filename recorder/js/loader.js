@@ -101,8 +101,15 @@
       if (!src) { warn('cannot find my own script tag (document.currentScript)'); resolve(false); return; }
       var moduleUrl = new URL('recorder/cotrail_recorder.js', src).href;
       var wasmUrl = new URL('recorder/cotrail_recorder_bg.wasm', src).href;
+      // The wasm downloads alongside the glue: left to the glue, its download
+      // would start only once the glue had loaded, one round trip later.
+      var wasm;
+      try { wasm = fetch(wasmUrl); } catch (e) { wasm = Promise.reject(e); }
+      // Handled here too, so a wasm that fails to download while the glue also
+      // fails is not an unhandled rejection; the glue's init still sees it.
+      wasm['catch'](function () { /* reported by the init below */ });
       import(moduleUrl).then(function (m) {
-        return m['default']({ module_or_path: wasmUrl }).then(function () {
+        return m['default']({ module_or_path: wasm }).then(function () {
           if (stopped) { resolve(false); return; }
           m.start(config);
           mod = m;

@@ -41,6 +41,21 @@ async fn a_site_on_another_origin_embeds_the_recorder_with_one_script_tag() -> a
         .goto(format!("http://localhost:{site_port}/"))
         .await?;
     b.wait_for_recorder().await?;
+    // The loader asks for the wasm before the glue, not after the glue has
+    // loaded: two round trips to recording instead of three. (Resource Timing
+    // gives a cross-origin entry its start and end without Timing-Allow-Origin.)
+    let (wasm_start, glue_start, glue_end): (f64, f64, f64) = b
+        .eval(
+            r#"const r = performance.getEntriesByType('resource');
+               const find = (f) => r.find((e) => e.name.endsWith('/recorder/' + f));
+               const wasm = find('cotrail_recorder_bg.wasm'), glue = find('cotrail_recorder.js');
+               return [wasm.startTime, glue.startTime, glue.responseEnd];"#,
+        )
+        .await?;
+    assert!(
+        wasm_start <= glue_start,
+        "the wasm download started at {wasm_start} ms, the glue's at {glue_start} ms (ended {glue_end} ms)"
+    );
     b.driver.find(By::Id("buy")).await?.click().await?;
 
     let events = collector
