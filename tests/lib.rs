@@ -522,12 +522,16 @@ impl Browser {
             }
         }
         let port = free_port();
-        let mut chromedriver = Command::new(CHROMEDRIVER)
+        let mut chromedriver = Command::new(CHROMEDRIVER);
+        chromedriver
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting chromedriver")?;
+            .stderr(Stdio::null());
+        // A process group of its own, which the Chromium it starts joins, so a
+        // failed test can end both (see `Drop`).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut chromedriver, 0);
+        let mut chromedriver = chromedriver.spawn().context("starting chromedriver")?;
         let profile = tempfile::tempdir()?;
         let mut caps = DesiredCapabilities::chrome();
         caps.set_binary(CHROMIUM)?;
@@ -631,7 +635,14 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // Reached on panic too: chromedriver takes its Chromium down with it.
+        // Reached on panic too, without the WebDriver session's orderly quit.
+        // Killing chromedriver alone would leave its Chromium running (it does
+        // not take it down when killed), so the whole group goes.
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.chromedriver.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.chromedriver.kill();
         let _ = self.chromedriver.wait();
     }
