@@ -502,8 +502,36 @@ pub fn assert_contiguous_per_tab(events: &[EventRecord]) {
 /// chromedriver plus one headless Chromium session; both die with the guard.
 pub struct Browser {
     pub driver: WebDriver,
-    chromedriver: Child,
+    chromedriver: DriverProcess,
     _profile: tempfile::TempDir,
+}
+
+/// chromedriver in a process group of its own, which the Chromium it starts
+/// joins. Ended once, on `Browser::quit` or when dropped (a failed test never
+/// reaches `quit`): killing chromedriver alone would leave its Chromium
+/// running, so the whole group goes, before chromedriver is reaped and its
+/// id could name another group.
+struct DriverProcess(Option<Child>);
+
+impl DriverProcess {
+    fn end(&mut self) {
+        let Some(mut child) = self.0.take() else {
+            return;
+        };
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for DriverProcess {
+    fn drop(&mut self) {
+        self.end();
+    }
 }
 
 fn free_port() -> u16 {
@@ -527,11 +555,10 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // A process group of its own, which the Chromium it starts joins, so a
-        // failed test can end both (see `Drop`).
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut chromedriver, 0);
-        let mut chromedriver = chromedriver.spawn().context("starting chromedriver")?;
+        let chromedriver =
+            DriverProcess(Some(chromedriver.spawn().context("starting chromedriver")?));
         let profile = tempfile::tempdir()?;
         let mut caps = DesiredCapabilities::chrome();
         caps.set_binary(CHROMIUM)?;
@@ -559,7 +586,6 @@ impl Browser {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => {
-                    let _ = chromedriver.kill();
                     bail!("could not start a Chromium session through chromedriver: {e}");
                 }
             }
@@ -628,23 +654,7 @@ impl Browser {
     pub async fn quit(mut self) {
         let driver = self.driver.clone();
         let _ = driver.quit().await;
-        let _ = self.chromedriver.kill();
-        let _ = self.chromedriver.wait();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // Reached on panic too, without the WebDriver session's orderly quit.
-        // Killing chromedriver alone would leave its Chromium running (it does
-        // not take it down when killed), so the whole group goes.
-        #[cfg(unix)]
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.chromedriver.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.chromedriver.kill();
-        let _ = self.chromedriver.wait();
+        self.chromedriver.end();
     }
 }
 
