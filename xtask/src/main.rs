@@ -54,7 +54,14 @@ fn main() -> Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` (the `cargo xtask` alias) sets it for the binary too. That is
+    // preferred over the value compiled in: with a `CARGO_TARGET_DIR` shared by
+    // two checkouts, cargo may run the binary the other checkout built, whose
+    // compiled-in directory is that checkout's.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .expect("xtask lives in the workspace")
         .to_owned()
