@@ -271,3 +271,41 @@ fn test(root: &Path) -> Result<()> {
         .env("CHROMEDRIVER", CHROMEDRIVER))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{brotli_best, gzip_best};
+    use std::io::Read as _;
+
+    /// The twins the collector serves must decode to the file itself with the
+    /// decoders browsers use (zlib's gzip, brotli). (Their sizes are measured
+    /// in the benchmark, not here.)
+    #[test]
+    fn compressed_twins_decode_to_the_file() {
+        // Mixed repeats and noise, so both encoders have matches to find.
+        let mut bytes = Vec::new();
+        let mut x: u32 = 12345;
+        for i in 0..40_000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            bytes.push(if i % 7 < 3 {
+                (x >> 24) as u8
+            } else {
+                (i % 251) as u8
+            });
+        }
+        let gz = gzip_best(&bytes).unwrap();
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, bytes);
+        assert!(gz.len() < bytes.len());
+
+        let br = brotli_best(&bytes).unwrap();
+        let mut back = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, bytes);
+    }
+}
