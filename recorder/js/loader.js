@@ -52,6 +52,8 @@
     // the collector is unreachable cannot grow memory without end.
     var MAX_QUEUE = 1000;
     var queue = [];
+    // asAgent scopes entered before the wasm was ready, innermost last.
+    var agents = [];
     var mod = null;
     var stopped = false;
 
@@ -63,7 +65,8 @@
         // Snapshot now: the page may mutate the object before the replay.
         var snap = value;
         try { if (value !== undefined) snap = JSON.parse(JSON.stringify(value)); } catch (_) { /* the recorder reports it */ }
-        queue.push([type, snap]);
+        // With the agent whose asAgent scope it was called in, if any.
+        queue.push([type, snap, agents[agents.length - 1]]);
       } catch (e) { warn('recordCustom failed', e); }
     };
 
@@ -81,9 +84,12 @@
       // DOM events dispatched synchronously while fn runs are attributed to the
       // agent; fn's own result and exceptions are the caller's.
       asAgent: function (agentId, fn) {
-        var entered = false;
-        try { if (mod) { mod.agentScopeEnter(String(agentId)); entered = true; } } catch (e) { warn('asAgent: bad agent id', e); }
+        if (typeof fn !== 'function') { warn('asAgent(agentId, fn): fn must be a function'); return undefined; }
+        var entered = false, early = !mod;
+        if (early) agents.push(String(agentId));
+        else try { mod.agentScopeEnter(String(agentId)); entered = true; } catch (e) { warn('asAgent: bad agent id', e); }
         try { return fn(); } finally {
+          if (early) agents.pop();
           if (entered) { try { mod.agentScopeExit(); } catch (_) { /* nothing to do */ } }
         }
       },
@@ -115,7 +121,11 @@
           mod = m;
           var pending = queue;
           queue = [];
-          for (var i = 0; i < pending.length; i++) recordCustom(pending[i][0], pending[i][1]);
+          for (var i = 0; i < pending.length; i++) {
+            var p = pending[i];
+            if (p[2] === undefined) recordCustom(p[0], p[1]);
+            else api.asAgent(p[2], function () { recordCustom(p[0], p[1]); });
+          }
           resolve(true);
         });
       })['catch'](function (e) {

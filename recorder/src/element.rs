@@ -30,8 +30,10 @@ pub const BLOCK_ATTR: &str = "data-cotrail-block";
 /// Selectors for [`MASK_ATTR`] and [`BLOCK_ATTR`] (a test keeps them in step).
 const MASK_SELECTOR: &str = "[data-cotrail-mask]";
 const BLOCK_SELECTOR: &str = "[data-cotrail-block]";
-/// What a selection must not reveal: masked or blocked subtrees and passwords.
-pub const PRIVATE_SELECTOR: &str = "[data-cotrail-mask],[data-cotrail-block],input[type=password]";
+/// What a selection or a label text must not reveal: masked or blocked subtrees,
+/// passwords and payment card fields (any `cc-*` autocomplete token).
+pub const PRIVATE_SELECTOR: &str =
+    "[data-cotrail-mask],[data-cotrail-block],input[type=password],[autocomplete*=cc-]";
 
 #[wasm_bindgen]
 extern "C" {
@@ -45,6 +47,38 @@ extern "C" {
 
 fn closest(el: &Element, selectors: &JsValue) -> Result<Option<Element>, JsValue> {
     el.unchecked_ref::<ElementExt>().closest(selectors)
+}
+
+/// `closest` that goes on from a shadow root to its host: a `data-cotrail-mask`
+/// or `data-cotrail-block` around a web component covers what is inside it.
+fn closest_composed(el: &Element, selectors: &JsValue) -> Option<Element> {
+    let mut el = el.clone();
+    loop {
+        if let Ok(Some(found)) = closest(&el, selectors) {
+            return Some(found);
+        }
+        // A document has no `host`: the walk ends there.
+        el = crate::global::get_object(&el.get_root_node(), &js_str!("host"))?;
+    }
+}
+
+/// The element has a descendant whose text must not be read with its own
+/// (a masked `<span>` inside a button, a card field inside a label).
+pub fn has_private(el: &Element) -> bool {
+    matches!(el.query_selector(PRIVATE_SELECTOR), Ok(Some(_)))
+}
+
+crate::global::page_global! {
+    /// Inputs seen as `type="password"` once, or switched away from it (a "show
+    /// password" button): their values stay masked whatever their type now says.
+    static PASSWORDS: js_sys::WeakSet = js_sys::WeakSet::new();
+}
+
+/// Remembers an input that is, or was, a password field.
+pub fn remember_password(el: &js_sys::Object) {
+    PASSWORDS.with(|set| {
+        set.add(el);
+    });
 }
 
 /// What a click is usually about: the control around the clicked node (the
@@ -187,24 +221,41 @@ pub fn interactive(el: &Element) -> Element {
         .unwrap_or_else(|| el.clone())
 }
 
-/// Inside `data-cotrail-block`: no event at all may mention it.
+/// Inside `data-cotrail-block` (also from outside a shadow root): no event at
+/// all may mention it.
 pub fn is_blocked(el: &Element) -> bool {
-    matches!(closest(el, &js_str!(BLOCK_SELECTOR)), Ok(Some(_)))
+    closest_composed(el, &js_str!(BLOCK_SELECTOR)).is_some()
 }
 
-/// The element or an ancestor carries `data-cotrail-mask`.
+/// The element or an ancestor (also from outside a shadow root) carries
+/// `data-cotrail-mask`.
 pub fn is_marked(el: &Element) -> bool {
-    matches!(closest(el, &js_str!(MASK_SELECTOR)), Ok(Some(_)))
+    closest_composed(el, &js_str!(MASK_SELECTOR)).is_some()
 }
 
 /// The DOM facts masking decides on.
 pub fn facts(el: &Element) -> FieldFacts {
     let lower = |name: &str| attr(el, name).unwrap_or_default().to_ascii_lowercase();
+    let tag = local_name(el).to_ascii_lowercase();
+    let mut input_type = lower("type");
+    let mut marked = is_marked(el);
+    if tag == "input" {
+        if input_type == "password" {
+            remember_password(el);
+        } else if PASSWORDS.with(|set| set.has(el)) {
+            input_type = "password".into();
+        }
+    } else if tag == "option" {
+        // An option's text is its select's value: masked with it.
+        if let Ok(Some(select)) = closest(el, &js_str!("select")) {
+            marked |= masking::value_mask(&facts(&select), MaskLevel::Default).is_some();
+        }
+    }
     FieldFacts {
-        tag: local_name(el).to_ascii_lowercase(),
-        input_type: lower("type"),
+        tag,
+        input_type,
         autocomplete: lower("autocomplete"),
-        marked: is_marked(el),
+        marked,
     }
 }
 
@@ -279,10 +330,38 @@ fn nth_of_type(el: &Element, tag: &str) -> Option<usize> {
     (before > 0 || has_after).then_some(before + 1)
 }
 
+/// The text of an element that may be read as a label: none when it is masked
+/// or holds masked, blocked, password or card content (its `textContent` would
+/// carry that content along).
+fn label_text(el: &Element) -> Option<String> {
+    if is_marked(el) || has_private(el) {
+        return None;
+    }
+    prop(el, &js_str!("textContent"))
+}
+
+/// `aria-labelledby`: the texts of the elements it names, in order.
+fn labelled_by(el: &Element) -> Option<String> {
+    let ids = attr(el, "aria-labelledby")?;
+    let document = el.owner_document()?;
+    let mut text = String::new();
+    for id in ids.split_ascii_whitespace() {
+        if let Some(part) = document.get_element_by_id(id) {
+            // One private part withholds the whole label.
+            text.push_str(&label_text(&part)?);
+            text.push(' ');
+        }
+    }
+    Some(text)
+}
+
 /// What a person reads on or for the element.
 pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     let clean = |s: String| Some(clean_text(&s, MAX_LABEL_CHARS)).filter(|s| !s.is_empty());
-    if let Some(l) = attr(el, "aria-label").and_then(clean) {
+    if let Some(l) = attr(el, "aria-label")
+        .and_then(clean)
+        .or_else(|| labelled_by(el).and_then(clean))
+    {
         return Some(l);
     }
     let role = attr(el, "role").unwrap_or_default();
@@ -298,22 +377,20 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
                 .ok()
                 .and_then(|l| l.item(0));
             first
-                .and_then(|l| prop(&l, &js_str!("textContent")))
+                .and_then(|l| label_text(l.unchecked_ref()))
                 .and_then(clean)
                 .or_else(|| attr(el, "placeholder").and_then(clean))
         }
-        "button" | "a" | "summary" | "label" | "option" | "legend" => {
-            prop(el, &js_str!("textContent"))
-                .and_then(clean)
-                .or_else(|| attr(el, "title").and_then(clean))
-        }
+        "button" | "a" | "summary" | "label" | "option" | "legend" => label_text(el)
+            .and_then(clean)
+            .or_else(|| attr(el, "title").and_then(clean)),
         "img" => attr(el, "alt").and_then(clean),
         _ if matches!(
             role.as_str(),
             "button" | "link" | "tab" | "menuitem" | "checkbox"
         ) =>
         {
-            prop(el, &js_str!("textContent")).and_then(clean)
+            label_text(el).and_then(clean)
         }
         _ => attr(el, "title").and_then(clean),
     }
@@ -351,7 +428,12 @@ mod tests {
         assert_eq!(BLOCK_SELECTOR, concat(&["[", BLOCK_ATTR, "]"]));
         assert_eq!(
             PRIVATE_SELECTOR,
-            concat(&[MASK_SELECTOR, ",", BLOCK_SELECTOR, ",input[type=password]"])
+            concat(&[
+                MASK_SELECTOR,
+                ",",
+                BLOCK_SELECTOR,
+                ",input[type=password],[autocomplete*=cc-]"
+            ])
         );
     }
 

@@ -14,7 +14,8 @@ pub enum MaskLevel {
     /// Passwords, payment cards, hidden inputs and marked elements are masked.
     #[default]
     Default,
-    /// Every input value and selected text is masked as well.
+    /// Every input value and every captured text (labels, selected text, page
+    /// titles) is masked as well.
     Strict,
 }
 
@@ -54,14 +55,18 @@ impl FieldFacts {
 /// The order matters only for the reason reported: a password inside a marked
 /// block is reported as `password`, the most specific reason.
 pub fn value_mask(f: &FieldFacts, level: MaskLevel) -> Option<MaskReason> {
-    if f.tag == "input" && f.input_type == "password" {
+    // `autocomplete` may hold several tokens ("shipping cc-number").
+    let mut tokens = f.autocomplete.split_ascii_whitespace();
+    // A field the site declares a password is one even while a "show password"
+    // button makes it `type="text"`.
+    if (f.tag == "input" && f.input_type == "password")
+        || tokens
+            .clone()
+            .any(|t| t == "current-password" || t == "new-password")
+    {
         return Some(MaskReason::Password);
     }
-    // `autocomplete` may hold several tokens ("shipping cc-number"); any cc-* counts.
-    if f.autocomplete
-        .split_ascii_whitespace()
-        .any(|t| t.starts_with("cc-"))
-    {
+    if tokens.any(|t| t.starts_with("cc-")) {
         return Some(MaskReason::CreditCard);
     }
     if f.tag == "input" && f.input_type == "hidden" {
@@ -78,9 +83,12 @@ pub fn value_mask(f: &FieldFacts, level: MaskLevel) -> Option<MaskReason> {
 
 /// Whether an element's label may be captured. A label of a masked element can
 /// carry the very data the mask protects (a marked `<td>` holding an account
-/// number, a strict-level field pre-filled with a name), so it goes with the value.
+/// number, a strict-level field pre-filled with a name), so it goes with the
+/// value. The strict level captures no text at all.
 pub fn label_allowed(f: &FieldFacts, level: MaskLevel) -> bool {
-    if f.is_field() {
+    if level == MaskLevel::Strict {
+        false
+    } else if f.is_field() {
         value_mask(f, level).is_none()
     } else {
         !f.marked
@@ -128,6 +136,31 @@ mod tests {
     }
 
     #[test]
+    fn fields_declared_passwords_stay_passwords_whatever_their_type() {
+        for ac in [
+            "current-password",
+            "section-login new-password",
+            "CURRENT-PASSWORD",
+        ] {
+            let f = FieldFacts {
+                autocomplete: ac.to_ascii_lowercase(),
+                ..input("text")
+            };
+            assert_eq!(
+                value_mask(&f, MaskLevel::Default),
+                Some(MaskReason::Password),
+                "{ac}"
+            );
+            assert!(!label_allowed(&f, MaskLevel::Default), "{ac}");
+        }
+        let f = FieldFacts {
+            autocomplete: "username".into(),
+            ..input("text")
+        };
+        assert_eq!(value_mask(&f, MaskLevel::Default), None);
+    }
+
+    #[test]
     fn any_cc_autocomplete_token_masks_as_credit_card() {
         let mut f = input("text");
         f.autocomplete = "shipping cc-number".into();
@@ -157,7 +190,8 @@ mod tests {
             tag: "button".into(),
             ..FieldFacts::default()
         };
-        assert!(label_allowed(&button, MaskLevel::Strict));
+        assert!(label_allowed(&button, MaskLevel::Default));
+        assert!(!label_allowed(&button, MaskLevel::Strict));
         assert!(!label_allowed(
             &FieldFacts {
                 marked: true,

@@ -25,6 +25,10 @@ use crate::queue::Limits;
 use crate::storage;
 use crate::transport::{self, Transport};
 
+/// How long after an agent scope ends the scroll and selection events it caused
+/// are still the agent's: they come with the next frame or task.
+pub const AFTER_SCOPE_MS: f64 = 100.0;
+
 /// State every observer records into.
 pub struct Core {
     pub mask: MaskLevel,
@@ -39,6 +43,9 @@ pub struct Core {
     flush_timer: RefCell<Option<Timer>>,
     /// Agents on whose behalf page code is running (`cotrail.asAgent`), innermost last.
     agent_scope: RefCell<Vec<AgentId>>,
+    /// The agent of the last scope that ended, and when: the scroll and the
+    /// selection change its code caused are dispatched a moment later.
+    last_agent: RefCell<Option<(AgentId, f64)>>,
     performance: Option<Performance>,
 }
 
@@ -60,6 +67,47 @@ impl Core {
         self.page_actor.clone()
     }
 
+    /// As [`Core::actor_for`], for events the browser dispatches after the code
+    /// that caused them (`scroll`, `selectionchange`, `popstate`): an agent scope
+    /// that ended within [`AFTER_SCOPE_MS`] still counts.
+    pub fn actor_after(&self, event: &web_sys::Event) -> Actor {
+        if self.agent_scope.borrow().is_empty() {
+            if let Some((id, at)) = self.last_agent.borrow().as_ref() {
+                if self.now() - at < AFTER_SCOPE_MS {
+                    return Actor::Agent { id: id.clone() };
+                }
+            }
+        }
+        self.actor_for(event)
+    }
+
+    /// As [`Core::actor_after`] for a form submission: one the page's own code
+    /// started (`form.requestSubmit()` from a timer) is a trusted event too, but
+    /// without the person's recent activation (`navigator.userActivation`) it
+    /// is the script's.
+    pub fn actor_for_submit(&self, event: &web_sys::Event) -> Actor {
+        let actor = self.actor_after(event);
+        if actor != self.page_actor || !self.agent_scope.borrow().is_empty() {
+            return actor;
+        }
+        let activation = crate::global::window().and_then(|w| {
+            let navigator = crate::global::get(&w, &crate::global::js_str!("navigator"));
+            crate::global::get_object::<js_sys::Object>(
+                &navigator,
+                &crate::global::js_str!("userActivation"),
+            )
+        });
+        match activation {
+            Some(a)
+                if crate::global::get(&a, &crate::global::js_str!("isActive"))
+                    == JsValue::FALSE =>
+            {
+                Actor::Script
+            }
+            _ => actor,
+        }
+    }
+
     /// Who acts when no DOM event is involved (custom events, history calls).
     pub fn current_actor(&self) -> Actor {
         match self.agent_scope.borrow().last() {
@@ -73,7 +121,9 @@ impl Core {
     }
 
     pub fn exit_agent_scope(&self) {
-        self.agent_scope.borrow_mut().pop();
+        if let Some(id) = self.agent_scope.borrow_mut().pop() {
+            *self.last_agent.borrow_mut() = Some((id, self.now()));
+        }
     }
 
     /// Records an event (already masked): encodes it once, queues and saves it,
@@ -184,6 +234,7 @@ impl Recorder {
             transport: RefCell::new(transport),
             flush_timer: RefCell::new(None),
             agent_scope: RefCell::new(Vec::new()),
+            last_agent: RefCell::new(None),
             performance,
         });
         transport::restore(&core, core.now());

@@ -42,7 +42,7 @@ impl FormObserver {
                 .map(|m| truncate_chars(&m.to_ascii_lowercase(), MAX_ID_LEN).to_owned());
             let target = element::describe(&form, core.mask);
             core.record(
-                core.actor_for(event),
+                core.actor_for_submit(event),
                 EventData::Form(FormData {
                     target,
                     action,

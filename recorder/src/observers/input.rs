@@ -1,5 +1,9 @@
 //! `INPUT`: a field's value once typing settles (debounced per field), at once on
 //! `change` or when the field loses focus. Values are masked before recording.
+//!
+//! The observer also watches `type` attributes: a password field that a "show
+//! password" button turns into `type="text"` is remembered as a password
+//! ([`element::remember_password`]), so its value is masked before and after.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -8,11 +12,13 @@ use core::cell::RefCell;
 
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
-use shared::{truncate_chars, Actor, EventData, InputData};
-use wasm_bindgen::JsCast;
-use web_sys::{Document, Element};
+use shared::{truncate_chars, Actor, EventData, InputData, MaskReason};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Document, Element, MutationObserver, MutationObserverInit, MutationRecord};
 
 use crate::element;
+use crate::global::js_str;
 use crate::listener::{EventKind, Listener};
 use crate::masking;
 use crate::recorder::Core;
@@ -38,6 +44,46 @@ pub struct InputObserver {
     core: Rc<Core>,
     state: Rc<RefCell<State>>,
     _listeners: Vec<Listener>,
+    _passwords: Option<PasswordWatch>,
+}
+
+/// A `MutationObserver` of `type` attributes that remembers every input that
+/// stops being `type="password"`. Disconnected when dropped.
+struct PasswordWatch {
+    observer: MutationObserver,
+    _callback: Closure<dyn Fn(js_sys::Array)>,
+}
+
+impl PasswordWatch {
+    fn new(document: &Document) -> Option<PasswordWatch> {
+        let callback = Closure::<dyn Fn(js_sys::Array)>::new(|records: js_sys::Array| {
+            for record in records.iter() {
+                let record: MutationRecord = record.unchecked_into();
+                let was_password = record
+                    .old_value()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("password"));
+                if let (true, Some(target)) = (was_password, record.target()) {
+                    element::remember_password(&target);
+                }
+            }
+        });
+        let observer = MutationObserver::new(callback.as_ref().unchecked_ref()).ok()?;
+        let options = MutationObserverInit::new();
+        options.set_subtree(true);
+        options.set_attribute_old_value(true);
+        options.set_attribute_filter(&js_sys::Array::of1(&"type".into()));
+        observer.observe_with_options(document, &options).ok()?;
+        Some(PasswordWatch {
+            observer,
+            _callback: callback,
+        })
+    }
+}
+
+impl Drop for PasswordWatch {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
 }
 
 fn is_checkable(el: &Element) -> bool {
@@ -56,10 +102,34 @@ fn changes_at_once(el: &Element) -> bool {
             .is_some_and(|t| t.eq_ignore_ascii_case("file"))
 }
 
+/// The values of a `<select multiple>`'s selected options, joined by `, `
+/// (its `value` is the first one only).
+fn selected_values(el: &Element) -> Option<String> {
+    let get = |obj: &JsValue, key: JsValue| crate::global::get(obj, &key);
+    if get(el, js_str!("multiple")) != JsValue::TRUE {
+        return None;
+    }
+    let options = get(el, js_str!("selectedOptions"));
+    let count = get(&options, js_str!("length")).as_f64().unwrap_or(0.0) as u32;
+    let mut values = String::new();
+    for i in 0..count {
+        if i > 0 {
+            values.push_str(", ");
+        }
+        let option = get(&options, i.into());
+        values.push_str(&element::prop(&option, &js_str!("value")).unwrap_or_default());
+    }
+    Some(values)
+}
+
 /// Records the field's current value, masked.
 fn emit(core: &Rc<Core>, el: &Element, actor: Actor) {
     let facts = element::facts(el);
-    let masked = masking::value_mask(&facts, core.mask);
+    let mut masked = masking::value_mask(&facts, core.mask);
+    // A contenteditable host's value is its text, masked parts included.
+    if masked.is_none() && !facts.is_field() && element::has_private(el) {
+        masked = Some(MaskReason::Marked);
+    }
     let (value, checked) = if masked.is_some() {
         (None, None)
     } else if is_checkable(el) {
@@ -72,7 +142,7 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor) {
             .ok()
             .and_then(|v| v.as_string())
         {
-            Some(v) if facts.is_field() => Some(v),
+            Some(v) if facts.is_field() => selected_values(el).or(Some(v)),
             // A contenteditable host: its text is the value.
             _ => crate::element::prop(el, &crate::global::js_str!("textContent")),
         };
@@ -145,11 +215,10 @@ fn take_pending(state: &RefCell<State>, el: &Element) -> Option<Pending> {
 impl InputObserver {
     pub fn new(core: &Rc<Core>, document: &Document) -> Self {
         let state = Rc::new(RefCell::new(State::default()));
+        // The field itself, also inside an open shadow root (the event's
+        // `target` there is the component's host).
         let field = |event: &web_sys::Event| {
-            event
-                .target()
-                .and_then(|t| t.dyn_into::<Element>().ok())
-                .filter(|el| !element::is_blocked(el))
+            element::event_element(event).filter(|el| !element::is_blocked(el))
         };
         let on_input = {
             let (core, state) = (core.clone(), state.clone());
@@ -157,6 +226,14 @@ impl InputObserver {
                 let Some(el) = field(event) else {
                     return;
                 };
+                // Typed as a password: a "show" click before the debounce ends
+                // must not unmask it.
+                if el
+                    .get_attribute("type")
+                    .is_some_and(|t| t.eq_ignore_ascii_case("password"))
+                {
+                    element::remember_password(&el);
+                }
                 let (now, actor) = (core.now(), core.actor_for(event));
                 let arm_needed = {
                     let mut s = state.borrow_mut();
@@ -186,7 +263,8 @@ impl InputObserver {
                     return;
                 };
                 match take_pending(&state, &el) {
-                    Some(p) => emit(&core, &p.el, core.actor_for(event)),
+                    // Who typed, not who moved the focus away.
+                    Some(p) => emit(&core, &p.el, p.actor),
                     None if at_once && changes_at_once(&el) => {
                         emit(&core, &el, core.actor_for(event))
                     }
@@ -203,6 +281,7 @@ impl InputObserver {
             core: core.clone(),
             state,
             _listeners: listeners,
+            _passwords: PasswordWatch::new(document),
         }
     }
 

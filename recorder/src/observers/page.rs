@@ -18,28 +18,64 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Window;
 
 use crate::listener::{EventKind, Listener};
+use crate::masking::MaskLevel;
 use crate::recorder::Core;
 use crate::text::{find_byte, split_byte};
 
-/// Drops the query string of a URL, keeping the fragment and only the
-/// parameters named in `allowed` (in their original order).
-pub fn strip_query(url: &str, allowed: &[String]) -> String {
-    let hash = find_byte(url, b'#').unwrap_or(url.len());
-    let Some(q) = find_byte(url.get(..hash).unwrap_or_default(), b'?') else {
-        return url.to_owned();
-    };
-    let mut out = url.get(..q).unwrap_or_default().to_owned();
-    let mut first = true;
-    for pair in split_byte(url.get(q + 1..hash).unwrap_or_default(), b'&') {
+/// Appends the `name=value` pairs of `params` whose name is allowed, the first
+/// after `sep` (if any), the others after `&`.
+fn push_allowed(out: &mut String, params: &str, allowed: &[String], sep: Option<char>) {
+    let mut sep = sep;
+    for pair in split_byte(params, b'&') {
         let name = split_byte(pair, b'=').next().unwrap_or("");
         if !name.is_empty() && allowed.iter().any(|a| a == name) {
-            out.push(if first { '?' } else { '&' });
+            out.extend(sep);
             out.push_str(pair);
-            first = false;
+            sep = Some('&');
         }
     }
-    out.push_str(url.get(hash..).unwrap_or_default());
+}
+
+/// Appends `path?query` with only the allowed parameters of the query.
+fn push_filtered(out: &mut String, part: &str, allowed: &[String]) {
+    match find_byte(part, b'?') {
+        None => out.push_str(part),
+        Some(q) => {
+            out.push_str(part.get(..q).unwrap_or_default());
+            push_allowed(
+                out,
+                part.get(q + 1..).unwrap_or_default(),
+                allowed,
+                Some('?'),
+            );
+        }
+    }
+}
+
+/// Drops the query string of a URL, keeping the path and only the parameters
+/// named in `allowed` (in their original order). The fragment is kept, filtered
+/// the same way where it carries parameters: a hash router's query
+/// (`#/accounts?iban=…`) and a sign-in flow's parameter list
+/// (`#access_token=…&state=…`, dropped whole unless a name is allowed).
+pub fn strip_query(url: &str, allowed: &[String]) -> String {
+    let hash = find_byte(url, b'#').unwrap_or(url.len());
+    let mut out = String::new();
+    push_filtered(&mut out, url.get(..hash).unwrap_or_default(), allowed);
+    if let Some(fragment) = url.get(hash + 1..) {
+        if find_byte(fragment, b'?').is_none() && find_byte(fragment, b'=').is_some() {
+            push_allowed(&mut out, fragment, allowed, Some('#'));
+        } else {
+            out.push('#');
+            push_filtered(&mut out, fragment, allowed);
+        }
+    }
     out
+}
+
+/// The URL without its fragment.
+fn before_fragment(url: &str) -> &str {
+    url.get(..find_byte(url, b'#').unwrap_or(url.len()))
+        .unwrap_or_default()
 }
 
 /// Whether a page change is worth a new event: back/forward, hash changes and
@@ -54,8 +90,11 @@ pub fn is_new_page(last_url: Option<&str>, url: &str, nav: Navigation) -> bool {
 
 struct State {
     last_url: Option<String>,
-    /// History calls waiting for the page to set its new title.
-    pending: Vec<(String, Navigation, Actor)>,
+    /// `history.length` when the last page change was recorded.
+    last_len: f64,
+    /// History calls waiting for the page to set its new title (with
+    /// `history.length` right after the call).
+    pending: Vec<(String, Navigation, Actor, f64)>,
     title_timer: Option<Timer>,
 }
 
@@ -75,22 +114,56 @@ fn current_url(core: &Core) -> String {
     truncate_chars(&strip_query(&href, &core.allow_params), MAX_URL_CHARS).to_owned()
 }
 
-fn title() -> String {
+/// The document title; empty at the strict level, which captures no text (a
+/// title can name the customer: "Welcome, Jane Doe").
+fn title(core: &Core) -> String {
+    if core.mask == MaskLevel::Strict {
+        return String::new();
+    }
     let t = crate::global::document()
         .and_then(|d| crate::element::prop(&d, &crate::global::js_str!("title")))
         .unwrap_or_default();
     truncate_chars(&t, MAX_TEXT_CHARS).to_owned()
 }
 
-fn record(core: &Rc<Core>, state: &RefCell<State>, url: String, nav: Navigation, actor: Actor) {
+/// `history.length`: grows with a new entry, not with back and forward.
+fn history_len() -> f64 {
+    crate::global::window()
+        .map(|w| crate::global::get(&w, &crate::global::js_str!("history")))
+        .map(|h| crate::global::get(&h, &crate::global::js_str!("length")))
+        .and_then(|l| l.as_f64())
+        .unwrap_or(0.0)
+}
+
+fn record(
+    core: &Rc<Core>,
+    state: &RefCell<State>,
+    url: String,
+    nav: Navigation,
+    actor: Actor,
+    len: f64,
+) {
+    let mut nav = nav;
     {
         let mut s = state.borrow_mut();
         if !is_new_page(s.last_url.as_deref(), &url, nav) {
             return;
         }
+        // A fragment link fires `popstate` before `hashchange`, and the repeat
+        // is dropped: a fragment-only change that added a history entry is a
+        // hash change, not back or forward.
+        if nav == Navigation::Pop
+            && len > s.last_len
+            && s.last_url
+                .as_deref()
+                .is_some_and(|last| before_fragment(last) == before_fragment(&url))
+        {
+            nav = Navigation::Hash;
+        }
         s.last_url = Some(url.clone());
+        s.last_len = len;
     }
-    let title = title();
+    let title = title(core);
     core.record(
         actor,
         EventData::PageChange(PageChangeData { url, title, nav }),
@@ -104,8 +177,8 @@ fn record_pending(core: &Rc<Core>, state: &RefCell<State>) {
         s.title_timer.take();
         core::mem::take(&mut s.pending)
     };
-    for (url, nav, actor) in pending {
-        record(core, state, url, nav, actor);
+    for (url, nav, actor, len) in pending {
+        record(core, state, url, nav, actor, len);
     }
 }
 
@@ -114,7 +187,8 @@ fn record_pending(core: &Rc<Core>, state: &RefCell<State>) {
 fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation) {
     let url = current_url(core);
     let mut s = state.borrow_mut();
-    s.pending.push((url, nav, core.current_actor()));
+    s.pending
+        .push((url, nav, core.current_actor(), history_len()));
     if s.title_timer.is_none() {
         let (weak_core, weak_state) = (Rc::downgrade(core), Rc::downgrade(state));
         s.title_timer = Some(Timer::once(0, move || {
@@ -129,6 +203,7 @@ impl PageObserver {
     pub fn new(core: &Rc<Core>, window: &Window) -> Self {
         let state = Rc::new(RefCell::new(State {
             last_url: None,
+            last_len: 0.0,
             pending: Vec::new(),
             title_timer: None,
         }));
@@ -138,6 +213,7 @@ impl PageObserver {
             current_url(core),
             Navigation::Load,
             core.current_actor(),
+            history_len(),
         );
         let on = |kind, nav| {
             let (core, state) = (core.clone(), state.clone());
@@ -150,7 +226,8 @@ impl PageObserver {
                     &state,
                     current_url(&core),
                     nav,
-                    core.actor_for(event),
+                    core.actor_after(event),
+                    history_len(),
                 );
             })
         };
@@ -289,7 +366,32 @@ mod tests {
             "https://a/b#sec"
         );
         assert_eq!(strip_query("https://a/b?token=x", none), "https://a/b");
-        assert_eq!(strip_query("https://a/b#x?y", none), "https://a/b#x?y");
+        assert_eq!(strip_query("https://a/b#sec-2", none), "https://a/b#sec-2");
+        assert_eq!(strip_query("https://a/b#", none), "https://a/b#");
+    }
+
+    #[test]
+    fn parameters_in_fragments_are_filtered_like_queries() {
+        let none: &[String] = &[];
+        let allowed = ["view".to_owned()];
+        // A hash router's query.
+        assert_eq!(
+            strip_query("https://a/b#/accounts?iban=DE89&view=list", none),
+            "https://a/b#/accounts"
+        );
+        assert_eq!(
+            strip_query("https://a/b?t=1#/accounts?iban=DE89&view=list", &allowed),
+            "https://a/b#/accounts?view=list"
+        );
+        // A sign-in flow's parameter list: dropped whole, or down to what is allowed.
+        assert_eq!(
+            strip_query("https://a/cb#access_token=eyJ&state=x", none),
+            "https://a/cb"
+        );
+        assert_eq!(
+            strip_query("https://a/cb#access_token=eyJ&view=2", &allowed),
+            "https://a/cb#view=2"
+        );
     }
 
     #[test]

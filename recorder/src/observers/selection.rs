@@ -1,5 +1,6 @@
 //! `SELECTION`: text the person selected, once the selection settles; withheld
-//! (with `masked`) when it touches masked content or a password field.
+//! (with `masked`) when it touches masked content, or when it is inside a field
+//! whose value is masked (password, card, hidden, marked), for the field's reason.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -34,15 +35,31 @@ pub struct SelectionObserver {
     _listener: Listener,
 }
 
-/// Whether the selection starts in, ends in or crosses masked content.
-fn touches_masked(document: &Document, sel: &web_sys::Selection, anchor: &Element) -> bool {
-    if element::is_marked(anchor) || is_password(anchor) {
+/// Non-whitespace characters of a text (selection text and range text differ
+/// in the line breaks they put between blocks).
+fn visible_chars(text: &str) -> usize {
+    text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// Whether the selection starts in, ends in or crosses masked content, or text
+/// the recorder cannot check.
+fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> bool {
+    if element::is_marked(anchor) {
         return true;
     }
     let Ok(range) = sel.get_range_at(0) else {
-        return false;
+        return true;
     };
-    let Ok(list) = document.query_selector_all(PRIVATE_SELECTOR) else {
+    // Text inside a shadow root: the document's range stops at the host
+    // (collapsed, for a selection made with the mouse) and holds less text than
+    // the selection. What it hides cannot be checked, so it is withheld.
+    if visible_chars(text) > visible_chars(&String::from(range.to_string())) {
+        return true;
+    }
+    // Marked, blocked and password elements of the tree the anchor is in (the
+    // document, or the shadow root a script selected in).
+    let root: Element = anchor.get_root_node().unchecked_into();
+    let Ok(list) = root.query_selector_all(PRIVATE_SELECTOR) else {
         return false;
     };
     for i in 0..list.length() {
@@ -56,11 +73,43 @@ fn touches_masked(document: &Document, sel: &web_sys::Selection, anchor: &Elemen
     false
 }
 
-fn is_password(el: &Element) -> bool {
-    crate::element::local_name(el).eq_ignore_ascii_case("input")
-        && el
-            .get_attribute("type")
-            .is_some_and(|t| t.eq_ignore_ascii_case("password"))
+/// A field the person can select text in (a focused checkbox is not where a
+/// selection is).
+fn holds_text(el: &Element) -> bool {
+    match crate::element::local_name(el).as_str() {
+        "textarea" => true,
+        "input" => !matches!(
+            el.get_attribute("type")
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+                .as_str(),
+            "checkbox"
+                | "radio"
+                | "button"
+                | "submit"
+                | "reset"
+                | "image"
+                | "file"
+                | "range"
+                | "color"
+        ),
+        _ => false,
+    }
+}
+
+/// The focused element, inside open shadow roots too.
+fn deep_active(document: &Document) -> Option<Element> {
+    let key = crate::global::js_str!("activeElement");
+    let mut active: Element = crate::global::get_object(document, &key)?;
+    while let Some(inner) = crate::global::get_object::<web_sys::ShadowRoot>(
+        &active,
+        &crate::global::js_str!("shadowRoot"),
+    )
+    .and_then(|root| crate::global::get_object::<Element>(&root, &key))
+    {
+        active = inner;
+    }
+    Some(active)
 }
 
 /// Records the current selection if it is new.
@@ -76,11 +125,10 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
         state.borrow_mut().last_text = None;
         return;
     }
-    // A selection inside a text field is the field's, not the document's.
-    let active =
-        crate::global::get_object::<Element>(&document, &crate::global::js_str!("activeElement"))
-            .filter(|a| matches!(crate::element::local_name(a).as_str(), "input" | "textarea"));
-    let anchor = active.or_else(|| {
+    // A selection inside a text field is the field's, not the document's, and is
+    // masked as the field's value is.
+    let field = deep_active(&document).filter(holds_text);
+    let anchor = field.clone().or_else(|| {
         let node: web_sys::Node =
             crate::global::get_object(&sel, &crate::global::js_str!("anchorNode"))?;
         match node.dyn_into::<Element>() {
@@ -94,6 +142,10 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
     if element::is_blocked(&anchor) {
         return;
     }
+    let masked = match field {
+        Some(field) => masking::value_mask(&element::facts(&field), core.mask),
+        None => masking::selection_mask(touches_masked(&sel, &text, &anchor), core.mask),
+    };
     let text = truncate_chars(&text, MAX_TEXT_CHARS).to_owned();
     let actor = {
         let mut s = state.borrow_mut();
@@ -103,7 +155,6 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
         s.last_text = Some(text.clone());
         s.actor.take().unwrap_or_else(|| core.current_actor())
     };
-    let masked = masking::selection_mask(touches_masked(&document, &sel, &anchor), core.mask);
     let target = Some(element::describe(&anchor, core.mask));
     core.record(
         actor,
@@ -152,7 +203,7 @@ impl SelectionObserver {
                 let arm_needed = {
                     let mut s = state.borrow_mut();
                     s.last_change = core.now();
-                    s.actor = Some(core.actor_for(event));
+                    s.actor = Some(core.actor_after(event));
                     s.timer.is_none()
                 };
                 if arm_needed {

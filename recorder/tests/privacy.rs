@@ -1,0 +1,381 @@
+//! Browser tests of masking where private text hides in less obvious places: a
+//! password field a "show" button turns into text, a card field's selection,
+//! masked parts inside buttons, labels and editable areas, options of a masked
+//! select, open shadow roots, the strict level's labels and titles; and of who
+//! is credited with typing, scrolling and submitting.
+//!
+//! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p cotrail-recorder --target wasm32-unknown-unknown --test privacy`
+
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Fails if any of `secrets` left the page (or waits to).
+fn assert_none_left(secrets: &[&str]) {
+    let all = everything();
+    assert!(!all.is_empty(), "nothing was sent or saved");
+    for secret in secrets {
+        assert!(!all.contains(secret), "{secret} left the page: {all}");
+    }
+}
+
+async fn first_on(ty: &str, id: &str) -> Value {
+    wait_for(&format!("{ty} on #{id}"), 3_000.0, || {
+        events_on(ty, id).into_iter().next()
+    })
+    .await
+}
+
+fn select_in_field(id: &str) {
+    eval(&format!(
+        "var f = document.getElementById('{id}'); f.focus(); f.select();"
+    ));
+}
+
+#[wasm_bindgen_test]
+async fn a_password_shown_as_text_stays_masked_before_and_after() {
+    let host = mount(
+        r#"<input id="pw-typed" type="password">
+           <input id="pw-shown" type="password">
+           <input id="pw-declared" type="text" autocomplete="current-password">
+           <input id="pw-control" type="text">"#,
+    );
+    begin("");
+    // Typed as a password, then shown.
+    type_into("pw-typed", "typed-then-shown-41");
+    eval("document.getElementById('pw-typed').type = 'text';");
+    fire("pw-typed", "change");
+    // Shown first (the mutation observer sees the switch), then typed.
+    eval("document.getElementById('pw-shown').type = 'text';");
+    sleep(50).await;
+    type_into("pw-shown", "shown-then-typed-42");
+    fire("pw-shown", "change");
+    // A field the site declares a password, whatever its type.
+    type_into("pw-declared", "declared-password-43");
+    fire("pw-declared", "change");
+    type_into("pw-control", "control-value-44");
+    fire("pw-control", "change");
+    for id in ["pw-typed", "pw-shown", "pw-declared"] {
+        let e = first_on("INPUT", id).await;
+        assert_eq!(e["data"]["masked"], "password", "{e}");
+        assert!(e["data"].get("value").is_none(), "{e}");
+    }
+    assert_eq!(
+        first_on("INPUT", "pw-control").await["data"]["value"],
+        "control-value-44"
+    );
+    // Selecting inside the shown password field reveals nothing either.
+    select_in_field("pw-shown");
+    let sel = wait_for("a SELECTION", 3_000.0, || {
+        events_of("SELECTION").into_iter().next()
+    })
+    .await;
+    assert_eq!(sel["data"]["masked"], "password", "{sel}");
+    assert_none_left(&["typed-then-shown", "shown-then-typed", "declared-password"]);
+    eval("document.activeElement.blur();");
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn text_selected_in_a_card_field_is_masked_as_the_card() {
+    let host = mount(
+        r#"<input id="sel-card" autocomplete="billing cc-number" value="4111111111111111">
+           <input id="sel-open" value="open-field-text">"#,
+    );
+    begin("");
+    select_in_field("sel-card");
+    let e = wait_for("the card's SELECTION", 3_000.0, || {
+        events_of("SELECTION").into_iter().next()
+    })
+    .await;
+    assert_eq!(e["data"]["masked"], "credit-card", "{e}");
+    assert!(e["data"].get("text").is_none(), "{e}");
+    // The control: an ordinary field's selection is recorded.
+    select_in_field("sel-open");
+    let e = wait_for("the open field's SELECTION", 3_000.0, || {
+        events_of("SELECTION").into_iter().nth(1)
+    })
+    .await;
+    assert_eq!(e["data"]["text"], "open-field-text", "{e}");
+    assert_none_left(&["4111111111111111"]);
+    eval("document.activeElement.blur();");
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn masked_parts_of_buttons_labels_and_editable_areas_are_not_read() {
+    let host = mount(
+        r##"<button id="m-btn">Pay <span data-cotrail-mask>BUTTON-SECRET-51</span></button>
+           <a id="m-link" href="#m-anchor">Account <span data-cotrail-mask>LINK-SECRET-52</span></a>
+           <label for="m-field">Send to <span data-cotrail-mask>LABEL-SECRET-53</span></label>
+           <input id="m-field">
+           <div id="m-edit" contenteditable="true">Dear <span data-cotrail-mask>EDIT-SECRET-54</span></div>
+           <span id="m-name">Sort code</span><input id="m-by" aria-labelledby="m-name">
+           <span id="m-hidden-name" data-cotrail-mask>LABELLEDBY-SECRET-55</span>
+           <input id="m-by-masked" aria-labelledby="m-hidden-name">
+           <button id="m-plain">Plain button</button>"##,
+    );
+    begin("");
+    for id in ["m-btn", "m-link", "m-plain"] {
+        click(id);
+    }
+    type_into("m-field", "x");
+    fire("m-field", "change");
+    type_into("m-by", "12-34-56");
+    fire("m-by", "change");
+    type_into("m-by-masked", "y");
+    fire("m-by-masked", "change");
+    eval("var e = document.getElementById('m-edit'); e.append(' regards'); e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new FocusEvent('focusout', {bubbles: true}));");
+    for id in ["m-btn", "m-link"] {
+        let e = first_on("CLICK", id).await;
+        assert!(e["data"]["target"].get("label").is_none(), "{e}");
+    }
+    assert_eq!(
+        first_on("CLICK", "m-plain").await["data"]["target"]["label"],
+        "Plain button"
+    );
+    let field = first_on("INPUT", "m-field").await;
+    assert_eq!(field["data"]["value"], "x", "{field}");
+    assert!(field["data"]["target"].get("label").is_none(), "{field}");
+    let edit = first_on("INPUT", "m-edit").await;
+    assert_eq!(edit["data"]["masked"], "marked", "{edit}");
+    assert!(edit["data"].get("value").is_none(), "{edit}");
+    assert_eq!(
+        first_on("INPUT", "m-by").await["data"]["target"]["label"],
+        "Sort code",
+        "aria-labelledby names the field"
+    );
+    let by_masked = first_on("INPUT", "m-by-masked").await;
+    assert!(
+        by_masked["data"]["target"].get("label").is_none(),
+        "{by_masked}"
+    );
+    assert_none_left(&[
+        "BUTTON-SECRET",
+        "LINK-SECRET",
+        "LABEL-SECRET",
+        "EDIT-SECRET",
+        "LABELLEDBY-SECRET",
+    ]);
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn an_option_of_a_card_select_is_clicked_without_its_text() {
+    let host = mount(
+        r#"<select id="exp" autocomplete="cc-exp-month" size="3">
+             <option id="exp-02" value="02">02 EXPIRY-SECRET-61</option><option value="03">03</option></select>
+           <select id="plain-sel" size="2"><option id="plain-opt">Open option</option></select>"#,
+    );
+    begin("");
+    click("exp-02");
+    click("plain-opt");
+    let e = first_on("CLICK", "exp-02").await;
+    assert!(e["data"]["target"].get("label").is_none(), "{e}");
+    assert_eq!(
+        first_on("CLICK", "plain-opt").await["data"]["target"]["label"],
+        "Open option"
+    );
+    assert_none_left(&["EXPIRY-SECRET"]);
+    end();
+    host.remove();
+}
+
+/// Attaches an open shadow root with `html` to `#host_id`.
+fn shadow(host_id: &str, html: &str) {
+    eval(&format!(
+        "document.getElementById('{host_id}').attachShadow({{mode: 'open'}}).innerHTML = {html:?};"
+    ));
+}
+
+fn in_shadow(host_id: &str, js: &str) {
+    eval(&format!(
+        "var root = document.getElementById('{host_id}').shadowRoot; {js}"
+    ));
+}
+
+#[wasm_bindgen_test]
+async fn marks_and_blocks_reach_into_open_shadow_roots() {
+    let host = mount(
+        r#"<div data-cotrail-mask><div id="sh-masked"></div></div>
+           <div data-cotrail-block><div id="sh-blocked"></div></div>
+           <div id="sh-plain"></div>"#,
+    );
+    shadow(
+        "sh-masked",
+        r#"<button id="sh-m-btn">SHADOW-MASKED-71</button><input id="sh-m-in">"#,
+    );
+    shadow(
+        "sh-blocked",
+        r#"<button id="sh-b-btn">SHADOW-BLOCKED-72</button>"#,
+    );
+    shadow(
+        "sh-plain",
+        r#"<input id="sh-p-in"><p>open <b id="sh-p-secret" data-cotrail-mask>SHADOW-INNER-73</b></p>"#,
+    );
+    begin("");
+    in_shadow("sh-masked", "root.getElementById('sh-m-btn').click();");
+    in_shadow("sh-blocked", "root.getElementById('sh-b-btn').click();");
+    in_shadow(
+        "sh-masked",
+        "var f = root.getElementById('sh-m-in'); f.value = 'SHADOW-TYPED-74'; \
+         f.dispatchEvent(new Event('input', {bubbles: true, composed: true})); \
+         f.dispatchEvent(new Event('change', {bubbles: true, composed: true}));",
+    );
+    in_shadow(
+        "sh-plain",
+        "var f = root.getElementById('sh-p-in'); f.value = 'shadow-open-75'; \
+         f.dispatchEvent(new Event('input', {bubbles: true, composed: true})); \
+         f.dispatchEvent(new Event('change', {bubbles: true, composed: true}));",
+    );
+    let click = first_on("CLICK", "sh-m-btn").await;
+    assert!(click["data"]["target"].get("label").is_none(), "{click}");
+    let masked_in = first_on("INPUT", "sh-m-in").await;
+    assert_eq!(masked_in["data"]["masked"], "marked", "{masked_in}");
+    // The field inside the component, with its value, not the host's text.
+    let open_in = first_on("INPUT", "sh-p-in").await;
+    assert_eq!(open_in["data"]["value"], "shadow-open-75", "{open_in}");
+    // Text selected inside the shadow root, in a masked element.
+    in_shadow(
+        "sh-plain",
+        "var r = document.createRange(); r.selectNodeContents(root.getElementById('sh-p-secret')); \
+         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
+    );
+    let sel = wait_for("the shadow SELECTION", 3_000.0, || {
+        events_of("SELECTION").into_iter().next()
+    })
+    .await;
+    assert_eq!(sel["data"]["masked"], "marked", "{sel}");
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert!(
+        events_on("CLICK", "sh-b-btn").is_empty(),
+        "{:?}",
+        events_of("CLICK")
+    );
+    assert_none_left(&[
+        "SHADOW-MASKED",
+        "SHADOW-BLOCKED",
+        "SHADOW-INNER",
+        "SHADOW-TYPED",
+        "sh-b-btn",
+    ]);
+    eval("document.getSelection().removeAllRanges();");
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn the_strict_level_records_no_labels_and_no_titles() {
+    let host = mount(r#"<button id="st-btn">Welcome STRICT-NAME-81</button>"#);
+    let title =
+        eval_str("var t = document.title; document.title = 'Hello STRICT-TITLE-82'; return t;");
+    begin("mask: 'strict'");
+    click("st-btn");
+    let e = first_on("CLICK", "st-btn").await;
+    assert!(e["data"]["target"].get("label").is_none(), "{e}");
+    let page = wait_for("the PAGE-CHANGE", 3_000.0, || {
+        events_of("PAGE-CHANGE").into_iter().next()
+    })
+    .await;
+    assert_eq!(page["data"]["title"], "", "{page}");
+    assert_none_left(&["STRICT-NAME", "STRICT-TITLE"]);
+    end();
+    eval(&format!("document.title = {title:?};"));
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_multiple_select_records_every_selected_value() {
+    let host = mount(
+        r#"<select id="multi" multiple>
+             <option value="alpha" selected>A</option><option value="beta">B</option>
+             <option value="gamma" selected>C</option></select>"#,
+    );
+    begin("");
+    fire("multi", "change");
+    let e = first_on("INPUT", "multi").await;
+    assert_eq!(e["data"]["value"], "alpha, gamma", "{e}");
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_click_on_a_label_is_one_click() {
+    let host = mount(
+        r#"<label id="lbl-agree" for="agree">I agree</label><input id="agree" type="checkbox">"#,
+    );
+    begin("");
+    click("lbl-agree");
+    let e = first_on("CLICK", "lbl-agree").await;
+    assert_eq!(e["data"]["target"]["label"], "I agree");
+    assert_eq!(
+        first_on("INPUT", "agree").await["data"]["checked"],
+        true,
+        "the box was ticked"
+    );
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_eq!(
+        events_of("CLICK").len(),
+        1,
+        "the click the label passed on is not a second one: {:?}",
+        events_of("CLICK")
+    );
+    // A later click on the box itself is its own event.
+    sleep(100).await;
+    click("agree");
+    wait_for("the second click", 3_000.0, || {
+        events_on("CLICK", "agree").into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        events_of("CLICK").len(),
+        2,
+        "one event per click: {:?}",
+        events_of("CLICK")
+    );
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn typing_and_scrolling_by_an_agent_stay_the_agents() {
+    let host = mount(
+        r#"<input id="ag-field">
+           <div id="ag-pane" style="height:80px;overflow:auto"><div style="height:800px">tall</div></div>"#,
+    );
+    begin("");
+    cotrail_recorder::agent_scope_enter("agent-9".into()).unwrap();
+    type_into("ag-field", "agent typed this");
+    eval("document.getElementById('ag-pane').scrollTop = 300;");
+    cotrail_recorder::agent_scope_exit();
+    // The field loses focus outside the scope: the value is still the agent's.
+    fire("ag-field", "focusout");
+    let input = first_on("INPUT", "ag-field").await;
+    assert_eq!(input["actor"]["kind"], "agent", "{input}");
+    assert_eq!(input["actor"]["id"], "agent-9", "{input}");
+    let scroll = first_on("SCROLL", "ag-pane").await;
+    assert_eq!(scroll["actor"]["kind"], "agent", "{scroll}");
+    // Well after the scope, a scroll is no longer the agent's.
+    sleep(400).await;
+    eval("document.getElementById('ag-pane').scrollTop = 500;");
+    let later = wait_for("the later SCROLL", 3_000.0, || {
+        events_on("SCROLL", "ag-pane")
+            .into_iter()
+            .find(|e| e["data"]["y"] == 500)
+    })
+    .await;
+    assert_ne!(later["actor"]["kind"], "agent", "{later}");
+    end();
+    host.remove();
+}
