@@ -2,6 +2,7 @@
 //! and every action is attributed to whoever really caused it.
 
 use cotrail_e2e::*;
+use shared::api::EventRecord;
 use shared::{Actor, EventData, MaskReason};
 use thirtyfour::prelude::*;
 
@@ -11,6 +12,10 @@ const PASSWORD: &str = "pw-Vx93-hunter2";
 const CARD: &str = "4012888888881881";
 const MEMO: &str = "memo-Kq27-private";
 const MASKED_SELECTION: &str = "QX-MASKED-TEXT-5521";
+/// Typed into a password field, then shown with its "show" button.
+const SHOWN_PIN: &str = "pin-Zr48-shown";
+/// Inside a masked `<span>` of a button.
+const BUTTON_SECRET: &str = "acct-BT-60391";
 
 async fn click(b: &Browser, id: &str) -> WebDriverResult<()> {
     let el = b.driver.find(By::Id(id)).await?;
@@ -53,6 +58,10 @@ async fn private_values_are_in_no_request_no_api_answer_and_no_stored_file() -> 
 <p><label for="fullname">Name on the order</label> <input id="fullname" name="fullname" type="text"></p>
 <p><label for="pw">Password</label> <input id="pw" name="pw" type="password"></p>
 <p><label for="card">Card number</label> <input id="card" name="card" autocomplete="cc-number" inputmode="numeric"></p>
+<p><label for="pin">PIN</label> <input id="pin" name="pin" type="password">
+  <button type="button" id="show-pin" onmousedown="event.preventDefault()"
+    onclick="var p = document.getElementById('pin'); p.type = p.type === 'password' ? 'text' : 'password'">Show</button></p>
+<p><button type="button" id="pay">Pay from <span data-cotrail-mask>{BUTTON_SECRET}</span></button></p>
 <div id="private-box" data-cotrail-mask>
   <p><label for="memo">Private memo</label> <input id="memo" name="memo" type="text"></p>
   <p id="masked-text">Account reference {MASKED_SELECTION} belongs to this customer only.</p>
@@ -78,6 +87,36 @@ async fn private_values_are_in_no_request_no_api_answer_and_no_stored_file() -> 
         click(&b, id).await?;
         b.driver.find(By::Id(id)).await?.send_keys(text).await?;
     }
+    // A password typed, then shown as text before the field is left.
+    click(&b, "pin").await?;
+    b.driver
+        .find(By::Id("pin"))
+        .await?
+        .send_keys(SHOWN_PIN)
+        .await?;
+    click(&b, "show-pin").await?;
+    assert_eq!(
+        b.eval::<String>("return document.getElementById('pin').type")
+            .await?,
+        "text",
+        "the PIN is shown"
+    );
+    click(&b, "pay").await?;
+    // The card number selected inside its field.
+    click(&b, "card").await?;
+    b.driver
+        .find(By::Id("card"))
+        .await?
+        .send_keys(Key::Control + "a")
+        .await?;
+    collector
+        .wait_for_events("privacy-1", "the card field's SELECTION", |ev| {
+            ev.iter().any(|e| {
+                matches!(&e.event.data, EventData::Selection(s)
+                    if s.target.as_ref().and_then(|t| t.id.as_deref()) == Some("card"))
+            })
+        })
+        .await;
     click(&b, "fullname").await?; // blur the last field
 
     let masked = drag_select(&b, "masked-text").await?;
@@ -100,7 +139,8 @@ async fn private_values_are_in_no_request_no_api_answer_and_no_stored_file() -> 
             "every field's INPUT and the public SELECTION",
             |ev| {
                 last_input_value(ev, "fullname").as_deref() == Some(CONTROL_NAME)
-                    && ["pw", "card", "memo"]
+                    && !clicks_on(ev, "pay").is_empty()
+                    && ["pw", "card", "memo", "pin"]
                         .iter()
                         .all(|id| !inputs_on(ev, id).is_empty())
                     && ev.iter().any(|e| {
@@ -116,6 +156,7 @@ async fn private_values_are_in_no_request_no_api_answer_and_no_stored_file() -> 
         ("pw", MaskReason::Password),
         ("card", MaskReason::CreditCard),
         ("memo", MaskReason::Marked),
+        ("pin", MaskReason::Password),
     ] {
         let inputs = inputs_on(&events, id);
         assert!(
@@ -126,7 +167,41 @@ async fn private_values_are_in_no_request_no_api_answer_and_no_stored_file() -> 
         );
     }
 
-    let secrets = [PASSWORD, CARD, MEMO, MASKED_SELECTION];
+    // The card's selection is withheld as the card is.
+    let card_selection = events
+        .iter()
+        .find_map(|e| match &e.event.data {
+            EventData::Selection(s)
+                if s.target.as_ref().and_then(|t| t.id.as_deref()) == Some("card") =>
+            {
+                Some(s.clone())
+            }
+            _ => None,
+        })
+        .expect("the card's SELECTION");
+    assert_eq!(
+        card_selection.masked,
+        Some(MaskReason::CreditCard),
+        "{card_selection:?}"
+    );
+    assert!(card_selection.text.is_none(), "{card_selection:?}");
+    // The button's label leaves out nothing masked: it is withheld.
+    let pay = clicks_on(&events, "pay");
+    assert!(
+        pay.iter()
+            .all(|e| matches!(&e.event.data, EventData::Click(c) if c.target.label.is_none())),
+        "{}",
+        describe(&events)
+    );
+
+    let secrets = [
+        PASSWORD,
+        CARD,
+        MEMO,
+        MASKED_SELECTION,
+        SHOWN_PIN,
+        BUTTON_SECRET,
+    ];
     let controls = [CONTROL_NAME, CONTROL_SELECTION];
 
     // 1. The bytes that left the browser.
@@ -203,7 +278,14 @@ async fn synthetic_clicks_are_the_scripts_and_replayed_actions_are_the_agents() 
         format!(
             r#"<!doctype html><html><head><title>Actors</title>
 <script src="/recorder.js" data-site-key="pk_demo" data-session-id="actors-1"
-        data-collector="{}" data-flush-ms="200"></script></head>
+        data-collector="{}" data-flush-ms="200"></script>
+<script>
+// Before the recorder is ready: a misused asAgent warns instead of throwing, and
+// a custom event recorded in an agent's scope is queued as the agent's.
+window.__misuse = cotrail.asAgent('agent-9');
+cotrail.asAgent('agent-early', function () {{ recordCustom('early-agent', {{step: 1}}); }});
+window.__early = true;
+</script></head>
 <body><button id="real">Real</button> <button id="trigger">Trigger</button>
 <button id="scripted">Scripted</button> <button id="dispatched">Dispatched</button>
 <button id="replayed">Replayed</button>
@@ -235,12 +317,25 @@ document.getElementById('trigger').addEventListener('click', function () {{
         )
         .await?;
 
+    assert_eq!(
+        b.eval::<String>("return String(window.__early) + ' ' + String(window.__misuse)")
+            .await?,
+        "true undefined",
+        "the page script ran past the misused asAgent"
+    );
+    let early = |e: &EventRecord| matches!(&e.event.data, EventData::Custom(c) if c.custom_type == "early-agent");
     let ids = ["real", "trigger", "scripted", "dispatched", "replayed"];
     let events = collector
-        .wait_for_events("actors-1", "the five clicks", |ev| {
-            ids.iter().all(|id| !clicks_on(ev, id).is_empty())
-        })
+        .wait_for_events(
+            "actors-1",
+            "the five clicks and the early custom event",
+            |ev| ids.iter().all(|id| !clicks_on(ev, id).is_empty()) && ev.iter().any(early),
+        )
         .await;
+    match &events.iter().find(|e| early(e)).unwrap().event.actor {
+        Actor::Agent { id } => assert_eq!(id.as_str(), "agent-early"),
+        other => panic!("the early custom event is the agent's, not {other:?}"),
+    }
     let actor = |id: &str| {
         let clicks = clicks_on(&events, id);
         assert_eq!(clicks.len(), 1, "{id} once:\n{}", describe(&events));
