@@ -632,48 +632,138 @@ impl Store {
             return Ok(None);
         };
         let state: SessionState = serde_json::from_slice(&v)?;
+        self.verify_state(tenant, session, &state).map(Some)
+    }
+
+    /// Verifies the chain against the head `state` holds, read before the walk.
+    ///
+    /// Batches may be stored while this runs: each appends its records, their
+    /// links (at positions from the head on) and a longer head in one
+    /// transaction. So exactly the links `0..state.chain_len` are checked, and
+    /// a record stored beside them is accounted for only if its link is one of
+    /// those, or one a head read *after* the record was seen covers (stored
+    /// since). Anything else is still reported: a record no link names, a link
+    /// past every head.
+    fn verify_state(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        state: &SessionState,
+    ) -> anyhow::Result<ChainVerification> {
         let prefix = session_prefix(tenant, session);
+        let pos_key = |pos: u64| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&pos.to_be_bytes());
+            k
+        };
+        let broken = |b: chain::Broken| ChainVerification::broken(b.pos, b.reason);
+        let head_end = pos_key(state.chain_len);
         let mut verifier = Verifier::new(tenant.as_str(), session.as_str());
-        for kv in self.chain.scan_prefix(&prefix) {
+        // The records the checked links name: `kind key`.
+        let mut linked = std::collections::HashSet::new();
+        for kv in self.chain.range(prefix.clone()..head_end.clone()) {
             let (k, entry) = kv?;
-            let Some(pos) = k[prefix.len()..].try_into().ok().map(u64::from_be_bytes) else {
-                let pos = verifier.position();
-                return Ok(Some(ChainVerification::broken(
-                    pos,
-                    format!("a chain key after entry {pos} is corrupt"),
-                )));
+            match self.push_link(&mut verifier, &prefix, &k, &entry)? {
+                Ok(id) => linked.insert(id),
+                Err(b) => return Ok(broken(b)),
             };
-            let record = match chain::decode_entry(&entry) {
-                Some(e) => {
-                    let mut rkey = prefix.clone();
-                    rkey.extend_from_slice(e.key);
-                    match e.kind {
-                        RecordKind::Event => self.events.get(rkey)?,
-                        RecordKind::Gap => self.gaps.get(rkey)?,
-                    }
+        }
+        let mut chained = 0u64;
+        let mut unchained = Vec::new();
+        for (kind, tree) in [
+            (RecordKind::Event, &self.events),
+            (RecordKind::Gap, &self.gaps),
+        ] {
+            for k in tree.scan_prefix(&prefix).keys() {
+                let id = record_id(kind, &k?[prefix.len()..]);
+                if linked.contains(&id) {
+                    chained += 1;
+                } else {
+                    unchained.push(id);
                 }
-                None => None,
-            };
-            if let Err(b) = verifier.push(pos, &entry, record.as_deref()) {
-                return Ok(Some(ChainVerification::broken(b.pos, b.reason)));
             }
         }
-        let mut stored = 0u64;
-        for kv in self
-            .events
-            .scan_prefix(&prefix)
-            .keys()
-            .chain(self.gaps.scan_prefix(&prefix).keys())
-        {
-            kv?;
-            stored += 1;
+        if !unchained.is_empty() {
+            // Records stored since the head was read are linked below the
+            // current head, which is read after they were seen.
+            let now = self.current_chain_len(tenant, session)?;
+            if now > state.chain_len {
+                let mut later = std::collections::HashSet::new();
+                for kv in self.chain.range(head_end.clone()..pos_key(now)) {
+                    let (_, entry) = kv?;
+                    if let Some(e) = chain::decode_entry(&entry) {
+                        later.insert(record_id(e.kind, e.key));
+                    }
+                }
+                unchained.retain(|id| !later.contains(id));
+            }
         }
-        Ok(Some(
+        // A link past the head: tampering unless a head read after seeing it
+        // covers it (stored since).
+        if let Some(kv) = self.chain.scan_prefix(&prefix).keys().next_back() {
+            let last = kv?.to_vec();
+            if last >= head_end && last >= pos_key(self.current_chain_len(tenant, session)?) {
+                // Walk on from the head to say what is wrong with it.
+                for kv in self.chain.range(head_end..=last) {
+                    let (k, entry) = kv?;
+                    if let Err(b) = self.push_link(&mut verifier, &prefix, &k, &entry)? {
+                        return Ok(broken(b));
+                    }
+                }
+            }
+        }
+        let stored = chained + unchained.len() as u64;
+        Ok(
             match verifier.finish(state.chain_len, &state.chain_head, stored) {
                 Ok(v) => ChainVerification::valid(v.length, hex::encode(v.head)),
-                Err(b) => ChainVerification::broken(b.pos, b.reason),
+                Err(b) => broken(b),
             },
+        )
+    }
+
+    /// Feeds the link stored at chain key `k` to `verifier`, with the record it
+    /// names; that record's [`record_id`] when the link checks out.
+    fn push_link(
+        &self,
+        verifier: &mut Verifier<'_>,
+        prefix: &[u8],
+        k: &[u8],
+        entry: &[u8],
+    ) -> anyhow::Result<Result<Vec<u8>, chain::Broken>> {
+        let Some(pos) = k[prefix.len()..].try_into().ok().map(u64::from_be_bytes) else {
+            let pos = verifier.position();
+            return Ok(Err(chain::Broken {
+                pos,
+                reason: format!("a chain key after entry {pos} is corrupt"),
+            }));
+        };
+        let decoded = chain::decode_entry(entry);
+        let record = match &decoded {
+            Some(e) => {
+                let mut rkey = prefix.to_vec();
+                rkey.extend_from_slice(e.key);
+                match e.kind {
+                    RecordKind::Event => self.events.get(rkey)?,
+                    RecordKind::Gap => self.gaps.get(rkey)?,
+                }
+            }
+            None => None,
+        };
+        if let Err(b) = verifier.push(pos, entry, record.as_deref()) {
+            return Ok(Err(b));
+        }
+        // `push` refuses an entry that does not decode.
+        Ok(Ok(
+            decoded.map_or_else(Vec::new, |e| record_id(e.kind, e.key))
         ))
+    }
+
+    /// The session's chain length now (0 once it is deleted).
+    fn current_chain_len(&self, tenant: &TenantId, session: &SessionId) -> anyhow::Result<u64> {
+        Ok(match self.sessions.get(session_key(tenant, session))? {
+            Some(v) => serde_json::from_slice::<SessionState>(&v)?.chain_len,
+            None => 0,
+        })
     }
 
     /// Deletes a session, leaving a tombstone that says why (`reason`). `None`
@@ -1277,6 +1367,14 @@ struct Encoded {
     codes: [u8; 2],
 }
 
+/// A stored record as verification tracks it: `kind key` (key within the session).
+fn record_id(kind: RecordKind, key: &[u8]) -> Vec<u8> {
+    let mut id = Vec::with_capacity(1 + key.len());
+    id.push(kind as u8);
+    id.extend_from_slice(key);
+    id
+}
+
 fn abort(e: serde_json::Error) -> ConflictableTransactionError<anyhow::Error> {
     ConflictableTransactionError::Abort(e.into())
 }
@@ -1526,6 +1624,85 @@ mod tests {
         assert_eq!(keys_under(&store.events, &prefix), 3);
         assert!(store.sweep(5, i64::MAX).unwrap().is_empty());
         assert_eq!(keys_under(&store.events, &prefix), 0);
+    }
+
+    fn state_of(store: &Store, session: &str) -> SessionState {
+        let v = store
+            .sessions
+            .get(session_key(&ten(), &sid(session)))
+            .unwrap()
+            .unwrap();
+        serde_json::from_slice(&v).unwrap()
+    }
+
+    fn put_gap(store: &Store, session: &str, from: u64, to: u64) {
+        let gap: GapRecord = serde_json::from_value(serde_json::json!({
+            "tab_id": "t", "from": from, "to": to, "reason": "queue_full", "received_at": 0
+        }))
+        .unwrap();
+        store
+            .insert(Ingest {
+                tenant: &ten(),
+                session: &sid(session),
+                tab: &tid("t"),
+                received_at: 0,
+                origin: &Origin::default(),
+                records: &[],
+                gaps: &[gap],
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn verify_checks_the_head_it_read_and_ignores_records_appended_since() {
+        // What a verify sees when batches are stored while it walks: the head
+        // it read first, and more links, events and gap records after it.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        put(&store, "s", 1, 0..81);
+        let before = state_of(&store, "s");
+        assert_eq!(before.chain_len, 81);
+        put(&store, "s", 2, 81..100);
+        put_gap(&store, "s", 100, 104);
+        assert_eq!(state_of(&store, "s").chain_len, 101);
+        let v = store.verify_state(&ten(), &sid("s"), &before).unwrap();
+        assert_eq!(
+            v,
+            ChainVerification::valid(81, hex::encode(before.chain_head)),
+            "{v:?}"
+        );
+        // And the whole session, from its current head.
+        let v = store.verify(&ten(), &sid("s")).unwrap().unwrap();
+        assert!(v.valid && v.length == Some(101), "{v:?}");
+    }
+
+    #[test]
+    fn verify_while_batches_arrive_never_reports_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path(), 8).unwrap());
+        put(&store, "s", 1, 0..20);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (store, done) = (store.clone(), done.clone());
+            std::thread::spawn(move || {
+                for i in 1..300u64 {
+                    put(&store, "s", 1, i * 20..(i + 1) * 20);
+                    if i % 10 == 0 {
+                        put_gap(&store, "s", 1_000_000 + i, 1_000_000 + i);
+                    }
+                }
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+            })
+        };
+        let mut checks = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let v = store.verify(&ten(), &sid("s")).unwrap().unwrap();
+            assert!(v.valid, "after {checks} checks: {v:?}");
+            checks += 1;
+        }
+        writer.join().unwrap();
+        let v = store.verify(&ten(), &sid("s")).unwrap().unwrap();
+        assert!(v.valid && v.length == Some(6000 + 29), "{v:?}");
     }
 
     #[test]
