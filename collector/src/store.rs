@@ -141,6 +141,12 @@ pub fn timeline_suffix(ts: i64, tab: &TabId, seq: u64) -> Vec<u8> {
     k
 }
 
+/// Whether `suffix` is a position in a session's timeline (what an events
+/// page's cursor holds); `false` for anything the collector did not hand out.
+pub fn is_timeline_position(suffix: &[u8]) -> bool {
+    parse_timeline_suffix(suffix).is_some()
+}
+
 /// Splits a timeline suffix back into `(tab, seq)`.
 fn parse_timeline_suffix(suffix: &[u8]) -> Option<(TabId, u64)> {
     let rest = suffix.get(8..)?;

@@ -56,8 +56,8 @@ fn parse_position(s: &str) -> Result<u64, ApiError> {
 /// Each message is `id: <arrival number>` and `data: <EventRecord JSON>`;
 /// `: keep-alive` comments every 15 s. Reconnecting with `Last-Event-ID`
 /// resumes with exactly the events after it. A session not stored yet may be
-/// followed. A new follower (no `Last-Event-ID`) is recorded in the activity
-/// log as `session.viewed`.
+/// followed. Every connection is recorded in the activity log as
+/// `session.viewed` (one user's reconnects within a minute are one entry).
 #[utoipa::path(
     get,
     path = "/api/v1/sessions/{session_id}/live",
@@ -102,14 +102,15 @@ pub async fn live(
         .map(|s| parse_position(&s))
         .transpose()?;
     let store = store.into_inner();
+    // Every connection is a view, a claimed resume too: any client can send a
+    // `Last-Event-ID`. A user's reconnects within a minute are one entry.
+    record_access(&store, &who, &req, AccessAction::Viewed, &session).await?;
     // Subscribe before reading the store: whatever is stored from here on is
     // either read below or arrives on the channel.
     let sub = live.subscribe(&who.tenant, &session);
     let next = match last {
         Some(n) => n.saturating_add(1),
         None => {
-            // A new follower (not a reconnect) is viewing the trail.
-            record_access(&store, &who, &req, AccessAction::Viewed, &session).await?;
             let (s, t, id) = (store.clone(), who.tenant.clone(), session.clone());
             web::block(move || s.arrival_count(&t, &id))
                 .await

@@ -208,8 +208,9 @@ fn parse_filter(q: &EventsQuery) -> Result<EventFilter, ApiError> {
     })
 }
 
-/// A session's events, filtered, in client-time order. Opening a trail (the
-/// first page) is recorded in the activity log as `session.viewed`.
+/// A session's events, filtered, in client-time order. Reading a trail is
+/// recorded in the activity log as `session.viewed` (one user's pages within a
+/// minute are one entry).
 #[utoipa::path(
     get,
     path = "/api/v1/sessions/{session_id}/events",
@@ -247,8 +248,15 @@ pub async fn events(
         }
     };
     let after = decode_cursor(&q.cursor)?;
+    // Only a position this trail's pages hand out: `cursor=` or a forged one
+    // would otherwise read from the start.
+    if after
+        .as_deref()
+        .is_some_and(|p| !crate::store::is_timeline_position(p))
+    {
+        return Err(ApiError::bad_request("bad_cursor", "cursor is not valid"));
+    }
     let store = store.into_inner();
-    let first_page = after.is_none();
     let (reader, tenant, sid) = (store.clone(), who.tenant.clone(), session.clone());
     let page = blocking(move || {
         let (store, session) = (reader, sid);
@@ -270,10 +278,9 @@ pub async fn events(
     })
     .await?
     .map_err(not_readable)?;
-    // Opening a trail is audited; turning its pages is the same viewing.
-    if first_page {
-        record_access(&store, &who, &req, AccessAction::Viewed, &session).await?;
-    }
+    // Every page is a view of the trail, whatever cursor the client holds;
+    // one user's pages within a minute are one entry (see `audit`).
+    record_access(&store, &who, &req, AccessAction::Viewed, &session).await?;
     Ok(HttpResponse::Ok().json(EventsPage {
         events: page.events,
         next_cursor: page.next.map(|k| URL_SAFE_NO_PAD.encode(k)),

@@ -435,3 +435,103 @@ async fn repeated_views_and_checks_of_a_trail_are_one_entry_but_every_export_cou
     );
     app.stop().await;
 }
+
+/// The collector's own entries in the activity log, as `(user, action, session)`.
+async fn accesses(app: &TestApp) -> Vec<(String, String, String)> {
+    audit_as(app, ADMIN_TOKEN, "source=collector")
+        .await
+        .records
+        .iter()
+        .map(|r| {
+            (
+                r.user_id.as_str().to_owned(),
+                r.action.clone().unwrap_or_default(),
+                r.entity
+                    .as_ref()
+                    .map_or(String::new(), |e| e.id.to_string()),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn no_cursor_reads_a_trail_unaudited() {
+    let app = TestApp::spawn().await;
+    let events = (0..3).map(|i| click(i, 100 + i as i64, "b")).collect();
+    assert_eq!(
+        app.post_batch(&batch("sess-k", "t", events)).await.status(),
+        200
+    );
+    // An empty or forged cursor is no position of the trail: refused, not a
+    // first page read from the start.
+    for cursor in ["", "AAAAAAAAAAA", "AA"] {
+        let res = app
+            .get(&format!("/api/v1/sessions/sess-k/events?cursor={cursor}"))
+            .await;
+        assert_error(res, 400, "bad_cursor").await;
+    }
+    assert!(accesses(&app).await.is_empty());
+    // A page reached by a real cursor, read first (a review screen reloaded
+    // on page 2, or a client that kept a cursor), is a view of the trail too.
+    let first = app.events("sess-k", "limit=2").await;
+    let cursor = first.next_cursor.expect("a second page");
+    let res = app
+        .get_as(
+            Some(ADMIN_TOKEN),
+            &format!("/api/v1/sessions/sess-k/events?limit=2&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let mut seen = accesses(&app).await;
+    seen.sort();
+    let viewed = |u: &str| {
+        (
+            u.to_owned(),
+            "session.viewed".to_owned(),
+            "sess-k".to_owned(),
+        )
+    };
+    assert_eq!(seen, [viewed("ana"), viewed("root")]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_live_follow_that_claims_to_resume_is_audited_too() {
+    let app = TestApp::spawn().await;
+    let events = (0..3).map(|i| click(i, 100 + i as i64, "b")).collect();
+    assert_eq!(
+        app.post_batch(&batch("sess-l", "t", events)).await.status(),
+        200
+    );
+    // `?last_event_id=0` replays the trail from its second event on.
+    let res = app
+        .get("/api/v1/sessions/sess-l/live?last_event_id=0")
+        .await;
+    assert_eq!(res.status(), 200);
+    drop(res);
+    assert_eq!(
+        accesses(&app).await,
+        [("ana".into(), "session.viewed".into(), "sess-l".into())]
+    );
+    // So does a `Last-Event-ID` header, here of another user.
+    let res = app
+        .client
+        .get(format!("{}/api/v1/sessions/sess-l/live", app.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("last-event-id", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    drop(res);
+    assert_eq!(accesses(&app).await.len(), 2);
+    // Reconnects of one user within a minute stay one entry.
+    for _ in 0..3 {
+        let res = app
+            .get("/api/v1/sessions/sess-l/live?last_event_id=1")
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(accesses(&app).await.len(), 2);
+    app.stop().await;
+}
