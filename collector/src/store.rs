@@ -572,7 +572,10 @@ impl Store {
                     }
                     gap_tree.insert(key.as_slice(), value.as_slice())?;
                     chainer.append(chain_tree, &mut state, RecordKind::Gap, key, value)?;
-                    state.lost_events += gap.to - gap.from + 1;
+                    // Validation bounds a gap's width; saturate regardless, a
+                    // count must not wrap to "nothing lost".
+                    let lost = gap.to.saturating_sub(gap.from).saturating_add(1);
+                    state.lost_events = state.lost_events.saturating_add(lost);
                     changed = true;
                 }
                 if changed {
@@ -1680,6 +1683,17 @@ mod tests {
         // And the whole session, from its current head.
         let v = store.verify(&ten(), &sid("s")).unwrap().unwrap();
         assert!(v.valid && v.length == Some(101), "{v:?}");
+    }
+
+    #[test]
+    fn lost_events_saturate_instead_of_wrapping() {
+        // Validation refuses such gaps; the store must not wrap on them anyway.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        put_gap(&store, "s", 0, u64::MAX);
+        assert_eq!(state_of(&store, "s").lost_events, u64::MAX);
+        put_gap(&store, "s", 7, 1 << 40);
+        assert_eq!(state_of(&store, "s").lost_events, u64::MAX);
     }
 
     #[test]

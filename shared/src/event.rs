@@ -553,6 +553,33 @@ impl Batch {
                 format!("gap from {} to {} runs backwards", g.from, g.to),
             ));
         }
+        if let Some(g) = self.gaps.iter().find(|g| g.to - g.from >= MAX_GAP_EVENTS) {
+            return Err(limit(
+                "bad_gap",
+                format!(
+                    "gap from {} to {} reports more lost events than a recorder can lose \
+                     (the limit is {MAX_GAP_EVENTS} per gap)",
+                    g.from, g.to
+                ),
+            ));
+        }
+        // At most MAX_GAPS_PER_BATCH gaps (checked above): comparing every pair
+        // is cheap and needs no allocation.
+        for (i, a) in self.gaps.iter().enumerate() {
+            if let Some(b) = self.gaps[i + 1..]
+                .iter()
+                .find(|b| a.from <= b.to && b.from <= a.to)
+            {
+                return Err(limit(
+                    "bad_gap",
+                    format!(
+                        "gaps from {} to {} and from {} to {} overlap: \
+                         a sequence number is lost once",
+                        a.from, a.to, b.from, b.to
+                    ),
+                ));
+            }
+        }
         if self.events.len() > MAX_EVENTS_PER_BATCH {
             return Err(limit(
                 "too_many_events",
@@ -649,6 +676,55 @@ mod wire_name_tests {
         }
         for t in EventType::ALL {
             assert_eq!(t.as_str(), name(serde_json::to_value(t).unwrap()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod gap_tests {
+    use super::*;
+
+    fn with_gaps(gaps: &[(u64, u64)]) -> Batch {
+        Batch {
+            v: crate::WIRE_VERSION,
+            session_id: SessionId::parse("s").unwrap(),
+            tab_id: TabId::parse("t").unwrap(),
+            events: Vec::new(),
+            gaps: gaps
+                .iter()
+                .map(|&(from, to)| Gap {
+                    from,
+                    to,
+                    reason: GapReason::QueueFull,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_gap_wider_than_a_recorder_could_ever_lose_is_refused() {
+        let widest = MAX_GAP_EVENTS - 1;
+        assert_eq!(with_gaps(&[(0, widest)]).validate(), Ok(()));
+        assert_eq!(with_gaps(&[(5, 5 + widest)]).validate(), Ok(()));
+        for (from, to) in [(0, MAX_GAP_EVENTS), (0, u64::MAX), (1, u64::MAX)] {
+            let err = with_gaps(&[(from, to)]).validate().unwrap_err();
+            assert_eq!(err.code, "bad_gap", "{from}..={to}");
+            assert!(err.message.contains("the limit is"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn overlapping_gaps_in_one_batch_are_refused() {
+        assert_eq!(with_gaps(&[(1, 3), (4, 9), (20, 20)]).validate(), Ok(()));
+        for gaps in [
+            &[(1, 5), (5, 9)][..],
+            &[(4, 9), (1, 4)],
+            &[(1, 9), (3, 4)],
+            &[(7, 7), (1, 2), (7, 7)],
+        ] {
+            let err = with_gaps(gaps).validate().unwrap_err();
+            assert_eq!(err.code, "bad_gap", "{gaps:?}");
+            assert!(err.message.contains("overlap"), "{}", err.message);
         }
     }
 }

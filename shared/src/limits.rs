@@ -56,6 +56,14 @@ pub const DEFAULT_FLUSH_MS: u32 = 2000;
 /// a long outage produces a handful.
 pub const MAX_GAPS_PER_BATCH: usize = 64;
 
+/// Most sequence numbers one gap record may report lost (`to - from + 1`). A
+/// recorder loses events only while its bounded queue overflows or a batch is
+/// refused, one sequence number per event recorded; 2^32 is 50 days of a tab
+/// recording a thousand events a second without pause, far past any real
+/// outage, while a run as wide as `0..=u64::MAX` is a forgery that would wrap
+/// the session's lost-event count.
+pub const MAX_GAP_EVENTS: u64 = 1 << 32;
+
 /// Most platform audit records in one `POST /api/v1/platform/records`: a
 /// platform batching its records every second stays far below it; it bounds the
 /// work of one request (each record is validated and indexed).

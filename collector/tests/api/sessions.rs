@@ -195,6 +195,18 @@ async fn gap_records_are_stored_once_and_counted_on_the_session() {
     assert_error(app.post_batch(&bad).await, 400, "bad_gap").await;
     bad["gaps"] = json!([{"from": 1, "to": 2, "reason": "bored"}]);
     assert_error(app.post_batch(&bad).await, 400, "invalid_batch").await;
+    // A run no recorder could lose (it would wrap the lost count to 0)...
+    bad["gaps"] = json!([{"from": 0, "to": u64::MAX, "reason": "queue_full"}]);
+    let msg = assert_error(app.post_batch(&bad).await, 400, "bad_gap").await;
+    assert!(msg.contains("the limit is"), "{msg}");
+    // ...and runs that report the same sequence numbers twice.
+    bad["gaps"] = json!([
+        {"from": 100, "to": 110, "reason": "queue_full"},
+        {"from": 105, "to": 120, "reason": "rejected"}
+    ]);
+    let msg = assert_error(app.post_batch(&bad).await, 400, "bad_gap").await;
+    assert!(msg.contains("overlap"), "{msg}");
+    assert_eq!(app.sessions().await.sessions[0].lost_events, 39 + 5);
     assert_error(
         app.get("/api/v1/sessions/nope/gaps").await,
         404,
