@@ -37,6 +37,10 @@ pub enum ApiError {
     /// The client took too long to send its body.
     #[error("{0}")]
     RequestTimeout(String),
+    /// An API endpoint asked with a method it does not serve; `allow` lists
+    /// those it does (also sent as `Allow`).
+    #[error("{method} is not served here; this endpoint answers {allow}")]
+    MethodNotAllowed { method: String, allow: &'static str },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -61,6 +65,7 @@ impl ApiError {
             ApiError::Unavailable(_) => "unavailable",
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::RequestTimeout(_) => "body_timeout",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -79,6 +84,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,6 +102,9 @@ impl ResponseError for ApiError {
         } = self
         {
             res.insert_header((actix_web::http::header::RETRY_AFTER, *retry_after_secs));
+        }
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            res.insert_header((actix_web::http::header::ALLOW, *allow));
         }
         res.json(ErrorBody {
             error: ErrorDetail {

@@ -159,6 +159,18 @@ pub struct AppState {
     www_dir: PathBuf,
 }
 
+/// An API resource whose other methods answer a JSON 405 naming the ones it
+/// serves (`allow`, as the `Allow` header lists them); actix's own 405 has no
+/// body, and every API error is JSON.
+fn api_resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: actix_web::HttpRequest| async move {
+        Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow,
+        })
+    }))
+}
+
 /// The application: every route, its middleware and shared state. One per
 /// worker; tests build it in process (`actix_web::test::init_service`) to see
 /// which routes it registers.
@@ -190,38 +202,51 @@ pub fn app(
         .app_data(state.recent_access)
         .app_data(query_config())
         .service(
-            web::resource("/api/v1/batches")
+            api_resource("/api/v1/batches", "POST")
                 .wrap(ingest_cors(state.tenants.get_ref().clone()))
                 .route(web::post().to(ingest::ingest)),
         )
         .service(
             web::scope("/api/v1")
-                .route("/sessions", web::get().to(sessions::list))
-                .route("/tombstones", web::get().to(tombstones::list))
-                .route("/me", web::get().to(me::me))
+                .service(api_resource("/sessions", "GET").route(web::get().to(sessions::list)))
+                .service(api_resource("/tombstones", "GET").route(web::get().to(tombstones::list)))
+                .service(api_resource("/me", "GET").route(web::get().to(me::me)))
                 .service(
-                    web::resource("/sessions/{session_id}")
+                    api_resource("/sessions/{session_id}", "GET, DELETE")
                         .route(web::get().to(sessions::get))
                         .route(web::delete().to(sessions::delete)),
                 )
-                .route(
-                    "/sessions/{session_id}/verify",
-                    web::get().to(sessions::verify),
+                .service(
+                    api_resource("/sessions/{session_id}/verify", "GET")
+                        .route(web::get().to(sessions::verify)),
                 )
-                .route("/demo/credentials", web::get().to(demo::credentials))
-                .route(
-                    "/sessions/{session_id}/events",
-                    web::get().to(sessions::events),
+                .service(
+                    api_resource("/demo/credentials", "GET")
+                        .route(web::get().to(demo::credentials)),
                 )
-                .route("/sessions/{session_id}/gaps", web::get().to(sessions::gaps))
-                .route("/sessions/{session_id}/live", web::get().to(live::live))
-                .route(
-                    "/sessions/{session_id}/export",
-                    web::get().to(export::export),
+                .service(
+                    api_resource("/sessions/{session_id}/events", "GET")
+                        .route(web::get().to(sessions::events)),
                 )
-                .route("/platform/records", web::post().to(platform::post))
-                .route("/audit", web::get().to(audit_log::list))
-                .route("/openapi.json", web::get().to(docs::openapi_json))
+                .service(
+                    api_resource("/sessions/{session_id}/gaps", "GET")
+                        .route(web::get().to(sessions::gaps)),
+                )
+                .service(
+                    api_resource("/sessions/{session_id}/live", "GET")
+                        .route(web::get().to(live::live)),
+                )
+                .service(
+                    api_resource("/sessions/{session_id}/export", "GET")
+                        .route(web::get().to(export::export)),
+                )
+                .service(
+                    api_resource("/platform/records", "POST").route(web::post().to(platform::post)),
+                )
+                .service(api_resource("/audit", "GET").route(web::get().to(audit_log::list)))
+                .service(
+                    api_resource("/openapi.json", "GET").route(web::get().to(docs::openapi_json)),
+                )
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
                         "no such API endpoint".into(),

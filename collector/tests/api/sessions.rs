@@ -526,3 +526,32 @@ async fn custom_values_are_stored_with_sorted_keys_whatever_order_they_came_in()
     assert_eq!(text.matches(canonical).count(), 2, "{text}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_method_an_api_endpoint_does_not_serve_is_a_json_405_naming_those_it_does() {
+    let app = TestApp::spawn().await;
+    for (method, path, allow) in [
+        ("GET", "/api/v1/batches?site_key=x", "POST"),
+        ("POST", "/api/v1/sessions/s", "GET, DELETE"),
+        ("PUT", "/api/v1/sessions", "GET"),
+        ("POST", "/api/v1/sessions/s/events", "GET"),
+        ("DELETE", "/api/v1/audit", "GET"),
+        ("GET", "/api/v1/platform/records", "POST"),
+    ] {
+        let res = app
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", app.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let allowed = res
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(allowed.as_deref(), Some(allow), "{method} {path}");
+        let msg = assert_error(res, 405, "method_not_allowed").await;
+        assert!(msg.contains(method) && msg.contains(allow), "{msg}");
+    }
+    app.stop().await;
+}
