@@ -189,31 +189,16 @@ pub async fn ingest(
     Ok(HttpResponse::Ok().json(result?))
 }
 
-#[allow(clippy::too_many_arguments)] // the extractors, passed through.
-async fn ingest_batch(
+/// Reads a request body of at most [`MAX_BODY_BYTES`] within `timeout`: a
+/// declared length over the limit is refused before reading, and a body that
+/// does not declare one, or lies, while it is read. A client that sends
+/// headers and then dribbles (or stalls) its body would otherwise hold a
+/// worker's connection for as long as it likes: it gets a 408 instead.
+pub(crate) async fn read_body(
     req: &HttpRequest,
-    query: &IngestQuery,
     mut body: web::Payload,
-    store: &Store,
-    commit: &GroupCommit,
-    tenants: &Tenants,
-    limits: &RateLimits,
-    config: &IngestConfig,
-    live: &Live,
-) -> Result<shared::api::IngestAck, ApiError> {
-    let origin = origin_of(req, &config.trusted_proxies);
-    if let Some(ip) = origin.ip.as_deref().and_then(|ip| ip.parse().ok()) {
-        limits.check_ip(ip)?;
-    }
-    let tenant = authorize(req, tenants, query.site_key.as_deref())?;
-    if let Some(key) = &query.site_key {
-        limits.check_site_key(key)?;
-    }
-    check_content_type(req)?;
-    let gzip = gzip_encoded(query.encoding.as_deref())?;
-
-    // Refuse early on a declared length, and again while reading for bodies
-    // that do not declare one or lie about it.
+    timeout: Duration,
+) -> Result<web::BytesMut, ApiError> {
     if let Some(len) = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -240,16 +225,38 @@ async fn ingest_batch(
         }
         Ok(bytes)
     };
-    // A client that sends headers and then dribbles (or stalls) its body would
-    // otherwise hold a worker's connection for as long as it likes.
-    let bytes = tokio::time::timeout(config.body_read_timeout, read)
-        .await
-        .map_err(|_| {
-            ApiError::RequestTimeout(format!(
-                "the body did not arrive within {} ms",
-                config.body_read_timeout.as_millis()
-            ))
-        })??;
+    tokio::time::timeout(timeout, read).await.map_err(|_| {
+        ApiError::RequestTimeout(format!(
+            "the body did not arrive within {} ms",
+            timeout.as_millis()
+        ))
+    })?
+}
+
+#[allow(clippy::too_many_arguments)] // the extractors, passed through.
+async fn ingest_batch(
+    req: &HttpRequest,
+    query: &IngestQuery,
+    body: web::Payload,
+    store: &Store,
+    commit: &GroupCommit,
+    tenants: &Tenants,
+    limits: &RateLimits,
+    config: &IngestConfig,
+    live: &Live,
+) -> Result<shared::api::IngestAck, ApiError> {
+    let origin = origin_of(req, &config.trusted_proxies);
+    if let Some(ip) = origin.ip.as_deref().and_then(|ip| ip.parse().ok()) {
+        limits.check_ip(ip)?;
+    }
+    let tenant = authorize(req, tenants, query.site_key.as_deref())?;
+    if let Some(key) = &query.site_key {
+        limits.check_site_key(key)?;
+    }
+    check_content_type(req)?;
+    let gzip = gzip_encoded(query.encoding.as_deref())?;
+
+    let bytes = read_body(req, body, config.body_read_timeout).await?;
 
     let batch = if gzip {
         decode(&gunzip(&bytes)?)?

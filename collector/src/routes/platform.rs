@@ -10,18 +10,18 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use shared::audit::{AuditEntry, PlatformRecord, RecordsAck};
-use shared::limits::{MAX_BODY_BYTES, MAX_RECORDS_PER_REQUEST};
+use shared::limits::MAX_RECORDS_PER_REQUEST;
 
 use crate::auth::Server;
 use crate::error::ApiError;
-use crate::routes::ingest::{now_ms, request_origin};
+use crate::routes::ingest::{now_ms, read_body, request_origin, IngestConfig};
 use crate::store::Store;
 
 /// The platform's own audit records (the 14 seed types), one or an array of
 /// up to 500. All are validated before any is stored; a `record_id` already
-/// stored is skipped. A 2xx means the records are on disk.
+/// stored is skipped. A 2xx means the records are on disk. A body that does not
+/// arrive within the body timeout (10 s by default) is a 408, as on ingest.
 #[utoipa::path(
     post,
     path = "/api/v1/platform/records",
@@ -34,6 +34,7 @@ use crate::store::Store;
         (status = 200, description = "Every record is on disk.", body = shared::audit::RecordsAck),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
+        (status = 408, response = crate::openapi::RequestTimeout),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 500, response = crate::openapi::Internal),
@@ -43,33 +44,12 @@ use crate::store::Store;
 pub async fn post(
     Server(tenant): Server,
     req: HttpRequest,
-    mut body: web::Payload,
+    body: web::Payload,
     store: web::Data<Store>,
+    config: web::Data<IngestConfig>,
 ) -> Result<HttpResponse, ApiError> {
     check_content_type(&req)?;
-    if let Some(len) = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-    {
-        if len > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            });
-        }
-    }
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("bad_body", format!("could not read the body: {e}"))
-        })?;
-        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            });
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let bytes = read_body(&req, body, config.body_read_timeout).await?;
     let records = decode(&bytes)?;
     let received_at = now_ms();
     let origin = request_origin(&req);

@@ -215,6 +215,44 @@ async fn a_body_that_stalls_gets_408_and_stores_nothing() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn platform_records_whose_body_stalls_get_408_and_store_nothing() {
+    let app = TestApp::spawn_with(|s| s.body_read_timeout_ms = 300).await;
+    let port = app.port;
+    let (elapsed, answer) = tokio::task::spawn_blocking(move || {
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let started = Instant::now();
+        conn.write_all(
+            format!(
+                "POST /api/v1/platform/records HTTP/1.1\r\nHost: x\r\n\
+                 Authorization: Bearer {SERVER_KEY}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 100\r\n\r\n[{{\"type\":"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut answer = vec![0; 4096];
+        let n = conn.read(&mut answer).unwrap_or(0);
+        (
+            started.elapsed(),
+            String::from_utf8_lossy(&answer[..n]).into_owned(),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(elapsed < Duration::from_secs(3), "held for {elapsed:?}");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+    let log = app
+        .get_as(Some(ADMIN_TOKEN), "/api/v1/audit?source=platform")
+        .await;
+    let log: shared::audit::AuditPage = log.json().await.unwrap();
+    assert!(log.records.is_empty(), "{:?}", log.records);
+    app.stop().await;
+}
+
 async fn stored_ip(app: &TestApp, session: &str) -> String {
     let page = app.events(session, "").await;
     page.events[0].origin.ip.clone().unwrap()
