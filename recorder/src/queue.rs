@@ -96,14 +96,21 @@ fn add_gap(gaps: &mut Vec<Gap>, from: u64, to: u64, reason: GapReason) {
             return;
         }
     }
-    if gaps.len() == MAX_GAPS_PER_BATCH {
-        // Extremely fragmented losses: widen the last run rather than grow.
-        if let Some(last) = gaps.last_mut() {
-            last.to = last.to.max(to);
-        }
-        return;
-    }
     gaps.push(Gap { from, to, reason });
+    if gaps.len() > MAX_GAPS_PER_BATCH {
+        // Extremely fragmented losses: merge the two closest runs rather than
+        // grow, so no seq is reported twice (the collector refuses overlapping
+        // gaps) and every lost seq stays inside a gap.
+        gaps.sort_unstable_by_key(|g| g.from);
+        let mut best = 0;
+        for i in 1..gaps.len() - 1 {
+            if gaps[i + 1].from - gaps[i].to < gaps[best + 1].from - gaps[best].to {
+                best = i;
+            }
+        }
+        let next = gaps.remove(best + 1);
+        gaps[best].to = gaps[best].to.max(next.to);
+    }
 }
 
 fn gap_json(out: &mut String, g: &Gap) {
@@ -552,6 +559,32 @@ mod tests {
         l.max_batch_bytes = 1;
         q.limits = l;
         assert_eq!(q.next_batch(0.0, true).unwrap().seqs, Some((1, 1)));
+    }
+
+    #[test]
+    fn fragmented_gaps_merge_without_overlapping_or_losing_a_seq() {
+        let mut gaps = Vec::new();
+        // Out of order, as a rejected batch can come after later drops.
+        for i in (0..MAX_GAPS_PER_BATCH as u64 + 10).rev() {
+            add_gap(&mut gaps, i * 10, i * 10 + 2, GapReason::QueueFull);
+        }
+        assert_eq!(gaps.len(), MAX_GAPS_PER_BATCH);
+        let batch = Batch {
+            v: 1,
+            session_id: shared::SessionId::parse("s").unwrap(),
+            tab_id: shared::TabId::parse("t").unwrap(),
+            events: vec![],
+            gaps: gaps.clone(),
+        };
+        batch.validate().expect("no overlap, within limits");
+        for i in 0..MAX_GAPS_PER_BATCH as u64 + 10 {
+            for seq in i * 10..=i * 10 + 2 {
+                assert!(
+                    gaps.iter().any(|g| g.from <= seq && seq <= g.to),
+                    "seq {seq} is in no gap: {gaps:?}"
+                );
+            }
+        }
     }
 
     #[test]
