@@ -37,18 +37,31 @@ type AccessKey = (TenantId, UserId, SessionId, AccessAction);
 pub struct RecentAccess(Mutex<HashMap<AccessKey, Instant>>);
 
 impl RecentAccess {
-    fn recorded_within_window(&self, key: &AccessKey, now: Instant) -> bool {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(key)
-            .is_some_and(|at| now.duration_since(*at) < COALESCE_WINDOW)
-    }
-
-    fn remember(&self, key: AccessKey, now: Instant) {
+    /// Claims the entry for `key` at `now`: `false` when one was recorded (or
+    /// is being recorded) within the window. Checked and claimed under one
+    /// lock, so of concurrent requests exactly one records the entry.
+    fn reserve(&self, key: &AccessKey, now: Instant) -> bool {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map
+            .get(key)
+            .is_some_and(|at| now.duration_since(*at) < COALESCE_WINDOW)
+        {
+            return false;
+        }
         if map.len() >= 10_000 {
             map.retain(|_, at| now.duration_since(*at) < COALESCE_WINDOW);
         }
-        map.insert(key, now);
+        map.insert(key.clone(), now);
+        true
+    }
+
+    /// Gives back a claim whose entry could not be stored, so the next view
+    /// is recorded (unless another request claimed the key since).
+    fn release(&self, key: &AccessKey, at: Instant) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.get(key) == Some(&at) {
+            map.remove(key);
+        }
     }
 }
 
@@ -72,7 +85,9 @@ pub async fn record_access(
         action,
     );
     let now = Instant::now();
-    if recent.is_some_and(|r| r.recorded_within_window(&key, now)) {
+    // Reserved before the append: concurrent requests (a review screen reads
+    // a trail through several at once) must not all find the window empty.
+    if recent.is_some_and(|r| !r.reserve(&key, now)) {
         return Ok(());
     }
     let entry = AuditEntry::access(
@@ -83,13 +98,15 @@ pub async fn record_access(
         now_ms(),
     );
     let (store, tenant) = (store.clone(), who.tenant.clone());
-    web::block(move || store.append_audit(&tenant, &entry))
+    let stored = web::block(move || store.append_audit(&tenant, &entry))
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))?
-        .map_err(ApiError::Internal)?;
-    // Only once it is stored: a failed append must not hide the next view.
-    if let Some(r) = recent {
-        r.remember(key, now);
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))
+        .and_then(|r| r.map_err(ApiError::Internal));
+    // A failed append must not hide the next view.
+    if stored.is_err() {
+        if let Some(r) = recent {
+            r.release(&key, now);
+        }
     }
-    Ok(())
+    stored
 }

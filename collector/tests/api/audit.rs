@@ -535,3 +535,36 @@ async fn a_live_follow_that_claims_to_resume_is_audited_too() {
     assert_eq!(accesses(&app).await.len(), 2);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_reads_of_a_trail_by_one_user_are_one_entry() {
+    let app = TestApp::spawn().await;
+    let events = (0..3).map(|i| click(i, 100 + i as i64, "b")).collect();
+    assert_eq!(
+        app.post_batch(&batch("sess-r", "t", events)).await.status(),
+        200
+    );
+    // The review app requests the first page for the table and the timeline
+    // at once, and verifies beside them: all in flight together.
+    let reads = (0..8).map(|i| {
+        let path = if i % 4 == 3 {
+            "/api/v1/sessions/sess-r/verify"
+        } else {
+            "/api/v1/sessions/sess-r/events?limit=2"
+        };
+        app.get(path)
+    });
+    for res in futures_util::future::join_all(reads).await {
+        assert_eq!(res.status(), 200);
+    }
+    let mut seen = accesses(&app).await;
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("ana".into(), "session.verified".into(), "sess-r".into()),
+            ("ana".into(), "session.viewed".into(), "sess-r".into()),
+        ]
+    );
+    app.stop().await;
+}
