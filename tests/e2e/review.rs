@@ -460,6 +460,23 @@ async fn following_a_session_live_appends_rows_as_the_customer_clicks() -> anyho
     let loaded: String = b
         .eval("return document.getElementById('trail').dataset.loaded")
         .await?;
+    // The integrity badge names how many records it checked.
+    b.wait_for_js(
+        "the integrity badge",
+        "return document.getElementById('integrity').dataset.valid === 'true'",
+    )
+    .await?;
+    let checked: String = b
+        .eval("return document.getElementById('integrity').dataset.length")
+        .await?;
+    let checked: u64 = checked.parse()?;
+    let stored = collector.all_events(&session).await.len() as u64;
+    assert!(
+        (13..=stored).contains(&checked),
+        "the check covered the trail as it was: {checked} of {stored}"
+    );
+    let badge = format!("✔ Integrity verified at {checked} records");
+    assert_eq!(text_of(&b, "#integrity").await?, badge);
     click(&b, "follow").await?;
     b.wait_for_js(
         "the live stream",
@@ -510,6 +527,20 @@ async fn following_a_session_live_appends_rows_as_the_customer_clicks() -> anyho
         .eval("return document.getElementById('trail').dataset.loaded")
         .await?;
     assert_eq!(still, loaded, "rows were added, not the table reloaded");
+    // The trail grew: the badge still says what it checked, and that the
+    // newer records were not.
+    b.wait_for_js(
+        "the records the check did not cover",
+        "return !document.getElementById('integrity-since').hidden",
+    )
+    .await?;
+    let integrity = text_of(&b, "#integrity").await?;
+    assert!(integrity.starts_with(&badge), "{integrity}");
+    assert!(
+        integrity.contains("newer records not checked"),
+        "{integrity}"
+    );
+    assert!(integrity.contains("Re-check"), "{integrity}");
 
     // At the bottom, the view follows the new rows.
     b.eval::<Value>("window.scrollTo(0, document.documentElement.scrollHeight); return null")
@@ -527,6 +558,32 @@ async fn following_a_session_live_appends_rows_as_the_customer_clicks() -> anyho
     )
     .await?;
     screenshot(&b, "05-trail-following-live", 1280).await?;
+
+    // What the reader sees at the top: the badge and the records it did not cover.
+    b.eval::<Value>("window.scrollTo(0, 0); return null")
+        .await?;
+    screenshot(&b, "14-integrity-after-live-rows", 1280).await?;
+
+    // Checking again covers the grown trail.
+    click(&b, "integrity-recheck").await?;
+    b.wait_for_js(
+        "a new check",
+        &format!(
+            "const i = document.getElementById('integrity'); \
+             return i.dataset.valid === 'true' && +i.dataset.length >= {} \
+             && document.getElementById('integrity-since').hidden",
+            checked + 5
+        ),
+    )
+    .await?;
+    let now_checked: String = b
+        .eval("return document.getElementById('integrity').dataset.length")
+        .await?;
+    assert_eq!(
+        text_of(&b, "#integrity").await?,
+        format!("✔ Integrity verified at {now_checked} records")
+    );
+    assert!(!shown(&b, "integrity-recheck").await?);
 
     b.quit().await;
     collector.stop().await;
@@ -655,6 +712,14 @@ async fn a_hostile_trail_renders_as_inert_text() -> anyhow::Result<()> {
     b.quit().await;
     collector.stop().await;
     Ok(())
+}
+
+/// Whether the element with `id` is shown to the person (present and displayed).
+async fn shown(b: &Browser, id: &str) -> WebDriverResult<bool> {
+    match b.driver.find(By::Id(id)).await {
+        Ok(el) => el.is_displayed().await,
+        Err(_) => Ok(false),
+    }
 }
 
 fn shared_last_input(events: &[shared::api::EventRecord], id: &str) -> Option<String> {

@@ -66,6 +66,7 @@ const t = {
   stopLive: null,
   timelineGen: 0,
   summaryTimer: null,
+  check: null, // the last integrity check's answer, and when it came
 };
 
 for (const type of EVENT_TYPES) $("filter-type").append(h("option", { value: type }, `${type} · ${TYPE_NAMES[type]}`));
@@ -100,11 +101,11 @@ export function show(route) {
     t.id = route.sessionId;
     t.summary = null;
     t.gaps = [];
+    t.check = null;
     document.title = `Session ${visible(t.id)} · cotrail review`;
     $("trail-id").textContent = visible(t.id);
     $("trail-summary").replaceChildren();
     $("trail-live").replaceChildren();
-    $("integrity").replaceChildren(pill("neutral", "Checking integrity…"));
     $("export-status").textContent = "";
     $("gaps-banner").hidden = true;
     loadSummary();
@@ -168,6 +169,7 @@ function renderSummary() {
   $("trail-live").replaceChildren(
     isLive(s) ? pill("live", "● live", "Events arrived in the last 30 seconds") : pill("neutral", `last event ${localS(s.last_seen)}`),
   );
+  renderSinceCheck();
 }
 
 async function loadGaps() {
@@ -177,6 +179,7 @@ async function loadGaps() {
     if (id !== t.id) return;
     t.gaps = page.gaps || [];
     renderGapsBanner();
+    renderSinceCheck();
     placeGapRows();
   } catch {
     // The summary's error already says what is wrong with the session.
@@ -240,23 +243,62 @@ function placeGapRows() {
   }
 }
 
+// The check covers the chain up to the head the collector read when asked: the
+// badge says how many records that was, and once the page knows of more (live
+// rows, a summary read later) it says so and offers to check again, rather
+// than let "verified" stand for a trail that has grown since.
+
 async function verify() {
   const id = t.id;
+  t.check = null;
+  $("integrity-badge").replaceChildren(pill("neutral", "Checking integrity…"));
+  $("integrity").dataset.valid = "";
+  $("integrity").dataset.length = "";
+  $("integrity-since").hidden = true;
+  $("integrity-recheck").hidden = true;
   try {
     const v = await api(`/sessions/${encodeURIComponent(id)}/verify`);
     if (id !== t.id) return;
-    $("integrity").replaceChildren(
+    t.check = { ...v, at: Date.now() };
+    $("integrity-badge").replaceChildren(
       v.valid
-        ? pill("ok", `✔ Integrity verified · ${plural(v.length, "record")}`, `The hash chain checks out. Head ${v.head}`)
+        ? pill(
+            "ok",
+            `✔ Integrity verified at ${plural(v.length, "record")}`,
+            `The hash chain of the ${plural(v.length, "record")} stored when checked (${localS(t.check.at)}) checks out. Head ${v.head}`,
+          )
         : pill("bad", `✖ Integrity broken at record ${v.first_broken}`, `${v.reason || "the chain does not check out"}`),
     );
     $("integrity").dataset.valid = v.valid ? "true" : "false";
+    $("integrity").dataset.length = v.valid ? String(v.length) : "";
+    renderSinceCheck();
   } catch (e) {
     if (id !== t.id) return;
-    $("integrity").replaceChildren(pill("warn", "Integrity not checked", e.message));
+    $("integrity-badge").replaceChildren(pill("warn", "Integrity not checked", e.message));
     $("integrity").dataset.valid = "";
+    $("integrity-recheck").hidden = false;
   }
 }
+
+/** Records the page knows the chain holds by now: events and reported gaps. */
+function knownRecords() {
+  return Math.max(Number((t.summary && t.summary.event_count) || 0), timeline.size) + t.gaps.length;
+}
+
+/** Says how many records arrived after a passing check, and offers a new one. */
+function renderSinceCheck() {
+  const v = t.check;
+  if (!v || !v.valid) return;
+  const newer = Math.max(0, knownRecords() - v.length);
+  const since = $("integrity-since");
+  since.textContent = newer ? `${plural(newer, "newer record")} not checked` : "";
+  since.hidden = !newer;
+  $("integrity-recheck").hidden = !newer;
+}
+
+$("integrity-recheck").addEventListener("click", () => {
+  if (t.id) verify();
+});
 
 // ------------------------------------------------------------------ timeline
 
@@ -271,6 +313,7 @@ async function loadTimeline() {
       const page = await api(`/sessions/${encodeURIComponent(id)}/events`, { limit: TIMELINE_PAGE, cursor, order: "asc" });
       if (gen !== t.timelineGen) return;
       timeline.add(page.events || []);
+      renderSinceCheck();
       cursor = page.next_cursor || null;
       $("timeline-status").textContent = cursor ? `${timeline.size.toLocaleString()} events read…` : "";
     } while (cursor && timeline.size < TIMELINE_MAX);
@@ -626,6 +669,7 @@ function startFollow() {
       if (id !== t.id) return;
       timeline.add([rec]);
       addLive([rec]);
+      renderSinceCheck();
       scheduleSummary();
     },
     onState(state, detail) {
@@ -652,6 +696,7 @@ async function catchUp(id) {
     const events = (page.events || []).slice().reverse();
     timeline.add(events);
     addLive(events);
+    renderSinceCheck();
   } catch {
     // The stream itself still runs.
   }
