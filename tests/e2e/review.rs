@@ -722,6 +722,136 @@ async fn shown(b: &Browser, id: &str) -> WebDriverResult<bool> {
     }
 }
 
+/// The trail screen shows no trail and none of its controls; answers its text.
+async fn no_trail_controls(b: &Browser) -> anyhow::Result<String> {
+    for id in [
+        "export-ndjson",
+        "export-csv",
+        "follow",
+        "filter-type",
+        "trail",
+        "timeline",
+        "integrity",
+    ] {
+        assert!(!shown(b, id).await?, "#{id} is shown");
+    }
+    assert!(!shown(b, "error").await?, "the error banner is shown");
+    let view = text_of(b, "#trail-view").await?;
+    for absent in [
+        "No events recorded",
+        "Follow live",
+        "Integrity",
+        "Export NDJSON",
+        "Export CSV",
+    ] {
+        assert!(!view.contains(absent), "{absent:?} in:\n{view}");
+    }
+    Ok(view)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_or_unknown_session_shows_what_is_left_without_trail_controls(
+) -> anyhow::Result<()> {
+    let collector = Collector::spawn().await;
+    let base = collector.base.clone();
+    let (admin, _) = demo_secrets(&collector);
+    let http = reqwest::Client::new();
+    let batch = |session: &str| {
+        json!({"v": 1, "session_id": session, "tab_id": "t1", "events": [
+            {"seq": 0, "ts": 1_763_800_000_000i64, "mono": 0, "actor": {"kind": "customer"}, "type": "CLICK",
+             "data": {"target": element("buy")}},
+            {"seq": 1, "ts": 1_763_800_000_500i64, "mono": 500, "actor": {"kind": "customer"}, "type": "CLICK",
+             "data": {"target": element("pay")}},
+            {"seq": 2, "ts": 1_763_800_001_000i64, "mono": 1000, "actor": {"kind": "agent", "id": "agent-7"}, "type": "CLICK",
+             "data": {"target": element("confirm")}}]})
+    };
+    post_batch(&collector, &batch("sess-doomed")).await;
+    post_batch(&collector, &batch("sess-kept")).await;
+    // An auditor's export before the deletion: its last line names the head.
+    let export = collector
+        .get_text("/api/v1/sessions/sess-doomed/export?format=ndjson")
+        .await;
+    let trailer: Value = serde_json::from_str(export.lines().last().unwrap())?;
+    let exported_head = trailer["chain_head"].as_str().unwrap().to_owned();
+    let res = http
+        .delete(format!("{base}/api/v1/sessions/sess-doomed"))
+        .bearer_auth(&admin)
+        .send()
+        .await?;
+    assert_eq!(res.status(), 200);
+    let tombstone: Value = res.json().await?;
+    assert_eq!(tombstone["chain_head"], exported_head.as_str());
+    let reason = tombstone["reason"].as_str().unwrap().to_owned();
+
+    let b = Browser::start().await?;
+    sign_in_with_demo_button(&b, &base, "agent").await?;
+
+    // Deleted: the tombstone, all of it.
+    b.driver
+        .goto(format!("{base}/review/#/sessions/sess-doomed"))
+        .await?;
+    b.wait_for_js(
+        "the deleted state",
+        "const g = document.getElementById('trail-gone'); return !g.hidden && g.dataset.kind === 'deleted'",
+    )
+    .await?;
+    let view = no_trail_controls(&b).await?;
+    for text in [
+        "This session was deleted",
+        &reason,
+        "EVENTS IT HELD\n3",
+        "CHAIN LENGTH\n3 records",
+        &exported_head,
+    ] {
+        assert!(view.contains(text), "{text:?} in:\n{view}");
+    }
+    let title = b.driver.title().await?;
+    assert!(title.starts_with("Deleted session sess-doomed"), "{title}");
+    screenshot(&b, "12-deleted-session", 1280).await?;
+
+    // Unknown: says so, nothing else.
+    b.driver
+        .goto(format!("{base}/review/#/sessions/sess-never-seen"))
+        .await?;
+    b.wait_for_js(
+        "the no-such-session state",
+        "const g = document.getElementById('trail-gone'); return !g.hidden && g.dataset.kind === 'missing'",
+    )
+    .await?;
+    let view = no_trail_controls(&b).await?;
+    assert!(view.contains("No such session"), "{view}");
+    assert!(view.contains("sess-never-seen"), "{view}");
+    assert!(!view.contains("deleted"), "{view}");
+    screenshot(&b, "13-unknown-session", 1280).await?;
+
+    // A session that is there gets its trail and controls back.
+    b.driver
+        .goto(format!("{base}/review/#/sessions/sess-kept"))
+        .await?;
+    wait_for_trail(&b, "the kept trail").await?;
+    b.wait_for_js(
+        "its integrity badge",
+        "return document.getElementById('integrity').dataset.valid === 'true'",
+    )
+    .await?;
+    assert!(!shown(&b, "trail-gone").await?);
+    for id in ["export-ndjson", "export-csv", "follow", "trail"] {
+        assert!(shown(&b, id).await?, "#{id} is back");
+        assert!(
+            b.driver.find(By::Id(id)).await?.is_enabled().await?,
+            "#{id} is enabled"
+        );
+    }
+    assert_eq!(
+        text_of(&b, "#integrity").await?,
+        "✔ Integrity verified at 3 records"
+    );
+
+    b.quit().await;
+    collector.stop().await;
+    Ok(())
+}
+
 fn shared_last_input(events: &[shared::api::EventRecord], id: &str) -> Option<String> {
     last_input_value(events, id)
 }

@@ -55,10 +55,12 @@ export const auth = {
 
 /** An answer that is not 2xx, with the collector's JSON error when there is one. */
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, tombstone = null) {
     super(message);
     this.status = status;
     this.code = code;
+    /** On 410 Gone: what the deleted session left (deleted_at, reason, counts, chain head). */
+    this.tombstone = tombstone;
   }
 }
 
@@ -80,16 +82,18 @@ function query(params) {
 async function errorOf(res) {
   let code = `http_${res.status}`;
   let message = res.statusText || `HTTP ${res.status}`;
+  let tombstone = null;
   try {
     const body = await res.json();
     if (body && body.error) {
       code = String(body.error.code || code);
       message = String(body.error.message || message);
     }
+    if (body && body.tombstone && typeof body.tombstone === "object") tombstone = body.tombstone;
   } catch {
     // not JSON
   }
-  return new ApiError(res.status, code, message);
+  return new ApiError(res.status, code, message, tombstone);
 }
 
 /** GET a JSON resource with the signed-in token (or `token`). */
@@ -171,8 +175,8 @@ export async function download(path, params, fallbackName) {
 
 /**
  * Follows `/sessions/{id}/live`: calls `onEvent(record, id)` for each event,
- * `onState("open" | "retrying" | "closed", detail)` as the stream comes and
- * goes. Reconnects after a drop with `Last-Event-ID`, so nothing is missed.
+ * `onState("open" | "retrying" | "closed", detail, error)` as the stream comes
+ * and goes (`error`: the ApiError that closed it for good, e.g. a 410). Reconnects after a drop with `Last-Event-ID`, so nothing is missed.
  * Answers a function that stops following.
  */
 export function followLive(sessionId, { onEvent, onState }) {
@@ -244,7 +248,7 @@ export function followLive(sessionId, { onEvent, onState }) {
       } catch (e) {
         if (stopped || (e && e.name === "AbortError")) break;
         if (e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429) {
-          onState("closed", e.message);
+          onState("closed", e.message, e);
           return;
         }
         onState("retrying", e.message || String(e));

@@ -67,6 +67,7 @@ const t = {
   timelineGen: 0,
   summaryTimer: null,
   check: null, // the last integrity check's answer, and when it came
+  gone: null, // { kind: "deleted" | "missing", status, tombstone, message } when the trail cannot be read
 };
 
 for (const type of EVENT_TYPES) $("filter-type").append(h("option", { value: type }, `${type} · ${TYPE_NAMES[type]}`));
@@ -102,6 +103,7 @@ export function show(route) {
     t.summary = null;
     t.gaps = [];
     t.check = null;
+    endGone();
     document.title = `Session ${visible(t.id)} · cotrail review`;
     $("trail-id").textContent = visible(t.id);
     $("trail-summary").replaceChildren();
@@ -140,12 +142,7 @@ async function loadSummary() {
     t.summary = s;
     renderSummary();
   } catch (e) {
-    if (id !== t.id) return;
-    if (e.status === 410) {
-      $("trail-summary").replaceChildren(
-        h("div", { class: "summary-item" }, h("dt", { class: "label" }, "Deleted"), h("dd", {}, visible(e.message))),
-      );
-    }
+    if (id !== t.id || unreadable(e, id)) return;
     showError(e, `Could not load session ${visible(id)}`);
   }
 }
@@ -273,7 +270,7 @@ async function verify() {
     $("integrity").dataset.length = v.valid ? String(v.length) : "";
     renderSinceCheck();
   } catch (e) {
-    if (id !== t.id) return;
+    if (id !== t.id || unreadable(e, id)) return;
     $("integrity-badge").replaceChildren(pill("warn", "Integrity not checked", e.message));
     $("integrity").dataset.valid = "";
     $("integrity-recheck").hidden = false;
@@ -297,8 +294,99 @@ function renderSinceCheck() {
 }
 
 $("integrity-recheck").addEventListener("click", () => {
-  if (t.id) verify();
+  if (t.id && !t.gone) verify();
 });
+
+// ------------------------------------------------------------------ a session that is not there
+
+/** What only makes sense for a trail that can be read. */
+const TRAIL_PARTS = ["trail-live", "integrity", "trail-summary", "trail-actions", "timeline-box", "trail-toolbar", "trail-wrap", "trail-foot"];
+const TRAIL_CONTROLS = ["export-ndjson", "export-csv", "follow", "integrity-recheck"];
+
+/**
+ * Every read of a trail answers alike for a session that is not there: 404 (never
+ * stored, or another tenant's), 400 `bad_session_id` (no session can have that
+ * id), 410 (deleted; the answer carries its tombstone). Whichever read hears it
+ * first replaces the trail with that state, without the trail's controls.
+ * Answers whether `e` was such an answer.
+ */
+function unreadable(e, id) {
+  if (!e || id !== t.id) return false;
+  const kind =
+    e.status === 410 ? "deleted" : e.status === 404 || (e.status === 400 && e.code === "bad_session_id") ? "missing" : null;
+  if (!kind) return false;
+  // A tombstone, once shown, stays; the same answer twice changes nothing.
+  if (t.gone && (t.gone.kind === "deleted" || kind === "missing")) return true;
+  t.gone = { kind, status: e.status, tombstone: e.tombstone || null, message: e.message };
+  stopFollow();
+  $("follow").checked = false;
+  // Answers still on their way are for a trail that is not there.
+  t.generation += 1;
+  t.timelineGen += 1;
+  for (const part of [...TRAIL_PARTS, "gaps-banner", "anchor-banner", "live-new"]) $(part).hidden = true;
+  for (const c of TRAIL_CONTROLS) $(c).disabled = true;
+  $("trail-summary").replaceChildren();
+  $("trail").tBodies[0].replaceChildren();
+  clearError();
+  const box = $("trail-gone");
+  box.replaceChildren(...(kind === "deleted" ? deletedView(t.gone) : missingView(t.gone)));
+  box.dataset.kind = kind;
+  box.classList.toggle("deleted", kind === "deleted");
+  box.hidden = false;
+  document.title = `${kind === "deleted" ? "Deleted session" : "No such session"} ${visible(id)} · cotrail review`;
+  return true;
+}
+
+/** Back to a readable trail's screen (another session was opened). */
+function endGone() {
+  t.gone = null;
+  $("trail-gone").hidden = true;
+  $("trail-gone").replaceChildren();
+  delete $("trail-gone").dataset.kind;
+  for (const part of TRAIL_PARTS) $(part).hidden = false;
+  for (const c of TRAIL_CONTROLS) $(c).disabled = false;
+  $("integrity-since").hidden = true;
+  $("integrity-recheck").hidden = true;
+  $("integrity").dataset.valid = "";
+  $("integrity").dataset.length = "";
+}
+
+const REASONS = { retention: "Retention: no activity for longer than the collector keeps trails" };
+
+function deletedView(g) {
+  const ts = g.tombstone;
+  const title = h("h2", {}, "This session was deleted");
+  if (!ts) return [title, h("p", {}, `Its events are gone. ${visible(g.message)}`)];
+  const item = (label, ...value) => h("div", { class: "summary-item" }, h("dt", { class: "label" }, label), h("dd", {}, ...value));
+  const events = Number(ts.event_count ?? 0);
+  return [
+    title,
+    h("p", {}, "Its events are gone and cannot be read, followed or exported. This is what the collector kept:"),
+    h(
+      "dl",
+      { class: "summary tombstone" },
+      item("Deleted", timeEl(ts.deleted_at, localMs(ts.deleted_at))),
+      item("Why", REASONS[ts.reason] || visible(String(ts.reason ?? ""))),
+      item("Events it held", events.toLocaleString()),
+      item("Chain length", plural(Number(ts.chain_length ?? 0), "record")),
+      item("Chain head", h("code", { class: "chain-head", id: "tombstone-head" }, visible(String(ts.chain_head ?? "")))),
+    ),
+    h(
+      "p",
+      { class: "small muted" },
+      `An export made before the deletion holds the whole trail if its last line (NDJSON) or last row (CSV) names this chain head and ${plural(events, "event")}.`,
+    ),
+  ];
+}
+
+function missingView(g) {
+  const why =
+    g.status === 400
+      ? `No session can have this id: ${visible(g.message)}.`
+      : "There is no session with this id that you can read: the link may be mistyped or cut short, or the session belongs to another tenant. " +
+        "A session is also not here before its first events arrive.";
+  return [h("h2", {}, "No such session"), h("p", {}, why), h("p", {}, h("a", { href: "#/" }, "Go to all sessions"))];
+}
 
 // ------------------------------------------------------------------ timeline
 
@@ -320,7 +408,8 @@ async function loadTimeline() {
     if (cursor) $("timeline-status").textContent = `showing the first ${timeline.size.toLocaleString()} events`;
     timeline.render();
   } catch (e) {
-    if (gen === t.timelineGen) $("timeline-status").textContent = `Timeline incomplete: ${e.message}`;
+    if (gen !== t.timelineGen || unreadable(e, id)) return;
+    $("timeline-status").textContent = `Timeline incomplete: ${e.message}`;
   }
 }
 
@@ -525,6 +614,7 @@ async function loadPage() {
   } catch (e) {
     if (gen !== t.generation) return;
     $("trail-status").textContent = "";
+    if (unreadable(e, id)) return;
     showError(e, `Could not load the trail of session ${visible(id)}`);
   }
 }
@@ -672,8 +762,10 @@ function startFollow() {
       renderSinceCheck();
       scheduleSummary();
     },
-    onState(state, detail) {
+    onState(state, detail, err) {
       if (id !== t.id) return;
+      // Deleted while followed: the stream's 410 carries the tombstone.
+      if (state === "closed" && unreadable(err, id)) return;
       followState(state, detail);
       if (state === "open" && first) {
         first = false;
@@ -717,24 +809,26 @@ function scheduleSummary() {
 }
 
 $("follow").addEventListener("change", (e) => {
-  if (e.target.checked && t.id) startFollow();
+  if (e.target.checked && t.id && !t.gone) startFollow();
   else stopFollow();
 });
 
 // ------------------------------------------------------------------ export
 
 async function exportAs(format) {
+  const id = t.id;
   const btn = $(`export-${format}`);
   btn.disabled = true;
   $("export-status").textContent = `Preparing the ${format.toUpperCase()} export…`;
   try {
-    const { name, bytes } = await download(`/sessions/${encodeURIComponent(t.id)}/export`, { format }, `cotrail-${t.id}.${format}`);
+    const { name, bytes } = await download(`/sessions/${encodeURIComponent(id)}/export`, { format }, `cotrail-${id}.${format}`);
     $("export-status").textContent = `Downloaded ${name} (${(bytes / 1024).toFixed(1)} KB).`;
   } catch (e) {
     $("export-status").textContent = "";
+    if (unreadable(e, id)) return;
     showError(e, "The export failed");
   } finally {
-    btn.disabled = false;
+    if (!t.gone) btn.disabled = false;
   }
 }
 
