@@ -21,7 +21,12 @@ use crate::ids::{AgentId, SessionId, TabId};
 use crate::limits::*;
 
 /// Who caused an event: the seed's "was it an agent" flag, made precise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Deserialised by hand (see the `Deserialize` impl below): serde's derive for
+/// an internally tagged enum ignores extra keys beside a unit variant's tag,
+/// `deny_unknown_fields` or not, so `{"kind":"customer","id":"x"}` was taken
+/// as a customer with the id dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Actor {
@@ -32,6 +37,45 @@ pub enum Actor {
     /// The page's own code dispatched the DOM event (`isTrusted == false`) outside
     /// an agent's control: neither person did it.
     Script,
+}
+
+/// The wire form of an [`Actor`]: `kind` and, for an agent only, `id`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActorWire {
+    kind: ActorKind,
+    /// `Some` whenever the key is present, `null` too.
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Option<AgentId>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ActorKind {
+    Customer,
+    Agent,
+    Script,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<AgentId>>, D::Error> {
+    Option::<AgentId>::deserialize(d).map(Some)
+}
+
+impl<'de> Deserialize<'de> for Actor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let wire = ActorWire::deserialize(d)?;
+        match (wire.kind, wire.id) {
+            (ActorKind::Agent, Some(Some(id))) => Ok(Actor::Agent { id }),
+            (ActorKind::Agent, _) => Err(D::Error::missing_field("id")),
+            (ActorKind::Customer, None) => Ok(Actor::Customer),
+            (ActorKind::Script, None) => Ok(Actor::Script),
+            (kind, Some(_)) => Err(D::Error::custom(match kind {
+                ActorKind::Customer => "a customer actor has no `id` (only an agent has one)",
+                _ => "a script actor has no `id` (only an agent has one)",
+            })),
+        }
+    }
 }
 
 impl Actor {

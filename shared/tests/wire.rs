@@ -252,6 +252,44 @@ fn unknown_fields_and_types_are_rejected_with_their_name() {
 }
 
 #[test]
+fn an_actor_carries_an_id_only_when_it_is_an_agent() {
+    for (json, ok) in [
+        (json!({"kind": "customer"}), Some(Actor::Customer)),
+        (json!({"kind": "script"}), Some(Actor::Script)),
+        (
+            json!({"kind": "agent", "id": "agent-7"}),
+            Some(Actor::Agent {
+                id: shared::AgentId::parse("agent-7").unwrap(),
+            }),
+        ),
+        (json!({"kind": "customer", "id": "x"}), None),
+        (json!({"kind": "script", "id": "x"}), None),
+        (json!({"kind": "customer", "id": null}), None),
+        (json!({"kind": "agent"}), None),
+        (json!({"kind": "agent", "id": null}), None),
+        (json!({"kind": "agent", "id": "a", "team": "b"}), None),
+        (json!({"kind": "customer", "colour": "red"}), None),
+        (json!({"kind": "robot"}), None),
+        (json!({"id": "a"}), None),
+    ] {
+        let got = serde_json::from_value::<Actor>(json.clone());
+        match ok {
+            Some(actor) => {
+                assert_eq!(got.unwrap(), actor, "{json}");
+                // The wire format is unchanged: it writes back what it read.
+                assert_eq!(serde_json::to_value(&actor).unwrap(), json);
+            }
+            None => assert!(got.is_err(), "{json} was accepted as {got:?}"),
+        }
+    }
+    // Inside an event, and inside a stored record (flattened) too.
+    let mut v = serde_json::to_value(&samples()[0].1).unwrap();
+    v["actor"] = json!({"kind": "customer", "id": "x"});
+    let err = serde_json::from_value::<Event>(v).unwrap_err().to_string();
+    assert!(err.contains("no `id`"), "{err}");
+}
+
+#[test]
 fn validation_names_the_limit_that_was_broken() {
     let mut batch = Batch {
         v: WIRE_VERSION,

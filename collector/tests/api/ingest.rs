@@ -134,6 +134,17 @@ async fn unknown_event_types_and_fields_get_400_naming_them() {
     .await;
     assert!(msg.contains("sneaky"), "{msg}");
 
+    // An id beside a customer (or script) actor is not dropped: refused.
+    let mut ev = click(0, 1, "a");
+    ev["actor"] = json!({"kind": "customer", "id": "x"});
+    let msg = assert_error(
+        app.post_batch(&batch("s", "t", vec![ev])).await,
+        400,
+        "invalid_batch",
+    )
+    .await;
+    assert!(msg.contains("no `id`"), "{msg}");
+
     let msg = assert_error(
         app.post_batch(&batch("bad id!", "t", vec![click(0, 1, "a")]))
             .await,
