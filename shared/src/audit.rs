@@ -497,13 +497,33 @@ impl PlatformRecord {
         if let Some(c) = &self.change {
             c.validate()?;
         }
-        if self.occurred_at < 0 {
+        if self.occurred_at < MIN_OCCURRED_AT_MS {
             return Err(limit(
                 "bad_time",
-                format!("occurred_at {} is before 1970", self.occurred_at),
+                format!(
+                    "occurred_at {} is before 2000-01-01, the limit is {MIN_OCCURRED_AT_MS} (ms since 1970)",
+                    self.occurred_at
+                ),
             ));
         }
         self.data.validate()
+    }
+
+    /// Checks `occurred_at` against the receiver's clock `now` (ms): at most
+    /// [`MAX_OCCURRED_AT_AHEAD_MS`] after it. [`PlatformRecord::validate`]
+    /// checks everything else.
+    pub fn validate_time(&self, now: i64) -> Result<(), LimitError> {
+        let latest = now.saturating_add(MAX_OCCURRED_AT_AHEAD_MS);
+        if self.occurred_at > latest {
+            return Err(limit(
+                "bad_time",
+                format!(
+                    "occurred_at {} is more than a day after the collector's clock, the limit is {latest} (now + {MAX_OCCURRED_AT_AHEAD_MS} ms)",
+                    self.occurred_at
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -97,3 +97,13 @@ pub const MAX_USER_AGENT_CHARS: usize = 512;
 
 /// Longest client IP text, in characters (an IPv6 address with a zone is 45).
 pub const MAX_IP_CHARS: usize = 64;
+
+/// Earliest `occurred_at` of a platform record (2000-01-01T00:00:00Z, in ms): a
+/// support platform's records are recent; an earlier time is a unit mistake
+/// (seconds for milliseconds) or a forgery that would sort below everything.
+pub const MIN_OCCURRED_AT_MS: i64 = 946_684_800_000;
+
+/// How far after the collector's clock a platform record's `occurred_at` may be,
+/// in ms (a day): room for any clock skew, while `i64::MAX` (a record pinned
+/// to the top of the newest-first activity log forever) is refused.
+pub const MAX_OCCURRED_AT_AHEAD_MS: i64 = 86_400_000;

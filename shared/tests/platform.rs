@@ -379,3 +379,27 @@ fn a_missing_origin_is_stamped_with_the_posting_request() {
     let own = rec.origin.clone().unwrap();
     assert_eq!(AuditEntry::platform(rec, 1, &fallback).origin, own);
 }
+
+#[test]
+fn occurred_at_must_be_after_2000_and_at_most_a_day_ahead_of_the_receiver() {
+    let now = 1_763_800_000_000;
+    let at = |t: i64| {
+        let mut r = record(0, PlatformData::LoggedIn);
+        r.occurred_at = t;
+        r
+    };
+    assert!(at(MIN_OCCURRED_AT_MS).validate().is_ok());
+    let err = at(MIN_OCCURRED_AT_MS - 1).validate().unwrap_err();
+    assert_eq!(err.code, "bad_time");
+    assert!(err.message.contains("the limit is"), "{}", err.message);
+    assert!(at(-1).validate().is_err());
+    let ahead = now + MAX_OCCURRED_AT_AHEAD_MS;
+    assert!(at(ahead).validate_time(now).is_ok());
+    for t in [ahead + 1, i64::MAX] {
+        let err = at(t).validate_time(now).unwrap_err();
+        assert_eq!(err.code, "bad_time");
+        assert!(err.message.contains(&ahead.to_string()), "{}", err.message);
+    }
+    // A receiver at the end of time does not overflow.
+    assert!(at(i64::MAX).validate_time(i64::MAX).is_ok());
+}

@@ -50,8 +50,8 @@ pub async fn post(
 ) -> Result<HttpResponse, ApiError> {
     check_content_type(&req)?;
     let bytes = read_body(&req, body, config.body_read_timeout).await?;
-    let records = decode(&bytes)?;
     let received_at = now_ms();
+    let records = decode(&bytes, received_at)?;
     let origin = request_origin(&req);
     let entries: Vec<AuditEntry> = records
         .into_iter()
@@ -96,8 +96,9 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// Decodes and validates one record or an array of records. Pure.
-pub fn decode(bytes: &[u8]) -> Result<Vec<PlatformRecord>, ApiError> {
+/// Decodes and validates one record or an array of records, their times
+/// against the collector's clock `now` (ms). Pure.
+pub fn decode(bytes: &[u8], now: i64) -> Result<Vec<PlatformRecord>, ApiError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ApiError::bad_request(
             "invalid_utf8",
@@ -109,6 +110,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<PlatformRecord>, ApiError> {
     };
     let check = |what: String, r: &PlatformRecord| {
         r.validate()
+            .and_then(|()| r.validate_time(now))
             .map_err(|e| ApiError::bad_request(e.code, format!("{what}: {}", e.message)))
     };
     if text.trim_start().starts_with('[') {
@@ -163,9 +165,9 @@ mod tests {
             b"[1,2]",
             b"{\"type\":\"LOGGED_IN\"}",
         ] {
-            assert!(decode(body).is_err(), "{body:?}");
+            assert!(decode(body, 0).is_err(), "{body:?}");
         }
         let deep = "[".repeat(10_000);
-        assert!(decode(deep.as_bytes()).is_err());
+        assert!(decode(deep.as_bytes(), 0).is_err());
     }
 }

@@ -568,3 +568,31 @@ async fn concurrent_reads_of_a_trail_by_one_user_are_one_entry() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_platform_record_from_far_in_the_future_or_the_past_is_refused() {
+    let app = TestApp::spawn().await;
+    let now = collector::routes::ingest::now_ms();
+    let mut r = fixtures()[0].clone();
+    for (t, says) in [
+        (i64::MAX, "more than a day after"),
+        (now + 2 * 86_400_000, "more than a day after"),
+        (946_684_799_999, "before 2000"),
+    ] {
+        r["occurred_at"] = json!(t);
+        let msg = assert_error(
+            post_records(&app, Some(SERVER_KEY), &json!([r])).await,
+            400,
+            "bad_time",
+        )
+        .await;
+        assert!(
+            msg.contains(says) && msg.contains("the limit is"),
+            "{t}: {msg}"
+        );
+    }
+    // A clock a few minutes ahead of the collector's is no reason to refuse.
+    r["occurred_at"] = json!(now + 300_000);
+    assert_eq!(post_records(&app, Some(SERVER_KEY), &r).await.status(), 200);
+    app.stop().await;
+}
