@@ -126,17 +126,22 @@ fn find<'a, T>(entries: &'a [([u8; 32], T)], secret: &str) -> Option<&'a T> {
 }
 
 /// Whether `origin` (as a browser sends it: `scheme://host[:port]`) matches
-/// one of the patterns.
+/// one of the patterns. `scheme://host:*` matches any port, the scheme's
+/// default too: browsers leave a default port out of `Origin`
+/// (`https://shop.example`, not `https://shop.example:443`).
 pub fn origin_allowed(patterns: &[String], origin: &str) -> bool {
     patterns.iter().any(|p| {
         if p == "*" || p == origin {
             return true;
         }
         match p.strip_suffix(":*") {
-            Some(base) => origin
-                .strip_prefix(base)
-                .and_then(|rest| rest.strip_prefix(':'))
-                .is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())),
+            Some(base) => match origin.strip_prefix(base) {
+                Some("") => true,
+                Some(rest) => rest.strip_prefix(':').is_some_and(|port| {
+                    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                }),
+                None => false,
+            },
             None => false,
         }
     })
@@ -343,10 +348,23 @@ mod tests {
         assert!(!origin_allowed(&p, "https://shop.example.evil"));
         assert!(!origin_allowed(&p, "http://shop.example"));
         assert!(origin_allowed(&p, "http://localhost:5173"));
-        assert!(!origin_allowed(&p, "http://localhost"));
+        assert!(!origin_allowed(&p, "http://localhost:"));
+        assert!(!origin_allowed(&p, "http://localhostevil"));
         assert!(!origin_allowed(&p, "http://localhost:80x"));
         assert!(!origin_allowed(&p, "http://localhost.evil:80"));
         assert!(origin_allowed(&["*".to_owned()], "null"));
+    }
+
+    #[test]
+    fn any_port_matches_the_default_port_a_browser_leaves_out() {
+        let p = vec!["https://shop.example:*".to_owned()];
+        // `Origin` of a page on https://shop.example/ (port 443).
+        assert!(origin_allowed(&p, "https://shop.example"));
+        assert!(origin_allowed(&p, "https://shop.example:443"));
+        assert!(origin_allowed(&p, "https://shop.example:8443"));
+        assert!(!origin_allowed(&p, "http://shop.example"));
+        assert!(!origin_allowed(&p, "https://shop.example.evil"));
+        assert!(!origin_allowed(&p, "https://shop.exampl"));
     }
 
     fn file(token: &str) -> TenantsFile {
