@@ -840,9 +840,21 @@ impl Store {
         Ok(tombstone)
     }
 
+    /// The trees that hold a session's records under its prefix: what
+    /// deleting it purges.
+    fn session_trees(&self) -> [&sled::Tree; 5] {
+        [
+            &self.events,
+            &self.timeline,
+            &self.gaps,
+            &self.chain,
+            &self.arrivals,
+        ]
+    }
+
     /// Removes every record under a deleted session's prefix.
     fn purge(&self, prefix: &[u8]) -> anyhow::Result<()> {
-        for tree in [&self.events, &self.timeline, &self.gaps, &self.chain] {
+        for tree in self.session_trees() {
             loop {
                 let mut batch = sled::Batch::default();
                 let mut n = 0;
@@ -887,7 +899,8 @@ impl Store {
         for k in self.tombstones.iter().keys() {
             let mut prefix = k?.to_vec();
             prefix.push(0);
-            let leftover = [&self.events, &self.timeline, &self.gaps, &self.chain]
+            let leftover = self
+                .session_trees()
                 .iter()
                 .any(|t| t.scan_prefix(&prefix).next().is_some());
             if leftover {
@@ -1594,9 +1607,18 @@ mod tests {
         assert_eq!(Some(&t.chain_head), before.head.as_ref());
 
         let prefix = session_prefix(&ten(), &sid("old"));
-        for tree in [&store.events, &store.timeline, &store.gaps, &store.chain] {
+        for tree in [
+            &store.events,
+            &store.timeline,
+            &store.gaps,
+            &store.chain,
+            &store.arrivals,
+        ] {
             assert_eq!(keys_under(tree, &prefix), 0);
         }
+        // The live session keeps its arrivals.
+        let recent = session_prefix(&ten(), &sid("recent"));
+        assert_eq!(keys_under(&store.arrivals, &recent), 4);
         assert!(matches!(
             store.status(&ten(), &sid("old")).unwrap(),
             SessionStatus::Deleted(d) if &d == t
@@ -1636,6 +1658,12 @@ mod tests {
         assert_eq!(keys_under(&store.events, &prefix), 3);
         assert!(store.sweep(5, i64::MAX).unwrap().is_empty());
         assert_eq!(keys_under(&store.events, &prefix), 0);
+        // Arrival numbers alone left behind are purged too.
+        let mut akey = prefix.clone();
+        akey.extend_from_slice(&0u64.to_be_bytes());
+        store.arrivals.insert(akey, &b"t\0"[..]).unwrap();
+        assert!(store.sweep(5, i64::MAX).unwrap().is_empty());
+        assert_eq!(keys_under(&store.arrivals, &prefix), 0);
     }
 
     fn state_of(store: &Store, session: &str) -> SessionState {
