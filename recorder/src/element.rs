@@ -74,10 +74,110 @@ crate::global::page_global! {
     static PASSWORDS: js_sys::WeakSet = js_sys::WeakSet::new();
 }
 
+crate::global::page_global! {
+    /// The ids and names (`#id`, `@name`) of those inputs: a "show password"
+    /// button that replaces the input by a new `type="text"` one keeps them.
+    static PASSWORD_KEYS: core::cell::RefCell<Vec<String>> = core::cell::RefCell::new(Vec::new());
+}
+
+/// Remembered ids and names at most (a page has a handful of password fields).
+const MAX_PASSWORD_KEYS: usize = 64;
+
+crate::global::page_global! {
+    /// The observer of `type` attributes (see `observers::input`) while the
+    /// recorder runs: [`see_shadow_root`] points it at shadow roots too.
+    static TYPE_WATCH: core::cell::RefCell<Option<web_sys::MutationObserver>> = core::cell::RefCell::new(None);
+}
+
+crate::global::page_global! {
+    /// Shadow roots the running recorder's observer watches (see [`see_shadow_root`]).
+    static WATCHED_ROOTS: core::cell::RefCell<js_sys::WeakSet> = core::cell::RefCell::new(js_sys::WeakSet::new());
+}
+
+/// `#id` and `@name` of an input.
+fn password_keys(el: &Element) -> [Option<String>; 2] {
+    [
+        attr(el, "id").map(|id| concat(&["#", &id])),
+        attr(el, "name").map(|name| concat(&["@", &name])),
+    ]
+}
+
 /// Remembers an input that is, or was, a password field.
-pub fn remember_password(el: &js_sys::Object) {
+pub fn remember_password(el: &Element) {
     PASSWORDS.with(|set| {
         set.add(el);
+    });
+    PASSWORD_KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        for key in password_keys(el).into_iter().flatten() {
+            if keys.len() < MAX_PASSWORD_KEYS && !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    });
+}
+
+/// Whether an input is, or stands in for, a remembered password field.
+fn was_password(el: &Element) -> bool {
+    PASSWORDS.with(|set| set.has(el))
+        || PASSWORD_KEYS.with(|keys| {
+            let keys = keys.borrow();
+            !keys.is_empty()
+                && password_keys(el)
+                    .into_iter()
+                    .flatten()
+                    .any(|k| keys.contains(&k))
+        })
+}
+
+/// Remembers every password input of `root` (the document, a shadow root).
+pub fn remember_passwords_in(root: &JsValue) {
+    let root: &Element = root.unchecked_ref();
+    if let Ok(list) = root.query_selector_all("input[type=password]") {
+        for i in 0..list.length() {
+            if let Some(node) = list.item(i) {
+                remember_password(node.unchecked_ref());
+            }
+        }
+    }
+}
+
+/// What the `type` observer watches (in the document or a shadow root).
+pub fn type_watch_options() -> web_sys::MutationObserverInit {
+    let options = web_sys::MutationObserverInit::new();
+    options.set_subtree(true);
+    options.set_attribute_old_value(true);
+    options.set_attribute_filter(&js_sys::Array::of1(&"type".into()));
+    options
+}
+
+/// Sets (or clears, on stop) the observer [`see_shadow_root`] extends.
+pub fn set_type_watch(observer: Option<web_sys::MutationObserver>) {
+    TYPE_WATCH.with(|w| *w.borrow_mut() = observer);
+    // A new observer watches no shadow root yet.
+    WATCHED_ROOTS.with(|set| *set.borrow_mut() = js_sys::WeakSet::new());
+}
+
+/// The first time an event comes from inside an open shadow root: its password
+/// inputs are remembered and its `type` changes watched too (the document's
+/// observer does not see into shadow roots). This runs before the page's own
+/// handlers (the recorder listens in the capture phase), so a "show" button
+/// inside a component is seen before it switches its field.
+fn see_shadow_root(el: &Element) {
+    let root: JsValue = el.get_root_node().into();
+    if !crate::global::get(&root, &js_str!("host")).is_object()
+        || WATCHED_ROOTS.with(|set| set.borrow().has(root.unchecked_ref()))
+    {
+        return;
+    }
+    WATCHED_ROOTS.with(|set| {
+        set.borrow().add(root.unchecked_ref());
+    });
+    remember_passwords_in(&root);
+    TYPE_WATCH.with(|w| {
+        if let Some(observer) = w.borrow().as_ref() {
+            let _ = observer.observe_with_options(root.unchecked_ref(), &type_watch_options());
+        }
     });
 }
 
@@ -207,10 +307,12 @@ pub fn event_element(event: &web_sys::Event) -> Option<Element> {
     } else {
         first
     };
-    match target.dyn_into::<Element>() {
-        Ok(el) => Some(el),
-        Err(other) => other.dyn_into::<web_sys::Node>().ok()?.parent_element(),
-    }
+    let el = match target.dyn_into::<Element>() {
+        Ok(el) => el,
+        Err(other) => other.dyn_into::<web_sys::Node>().ok()?.parent_element()?,
+    };
+    see_shadow_root(&el);
+    Some(el)
 }
 
 /// The control a click landed in, or the element itself.
@@ -242,7 +344,7 @@ pub fn facts(el: &Element) -> FieldFacts {
     if tag == "input" {
         if input_type == "password" {
             remember_password(el);
-        } else if PASSWORDS.with(|set| set.has(el)) {
+        } else if was_password(el) {
             input_type = "password".into();
         }
     } else if tag == "option" {
@@ -330,14 +432,18 @@ fn nth_of_type(el: &Element, tag: &str) -> Option<usize> {
     (before > 0 || has_after).then_some(before + 1)
 }
 
-/// The text of an element that may be read as a label: none when it is masked
-/// or holds masked, blocked, password or card content (its `textContent` would
+/// Whether an element's text may be read as a label: not when it is masked or
+/// holds masked, blocked, password or card content (its `textContent` would
 /// carry that content along).
+fn readable(el: &Element) -> bool {
+    !is_marked(el) && !has_private(el)
+}
+
+/// The text of an element that may be read as a label (see [`readable`]).
 fn label_text(el: &Element) -> Option<String> {
-    if is_marked(el) || has_private(el) {
-        return None;
-    }
-    prop(el, &js_str!("textContent"))
+    readable(el)
+        .then(|| prop(el, &js_str!("textContent")))
+        .flatten()
 }
 
 /// `aria-labelledby`: the texts of the elements it names, in order.
@@ -381,9 +487,14 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
                 .and_then(clean)
                 .or_else(|| attr(el, "placeholder").and_then(clean))
         }
-        "button" | "a" | "summary" | "label" | "option" | "legend" => label_text(el)
-            .and_then(clean)
-            .or_else(|| attr(el, "title").and_then(clean)),
+        // Text withheld for what it holds: no `title` in its place either (a
+        // title often repeats the text).
+        "button" | "a" | "summary" | "label" | "option" | "legend" if readable(el) => {
+            prop(el, &js_str!("textContent"))
+                .and_then(clean)
+                .or_else(|| attr(el, "title").and_then(clean))
+        }
+        "button" | "a" | "summary" | "label" | "option" | "legend" => None,
         "img" => attr(el, "alt").and_then(clean),
         _ if matches!(
             role.as_str(),

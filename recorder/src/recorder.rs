@@ -71,9 +71,24 @@ impl Core {
     /// that caused them (`scroll`, `selectionchange`, `popstate`): an agent scope
     /// that ended within [`AFTER_SCOPE_MS`] still counts.
     pub fn actor_after(&self, event: &web_sys::Event) -> Actor {
+        self.actor_after_inner(event, false)
+    }
+
+    /// As [`Core::actor_after`] for `scroll`: each scroll the agent is credited
+    /// with extends the window, so a smooth scroll (hundreds of milliseconds of
+    /// frames) stays the agent's to its end.
+    pub fn actor_of_scroll(&self, event: &web_sys::Event) -> Actor {
+        self.actor_after_inner(event, true)
+    }
+
+    fn actor_after_inner(&self, event: &web_sys::Event, extend: bool) -> Actor {
         if self.agent_scope.borrow().is_empty() {
-            if let Some((id, at)) = self.last_agent.borrow().as_ref() {
-                if self.now() - at < AFTER_SCOPE_MS {
+            let now = self.now();
+            if let Some((id, at)) = self.last_agent.borrow_mut().as_mut() {
+                if now - *at < AFTER_SCOPE_MS {
+                    if extend {
+                        *at = now;
+                    }
                     return Actor::Agent { id: id.clone() };
                 }
             }

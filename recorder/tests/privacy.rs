@@ -379,3 +379,143 @@ async fn typing_and_scrolling_by_an_agent_stay_the_agents() {
     end();
     host.remove();
 }
+
+#[wasm_bindgen_test]
+async fn a_password_input_replaced_by_a_text_input_stays_masked() {
+    let host = mount(
+        r#"<input id="rp-typed" name="pin" type="password">
+           <input id="rp-first" type="password">"#,
+    );
+    begin("");
+    // A "show" button that swaps the input for a new `type="text"` one with
+    // the same id and name (and value), after typing or before it.
+    let swap = |id: &str| {
+        eval(&format!(
+            "var o = document.getElementById('{id}'); var n = document.createElement('input'); \
+             n.type = 'text'; n.id = o.id; if (o.name) n.name = o.name; n.value = o.value; o.replaceWith(n);"
+        ))
+    };
+    type_into("rp-typed", "replaced-before-61");
+    swap("rp-typed");
+    type_into("rp-typed", "replaced-before-61-and-after-62");
+    fire("rp-typed", "change");
+    swap("rp-first");
+    type_into("rp-first", "replaced-first-63");
+    fire("rp-first", "change");
+    for id in ["rp-typed", "rp-first"] {
+        let evs = wait_for(&format!("INPUT on #{id}"), 3_000.0, || {
+            let e = events_on("INPUT", id);
+            (!e.is_empty()).then_some(e)
+        })
+        .await;
+        for e in evs {
+            assert_eq!(e["data"]["masked"], "password", "{e}");
+        }
+    }
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_none_left(&["replaced-before", "replaced-first"]);
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_show_button_inside_a_component_keeps_its_password_masked() {
+    let host = mount(r#"<div id="pw-comp"></div>"#);
+    shadow(
+        "pw-comp",
+        r#"<input id="sp" type="password"><button id="sp-eye" type="button">Show</button>"#,
+    );
+    in_shadow(
+        "pw-comp",
+        "root.getElementById('sp-eye').addEventListener('click', function () { \
+           var f = root.getElementById('sp'); f.type = f.type === 'password' ? 'text' : 'password'; });",
+    );
+    begin("");
+    // Shown before anything is typed: the recorder never saw it as a password
+    // field in an event, and the document's observer does not see into the
+    // component.
+    in_shadow("pw-comp", "root.getElementById('sp-eye').click();");
+    assert_eq!(
+        eval_str("return document.getElementById('pw-comp').shadowRoot.getElementById('sp').type"),
+        "text"
+    );
+    in_shadow(
+        "pw-comp",
+        "var f = root.getElementById('sp'); f.value = 'component-shown-71'; \
+         f.dispatchEvent(new Event('input', {bubbles: true, composed: true})); \
+         f.dispatchEvent(new Event('change', {bubbles: true, composed: true}));",
+    );
+    let e = first_on("INPUT", "sp").await;
+    assert_eq!(e["data"]["masked"], "password", "{e}");
+    assert_none_left(&["component-shown"]);
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_title_does_not_stand_in_for_withheld_text() {
+    let host = mount(
+        r#"<a id="tt-link" href="javascript:void 0" title="Account TITLE-SECRET-81"><span data-cotrail-mask>TEXT-SECRET-82</span></a>
+           <a id="tt-open" href="javascript:void 0" title="Open title"><img alt=""></a>"#,
+    );
+    begin("");
+    click("tt-link");
+    click("tt-open");
+    let e = first_on("CLICK", "tt-link").await;
+    assert!(e["data"]["target"].get("label").is_none(), "{e}");
+    // The control: a link without text is named by its title.
+    assert_eq!(
+        first_on("CLICK", "tt-open").await["data"]["target"]["label"],
+        "Open title"
+    );
+    assert_none_left(&["TITLE-SECRET", "TEXT-SECRET"]);
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_label_whose_page_handler_is_slow_is_still_one_click() {
+    let host = mount(
+        r#"<label id="slow-lbl" for="slow-cb">Slow</label><input id="slow-cb" type="checkbox">"#,
+    );
+    // A framework re-render on a slow phone: 120 ms of work in the handler.
+    eval(
+        "document.getElementById('slow-lbl').addEventListener('click', function () { \
+           var end = performance.now() + 120; while (performance.now() < end) {} });",
+    );
+    begin("");
+    click("slow-lbl");
+    assert_eq!(
+        first_on("INPUT", "slow-cb").await["data"]["checked"],
+        true,
+        "the box was ticked"
+    );
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_eq!(events_of("CLICK").len(), 1, "{:?}", events_of("CLICK"));
+    end();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn an_agents_smooth_scroll_is_the_agents_to_its_end() {
+    let host = mount(
+        r#"<div id="sm-pane" style="height:80px;overflow:auto;scroll-behavior:smooth"><div style="height:8000px">tall</div></div>"#,
+    );
+    begin("");
+    cotrail_recorder::agent_scope_enter("agent-4".into()).unwrap();
+    eval("document.getElementById('sm-pane').scrollTo({top: 6000, behavior: 'smooth'});");
+    cotrail_recorder::agent_scope_exit();
+    let evs = wait_for("the SCROLL at the end", 5_000.0, || {
+        let evs = events_on("SCROLL", "sm-pane");
+        evs.iter().any(|e| e["data"]["y"] == 6000).then_some(evs)
+    })
+    .await;
+    assert!(evs.len() >= 2, "a smooth scroll: {evs:?}");
+    for e in &evs {
+        assert_eq!(e["actor"]["id"], "agent-4", "{e}");
+    }
+    end();
+    host.remove();
+}

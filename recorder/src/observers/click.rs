@@ -11,21 +11,26 @@ use web_sys::{Document, Element};
 use crate::element;
 use crate::listener::{EventKind, Listener};
 use crate::recorder::Core;
+use crate::timer::Timer;
 
-/// A label's click reaches its control within the same task; a person cannot
-/// click twice that fast.
-const FORWARD_MS: f64 = 50.0;
+/// The control a `<label>` click passes on to: the browser clicks it within the
+/// same task, after the page's handlers of the label click (however long they
+/// take); a 0 ms timer forgets it once that task is over.
+struct Forward {
+    control: Element,
+    _forget: Timer,
+}
 
 pub struct ClickObserver {
     _listener: Listener,
+    _forward: Rc<RefCell<Option<Forward>>>,
 }
 
 impl ClickObserver {
     pub fn new(core: &Rc<Core>, document: &Document) -> Self {
         let core = core.clone();
-        // The control a `<label>` click was just passed on to: the browser
-        // clicks it too, and one click of the person is one event.
-        let forwarded: RefCell<Option<(Element, f64)>> = RefCell::new(None);
+        let forward: Rc<RefCell<Option<Forward>>> = Rc::new(RefCell::new(None));
+        let pending = forward.clone();
         let listener = Listener::new(document, EventKind::Click, move |event| {
             let Some(el) = element::event_element(event) else {
                 return;
@@ -34,16 +39,26 @@ impl ClickObserver {
                 return;
             }
             let el = element::interactive(&el);
-            let now = core.now();
-            if let Some((control, at)) = forwarded.take() {
-                if control == el && now - at < FORWARD_MS {
-                    return;
-                }
+            // One click of the person is one event.
+            let taken = pending.borrow_mut().take();
+            if taken.is_some_and(|f| f.control == el) {
+                return;
             }
             if element::local_name(&el) == "label" {
-                *forwarded.borrow_mut() =
-                    crate::global::get_object(&el, &crate::global::js_str!("control"))
-                        .map(|control| (control, now));
+                let control: Option<Element> =
+                    crate::global::get_object(&el, &crate::global::js_str!("control"));
+                if let Some(control) = control {
+                    let weak = Rc::downgrade(&pending);
+                    let forget = Timer::once(0, move || {
+                        if let Some(f) = weak.upgrade() {
+                            f.borrow_mut().take();
+                        }
+                    });
+                    *pending.borrow_mut() = Some(Forward {
+                        control,
+                        _forget: forget,
+                    });
+                }
             }
             let target = element::describe(&el, core.mask);
             core.record(
@@ -53,6 +68,7 @@ impl ClickObserver {
         });
         ClickObserver {
             _listener: listener,
+            _forward: forward,
         }
     }
 }

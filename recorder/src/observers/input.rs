@@ -15,7 +15,7 @@ use shared::limits::MAX_TEXT_CHARS;
 use shared::{truncate_chars, Actor, EventData, InputData, MaskReason};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, MutationObserver, MutationObserverInit, MutationRecord};
+use web_sys::{Document, Element, MutationObserver, MutationRecord};
 
 use crate::element;
 use crate::global::js_str;
@@ -48,7 +48,9 @@ pub struct InputObserver {
 }
 
 /// A `MutationObserver` of `type` attributes that remembers every input that
-/// stops being `type="password"`. Disconnected when dropped.
+/// stops being `type="password"`, on the document and on the shadow roots
+/// events come from ([`element::set_type_watch`]); the password inputs already
+/// there are remembered at start. Disconnected when dropped.
 struct PasswordWatch {
     observer: MutationObserver,
     _callback: Closure<dyn Fn(js_sys::Array)>,
@@ -56,6 +58,7 @@ struct PasswordWatch {
 
 impl PasswordWatch {
     fn new(document: &Document) -> Option<PasswordWatch> {
+        element::remember_passwords_in(document);
         let callback = Closure::<dyn Fn(js_sys::Array)>::new(|records: js_sys::Array| {
             for record in records.iter() {
                 let record: MutationRecord = record.unchecked_into();
@@ -63,16 +66,15 @@ impl PasswordWatch {
                     .old_value()
                     .is_some_and(|t| t.eq_ignore_ascii_case("password"));
                 if let (true, Some(target)) = (was_password, record.target()) {
-                    element::remember_password(&target);
+                    element::remember_password(target.unchecked_ref());
                 }
             }
         });
         let observer = MutationObserver::new(callback.as_ref().unchecked_ref()).ok()?;
-        let options = MutationObserverInit::new();
-        options.set_subtree(true);
-        options.set_attribute_old_value(true);
-        options.set_attribute_filter(&js_sys::Array::of1(&"type".into()));
-        observer.observe_with_options(document, &options).ok()?;
+        observer
+            .observe_with_options(document, &element::type_watch_options())
+            .ok()?;
+        element::set_type_watch(Some(observer.clone()));
         Some(PasswordWatch {
             observer,
             _callback: callback,
@@ -82,6 +84,7 @@ impl PasswordWatch {
 
 impl Drop for PasswordWatch {
     fn drop(&mut self) {
+        element::set_type_watch(None);
         self.observer.disconnect();
     }
 }

@@ -105,7 +105,7 @@ impl ScrollObserver {
                 if target.as_ref().is_some_and(element::is_blocked) {
                     return;
                 }
-                let (now, actor) = (core.now(), core.actor_after(event));
+                let (now, actor) = (core.now(), core.actor_of_scroll(event));
                 let (emit_now, arm_needed) = {
                     let mut s = state.borrow_mut();
                     let i = match s.tracks.iter().position(|t| t.target == target) {
