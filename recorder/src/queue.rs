@@ -96,12 +96,17 @@ fn add_gap(gaps: &mut Vec<Gap>, from: u64, to: u64, reason: GapReason) {
             return;
         }
     }
-    gaps.push(Gap { from, to, reason });
+    // In seq order (a rejected batch can come after later drops); a loop, not
+    // core's sort, which is 2 KB of what pages download.
+    let at = gaps
+        .iter()
+        .position(|g| g.from > from)
+        .unwrap_or(gaps.len());
+    gaps.insert(at, Gap { from, to, reason });
     if gaps.len() > MAX_GAPS_PER_BATCH {
         // Extremely fragmented losses: merge the two closest runs rather than
         // grow, so no seq is reported twice (the collector refuses overlapping
         // gaps) and every lost seq stays inside a gap.
-        gaps.sort_unstable_by_key(|g| g.from);
         let mut best = 0;
         for i in 1..gaps.len() - 1 {
             if gaps[i + 1].from - gaps[i].to < gaps[best + 1].from - gaps[best].to {
