@@ -1106,6 +1106,23 @@ async fn a_fifty_thousand_event_session_renders_one_page_and_still_answers_filte
         "return document.getElementById('trail-page').textContent === 'Page 2'",
     )
     .await?;
+    // A rare type: its 50 events are spread over the whole session, more than
+    // one API page skips, so the table follows cursors to fill its page.
+    select(&b, "filter-type", "PAGE-CHANGE").await?;
+    b.wait_for_js_within(
+        "every PAGE-CHANGE on one page",
+        "const r = [...document.querySelectorAll('#trail tbody tr[data-key]')]; \
+         return r.length === 50 && r.every(x => x.dataset.type === 'PAGE-CHANGE')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    let status = text_of(&b, "#trail-status").await?;
+    assert!(status.contains("1–50 matching"), "{status}");
+    assert!(
+        b.eval::<bool>("return document.getElementById('trail-next').disabled")
+            .await?,
+        "nothing after the last PAGE-CHANGE"
+    );
     select(&b, "filter-type", "").await?;
     wait_for_trail(&b, "all types again").await?;
 

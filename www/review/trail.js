@@ -40,6 +40,9 @@ const PAGE = 100;
 const MAX_LIVE_ROWS = 400;
 /** Events the timeline reads per request, and at most. */
 const TIMELINE_PAGE = 1000;
+// A filtered API page skips at most 10,000 events and may come back short, even
+// empty, with a cursor: one table page follows that many cursors to fill up.
+const MAX_FILL_REQUESTS = 20;
 const TIMELINE_MAX = 200_000;
 
 const NAV_NAMES = { load: "page load", push: "pushState", replace: "replaceState", pop: "back / forward", hash: "hash change" };
@@ -591,10 +594,20 @@ async function loadPage() {
   const id = t.id;
   $("trail-status").textContent = "Loading…";
   try {
-    const page = await api(`/sessions/${encodeURIComponent(id)}/events`, query());
-    if (gen !== t.generation) return;
-    const events = page.events || [];
-    t.next = page.next_cursor || null;
+    let events = [];
+    let cursor = t.cursors[t.page] || null;
+    for (let requests = 1; ; requests++) {
+      const page = await api(
+        `/sessions/${encodeURIComponent(id)}/events`,
+        query({ limit: PAGE - events.length, cursor }),
+      );
+      if (gen !== t.generation) return;
+      events = events.concat(page.events || []);
+      cursor = page.next_cursor || null;
+      if (!cursor || events.length >= PAGE || requests >= MAX_FILL_REQUESTS) break;
+      $("trail-status").textContent = `Searching… ${events.length.toLocaleString()} found so far`;
+    }
+    t.next = cursor;
     t.keys = new Set(events.map(keyOf));
     t.liveRows = 0;
     t.pendingNew = 0;
@@ -640,7 +653,9 @@ function renderStatus(count = $("trail").tBodies[0].querySelectorAll("tr[data-ke
   empty.hidden = count > 0;
   if (!count) {
     empty.textContent = filtered()
-      ? "No events in this session match these filters."
+      ? t.next
+        ? "No matching events among those searched so far; “Next” searches on."
+        : "No events in this session match these filters."
       : t.params.at
         ? "No events from this moment on."
         : "No events recorded in this session yet. Keep “Follow live” on to see them arrive.";
