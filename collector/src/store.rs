@@ -298,6 +298,15 @@ pub struct Page<T> {
 /// request walk the whole session; the client continues with the cursor.
 pub const MAX_EVENT_SCAN: usize = 10_000;
 
+/// One link's record, as [`Store::chained_records`] reads it.
+#[derive(Debug)]
+pub struct ChainedRecord {
+    pub pos: u64,
+    pub kind: RecordKind,
+    /// The exact bytes stored (and hashed); `None` when missing from the store.
+    pub record: Option<Vec<u8>>,
+}
+
 /// A page of events and the timeline position to continue from.
 pub struct EventScan {
     pub events: Vec<EventRecord>,
@@ -632,6 +641,63 @@ impl Store {
             }
             None => Ok(None),
         }
+    }
+
+    /// The length and head (hex) of a session's integrity chain, read
+    /// together; `None` for a session that is not stored.
+    pub fn chain_state(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+    ) -> anyhow::Result<Option<(u64, String)>> {
+        match self.sessions.get(session_key(tenant, session))? {
+            Some(v) => {
+                let st: SessionState = serde_json::from_slice(&v)?;
+                Ok(Some((st.chain_len, hex::encode(st.chain_head))))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` of a session's chained records at positions `from..end`,
+    /// in chain order: `(position, kind, the exact stored bytes)`, `None` for
+    /// a record its link names that is not stored (the chain is broken there).
+    /// What an export needs to let the chain be recomputed without the store.
+    pub fn chained_records(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        from: u64,
+        end: u64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<ChainedRecord>> {
+        let prefix = session_prefix(tenant, session);
+        let pos_key = |pos: u64| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&pos.to_be_bytes());
+            k
+        };
+        let mut out = Vec::new();
+        for kv in self.chain.range(pos_key(from)..pos_key(end)).take(limit) {
+            let (k, entry) = kv?;
+            let pos = k[prefix.len()..]
+                .try_into()
+                .map(u64::from_be_bytes)
+                .context("corrupt chain key")?;
+            let e = chain::decode_entry(&entry).context("corrupt chain entry")?;
+            let mut rkey = prefix.clone();
+            rkey.extend_from_slice(e.key);
+            let record = match e.kind {
+                RecordKind::Event => self.events.get(rkey)?,
+                RecordKind::Gap => self.gaps.get(rkey)?,
+            };
+            out.push(ChainedRecord {
+                pos,
+                kind: e.kind,
+                record: record.map(|r| r.to_vec()),
+            });
+        }
+        Ok(out)
     }
 
     /// Recomputes a session's integrity chain from the stored records and

@@ -1,12 +1,27 @@
 //! `GET /api/v1/sessions/{session_id}/export?format=ndjson|csv`: a whole trail
-//! as a download, in client-time order.
+//! as a download.
 //!
 //! Streamed: the store is read one page at a time while the body is sent, so
-//! memory stays constant however long the session. NDJSON is one `EventRecord`
-//! per line and a last line `{"chain_head": …, "events": n}`. CSV has a header
-//! row, one row per event and a last row `chain_head,<head>,events,<n>` (no
-//! comment syntax: every CSV reader keeps it). The chain head is also in the
-//! `X-Cotrail-Chain-Head` header. Every export is recorded in the activity log.
+//! memory stays constant however long the session. Both formats cover the
+//! chain head read when the export starts (also in the `X-Cotrail-Chain-Head`
+//! header). Every export is recorded in the activity log.
+//!
+//! NDJSON is for checking: with it the chain can be recomputed without the
+//! store (see [`crate::chain`]), so an export can be held against a head kept
+//! elsewhere. Its lines:
+//!
+//! - first `{"tenant": …, "session_id": …}`: the names the hashes cover;
+//! - then every chained record, events and gap records, in chain order:
+//!   `{"pos":P,"kind":"event"|"gap","record":R}` where `R` is the record's
+//!   stored JSON byte for byte (the line is exactly that text, so the hashed
+//!   bytes are what lies between `"record":` and the line's last `}`), or
+//!   `null` when the store has lost it; the record key the hash covers is
+//!   `tab_id 0x00 n:u64be`, `n` being an event's `seq` or a gap's `from`;
+//! - last `{"chain_head": …, "chain_length": L, "events": n, "gaps": g}`.
+//!
+//! CSV is for people: a header row, one row per event in client-time order,
+//! and a last row `chain_head,<head>,events,<n>,lost events,<lost>` (no comment
+//! syntax: every CSV reader keeps it).
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
@@ -18,6 +33,7 @@ use shared::{Actor, EventData, SessionId, TenantId};
 
 use crate::audit::record_access;
 use crate::auth::Reader;
+use crate::chain::RecordKind;
 use crate::error::ApiError;
 use crate::routes::sessions::{blocking, not_readable, parse_session};
 use crate::store::{EventFilter, SessionStatus, Store};
@@ -55,20 +71,14 @@ pub struct ExportQuery {
     format: Option<Format>,
 }
 
-/// The session's chain head when the export starts, so the export can later be
-/// checked against `verify`.
-fn chain_head(
-    store: &Store,
-    tenant: &TenantId,
-    session: &SessionId,
-) -> anyhow::Result<Option<String>> {
-    store.chain_head(tenant, session)
-}
-
-/// A whole trail as a download, in client-time order, streamed.
+/// A whole trail as a download, streamed.
 ///
-/// NDJSON: one `EventRecord` per line, then `{"chain_head": …, "events": n}`.
-/// CSV: a header row, one row per event, then `chain_head,<head>,events,<n>`.
+/// NDJSON, to recompute the chain: a first line `{"tenant", "session_id"}`,
+/// then every chained record (events and gap records) in chain order as
+/// `{"pos", "kind": "event"|"gap", "record": <the stored JSON, byte for byte>}`,
+/// then `{"chain_head", "chain_length", "events", "gaps"}`.
+/// CSV, to read: a header row, one row per event in client-time order, then
+/// `chain_head,<head>,events,<n>,lost events,<lost>`.
 /// Recorded in the activity log as `session.exported`.
 #[utoipa::path(
     get,
@@ -82,8 +92,8 @@ fn chain_head(
                 ("X-Cotrail-Chain-Head" = String, description = "The integrity chain's head (hex), when the session has events."),
             ),
             content(
-                (String = "application/x-ndjson", example = json!("{\"session_id\":\"s-1\",\"tab_id\":\"t-1\",\"received_at\":1763800000500,\"origin\":{},\"seq\":0,\"ts\":1763800000000,\"mono\":1000,\"actor\":{\"kind\":\"customer\"},\"type\":\"CLICK\",\"data\":{\"target\":{\"tag\":\"button\",\"path\":\"button#buy\"}}}\n{\"chain_head\":\"9f2c…\",\"events\":1}\n")),
-                (String = "text/csv", example = json!("when,type,actor,agent id,tab,seq,element/page,data,ip,user agent\r\n2025-11-22T08:26:40.000Z,CLICK,customer,,t-1,0,button#buy,{\"target\":{\"tag\":\"button\",\"path\":\"button#buy\"}},,\r\nchain_head,9f2c…,events,1,,,,,,\r\n")),
+                (String = "application/x-ndjson", example = json!("{\"tenant\":\"acme\",\"session_id\":\"s-1\"}\n{\"pos\":0,\"kind\":\"event\",\"record\":{\"session_id\":\"s-1\",\"tab_id\":\"t-1\",\"received_at\":1763800000500,\"origin\":{},\"seq\":0,\"ts\":1763800000000,\"mono\":1000,\"actor\":{\"kind\":\"customer\"},\"type\":\"CLICK\",\"data\":{\"target\":{\"tag\":\"button\",\"path\":\"button#buy\"}}}}\n{\"chain_head\":\"9f2c…\",\"chain_length\":1,\"events\":1,\"gaps\":0}\n")),
+                (String = "text/csv", example = json!("when,type,actor,agent id,tab,seq,element/page,data,ip,user agent\r\n2025-11-22T08:26:40.000Z,CLICK,customer,,t-1,0,button#buy,{\"target\":{\"tag\":\"button\",\"path\":\"button#buy\"}},,\r\nchain_head,9f2c…,events,1,lost events,0,,,,\r\n")),
             ),
         ),
         (status = 400, response = crate::openapi::BadRequest),
@@ -107,12 +117,16 @@ pub async fn export(
     let (s, t, id) = (store.clone(), who.tenant.clone(), session.clone());
     // A deleted session is 410 with its tombstone, an unknown one 404, as on
     // every other read of a trail.
-    let head = blocking(move || match s.status(&t, &id)? {
-        SessionStatus::Live(_) => chain_head(&s, &t, &id).map(Ok),
+    let (lost, chain) = blocking(move || match s.status(&t, &id)? {
+        SessionStatus::Live(summary) => Ok(Ok((summary.lost_events, s.chain_state(&t, &id)?))),
         other => Ok(Err(other)),
     })
     .await?
     .map_err(not_readable)?;
+    let (chain_len, head) = match chain {
+        Some((len, head)) => (len, Some(head)),
+        None => (0, None),
+    };
     record_access(&store, &who, &req, AccessAction::Exported, &session).await?;
 
     let (ext, content_type) = match format {
@@ -134,8 +148,12 @@ pub async fn export(
         session,
         format,
         head,
+        chain_len,
+        lost,
         after: None,
+        pos: 0,
         count: 0,
+        gaps: 0,
         step: Step::Start,
     };
     let stream = futures_util::stream::unfold(state, |mut st| async move {
@@ -173,9 +191,18 @@ struct Export {
     session: SessionId,
     format: Format,
     head: Option<String>,
-    /// Timeline position of the last event sent.
+    /// Links the head covers: the NDJSON export sends positions `0..chain_len`.
+    chain_len: u64,
+    /// Events recorders reported lost, for the CSV's last row.
+    lost: u64,
+    /// CSV: timeline position of the last event sent.
     after: Option<Vec<u8>>,
+    /// NDJSON: the next chain position to read.
+    pos: u64,
+    /// Events sent.
     count: u64,
+    /// Gap records sent (NDJSON).
+    gaps: u64,
     step: Step,
 }
 
@@ -190,9 +217,53 @@ impl Export {
                         csv_row(&mut out, CSV_HEADER.iter().map(|s| s.to_string()));
                         Bytes::from(out)
                     }
-                    Format::Ndjson => Bytes::new(),
+                    Format::Ndjson => {
+                        let mut out = serde_json::to_string(&serde_json::json!({
+                            "tenant": self.tenant.as_str(),
+                            "session_id": self.session.as_str(),
+                        }))?;
+                        out.push('\n');
+                        Bytes::from(out)
+                    }
                 }))
             }
+            Step::Pages if self.format == Format::Ndjson => {
+                let (store, tenant, session) = (
+                    self.store.clone(),
+                    self.tenant.clone(),
+                    self.session.clone(),
+                );
+                let (from, end) = (self.pos, self.chain_len);
+                let records = web::block(move || {
+                    store.chained_records(&tenant, &session, from, end, EXPORT_PAGE)
+                })
+                .await??;
+                let mut out = Vec::new();
+                for r in &records {
+                    let kind = match r.kind {
+                        RecordKind::Event => {
+                            self.count += 1;
+                            "event"
+                        }
+                        RecordKind::Gap => {
+                            self.gaps += 1;
+                            "gap"
+                        }
+                    };
+                    // The stored bytes verbatim: they are what the link hashed.
+                    out.extend_from_slice(
+                        format!("{{\"pos\":{},\"kind\":\"{kind}\",\"record\":", r.pos).as_bytes(),
+                    );
+                    out.extend_from_slice(r.record.as_deref().unwrap_or(b"null"));
+                    out.extend_from_slice(b"}\n");
+                }
+                match records.last() {
+                    Some(last) if last.pos + 1 < self.chain_len => self.pos = last.pos + 1,
+                    _ => self.step = Step::Trailer,
+                }
+                Ok(Some(Bytes::from(out)))
+            }
+            // CSV: events in client-time order.
             Step::Pages => {
                 let (store, tenant, session, after) = (
                     self.store.clone(),
@@ -213,13 +284,7 @@ impl Export {
                 .await??;
                 let mut out = String::new();
                 for rec in &scan.events {
-                    match self.format {
-                        Format::Ndjson => {
-                            out.push_str(&serde_json::to_string(rec)?);
-                            out.push('\n');
-                        }
-                        Format::Csv => csv_row(&mut out, csv_fields(rec)?),
-                    }
+                    csv_row(&mut out, csv_fields(rec)?);
                 }
                 self.count += scan.events.len() as u64;
                 match scan.next {
@@ -235,7 +300,9 @@ impl Export {
                     Format::Ndjson => {
                         out = serde_json::to_string(&serde_json::json!({
                             "chain_head": self.head,
+                            "chain_length": self.chain_len,
                             "events": self.count,
+                            "gaps": self.gaps,
                         }))?;
                         out.push('\n');
                     }
@@ -246,9 +313,11 @@ impl Export {
                             self.head.clone().unwrap_or_default(),
                             "events".to_string(),
                             self.count.to_string(),
+                            "lost events".to_string(),
+                            self.lost.to_string(),
                         ]
                         .into_iter()
-                        .chain(std::iter::repeat_n(String::new(), CSV_HEADER.len() - 4)),
+                        .chain(std::iter::repeat_n(String::new(), CSV_HEADER.len() - 6)),
                     ),
                 }
                 Ok(Some(Bytes::from(out)))

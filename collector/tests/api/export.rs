@@ -49,20 +49,33 @@ async fn ndjson_export_parses_back_to_the_same_events() {
         "attachment; filename=\"cotrail-sess-x.ndjson\""
     );
     let lines: Vec<&str> = body.lines().collect();
-    assert_eq!(lines.len(), stored.len() + 1);
-    let back: Vec<EventRecord> = lines[..stored.len()]
+    assert_eq!(lines.len(), stored.len() + 2);
+    assert_eq!(
+        serde_json::from_str::<Value>(lines[0]).unwrap(),
+        json!({"tenant": "acme", "session_id": "sess-x"})
+    );
+    // One batch of one tab, in time order: chain order is client-time order.
+    let back: Vec<EventRecord> = lines[1..=stored.len()]
         .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .enumerate()
+        .map(|(i, l)| {
+            let line: Value = serde_json::from_str(l).unwrap();
+            assert_eq!((&line["pos"], &line["kind"]), (&json!(i), &json!("event")));
+            serde_json::from_value(line["record"].clone()).unwrap()
+        })
         .collect();
     assert_eq!(back, stored);
-    let trailer: Value = serde_json::from_str(lines[stored.len()]).unwrap();
+    let trailer: Value = serde_json::from_str(lines[stored.len() + 1]).unwrap();
     // The export carries the chain head, so it can be checked against verify.
     let head = app
         .verify("sess-x")
         .await
         .head
         .expect("an intact chain has a head");
-    assert_eq!(trailer, json!({"chain_head": head, "events": stored.len()}));
+    assert_eq!(
+        trailer,
+        json!({"chain_head": head, "chain_length": stored.len(), "events": stored.len(), "gaps": 0})
+    );
     assert_eq!(headers["x-cotrail-chain-head"], head.as_str());
 
     // The export is in the activity log.
@@ -195,12 +208,14 @@ async fn csv_export_quotes_tricky_text_and_parses_back_to_the_same_events() {
         .head
         .expect("an intact chain has a head");
     assert_eq!(
-        &last[..4],
+        &last[..6],
         [
             "chain_head",
             head.as_str(),
             "events",
-            &stored.len().to_string()
+            &stored.len().to_string(),
+            "lost events",
+            "0"
         ]
     );
     app.stop().await;
@@ -219,5 +234,135 @@ async fn exporting_needs_credentials_a_known_session_and_a_known_format() {
     assert_error(res, 404, "not_found").await;
     let res = app.get("/api/v1/sessions/sess-x/export?format=xml").await;
     assert_error(res, 400, "bad_query").await;
+    app.stop().await;
+}
+
+/// Recomputes the chain from an NDJSON export alone: `(head, length, events, gaps)`.
+fn recompute_chain(body: &str) -> (String, u64, u64, u64) {
+    use collector::chain::{link_hash, Link, RecordKind, GENESIS};
+    let mut lines = body.lines();
+    let names: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let (tenant, session) = (
+        names["tenant"].as_str().unwrap(),
+        names["session_id"].as_str().unwrap(),
+    );
+    let (mut prev, mut len, mut events, mut gaps) = (GENESIS, 0u64, 0, 0);
+    let mut trailer = None;
+    for line in lines {
+        let Some(rest) = line.strip_prefix(&format!("{{\"pos\":{len},\"kind\":\"")) else {
+            trailer = Some(line);
+            break;
+        };
+        let (kind, rest) = rest.split_once('"').unwrap();
+        // The hashed bytes: exactly the text of `record`.
+        let record = rest
+            .strip_prefix(",\"record\":")
+            .and_then(|r| r.strip_suffix('}'))
+            .unwrap();
+        let value: Value = serde_json::from_str(record).unwrap();
+        let (kind, n) = match kind {
+            "event" => {
+                events += 1;
+                (RecordKind::Event, &value["seq"])
+            }
+            "gap" => {
+                gaps += 1;
+                (RecordKind::Gap, &value["from"])
+            }
+            other => panic!("kind {other}"),
+        };
+        let mut key = value["tab_id"].as_str().unwrap().as_bytes().to_vec();
+        key.push(0);
+        key.extend_from_slice(&n.as_u64().unwrap().to_be_bytes());
+        let link = Link {
+            pos: len,
+            tenant,
+            session,
+            kind,
+            key: &key,
+            record: record.as_bytes(),
+        };
+        prev = link_hash(&link, &prev);
+        len += 1;
+    }
+    let trailer: Value = serde_json::from_str(trailer.expect("a trailer")).unwrap();
+    assert_eq!(
+        trailer,
+        json!({"chain_head": hex_of(&prev), "chain_length": len, "events": events, "gaps": gaps})
+    );
+    (hex_of(&prev), len, events, gaps)
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn the_chain_is_recomputed_from_an_ndjson_export_of_several_tabs_with_lost_events() {
+    let app = TestApp::spawn().await;
+    let post = |tab: &'static str, events: Vec<Value>, gaps: Value| {
+        let mut b = batch("sess-m", tab, events);
+        b["gaps"] = gaps;
+        let app = &app;
+        async move { assert_eq!(app.post_batch(&b).await.status(), 200) }
+    };
+    // Tab a, then tab b with earlier client times, then a late batch of tab a
+    // reporting lost events and carrying the oldest event of all: chain order
+    // is neither client-time order nor one tab's order.
+    post(
+        "a",
+        (0..3).map(|i| click(i, 100 + i as i64, "a")).collect(),
+        json!([]),
+    )
+    .await;
+    post(
+        "b",
+        (0..2).map(|i| click(i, 50 + i as i64, "b")).collect(),
+        json!([]),
+    )
+    .await;
+    post(
+        "a",
+        vec![click(6, 10, "late")],
+        json!([{"from": 3, "to": 5, "reason": "queue_full"}]),
+    )
+    .await;
+    let res = app
+        .get("/api/v1/sessions/sess-m/export?format=ndjson")
+        .await;
+    assert_eq!(res.status(), 200);
+    let header_head = res.headers()["x-cotrail-chain-head"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = res.text().await.unwrap();
+    let (head, len, events, gaps) = recompute_chain(&body);
+    assert_eq!((len, events, gaps), (7, 6, 1));
+    assert_eq!(head, header_head);
+    let v = app.verify("sess-m").await;
+    assert_eq!((v.head, v.length), (Some(head), Some(7)));
+
+    // The CSV stays for people: events by client time, and what was lost.
+    let res = app.get("/api/v1/sessions/sess-m/export?format=csv").await;
+    let rows = parse_csv(&res.text().await.unwrap());
+    let seqs: Vec<(&str, &str)> = rows[1..rows.len() - 1]
+        .iter()
+        .map(|r| (r[4].as_str(), r[5].as_str()))
+        .collect();
+    assert_eq!(
+        seqs,
+        [
+            ("a", "6"),
+            ("b", "0"),
+            ("b", "1"),
+            ("a", "0"),
+            ("a", "1"),
+            ("a", "2")
+        ]
+    );
+    assert_eq!(
+        &rows[rows.len() - 1][2..6],
+        ["events", "6", "lost events", "3"]
+    );
     app.stop().await;
 }
