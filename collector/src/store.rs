@@ -387,11 +387,27 @@ impl Store {
     pub fn open(dir: &Path, cache_mb: u64) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data directory {}", dir.display()))?;
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir.join("sled"))
-            .cache_capacity(cache_mb.saturating_mul(1024 * 1024))
-            .open()
-            .with_context(|| format!("opening sled store in {}", dir.display()))?;
+            .cache_capacity(cache_mb.saturating_mul(1024 * 1024));
+        // A store just closed in this process may hold its file lock a moment
+        // longer (sled's background flusher lets go of it last): wait for it,
+        // briefly. Another process holding it still fails, after 2 s.
+        let mut waited = 0;
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(e))
+                    if waited < 40 && e.to_string().contains("could not acquire lock") =>
+                {
+                    waited += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => {
+                    break other
+                        .with_context(|| format!("opening sled store in {}", dir.display()))?
+                }
+            }
+        };
         let store = Self {
             events: db.open_tree("events")?,
             timeline: db.open_tree("timeline")?,
@@ -1597,6 +1613,25 @@ mod tests {
             .unwrap();
         assert_eq!(ids(&p2), ["b"]);
         assert!(p2.next.is_none());
+    }
+
+    #[test]
+    fn opening_waits_briefly_for_a_store_this_process_is_closing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open(dir.path(), 4).unwrap();
+        put(&first, "kept", 10, 0..2);
+        first.db.flush().unwrap();
+        let closing = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(first);
+        });
+        // Still locked when this starts: it waits for the lock, then opens.
+        let second = Store::open(dir.path(), 4).unwrap();
+        closing.join().unwrap();
+        assert!(second
+            .verify(&ten(), &sid("kept"))
+            .unwrap()
+            .is_some_and(|v| v.valid));
     }
 
     #[test]
