@@ -566,6 +566,35 @@ async fn hash_changes_and_back_forward_are_recorded() {
     eval(&format!("history.replaceState(null, '', {orig:?});"));
 }
 
+#[wasm_bindgen_test]
+async fn a_new_fragment_after_going_back_or_by_replace_is_a_hash_change() {
+    let orig = original_url();
+    begin("");
+    let last_is = |nav: &'static str, hash: &'static str| {
+        move || {
+            let c = page_changes();
+            c.last()
+                .filter(|(n, u)| n == nav && u.ends_with(hash))
+                .map(|_| c.clone())
+        }
+    };
+    eval("location.hash = 'nf1';");
+    wait_for("#nf1", 3_000.0, last_is("hash", "#nf1")).await;
+    eval("location.hash = 'nf2';");
+    wait_for("#nf2", 3_000.0, last_is("hash", "#nf2")).await;
+    eval("history.back();");
+    wait_for("back to #nf1", 3_000.0, last_is("pop", "#nf1")).await;
+    // A new fragment after going back: the history does not grow.
+    eval("location.hash = 'nf3';");
+    wait_for("#nf3 as a hash change", 3_000.0, last_is("hash", "#nf3")).await;
+    eval("location.replace('#nf4');");
+    wait_for("#nf4 as a hash change", 3_000.0, last_is("hash", "#nf4")).await;
+    eval("history.back();");
+    wait_for("back to #nf1 again", 3_000.0, last_is("pop", "#nf1")).await;
+    end();
+    eval(&format!("history.replaceState(null, '', {orig:?});"));
+}
+
 /// A router that pushes a URL and jumps to an anchor in the same task: the
 /// `popstate` of the fragment navigation fires synchronously, while the push is
 /// only recorded by the 0 ms title timer, after it.

@@ -92,6 +92,10 @@ struct State {
     last_url: Option<String>,
     /// `history.length` when the last page change was recorded.
     last_len: f64,
+    /// Ids of the history entries this page has been on, made or found at
+    /// start (Navigation API, where the browser has it), the oldest dropped past
+    /// [`MAX_SEEN_ENTRIES`].
+    seen: Vec<String>,
     /// History calls waiting for the page to set its new title (with
     /// `history.length` right after the call).
     pending: Vec<(String, Navigation, Actor, f64)>,
@@ -126,6 +130,62 @@ fn title(core: &Core) -> String {
     truncate_chars(&t, MAX_TEXT_CHARS).to_owned()
 }
 
+/// Entry ids remembered at most (Chromium keeps 50 entries).
+const MAX_SEEN_ENTRIES: usize = 256;
+
+/// `window.navigation`, where the browser has the Navigation API.
+fn navigation() -> JsValue {
+    crate::global::window()
+        .map(|w| crate::global::get(&w, &crate::global::js_str!("navigation")))
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+fn id_of(entry: &JsValue) -> Option<String> {
+    crate::element::prop(entry, &crate::global::js_str!("id"))
+}
+
+/// `navigation.currentEntry.id`: new for every entry a navigation makes (a
+/// replacement too), the same when back or forward returns to it.
+fn entry_id() -> Option<String> {
+    id_of(&crate::global::get(
+        &navigation(),
+        &crate::global::js_str!("currentEntry"),
+    ))
+}
+
+fn remember_entry(state: &RefCell<State>, id: String) {
+    let mut s = state.borrow_mut();
+    if !s.seen.contains(&id) {
+        if s.seen.len() == MAX_SEEN_ENTRIES {
+            s.seen.remove(0);
+        }
+        s.seen.push(id);
+    }
+}
+
+/// Remembers the current history entry as one this page has seen.
+fn see_entry(state: &RefCell<State>) {
+    if let Some(id) = entry_id() {
+        remember_entry(state, id);
+    }
+}
+
+/// Remembers the entries the page starts with (those of this document before
+/// a reload, which back and forward may return to).
+fn see_entries(state: &RefCell<State>) {
+    let nav = navigation();
+    let entries = crate::global::get(&nav, &crate::global::js_str!("entries"));
+    if let Some(f) = entries.dyn_ref::<js_sys::Function>() {
+        if let Ok(list) = f.call0(&nav) {
+            for entry in js_sys::Array::from(&list).iter() {
+                if let Some(id) = id_of(&entry) {
+                    remember_entry(state, id);
+                }
+            }
+        }
+    }
+}
+
 /// `history.length`: grows with a new entry, not with back and forward.
 fn history_len() -> f64 {
     crate::global::window()
@@ -150,10 +210,16 @@ fn record(
             return;
         }
         // A fragment link fires `popstate` before `hashchange`, and the repeat
-        // is dropped: a fragment-only change that added a history entry is a
-        // hash change, not back or forward.
+        // is dropped: a fragment-only change to a new history entry is a hash
+        // change, not back or forward. New: an entry id never seen (Navigation
+        // API), else a longer history (which misses a fragment link after going
+        // back, a `location.replace` and the 50-entry cap).
+        let new_entry = match entry_id() {
+            Some(id) if nav == Navigation::Pop => !s.seen.contains(&id),
+            _ => len > s.last_len,
+        };
         if nav == Navigation::Pop
-            && len > s.last_len
+            && new_entry
             && s.last_url
                 .as_deref()
                 .is_some_and(|last| before_fragment(last) == before_fragment(&url))
@@ -186,6 +252,7 @@ fn record_pending(core: &Rc<Core>, state: &RefCell<State>) {
 /// moment later, once a single-page app has had the chance to set it.
 fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation) {
     let url = current_url(core);
+    see_entry(state);
     let mut s = state.borrow_mut();
     s.pending
         .push((url, nav, core.current_actor(), history_len()));
@@ -204,6 +271,7 @@ impl PageObserver {
         let state = Rc::new(RefCell::new(State {
             last_url: None,
             last_len: 0.0,
+            seen: Vec::new(),
             pending: Vec::new(),
             title_timer: None,
         }));
@@ -215,6 +283,7 @@ impl PageObserver {
             core.current_actor(),
             history_len(),
         );
+        see_entries(&state);
         let on = |kind, nav| {
             let (core, state) = (core.clone(), state.clone());
             Listener::new(window, kind, move |event| {
@@ -229,6 +298,7 @@ impl PageObserver {
                     core.actor_after(event),
                     history_len(),
                 );
+                see_entry(&state);
             })
         };
         let listeners = vec![
