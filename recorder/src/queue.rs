@@ -88,27 +88,33 @@ pub struct Queue {
     limits: Limits,
 }
 
-/// Appends `r` to the gap list, merging with the last run when contiguous.
-fn add_gap(gaps: &mut Vec<Gap>, from: u64, to: u64, reason: GapReason) {
-    if let Some(last) = gaps.last_mut() {
-        if last.reason == reason && last.to + 1 == from {
-            last.to = to;
-            return;
+/// Adds a gap record, merging with the last run when contiguous. The first
+/// `frozen` records are in flight: already sent as they are, so they are never
+/// changed (an ack forgets them whole; a seq merged into one after it left
+/// would never be reported).
+fn add_gap(gaps: &mut Vec<Gap>, frozen: usize, from: u64, to: u64, reason: GapReason) {
+    let frozen = frozen.min(gaps.len());
+    if gaps.len() > frozen {
+        if let Some(last) = gaps.last_mut() {
+            if last.reason == reason && last.to + 1 == from {
+                last.to = to;
+                return;
+            }
         }
     }
     // In seq order (a rejected batch can come after later drops); a loop, not
     // core's sort, which is 2 KB of what pages download.
-    let at = gaps
+    let at = gaps[frozen..]
         .iter()
         .position(|g| g.from > from)
-        .unwrap_or(gaps.len());
+        .map_or(gaps.len(), |i| frozen + i);
     gaps.insert(at, Gap { from, to, reason });
-    if gaps.len() > MAX_GAPS_PER_BATCH {
+    if gaps.len() - frozen > MAX_GAPS_PER_BATCH {
         // Extremely fragmented losses: merge the two closest runs rather than
         // grow, so no seq is reported twice (the collector refuses overlapping
         // gaps) and every lost seq stays inside a gap.
-        let mut best = 0;
-        for i in 1..gaps.len() - 1 {
+        let mut best = frozen;
+        for i in frozen + 1..gaps.len() - 1 {
             if gaps[i + 1].from - gaps[i].to < gaps[best + 1].from - gaps[best].to {
                 best = i;
             }
@@ -218,7 +224,7 @@ impl Queue {
     pub fn restore(&mut self, mut saved: Vec<Encoded>, gaps: Vec<Gap>, now: f64) -> Vec<u64> {
         sort_by_seq(&mut saved);
         for g in gaps {
-            add_gap(&mut self.gaps, g.from, g.to, g.reason);
+            add_gap(&mut self.gaps, 0, g.from, g.to, g.reason);
         }
         let mut dropped = Vec::new();
         let mut last = None;
@@ -270,7 +276,8 @@ impl Queue {
         while self.bytes > self.limits.max_queue_bytes && self.events.len() > protected + 1 {
             let e = self.events.remove(protected);
             self.bytes -= e.json.len();
-            add_gap(&mut self.gaps, e.seq, e.seq, GapReason::QueueFull);
+            let frozen = self.in_flight.map_or(0, |f| f.gaps);
+            add_gap(&mut self.gaps, frozen, e.seq, e.seq, GapReason::QueueFull);
             dropped.push(e.seq);
         }
     }
@@ -355,14 +362,20 @@ impl Queue {
     /// The collector refused the batch for good (4xx): its events are lost and a
     /// gap record saying so goes out with the next batch. Returns their seqs.
     pub fn reject(&mut self) -> Vec<u64> {
-        let gaps_sent = self.in_flight.map_or(0, |f| f.gaps);
+        let gaps_sent = self.in_flight.map_or(0, |f| f.gaps).min(self.gaps.len());
+        // The gap records the refused batch carried still tell of losses.
+        let carried: Vec<Gap> = self.gaps[..gaps_sent].to_vec();
         let lost = self.ack();
-        if gaps_sent > 0 && lost.is_empty() {
-            // A gaps-only batch was refused: nothing more to report.
+        if lost.is_empty() {
+            // A gaps-only batch was refused: sent again, it would be refused
+            // again (the transport warns and counts it).
             return lost;
         }
+        for g in carried {
+            add_gap(&mut self.gaps, 0, g.from, g.to, g.reason);
+        }
         if let (Some(first), Some(last)) = (lost.first(), lost.last()) {
-            add_gap(&mut self.gaps, *first, *last, GapReason::Rejected);
+            add_gap(&mut self.gaps, 0, *first, *last, GapReason::Rejected);
         }
         lost
     }
@@ -571,7 +584,7 @@ mod tests {
         let mut gaps = Vec::new();
         // Out of order, as a rejected batch can come after later drops.
         for i in (0..MAX_GAPS_PER_BATCH as u64 + 10).rev() {
-            add_gap(&mut gaps, i * 10, i * 10 + 2, GapReason::QueueFull);
+            add_gap(&mut gaps, 0, i * 10, i * 10 + 2, GapReason::QueueFull);
         }
         assert_eq!(gaps.len(), MAX_GAPS_PER_BATCH);
         let batch = Batch {
@@ -649,6 +662,69 @@ mod tests {
         q.next_batch(0.0, true);
         q.reject();
         assert!(q.is_empty());
+    }
+
+    /// Drops until the queue holds a gap record, then starts a batch carrying
+    /// it (with events): `(queue, the gap in flight)`.
+    fn gap_in_flight() -> (Queue, Gap) {
+        let mut l = limits(2, 0);
+        l.max_queue_bytes = ev(0).len() * 5;
+        let mut q = queue(l);
+        for _ in 0..3 {
+            push(&mut q, 0.0);
+        }
+        q.next_batch(0.0, false).unwrap();
+        for _ in 0..6 {
+            let seq = q.next_seq();
+            q.push(ev(seq), 0.0);
+        }
+        assert_eq!(q.ack(), [0, 1]);
+        let b = parsed(&q.next_batch(0.0, true).unwrap());
+        assert_eq!(b.gaps.len(), 1, "{b:?}");
+        (q, b.gaps[0].clone())
+    }
+
+    #[test]
+    fn a_drop_while_a_gap_record_is_in_flight_is_reported_on_its_own() {
+        let (mut q, sent) = gap_in_flight();
+        // More drops right after the in-flight gap's last seq.
+        let mut dropped = Vec::new();
+        for _ in 0..6 {
+            let seq = q.next_seq();
+            dropped.extend(q.push(ev(seq), 0.0).1);
+        }
+        assert!(!dropped.is_empty());
+        assert_eq!(q.gaps()[0], sent, "a record in flight is never changed");
+        q.ack();
+        let b = parsed(&q.next_batch(0.0, true).unwrap());
+        for seq in dropped {
+            assert!(
+                b.gaps.iter().any(|g| g.from <= seq && seq <= g.to),
+                "dropped seq {seq} is in no gap: {:?}",
+                b.gaps
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_batch_hands_its_gap_records_on_with_its_rejected_range() {
+        let (mut q, sent) = gap_in_flight();
+        let lost = q.reject();
+        assert!(!lost.is_empty());
+        let b = parsed(&q.next_batch(0.0, true).unwrap());
+        assert!(
+            b.gaps.contains(&sent),
+            "the carried record is lost: {:?}",
+            b.gaps
+        );
+        assert!(
+            b.gaps.iter().any(|g| g.reason == GapReason::Rejected
+                && g.from == lost[0]
+                && g.to == *lost.last().unwrap()),
+            "{:?}",
+            b.gaps
+        );
+        b.validate().expect("no overlapping records");
     }
 
     #[test]
