@@ -728,7 +728,24 @@ impl Store {
             return Ok(None);
         };
         let state: SessionState = serde_json::from_slice(&v)?;
-        self.verify_state(tenant, session, &state).map(Some)
+        self.verify_from(tenant, session, &state)
+    }
+
+    /// [`Store::verify_state`], then: a chain found broken in a session that
+    /// is no longer stored was being deleted under the walk (the tombstone
+    /// replaces the state first, then the records go), which is a deletion,
+    /// not tampering: `None`, and the caller answers with the tombstone.
+    fn verify_from(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        state: &SessionState,
+    ) -> anyhow::Result<Option<ChainVerification>> {
+        let v = self.verify_state(tenant, session, state)?;
+        if !v.valid && self.sessions.get(session_key(tenant, session))?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(v))
     }
 
     /// Verifies the chain against the head `state` holds, read before the walk,
@@ -1613,6 +1630,39 @@ mod tests {
             .unwrap();
         assert_eq!(ids(&p2), ["b"]);
         assert!(p2.next.is_none());
+    }
+
+    #[test]
+    fn a_session_deleted_during_its_verify_is_deleted_not_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        put(&store, "s", 10, 0..50);
+        // The head verify reads first, then a deletion removes the records.
+        let state: SessionState = serde_json::from_slice(
+            &store
+                .sessions
+                .get(session_key(&ten(), &sid("s")))
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        store
+            .delete(&ten(), &sid("s"), "test", 20)
+            .unwrap()
+            .unwrap();
+        let walked = store.verify_state(&ten(), &sid("s"), &state).unwrap();
+        assert!(!walked.valid, "the walk alone sees records missing");
+        assert!(
+            store
+                .verify_from(&ten(), &sid("s"), &state)
+                .unwrap()
+                .is_none(),
+            "a deleted session, not a broken chain"
+        );
+        assert!(matches!(
+            store.status(&ten(), &sid("s")).unwrap(),
+            SessionStatus::Deleted(_)
+        ));
     }
 
     #[test]

@@ -41,7 +41,10 @@ pub enum Actor {
 
 /// The wire form of an [`Actor`]: `kind` and, for an agent only, `id`.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an actor: {\"kind\": \"customer\" | \"script\"} or {\"kind\": \"agent\", \"id\": …}"
+)]
 struct ActorWire {
     kind: ActorKind,
     /// `Some` whenever the key is present, `null` too.

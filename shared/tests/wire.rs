@@ -273,6 +273,9 @@ fn an_actor_carries_an_id_only_when_it_is_an_agent() {
         (json!({"id": "a"}), None),
     ] {
         let got = serde_json::from_value::<Actor>(json.clone());
+        if let Err(e) = &got {
+            assert!(!e.to_string().contains("ActorWire"), "{e}");
+        }
         match ok {
             Some(actor) => {
                 assert_eq!(got.unwrap(), actor, "{json}");
@@ -282,6 +285,9 @@ fn an_actor_carries_an_id_only_when_it_is_an_agent() {
             None => assert!(got.is_err(), "{json} was accepted as {got:?}"),
         }
     }
+    // A string where the object goes: the error says what an actor is.
+    let e = serde_json::from_value::<Actor>(json!("customer")).unwrap_err();
+    assert!(e.to_string().contains("an actor"), "{e}");
     // Inside an event, and inside a stored record (flattened) too.
     let mut v = serde_json::to_value(&samples()[0].1).unwrap();
     v["actor"] = json!({"kind": "customer", "id": "x"});
