@@ -182,23 +182,15 @@ async fn a_client_that_stalls_in_its_headers_is_disconnected_in_time() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_body_that_stalls_gets_408_and_stores_nothing() {
-    let app = TestApp::spawn_with(|s| s.body_read_timeout_ms = 300).await;
-    let port = app.port;
-    let (elapsed, answer) = tokio::task::spawn_blocking(move || {
+/// Sends `request` (a head announcing 100 bytes of body and only the start of
+/// it), then waits for the answer: how long it took and what it said.
+async fn stall_body(port: u16, request: String) -> (Duration, String) {
+    tokio::task::spawn_blocking(move || {
         let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         let started = Instant::now();
-        conn.write_all(
-            format!(
-                "POST /api/v1/batches?site_key={SITE_KEY} HTTP/1.1\r\nHost: x\r\n\
-                 Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"v\":1,"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
+        conn.write_all(request.as_bytes()).unwrap();
         let mut answer = vec![0; 4096];
         let n = conn.read(&mut answer).unwrap_or(0);
         (
@@ -207,7 +199,20 @@ async fn a_body_that_stalls_gets_408_and_stores_nothing() {
         )
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_gets_408_and_stores_nothing() {
+    let app = TestApp::spawn_with(|s| s.body_read_timeout_ms = 300).await;
+    let (elapsed, answer) = stall_body(
+        app.port,
+        format!(
+            "POST /api/v1/batches?site_key={SITE_KEY} HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"v\":1,"
+        ),
+    )
+    .await;
     assert!(elapsed < Duration::from_secs(3), "held for {elapsed:?}");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("body_timeout"), "{answer}");
@@ -218,30 +223,15 @@ async fn a_body_that_stalls_gets_408_and_stores_nothing() {
 #[tokio::test]
 async fn platform_records_whose_body_stalls_get_408_and_store_nothing() {
     let app = TestApp::spawn_with(|s| s.body_read_timeout_ms = 300).await;
-    let port = app.port;
-    let (elapsed, answer) = tokio::task::spawn_blocking(move || {
-        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let started = Instant::now();
-        conn.write_all(
-            format!(
-                "POST /api/v1/platform/records HTTP/1.1\r\nHost: x\r\n\
-                 Authorization: Bearer {SERVER_KEY}\r\n\
-                 Content-Type: application/json\r\nContent-Length: 100\r\n\r\n[{{\"type\":"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-        let mut answer = vec![0; 4096];
-        let n = conn.read(&mut answer).unwrap_or(0);
-        (
-            started.elapsed(),
-            String::from_utf8_lossy(&answer[..n]).into_owned(),
-        )
-    })
-    .await
-    .unwrap();
+    let (elapsed, answer) = stall_body(
+        app.port,
+        format!(
+            "POST /api/v1/platform/records HTTP/1.1\r\nHost: x\r\n\
+             Authorization: Bearer {SERVER_KEY}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n[{{\"type\":"
+        ),
+    )
+    .await;
     assert!(elapsed < Duration::from_secs(3), "held for {elapsed:?}");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("body_timeout"), "{answer}");
