@@ -25,6 +25,8 @@
 //! - [`rate_limit`]: ingest limits per client IP and per site key.
 //! - [`chain`]: the integrity chain's hashing, entry encoding and verification
 //!   (pure, no I/O).
+//! - [`gaps`]: which sequence numbers stored gap records already report lost,
+//!   and the per-session limit on gap records (pure, no I/O).
 //! - [`retention`]: the background job that deletes sessions past their age.
 //! - [`error`]: the JSON error every 4xx/5xx answer carries.
 //! - [`telemetry`]: structured logs and the Prometheus metrics' names.
@@ -35,6 +37,7 @@ pub mod chain;
 pub mod config;
 pub mod durability;
 pub mod error;
+pub mod gaps;
 pub mod live;
 pub mod openapi;
 pub mod rate_limit;

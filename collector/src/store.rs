@@ -9,6 +9,7 @@
 //! | `sessions` | `session`                                        | `SessionState` as JSON    |
 //! | `activity` | `last_seen:u64be session`                        | empty                     |
 //! | `gaps`     | `session 0x00 tab 0x00 from:u64be`               | `GapRecord` as JSON       |
+//! | `gap_index`| `session 0x00` / `session 0x00 tab`              | gap records stored:u64be / covered ranges |
 //! | `meta`     | `probe` (no tenant prefix)                       | time of the last readiness probe |
 //! | `chain`    | `session 0x00 pos:u64be`                         | `hash(32) kind(1) key`    |
 //! | `tombstones` | `session`                                      | `Tombstone` as JSON       |
@@ -36,6 +37,14 @@
 //! session. `deletions` indexes tombstones by deletion time the same way. A
 //! store from before an index is indexed when it is opened (`meta` keys
 //! `activity_index` and `deletions_index` mark them complete).
+//!
+//! `gap_index` keeps, per session, how many gap records it stored and, per
+//! tab, the sequence numbers they cover as merged ranges (see [`crate::gaps`]):
+//! a gap record is stored only for numbers no earlier one reported, and a
+//! session stores at most [`MAX_GAP_RECORDS_PER_SESSION`]. It is read and
+//! written in the transactions that store gap records, built from `gaps` when
+//! a store from before it is opened (`meta` key `gap_index`), and purged with
+//! the session.
 //!
 //! `chain` is each session's integrity chain (see [`crate::chain`]): one link per
 //! stored event or gap record, at the position the collector stored it, pointing
@@ -71,6 +80,7 @@ use sled::transaction::{
 use sled::Transactional;
 
 use crate::chain::{self, Hash, Link, RecordKind, Verifier};
+use crate::gaps::{self as gap_ranges, MAX_GAP_RECORDS_PER_SESSION};
 
 /// Keys removed per sled batch when a deleted session's records are purged:
 /// bounds the memory of one batch for sessions of millions of events while
@@ -324,6 +334,7 @@ pub struct Store {
     activity: sled::Tree,
     deletions: sled::Tree,
     gaps: sled::Tree,
+    gap_index: sled::Tree,
     arrivals: sled::Tree,
     audit: sled::Tree,
     audit_ids: sled::Tree,
@@ -337,6 +348,12 @@ pub enum Inserted {
     Stored(Stored),
     /// The session was deleted: nothing was stored.
     Gone(Tombstone),
+    /// Storing the batch's gap records would take the session past
+    /// [`MAX_GAP_RECORDS_PER_SESSION`]: nothing was stored.
+    TooManyGaps {
+        stored: u64,
+        new: u64,
+    },
 }
 
 /// Where a session stands.
@@ -415,6 +432,7 @@ impl Store {
             activity: db.open_tree("activity")?,
             deletions: db.open_tree("deletions")?,
             gaps: db.open_tree("gaps")?,
+            gap_index: db.open_tree("gap_index")?,
             chain: db.open_tree("chain")?,
             tombstones: db.open_tree("tombstones")?,
             arrivals: db.open_tree("arrivals")?,
@@ -434,7 +452,57 @@ impl Store {
             &store.tombstones,
             |t: Tombstone| t.deleted_at,
         )?;
+        store.build_gap_index()?;
         Ok(store)
+    }
+
+    /// Builds `gap_index` from `gaps` for a store written before it (or whose
+    /// indexing a crash interrupted): cleared, rebuilt, marked `gap_index` in
+    /// `meta` and flushed, before the store serves anything. Gap records an
+    /// older collector stored overlapping are merged into one coverage.
+    fn build_gap_index(&self) -> anyhow::Result<()> {
+        let meta = self.db.open_tree("meta")?;
+        if meta.get("gap_index")?.is_some() {
+            return Ok(());
+        }
+        self.gap_index.clear()?;
+        let mut counts: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
+        let mut tabs: std::collections::BTreeMap<Vec<u8>, Vec<gap_ranges::Range>> =
+            Default::default();
+        for kv in self.gaps.iter() {
+            let (k, v) = kv?;
+            let gap: GapRecord = serde_json::from_slice(&v)?;
+            // `tenant 0x00 session 0x00 tab 0x00 from:u64be`; ids hold no 0x00.
+            let seps: Vec<usize> = k[..k.len().saturating_sub(8)]
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == 0)
+                .map(|(i, _)| i)
+                .collect();
+            let [_, session_end, tab_end] = seps[..] else {
+                anyhow::bail!("corrupt gap key {k:?}");
+            };
+            *counts.entry(k[..=session_end].to_vec()).or_default() += 1;
+            let covered = tabs.entry(k[..tab_end].to_vec()).or_default();
+            gap_ranges::cover(covered, gap.from, gap.to);
+        }
+        let mut batch = sled::Batch::default();
+        for (k, n) in &counts {
+            batch.insert(k.as_slice(), &n.to_be_bytes());
+        }
+        for (k, covered) in &tabs {
+            batch.insert(k.as_slice(), gap_ranges::encode(covered));
+        }
+        self.gap_index.apply_batch(batch)?;
+        meta.insert("gap_index", &[])?;
+        self.db.flush().context("flushing the gap index")?;
+        if !counts.is_empty() {
+            tracing::info!(
+                sessions = counts.len(),
+                "indexed the gap records of a store written before it"
+            );
+        }
+        Ok(())
     }
 
     /// Builds a time index (`index`, keyed by `time` of each value of `source`,
@@ -509,15 +577,12 @@ impl Store {
                 })
             })
             .collect::<anyhow::Result<_>>()?;
-        let encoded_gaps: Vec<(Vec<u8>, Vec<u8>)> = gaps
-            .iter()
-            .map(|g| {
-                Ok((
-                    event_key(tenant, session, tab, g.from),
-                    serde_json::to_vec(g)?,
-                ))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        // A batch's gaps are validated apart (`Batch::validate`); in order, so
+        // the parts stored of each are in order too.
+        let mut gaps: Vec<&GapRecord> = gaps.iter().collect();
+        gaps.sort_by_key(|g| g.from);
+        let mut tab_index_key = session_prefix(tenant, session);
+        tab_index_key.extend_from_slice(tab.as_str().as_bytes());
         let skey = session_key(tenant, session);
         let skey = skey.as_slice();
         let sprefix = session_prefix(tenant, session);
@@ -536,11 +601,69 @@ impl Store {
             &self.tombstones,
             &self.arrivals,
             &self.activity,
+            &self.gap_index,
         );
         let result = trees.transaction(
-            |(events, timeline, sessions, gap_tree, chain_tree, tombstones, arrivals, activity)| {
+            |(
+                events,
+                timeline,
+                sessions,
+                gap_tree,
+                chain_tree,
+                tombstones,
+                arrivals,
+                activity,
+                gap_index,
+            )| {
                 if let Some(t) = tombstones.get(skey)? {
                     return Ok(Inserted::Gone(serde_json::from_slice(&t).map_err(abort)?));
+                }
+                // What the gap records add: only numbers no stored record of
+                // this tab reports yet, within the session's limit. Decided
+                // before anything is written, so a refusal stores nothing.
+                let mut new_gaps: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
+                if !gaps.is_empty() {
+                    let stored = match gap_index.get(sprefix.as_slice())? {
+                        Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+                            ConflictableTransactionError::Abort(anyhow::anyhow!(
+                                "corrupt gap record count"
+                            ))
+                        })?),
+                        None => 0,
+                    };
+                    let mut covered = match gap_index.get(tab_index_key.as_slice())? {
+                        Some(v) => gap_ranges::decode(&v).ok_or_else(|| {
+                            ConflictableTransactionError::Abort(anyhow::anyhow!(
+                                "corrupt gap coverage"
+                            ))
+                        })?,
+                        None => Vec::new(),
+                    };
+                    for gap in &gaps {
+                        for (from, to) in gap_ranges::uncovered(&covered, gap.from, gap.to) {
+                            let part = GapRecord {
+                                from,
+                                to,
+                                ..(*gap).clone()
+                            };
+                            new_gaps.push((
+                                event_key(tenant, session, tab, from),
+                                serde_json::to_vec(&part).map_err(abort)?,
+                                // Validation bounds a gap's width; saturate
+                                // regardless, a count must not wrap to "nothing lost".
+                                to.saturating_sub(from).saturating_add(1),
+                            ));
+                        }
+                        gap_ranges::cover(&mut covered, gap.from, gap.to);
+                    }
+                    let new = new_gaps.len() as u64;
+                    if new > 0 {
+                        if stored.saturating_add(new) > MAX_GAP_RECORDS_PER_SESSION {
+                            return Ok(Inserted::TooManyGaps { stored, new });
+                        }
+                        gap_index.insert(sprefix.as_slice(), &(stored + new).to_be_bytes())?;
+                        gap_index.insert(tab_index_key.as_slice(), gap_ranges::encode(&covered))?;
+                    }
                 }
                 let (mut state, indexed_at): (SessionState, Option<i64>) =
                     match sessions.get(skey)? {
@@ -596,16 +719,10 @@ impl Store {
                         }
                     }
                 }
-                for (gap, (key, value)) in gaps.iter().zip(&encoded_gaps) {
-                    if gap_tree.get(key)?.is_some() {
-                        continue;
-                    }
+                for (key, value, lost) in &new_gaps {
                     gap_tree.insert(key.as_slice(), value.as_slice())?;
                     chainer.append(chain_tree, &mut state, RecordKind::Gap, key, value)?;
-                    // Validation bounds a gap's width; saturate regardless, a
-                    // count must not wrap to "nothing lost".
-                    let lost = gap.to.saturating_sub(gap.from).saturating_add(1);
-                    state.lost_events = state.lost_events.saturating_add(lost);
+                    state.lost_events = state.lost_events.saturating_add(*lost);
                     changed = true;
                 }
                 if changed {
@@ -941,11 +1058,12 @@ impl Store {
 
     /// The trees that hold a session's records under its prefix: what
     /// deleting it purges.
-    fn session_trees(&self) -> [&sled::Tree; 5] {
+    fn session_trees(&self) -> [&sled::Tree; 6] {
         [
             &self.events,
             &self.timeline,
             &self.gaps,
+            &self.gap_index,
             &self.chain,
             &self.arrivals,
         ]
@@ -1736,6 +1854,63 @@ mod tests {
         );
         assert_eq!(deleted(&store, 10), [["d", "a", "b"]]);
         assert_eq!((store.activity.len(), store.deletions.len()), (2, 3));
+    }
+
+    #[test]
+    fn a_store_from_before_the_gap_index_is_indexed_and_deletion_purges_it() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), 4).unwrap();
+            put_gap(&store, "s", 10, 19);
+            put_gap(&store, "s", 30, 39);
+            put_gap(&store, "x", 0, 0);
+            // As an older collector left it: gap records, no index, no mark,
+            // and two records overlapping (it stored them apart).
+            store.gap_index.clear().unwrap();
+            store
+                .db
+                .open_tree("meta")
+                .unwrap()
+                .remove("gap_index")
+                .unwrap();
+            let gap: GapRecord = serde_json::from_value(serde_json::json!({
+                "tab_id": "t", "from": 15, "to": 32, "reason": "rejected", "received_at": 0
+            }))
+            .unwrap();
+            store
+                .gaps
+                .insert(
+                    event_key(&ten(), &sid("s"), &tid("t"), 15),
+                    serde_json::to_vec(&gap).unwrap(),
+                )
+                .unwrap();
+            store.db.flush().unwrap();
+        }
+        let store = Store::open(dir.path(), 4).unwrap();
+        let count = |s: &str| {
+            store
+                .gap_index
+                .get(session_prefix(&ten(), &sid(s)))
+                .unwrap()
+                .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap()))
+        };
+        assert_eq!((count("s"), count("x")), (Some(3), Some(1)));
+        let mut tab = session_prefix(&ten(), &sid("s"));
+        tab.extend_from_slice(b"t");
+        let covered = gap_ranges::decode(&store.gap_index.get(&tab).unwrap().unwrap()).unwrap();
+        assert_eq!(covered, [(10, 39)]);
+        // What the rebuilt index covers is not counted again.
+        let lost = state_of(&store, "s").lost_events;
+        put_gap(&store, "s", 12, 41);
+        assert_eq!(state_of(&store, "s").lost_events, lost + 2);
+        assert_eq!(count("s"), Some(4));
+
+        store.delete(&ten(), &sid("s"), "test", 1).unwrap().unwrap();
+        assert_eq!(
+            keys_under(&store.gap_index, &session_prefix(&ten(), &sid("s"))),
+            0
+        );
+        assert_eq!(count("x"), Some(1));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use shared::TenantId;
 use crate::config::Settings;
 use crate::durability::GroupCommit;
 use crate::error::ApiError;
+use crate::gaps::MAX_GAP_RECORDS_PER_SESSION;
 use crate::live::{Live, LiveEvent};
 use crate::rate_limit::RateLimits;
 use crate::store::{Ingest, Inserted, Store};
@@ -291,6 +292,16 @@ async fn ingest_batch(
         Inserted::Stored(stored) => stored,
         // A deleted session stays deleted: a late re-send must not revive it.
         Inserted::Gone(tombstone) => return Err(ApiError::Gone(Box::new(tombstone))),
+        Inserted::TooManyGaps { stored, new } => {
+            return Err(ApiError::bad_request(
+                "gap_limit",
+                format!(
+                    "the session has {stored} gap records and this batch would add {new}; \
+                     a session keeps at most {MAX_GAP_RECORDS_PER_SESSION}, so nothing of \
+                     the batch was stored"
+                ),
+            ))
+        }
     };
     // The acknowledgement promises durability: wait for a flush that started
     // after our write (shared with every request waiting at the same time).

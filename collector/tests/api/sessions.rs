@@ -217,6 +217,111 @@ async fn gap_records_are_stored_once_and_counted_on_the_session() {
 }
 
 #[tokio::test]
+async fn a_lost_sequence_number_is_counted_once_whatever_batches_report_it() {
+    let app = TestApp::spawn().await;
+    let mut b = batch("s", "t", vec![click(0, 1, "a")]);
+    b["gaps"] = json!([{"from": 10, "to": 19, "reason": "queue_full"}]);
+    assert_eq!(app.post_batch(&b).await.status(), 200);
+    // The same run widened (a recorder re-sending a record it widened after
+    // its acknowledgement was lost): only the widening is new.
+    let mut widened = batch("s", "t", vec![]);
+    widened["gaps"] = json!([{"from": 10, "to": 25, "reason": "queue_full"}]);
+    assert_eq!(app.post_batch(&widened).await.status(), 200);
+    // Runs inside and across what is stored, in one batch.
+    let mut across = batch("s", "t", vec![]);
+    across["gaps"] = json!([
+        {"from": 5, "to": 12, "reason": "rejected"},
+        {"from": 14, "to": 15, "reason": "rejected"},
+        {"from": 24, "to": 30, "reason": "rejected"}
+    ]);
+    assert_eq!(app.post_batch(&across).await.status(), 200);
+    // Another tab's numbers are its own.
+    let mut other = batch("s", "u", vec![]);
+    other["gaps"] = json!([{"from": 10, "to": 19, "reason": "queue_full"}]);
+    assert_eq!(app.post_batch(&other).await.status(), 200);
+
+    let page: shared::api::GapsPage = app
+        .get("/api/v1/sessions/s/gaps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let runs: Vec<_> = page
+        .gaps
+        .iter()
+        .map(|g| (g.tab_id.as_str(), g.from, g.to, g.reason.as_str()))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("t", 5, 9, "rejected"),
+            ("t", 10, 19, "queue_full"),
+            ("t", 20, 25, "queue_full"),
+            ("t", 26, 30, "rejected"),
+            ("u", 10, 19, "queue_full"),
+        ]
+    );
+    let summary = &app.sessions().await.sessions[0];
+    assert_eq!(summary.lost_events, (30 - 5 + 1) + 10);
+    // Every stored part is a record of the chain.
+    let v = app.verify("s").await;
+    assert!(v.valid, "{v:?}");
+    assert_eq!(v.length, Some(1 + 5));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_keeps_a_bounded_number_of_gap_records_and_says_when_it_is_full() {
+    use collector::gaps::MAX_GAP_RECORDS_PER_SESSION as MAX;
+    let app = TestApp::spawn().await;
+    // Apart runs of one lost event each, 64 to a batch (the batch limit), up
+    // to the session's limit.
+    let mut next = 0u64;
+    while next < MAX {
+        let n = (MAX - next).min(64);
+        let gaps: Vec<_> = (next..next + n)
+            .map(|i| json!({"from": 2 * i, "to": 2 * i, "reason": "queue_full"}))
+            .collect();
+        let mut b = batch("s", "t", vec![]);
+        b["gaps"] = json!(gaps);
+        assert_eq!(app.post_batch(&b).await.status(), 200, "at {next}");
+        next += n;
+    }
+    let before = app.sessions().await.sessions[0].clone();
+    assert_eq!(before.lost_events, MAX);
+    // One more record is refused, with the events it came with: nothing of a
+    // refused batch is stored.
+    let mut over = batch("s", "t", vec![click(1, 1, "a")]);
+    over["gaps"] = json!([{"from": 2 * MAX, "to": 2 * MAX, "reason": "queue_full"}]);
+    let msg = assert_error(app.post_batch(&over).await, 400, "gap_limit").await;
+    assert!(msg.contains(&format!("at most {MAX}")), "{msg}");
+    let after = app.sessions().await.sessions[0].clone();
+    assert_eq!((after.event_count, after.lost_events), (0, MAX));
+    // Re-sending what is stored adds no record and still goes in, as do
+    // events without gaps and other sessions' gaps.
+    let mut again = batch("s", "t", vec![click(1, 1, "a")]);
+    again["gaps"] = json!([{"from": 0, "to": 0, "reason": "queue_full"}]);
+    assert_eq!(app.post_batch(&again).await.status(), 200);
+    assert_eq!(
+        app.post_batch(&batch("s", "t", vec![click(3, 2, "b")]))
+            .await
+            .status(),
+        200
+    );
+    let mut elsewhere = batch("s2", "t", vec![]);
+    elsewhere["gaps"] = json!([{"from": 0, "to": 0, "reason": "queue_full"}]);
+    assert_eq!(app.post_batch(&elsewhere).await.status(), 200);
+    let page: shared::api::GapsPage = app
+        .get("/api/v1/sessions/s/gaps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page.gaps.len() as u64, MAX);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn reading_needs_a_valid_token_and_says_so() {
     let app = TestApp::spawn().await;
     let res = app.get_as(None, "/api/v1/sessions").await;
