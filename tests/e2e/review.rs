@@ -585,6 +585,29 @@ async fn following_a_session_live_appends_rows_as_the_customer_clicks() -> anyho
     );
     assert!(!shown(&b, "integrity-recheck").await?);
 
+    // A tab whose first events were lost: its gap record arrives with its
+    // next event, and the followed trail shows it without a reload.
+    assert!(!shown(&b, "gaps-banner").await?);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    post_batch(
+        &collector,
+        &json!({"v": 1, "session_id": session, "tab_id": "tab-lost", "events": [
+            {"seq": 5, "ts": now_ms, "mono": 0, "actor": {"kind": "customer"}, "type": "CLICK",
+             "data": {"target": element("add-to-cart")}}],
+            "gaps": [{"from": 0, "to": 4, "reason": "queue_full"}]}),
+    )
+    .await;
+    b.wait_for_js(
+        "the new gap, shown while following",
+        "return !document.getElementById('gaps-banner').hidden \
+         && !!document.querySelector('#trail tr.gap-row[data-gap=\"tab-lost:0-4\"]')",
+    )
+    .await?;
+    let banner = text_of(&b, "#gaps-banner").await?;
+    assert!(banner.contains("5 events never arrived"), "{banner}");
+
     b.quit().await;
     collector.stop().await;
     Ok(())

@@ -58,6 +58,7 @@ const t = {
   params: { type: "", actor: "", order: "asc", at: "" },
   summary: null,
   gaps: [],
+  gapsLoaded: false,
   cursors: [null],
   page: 0,
   next: null,
@@ -105,6 +106,7 @@ export function show(route) {
     t.id = route.sessionId;
     t.summary = null;
     t.gaps = [];
+    t.gapsLoaded = false;
     t.check = null;
     endGone();
     document.title = `Session ${visible(t.id)} · cotrail review`;
@@ -144,6 +146,9 @@ async function loadSummary() {
     if (id !== t.id) return;
     t.summary = s;
     renderSummary();
+    // Gap records travel with batches of events: while following live, a
+    // summary that counts other losses than the gaps shown brings the new ones.
+    if (t.stopLive && t.gapsLoaded && Number(s.lost_events || 0) !== lostIn(t.gaps)) loadGaps();
   } catch (e) {
     if (id !== t.id || unreadable(e, id)) return;
     showError(e, `Could not load session ${visible(id)}`);
@@ -178,12 +183,18 @@ async function loadGaps() {
     const page = await api(`/sessions/${encodeURIComponent(id)}/gaps`);
     if (id !== t.id) return;
     t.gaps = page.gaps || [];
+    t.gapsLoaded = true;
     renderGapsBanner();
     renderSinceCheck();
     placeGapRows();
   } catch {
     // The summary's error already says what is wrong with the session.
   }
+}
+
+/** Events the gap records report lost. */
+function lostIn(gaps) {
+  return gaps.reduce((sum, g) => sum + (g.to - g.from + 1), 0);
 }
 
 function gapText(g) {
@@ -197,7 +208,7 @@ function renderGapsBanner() {
     banner.hidden = true;
     return;
   }
-  const lost = t.gaps.reduce((sum, g) => sum + (g.to - g.from + 1), 0);
+  const lost = lostIn(t.gaps);
   banner.replaceChildren(
     h("strong", {}, `This trail has ${plural(t.gaps.length, "gap")}: ${plural(lost, "event")} never arrived. `),
     "They are shown as rows where they are missing. ",
