@@ -19,6 +19,9 @@
 //!   `tab_id 0x00 n:u64be`, `n` being an event's `seq` or a gap's `from`;
 //! - last `{"chain_head": …, "chain_length": L, "events": n, "gaps": g}`.
 //!
+//! A session deleted while its export streams has its body cut short before
+//! the last line (CSV: row), so a partial file never looks whole.
+//!
 //! CSV is for people: a header row, one row per event in client-time order,
 //! and a last row `chain_head,<head>,events,<n>,lost events,<lost>` (no comment
 //! syntax: every CSV reader keeps it).
@@ -295,6 +298,18 @@ impl Export {
             }
             Step::Trailer => {
                 self.step = Step::Done;
+                // A session deleted while its export streamed lost records
+                // from under it: no trailer then, so the file cannot pass for a
+                // whole trail (the client sees the body cut short).
+                let (store, tenant, session) = (
+                    self.store.clone(),
+                    self.tenant.clone(),
+                    self.session.clone(),
+                );
+                let status = web::block(move || store.status(&tenant, &session)).await??;
+                if !matches!(status, SessionStatus::Live(_)) {
+                    anyhow::bail!("session {} was deleted while it was exported", self.session);
+                }
                 let mut out = String::new();
                 match self.format {
                     Format::Ndjson => {
@@ -425,6 +440,77 @@ pub fn iso8601(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn drain(export: &mut Export) -> anyhow::Result<String> {
+        let mut body = Vec::new();
+        while let Some(chunk) = export.next_chunk().await? {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8(body)?)
+    }
+
+    #[actix_web::test]
+    async fn an_export_racing_a_deletion_is_cut_short_not_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        let tenant = TenantId::parse("acme").unwrap();
+        for format in [Format::Ndjson, Format::Csv] {
+            let session = SessionId::parse(format!("s-{format:?}")).unwrap();
+            let records: Vec<EventRecord> = (0..3)
+                .map(|seq| {
+                    serde_json::from_value(serde_json::json!({
+                        "session_id": session.as_str(), "tab_id": "t", "received_at": 1,
+                        "origin": {}, "seq": seq, "ts": 1_763_800_000_000i64 + seq, "mono": 0,
+                        "actor": {"kind": "customer"}, "type": "CLICK",
+                        "data": {"target": {"tag": "button", "path": "button"}}
+                    }))
+                    .unwrap()
+                })
+                .collect();
+            store
+                .insert(crate::store::Ingest {
+                    tenant: &tenant,
+                    session: &session,
+                    tab: &shared::TabId::parse("t").unwrap(),
+                    received_at: 1,
+                    origin: &Default::default(),
+                    records: &records,
+                    gaps: &[],
+                })
+                .unwrap();
+            let (chain_len, head) = store.chain_state(&tenant, &session).unwrap().unwrap();
+            let export = || Export {
+                store: store.clone(),
+                tenant: tenant.clone(),
+                session: session.clone(),
+                format,
+                head: Some(head.clone()),
+                chain_len,
+                lost: 0,
+                after: None,
+                pos: 0,
+                count: 0,
+                gaps: 0,
+                step: Step::Start,
+            };
+            // Undisturbed, the file ends with its trailer.
+            let whole = drain(&mut export()).await.unwrap();
+            let last = whole.lines().last().unwrap_or_default();
+            assert!(
+                last.contains("chain_head") && last.contains(&head),
+                "{format:?}: {whole}"
+            );
+            // Deleted after the export began: no trailer, an error instead.
+            let mut racing = export();
+            racing.next_chunk().await.unwrap().unwrap();
+            store.delete(&tenant, &session, "test", 2).unwrap().unwrap();
+            let err = drain(&mut racing).await.unwrap_err();
+            assert!(
+                err.to_string().contains("was deleted"),
+                "{format:?}: {err:#}"
+            );
+        }
+    }
 
     #[test]
     fn times_format_as_utc_iso8601_with_milliseconds() {
