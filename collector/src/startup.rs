@@ -289,6 +289,14 @@ impl Application {
             );
         }
         let store = Store::open(&settings.data_dir, settings.cache_mb)?;
+        // Deletions a crash (or a failed purge) left half done: their sessions
+        // already answer 410; this reclaims the records, in the background.
+        let finisher = store.clone();
+        tokio::task::spawn_blocking(move || match finisher.finish_deletions() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "finished purging deleted sessions"),
+            Err(e) => tracing::error!(error = format!("{e:#}"), "finishing deletions failed"),
+        });
         let flusher = store.clone();
         let commit = GroupCommit::start(Box::new(move || {
             let store = flusher.clone();

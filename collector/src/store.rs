@@ -1002,11 +1002,46 @@ impl Store {
         self.delete_if(tenant, session, reason, now, |_| true)
     }
 
+    /// The first half of [`Store::delete`]: swaps the session for its
+    /// tombstone (from then on reads answer 410 and ingest refuses it) and
+    /// leaves the records to [`Store::purge_session`]. `None` when the session
+    /// is not stored. Blocking; does not flush.
+    pub fn tombstone(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        reason: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<Tombstone>> {
+        self.tombstone_if(tenant, session, reason, now, |_| true)
+    }
+
+    /// Removes the records a tombstoned session left (the second half of
+    /// [`Store::delete`]). Blocking; as long as the session is big.
+    pub fn purge_session(&self, tenant: &TenantId, session: &SessionId) -> anyhow::Result<()> {
+        self.purge(&session_prefix(tenant, session))
+    }
+
     /// Deletes in a safe order: one transaction swaps the session state for
     /// its tombstone (from then on reads answer 410 and ingest refuses the
     /// session), then the records are purged. A crash in between leaves
     /// records under a tombstone, which the next [`Store::sweep`] purges.
     fn delete_if(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        reason: &str,
+        now: i64,
+        condition: impl Fn(&SessionState) -> bool,
+    ) -> anyhow::Result<Option<Tombstone>> {
+        let tombstone = self.tombstone_if(tenant, session, reason, now, condition)?;
+        if tombstone.is_some() {
+            self.purge_session(tenant, session)?;
+        }
+        Ok(tombstone)
+    }
+
+    fn tombstone_if(
         &self,
         tenant: &TenantId,
         session: &SessionId,
@@ -1045,15 +1080,11 @@ impl Store {
             deletions.insert(time_key(tenant, now, session), &[])?;
             Ok(Some(tombstone))
         });
-        let tombstone = match result {
-            Ok(t) => t,
-            Err(TransactionError::Abort(e)) => return Err(e),
-            Err(TransactionError::Storage(e)) => return Err(e.into()),
-        };
-        if tombstone.is_some() {
-            self.purge(&session_prefix(tenant, session))?;
+        match result {
+            Ok(t) => Ok(t),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
         }
-        Ok(tombstone)
     }
 
     /// The trees that hold a session's records under its prefix: what
@@ -1113,6 +1144,15 @@ impl Store {
                 left.push(t);
             }
         }
+        self.finish_deletions()?;
+        Ok(left)
+    }
+
+    /// Purges what deleted sessions left behind (a deletion a crash or a
+    /// failed purge interrupted); answers how many sessions had records left.
+    /// The collector runs it at start-up, and every retention sweep does.
+    pub fn finish_deletions(&self) -> anyhow::Result<usize> {
+        let mut finished = 0;
         for k in self.tombstones.iter().keys() {
             let mut prefix = k?.to_vec();
             prefix.push(0);
@@ -1122,9 +1162,10 @@ impl Store {
                 .any(|t| t.scan_prefix(&prefix).next().is_some());
             if leftover {
                 self.purge(&prefix)?;
+                finished += 1;
             }
         }
-        Ok(left)
+        Ok(finished)
     }
 
     /// Up to `limit` of a tenant's tombstones, newest deletion first (ties:
@@ -1990,6 +2031,21 @@ mod tests {
         store.arrivals.insert(akey, &b"t\0"[..]).unwrap();
         assert!(store.sweep(5, i64::MAX).unwrap().is_empty());
         assert_eq!(keys_under(&store.arrivals, &prefix), 0);
+        // Without retention, start-up finishes it: a tombstone whose records
+        // were never purged (the request's purge failed or the process died).
+        put(&store, "u", 0, 0..4);
+        put_gap(&store, "u", 10, 12);
+        let prefix = session_prefix(&ten(), &sid("u"));
+        store
+            .tombstone(&ten(), &sid("u"), "deleted by root", 6)
+            .unwrap()
+            .unwrap();
+        assert_eq!(keys_under(&store.events, &prefix), 4);
+        assert_eq!(store.finish_deletions().unwrap(), 1);
+        for tree in store.session_trees() {
+            assert_eq!(keys_under(tree, &prefix), 0);
+        }
+        assert_eq!(store.finish_deletions().unwrap(), 0);
     }
 
     fn state_of(store: &Store, session: &str) -> SessionState {

@@ -429,7 +429,7 @@ pub async fn delete(
     let writer = store.clone().into_inner();
     let (tenant, sid) = (who.tenant.clone(), session.clone());
     let result = blocking(
-        move || match writer.delete(&tenant, &sid, &reason, now_ms())? {
+        move || match writer.tombstone(&tenant, &sid, &reason, now_ms())? {
             Some(t) => Ok(Ok(t)),
             None => Ok(Err(writer.status(&tenant, &sid)?)),
         },
@@ -439,8 +439,26 @@ pub async fn delete(
     let tombstone = result.map_err(not_readable)?;
     // The tombstone must survive a crash just like an acknowledged event.
     store.flush().await?;
-    // Only successful deletions reach this point; the tombstone names the admin
-    // too, so the deletion stays provable even if this entry could not be written.
+    // Only successful deletions reach this point, and before the purge, which
+    // takes as long as the session is big: a client that gives up waiting for
+    // it leaves the deletion audited all the same. The tombstone names the
+    // admin too, so the deletion stays provable even if this entry could not
+    // be written.
     record_access(&store, &who, &req, AccessAction::Deleted, &session).await?;
+    // From the tombstone on, the records are unreadable; the purge reclaims
+    // them. One that fails (or a process that dies during it) is finished at
+    // the next start-up (`Store::finish_deletions`): the deletion stands.
+    let (purger, tenant) = (store.clone().into_inner(), who.tenant.clone());
+    let sid = session.clone();
+    if let Err(e) = blocking(move || purger.purge_session(&tenant, &sid)).await {
+        tracing::error!(
+            session = %session,
+            error = match &e {
+                ApiError::Internal(cause) => format!("{cause:#}"),
+                other => other.to_string(),
+            },
+            "purging a deleted session failed; the next start-up finishes it"
+        );
+    }
     Ok(HttpResponse::Ok().json(tombstone))
 }
