@@ -256,9 +256,23 @@ pub fn app(
         // The Swagger UI's files come from the binary, never a CDN.
         .service(docs::swagger_ui())
         .route("/api/docs", web::get().to(docs::ui_redirect))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(metrics::metrics))
+        // Load balancers and uptime checks often ask with HEAD: the same
+        // answer, without its body (actix sends none for HEAD).
+        .service(
+            web::resource("/healthz")
+                .route(web::get().to(health::healthz))
+                .route(web::head().to(health::healthz)),
+        )
+        .service(
+            web::resource("/readyz")
+                .route(web::get().to(health::readyz))
+                .route(web::head().to(health::readyz)),
+        )
+        .service(
+            web::resource("/metrics")
+                .route(web::get().to(metrics::metrics))
+                .route(web::head().to(metrics::metrics)),
+        )
         .service(
             web::resource("/recorder.js")
                 .wrap(public_cors())

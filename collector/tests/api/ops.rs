@@ -59,6 +59,17 @@ async fn health_and_readiness_answer_when_the_store_takes_writes() {
         app.group_commit.flushes() > before,
         "readiness flushes a probe"
     );
+    // HEAD, as load balancers ask: the status, no body.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let res = app
+            .client
+            .head(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.bytes().await.unwrap().len(), 0, "{path}");
+    }
     app.stop().await;
 }
 
