@@ -87,6 +87,13 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::Internal)
 }
 
+/// The query of an endpoint that takes no parameters: any is refused
+/// (`400 bad_query`), so a client that means to page or filter one learns it
+/// cannot instead of getting the whole answer unasked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -307,6 +314,7 @@ pub async fn events(
 )]
 pub async fn gaps(
     Reader(who): Reader,
+    _no_params: web::Query<NoParams>,
     path: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
@@ -345,6 +353,7 @@ pub async fn gaps(
 )]
 pub async fn get(
     Reader(who): Reader,
+    _no_params: web::Query<NoParams>,
     path: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
@@ -378,6 +387,7 @@ pub async fn get(
 pub async fn verify(
     Reader(who): Reader,
     req: HttpRequest,
+    _no_params: web::Query<NoParams>,
     path: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {

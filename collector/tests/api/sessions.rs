@@ -532,6 +532,15 @@ async fn sessions_filter_by_agent_involvement_page_url_text_and_time() {
         "bad_query",
     )
     .await;
+    // Endpoints without parameters refuse them instead of ignoring them.
+    for path in [
+        "/api/v1/sessions/with-agent/gaps?limit=10",
+        "/api/v1/sessions/with-agent?fields=all",
+        "/api/v1/sessions/with-agent/verify?from=3",
+    ] {
+        let msg = assert_error(app.get(path).await, 400, "bad_query").await;
+        assert!(msg.contains("unknown field"), "{path}: {msg}");
+    }
     app.stop().await;
 }
 
