@@ -24,7 +24,10 @@
 //!
 //! CSV is for people: a header row, one row per event in client-time order,
 //! and a last row `chain_head,<head>,events,<n>,lost events,<lost>` (no comment
-//! syntax: every CSV reader keeps it).
+//! syntax: every CSV reader keeps it). It reads the timeline as it streams, so
+//! on a session still recording it can hold events stored after the head;
+//! keeping it to the head would mean remembering every arrival during the
+//! export, and the NDJSON export is the exact one.
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
