@@ -581,8 +581,6 @@ impl Store {
         // the parts stored of each are in order too.
         let mut gaps: Vec<&GapRecord> = gaps.iter().collect();
         gaps.sort_by_key(|g| g.from);
-        let mut tab_index_key = session_prefix(tenant, session);
-        tab_index_key.extend_from_slice(tab.as_str().as_bytes());
         let skey = session_key(tenant, session);
         let skey = skey.as_slice();
         let sprefix = session_prefix(tenant, session);
@@ -631,6 +629,8 @@ impl Store {
                         })?),
                         None => 0,
                     };
+                    let mut tab_index_key = sprefix.clone();
+                    tab_index_key.extend_from_slice(tab.as_str().as_bytes());
                     let mut covered = match gap_index.get(tab_index_key.as_slice())? {
                         Some(v) => gap_ranges::decode(&v).ok_or_else(|| {
                             ConflictableTransactionError::Abort(anyhow::anyhow!(

@@ -174,6 +174,21 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// The session's gap records (`GET /sessions/{id}/gaps`), asserting 200.
+    pub async fn gaps(&self, session: &str) -> Vec<shared::api::GapRecord> {
+        let res = self.get(&format!("/api/v1/sessions/{session}/gaps")).await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        res.json::<shared::api::GapsPage>().await.unwrap().gaps
+    }
+
+    /// Posts a batch of `session`'s `tab` carrying only `gaps` (JSON), asserting 200.
+    pub async fn post_gaps(&self, session: &str, tab: &str, gaps: Value) {
+        let mut b = batch(session, tab, vec![]);
+        b["gaps"] = gaps;
+        let res = self.post_batch(&b).await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+
     pub async fn stop(self) {
         self.stop_keeping_data().await;
     }

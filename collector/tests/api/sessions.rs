@@ -174,17 +174,18 @@ async fn gap_records_are_stored_once_and_counted_on_the_session() {
     // Re-sent: the gap is not counted twice.
     assert_eq!(app.post_batch(&b).await.status(), 200);
     // A batch may carry only a gap (the rejected batch's events are gone).
-    let mut only_gap = batch("s", "t", vec![]);
-    only_gap["gaps"] = json!([{"from": 41, "to": 45, "reason": "rejected"}]);
-    assert_eq!(app.post_batch(&only_gap).await.status(), 200);
+    app.post_gaps(
+        "s",
+        "t",
+        json!([{"from": 41, "to": 45, "reason": "rejected"}]),
+    )
+    .await;
 
     let summary = &app.sessions().await.sessions[0];
     assert_eq!(summary.lost_events, 39 + 5);
     assert_eq!(summary.event_count, 2);
-    let res = app.get("/api/v1/sessions/s/gaps").await;
-    let page: shared::api::GapsPage = res.json().await.unwrap();
-    let runs: Vec<_> = page
-        .gaps
+    let gaps = app.gaps("s").await;
+    let runs: Vec<_> = gaps
         .iter()
         .map(|g| (g.from, g.to, g.reason.as_str()))
         .collect();
@@ -224,30 +225,29 @@ async fn a_lost_sequence_number_is_counted_once_whatever_batches_report_it() {
     assert_eq!(app.post_batch(&b).await.status(), 200);
     // The same run widened (a recorder re-sending a record it widened after
     // its acknowledgement was lost): only the widening is new.
-    let mut widened = batch("s", "t", vec![]);
-    widened["gaps"] = json!([{"from": 10, "to": 25, "reason": "queue_full"}]);
-    assert_eq!(app.post_batch(&widened).await.status(), 200);
+    app.post_gaps(
+        "s",
+        "t",
+        json!([{"from": 10, "to": 25, "reason": "queue_full"}]),
+    )
+    .await;
     // Runs inside and across what is stored, in one batch.
-    let mut across = batch("s", "t", vec![]);
-    across["gaps"] = json!([
+    let across = json!([
         {"from": 5, "to": 12, "reason": "rejected"},
         {"from": 14, "to": 15, "reason": "rejected"},
         {"from": 24, "to": 30, "reason": "rejected"}
     ]);
-    assert_eq!(app.post_batch(&across).await.status(), 200);
+    app.post_gaps("s", "t", across).await;
     // Another tab's numbers are its own.
-    let mut other = batch("s", "u", vec![]);
-    other["gaps"] = json!([{"from": 10, "to": 19, "reason": "queue_full"}]);
-    assert_eq!(app.post_batch(&other).await.status(), 200);
+    app.post_gaps(
+        "s",
+        "u",
+        json!([{"from": 10, "to": 19, "reason": "queue_full"}]),
+    )
+    .await;
 
-    let page: shared::api::GapsPage = app
-        .get("/api/v1/sessions/s/gaps")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let runs: Vec<_> = page
-        .gaps
+    let gaps = app.gaps("s").await;
+    let runs: Vec<_> = gaps
         .iter()
         .map(|g| (g.tab_id.as_str(), g.from, g.to, g.reason.as_str()))
         .collect();
@@ -282,9 +282,7 @@ async fn a_session_keeps_a_bounded_number_of_gap_records_and_says_when_it_is_ful
         let gaps: Vec<_> = (next..next + n)
             .map(|i| json!({"from": 2 * i, "to": 2 * i, "reason": "queue_full"}))
             .collect();
-        let mut b = batch("s", "t", vec![]);
-        b["gaps"] = json!(gaps);
-        assert_eq!(app.post_batch(&b).await.status(), 200, "at {next}");
+        app.post_gaps("s", "t", json!(gaps)).await;
         next += n;
     }
     let before = app.sessions().await.sessions[0].clone();
@@ -308,16 +306,13 @@ async fn a_session_keeps_a_bounded_number_of_gap_records_and_says_when_it_is_ful
             .status(),
         200
     );
-    let mut elsewhere = batch("s2", "t", vec![]);
-    elsewhere["gaps"] = json!([{"from": 0, "to": 0, "reason": "queue_full"}]);
-    assert_eq!(app.post_batch(&elsewhere).await.status(), 200);
-    let page: shared::api::GapsPage = app
-        .get("/api/v1/sessions/s/gaps")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page.gaps.len() as u64, MAX);
+    app.post_gaps(
+        "s2",
+        "t",
+        json!([{"from": 0, "to": 0, "reason": "queue_full"}]),
+    )
+    .await;
+    assert_eq!(app.gaps("s").await.len() as u64, MAX);
     app.stop().await;
 }
 
