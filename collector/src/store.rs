@@ -14,6 +14,7 @@
 //! | `chain`    | `session 0x00 pos:u64be`                         | `hash(32) kind(1) key`    |
 //! | `tombstones` | `session`                                      | `Tombstone` as JSON       |
 //! | `deletions`| `deleted_at:u64be session`                       | empty                     |
+//! | `purges`   | `session`                                        | empty                     |
 //! | `arrivals` | `session 0x00 arrival:u64be`                     | `tab 0x00 seq:u64be`      |
 //! | `audit`    | `time:u64be seq:u64be`                           | `AuditEntry` as JSON      |
 //! | `audit_ids`| `record_id`                                      | the `audit` key           |
@@ -52,7 +53,11 @@
 //! in the same transaction that stores the record, and the session state keeps
 //! the head (length and hash) so a truncated tail shows. A deleted session keeps
 //! only its `tombstones` entry; ingest refuses a tombstoned session so a late
-//! re-send cannot bring deleted data back.
+//! re-send cannot bring deleted data back. `purges` holds the deleted sessions
+//! whose records are not purged yet: written with the tombstone, removed once
+//! the purge is done, so finishing interrupted deletions reads only those and
+//! not every tombstone ever left (a store from before it queues all its
+//! tombstones once when opened, `meta` key `purges`).
 //! `arrivals` numbers each session's stored events in the order the collector
 //! stored them (0, 1, 2, … per session, counted in the session state). Client
 //! time is no position for a live tail to resume from: a late batch can carry old
@@ -340,6 +345,7 @@ pub struct Store {
     audit_ids: sled::Tree,
     chain: sled::Tree,
     tombstones: sled::Tree,
+    purges: sled::Tree,
 }
 
 /// What [`Store::insert`] did.
@@ -435,6 +441,7 @@ impl Store {
             gap_index: db.open_tree("gap_index")?,
             chain: db.open_tree("chain")?,
             tombstones: db.open_tree("tombstones")?,
+            purges: db.open_tree("purges")?,
             arrivals: db.open_tree("arrivals")?,
             audit: db.open_tree("audit")?,
             audit_ids: db.open_tree("audit_ids")?,
@@ -453,7 +460,26 @@ impl Store {
             |t: Tombstone| t.deleted_at,
         )?;
         store.build_gap_index()?;
+        store.build_purges()?;
         Ok(store)
+    }
+
+    /// Queues every tombstone for [`Store::finish_deletions`] in a store written
+    /// before `purges` existed: any of them may still have records left. Marked
+    /// `purges` in `meta` and flushed, once.
+    fn build_purges(&self) -> anyhow::Result<()> {
+        let meta = self.db.open_tree("meta")?;
+        if meta.get("purges")?.is_some() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for k in self.tombstones.iter().keys() {
+            batch.insert(k?, &[]);
+        }
+        self.purges.apply_batch(batch)?;
+        meta.insert("purges", &[])?;
+        self.db.flush().context("flushing the purge queue")?;
+        Ok(())
     }
 
     /// Builds `gap_index` from `gaps` for a store written before it (or whose
@@ -1019,7 +1045,10 @@ impl Store {
     /// Removes the records a tombstoned session left (the second half of
     /// [`Store::delete`]). Blocking; as long as the session is big.
     pub fn purge_session(&self, tenant: &TenantId, session: &SessionId) -> anyhow::Result<()> {
-        self.purge(&session_prefix(tenant, session))
+        self.purge(&session_prefix(tenant, session))?;
+        // Done: no later start-up or sweep needs to look at this session again.
+        self.purges.remove(session_key(tenant, session))?;
+        Ok(())
     }
 
     /// Deletes in a safe order: one transaction swaps the session state for
@@ -1056,8 +1085,9 @@ impl Store {
             &self.tombstones,
             &self.activity,
             &self.deletions,
+            &self.purges,
         );
-        let result = trees.transaction(|(sessions, tombstones, activity, deletions)| {
+        let result = trees.transaction(|(sessions, tombstones, activity, deletions, purges)| {
             let Some(v) = sessions.get(skey)? else {
                 return Ok(None);
             };
@@ -1078,6 +1108,7 @@ impl Store {
             sessions.remove(skey)?;
             activity.remove(time_key(tenant, state.last_seen, session))?;
             deletions.insert(time_key(tenant, now, session), &[])?;
+            purges.insert(skey, &[])?;
             Ok(Some(tombstone))
         });
         match result {
@@ -1150,11 +1181,14 @@ impl Store {
 
     /// Purges what deleted sessions left behind (a deletion a crash or a
     /// failed purge interrupted); answers how many sessions had records left.
-    /// The collector runs it at start-up, and every retention sweep does.
+    /// The collector runs it at start-up, and every retention sweep does. It
+    /// reads the `purges` queue, not every tombstone: its cost is the number of
+    /// unfinished deletions, however many sessions were ever deleted.
     pub fn finish_deletions(&self) -> anyhow::Result<usize> {
         let mut finished = 0;
-        for k in self.tombstones.iter().keys() {
-            let mut prefix = k?.to_vec();
+        for k in self.purges.iter().keys() {
+            let k = k?;
+            let mut prefix = k.to_vec();
             prefix.push(0);
             let leftover = self
                 .session_trees()
@@ -1164,6 +1198,7 @@ impl Store {
                 self.purge(&prefix)?;
                 finished += 1;
             }
+            self.purges.remove(k)?;
         }
         Ok(finished)
     }
@@ -2008,29 +2043,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 4).unwrap();
         put(&store, "s", 0, 0..3);
+        put_gap(&store, "s", 10, 12);
         // As if the collector died between the tombstone and the purge.
-        let prefix = session_prefix(&ten(), &sid("s"));
-        let leftover: Vec<_> = store
-            .events
-            .scan_prefix(&prefix)
-            .collect::<Result<_, _>>()
-            .unwrap();
         store
-            .delete(&ten(), &sid("s"), "deleted by root", 5)
+            .tombstone(&ten(), &sid("s"), "deleted by root", 5)
             .unwrap()
             .unwrap();
-        for (k, v) in leftover {
-            store.events.insert(k, v).unwrap();
+        let prefix = session_prefix(&ten(), &sid("s"));
+        for tree in [&store.events, &store.arrivals, &store.gaps, &store.chain] {
+            assert!(keys_under(tree, &prefix) > 0);
         }
-        assert_eq!(keys_under(&store.events, &prefix), 3);
         assert!(store.sweep(5, i64::MAX).unwrap().is_empty());
-        assert_eq!(keys_under(&store.events, &prefix), 0);
-        // Arrival numbers alone left behind are purged too.
-        let mut akey = prefix.clone();
-        akey.extend_from_slice(&0u64.to_be_bytes());
-        store.arrivals.insert(akey, &b"t\0"[..]).unwrap();
-        assert!(store.sweep(5, i64::MAX).unwrap().is_empty());
-        assert_eq!(keys_under(&store.arrivals, &prefix), 0);
+        for tree in store.session_trees() {
+            assert_eq!(keys_under(tree, &prefix), 0);
+        }
+        assert_eq!(store.purges.len(), 0);
         // Without retention, start-up finishes it: a tombstone whose records
         // were never purged (the request's purge failed or the process died).
         put(&store, "u", 0, 0..4);
@@ -2046,6 +2073,53 @@ mod tests {
             assert_eq!(keys_under(tree, &prefix), 0);
         }
         assert_eq!(store.finish_deletions().unwrap(), 0);
+    }
+
+    #[test]
+    fn finishing_deletions_reads_only_unfinished_ones_and_an_older_store_queues_its_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), 4).unwrap();
+            for s in ["a", "b", "c"] {
+                put(&store, s, 0, 0..2);
+                store
+                    .delete(&ten(), &sid(s), "deleted by root", 5)
+                    .unwrap()
+                    .unwrap();
+            }
+            // Finished deletions leave their tombstones and nothing to finish.
+            assert_eq!(store.tombstones.len(), 3);
+            assert_eq!(store.purges.len(), 0);
+            put(&store, "d", 0, 0..2);
+            store
+                .tombstone(&ten(), &sid("d"), "deleted by root", 6)
+                .unwrap()
+                .unwrap();
+            assert_eq!(store.purges.len(), 1);
+            // A store from before the queue: its tombstones are not queued, and
+            // one of them still has records.
+            store.purges.clear().unwrap();
+            store
+                .db
+                .open_tree("meta")
+                .unwrap()
+                .remove("purges")
+                .unwrap();
+            store.db.flush().unwrap();
+        }
+        let store = Store::open(dir.path(), 4).unwrap();
+        assert_eq!(store.purges.len(), 4, "every tombstone is queued once");
+        assert_eq!(store.finish_deletions().unwrap(), 1);
+        assert_eq!(store.purges.len(), 0);
+        let prefix = session_prefix(&ten(), &sid("d"));
+        for tree in store.session_trees() {
+            assert_eq!(keys_under(tree, &prefix), 0);
+        }
+        drop(store);
+        // Queued once: opening again does not queue the tombstones again.
+        let store = Store::open(dir.path(), 4).unwrap();
+        assert_eq!(store.purges.len(), 0);
+        assert_eq!(store.tombstones.len(), 4);
     }
 
     fn state_of(store: &Store, session: &str) -> SessionState {
