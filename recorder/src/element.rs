@@ -43,23 +43,46 @@ extern "C" {
     /// `Element.closest` with the selector as a `JsValue` (see `js_str!`).
     #[wasm_bindgen(catch, method, js_name = closest)]
     fn closest(this: &ElementExt, selectors: &JsValue) -> Result<Option<Element>, JsValue>;
+    /// The `<slot>` of an open shadow root this element is shown in.
+    #[wasm_bindgen(method, getter, js_name = assignedSlot)]
+    fn assigned_slot(this: &ElementExt) -> Option<Element>;
 }
 
 fn closest(el: &Element, selectors: &JsValue) -> Result<Option<Element>, JsValue> {
     el.unchecked_ref::<ElementExt>().closest(selectors)
 }
 
-/// `closest` that goes on from a shadow root to its host: a `data-cotrail-mask`
-/// or `data-cotrail-block` around a web component covers what is inside it.
+/// `closest` along what the page shows around an element (the flat tree), not
+/// only its own tree: a `data-cotrail-mask` or `data-cotrail-block` around a
+/// web component covers what is inside its shadow root, and one inside a
+/// component's shadow root around a `<slot>` covers the page content shown in
+/// that slot.
 fn closest_composed(el: &Element, selectors: &JsValue) -> Option<Element> {
     let mut el = el.clone();
     loop {
         if let Ok(Some(found)) = closest(&el, selectors) {
             return Some(found);
         }
-        // A document has no `host`: the walk ends there.
-        el = crate::global::get_object(&el.get_root_node(), &js_str!("host"))?;
+        // The tree goes on at the slot the element (or an ancestor) is shown
+        // in, else at the shadow root's host; a document has neither.
+        el = match slot_above(&el) {
+            Some(slot) => slot,
+            None => crate::global::get_object(&el.get_root_node(), &js_str!("host"))?,
+        };
     }
+}
+
+/// The slot that `el` or its nearest slotted ancestor in its own tree is
+/// assigned to.
+fn slot_above(el: &Element) -> Option<Element> {
+    let mut current = Some(el.clone());
+    while let Some(e) = current {
+        if let Some(slot) = e.unchecked_ref::<ElementExt>().assigned_slot() {
+            return Some(slot);
+        }
+        current = e.parent_element();
+    }
+    None
 }
 
 /// The element has a descendant whose text must not be read with its own

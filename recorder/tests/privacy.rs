@@ -203,6 +203,74 @@ fn in_shadow(host_id: &str, js: &str) {
     ));
 }
 
+/// A component that shows page content (light DOM) inside a masked and a
+/// blocked part of its shadow root: what the page shows there is masked or
+/// ignored as if it were inside, and text selected from outside into it too.
+#[wasm_bindgen_test]
+async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show() {
+    let host = mount(
+        r#"<p id="sl-before">Plain text before the component</p>
+           <div id="sl-comp">
+             <span slot="secret"><b id="sl-text">SLOTTED-SECRET-81</b> <input id="sl-in"></span>
+             <button slot="hidden" id="sl-hidden">SLOTTED-HIDDEN-82</button>
+             <input id="sl-open">
+           </div>"#,
+    );
+    shadow(
+        "sl-comp",
+        r#"<div data-cotrail-mask><slot name="secret"></slot></div>
+           <div data-cotrail-block><slot name="hidden"></slot></div>
+           <div><slot></slot></div>"#,
+    );
+    begin("");
+    type_into("sl-in", "SLOTTED-TYPED-83");
+    fire("sl-in", "change");
+    click("sl-hidden");
+    click("sl-text");
+    type_into("sl-open", "slotted-open-84");
+    fire("sl-open", "change");
+    let masked_in = first_on("INPUT", "sl-in").await;
+    assert_eq!(masked_in["data"]["masked"], "marked", "{masked_in}");
+    let text_click = first_on("CLICK", "sl-text").await;
+    assert!(
+        text_click["data"]["target"].get("label").is_none(),
+        "{text_click}"
+    );
+    // The default slot is not masked: the control shows what was typed.
+    assert_eq!(
+        first_on("INPUT", "sl-open").await["data"]["value"],
+        "slotted-open-84"
+    );
+    // Selected from plain text outside the component into the masked slot.
+    eval(
+        "var r = document.createRange(); \
+         r.setStart(document.getElementById('sl-before').firstChild, 0); \
+         r.setEnd(document.getElementById('sl-text').firstChild, 8); \
+         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
+    );
+    let sel = wait_for("the SELECTION into the slot", 3_000.0, || {
+        events_of("SELECTION").into_iter().next()
+    })
+    .await;
+    assert_eq!(sel["data"]["masked"], "marked", "{sel}");
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert!(
+        events_on("CLICK", "sl-hidden").is_empty(),
+        "{:?}",
+        events_of("CLICK")
+    );
+    assert_none_left(&[
+        "SLOTTED-SECRET",
+        "SLOTTED-HIDDEN",
+        "SLOTTED-TYPED",
+        "sl-hidden",
+    ]);
+    eval("document.getSelection().removeAllRanges();");
+    end();
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn marks_and_blocks_reach_into_open_shadow_roots() {
     let host = mount(

@@ -44,7 +44,12 @@ fn visible_chars(text: &str) -> usize {
 /// Whether the selection starts in, ends in or crosses masked content, or text
 /// the recorder cannot check.
 fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> bool {
-    if element::is_marked(anchor) {
+    // Each end, along what the page shows: the end in page content a
+    // component shows inside a masked part of its shadow root is masked too.
+    if element::is_marked(anchor)
+        || end_element(sel, &crate::global::js_str!("focusNode"))
+            .is_some_and(|e| element::is_marked(&e))
+    {
         return true;
     }
     let Ok(range) = sel.get_range_at(0) else {
@@ -71,6 +76,16 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
         }
     }
     false
+}
+
+/// The element at one end of the selection (`anchorNode` or `focusNode`), or
+/// the parent of the text node there.
+fn end_element(sel: &web_sys::Selection, end: &wasm_bindgen::JsValue) -> Option<Element> {
+    let node: web_sys::Node = crate::global::get_object(sel, end)?;
+    match node.dyn_into::<Element>() {
+        Ok(el) => Some(el),
+        Err(node) => node.parent_element(),
+    }
 }
 
 /// A field the person can select text in (a focused checkbox is not where a
@@ -128,14 +143,9 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
     // A selection inside a text field is the field's, not the document's, and is
     // masked as the field's value is.
     let field = deep_active(&document).filter(holds_text);
-    let anchor = field.clone().or_else(|| {
-        let node: web_sys::Node =
-            crate::global::get_object(&sel, &crate::global::js_str!("anchorNode"))?;
-        match node.dyn_into::<Element>() {
-            Ok(el) => Some(el),
-            Err(node) => node.parent_element(),
-        }
-    });
+    let anchor = field
+        .clone()
+        .or_else(|| end_element(&sel, &crate::global::js_str!("anchorNode")));
     let Some(anchor) = anchor else {
         return;
     };
