@@ -14,7 +14,8 @@
 //! ```
 //!
 //! where `key` is the record's key within its session (`tab 0x00 seq:u64be`) and
-//! `record` the exact bytes stored for it. Every variable-length field is
+//! `record` the record's JSON (an event's as [`crate::compact::expand`] rebuilds
+//! it from what the store keeps, a gap record's as stored). Every variable-length field is
 //! length-prefixed, so no two different inputs encode to the same bytes.
 //!
 //! The store walks a session's chain and feeds each link to a [`Verifier`],

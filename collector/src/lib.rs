@@ -25,6 +25,8 @@
 //! - [`rate_limit`]: ingest limits per client IP and per site key.
 //! - [`chain`]: the integrity chain's hashing, entry encoding and verification
 //!   (pure, no I/O).
+//! - [`compact`]: an event's stored form (without what its key and batch
+//!   repeat) and back to its exact JSON (pure, no I/O).
 //! - [`gaps`]: which sequence numbers stored gap records already report lost,
 //!   and the per-session limit on gap records (pure, no I/O).
 //! - [`retention`]: the background job that deletes sessions past their age.
@@ -34,6 +36,7 @@
 pub mod audit;
 pub mod auth;
 pub mod chain;
+pub mod compact;
 pub mod config;
 pub mod durability;
 pub mod error;

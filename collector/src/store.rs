@@ -4,7 +4,8 @@
 //!
 //! | tree       | key (after `tenant 0x00`)                        | value                     |
 //! |------------|--------------------------------------------------|---------------------------|
-//! | `events`   | `session 0x00 tab 0x00 seq:u64be`                | `EventRecord` as JSON     |
+//! | `events`   | `session 0x00 tab 0x00 seq:u64be`                | `EventRecord` as JSON, compacted |
+//! | `origins`  | `session 0x00 digest:8`                          | `Origin` as JSON          |
 //! | `timeline` | `session 0x00 ts:u64be tab 0x00 seq:u64be`       | `[type, actor]` (2 bytes) |
 //! | `sessions` | `session`                                        | `SessionState` as JSON    |
 //! | `activity` | `last_seen:u64be session`                        | empty                     |
@@ -23,7 +24,11 @@
 //! contiguous range no query of another tenant can reach.
 //!
 //! `events` is each session's stream ordered by tab and sequence; a key that
-//! exists makes a re-sent event a no-op (idempotency). `timeline` orders a
+//! exists makes a re-sent event a no-op (idempotency). An event is stored
+//! without what its key and its batch repeat (session and tab ids, the
+//! request origin): the origin once per session in `origins`, referenced by
+//! digest (see [`crate::compact`]). Reads, the chain and exports see the full
+//! JSON, rebuilt byte for byte; records stored before are served as stored. `timeline` orders a
 //! session's events by client time across tabs, which is how a reviewer reads a
 //! trail, and carries type and actor so filtered scans skip without decoding.
 //! Ids cannot contain `0x00` (see `shared::ids`), so the separator keeps every
@@ -85,6 +90,7 @@ use sled::transaction::{
 use sled::Transactional;
 
 use crate::chain::{self, Hash, Link, RecordKind, Verifier};
+use crate::compact;
 use crate::gaps::{self as gap_ranges, MAX_GAP_RECORDS_PER_SESSION};
 
 /// Keys removed per sled batch when a deleted session's records are purged:
@@ -318,7 +324,8 @@ pub const MAX_EVENT_SCAN: usize = 10_000;
 pub struct ChainedRecord {
     pub pos: u64,
     pub kind: RecordKind,
-    /// The exact bytes stored (and hashed); `None` when missing from the store.
+    /// The record's JSON as its link hashed it (an event's rebuilt from its
+    /// stored form); `None` when missing from the store.
     pub record: Option<Vec<u8>>,
 }
 
@@ -346,6 +353,7 @@ pub struct Store {
     chain: sled::Tree,
     tombstones: sled::Tree,
     purges: sled::Tree,
+    origins: sled::Tree,
 }
 
 /// What [`Store::insert`] did.
@@ -442,6 +450,7 @@ impl Store {
             chain: db.open_tree("chain")?,
             tombstones: db.open_tree("tombstones")?,
             purges: db.open_tree("purges")?,
+            origins: db.open_tree("origins")?,
             arrivals: db.open_tree("arrivals")?,
             audit: db.open_tree("audit")?,
             audit_ids: db.open_tree("audit_ids")?,
@@ -587,14 +596,27 @@ impl Store {
             gaps,
         } = batch;
         // Encode outside the transaction: its closure may run more than once.
+        let origin_json = serde_json::to_vec(origin)?;
+        let mut origin_key = session_prefix(tenant, session);
+        origin_key.extend_from_slice(&compact::origin_digest(&origin_json));
         let encoded: Vec<Encoded> = records
             .iter()
             .map(|r| {
                 let mut tkey = session_prefix(tenant, session);
                 tkey.extend(timeline_suffix(r.event.ts, tab, r.event.seq));
+                // The record's own session, tab, time and origin: the batch's.
+                let value = serde_json::to_vec(r)?;
+                let stored = compact::compact(
+                    &value,
+                    r.session_id.as_str(),
+                    r.tab_id.as_str(),
+                    r.received_at,
+                    &origin_json,
+                );
                 Ok(Encoded {
                     ekey: event_key(tenant, session, tab, r.event.seq),
-                    value: serde_json::to_vec(r)?,
+                    value,
+                    stored,
                     tkey,
                     codes: [
                         type_code(r.event.event_type()),
@@ -626,6 +648,7 @@ impl Store {
             &self.arrivals,
             &self.activity,
             &self.gap_index,
+            &self.origins,
         );
         let result = trees.transaction(
             |(
@@ -638,6 +661,7 @@ impl Store {
                 arrivals,
                 activity,
                 gap_index,
+                origins,
             )| {
                 if let Some(t) = tombstones.get(skey)? {
                     return Ok(Inserted::Gone(serde_json::from_slice(&t).map_err(abort)?));
@@ -707,12 +731,24 @@ impl Store {
                 let mut changed = false;
                 let mut new = Vec::new();
                 let aprefix = session_prefix(tenant, session);
+                let mut origin_stored = false;
                 for (i, (rec, enc)) in records.iter().zip(&encoded).enumerate() {
                     if events.get(&enc.ekey)?.is_some() {
                         ack.duplicates += 1;
                         continue;
                     }
-                    events.insert(enc.ekey.as_slice(), enc.value.as_slice())?;
+                    match &enc.stored {
+                        Some(stored) => {
+                            if !origin_stored && origins.get(origin_key.as_slice())?.is_none() {
+                                origins.insert(origin_key.as_slice(), origin_json.as_slice())?;
+                            }
+                            origin_stored = true;
+                            events.insert(enc.ekey.as_slice(), stored.as_slice())?;
+                        }
+                        None => {
+                            events.insert(enc.ekey.as_slice(), enc.value.as_slice())?;
+                        }
+                    }
                     timeline.insert(enc.tkey.as_slice(), enc.codes.as_slice())?;
                     chainer.append(
                         chain_tree,
@@ -819,7 +855,7 @@ impl Store {
     }
 
     /// Up to `limit` of a session's chained records at positions `from..end`,
-    /// in chain order: `(position, kind, the exact stored bytes)`, `None` for
+    /// in chain order: `(position, kind, the bytes the link hashed)`, `None` for
     /// a record its link names that is not stored (the chain is broken there).
     /// What an export needs to let the chain be recomputed without the store.
     pub fn chained_records(
@@ -837,6 +873,7 @@ impl Store {
             k
         };
         let mut out = Vec::new();
+        let mut origins = Origins::default();
         for kv in self.chain.range(pos_key(from)..pos_key(end)).take(limit) {
             let (k, entry) = kv?;
             let pos = k[prefix.len()..]
@@ -844,16 +881,11 @@ impl Store {
                 .map(u64::from_be_bytes)
                 .context("corrupt chain key")?;
             let e = chain::decode_entry(&entry).context("corrupt chain entry")?;
-            let mut rkey = prefix.clone();
-            rkey.extend_from_slice(e.key);
-            let record = match e.kind {
-                RecordKind::Event => self.events.get(rkey)?,
-                RecordKind::Gap => self.gaps.get(rkey)?,
-            };
+            let record = self.linked_record(&prefix, session, e.kind, e.key, &mut origins)?;
             out.push(ChainedRecord {
                 pos,
                 kind: e.kind,
-                record: record.map(|r| r.to_vec()),
+                record,
             });
         }
         Ok(out)
@@ -934,9 +966,12 @@ impl Store {
         let broken = |b: chain::Broken| ChainVerification::broken(b.pos, b.reason);
         let head_end = pos_key(state.chain_len);
         let mut verifier = Verifier::new(tenant.as_str(), session.as_str());
+        let mut origins = Origins::default();
         for kv in self.chain.range(prefix.clone()..head_end.clone()) {
             let (k, entry) = kv?;
-            if let Err(b) = self.push_link(&mut verifier, &prefix, &k, &entry)? {
+            if let Err(b) =
+                self.push_link(&mut verifier, (&prefix, session), &k, &entry, &mut origins)?
+            {
                 return Ok(broken(b));
             }
         }
@@ -957,7 +992,9 @@ impl Store {
                 // Walk on from the head to say what is wrong with it.
                 for kv in self.chain.range(head_end..=last) {
                     let (k, entry) = kv?;
-                    if let Err(b) = self.push_link(&mut verifier, &prefix, &k, &entry)? {
+                    if let Err(b) =
+                        self.push_link(&mut verifier, (&prefix, session), &k, &entry, &mut origins)?
+                    {
                         return Ok(broken(b));
                     }
                 }
@@ -983,9 +1020,10 @@ impl Store {
     fn push_link(
         &self,
         verifier: &mut Verifier<'_>,
-        prefix: &[u8],
+        (prefix, session): (&[u8], &SessionId),
         k: &[u8],
         entry: &[u8],
+        origins: &mut Origins,
     ) -> anyhow::Result<Result<(), chain::Broken>> {
         let Some(pos) = k[prefix.len()..].try_into().ok().map(u64::from_be_bytes) else {
             let pos = verifier.position();
@@ -995,17 +1033,74 @@ impl Store {
             }));
         };
         let record = match chain::decode_entry(entry) {
-            Some(e) => {
-                let mut rkey = prefix.to_vec();
-                rkey.extend_from_slice(e.key);
-                match e.kind {
-                    RecordKind::Event => self.events.get(rkey)?,
-                    RecordKind::Gap => self.gaps.get(rkey)?,
-                }
-            }
+            Some(e) => self.linked_record(prefix, session, e.kind, e.key, origins)?,
             None => None,
         };
         Ok(verifier.push(pos, entry, record.as_deref()))
+    }
+
+    /// The record a chain entry names, as its link hashed it: `None` when it
+    /// is not stored (or is an event whose origin record is gone).
+    fn linked_record(
+        &self,
+        prefix: &[u8],
+        session: &SessionId,
+        kind: RecordKind,
+        key: &[u8],
+        origins: &mut Origins,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let mut rkey = prefix.to_vec();
+        rkey.extend_from_slice(key);
+        Ok(match kind {
+            RecordKind::Event => match self.events.get(&rkey)? {
+                Some(stored) => self.full_event(prefix, session, key, &stored, origins)?,
+                None => None,
+            },
+            RecordKind::Gap => self.gaps.get(&rkey)?.map(|r| r.to_vec()),
+        })
+    }
+
+    /// An event's JSON from what `events` stores under `prefix` (the session's)
+    /// and `key` (`tab 0x00 seq`); `None` when its origin record is missing.
+    fn full_event(
+        &self,
+        prefix: &[u8],
+        session: &SessionId,
+        key: &[u8],
+        stored: &[u8],
+        origins: &mut Origins,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some(digest) = compact::referenced_origin(stored) else {
+            return Ok(Some(stored.to_vec()));
+        };
+        let tab = key
+            .len()
+            .checked_sub(9)
+            .and_then(|end| std::str::from_utf8(&key[..end]).ok())
+            .context("corrupt event key")?;
+        if let std::collections::hash_map::Entry::Vacant(e) = origins.0.entry(digest) {
+            let mut okey = prefix.to_vec();
+            okey.extend_from_slice(&digest);
+            e.insert(self.origins.get(okey)?.map(|v| v.to_vec()));
+        }
+        Ok(compact::expand(stored, session.as_str(), tab, |d| {
+            origins.0.get(d).cloned().flatten()
+        }))
+    }
+
+    /// [`Store::full_event`], parsed; a missing origin record is an error.
+    fn read_event(
+        &self,
+        prefix: &[u8],
+        session: &SessionId,
+        key: &[u8],
+        stored: &[u8],
+        origins: &mut Origins,
+    ) -> anyhow::Result<EventRecord> {
+        let full = self
+            .full_event(prefix, session, key, stored, origins)?
+            .context("event without its origin record")?;
+        Ok(serde_json::from_slice(&full)?)
     }
 
     /// The session's chain length now (0 once it is deleted).
@@ -1120,9 +1215,10 @@ impl Store {
 
     /// The trees that hold a session's records under its prefix: what
     /// deleting it purges.
-    fn session_trees(&self) -> [&sled::Tree; 6] {
+    fn session_trees(&self) -> [&sled::Tree; 7] {
         [
             &self.events,
+            &self.origins,
             &self.timeline,
             &self.gaps,
             &self.gap_index,
@@ -1338,6 +1434,7 @@ impl Store {
         };
 
         let mut events = Vec::new();
+        let mut origins = Origins::default();
         let mut last = None;
         let mut skipped = 0;
         for kv in iter {
@@ -1358,11 +1455,18 @@ impl Store {
             }
             last = Some(suffix.to_vec());
             let (tab, seq) = parse_timeline_suffix(suffix).context("corrupt timeline key")?;
+            let ekey = event_key(tenant, session, &tab, seq);
             let v = self
                 .events
-                .get(event_key(tenant, session, &tab, seq))?
+                .get(&ekey)?
                 .context("timeline entry without its event")?;
-            events.push(serde_json::from_slice(&v)?);
+            events.push(self.read_event(
+                &prefix,
+                session,
+                &ekey[prefix.len()..],
+                &v,
+                &mut origins,
+            )?);
             if events.len() == limit {
                 break;
             }
@@ -1666,6 +1770,7 @@ impl Store {
         let mut hi = session_key(tenant, session);
         hi.push(1);
         let mut out = Vec::new();
+        let mut origins = Origins::default();
         for kv in self.arrivals.range(lo..hi).take(limit) {
             let (k, tail) = kv?;
             let arrival = u64::from_be_bytes(
@@ -1679,16 +1784,26 @@ impl Store {
                 .events
                 .get(ekey)?
                 .context("arrival entry without its event")?;
-            out.push((arrival, serde_json::from_slice(&v)?));
+            out.push((
+                arrival,
+                self.read_event(&prefix, session, &tail, &v, &mut origins)?,
+            ));
         }
         Ok(out)
     }
 }
 
+/// Origin records read so far by one scan, by digest (`None`: not stored).
+#[derive(Default)]
+struct Origins(std::collections::HashMap<compact::OriginDigest, Option<Vec<u8>>>);
+
 /// One record's keys and values, ready for the insert transaction.
 struct Encoded {
     ekey: Vec<u8>,
+    /// The record's JSON: what its chain link hashes and reads serve.
     value: Vec<u8>,
+    /// What is stored when it is not `value` itself (see [`compact`]).
+    stored: Option<Vec<u8>>,
     tkey: Vec<u8>,
     codes: [u8; 2],
 }
@@ -1740,6 +1855,123 @@ mod tests {
                 gaps: &[],
             })
             .unwrap()
+    }
+
+    #[test]
+    fn events_are_stored_without_their_repeated_parts_and_read_back_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        let s = sid("9c1e0d4e-2b51-4c0e-9f0e-6c0f4b9b2a11");
+        let customer = Origin {
+            ip: Some("203.0.113.9".into()),
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) CustomerBrowser/131.0".into()),
+        };
+        let agent = Origin {
+            ip: Some("198.51.100.7".into()),
+            user_agent: Some("Mozilla/5.0 (Windows NT 10.0) AgentConsole/9.1".into()),
+        };
+        let mut sent = Vec::new();
+        for (tab, origin, seqs, at) in [
+            ("tab-c", &customer, 0..3, 100),
+            ("tab-a", &agent, 0..2, 200),
+            ("tab-c", &customer, 3..5, 300),
+        ] {
+            let records: Vec<EventRecord> = seqs
+                .map(|q| EventRecord {
+                    tab_id: tid(tab),
+                    received_at: at,
+                    origin: origin.clone(),
+                    ..record(&s, q)
+                })
+                .collect();
+            store
+                .insert(Ingest {
+                    tenant: &ten(),
+                    session: &s,
+                    tab: &tid(tab),
+                    received_at: at,
+                    origin,
+                    records: &records,
+                    gaps: &[],
+                })
+                .unwrap();
+            sent.extend(records);
+        }
+        let prefix = session_prefix(&ten(), &s);
+        // One origin record per origin, however many events it sent.
+        assert_eq!(keys_under(&store.origins, &prefix), 2);
+        for kv in store.events.scan_prefix(&prefix) {
+            let stored = String::from_utf8(kv.unwrap().1.to_vec()).unwrap();
+            assert!(
+                !stored.contains("Mozilla")
+                    && !stored.contains(s.as_str())
+                    && !stored.contains("tab-"),
+                "{stored}"
+            );
+        }
+        // Reads, the live tail's arrivals and the chain see the full records.
+        let mut read = store
+            .events(&ten(), &s, &EventFilter::default(), None, false, 100)
+            .unwrap()
+            .events;
+        let key = |r: &EventRecord| (r.tab_id.to_string(), r.event.seq);
+        read.sort_by_key(key);
+        let mut want = sent.clone();
+        want.sort_by_key(key);
+        assert_eq!(read, want);
+        let arrivals: Vec<EventRecord> = store
+            .arrivals_after(&ten(), &s, None, 100)
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(arrivals, sent);
+        let chained = store.chained_records(&ten(), &s, 0, 100, 100).unwrap();
+        let bytes: Vec<Vec<u8>> = chained.into_iter().map(|c| c.record.unwrap()).collect();
+        let sent_bytes: Vec<Vec<u8>> = sent
+            .iter()
+            .map(|r| serde_json::to_vec(r).unwrap())
+            .collect();
+        assert_eq!(bytes, sent_bytes, "exports carry the JSON the links hashed");
+        assert!(store.verify(&ten(), &s).unwrap().unwrap().valid);
+        // A record stored whole (as a collector before the compact form did)
+        // reads and verifies the same.
+        let first = event_key(&ten(), &s, &tid("tab-c"), 0);
+        store
+            .events
+            .insert(&first, serde_json::to_vec(&sent[0]).unwrap())
+            .unwrap();
+        assert_eq!(
+            store.arrivals_after(&ten(), &s, None, 1).unwrap()[0].1,
+            sent[0]
+        );
+        assert!(store.verify(&ten(), &s).unwrap().unwrap().valid);
+        // An origin record edited or lost breaks the chain at the first event
+        // that refers to it (the agent's, stored fourth).
+        let mut okey = prefix.clone();
+        okey.extend_from_slice(&compact::origin_digest(
+            &serde_json::to_vec(&agent).unwrap(),
+        ));
+        let forged = serde_json::to_vec(&Origin {
+            ip: Some("192.0.2.1".into()),
+            ..agent.clone()
+        })
+        .unwrap();
+        let original = store.origins.insert(&okey, forged).unwrap().unwrap();
+        let v = store.verify(&ten(), &s).unwrap().unwrap();
+        assert_eq!((v.valid, v.first_broken), (false, Some(3)), "{v:?}");
+        store.origins.remove(&okey).unwrap();
+        let v = store.verify(&ten(), &s).unwrap().unwrap();
+        assert_eq!((v.valid, v.first_broken), (false, Some(3)), "{v:?}");
+        assert!(store.arrivals_after(&ten(), &s, None, 100).is_err());
+        store.origins.insert(&okey, original).unwrap();
+        assert!(store.verify(&ten(), &s).unwrap().unwrap().valid);
+        // Deleting the session purges its origins with its events.
+        store
+            .delete(&ten(), &s, "deleted by root", 400)
+            .unwrap()
+            .unwrap();
+        assert_eq!(keys_under(&store.origins, &prefix), 0);
     }
 
     fn keys_under(tree: &sled::Tree, prefix: &[u8]) -> usize {

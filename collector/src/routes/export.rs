@@ -13,7 +13,7 @@
 //! - first `{"tenant": …, "session_id": …}`: the names the hashes cover;
 //! - then every chained record, events and gap records, in chain order:
 //!   `{"pos":P,"kind":"event"|"gap","record":R}` where `R` is the record's
-//!   stored JSON byte for byte (the line is exactly that text, so the hashed
+//!   JSON byte for byte as its link hashed it (the line is exactly that text, so the hashed
 //!   bytes are what lies between `"record":` and the line's last `}`), or
 //!   `null` when the store has lost it; the record key the hash covers is
 //!   `tab_id 0x00 n:u64be`, `n` being an event's `seq` or a gap's `from`;
@@ -81,7 +81,7 @@ pub struct ExportQuery {
 ///
 /// NDJSON, to recompute the chain: a first line `{"tenant", "session_id"}`,
 /// then every chained record (events and gap records) in chain order as
-/// `{"pos", "kind": "event"|"gap", "record": <the stored JSON, byte for byte>}`,
+/// `{"pos", "kind": "event"|"gap", "record": <the hashed JSON, byte for byte>}`,
 /// then `{"chain_head", "chain_length", "events", "gaps"}`.
 /// CSV, to read: a header row, one row per event in client-time order, then
 /// `chain_head,<head>,events,<n>,lost events,<lost>`.
