@@ -604,15 +604,20 @@ impl Store {
             .map(|r| {
                 let mut tkey = session_prefix(tenant, session);
                 tkey.extend(timeline_suffix(r.event.ts, tab, r.event.seq));
-                // The record's own session, tab, time and origin: the batch's.
                 let value = serde_json::to_vec(r)?;
-                let stored = compact::compact(
-                    &value,
-                    r.session_id.as_str(),
-                    r.tab_id.as_str(),
-                    r.received_at,
-                    &origin_json,
-                );
+                // Compacted when the key and the batch hold what it leaves out
+                // (always, for what ingest stamps); reads rebuild it from those.
+                let stored = (r.session_id == *session && r.tab_id == *tab)
+                    .then(|| {
+                        compact::compact(
+                            &value,
+                            session.as_str(),
+                            tab.as_str(),
+                            r.received_at,
+                            &origin_json,
+                        )
+                    })
+                    .flatten();
                 Ok(Encoded {
                     ekey: event_key(tenant, session, tab, r.event.seq),
                     value,
@@ -1965,6 +1970,30 @@ mod tests {
         assert_eq!((v.valid, v.first_broken), (false, Some(3)), "{v:?}");
         assert!(store.arrivals_after(&ten(), &s, None, 100).is_err());
         store.origins.insert(&okey, original).unwrap();
+        assert!(store.verify(&ten(), &s).unwrap().unwrap().valid);
+        // A record naming another tab than its key is stored whole: reads
+        // could not rebuild it from the key.
+        let odd = EventRecord {
+            tab_id: tid("tab-y"),
+            ..record(&s, 9)
+        };
+        store
+            .insert(Ingest {
+                tenant: &ten(),
+                session: &s,
+                tab: &tid("tab-x"),
+                received_at: 0,
+                origin: &Origin::default(),
+                records: std::slice::from_ref(&odd),
+                gaps: &[],
+            })
+            .unwrap();
+        let raw = store
+            .events
+            .get(event_key(&ten(), &s, &tid("tab-x"), 9))
+            .unwrap()
+            .unwrap();
+        assert_eq!(raw.as_ref(), serde_json::to_vec(&odd).unwrap().as_slice());
         assert!(store.verify(&ten(), &s).unwrap().unwrap().valid);
         // Deleting the session purges its origins with its events.
         store
