@@ -214,13 +214,25 @@ async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show
              <span slot="secret"><b id="sl-text">SLOTTED-SECRET-81</b> <input id="sl-in"></span>
              <button slot="hidden" id="sl-hidden">SLOTTED-HIDDEN-82</button>
              <input id="sl-open">
-           </div>"#,
+           </div>
+           <p id="sl-after">Plain text after the component</p>
+           <p id="nest-before">Before the outer component</p>
+           <div id="nest-outer"><b>NESTED-SECRET-85</b></div>
+           <p id="nest-after">After the outer component</p>"#,
     );
     shadow(
         "sl-comp",
         r#"<div data-cotrail-mask><slot name="secret"></slot></div>
            <div data-cotrail-block><slot name="hidden"></slot></div>
            <div><slot></slot></div>"#,
+    );
+    // The outer component shows its content through an inner one, whose
+    // slot is masked.
+    shadow("nest-outer", r#"<div id="nest-inner"><slot></slot></div>"#);
+    in_shadow(
+        "nest-outer",
+        "root.getElementById('nest-inner').attachShadow({mode: 'open'}).innerHTML = \
+         '<span data-cotrail-mask><slot></slot></span>';",
     );
     begin("");
     type_into("sl-in", "SLOTTED-TYPED-83");
@@ -253,6 +265,54 @@ async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show
     })
     .await;
     assert_eq!(sel["data"]["masked"], "marked", "{sel}");
+    // Passed over from outside, both ends outside the component: from the
+    // text before it to the paragraph after it.
+    eval("document.getSelection().removeAllRanges();");
+    sleep(600).await;
+    let before = events_of("SELECTION").len();
+    eval(
+        "var r = document.createRange(); \
+         r.setStart(document.getElementById('sl-before').firstChild, 0); \
+         r.setEnd(document.getElementById('sl-after').firstChild, 5); \
+         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
+    );
+    let over = wait_for("the SELECTION over the slot", 3_000.0, || {
+        events_of("SELECTION").into_iter().nth(before)
+    })
+    .await;
+    assert_eq!(over["data"]["masked"], "marked", "{over}");
+    // The same through a component that forwards its slot into another's
+    // masked slot, and, as a control, over plain page content only.
+    eval("document.getSelection().removeAllRanges();");
+    sleep(600).await;
+    let before = events_of("SELECTION").len();
+    eval(
+        "var r = document.createRange(); \
+         r.setStart(document.getElementById('nest-before').firstChild, 0); \
+         r.setEnd(document.getElementById('nest-after').firstChild, 5); \
+         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
+    );
+    let nested = wait_for("the SELECTION over the forwarded slot", 3_000.0, || {
+        events_of("SELECTION").into_iter().nth(before)
+    })
+    .await;
+    assert_eq!(nested["data"]["masked"], "marked", "{nested}");
+    eval("document.getSelection().removeAllRanges();");
+    sleep(600).await;
+    let before = events_of("SELECTION").len();
+    eval(
+        "var r = document.createRange(); \
+         r.selectNodeContents(document.getElementById('sl-after')); \
+         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
+    );
+    let plain = wait_for("the plain SELECTION", 3_000.0, || {
+        events_of("SELECTION").into_iter().nth(before)
+    })
+    .await;
+    assert_eq!(
+        plain["data"]["text"], "Plain text after the component",
+        "{plain}"
+    );
     cotrail_recorder::flush();
     sleep(300).await;
     assert!(
@@ -265,6 +325,7 @@ async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show
         "SLOTTED-HIDDEN",
         "SLOTTED-TYPED",
         "sl-hidden",
+        "NESTED-SECRET",
     ]);
     eval("document.getSelection().removeAllRanges();");
     end();

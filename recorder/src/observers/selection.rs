@@ -75,6 +75,70 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
             return true;
         }
     }
+    // Page content a component shows in a masked part of its shadow root,
+    // passed over from outside it (both ends elsewhere).
+    let scope: Element = match range.common_ancestor_container() {
+        Ok(node) => match node.dyn_into::<Element>() {
+            Ok(el) => el,
+            Err(node) => match node.parent_element() {
+                Some(el) => el,
+                // The document itself (a selection of everything).
+                None => node.unchecked_into(),
+            },
+        },
+        Err(_) => return true,
+    };
+    shows_private_slot(&range, &scope, true, 0)
+}
+
+/// Slots in masked or blocked parts of a shadow root.
+const PRIVATE_SLOTS: &str = "[data-cotrail-mask] slot,[data-cotrail-block] slot,slot[data-cotrail-mask],slot[data-cotrail-block]";
+
+/// Components inside components searched at most (deeper ones are not checked).
+const MAX_NESTED_COMPONENTS: u32 = 8;
+
+/// Whether a component in `scope` (with `scope` itself when `with_scope`; an
+/// element, the document or a shadow root), or one nested in its shadow root,
+/// shows content the range intersects in a private slot. Runs once per
+/// settled selection that is not already withheld.
+fn shows_private_slot(
+    range: &web_sys::Range,
+    scope: &Element,
+    with_scope: bool,
+    depth: u32,
+) -> bool {
+    let Ok(all) = scope.query_selector_all("*") else {
+        return false;
+    };
+    let key = crate::global::js_str!("shadowRoot");
+    let options = web_sys::AssignedNodesOptions::new();
+    options.set_flatten(true);
+    let own = with_scope.then(|| scope.clone().unchecked_into::<web_sys::Node>());
+    for el in own
+        .into_iter()
+        .chain((0..all.length()).filter_map(|i| all.item(i)))
+    {
+        let Some(root) = crate::global::get_object::<Element>(&el, &key) else {
+            continue;
+        };
+        if let Ok(slots) = root.query_selector_all(PRIVATE_SLOTS) {
+            for j in 0..slots.length() {
+                let Some(slot) = slots.item(j) else { continue };
+                let nodes = slot
+                    .unchecked_ref::<web_sys::HtmlSlotElement>()
+                    .assigned_nodes_with_options(&options);
+                if nodes
+                    .iter()
+                    .any(|n| range.intersects_node(n.unchecked_ref()).unwrap_or(false))
+                {
+                    return true;
+                }
+            }
+        }
+        if depth < MAX_NESTED_COMPONENTS && shows_private_slot(range, &root, false, depth + 1) {
+            return true;
+        }
+    }
     false
 }
 
