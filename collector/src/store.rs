@@ -28,9 +28,10 @@
 //! without what its key and its batch repeat (session and tab ids, the
 //! request origin): the origin once per session in `origins`, referenced by
 //! digest (see [`crate::compact`]). Reads, the chain and exports see the full
-//! JSON, rebuilt byte for byte; records stored before are served as stored. `timeline` orders a
-//! session's events by client time across tabs, which is how a reviewer reads a
-//! trail, and carries type and actor so filtered scans skip without decoding.
+//! JSON, rebuilt byte for byte; records stored before are served as stored.
+//! `timeline` orders a session's events by client time across tabs, which is
+//! how a reviewer reads a trail, and carries type and actor so filtered scans
+//! skip without decoding.
 //! Ids cannot contain `0x00` (see `shared::ids`), so the separator keeps every
 //! session's and tab's keys a contiguous, prefix-free range. Integers are
 //! big-endian so that byte order is numeric order; `ts` is offset by 2^63 so that

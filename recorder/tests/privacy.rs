@@ -218,7 +218,8 @@ async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show
            <p id="sl-after">Plain text after the component</p>
            <p id="nest-before">Before the outer component</p>
            <div id="nest-outer"><b>NESTED-SECRET-85</b></div>
-           <p id="nest-after">After the outer component</p>"#,
+           <p id="nest-after">After the outer component</p>
+           <div id="deep-wrap">Deep <span id="deep-outer">DEEP-TEXT</span> end</div>"#,
     );
     shadow(
         "sl-comp",
@@ -313,6 +314,27 @@ async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show
         plain["data"]["text"], "Plain text after the component",
         "{plain}"
     );
+    // Components nested deeper than the recorder searches: a selection over
+    // them is withheld, as it cannot be checked.
+    eval(
+        "var el = document.getElementById('deep-outer'); \
+         for (var i = 0; i < 10; i++) { \
+           var root = el.attachShadow({mode: 'open'}); \
+           root.innerHTML = '<div><slot></slot></div>'; el = root.firstChild; }",
+    );
+    eval("document.getSelection().removeAllRanges();");
+    sleep(600).await;
+    let before = events_of("SELECTION").len();
+    eval(
+        "var r = document.createRange(); \
+         r.selectNodeContents(document.getElementById('deep-wrap')); \
+         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
+    );
+    let deep = wait_for("the SELECTION over deep components", 3_000.0, || {
+        events_of("SELECTION").into_iter().nth(before)
+    })
+    .await;
+    assert!(deep["data"].get("text").is_none(), "{deep}");
     cotrail_recorder::flush();
     sleep(300).await;
     assert!(

@@ -94,7 +94,8 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
 /// Slots in masked or blocked parts of a shadow root.
 const PRIVATE_SLOTS: &str = "[data-cotrail-mask] slot,[data-cotrail-block] slot,slot[data-cotrail-mask],slot[data-cotrail-block]";
 
-/// Components inside components searched at most (deeper ones are not checked).
+/// Components inside components searched at most: a selection over one
+/// nested deeper is withheld, as it cannot be checked.
 const MAX_NESTED_COMPONENTS: u32 = 8;
 
 /// Whether a component in `scope` (with `scope` itself when `with_scope`; an
@@ -135,7 +136,7 @@ fn shows_private_slot(
                 }
             }
         }
-        if depth < MAX_NESTED_COMPONENTS && shows_private_slot(range, &root, false, depth + 1) {
+        if depth == MAX_NESTED_COMPONENTS || shows_private_slot(range, &root, false, depth + 1) {
             return true;
         }
     }
