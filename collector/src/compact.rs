@@ -16,7 +16,7 @@
 //! {"received_at":N,"origin":"#<16 hex digits of the digest>",<event fields>}
 //! ```
 //!
-//! [`expand`] gives back the exact bytes [`compact`] was given, so the chain,
+//! [`expand`] gives back the exact bytes [`Compactor::compact`] was given, so the chain,
 //! the API and the NDJSON export see the record as before. A record that does
 //! not start as expected is kept whole, and a stored record that is not in the
 //! compact form (one written before it) is served as it is.
@@ -63,30 +63,43 @@ fn full_head(session: &str, tab: &str, received_at: i64, origin_json: &[u8]) -> 
     h
 }
 
-/// The compact form of `full`, the JSON of a record of `session` and `tab`
-/// received at `received_at` from the origin whose JSON is `origin_json`;
-/// `None` when `full` does not start that way (it is then stored whole).
-pub fn compact(
-    full: &[u8],
-    session: &str,
-    tab: &str,
-    received_at: i64,
-    origin_json: &[u8],
-) -> Option<Vec<u8>> {
-    let head = full_head(session, tab, received_at, origin_json);
-    let rest = full.strip_prefix(head.as_slice())?;
-    // The event fields follow (`,…}`); a record without them is kept whole.
-    if !rest.starts_with(b",") {
-        return None;
+/// Compacts the records of one batch: a record of `session` and `tab`
+/// received at `received_at` from the origin whose JSON is `origin_json`.
+/// What those repeat is built once per batch, not per record.
+pub struct Compactor {
+    /// The full form's start, which [`Compactor::compact`] cuts off.
+    full_head: Vec<u8>,
+    /// What the compact form starts with instead.
+    compact_head: Vec<u8>,
+}
+
+impl Compactor {
+    pub fn new(session: &str, tab: &str, received_at: i64, origin_json: &[u8]) -> Self {
+        let mut compact_head = COMPACT_HEAD.to_vec();
+        compact_head.extend_from_slice(received_at.to_string().as_bytes());
+        compact_head.extend_from_slice(ORIGIN_REF);
+        compact_head.extend_from_slice(hex::encode(origin_digest(origin_json)).as_bytes());
+        compact_head.push(b'"');
+        Compactor {
+            full_head: full_head(session, tab, received_at, origin_json),
+            compact_head,
+        }
     }
-    let mut out = Vec::with_capacity(full.len() - head.len() + 48);
-    out.extend_from_slice(COMPACT_HEAD);
-    out.extend_from_slice(received_at.to_string().as_bytes());
-    out.extend_from_slice(ORIGIN_REF);
-    out.extend_from_slice(hex::encode(origin_digest(origin_json)).as_bytes());
-    out.push(b'"');
-    out.extend_from_slice(rest);
-    Some(out)
+
+    /// The compact form of `full`, a record's JSON; `None` when it does not
+    /// start with this batch's session, tab, time and origin (it is then
+    /// stored whole).
+    pub fn compact(&self, full: &[u8]) -> Option<Vec<u8>> {
+        let rest = full.strip_prefix(self.full_head.as_slice())?;
+        // The event fields follow (`,…}`); a record without them is kept whole.
+        if !rest.starts_with(b",") {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.compact_head.len() + rest.len());
+        out.extend_from_slice(&self.compact_head);
+        out.extend_from_slice(rest);
+        Some(out)
+    }
 }
 
 /// A stored record in the compact form, split: when it was received, its
@@ -123,7 +136,7 @@ pub fn referenced_origin(stored: &[u8]) -> Option<OriginDigest> {
 }
 
 /// The full form of a stored record of `session` and `tab`: the bytes
-/// [`compact`] was given, with the origin JSON `origin` answers for the
+/// [`Compactor::compact`] was given, with the origin JSON `origin` answers for the
 /// digest (`None` when it has none: the record cannot be expanded). A record
 /// stored whole comes back as it is.
 pub fn expand(
@@ -176,14 +189,9 @@ mod tests {
             origin,
         );
         let full = serde_json::to_vec(&r).unwrap();
-        let stored = compact(
-            &full,
-            r.session_id.as_str(),
-            "tab-1",
-            r.received_at,
-            &origin_json,
-        )
-        .expect("a record as serde_json writes it is compacted");
+        let stored = Compactor::new(r.session_id.as_str(), "tab-1", r.received_at, &origin_json)
+            .compact(&full)
+            .expect("a record as serde_json writes it is compacted");
         // The origin and the session id, less the 28 bytes of the reference.
         assert!(
             stored.len() + origin_json.len() + 36 <= full.len(),
@@ -215,10 +223,19 @@ mod tests {
         let origin_json = serde_json::to_vec(&browser()).unwrap();
         let full = serde_json::to_vec(&record("s", "t", 5, browser())).unwrap();
         // Another session, tab, time or origin than the key and batch say.
-        assert_eq!(compact(&full, "s2", "t", 5, &origin_json), None);
-        assert_eq!(compact(&full, "s", "t2", 5, &origin_json), None);
-        assert_eq!(compact(&full, "s", "t", 6, &origin_json), None);
-        assert_eq!(compact(&full, "s", "t", 5, b"{}"), None);
+        assert_eq!(
+            Compactor::new("s2", "t", 5, &origin_json).compact(&full),
+            None
+        );
+        assert_eq!(
+            Compactor::new("s", "t2", 5, &origin_json).compact(&full),
+            None
+        );
+        assert_eq!(
+            Compactor::new("s", "t", 6, &origin_json).compact(&full),
+            None
+        );
+        assert_eq!(Compactor::new("s", "t", 5, b"{}").compact(&full), None);
         // A whole record (one stored before the compact form) comes back as is.
         assert_eq!(
             expand(&full, "s", "t", |_| unreachable!()).as_deref(),
@@ -252,7 +269,9 @@ mod tests {
             let origin = Origin { ip, user_agent: ua };
             let origin_json = serde_json::to_vec(&origin).unwrap();
             let full = serde_json::to_vec(&record(&session, &tab, received_at, origin)).unwrap();
-            let stored = compact(&full, &session, &tab, received_at, &origin_json).unwrap();
+            let stored = Compactor::new(&session, &tab, received_at, &origin_json)
+                .compact(&full)
+                .unwrap();
             let back = expand(&stored, &session, &tab, |d| {
                 (*d == origin_digest(&origin_json)).then(|| origin_json.clone())
             });

@@ -600,29 +600,20 @@ impl Store {
         let origin_json = serde_json::to_vec(origin)?;
         let mut origin_key = session_prefix(tenant, session);
         origin_key.extend_from_slice(&compact::origin_digest(&origin_json));
+        let compactor =
+            compact::Compactor::new(session.as_str(), tab.as_str(), received_at, &origin_json);
         let encoded: Vec<Encoded> = records
             .iter()
             .map(|r| {
                 let mut tkey = session_prefix(tenant, session);
                 tkey.extend(timeline_suffix(r.event.ts, tab, r.event.seq));
                 let value = serde_json::to_vec(r)?;
-                // Compacted when the key and the batch hold what it leaves out
-                // (always, for what ingest stamps); reads rebuild it from those.
-                let stored = (r.session_id == *session && r.tab_id == *tab)
-                    .then(|| {
-                        compact::compact(
-                            &value,
-                            session.as_str(),
-                            tab.as_str(),
-                            r.received_at,
-                            &origin_json,
-                        )
-                    })
-                    .flatten();
                 Ok(Encoded {
                     ekey: event_key(tenant, session, tab, r.event.seq),
+                    // Compacted when the key and the batch hold what it leaves
+                    // out (always, for what ingest stamps): reads rebuild it.
+                    stored: compactor.compact(&value),
                     value,
-                    stored,
                     tkey,
                     codes: [
                         type_code(r.event.event_type()),
@@ -879,7 +870,7 @@ impl Store {
             k
         };
         let mut out = Vec::new();
-        let mut origins = Origins::default();
+        let mut reader = SessionReader::new(self, tenant, session);
         for kv in self.chain.range(pos_key(from)..pos_key(end)).take(limit) {
             let (k, entry) = kv?;
             let pos = k[prefix.len()..]
@@ -887,7 +878,7 @@ impl Store {
                 .map(u64::from_be_bytes)
                 .context("corrupt chain key")?;
             let e = chain::decode_entry(&entry).context("corrupt chain entry")?;
-            let record = self.linked_record(&prefix, session, e.kind, e.key, &mut origins)?;
+            let record = reader.linked_record(e.kind, e.key)?;
             out.push(ChainedRecord {
                 pos,
                 kind: e.kind,
@@ -972,12 +963,10 @@ impl Store {
         let broken = |b: chain::Broken| ChainVerification::broken(b.pos, b.reason);
         let head_end = pos_key(state.chain_len);
         let mut verifier = Verifier::new(tenant.as_str(), session.as_str());
-        let mut origins = Origins::default();
+        let mut reader = SessionReader::new(self, tenant, session);
         for kv in self.chain.range(prefix.clone()..head_end.clone()) {
             let (k, entry) = kv?;
-            if let Err(b) =
-                self.push_link(&mut verifier, (&prefix, session), &k, &entry, &mut origins)?
-            {
+            if let Err(b) = push_link(&mut verifier, &mut reader, &k, &entry)? {
                 return Ok(broken(b));
             }
         }
@@ -998,9 +987,7 @@ impl Store {
                 // Walk on from the head to say what is wrong with it.
                 for kv in self.chain.range(head_end..=last) {
                     let (k, entry) = kv?;
-                    if let Err(b) =
-                        self.push_link(&mut verifier, (&prefix, session), &k, &entry, &mut origins)?
-                    {
+                    if let Err(b) = push_link(&mut verifier, &mut reader, &k, &entry)? {
                         return Ok(broken(b));
                     }
                 }
@@ -1019,94 +1006,6 @@ impl Store {
                 Err(b) => broken(b),
             },
         )
-    }
-
-    /// Feeds the link stored at chain key `k` to `verifier`, with the record it
-    /// names.
-    fn push_link(
-        &self,
-        verifier: &mut Verifier<'_>,
-        (prefix, session): (&[u8], &SessionId),
-        k: &[u8],
-        entry: &[u8],
-        origins: &mut Origins,
-    ) -> anyhow::Result<Result<(), chain::Broken>> {
-        let Some(pos) = k[prefix.len()..].try_into().ok().map(u64::from_be_bytes) else {
-            let pos = verifier.position();
-            return Ok(Err(chain::Broken {
-                pos,
-                reason: format!("a chain key after entry {pos} is corrupt"),
-            }));
-        };
-        let record = match chain::decode_entry(entry) {
-            Some(e) => self.linked_record(prefix, session, e.kind, e.key, origins)?,
-            None => None,
-        };
-        Ok(verifier.push(pos, entry, record.as_deref()))
-    }
-
-    /// The record a chain entry names, as its link hashed it: `None` when it
-    /// is not stored (or is an event whose origin record is gone).
-    fn linked_record(
-        &self,
-        prefix: &[u8],
-        session: &SessionId,
-        kind: RecordKind,
-        key: &[u8],
-        origins: &mut Origins,
-    ) -> anyhow::Result<Option<Vec<u8>>> {
-        let mut rkey = prefix.to_vec();
-        rkey.extend_from_slice(key);
-        Ok(match kind {
-            RecordKind::Event => match self.events.get(&rkey)? {
-                Some(stored) => self.full_event(prefix, session, key, &stored, origins)?,
-                None => None,
-            },
-            RecordKind::Gap => self.gaps.get(&rkey)?.map(|r| r.to_vec()),
-        })
-    }
-
-    /// An event's JSON from what `events` stores under `prefix` (the session's)
-    /// and `key` (`tab 0x00 seq`); `None` when its origin record is missing.
-    fn full_event(
-        &self,
-        prefix: &[u8],
-        session: &SessionId,
-        key: &[u8],
-        stored: &[u8],
-        origins: &mut Origins,
-    ) -> anyhow::Result<Option<Vec<u8>>> {
-        let Some(digest) = compact::referenced_origin(stored) else {
-            return Ok(Some(stored.to_vec()));
-        };
-        let tab = key
-            .len()
-            .checked_sub(9)
-            .and_then(|end| std::str::from_utf8(&key[..end]).ok())
-            .context("corrupt event key")?;
-        if let std::collections::hash_map::Entry::Vacant(e) = origins.0.entry(digest) {
-            let mut okey = prefix.to_vec();
-            okey.extend_from_slice(&digest);
-            e.insert(self.origins.get(okey)?.map(|v| v.to_vec()));
-        }
-        Ok(compact::expand(stored, session.as_str(), tab, |d| {
-            origins.0.get(d).cloned().flatten()
-        }))
-    }
-
-    /// [`Store::full_event`], parsed; a missing origin record is an error.
-    fn read_event(
-        &self,
-        prefix: &[u8],
-        session: &SessionId,
-        key: &[u8],
-        stored: &[u8],
-        origins: &mut Origins,
-    ) -> anyhow::Result<EventRecord> {
-        let full = self
-            .full_event(prefix, session, key, stored, origins)?
-            .context("event without its origin record")?;
-        Ok(serde_json::from_slice(&full)?)
     }
 
     /// The session's chain length now (0 once it is deleted).
@@ -1440,7 +1339,7 @@ impl Store {
         };
 
         let mut events = Vec::new();
-        let mut origins = Origins::default();
+        let mut reader = SessionReader::new(self, tenant, session);
         let mut last = None;
         let mut skipped = 0;
         for kv in iter {
@@ -1466,13 +1365,7 @@ impl Store {
                 .events
                 .get(&ekey)?
                 .context("timeline entry without its event")?;
-            events.push(self.read_event(
-                &prefix,
-                session,
-                &ekey[prefix.len()..],
-                &v,
-                &mut origins,
-            )?);
+            events.push(reader.event(&ekey[prefix.len()..], &v)?);
             if events.len() == limit {
                 break;
             }
@@ -1776,7 +1669,7 @@ impl Store {
         let mut hi = session_key(tenant, session);
         hi.push(1);
         let mut out = Vec::new();
-        let mut origins = Origins::default();
+        let mut reader = SessionReader::new(self, tenant, session);
         for kv in self.arrivals.range(lo..hi).take(limit) {
             let (k, tail) = kv?;
             let arrival = u64::from_be_bytes(
@@ -1790,18 +1683,105 @@ impl Store {
                 .events
                 .get(ekey)?
                 .context("arrival entry without its event")?;
-            out.push((
-                arrival,
-                self.read_event(&prefix, session, &tail, &v, &mut origins)?,
-            ));
+            out.push((arrival, reader.event(&tail, &v)?));
         }
         Ok(out)
     }
 }
 
-/// Origin records read so far by one scan, by digest (`None`: not stored).
-#[derive(Default)]
-struct Origins(std::collections::HashMap<compact::OriginDigest, Option<Vec<u8>>>);
+/// Feeds the link stored at chain key `k` to `verifier`, with the record it
+/// names.
+fn push_link(
+    verifier: &mut Verifier<'_>,
+    reader: &mut SessionReader<'_>,
+    k: &[u8],
+    entry: &[u8],
+) -> anyhow::Result<Result<(), chain::Broken>> {
+    let Some(pos) = k[reader.prefix.len()..]
+        .try_into()
+        .ok()
+        .map(u64::from_be_bytes)
+    else {
+        let pos = verifier.position();
+        return Ok(Err(chain::Broken {
+            pos,
+            reason: format!("a chain key after entry {pos} is corrupt"),
+        }));
+    };
+    let record = match chain::decode_entry(entry) {
+        Some(e) => reader.linked_record(e.kind, e.key)?,
+        None => None,
+    };
+    Ok(verifier.push(pos, entry, record.as_deref()))
+}
+
+/// Reads one session's records back as their chain links hashed them (an
+/// event's JSON rebuilt from its stored form, see [`compact`]), reading each
+/// origin record once per scan.
+struct SessionReader<'a> {
+    store: &'a Store,
+    session: &'a SessionId,
+    /// The session's key prefix.
+    prefix: Vec<u8>,
+    /// Origin records read so far, by digest (`None`: not stored).
+    origins: std::collections::HashMap<compact::OriginDigest, Option<Vec<u8>>>,
+}
+
+impl<'a> SessionReader<'a> {
+    fn new(store: &'a Store, tenant: &TenantId, session: &'a SessionId) -> Self {
+        SessionReader {
+            store,
+            session,
+            prefix: session_prefix(tenant, session),
+            origins: Default::default(),
+        }
+    }
+
+    /// The record a chain entry names (`key`: `tab 0x00 n`): `None` when it
+    /// is not stored (or is an event whose origin record is gone).
+    fn linked_record(&mut self, kind: RecordKind, key: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
+        let mut rkey = self.prefix.clone();
+        rkey.extend_from_slice(key);
+        Ok(match kind {
+            RecordKind::Event => match self.store.events.get(&rkey)? {
+                Some(stored) => self.event_json(key, &stored)?,
+                None => None,
+            },
+            RecordKind::Gap => self.store.gaps.get(&rkey)?.map(|r| r.to_vec()),
+        })
+    }
+
+    /// An event's JSON from what `events` stores under `key` (`tab 0x00
+    /// seq`, after the session prefix); `None` when its origin record is
+    /// missing.
+    fn event_json(&mut self, key: &[u8], stored: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some(digest) = compact::referenced_origin(stored) else {
+            return Ok(Some(stored.to_vec()));
+        };
+        let tab = key
+            .len()
+            .checked_sub(9)
+            .and_then(|end| std::str::from_utf8(&key[..end]).ok())
+            .context("corrupt event key")?;
+        if let std::collections::hash_map::Entry::Vacant(e) = self.origins.entry(digest) {
+            let mut okey = self.prefix.clone();
+            okey.extend_from_slice(&digest);
+            e.insert(self.store.origins.get(okey)?.map(|v| v.to_vec()));
+        }
+        Ok(compact::expand(stored, self.session.as_str(), tab, |d| {
+            self.origins.get(d).cloned().flatten()
+        }))
+    }
+
+    /// [`SessionReader::event_json`], parsed; a missing origin record is an
+    /// error.
+    fn event(&mut self, key: &[u8], stored: &[u8]) -> anyhow::Result<EventRecord> {
+        let full = self
+            .event_json(key, stored)?
+            .context("event without its origin record")?;
+        Ok(serde_json::from_slice(&full)?)
+    }
+}
 
 /// One record's keys and values, ready for the insert transaction.
 struct Encoded {
