@@ -286,18 +286,6 @@ async fn the_strict_level_masks_every_value() {
 
 // ---------------------------------------------------------------- SELECTION
 
-fn select_contents(id: &str) {
-    eval(&format!(
-        "if (document.activeElement && document.activeElement.blur) document.activeElement.blur(); \
-         var r = document.createRange(); r.selectNodeContents(document.getElementById('{id}')); \
-         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);"
-    ));
-}
-
-fn clear_selection() {
-    eval("document.getSelection().removeAllRanges();");
-}
-
 #[wasm_bindgen_test]
 async fn selected_text_is_recorded_once_the_selection_settles() {
     let host = mount(r#"<p id="sel-p">Quarterly report figures</p>"#);
@@ -344,12 +332,7 @@ async fn a_selection_in_masked_content_keeps_no_text() {
     assert_eq!(e["data"]["masked"], "marked", "{e}");
     assert!(e["data"].get("text").is_none(), "{e}");
     // A selection from open text into masked text is masked as well.
-    eval(
-        "var r = document.createRange(); \
-         r.setStart(document.getElementById('open-p').firstChild, 0); \
-         r.setEnd(document.getElementById('msk-p').firstChild, 4); \
-         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
-    );
+    select_between("open-p", 0, "msk-p", 4);
     let evs = wait_for("a second SELECTION", 3_000.0, || {
         let evs = events_of("SELECTION");
         (evs.len() >= 2).then_some(evs)

@@ -190,6 +190,19 @@ async fn an_option_of_a_card_select_is_clicked_without_its_text() {
     host.remove();
 }
 
+/// The SELECTION recorded for what `select` selects, after the one before
+/// it was cleared and had settled.
+async fn next_selection(what: &str, select: impl FnOnce()) -> Value {
+    clear_selection();
+    sleep(600).await;
+    let before = events_of("SELECTION").len();
+    select();
+    wait_for(what, 3_000.0, || {
+        events_of("SELECTION").into_iter().nth(before)
+    })
+    .await
+}
+
 /// Attaches an open shadow root with `html` to `#host_id`.
 fn shadow(host_id: &str, html: &str) {
     eval(&format!(
@@ -255,61 +268,26 @@ async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show
         "slotted-open-84"
     );
     // Selected from plain text outside the component into the masked slot.
-    eval(
-        "var r = document.createRange(); \
-         r.setStart(document.getElementById('sl-before').firstChild, 0); \
-         r.setEnd(document.getElementById('sl-text').firstChild, 8); \
-         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
-    );
-    let sel = wait_for("the SELECTION into the slot", 3_000.0, || {
-        events_of("SELECTION").into_iter().next()
+    let sel = next_selection("the SELECTION into the slot", || {
+        select_between("sl-before", 0, "sl-text", 8)
     })
     .await;
     assert_eq!(sel["data"]["masked"], "marked", "{sel}");
     // Passed over from outside, both ends outside the component: from the
     // text before it to the paragraph after it.
-    eval("document.getSelection().removeAllRanges();");
-    sleep(600).await;
-    let before = events_of("SELECTION").len();
-    eval(
-        "var r = document.createRange(); \
-         r.setStart(document.getElementById('sl-before').firstChild, 0); \
-         r.setEnd(document.getElementById('sl-after').firstChild, 5); \
-         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
-    );
-    let over = wait_for("the SELECTION over the slot", 3_000.0, || {
-        events_of("SELECTION").into_iter().nth(before)
+    let over = next_selection("the SELECTION over the slot", || {
+        select_between("sl-before", 0, "sl-after", 5)
     })
     .await;
     assert_eq!(over["data"]["masked"], "marked", "{over}");
     // The same through a component that forwards its slot into another's
     // masked slot, and, as a control, over plain page content only.
-    eval("document.getSelection().removeAllRanges();");
-    sleep(600).await;
-    let before = events_of("SELECTION").len();
-    eval(
-        "var r = document.createRange(); \
-         r.setStart(document.getElementById('nest-before').firstChild, 0); \
-         r.setEnd(document.getElementById('nest-after').firstChild, 5); \
-         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
-    );
-    let nested = wait_for("the SELECTION over the forwarded slot", 3_000.0, || {
-        events_of("SELECTION").into_iter().nth(before)
+    let nested = next_selection("the SELECTION over the forwarded slot", || {
+        select_between("nest-before", 0, "nest-after", 5)
     })
     .await;
     assert_eq!(nested["data"]["masked"], "marked", "{nested}");
-    eval("document.getSelection().removeAllRanges();");
-    sleep(600).await;
-    let before = events_of("SELECTION").len();
-    eval(
-        "var r = document.createRange(); \
-         r.selectNodeContents(document.getElementById('sl-after')); \
-         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
-    );
-    let plain = wait_for("the plain SELECTION", 3_000.0, || {
-        events_of("SELECTION").into_iter().nth(before)
-    })
-    .await;
+    let plain = next_selection("the plain SELECTION", || select_contents("sl-after")).await;
     assert_eq!(
         plain["data"]["text"], "Plain text after the component",
         "{plain}"
@@ -322,16 +300,8 @@ async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show
            var root = el.attachShadow({mode: 'open'}); \
            root.innerHTML = '<div><slot></slot></div>'; el = root.firstChild; }",
     );
-    eval("document.getSelection().removeAllRanges();");
-    sleep(600).await;
-    let before = events_of("SELECTION").len();
-    eval(
-        "var r = document.createRange(); \
-         r.selectNodeContents(document.getElementById('deep-wrap')); \
-         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);",
-    );
-    let deep = wait_for("the SELECTION over deep components", 3_000.0, || {
-        events_of("SELECTION").into_iter().nth(before)
+    let deep = next_selection("the SELECTION over deep components", || {
+        select_contents("deep-wrap")
     })
     .await;
     assert!(deep["data"].get("text").is_none(), "{deep}");
@@ -349,7 +319,7 @@ async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show
         "sl-hidden",
         "NESTED-SECRET",
     ]);
-    eval("document.getSelection().removeAllRanges();");
+    clear_selection();
     end();
     host.remove();
 }

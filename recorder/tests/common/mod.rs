@@ -258,6 +258,31 @@ pub fn click(id: &str) {
         .click();
 }
 
+/// Selects the contents of `#id` (blurring a focused field first, whose own
+/// selection would win).
+pub fn select_contents(id: &str) {
+    eval(&format!(
+        "if (document.activeElement && document.activeElement.blur) document.activeElement.blur(); \
+         var r = document.createRange(); r.selectNodeContents(document.getElementById('{id}')); \
+         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);"
+    ));
+}
+
+/// Selects from character `from` of `#start`'s first text to character `to`
+/// of `#end`'s.
+pub fn select_between(start: &str, from: u32, end: &str, to: u32) {
+    eval(&format!(
+        "var r = document.createRange(); \
+         r.setStart(document.getElementById('{start}').firstChild, {from}); \
+         r.setEnd(document.getElementById('{end}').firstChild, {to}); \
+         var s = document.getSelection(); s.removeAllRanges(); s.addRange(r);"
+    ));
+}
+
+pub fn clear_selection() {
+    eval("document.getSelection().removeAllRanges();");
+}
+
 /// `cotrail_recorder::stats()` field.
 pub fn stat(name: &str) -> f64 {
     let s = cotrail_recorder::stats();
