@@ -30,6 +30,8 @@ pub const BLOCK_ATTR: &str = "data-cotrail-block";
 /// Selectors for [`MASK_ATTR`] and [`BLOCK_ATTR`] (a test keeps them in step).
 const MASK_SELECTOR: &str = "[data-cotrail-mask]";
 const BLOCK_SELECTOR: &str = "[data-cotrail-block]";
+/// Either: an element under one gives no label to another element.
+const HIDDEN_SELECTOR: &str = "[data-cotrail-mask],[data-cotrail-block]";
 /// What a selection or a label text must not reveal: masked or blocked subtrees,
 /// passwords and payment card fields (any `cc-*` autocomplete token).
 pub const PRIVATE_SELECTOR: &str =
@@ -370,6 +372,10 @@ pub fn facts(el: &Element) -> FieldFacts {
         } else if was_password(el) {
             input_type = "password".into();
         }
+    } else if tag == "select" {
+        // Its value is its selected options' values (or their texts): one
+        // masked or blocked option masks the whole select.
+        marked |= has_private(el);
     } else if tag == "option" {
         // An option's text is its select's value: masked with it.
         if let Ok(Some(select)) = closest(el, &js_str!("select")) {
@@ -456,10 +462,11 @@ fn nth_of_type(el: &Element, tag: &str) -> Option<usize> {
 }
 
 /// Whether an element's text may be read as a label: not when it is masked or
-/// holds masked, blocked, password or card content (its `textContent` would
-/// carry that content along).
+/// blocked (a `<label>` or an `aria-labelledby` target inside a blocked part
+/// names a control outside it) or holds masked, blocked, password or card
+/// content (its `textContent` would carry that content along).
 fn readable(el: &Element) -> bool {
-    !is_marked(el) && !has_private(el)
+    closest_composed(el, &js_str!(HIDDEN_SELECTOR)).is_none() && !has_private(el)
 }
 
 /// The text of an element that may be read as a label (see [`readable`]).
@@ -560,6 +567,10 @@ mod tests {
     fn selectors_name_the_attributes() {
         assert_eq!(MASK_SELECTOR, concat(&["[", MASK_ATTR, "]"]));
         assert_eq!(BLOCK_SELECTOR, concat(&["[", BLOCK_ATTR, "]"]));
+        assert_eq!(
+            HIDDEN_SELECTOR,
+            concat(&[MASK_SELECTOR, ",", BLOCK_SELECTOR])
+        );
         assert_eq!(
             PRIVATE_SELECTOR,
             concat(&[

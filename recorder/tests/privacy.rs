@@ -190,6 +190,74 @@ async fn an_option_of_a_card_select_is_clicked_without_its_text() {
     host.remove();
 }
 
+/// A label kept in a blocked part names a control outside it (`<label for>`,
+/// `aria-labelledby`): the control is recorded without that label.
+#[wasm_bindgen_test]
+async fn labels_kept_in_blocked_parts_are_not_read_for_controls_outside() {
+    let host = mount(
+        r#"<table><tr><td id="bl-iban" data-cotrail-block>IBAN-SECRET-71</td>
+             <td><input id="bl-check" type="checkbox" aria-labelledby="bl-iban"></td></tr></table>
+           <div data-cotrail-block><label for="bl-field">Account BLOCKED-LABEL-72</label></div>
+           <input id="bl-field">
+           <span id="bl-open">Open name</span><input id="bl-control" type="checkbox" aria-labelledby="bl-open">"#,
+    );
+    begin("");
+    for id in ["bl-check", "bl-control"] {
+        click(id);
+    }
+    type_into("bl-field", "x");
+    fire("bl-field", "change");
+    for (ty, id) in [
+        ("CLICK", "bl-check"),
+        ("INPUT", "bl-check"),
+        ("INPUT", "bl-field"),
+    ] {
+        let e = first_on(ty, id).await;
+        assert!(e["data"]["target"].get("label").is_none(), "{e}");
+    }
+    assert_eq!(
+        first_on("CLICK", "bl-control").await["data"]["target"]["label"],
+        "Open name",
+        "the control: an open aria-labelledby target is read"
+    );
+    assert_none_left(&["IBAN-SECRET", "BLOCKED-LABEL"]);
+    end();
+    host.remove();
+}
+
+/// A select's value is the value of its selected option: one masked (or
+/// blocked) option masks the select's INPUT values, single or multiple.
+#[wasm_bindgen_test]
+async fn a_select_holding_a_masked_option_records_no_value() {
+    let host = mount(
+        r#"<select id="mo-from"><option value="">Choose</option>
+             <option data-cotrail-mask>OPTION-SECRET-73</option></select>
+           <select id="mo-multi" multiple><option>Shown</option>
+             <optgroup data-cotrail-block><option>OPTION-SECRET-74</option></optgroup></select>
+           <select id="mo-plain"><option>One</option><option>Two</option></select>"#,
+    );
+    begin("");
+    eval("var s = document.getElementById('mo-from'); s.selectedIndex = 1;");
+    fire("mo-from", "change");
+    eval("var m = document.getElementById('mo-multi'); m.options[0].selected = true; m.options[1].selected = true;");
+    fire("mo-multi", "change");
+    eval("document.getElementById('mo-plain').selectedIndex = 1;");
+    fire("mo-plain", "change");
+    for id in ["mo-from", "mo-multi"] {
+        let e = first_on("INPUT", id).await;
+        assert_eq!(e["data"]["masked"], "marked", "{e}");
+        assert!(e["data"].get("value").is_none(), "{e}");
+    }
+    assert_eq!(
+        first_on("INPUT", "mo-plain").await["data"]["value"],
+        "Two",
+        "the control: a select without masked options records its value"
+    );
+    assert_none_left(&["OPTION-SECRET"]);
+    end();
+    host.remove();
+}
+
 /// The SELECTION recorded for what `select` selects, after the one before
 /// it was cleared and had settled.
 async fn next_selection(what: &str, select: impl FnOnce()) -> Value {
