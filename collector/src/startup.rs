@@ -136,6 +136,41 @@ fn ingest_cors(tenants: Arc<Tenants>) -> Cors {
         .max_age(3600)
 }
 
+/// A refusal of a batch (401 unknown site key, 403 origin not allowed, any
+/// 4xx) readable by the page that sent it, whatever its origin. Without
+/// `Access-Control-Allow-Origin` the browser hides the status behind a network
+/// error, which the recorder must retry: a page with a wrong site key, or on an
+/// origin its key does not list, would resend every batch for as long as it is
+/// open instead of reporting the refusal once (`stats().rejected`, a console
+/// warning). The body is only the error; nothing was stored, and the headers
+/// the recorder needs from a page it accepts (`Retry-After`) stay as CORS set
+/// them.
+async fn readable_refusals(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    // Not a refused preflight: that one must stay a refusal for the browser.
+    let origin = (req.method() != actix_web::http::Method::OPTIONS)
+        .then(|| req.headers().get(actix_web::http::header::ORIGIN).cloned())
+        .flatten();
+    let mut res = next.call(req).await?;
+    if let Some(origin) = origin {
+        if res.status().is_client_error()
+            && !res
+                .headers()
+                .contains_key(actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        {
+            let headers = res.headers_mut();
+            headers.insert(actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.append(
+                actix_web::http::header::VARY,
+                HeaderValue::from_static("Origin"),
+            );
+        }
+    }
+    Ok(res)
+}
+
 /// Query strings that fail to parse answer with the same JSON error as the rest.
 fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _| {
@@ -204,6 +239,7 @@ pub fn app(
         .service(
             api_resource("/api/v1/batches", "POST")
                 .wrap(ingest_cors(state.tenants.get_ref().clone()))
+                .wrap(from_fn(readable_refusals))
                 .route(web::post().to(ingest::ingest)),
         )
         .service(

@@ -93,3 +93,46 @@ async fn a_site_on_another_origin_embeds_the_recorder_with_one_script_tag() -> a
     collector.stop().await;
     Ok(())
 }
+
+/// A page whose site key the collector does not know (or whose origin the key
+/// does not list) has its batches refused with a status it can read: the
+/// recorder reports the refusal (`stats().rejected`, a console warning) and
+/// does not resend the batch, instead of retrying what the browser would
+/// otherwise show it as a network error for as long as the page is open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_with_a_wrong_site_key_is_told_so_and_does_not_retry() -> anyhow::Result<()> {
+    let collector = Collector::spawn().await;
+    let page = format!(
+        r#"<!doctype html><html><head><title>Misconfigured shop</title>
+<script>window.__warnings = []; const w = console.warn; console.warn = (...a) => {{ window.__warnings.push(a.join(' ')); w(...a); }};</script>
+<script src="/recorder.js" data-collector="{base}" data-site-key="pk_nobody" data-flush-ms="200"></script></head>
+<body><button id="buy">Buy</button></body></html>"#,
+        base = collector.base
+    );
+    // The site's own origin (another port) differs from the collector's.
+    let site = StaticSite::serve(vec![("/", page)]).await;
+    let b = Browser::start().await?;
+    b.driver.goto(format!("{}/", site.base)).await?;
+    b.wait_for_recorder().await?;
+    b.driver.find(By::Id("buy")).await?.click().await?;
+    b.wait_for_js(
+        "the refusal counted",
+        "return window.cotrail.stats().rejected >= 1",
+    )
+    .await?;
+    // Longer than the first retry delays: nothing is retried.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (retries, warnings): (f64, Vec<String>) = b
+        .eval("return [window.cotrail.stats().retries, window.__warnings];")
+        .await?;
+    assert_eq!(retries, 0.0, "a refused batch is not retried: {warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.contains("HTTP 401")),
+        "the console says why: {warnings:?}"
+    );
+    assert!(collector.sessions().await.sessions.is_empty());
+    b.quit().await;
+    site.stop().await;
+    collector.stop().await;
+    Ok(())
+}

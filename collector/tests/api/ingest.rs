@@ -258,7 +258,28 @@ async fn pages_on_the_site_keys_origins_may_post_batches_and_others_may_not() {
         .send()
         .await
         .unwrap();
+    // The refusal is readable by the page that sent it (else a browser turns
+    // it into a network error the recorder would retry for ever).
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://evil.example"
+    );
     assert_error(res, 403, "origin_not_allowed").await;
+    let res = app
+        .client
+        .post(format!("{}/api/v1/batches?site_key=pk_nobody", app.base))
+        .header("origin", "https://shop.example")
+        .header("content-type", "text/plain")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    assert!(res.headers()["vary"].to_str().unwrap().contains("Origin"));
+    assert_error(res, 401, "unknown_site_key").await;
     let res = app
         .client
         .post(format!("{}/api/v1/batches?site_key={SITE_KEY}", app.base))
