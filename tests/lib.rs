@@ -268,6 +268,16 @@ pub struct StaticSite {
 
 impl StaticSite {
     pub async fn serve(pages: Vec<(&str, String)>) -> Self {
+        Self::serve_with(pages, "no-store").await
+    }
+
+    /// As [`StaticSite::serve`], with pages sent as `no-cache` instead: a
+    /// `no-store` page is never kept in the back/forward cache.
+    pub async fn serve_cacheable(pages: Vec<(&str, String)>) -> Self {
+        Self::serve_with(pages, "no-cache").await
+    }
+
+    async fn serve_with(pages: Vec<(&str, String)>, cache_control: &'static str) -> Self {
         use actix_web::{web, App, HttpResponse, HttpServer};
         let recorder_dir = www_dir().join("recorder");
         let pages: Vec<(String, String)> = pages
@@ -300,7 +310,7 @@ impl StaticSite {
                         async move {
                             HttpResponse::Ok()
                                 .content_type("text/html; charset=utf-8")
-                                .insert_header(("Cache-Control", "no-store"))
+                                .insert_header(("Cache-Control", cache_control))
                                 .body(html)
                         }
                     }),

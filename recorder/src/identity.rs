@@ -148,6 +148,22 @@ mod web {
         id
     }
 
+    /// The tab's stored next sequence number, when the tab's stored ids are
+    /// still `session` and `tab` (another page of the tab may have started
+    /// another session since). Either way they are this page's again.
+    pub fn reclaim(session: &str, tab: &str) -> Option<u64> {
+        let same =
+            get(SESSION_KEY).as_deref() == Some(session) && get(TAB_KEY).as_deref() == Some(tab);
+        let next = if same {
+            get(SEQ_KEY).as_deref().and_then(crate::text::parse_u64)
+        } else {
+            None
+        };
+        set(SESSION_KEY, session);
+        set(TAB_KEY, tab);
+        next
+    }
+
     /// Persists the next sequence number: a later page of the tab must not reuse
     /// numbers, which the collector would drop as duplicates. Called when saved
     /// events are removed (their keys recorded their seqs until then; see

@@ -26,6 +26,7 @@ pub enum EventKind {
     HashChange,
     SelectionChange,
     PageHide,
+    PageShow,
     VisibilityChange,
     Online,
 }
@@ -43,6 +44,7 @@ impl EventKind {
             EventKind::HashChange => "hashchange",
             EventKind::SelectionChange => "selectionchange",
             EventKind::PageHide => "pagehide",
+            EventKind::PageShow => "pageshow",
             EventKind::VisibilityChange => "visibilitychange",
             EventKind::Online => "online",
         }

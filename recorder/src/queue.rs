@@ -245,6 +245,11 @@ impl Queue {
         dropped
     }
 
+    /// Its batching limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// Continues at `next` at the earliest (a seq recorded elsewhere as taken).
     pub fn continue_at(&mut self, next: u64) {
         self.next_seq = self.next_seq.max(next);

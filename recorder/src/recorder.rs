@@ -196,6 +196,20 @@ impl Core {
         &self.tab_id
     }
 
+    /// The page came back from the back/forward cache: it owns its tab again,
+    /// continues the tab's sequence where the pages shown meanwhile left it,
+    /// and records the return (the `pageshow` event).
+    fn returned(self: &Rc<Self>, observers: &Observers, event: &web_sys::Event) {
+        let now = self.now();
+        storage::heartbeat(self.tab_id.as_str(), &self.page_id, js_sys::Date::now());
+        let stored = identity::reclaim(self.session_id.as_str(), self.tab_id.as_str());
+        transport::rejoin(self, stored, now);
+        identity::store_seq(self.transport.borrow().next_seq());
+        observers.returned(self, self.actor_for(event));
+        transport::pump(self, false);
+        self.arm_flush();
+    }
+
     /// The page is going away or hidden: capture what observers still hold and
     /// send everything unacknowledged with `keepalive`.
     fn going_away(&self, observers: &Observers, leaving: bool) {
@@ -309,9 +323,24 @@ fn lifecycle_listeners(
     let on_hide = going_away.clone();
     let doc = document.clone();
     let weak = Rc::downgrade(core);
+    let returned = {
+        let (core, observers): (Weak<Core>, Weak<Observers>) =
+            (Rc::downgrade(core), Rc::downgrade(observers));
+        move |event: &web_sys::Event| {
+            if let (Some(core), Some(observers)) = (core.upgrade(), observers.upgrade()) {
+                core.returned(&observers, event);
+            }
+        }
+    };
     vec![
         Listener::new(window, EventKind::PageHide, move |_| {
             going_away(true);
+        }),
+        Listener::new(window, EventKind::PageShow, move |event| {
+            // `persisted`: shown again from the back/forward cache, not loaded.
+            if crate::global::get(event, &crate::global::js_str!("persisted")) == JsValue::TRUE {
+                returned(event);
+            }
         }),
         Listener::new(document, EventKind::VisibilityChange, move |_| {
             if crate::element::prop(&doc, &crate::global::js_str!("visibilityState")).as_deref()

@@ -218,6 +218,34 @@ pub fn restore(core: &Core, now: f64) {
     }
 }
 
+/// The page came back from the back/forward cache. The pages this tab showed
+/// meanwhile may have sent events this page had saved, and taken later
+/// sequence numbers: what is saved is what is left to send, and `stored_next`
+/// (the tab's counter, when it still counts this session and tab) is where to
+/// go on. With a batch in flight, whose answer is still to come, the queues
+/// stay as they are and only the sequence moves on.
+pub fn rejoin(core: &Core, stored_next: Option<u64>, now: f64) {
+    let reload = {
+        let mut t = core.transport.borrow_mut();
+        let reload = t.own.saved && !t.in_flight();
+        if reload {
+            let (next, limits) = (t.own.queue.next_seq(), t.own.queue.limits());
+            let own = &mut t.own;
+            own.queue = Queue::new(&own.session, &own.tab, next, limits);
+            // Saved too: loaded again below unless a page delivered them.
+            t.adopted.clear();
+            t.sending_adopted = false;
+        }
+        if let Some(next) = stored_next {
+            t.own.queue.continue_at(next);
+        }
+        reload
+    };
+    if reload {
+        restore(core, now);
+    }
+}
+
 /// Sends the next batch if nothing is in flight: adopted queues first, then this
 /// tab's when due (or at once when `force`).
 pub fn pump(core: &Rc<Core>, force: bool) {

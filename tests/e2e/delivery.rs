@@ -405,3 +405,93 @@ cotrail.ready.then(function () {{ return import('/recorder/cotrail_recorder.js')
     collector.stop().await;
     Ok(())
 }
+
+/// Back to a page the browser kept in its back/forward cache: the page the
+/// person saw in between went on with the tab's sequence, and the returning
+/// page continues after it instead of reusing its numbers (which the
+/// collector would drop as repeats), and records the return as back/forward.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_back_from_the_back_forward_cache_continues_the_tabs_sequence() -> anyhow::Result<()>
+{
+    let collector = Collector::spawn().await;
+    let page = |title: &str, body: &str| {
+        format!(
+            r#"<!doctype html><html><head><title>{title}</title>
+<script>addEventListener('pageshow', (e) => {{ if (e.persisted) window.__fromCache = true; }});</script>
+<script src="/recorder.js" data-site-key="pk_demo" data-session-id="bfcache-1"
+        data-collector="{collector}" data-flush-ms="200"></script></head>
+<body>{body}</body></html>"#,
+            collector = collector.base
+        )
+    };
+    // Cacheable pages: `no-store` ones never enter the back/forward cache.
+    let site = StaticSite::serve_cacheable(vec![
+        (
+            "/shop",
+            page(
+                "Shop",
+                r#"<button id="before">Before</button> <a id="to-help" href="/help">Help</a>
+                   <button id="after">After</button>"#,
+            ),
+        ),
+        ("/help", page("Help", r#"<button id="help">Ask</button>"#)),
+    ])
+    .await;
+    let b = Browser::start().await?;
+    b.driver.goto(format!("{}/shop", site.base)).await?;
+    b.wait_for_recorder().await?;
+    click(&b, "before").await?;
+    collector
+        .wait_for_events("bfcache-1", "the click on the shop", |ev| {
+            !clicks_on(ev, "before").is_empty()
+        })
+        .await;
+    click(&b, "to-help").await?;
+    b.wait_for_js("the help page", "return location.pathname === '/help'")
+        .await?;
+    b.wait_for_recorder().await?;
+    click(&b, "help").await?;
+    collector
+        .wait_for_events("bfcache-1", "the click on the help page", |ev| {
+            !clicks_on(ev, "help").is_empty()
+        })
+        .await;
+    b.driver.back().await?;
+    b.wait_for_js("back on the shop", "return location.pathname === '/shop'")
+        .await?;
+    let from_cache: bool = b.eval("return window.__fromCache === true").await?;
+    assert!(
+        from_cache,
+        "the shop must come back from the back/forward cache for this test to mean anything"
+    );
+    click(&b, "after").await?;
+    let events = collector
+        .wait_for_events("bfcache-1", "the click after coming back", |ev| {
+            !clicks_on(ev, "after").is_empty()
+        })
+        .await;
+    assert_contiguous_per_tab(&events);
+    let tabs: std::collections::BTreeSet<&str> = events.iter().map(|e| e.tab_id.as_str()).collect();
+    assert_eq!(tabs.len(), 1, "one tab: {}", describe(&events));
+    let navs: Vec<(String, shared::Navigation)> = events
+        .iter()
+        .filter_map(|e| match &e.event.data {
+            EventData::PageChange(p) => Some((p.url.rsplit('/').next()?.to_owned(), p.nav)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        navs,
+        [
+            ("shop".to_owned(), shared::Navigation::Load),
+            ("help".to_owned(), shared::Navigation::Load),
+            ("shop".to_owned(), shared::Navigation::Pop),
+        ],
+        "{}",
+        describe(&events)
+    );
+    b.quit().await;
+    site.stop().await;
+    collector.stop().await;
+    Ok(())
+}

@@ -30,7 +30,7 @@ pub struct Observers {
     scroll: scroll::ScrollObserver,
     input: input::InputObserver,
     selection: selection::SelectionObserver,
-    _page: page::PageObserver,
+    page: page::PageObserver,
 }
 
 impl Observers {
@@ -40,13 +40,18 @@ impl Observers {
     pub fn start(core: &Rc<Core>, window: &Window, document: &Document) -> Observers {
         Observers {
             // The page first, so the trail opens with where the person is.
-            _page: page::PageObserver::new(core, window),
+            page: page::PageObserver::new(core, window),
             _click: click::ClickObserver::new(core, document),
             _form: form::FormObserver::new(core, document),
             scroll: scroll::ScrollObserver::new(core, document),
             input: input::InputObserver::new(core, document),
             selection: selection::SelectionObserver::new(core, document),
         }
+    }
+
+    /// The page came back from the back/forward cache: a PAGE-CHANGE for it.
+    pub fn returned(&self, core: &Rc<Core>, actor: shared::Actor) {
+        self.page.returned(core, actor);
     }
 
     /// Records what debouncing and throttling still hold back (page going away).

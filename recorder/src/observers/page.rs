@@ -267,6 +267,22 @@ fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation)
 }
 
 impl PageObserver {
+    /// The page came back from the back/forward cache (back or forward to a
+    /// document left earlier): recorded as back/forward, even at the URL this
+    /// page last recorded, since the person saw other pages in between.
+    pub fn returned(&self, core: &Rc<Core>, actor: Actor) {
+        record_pending(core, &self.state);
+        self.state.borrow_mut().last_url = None;
+        record(
+            core,
+            &self.state,
+            current_url(core),
+            Navigation::Pop,
+            actor,
+            history_len(),
+        );
+    }
+
     pub fn new(core: &Rc<Core>, window: &Window) -> Self {
         let state = Rc::new(RefCell::new(State {
             last_url: None,
