@@ -201,13 +201,28 @@ impl Core {
     /// and records the return (the `pageshow` event).
     fn returned(self: &Rc<Self>, observers: &Observers, event: &web_sys::Event) {
         let now = self.now();
-        storage::heartbeat(self.tab_id.as_str(), &self.page_id, js_sys::Date::now());
+        self.beat();
         let stored = identity::reclaim(self.session_id.as_str(), self.tab_id.as_str());
         transport::rejoin(self, stored, now);
         identity::store_seq(self.transport.borrow().next_seq());
         observers.returned(self, self.actor_for(event));
         transport::pump(self, false);
         self.arm_flush();
+    }
+
+    /// Refreshes this page's claim on its tab (see `storage`), saying whether
+    /// the page is hidden (its timers may then run once a minute).
+    fn beat(&self) {
+        let hidden = crate::global::document().is_some_and(|d| {
+            crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
+                == Some("hidden")
+        });
+        storage::heartbeat(
+            self.tab_id.as_str(),
+            &self.page_id,
+            js_sys::Date::now(),
+            hidden,
+        );
     }
 
     /// The page is going away or hidden: capture what observers still hold and
@@ -217,6 +232,9 @@ impl Core {
         transport::send_for_unload(self);
         if leaving {
             storage::release(self.tab_id.as_str(), &self.page_id);
+        } else {
+            // Hidden: its heartbeat may be late from now on.
+            self.beat();
         }
     }
 }
@@ -244,7 +262,6 @@ impl Recorder {
         let id = identity::load(config.session_id.clone(), |tab| {
             storage::owned_elsewhere(tab, &page_id, js_sys::Date::now())
         });
-        storage::heartbeat(id.tab_id.as_str(), &page_id, js_sys::Date::now());
         let transport = Transport::new(
             config.batches_url(),
             id.session_id.as_str(),
@@ -266,6 +283,7 @@ impl Recorder {
             last_agent: RefCell::new(None),
             performance,
         });
+        core.beat();
         transport::restore(&core, core.now());
         let observers = Rc::new(Observers::start(&core, &window, &document));
         let lifecycle = lifecycle_listeners(&window, &document, &core, &observers);
@@ -273,7 +291,9 @@ impl Recorder {
             let weak = Rc::downgrade(&core);
             Interval::new(storage::HEARTBEAT_MS, move || {
                 if let Some(core) = weak.upgrade() {
-                    storage::heartbeat(core.tab_id.as_str(), &core.page_id, js_sys::Date::now());
+                    core.beat();
+                    transport::adopt_waiting(&core, core.now());
+                    transport::pump(&core, false);
                 }
             })
         };

@@ -10,7 +10,8 @@
 //!
 //! - `cotrail|e|<session>|<tab>|<seq>`: one encoded event;
 //! - `cotrail|g|<session>|<tab>`: the tab's unacknowledged gap records (JSON);
-//! - `cotrail|live|<tab>`: `<time>|<page>` heartbeat of the page owning a tab,
+//! - `cotrail|live|<tab>`: `<time>|<page>` heartbeat of the page owning a tab
+//!   (`|h` after it while the page is hidden, see [`HIDDEN_STALE_MS`]),
 //!   so a duplicated tab (which copies `sessionStorage`) can tell that its tab id
 //!   is taken, and a dead tab's queue can be adopted;
 //! - `cotrail|n|<session>|<tab>`: `<next seq> <time>`, written by a page that
@@ -43,6 +44,25 @@ pub const HEARTBEAT_MS: u32 = 4_000;
 /// A heartbeat older than this belongs to a page that is gone (closed, crashed,
 /// frozen in the back-forward cache).
 pub const HEARTBEAT_STALE_MS: f64 = 3.0 * HEARTBEAT_MS as f64;
+
+/// The same for a page that was hidden when it wrote its heartbeat: a
+/// background tab's timers may run only once a minute (Chromium's intensive
+/// throttling after five hidden minutes), and a live page must not be taken
+/// for a gone one (its duplicate would reuse its tab id and sequence).
+pub const HIDDEN_STALE_MS: f64 = 180_000.0;
+
+/// Whether a heartbeat (`<time>|<page>`, `|h` after it for a hidden page) is
+/// still fresh at `now` (wall-clock milliseconds).
+pub fn fresh(heartbeat: &str, now: f64) -> bool {
+    let mut parts = split_byte(heartbeat, b'|');
+    let at = parts.next().and_then(parse_u64).unwrap_or(0) as f64;
+    let stale = if parts.nth(1) == Some("h") {
+        HIDDEN_STALE_MS
+    } else {
+        HEARTBEAT_STALE_MS
+    };
+    now - at < stale
+}
 
 fn local() -> Option<Storage> {
     let window = crate::global::window()?;
@@ -167,11 +187,14 @@ fn parse_gaps(text: &str, out: &mut Vec<Gap>) {
 }
 
 /// Marks `tab` as owned by this page (`page` tells pages apart) at `now`.
-pub fn heartbeat(tab: &str, page: &str, now: f64) {
+pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool) {
     if let Some(s) = local() {
         let mut v = crate::text::int(now as u64);
         v.push('|');
         v.push_str(page);
+        if hidden {
+            v.push_str("|h");
+        }
         let _ = s.set_item(&live_key(tab), &v);
     }
 }
@@ -194,9 +217,14 @@ pub fn owned_elsewhere(tab: &str, page: &str, now: f64) -> bool {
     let Some(v) = local().and_then(|s| s.get_item(&live_key(tab)).ok().flatten()) else {
         return false;
     };
-    let mut parts = split_byte(&v, b'|');
-    let at = parts.next().and_then(parse_u64).unwrap_or(0) as f64;
-    parts.next() != Some(page) && now - at < HEARTBEAT_STALE_MS
+    split_byte(&v, b'|').nth(1) != Some(page) && fresh(&v, now)
+}
+
+/// A page owns `tab` (its heartbeat is fresh).
+pub fn alive(tab: &str, now: f64) -> bool {
+    local()
+        .and_then(|s| s.get_item(&live_key(tab)).ok().flatten())
+        .is_some_and(|v| fresh(&v, now))
 }
 
 /// Saved events and gaps of one session's tab.
@@ -210,14 +238,32 @@ pub struct Saved {
     pub next_seq: Option<u64>,
 }
 
-/// Everything saved for `(session, tab)`, plus the queues of other tabs whose
-/// page is gone (no fresh heartbeat), which this page adopts and sends.
-pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
-    let mut mine = Saved::default();
-    let mut orphans: Vec<Saved> = Vec::new();
+/// What [`load`] found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// This page's tab's saved events and gaps.
+    pub mine: Saved,
+    /// The queues of other tabs whose page is gone (no fresh heartbeat),
+    /// which this page adopts and sends.
+    pub orphans: Vec<Saved>,
+    /// Other tabs with saved events whose page looks alive: it sends them
+    /// itself, unless its heartbeat goes stale (a tab that crashed and was
+    /// reloaded at once, under a new tab id).
+    pub waiting: Vec<String>,
+}
+
+/// Everything saved for `(session, tab)` and for other tabs (see [`Loaded`]);
+/// `now` is wall-clock time, as heartbeats are.
+pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
+    let mut found = Loaded::default();
     let Some(s) = local() else {
-        return (mine, orphans);
+        return found;
     };
+    let Loaded {
+        mine,
+        orphans,
+        waiting,
+    } = &mut found;
     let len = s.length().unwrap_or(0);
     let mut keys: Vec<String> = Vec::new();
     for i in 0..len {
@@ -227,22 +273,14 @@ pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
             }
         }
     }
-    let mut live: Vec<(String, f64)> = Vec::new();
+    let mut live: Vec<&str> = Vec::new();
     for k in &keys {
         if let Some(t) = k.strip_prefix("cotrail|live|") {
-            let at = s
-                .get_item(k)
-                .ok()
-                .flatten()
-                .and_then(|v| parse_u64(split_byte(&v, b'|').next()?))
-                .map_or(0.0, |t| t as f64);
-            live.push((t.to_owned(), at));
+            if s.get_item(k).ok().flatten().is_some_and(|v| fresh(&v, now)) {
+                live.push(t);
+            }
         }
     }
-    let alive = |t: &str| {
-        live.iter()
-            .any(|(l, at)| l == t && now - at < HEARTBEAT_STALE_MS)
-    };
     for k in &keys {
         let mut parts = split_byte(k, b'|');
         parts.next(); // "cotrail"
@@ -264,9 +302,12 @@ pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
             continue;
         }
         let target = if sess == session && t == tab {
-            &mut mine
-        } else if alive(t) {
+            &mut *mine
+        } else if live.contains(&t) {
             // Another open tab's queue: it sends it itself.
+            if !waiting.iter().any(|w| w == t) {
+                waiting.push(t.to_owned());
+            }
             continue;
         } else {
             let (Ok(sid), Ok(tid)) = (SessionId::parse(sess), TabId::parse(t)) else {
@@ -297,7 +338,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> (Saved, Vec<Saved>) {
             _ => {}
         }
     }
-    (mine, orphans)
+    found
 }
 
 #[cfg(test)]
@@ -324,6 +365,18 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn a_hidden_pages_heartbeat_stays_fresh_longer() {
+        let now = 1_800_000_000_000.0;
+        let at = |ago: f64, rest: &str| format!("{}|p{rest}", (now - ago) as u64);
+        assert!(fresh(&at(HEARTBEAT_STALE_MS - 1.0, ""), now));
+        assert!(!fresh(&at(HEARTBEAT_STALE_MS, ""), now));
+        assert!(fresh(&at(HEARTBEAT_STALE_MS * 5.0, "|h"), now));
+        assert!(fresh(&at(HIDDEN_STALE_MS - 1.0, "|h"), now));
+        assert!(!fresh(&at(HIDDEN_STALE_MS, "|h"), now));
+        assert!(!fresh("garbage", now));
     }
 
     #[test]

@@ -88,6 +88,8 @@ pub struct Transport {
     own: Stream,
     /// Queues of tabs whose page is gone, adopted at start; sent first.
     adopted: Vec<Stream>,
+    /// Tabs with saved queues whose page looked alive (see [`adopt_waiting`]).
+    waiting: Vec<String>,
     /// The request in flight belongs to `adopted[0]` rather than `own`.
     sending_adopted: bool,
     /// `flush()` asked for everything now, not when due.
@@ -118,12 +120,41 @@ impl Transport {
                 own: true,
             },
             adopted: Vec::new(),
+            waiting: Vec::new(),
             sending_adopted: false,
             flushing: false,
             backoff: Backoff::default(),
             retry_timer: None,
             send,
             stats: Stats::default(),
+        }
+    }
+
+    /// Takes on the queues of gone tabs (not those already taken on).
+    fn adopt(&mut self, orphans: Vec<storage::Saved>, now: f64) {
+        let limits = Limits::new(shared::limits::MAX_EVENTS_PER_BATCH, 0);
+        for o in orphans {
+            let (Some(session), Some(tab)) = (o.session, o.tab) else {
+                continue;
+            };
+            if self
+                .adopted
+                .iter()
+                .any(|a| a.session == session.as_str() && a.tab == tab.as_str())
+            {
+                continue;
+            }
+            let mut queue = Queue::new(session.as_str(), tab.as_str(), 0, limits);
+            let dropped = queue.restore(o.events, o.gaps, now);
+            let stream = Stream {
+                session: session.as_str().to_owned(),
+                tab: tab.as_str().to_owned(),
+                queue,
+                saved: true,
+                own: false,
+            };
+            stream.forget(&dropped);
+            self.adopted.push(stream);
         }
     }
 
@@ -186,9 +217,12 @@ impl Transport {
 }
 
 /// Takes back this tab's saved queue and adopts the queues of dead tabs.
+/// `now`: the page's clock (queue ages); heartbeats are read against the
+/// wall clock.
 pub fn restore(core: &Core, now: f64) {
     let mut t = core.transport.borrow_mut();
-    let (mine, orphans) = storage::load(&t.own.session, &t.own.tab, now);
+    let found = storage::load(&t.own.session, &t.own.tab, js_sys::Date::now());
+    let mine = found.mine;
     if let Some(next) = mine.next_seq {
         // A page adopted and delivered part of this tab's queue while it was gone.
         t.own.queue.continue_at(next);
@@ -199,23 +233,24 @@ pub fn restore(core: &Core, now: f64) {
         crate::identity::store_seq(t.own.queue.next_seq());
         storage::clear_next_seq(&t.own.session, &t.own.tab);
     }
-    let limits = Limits::new(shared::limits::MAX_EVENTS_PER_BATCH, 0);
-    for o in orphans {
-        let (Some(session), Some(tab)) = (o.session, o.tab) else {
-            continue;
-        };
-        let mut queue = Queue::new(session.as_str(), tab.as_str(), 0, limits);
-        let dropped = queue.restore(o.events, o.gaps, now);
-        let stream = Stream {
-            session: session.as_str().to_owned(),
-            tab: tab.as_str().to_owned(),
-            queue,
-            saved: true,
-            own: false,
-        };
-        stream.forget(&dropped);
-        t.adopted.push(stream);
+    t.adopt(found.orphans, now);
+    t.waiting = found.waiting;
+}
+
+/// Adopts the queues of the tabs [`restore`] left to their pages once those
+/// pages are gone (checked with every heartbeat: one read per such tab). A
+/// tab that crashed and was reloaded at once took a new tab id, because its
+/// old page's heartbeat was still fresh; without this its queue would wait
+/// for some later page of the site.
+pub fn adopt_waiting(core: &Core, now: f64) {
+    let wall = js_sys::Date::now();
+    let mut t = core.transport.borrow_mut();
+    if t.waiting.iter().all(|tab| storage::alive(tab, wall)) {
+        return;
     }
+    let found = storage::load(&t.own.session, &t.own.tab, wall);
+    t.adopt(found.orphans, now);
+    t.waiting = found.waiting;
 }
 
 /// The page came back from the back/forward cache. The pages this tab showed

@@ -358,6 +358,106 @@ async fn a_tab_whose_queue_another_page_delivered_continues_after_it() {
     clear_storage();
 }
 
+fn live_marker(tab: &str, value: &str) {
+    eval(&format!(
+        "localStorage.setItem('cotrail|live|{tab}', '{value}');"
+    ));
+}
+
+fn delivered_seqs_of(tab: &str) -> Vec<u64> {
+    batches()
+        .into_iter()
+        .filter(|b| b["tab_id"] == tab)
+        .flat_map(|b| seqs(&b))
+        .collect()
+}
+
+/// A tab that crashed leaves its heartbeat behind; once stale, the next page
+/// of the site adopts its queue (heartbeats are wall-clock times, read
+/// against the wall clock).
+#[wasm_bindgen_test]
+async fn a_crashed_tabs_queue_is_adopted_once_its_heartbeat_is_stale() {
+    clear_storage();
+    saved_event("crash-sess", "crash-tab", 3);
+    live_marker(
+        "crash-tab",
+        &format!("{}|crashed-page", now() as u64 - 60_000),
+    );
+    start_seeded();
+    cotrail_recorder::flush();
+    wait_for("the crashed tab's event delivered", 5_000.0, || {
+        (delivered_seqs_of("crash-tab") == [3]).then_some(())
+    })
+    .await;
+    end();
+    clear_storage();
+}
+
+/// A tab that crashed and was reloaded at once: its old page's heartbeat was
+/// still fresh, so the new page took a new tab id and left the old queue to
+/// it. Once that heartbeat is stale the running page adopts the queue, with
+/// its next heartbeat, instead of leaving it for some later page.
+#[wasm_bindgen_test]
+async fn a_queue_left_to_a_live_looking_tab_is_adopted_when_its_heartbeat_stops() {
+    clear_storage();
+    saved_event("wait-sess", "wait-tab", 8);
+    live_marker("wait-tab", &format!("{}|crashed-page", now() as u64));
+    start_seeded();
+    cotrail_recorder::flush();
+    sleep(1_000).await;
+    assert!(
+        delivered_seqs_of("wait-tab").is_empty(),
+        "a live-looking tab sends its own queue"
+    );
+    // Its page never beats again: the heartbeat is now stale.
+    live_marker(
+        "wait-tab",
+        &format!("{}|crashed-page", now() as u64 - 60_000),
+    );
+    wait_for(
+        "the queue adopted with a heartbeat",
+        cotrail_recorder::storage::HEARTBEAT_MS as f64 + 3_000.0,
+        || (delivered_seqs_of("wait-tab") == [8]).then_some(()),
+    )
+    .await;
+    end();
+    clear_storage();
+}
+
+/// A hidden page's heartbeat says so and stays fresh for longer: a background
+/// tab's timers may run once a minute, and its duplicate must still see the
+/// tab as taken.
+#[wasm_bindgen_test]
+async fn a_hidden_pages_heartbeat_stays_fresh_for_throttled_timers() {
+    // Written a minute ago by a hidden page: the tab is taken.
+    seed_tab(None);
+    live_marker(
+        "dup-tab",
+        &format!("{}|other-page|h", now() as u64 - 60_000),
+    );
+    start_seeded();
+    assert_ne!(ids().1, "dup-tab", "a hidden page's tab is still taken");
+    end();
+    // Ten minutes ago: gone, even hidden.
+    seed_tab(None);
+    live_marker(
+        "dup-tab",
+        &format!("{}|other-page|h", now() as u64 - 600_000),
+    );
+    start_seeded();
+    assert_eq!(ids().1, "dup-tab");
+    // This page hides: its heartbeat says so at once.
+    eval(
+        "Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true}); \
+         document.dispatchEvent(new Event('visibilitychange'));",
+    );
+    let live = local("cotrail|live|dup-tab").unwrap();
+    eval("delete document.visibilityState;");
+    assert!(live.ends_with("|h"), "{live}");
+    end();
+    clear_storage();
+}
+
 // ---------------------------------------------------------------- the loader's sender
 
 #[wasm_bindgen_test]
