@@ -227,8 +227,8 @@ impl Core {
 
     /// The page is going away or hidden: capture what observers still hold and
     /// send everything unacknowledged with `keepalive`.
-    fn going_away(&self, observers: &Observers, leaving: bool) {
-        observers.flush();
+    fn going_away(self: &Rc<Self>, observers: &Observers, leaving: bool) {
+        observers.flush(self);
         transport::send_for_unload(self);
         if leaving {
             storage::release(self.tab_id.as_str(), &self.page_id);
@@ -313,7 +313,7 @@ impl Recorder {
 
     /// Sends everything recorded so far now (debounced inputs included).
     pub fn flush(&self) {
-        self.observers.flush();
+        self.observers.flush(&self.core);
         transport::flush(&self.core);
     }
 

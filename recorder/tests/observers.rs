@@ -460,6 +460,32 @@ async fn history_calls_are_recorded_without_query_strings() {
     eval(&format!("history.replaceState(null, '', {orig:?});"));
 }
 
+/// A history call made just before `stop()` (or a departure), while its
+/// PAGE-CHANGE waits for the page's new title, is still recorded.
+#[wasm_bindgen_test]
+async fn a_history_call_just_before_stop_is_recorded() {
+    let orig = original_url();
+    begin("");
+    let o = origin();
+    wait_for("the first view", 3_000.0, || {
+        (page_changes().len() == 1).then_some(())
+    })
+    .await;
+    eval("history.pushState({}, '', '/cotrail-last');");
+    end();
+    let changes = wait_for("the push sent on stop", 3_000.0, || {
+        let c = page_changes();
+        (c.len() >= 2).then_some(c)
+    })
+    .await;
+    assert_eq!(
+        changes[1],
+        ("push".to_owned(), format!("{o}/cotrail-last")),
+        "{changes:?}"
+    );
+    eval(&format!("history.replaceState(null, '', {orig:?});"));
+}
+
 /// A page that froze `history.pushState` keeps its recorder: one warning says
 /// which navigations go unrecorded, and everything else still records.
 #[wasm_bindgen_test]

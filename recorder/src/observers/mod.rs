@@ -55,7 +55,10 @@ impl Observers {
     }
 
     /// Records what debouncing and throttling still hold back (page going away).
-    pub fn flush(&self) {
+    pub fn flush(&self, core: &Rc<Core>) {
+        // History calls still waiting for their title (one made just before
+        // `stop()` or a departure).
+        self.page.flush(core);
         self.input.flush();
         self.scroll.flush();
         self.selection.flush();

@@ -267,6 +267,11 @@ fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation)
 }
 
 impl PageObserver {
+    /// Records the history calls still waiting for their title.
+    pub fn flush(&self, core: &Rc<Core>) {
+        record_pending(core, &self.state);
+    }
+
     /// The page came back from the back/forward cache (back or forward to a
     /// document left earlier): recorded as back/forward, even at the URL this
     /// page last recorded, since the person saw other pages in between.
