@@ -213,6 +213,13 @@ impl Core {
     /// Refreshes this page's claim on its tab (see `storage`), saying whether
     /// the page is hidden (its timers may then run once a minute).
     fn beat(&self) {
+        self.beat_if(false);
+    }
+
+    /// [`Core::beat`], only while this page still holds its claim when
+    /// `owned_only`: a page that released its tab on `pagehide` (a reload, a
+    /// departure) turns hidden right after, and must not claim it again.
+    fn beat_if(&self, owned_only: bool) {
         let hidden = crate::global::document().is_some_and(|d| {
             crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
                 == Some("hidden")
@@ -222,6 +229,7 @@ impl Core {
             &self.page_id,
             js_sys::Date::now(),
             hidden,
+            owned_only,
         );
     }
 
@@ -234,7 +242,7 @@ impl Core {
             storage::release(self.tab_id.as_str(), &self.page_id);
         } else {
             // Hidden: its heartbeat may be late from now on.
-            self.beat();
+            self.beat_if(true);
         }
     }
 }

@@ -187,8 +187,19 @@ fn parse_gaps(text: &str, out: &mut Vec<Gap>) {
 }
 
 /// Marks `tab` as owned by this page (`page` tells pages apart) at `now`.
-pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool) {
+/// With `owned_only`, only a heartbeat of this page that is still there is
+/// refreshed.
+pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool, owned_only: bool) {
     if let Some(s) = local() {
+        if owned_only
+            && !s
+                .get_item(&live_key(tab))
+                .ok()
+                .flatten()
+                .is_some_and(|v| split_byte(&v, b'|').nth(1) == Some(page))
+        {
+            return;
+        }
         let mut v = crate::text::int(now as u64);
         v.push('|');
         v.push_str(page);

@@ -452,8 +452,16 @@ async fn a_hidden_pages_heartbeat_stays_fresh_for_throttled_timers() {
          document.dispatchEvent(new Event('visibilitychange'));",
     );
     let live = local("cotrail|live|dup-tab").unwrap();
+    // Leaving (a reload): `pagehide` releases the tab, and the page turning
+    // hidden right after does not claim it again.
+    eval(
+        "dispatchEvent(new PageTransitionEvent('pagehide', {persisted: false})); \
+         document.dispatchEvent(new Event('visibilitychange'));",
+    );
+    let after_leaving = local("cotrail|live|dup-tab");
     eval("delete document.visibilityState;");
     assert!(live.ends_with("|h"), "{live}");
+    assert_eq!(after_leaving, None, "a released tab stays released");
     end();
     clear_storage();
 }
