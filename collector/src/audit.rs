@@ -102,6 +102,16 @@ pub async fn record_access(
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))
         .and_then(|r| r.map_err(ApiError::Internal));
+    // On disk before the trail is served: a crash right after a read must not
+    // leave a read that no entry records (the group commit shares the flush
+    // with concurrent batches).
+    let stored = match (
+        stored,
+        req.app_data::<web::Data<crate::durability::GroupCommit>>(),
+    ) {
+        (Ok(()), Some(commit)) => commit.commit().await.map_err(ApiError::Internal),
+        (stored, _) => stored,
+    };
     // A failed append must not hide the next view.
     if stored.is_err() {
         if let Some(r) = recent {

@@ -264,3 +264,57 @@ async fn acknowledged_events_survive_repeated_sigkill() {
     );
     assert!(acked_total > 0);
 }
+
+/// A read of a trail is on record before the trail is served: the collector
+/// killed right after answering an export or an events page still has the
+/// activity-log entries that say who read it.
+#[tokio::test]
+async fn a_read_answered_just_before_a_sigkill_is_still_on_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.toml");
+    std::fs::write(&tenants, TENANTS).unwrap();
+    let data = dir.path().join("store");
+    let port = free_port();
+    let mut child = start(port, &data, &tenants).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/api/v1/batches?site_key={SITE_KEY}"))
+        .header("content-type", "text/plain")
+        .body(batch("read-s", "t", vec![click(0, 1, "a")]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    for path in ["events", "export"] {
+        let res = client
+            .get(format!("{base}/api/v1/sessions/read-s/{path}"))
+            .bearer_auth(AGENT_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+    }
+    // At once: sled's own background flush (every 500 ms) has not run yet.
+    child.kill().await.expect("SIGKILL the collector");
+    let store = Store::open(&data, 16).expect("store opens after SIGKILL");
+    let scan = store
+        .audit(
+            &TenantId::parse("acme").unwrap(),
+            &collector::store::AuditFilter {
+                collector: true,
+                ..Default::default()
+            },
+            None,
+            100,
+        )
+        .unwrap();
+    let actions: Vec<&str> = scan
+        .entries
+        .iter()
+        .filter_map(|e| e.action.as_deref())
+        .collect();
+    for action in ["session.viewed", "session.exported"] {
+        assert!(actions.contains(&action), "{action} missing: {actions:?}");
+    }
+}
