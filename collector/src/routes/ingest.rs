@@ -272,7 +272,6 @@ async fn ingest_batch(
         gaps,
     } = stamp(batch, received_at, &origin);
     let writer = store.clone();
-    let followed = live.is_followed(&tenant, &session);
     let (t, s) = (tenant.clone(), session.clone());
     let (stored, records) = web::block(move || {
         let stored = writer.insert(Ingest {
@@ -306,8 +305,12 @@ async fn ingest_batch(
     // The acknowledgement promises durability: wait for a flush that started
     // after our write (shared with every request waiting at the same time).
     commit.commit().await?;
-    // Followers see only what is on disk.
-    if followed && !stored.new.is_empty() {
+    // Followers see only what is on disk. Asked after the commit, not before
+    // the write: one who subscribes after this question reads the store after
+    // subscribing, and the commit is done, so every follower gets the events
+    // one way or the other (asked before the write, a subscriber arriving in
+    // between got neither until the session's next batch).
+    if !stored.new.is_empty() && live.is_followed(&t, &s) {
         let events = stored
             .new
             .iter()
