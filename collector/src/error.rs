@@ -41,6 +41,9 @@ pub enum ApiError {
     /// those it does (also sent as `Allow`).
     #[error("{method} is not served here; this endpoint answers {allow}")]
     MethodNotAllowed { method: String, allow: &'static str },
+    /// The request clashes with what is stored (nothing was changed).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -60,7 +63,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotFound(_) => "not_found",
-            ApiError::Unauthorized { code, .. } | ApiError::Forbidden { code, .. } => code,
+            ApiError::Unauthorized { code, .. }
+            | ApiError::Forbidden { code, .. }
+            | ApiError::Conflict { code, .. } => code,
             ApiError::Gone(_) => "session_deleted",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::TooManyRequests { .. } => "rate_limited",
@@ -85,6 +90,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -71,6 +71,7 @@ machine-readable. A 2xx on ingest (and on platform records) means the data is on
         Forbidden,
         NotFound,
         RequestTimeout,
+        Conflict,
         Gone,
         PayloadTooLarge,
         UnsupportedMediaType,
@@ -208,6 +209,13 @@ error_responses! {
         "The request body did not arrive within the body read timeout.",
         "body_timeout",
         "the body did not arrive within 10000 ms",
+    );
+    /// 409: the tab already has other events at a batch's sequence numbers.
+    Conflict => error_response(
+        "The tab already has other events at some of the batch's sequence numbers \
+         (a re-sent batch repeats its events exactly); nothing of the batch was stored.",
+        "seq_conflict",
+        "this tab already has other events at seq [5]; a re-sent batch must repeat its events exactly, so nothing of the batch was stored",
     );
     /// 410: the session was deleted; the body carries its tombstone.
     Gone => error_response(

@@ -369,6 +369,52 @@ pub enum Inserted {
         stored: u64,
         new: u64,
     },
+    /// The tab already has other events at these seqs: nothing was stored
+    /// (a retried batch repeats its events exactly; one that does not is a
+    /// recorder that reused its numbers, or a forgery, and must not be
+    /// acknowledged as a duplicate and so lost).
+    Conflict {
+        seqs: Vec<u64>,
+    },
+}
+
+/// Why an insert transaction was aborted with nothing stored (see
+/// [`Inserted::Conflict`]).
+#[derive(Debug)]
+struct SeqConflict(Vec<u64>);
+
+impl std::fmt::Display for SeqConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sequence numbers already taken by other events: {:?}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for SeqConflict {}
+
+/// Whether a stored event record and an incoming one hold the same event:
+/// what the collector adds (receive time, origin) and what the key holds
+/// (session and tab ids, left out of compact records) aside.
+fn same_event(stored: &[u8], incoming: &[u8]) -> bool {
+    let strip = |bytes: &[u8]| {
+        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
+            .map(|mut m| {
+                for k in ["received_at", "origin", "session_id", "tab_id"] {
+                    m.remove(k);
+                }
+                m
+            })
+            .ok()
+    };
+    // A record that cannot be read is not proof of a conflict: it stays a
+    // duplicate, as before (verify reports damaged records).
+    match (strip(stored), strip(incoming)) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
 }
 
 /// Where a session stands.
@@ -729,8 +775,12 @@ impl Store {
                 let mut new = Vec::new();
                 let aprefix = session_prefix(tenant, session);
                 let mut origin_stored = false;
+                let mut conflicts = Vec::new();
                 for (i, (rec, enc)) in records.iter().zip(&encoded).enumerate() {
-                    if events.get(&enc.ekey)?.is_some() {
+                    if let Some(old) = events.get(&enc.ekey)? {
+                        if !same_event(&old, &enc.value) {
+                            conflicts.push(rec.event.seq);
+                        }
                         ack.duplicates += 1;
                         continue;
                     }
@@ -778,6 +828,12 @@ impl Store {
                         }
                     }
                 }
+                if !conflicts.is_empty() {
+                    // Aborted: none of this transaction's writes are kept.
+                    return Err(ConflictableTransactionError::Abort(anyhow::Error::new(
+                        SeqConflict(conflicts),
+                    )));
+                }
                 for (key, value, lost) in &new_gaps {
                     gap_tree.insert(key.as_slice(), value.as_slice())?;
                     chainer.append(chain_tree, &mut state, RecordKind::Gap, key, value)?;
@@ -801,7 +857,10 @@ impl Store {
         );
         match result {
             Ok(stored) => Ok(stored),
-            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Abort(e)) => match e.downcast::<SeqConflict>() {
+                Ok(SeqConflict(seqs)) => Ok(Inserted::Conflict { seqs }),
+                Err(e) => Err(e),
+            },
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
     }

@@ -154,6 +154,7 @@ fn authorize(
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 408, response = crate::openapi::RequestTimeout),
+        (status = 409, response = crate::openapi::Conflict),
         (status = 410, response = crate::openapi::Gone),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
@@ -289,6 +290,15 @@ async fn ingest_batch(
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))??;
     let stored = match stored {
         Inserted::Stored(stored) => stored,
+        Inserted::Conflict { seqs } => {
+            return Err(ApiError::Conflict {
+                code: "seq_conflict",
+                message: format!(
+                    "this tab already has other events at seq {seqs:?}; a re-sent batch must \
+                     repeat its events exactly, so nothing of the batch was stored"
+                ),
+            })
+        }
         // A deleted session stays deleted: a late re-send must not revive it.
         Inserted::Gone(tombstone) => return Err(ApiError::Gone(Box::new(tombstone))),
         Inserted::TooManyGaps { stored, new } => {

@@ -68,6 +68,60 @@ async fn a_resent_batch_is_stored_once() {
     app.stop().await;
 }
 
+/// A batch that repeats a stored seq with another event is refused (409),
+/// whole, instead of being acknowledged as a duplicate: the other event would
+/// be lost, or a forger could claim a tab's next numbers. An exact re-send,
+/// also one stored through an earlier request origin, is still a duplicate.
+#[tokio::test]
+async fn a_seq_taken_by_another_event_is_a_conflict_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let b = batch("s1", "t1", vec![click(0, 1, "a"), click(1, 2, "b")]);
+    assert_eq!(app.post_batch(&b).await.status(), 200);
+    let res = app
+        .post_batch(&batch(
+            "s1",
+            "t1",
+            vec![click(1, 2, "forged"), click(2, 3, "c")],
+        ))
+        .await;
+    let msg = assert_error(res, 409, "seq_conflict").await;
+    assert!(msg.contains("[1]"), "{msg}");
+    // Nothing of it: not seq 2 either, and seq 1 is still the original.
+    let page = app.events("s1", "").await;
+    let ids: Vec<_> = page
+        .events
+        .iter()
+        .map(|r| match &r.event.data {
+            shared::EventData::Click(c) => c.target.id.clone().unwrap(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    // The exact re-send, from another origin: a duplicate, as before.
+    let res = app
+        .client
+        .post(format!("{}/api/v1/batches?site_key={SITE_KEY}", app.base))
+        .header("origin", "https://shop.example")
+        .header("user-agent", "another browser")
+        .header("content-type", "text/plain")
+        .body(b.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        json!({"stored": 0, "duplicates": 2})
+    );
+    let verify: serde_json::Value = app
+        .get("/api/v1/sessions/s1/verify")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verify["valid"], true, "{verify}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn ingest_rejects_bodies_over_the_size_limit_with_413() {
     let app = TestApp::spawn().await;
