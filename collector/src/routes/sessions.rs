@@ -314,15 +314,17 @@ pub async fn events(
 )]
 pub async fn gaps(
     Reader(who): Reader,
+    req: HttpRequest,
     _no_params: web::Query<NoParams>,
     path: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let session = SessionId::parse(path.into_inner())
         .map_err(|e| ApiError::bad_request("bad_session_id", format!("session id {e}")))?;
-    let store = store.into_inner();
-    let tenant = who.tenant;
+    let reader = store.clone().into_inner();
+    let (tenant, sid) = (who.tenant.clone(), session.clone());
     let gaps = blocking(move || {
+        let (store, tenant, session) = (reader, tenant, sid);
         let status = store.status(&tenant, &session)?;
         if let SessionStatus::Live(_) = status {
             return store.gaps(&tenant, &session).map(Ok);
@@ -331,6 +333,8 @@ pub async fn gaps(
     })
     .await?
     .map_err(not_readable)?;
+    // What was lost is part of the trail: a view of it like any other.
+    record_access(&store, &who, &req, AccessAction::Viewed, &session).await?;
     Ok(HttpResponse::Ok().json(GapsPage { gaps }))
 }
 
@@ -353,14 +357,21 @@ pub async fn gaps(
 )]
 pub async fn get(
     Reader(who): Reader,
+    req: HttpRequest,
     _no_params: web::Query<NoParams>,
     path: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let session = parse_session(path)?;
-    let store = store.into_inner();
-    match blocking(move || store.status(&who.tenant, &session)).await? {
-        SessionStatus::Live(summary) => Ok(HttpResponse::Ok().json(summary)),
+    let reader = store.clone().into_inner();
+    let (tenant, sid) = (who.tenant.clone(), session.clone());
+    match blocking(move || reader.status(&tenant, &sid)).await? {
+        SessionStatus::Live(summary) => {
+            // The summary names the customer's address, browser and pages: a
+            // view of the trail too.
+            record_access(&store, &who, &req, AccessAction::Viewed, &session).await?;
+            Ok(HttpResponse::Ok().json(summary))
+        }
         other => Err(not_readable(other)),
     }
 }

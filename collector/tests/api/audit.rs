@@ -495,6 +495,36 @@ async fn no_cursor_reads_a_trail_unaudited() {
     app.stop().await;
 }
 
+/// A session's summary (customer address, browser, pages) and its lost-event
+/// ranges are views of the trail too.
+#[tokio::test]
+async fn reading_a_summary_or_the_gaps_is_audited() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.post_batch(&batch("sess-g", "t", vec![click(0, 1, "b")]))
+            .await
+            .status(),
+        200
+    );
+    let res = app
+        .get_as(Some(ADMIN_TOKEN), "/api/v1/sessions/sess-g")
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app.get("/api/v1/sessions/sess-g/gaps").await;
+    assert_eq!(res.status(), 200);
+    let mut seen = accesses(&app).await;
+    seen.sort();
+    let viewed = |u: &str| {
+        (
+            u.to_owned(),
+            "session.viewed".to_owned(),
+            "sess-g".to_owned(),
+        )
+    };
+    assert_eq!(seen, [viewed("ana"), viewed("root")]);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_live_follow_that_claims_to_resume_is_audited_too() {
     let app = TestApp::spawn().await;
