@@ -1023,19 +1023,26 @@ impl Store {
         let head_end = pos_key(state.chain_len);
         let mut verifier = Verifier::new(tenant.as_str(), session.as_str());
         let mut reader = SessionReader::new(self, tenant, session);
+        let mut index = IndexCheck {
+            events: 0,
+            arrivals: state.arrivals > 0,
+        };
         for kv in self.chain.range(prefix.clone()..head_end.clone()) {
             let (k, entry) = kv?;
-            if let Err(b) = push_link(&mut verifier, &mut reader, &k, &entry)? {
+            if let Err(b) = push_link(&mut verifier, &mut reader, &mut index, &k, &entry)? {
                 return Ok(broken(b));
             }
         }
-        let mut stored = 0u64;
-        for tree in [&self.events, &self.gaps] {
+        let count = |tree: &sled::Tree| -> anyhow::Result<u64> {
+            let mut n = 0u64;
             for k in tree.scan_prefix(&prefix).keys() {
                 k?;
-                stored += 1;
+                n += 1;
             }
-        }
+            Ok(n)
+        };
+        let events = count(&self.events)?;
+        let stored = events + count(&self.gaps)?;
         // Read after the count: it covers every record the count saw.
         let now = self.current_chain_len(tenant, session)?;
         // A link past the head: tampering unless a head read after seeing it
@@ -1046,7 +1053,7 @@ impl Store {
                 // Walk on from the head to say what is wrong with it.
                 for kv in self.chain.range(head_end..=last) {
                     let (k, entry) = kv?;
-                    if let Err(b) = push_link(&mut verifier, &mut reader, &k, &entry)? {
+                    if let Err(b) = push_link(&mut verifier, &mut reader, &mut index, &k, &entry)? {
                         return Ok(broken(b));
                     }
                 }
@@ -1059,12 +1066,28 @@ impl Store {
         } else {
             stored
         };
-        Ok(
-            match verifier.finish(state.chain_len, &state.chain_head, stored) {
-                Ok(v) => ChainVerification::valid(v.length, hex::encode(v.head)),
-                Err(b) => broken(b),
-            },
-        )
+        let v = match verifier.finish(state.chain_len, &state.chain_head, stored) {
+            Ok(v) => v,
+            Err(b) => return Ok(broken(b)),
+        };
+        // A quiet session's indexes hold one entry per event, no more (one
+        // that names no chained event would show a forged row). While batches
+        // arrive the counts move; the links checked above stand.
+        if now == state.chain_len {
+            for (name, tree, check) in [
+                ("timeline", &self.timeline, true),
+                ("arrivals", &self.arrivals, index.arrivals),
+            ] {
+                let n = count(tree)?;
+                if check && n != events && now == self.current_chain_len(tenant, session)? {
+                    return Ok(ChainVerification::broken(
+                        state.chain_len,
+                        format!("the {name} index has {n} entries for {events} stored events"),
+                    ));
+                }
+            }
+        }
+        Ok(ChainVerification::valid(v.length, hex::encode(v.head)))
     }
 
     /// The session's chain length now (0 once it is deleted).
@@ -1750,9 +1773,70 @@ impl Store {
 
 /// Feeds the link stored at chain key `k` to `verifier`, with the record it
 /// names.
+/// What a verify checks besides the chain: the indexes reads go by. An event
+/// whose `timeline` entry (the events page, filters by type and actor, CSV)
+/// or `arrivals` entry (the live tail) was removed, edited or pointed
+/// elsewhere would be hidden or misattributed on screen with an intact chain.
+struct IndexCheck {
+    /// Event links walked so far: the next one's arrival number.
+    events: u64,
+    /// Whether the session has an arrival per event (sessions stored before
+    /// the index existed have none).
+    arrivals: bool,
+}
+
+impl IndexCheck {
+    /// Why the indexes disagree with a chained event record, if they do.
+    fn fault(
+        &mut self,
+        reader: &SessionReader<'_>,
+        key: &[u8],
+        record: &[u8],
+    ) -> anyhow::Result<Option<String>> {
+        let arrival = self.events;
+        self.events += 1;
+        let Ok(r) = serde_json::from_slice::<EventRecord>(record) else {
+            return Ok(None);
+        };
+        // The tab the key names (what ingest indexed by), not the record's.
+        let tab = key
+            .split(|b| *b == 0)
+            .next()
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .and_then(|t| TabId::parse(t).ok());
+        let Some(tab) = tab else {
+            return Ok(None);
+        };
+        let mut tkey = reader.prefix.clone();
+        tkey.extend(timeline_suffix(r.event.ts, &tab, r.event.seq));
+        let codes = [
+            type_code(r.event.event_type()),
+            actor_code(r.event.actor.kind()),
+        ];
+        if reader.store.timeline.get(&tkey)?.as_deref() != Some(&codes[..]) {
+            return Ok(Some(
+                "the event's timeline entry (what pages of events, their filters and exports \
+                 read) is missing or altered"
+                    .into(),
+            ));
+        }
+        if self.arrivals {
+            let mut akey = reader.prefix.clone();
+            akey.extend_from_slice(&arrival.to_be_bytes());
+            if reader.store.arrivals.get(&akey)?.as_deref() != Some(key) {
+                return Ok(Some(format!(
+                    "arrival {arrival} (what the live tail replays) does not name this event"
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
 fn push_link(
     verifier: &mut Verifier<'_>,
     reader: &mut SessionReader<'_>,
+    index: &mut IndexCheck,
     k: &[u8],
     entry: &[u8],
 ) -> anyhow::Result<Result<(), chain::Broken>> {
@@ -1767,11 +1851,20 @@ fn push_link(
             reason: format!("a chain key after entry {pos} is corrupt"),
         }));
     };
-    let record = match chain::decode_entry(entry) {
+    let decoded = chain::decode_entry(entry);
+    let record = match &decoded {
         Some(e) => reader.linked_record(e.kind, e.key)?,
         None => None,
     };
-    Ok(verifier.push(pos, entry, record.as_deref()))
+    let pushed = verifier.push(pos, entry, record.as_deref());
+    if let (Ok(()), Some(e), Some(record)) = (&pushed, &decoded, &record) {
+        if e.kind == RecordKind::Event {
+            if let Some(reason) = index.fault(reader, e.key, record)? {
+                return Ok(Err(chain::Broken { pos, reason }));
+            }
+        }
+    }
+    Ok(pushed)
 }
 
 /// Reads one session's records back as their chain links hashed them (an
@@ -1900,6 +1993,89 @@ mod tests {
                 gaps: &[],
             })
             .unwrap()
+    }
+
+    /// Reads go by the `timeline` and `arrivals` indexes; verify checks them
+    /// against the chained events, so an edited index cannot hide, add or
+    /// re-attribute a row while the chain checks out.
+    #[test]
+    fn verify_reports_indexes_that_disagree_with_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        put(&store, "ix", 1, 0..4);
+        let (t, s) = (ten(), sid("ix"));
+        let valid = |store: &Store| store.verify(&t, &s).unwrap().unwrap().valid;
+        assert!(valid(&store));
+        let prefix = session_prefix(&t, &s);
+        let first = |tree: &sled::Tree| {
+            let (k, v) = tree.scan_prefix(&prefix).next().unwrap().unwrap();
+            (k.to_vec(), v.to_vec())
+        };
+        let (tk, tv) = first(&store.timeline);
+        let (ak, av) = first(&store.arrivals);
+        // Each tampering, then the store put back as it was.
+        type Edit<'a> = Box<dyn Fn(&Store) + 'a>;
+        let cases: Vec<(&str, Edit, Edit)> = vec![
+            (
+                "a timeline entry removed",
+                Box::new(|st| {
+                    st.timeline.remove(&tk).unwrap();
+                }),
+                Box::new(|st| {
+                    st.timeline.insert(&tk, tv.clone()).unwrap();
+                }),
+            ),
+            (
+                "a customer's click re-attributed to an agent",
+                Box::new(|st| {
+                    st.timeline
+                        .insert(&tk, &[tv[0], actor_code("agent")][..])
+                        .unwrap();
+                }),
+                Box::new(|st| {
+                    st.timeline.insert(&tk, tv.clone()).unwrap();
+                }),
+            ),
+            (
+                "a timeline row added",
+                Box::new(|st| {
+                    let mut k = prefix.clone();
+                    k.extend(timeline_suffix(99, &tid("t"), 99));
+                    st.timeline.insert(k, tv.clone()).unwrap();
+                }),
+                Box::new(|st| {
+                    let mut k = prefix.clone();
+                    k.extend(timeline_suffix(99, &tid("t"), 99));
+                    st.timeline.remove(k).unwrap();
+                }),
+            ),
+            (
+                "an arrival pointed at another event",
+                Box::new(|st| {
+                    let (_, other) = st.arrivals.scan_prefix(&prefix).nth(1).unwrap().unwrap();
+                    st.arrivals.insert(&ak, other).unwrap();
+                }),
+                Box::new(|st| {
+                    st.arrivals.insert(&ak, av.clone()).unwrap();
+                }),
+            ),
+            (
+                "an arrival removed",
+                Box::new(|st| {
+                    st.arrivals.remove(&ak).unwrap();
+                }),
+                Box::new(|st| {
+                    st.arrivals.insert(&ak, av.clone()).unwrap();
+                }),
+            ),
+        ];
+        for (what, tamper, restore) in cases {
+            tamper(&store);
+            let v = store.verify(&t, &s).unwrap().unwrap();
+            assert!(!v.valid, "{what}: {v:?}");
+            restore(&store);
+            assert!(valid(&store), "{what}: put back");
+        }
     }
 
     #[test]
