@@ -175,6 +175,9 @@ function renderSummary() {
     isLive(s) ? pill("live", "● live", "Events arrived in the last 30 seconds") : pill("neutral", `last event ${localS(s.last_seen)}`),
   );
   renderSinceCheck();
+  // The status line's "of N" comes from the summary, which may arrive after
+  // the first page is shown.
+  if ($("trail").tBodies[0].querySelector("tr[data-key]")) renderStatus();
 }
 
 async function loadGaps() {
