@@ -192,8 +192,7 @@ fn parse_gaps(text: &str, out: &mut Vec<Gap>) {
 pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool, owned_only: bool) {
     if let Some(s) = local() {
         if owned_only
-            && s
-                .get_item(&live_key(tab))
+            && s.get_item(&live_key(tab))
                 .ok()
                 .flatten()
                 .is_none_or(|v| split_byte(&v, b'|').nth(1) != Some(page))
