@@ -301,7 +301,6 @@ impl Recorder {
                 if let Some(core) = weak.upgrade() {
                     core.beat();
                     transport::adopt_waiting(&core, core.now());
-                    transport::pump(&core, false);
                 }
             })
         };

@@ -242,15 +242,19 @@ pub fn restore(core: &Core, now: f64) {
 /// tab that crashed and was reloaded at once took a new tab id, because its
 /// old page's heartbeat was still fresh; without this its queue would wait
 /// for some later page of the site.
-pub fn adopt_waiting(core: &Core, now: f64) {
+pub fn adopt_waiting(core: &Rc<Core>, now: f64) {
     let wall = js_sys::Date::now();
-    let mut t = core.transport.borrow_mut();
-    if t.waiting.iter().all(|tab| storage::alive(tab, wall)) {
-        return;
+    {
+        let mut t = core.transport.borrow_mut();
+        if t.waiting.iter().all(|tab| storage::alive(tab, wall)) {
+            return;
+        }
+        let found = storage::load(&t.own.session, &t.own.tab, wall);
+        t.adopt(found.orphans, now);
+        t.waiting = found.waiting;
     }
-    let found = storage::load(&t.own.session, &t.own.tab, wall);
-    t.adopt(found.orphans, now);
-    t.waiting = found.waiting;
+    // What was adopted goes out first (see `pump`).
+    pump(core, false);
 }
 
 /// The page came back from the back/forward cache. The pages this tab showed

@@ -437,6 +437,11 @@ async fn repeated_views_and_checks_of_a_trail_are_one_entry_but_every_export_cou
 }
 
 /// The collector's own entries in the activity log, as `(user, action, session)`.
+/// A `session.viewed` entry as [`accesses`] lists it.
+fn viewed(user: &str, session: &str) -> (String, String, String) {
+    (user.into(), "session.viewed".into(), session.into())
+}
+
 async fn accesses(app: &TestApp) -> Vec<(String, String, String)> {
     audit_as(app, ADMIN_TOKEN, "source=collector")
         .await
@@ -484,14 +489,7 @@ async fn no_cursor_reads_a_trail_unaudited() {
     assert_eq!(res.status(), 200);
     let mut seen = accesses(&app).await;
     seen.sort();
-    let viewed = |u: &str| {
-        (
-            u.to_owned(),
-            "session.viewed".to_owned(),
-            "sess-k".to_owned(),
-        )
-    };
-    assert_eq!(seen, [viewed("ana"), viewed("root")]);
+    assert_eq!(seen, [viewed("ana", "sess-k"), viewed("root", "sess-k")]);
     app.stop().await;
 }
 
@@ -514,14 +512,7 @@ async fn reading_a_summary_or_the_gaps_is_audited() {
     assert_eq!(res.status(), 200);
     let mut seen = accesses(&app).await;
     seen.sort();
-    let viewed = |u: &str| {
-        (
-            u.to_owned(),
-            "session.viewed".to_owned(),
-            "sess-g".to_owned(),
-        )
-    };
-    assert_eq!(seen, [viewed("ana"), viewed("root")]);
+    assert_eq!(seen, [viewed("ana", "sess-g"), viewed("root", "sess-g")]);
     app.stop().await;
 }
 
@@ -539,10 +530,7 @@ async fn a_live_follow_that_claims_to_resume_is_audited_too() {
         .await;
     assert_eq!(res.status(), 200);
     drop(res);
-    assert_eq!(
-        accesses(&app).await,
-        [("ana".into(), "session.viewed".into(), "sess-l".into())]
-    );
+    assert_eq!(accesses(&app).await, [viewed("ana", "sess-l")]);
     // So does a `Last-Event-ID` header, here of another user.
     let res = app
         .client
@@ -593,7 +581,7 @@ async fn concurrent_reads_of_a_trail_by_one_user_are_one_entry() {
         seen,
         [
             ("ana".into(), "session.verified".into(), "sess-r".into()),
-            ("ana".into(), "session.viewed".into(), "sess-r".into()),
+            viewed("ana", "sess-r"),
         ]
     );
     app.stop().await;

@@ -275,6 +275,24 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// A page on `origin` posting `body` as the recorder does (`text/plain`, no
+/// preflight).
+async fn post_from_page(
+    app: &TestApp,
+    site_key: &str,
+    origin: &str,
+    body: String,
+) -> reqwest::Response {
+    app.client
+        .post(format!("{}/api/v1/batches?site_key={site_key}", app.base))
+        .header("origin", origin)
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn preflight(app: &TestApp, site_key: &str, origin: &str) -> reqwest::Response {
     app.client
         .request(
@@ -303,15 +321,7 @@ async fn pages_on_the_site_keys_origins_may_post_batches_and_others_may_not() {
 
     // A request that skips the preflight (text/plain) is checked by the route.
     let body = batch("s", "t", vec![click(0, 1, "a")]).to_string();
-    let res = app
-        .client
-        .post(format!("{}/api/v1/batches?site_key={SITE_KEY}", app.base))
-        .header("origin", "https://evil.example")
-        .header("content-type", "text/plain")
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let res = post_from_page(&app, SITE_KEY, "https://evil.example", body.clone()).await;
     // The refusal is readable by the page that sent it (else a browser turns
     // it into a network error the recorder would retry for ever).
     assert_eq!(
@@ -319,30 +329,14 @@ async fn pages_on_the_site_keys_origins_may_post_batches_and_others_may_not() {
         "https://evil.example"
     );
     assert_error(res, 403, "origin_not_allowed").await;
-    let res = app
-        .client
-        .post(format!("{}/api/v1/batches?site_key=pk_nobody", app.base))
-        .header("origin", "https://shop.example")
-        .header("content-type", "text/plain")
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let res = post_from_page(&app, "pk_nobody", "https://shop.example", body.clone()).await;
     assert_eq!(
         res.headers()["access-control-allow-origin"],
         "https://shop.example"
     );
     assert!(res.headers()["vary"].to_str().unwrap().contains("Origin"));
     assert_error(res, 401, "unknown_site_key").await;
-    let res = app
-        .client
-        .post(format!("{}/api/v1/batches?site_key={SITE_KEY}", app.base))
-        .header("origin", "https://shop.example")
-        .header("content-type", "text/plain")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let res = post_from_page(&app, SITE_KEY, "https://shop.example", body).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.headers()["access-control-allow-origin"],
