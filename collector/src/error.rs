@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use shared::api::{ErrorBody, ErrorDetail, Tombstone};
+use shared::SessionId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -26,6 +27,11 @@ pub enum ApiError {
     /// The session was deleted; the body carries its tombstone.
     #[error("session {} was deleted ({})", .0.session_id, .0.reason)]
     Gone(Box<Tombstone>),
+    /// The session was deleted, told to a writer: holding the public site key
+    /// is no reason to learn who deleted it, when, or its chain head, so the
+    /// body has no tombstone.
+    #[error("session {0} was deleted; it takes no more events")]
+    GoneForWriters(SessionId),
     #[error("{0}")]
     Unavailable(String),
     /// Over a rate limit; come back after `retry_after_secs`.
@@ -66,7 +72,7 @@ impl ApiError {
             ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. } => code,
-            ApiError::Gone(_) => "session_deleted",
+            ApiError::Gone(_) | ApiError::GoneForWriters(_) => "session_deleted",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::RequestTimeout(_) => "body_timeout",
@@ -85,7 +91,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Gone(_) | ApiError::GoneForWriters(_) => StatusCode::GONE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,

@@ -73,6 +73,7 @@ machine-readable. A 2xx on ingest (and on platform records) means the data is on
         RequestTimeout,
         Conflict,
         Gone,
+        GoneForWriters,
         PayloadTooLarge,
         UnsupportedMediaType,
         TooManyRequests,
@@ -222,6 +223,13 @@ error_responses! {
         "The session was deleted: `tombstone` says when, why, and the chain head it had.",
         "session_deleted",
         "session s-1 was deleted (retention)",
+    );
+    /// 410 to a recorder: the session was deleted (no tombstone: that is for readers).
+    GoneForWriters => error_response(
+        "The session was deleted and takes no more events. The tombstone (who, when, \
+         the chain head) is only shown to readers.",
+        "session_deleted",
+        "session s-1 was deleted; it takes no more events",
     );
     /// 413: the body is over the size limit.
     PayloadTooLarge => error_response(

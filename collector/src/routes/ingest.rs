@@ -4,7 +4,8 @@
 //! Accepts `application/json` and `text/plain` (what `sendBeacon` and CORS
 //! "simple" requests send, so no preflight is needed). Every rejection is a 4xx
 //! JSON error naming what is wrong; nothing is stored from a rejected batch.
-//! A batch for a deleted session is refused with `410 Gone` and its tombstone.
+//! A batch for a deleted session is refused with `410 Gone` (without its
+//! tombstone, which only readers see).
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -155,7 +156,7 @@ fn authorize(
         (status = 403, response = crate::openapi::Forbidden),
         (status = 408, response = crate::openapi::RequestTimeout),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 410, response = crate::openapi::Gone),
+        (status = 410, response = crate::openapi::GoneForWriters),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 429, response = crate::openapi::TooManyRequests),
@@ -300,7 +301,7 @@ async fn ingest_batch(
             })
         }
         // A deleted session stays deleted: a late re-send must not revive it.
-        Inserted::Gone(tombstone) => return Err(ApiError::Gone(Box::new(tombstone))),
+        Inserted::Gone(tombstone) => return Err(ApiError::GoneForWriters(tombstone.session_id)),
         Inserted::TooManyGaps { stored, new } => {
             return Err(ApiError::bad_request(
                 "gap_limit",
