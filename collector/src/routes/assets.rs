@@ -169,6 +169,19 @@ pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; \
 style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
 base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/// Whether a request path is the review app's or the API docs', read as the
+/// file server reads it: percent-decoded, empty and `.` segments dropped (so
+/// `/%72eview/` and `//review/` are the review app too, and get its policy).
+fn area(path: &str) -> (bool, bool) {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let mut segments = decoded.split('/').filter(|s| !s.is_empty() && *s != ".");
+    match (segments.next(), segments.next()) {
+        (Some("review"), _) => (true, false),
+        (Some("api"), Some("docs")) => (false, true),
+        _ => (false, false),
+    }
+}
+
 /// Adds a Content-Security-Policy (the review app's under `/review`, the API
 /// docs' under `/api/docs`, the site's elsewhere) and `X-Content-Type-Options: nosniff` to every answer
 /// that does not set its own. On API answers the policy is inert; on pages
@@ -177,8 +190,7 @@ pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let review = req.path() == "/review" || req.path().starts_with("/review/");
-    let docs = req.path().starts_with("/api/docs");
+    let (review, docs) = area(req.path());
     let mut res = next.call(req).await?;
     let headers = res.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {

@@ -310,7 +310,16 @@ async fn pages_carry_a_content_security_policy_that_forbids_inline_script() {
             .unwrap_or_else(|| panic!("no {name} in {csp:?}"))
             .to_owned()
     };
-    for path in ["/review/", "/review/index.html", "/review/app.js"] {
+    // Also as the file server reads other spellings of those paths (decoded,
+    // empty segments dropped): they are the review app, and get its policy.
+    for path in [
+        "/review/",
+        "/review/index.html",
+        "/review/app.js",
+        "/%72eview/index.html",
+        "//review/index.html",
+        "/./review/",
+    ] {
         let res = app.get_as(None, path).await;
         assert_eq!(res.status(), 200, "{path}");
         let csp = policy(&res);
