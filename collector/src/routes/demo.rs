@@ -2,8 +2,11 @@
 //! works out of the box after `cargo xtask run`.
 //!
 //! Answers only while the collector runs the generated demo tenant (no tenants
-//! file) and only to clients on the loopback interface; otherwise 404, as if
-//! the endpoint did not exist. A real deployment has a tenants file, so this
+//! file), only to clients on the loopback interface, only to requests that
+//! name a loopback host (so a page whose DNS name was rebound to 127.0.0.1
+//! cannot read the tokens same-origin) and only when no proxy forwarded the
+//! request (behind a proxy on the same host every client looks like
+//! loopback); otherwise 404, as if the endpoint did not exist. A real deployment has a tenants file, so this
 //! never answers there.
 
 use std::sync::Arc;
@@ -49,7 +52,14 @@ pub async fn credentials(
     req: HttpRequest,
     tenants: web::Data<Arc<Tenants>>,
 ) -> Result<HttpResponse, ApiError> {
-    let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+    let headers = req.headers();
+    let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback())
+        && headers
+            .get(actix_web::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(names_loopback)
+        && !headers.contains_key("x-forwarded-for")
+        && !headers.contains_key(actix_web::http::header::FORWARDED);
     let demo = tenants
         .demo_tenant()
         .filter(|_| loopback)
@@ -72,4 +82,47 @@ pub async fn credentials(
             admin: token(Role::Admin),
             file: tenants.demo_file.as_ref().map(|p| p.display().to_string()),
         }))
+}
+
+/// Whether a `Host` header (`name[:port]`) names this machine's loopback
+/// interface: `localhost` or a loopback address.
+fn names_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        // `[::1]:8080`
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_loopback;
+
+    #[test]
+    fn only_loopback_host_names_count() {
+        for host in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1:8080",
+            "127.1.2.3",
+            "[::1]:80",
+            "[::1]",
+        ] {
+            assert!(names_loopback(host), "{host}");
+        }
+        for host in [
+            "attacker.example",
+            "attacker.example:8080",
+            "localhost.attacker.example",
+            "10.0.0.1:8080",
+            "[::2]:80",
+            "",
+        ] {
+            assert!(!names_loopback(host), "{host}");
+        }
+    }
 }

@@ -432,6 +432,21 @@ async fn without_a_tenants_file_a_private_demo_tenant_works_out_of_the_box() {
         .unwrap();
     let token = creds["agent"]["token"].as_str().unwrap().to_owned();
     assert!(std::fs::read_to_string(&file).unwrap().contains(&token));
+    // A page whose name was rebound to 127.0.0.1 (DNS rebinding), or a request
+    // a proxy on this machine forwarded, is not given the tokens.
+    for (name, value) in [
+        ("host", "attacker.example"),
+        ("x-forwarded-for", "203.0.113.9"),
+        ("forwarded", "for=203.0.113.9"),
+    ] {
+        let res = client
+            .get(format!("{base}/api/v1/demo/credentials"))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{name}: {value}");
+    }
 
     let res = client
         .post(format!("{base}/api/v1/batches?site_key=pk_demo"))
