@@ -378,12 +378,14 @@ pub fn csv_fields(rec: &EventRecord) -> anyhow::Result<[String; 10]> {
         iso8601(ev.ts),
         ev.event_type().as_str().to_string(),
         ev.actor.kind().to_string(),
-        agent,
-        rec.tab_id.to_string(),
+        // Ids may start with `-` (`-1-1` would show as -2): every text cell
+        // that is not JSON or a number the collector wrote is defused.
+        spreadsheet_safe(agent),
+        spreadsheet_safe(rec.tab_id.to_string()),
         ev.seq.to_string(),
         spreadsheet_safe(place),
         data,
-        rec.origin.ip.clone().unwrap_or_default(),
+        spreadsheet_safe(rec.origin.ip.clone().unwrap_or_default()),
         spreadsheet_safe(rec.origin.user_agent.clone().unwrap_or_default()),
     ])
 }
@@ -533,5 +535,23 @@ mod tests {
         assert_eq!(out, "\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",plain\r\n");
         assert_eq!(spreadsheet_safe("=SUM(A1)".into()), "'=SUM(A1)");
         assert_eq!(spreadsheet_safe("main>a".into()), "main>a");
+    }
+
+    #[test]
+    fn ids_that_look_like_formulas_are_defused_too() {
+        let rec: EventRecord = serde_json::from_value(serde_json::json!({
+            "session_id": "s-1", "tab_id": "-1-1", "received_at": 0,
+            "origin": {"ip": "127.0.0.1", "user_agent": "@ua"},
+            "seq": 0, "ts": 0, "mono": 0,
+            "actor": {"kind": "agent", "id": "-2-3"},
+            "type": "CUSTOM_EVENT", "data": {"type": "=calc", "value": 1},
+        }))
+        .unwrap();
+        let cells = csv_fields(&rec).unwrap();
+        assert_eq!(cells[3], "'-2-3");
+        assert_eq!(cells[4], "'-1-1");
+        assert_eq!(cells[6], "'=calc");
+        assert_eq!(cells[8], "127.0.0.1");
+        assert_eq!(cells[9], "'@ua");
     }
 }
