@@ -2033,6 +2033,45 @@ mod tests {
             .unwrap()
     }
 
+    /// A deletion's purge can run under a read that found the session live:
+    /// the read then fails (a timeline entry without its event), or a verify
+    /// that started before sees a chain that seems cut. Read through `unless_deleted`, as the routes do,
+    /// it is the deletion (410), not a 500 or a false "tampered".
+    #[test]
+    fn a_read_cut_by_a_purge_is_answered_as_the_deletion() {
+        use crate::routes::sessions::unless_deleted;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        put(&store, "gone", 1, 0..4);
+        let (t, s) = (ten(), sid("gone"));
+        let live = unless_deleted(&store, &t, &s, Err::<(), _>(anyhow::anyhow!("disk")));
+        assert!(live.is_err(), "a live session's failed read stays an error");
+        // The deletion lands between the status read and the scan: tombstone,
+        // then the purge's first tree (events) only.
+        store
+            .tombstone(&t, &s, "deleted by root", 5)
+            .unwrap()
+            .unwrap();
+        let prefix = session_prefix(&t, &s);
+        for k in store.events.scan_prefix(&prefix).keys() {
+            store.events.remove(k.unwrap()).unwrap();
+        }
+        let read = store.events(&t, &s, &EventFilter::default(), None, false, 10);
+        assert!(
+            read.is_err(),
+            "the scan meets timeline entries without events"
+        );
+        assert!(matches!(
+            unless_deleted(&store, &t, &s, read),
+            Ok(Err(SessionStatus::Deleted(_)))
+        ));
+        // Whatever a verify that started before the tombstone computed.
+        assert!(matches!(
+            unless_deleted(&store, &t, &s, Ok("valid: false")),
+            Ok(Err(SessionStatus::Deleted(_)))
+        ));
+    }
+
     /// Reads go by the `timeline` and `arrivals` indexes; verify checks them
     /// against the chained events, so an edited index cannot hide, add or
     /// re-attribute a row while the chain checks out.

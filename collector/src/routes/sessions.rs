@@ -8,7 +8,7 @@ use base64::Engine;
 use serde::Deserialize;
 use shared::api::{EventsPage, GapsPage, SessionsPage};
 use shared::audit::AccessAction;
-use shared::{EventType, SessionId};
+use shared::{EventType, SessionId, TenantId};
 
 use crate::audit::record_access;
 use crate::auth::{Admin, Reader};
@@ -70,6 +70,22 @@ pub(crate) fn not_readable(status: SessionStatus) -> ApiError {
         SessionStatus::Live(_) => {
             ApiError::Unavailable("the session changed while it was read; try again".into())
         }
+    }
+}
+
+/// A read of a trail as answered: when the session was deleted meanwhile (its
+/// purge removing records under the read), the deletion, not a failed,
+/// partial or broken-looking read (a 500, a page with holes, a chain that
+/// seems cut).
+pub(crate) fn unless_deleted<T>(
+    store: &Store,
+    tenant: &TenantId,
+    session: &SessionId,
+    read: anyhow::Result<T>,
+) -> anyhow::Result<Result<T, SessionStatus>> {
+    match store.status(tenant, session)? {
+        deleted @ SessionStatus::Deleted(_) => Ok(Err(deleted)),
+        _ => read.map(Ok),
     }
 }
 
@@ -272,16 +288,15 @@ pub async fn events(
         {
             return Ok(Err(s));
         }
-        store
-            .events(
-                &tenant,
-                &session,
-                &filter,
-                after.as_deref(),
-                descending,
-                limit,
-            )
-            .map(Ok)
+        let page = store.events(
+            &tenant,
+            &session,
+            &filter,
+            after.as_deref(),
+            descending,
+            limit,
+        );
+        unless_deleted(&store, &tenant, &session, page)
     })
     .await?
     .map_err(not_readable)?;
@@ -327,7 +342,8 @@ pub async fn gaps(
         let (store, tenant, session) = (reader, tenant, sid);
         let status = store.status(&tenant, &session)?;
         if let SessionStatus::Live(_) = status {
-            return store.gaps(&tenant, &session).map(Ok);
+            let gaps = store.gaps(&tenant, &session);
+            return unless_deleted(&store, &tenant, &session, gaps);
         }
         Ok(Err(status))
     })
@@ -406,8 +422,9 @@ pub async fn verify(
     let store = store.into_inner();
     let (reader, tenant, sid) = (store.clone(), who.tenant.clone(), session.clone());
     let result = blocking(move || {
-        if let Some(v) = reader.verify(&tenant, &sid)? {
-            return Ok(Ok(v));
+        if let Some(verified) = reader.verify(&tenant, &sid).transpose() {
+            // A purge running under the check would show as a broken chain.
+            return unless_deleted(&reader, &tenant, &sid, verified);
         }
         // Not stored: say whether it was deleted or never existed.
         Ok(Err(reader.status(&tenant, &sid)?))
