@@ -69,10 +69,13 @@ impl Backoff {
             .min(MAX_DELAY_MS);
         self.attempt = self.attempt.saturating_add(1);
         let jitter = (f64::from(exp) / 2.0 * random.clamp(0.0, 1.0)) as u32;
+        let backoff = exp / 2 + jitter;
         match retry_after_ms {
-            // The server said when; a little jitter still spreads the herd.
-            Some(after) => after.saturating_add(jitter.min(1_000)),
-            None => exp / 2 + jitter,
+            // The server said when, which is the soonest; the schedule still
+            // backs off beyond it, or every tab of a site over its rate limit
+            // (`Retry-After: 1`) would retry each second and keep it over.
+            Some(after) => after.saturating_add(jitter.min(1_000)).max(backoff),
+            None => backoff,
         }
     }
 
@@ -147,5 +150,13 @@ mod tests {
         let mut b = Backoff::default();
         assert_eq!(b.next_delay(Some(5_000), 0.0), 5_000);
         assert!(b.next_delay(Some(5_000), 0.99) <= 6_000);
+    }
+
+    #[test]
+    fn a_short_retry_after_still_backs_off_when_it_repeats() {
+        let mut b = Backoff::default();
+        let delays: Vec<u32> = (0..8).map(|_| b.next_delay(Some(1_000), 0.0)).collect();
+        assert_eq!(&delays[..4], &[1_000, 1_000, 2_000, 4_000]);
+        assert_eq!(delays[7], MAX_DELAY_MS / 2);
     }
 }
