@@ -313,8 +313,11 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
         }
         let target = if sess == session && t == tab {
             &mut *mine
-        } else if live.contains(&t) {
-            // Another open tab's queue: it sends it itself.
+        } else if live.contains(&t) && t != tab {
+            // Another open tab's queue: it sends it itself. (This tab's queue
+            // of another session, left by the page before this one when the
+            // site gave a new `data-session-id`, has no page left to send it:
+            // it is adopted like a crashed tab's.)
             if !waiting.iter().any(|w| w == t) {
                 waiting.push(t.to_owned());
             }

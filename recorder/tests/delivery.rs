@@ -393,6 +393,35 @@ async fn a_crashed_tabs_queue_is_adopted_once_its_heartbeat_is_stale() {
     clear_storage();
 }
 
+/// A page of the same tab that records another session (the site gives a new
+/// `data-session-id`, after a sign-in say) finds the previous session's unsent
+/// queue under its own tab id: that page is gone, so this one adopts it.
+#[wasm_bindgen_test]
+async fn a_previous_sessions_queue_in_the_same_tab_is_sent_by_the_next_page() {
+    seed_tab(None);
+    saved_event("dup-sess", "dup-tab", 41);
+    cotrail_recorder::stop();
+    install_collector();
+    cotrail_recorder::start(config("sessionId: 'next-sess'")).unwrap();
+    assert_eq!(ids(), ("next-sess".to_owned(), "dup-tab".to_owned()));
+    cotrail_recorder::flush();
+    wait_for("the previous session's event delivered", 5_000.0, || {
+        batches()
+            .into_iter()
+            .any(|b| b["session_id"] == "dup-sess" && seqs(&b) == [41])
+            .then_some(())
+    })
+    .await;
+    wait_for("its key removed once acknowledged", 3_000.0, || {
+        local("cotrail|e|dup-sess|dup-tab|41")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    end();
+    clear_storage();
+}
+
 /// A tab that crashed and was reloaded at once: its old page's heartbeat was
 /// still fresh, so the new page took a new tab id and left the old queue to
 /// it. Once that heartbeat is stale the running page adopts the queue, with
