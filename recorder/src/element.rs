@@ -142,9 +142,22 @@ pub fn remember_password(el: &Element) {
     });
 }
 
+/// Whether this very element was remembered as a password field.
+pub fn is_remembered(el: &Element) -> bool {
+    PASSWORDS.with(|set| set.has(el))
+}
+
+/// An `<input type="password">`.
+pub fn is_password_input(el: &Element) -> bool {
+    local_name(el).eq_ignore_ascii_case("input")
+        && el
+            .get_attribute("type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("password"))
+}
+
 /// Whether an input is, or stands in for, a remembered password field.
 fn was_password(el: &Element) -> bool {
-    PASSWORDS.with(|set| set.has(el))
+    is_remembered(el)
         || PASSWORD_KEYS.with(|keys| {
             let keys = keys.borrow();
             !keys.is_empty()
@@ -171,6 +184,7 @@ pub fn remember_passwords_in(root: &JsValue) {
 pub fn type_watch_options() -> web_sys::MutationObserverInit {
     let options = web_sys::MutationObserverInit::new();
     options.set_subtree(true);
+    options.set_child_list(true);
     options.set_attribute_old_value(true);
     options.set_attribute_filter(&js_sys::Array::of1(&"type".into()));
     options

@@ -608,6 +608,71 @@ async fn a_password_input_replaced_by_a_text_input_stays_masked() {
     host.remove();
 }
 
+/// A wizard that moves on when Enter is pressed removes the field from its
+/// masked section before the value's debounce ends: the value is masked as
+/// the field was when it was typed into.
+#[wasm_bindgen_test]
+async fn a_masked_field_removed_before_its_value_settles_stays_masked() {
+    let host = mount(
+        r#"<section data-cotrail-mask><input id="rm-iban"><input id="rm-moved"></section>
+           <input id="rm-plain">"#,
+    );
+    begin("");
+    type_into("rm-iban", "REMOVED-IBAN-91");
+    type_into("rm-moved", "MOVED-IBAN-92");
+    type_into("rm-plain", "plain words");
+    eval(
+        "document.getElementById('rm-iban').remove();          document.body.appendChild(document.getElementById('rm-moved'));",
+    );
+    for id in ["rm-iban", "rm-moved"] {
+        let e = first_on("INPUT", id).await;
+        assert_eq!(e["data"]["masked"], "marked", "{e}");
+        assert!(e["data"].get("value").is_none(), "{e}");
+    }
+    // The control: a field that was never masked keeps its value.
+    assert_eq!(
+        first_on("INPUT", "rm-plain").await["data"]["value"],
+        "plain words"
+    );
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_none_left(&["REMOVED-IBAN", "MOVED-IBAN"]);
+    end();
+    by_id("rm-moved").remove();
+    host.remove();
+}
+
+/// A login form rendered after the recorder started (a single-page app's
+/// route), whose password field a "show" button swaps for a text input before
+/// anything is typed: with the same id, and without any.
+#[wasm_bindgen_test]
+async fn a_password_field_added_later_and_swapped_before_typing_stays_masked() {
+    let host = mount(r#"<div id="late-login"></div>"#);
+    begin("");
+    eval(
+        "document.getElementById('late-login').innerHTML =            '<form><input id=\"late-pw\" type=\"password\"><span><input type=\"password\" class=\"late-anon\"></span></form>';",
+    );
+    sleep(50).await;
+    // Swapped, as `v-if`/`v-else` or `replaceWith` do: the same id, or none.
+    eval(
+        "var o = document.getElementById('late-pw'); var n = document.createElement('input');          n.type = 'text'; n.id = 'late-pw'; o.replaceWith(n);          var a = document.querySelector('.late-anon'); var m = document.createElement('input');          m.type = 'text'; m.id = 'late-anon-shown'; a.replaceWith(m);",
+    );
+    sleep(50).await;
+    type_into("late-pw", "LATE-SHOWN-93");
+    fire("late-pw", "change");
+    type_into("late-anon-shown", "LATE-ANON-94");
+    fire("late-anon-shown", "change");
+    for id in ["late-pw", "late-anon-shown"] {
+        let e = first_on("INPUT", id).await;
+        assert_eq!(e["data"]["masked"], "password", "{e}");
+    }
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_none_left(&["LATE-SHOWN", "LATE-ANON"]);
+    end();
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn a_show_button_inside_a_component_keeps_its_password_masked() {
     let host = mount(r#"<div id="pw-comp"></div>"#);

@@ -31,6 +31,10 @@ struct Pending {
     el: Element,
     actor: Actor,
     last: f64,
+    /// The field's masking when typing began: a field that leaves its masked
+    /// part of the page before the debounce ends (a wizard step re-rendered on
+    /// Enter) is still masked when its value is recorded.
+    masked: Option<MaskReason>,
 }
 
 #[derive(Default)]
@@ -47,8 +51,9 @@ pub struct InputObserver {
     _passwords: Option<PasswordWatch>,
 }
 
-/// A `MutationObserver` of `type` attributes that remembers every input that
-/// stops being `type="password"`, on the document and on the shadow roots
+/// A `MutationObserver` of `type` attributes and added nodes that remembers
+/// every input that stops being `type="password"`, every password input added
+/// and every element put in a remembered one's place, on the document and on the shadow roots
 /// events come from ([`element::set_type_watch`]); the password inputs already
 /// there are remembered at start. Disconnected when dropped.
 struct PasswordWatch {
@@ -61,6 +66,27 @@ impl PasswordWatch {
         element::remember_passwords_in(document);
         let callback = Closure::<dyn Fn(js_sys::Array)>::new(|records: js_sys::Array| {
             for record in records.iter() {
+                let nodes = |key: JsValue| {
+                    let list = crate::global::get(&record, &key);
+                    let n = crate::global::get(&list, &js_str!("length"))
+                        .as_f64()
+                        .unwrap_or(0.0) as u32;
+                    (0..n).filter_map(move |i| {
+                        crate::global::get(&list, &i.into())
+                            .dyn_into::<Element>()
+                            .ok()
+                    })
+                };
+                // Password fields the page adds (a login route rendered after
+                // start), and a field put in a remembered one's place (a
+                // "show" button that swaps the input for a new one).
+                let replaced = nodes(js_str!("removedNodes")).any(|el| element::is_remembered(&el));
+                for el in nodes(js_str!("addedNodes")) {
+                    if replaced || element::is_password_input(&el) {
+                        element::remember_password(&el);
+                    }
+                    element::remember_passwords_in(&el);
+                }
                 let record: MutationRecord = record.unchecked_into();
                 let was_password = record
                     .old_value()
@@ -125,14 +151,22 @@ fn selected_values(el: &Element) -> Option<String> {
     Some(values)
 }
 
-/// Records the field's current value, masked.
-fn emit(core: &Rc<Core>, el: &Element, actor: Actor) {
+/// The field's facts and how its value is masked now.
+fn mask_of(core: &Core, el: &Element) -> (masking::FieldFacts, Option<MaskReason>) {
     let facts = element::facts(el);
     let mut masked = masking::value_mask(&facts, core.mask);
     // A contenteditable host's value is its text, masked parts included.
     if masked.is_none() && !facts.is_field() && element::has_private(el) {
         masked = Some(MaskReason::Marked);
     }
+    (facts, masked)
+}
+
+/// Records the field's current value, masked as it is now or, failing that,
+/// as it was when typing began (`typed`).
+fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) {
+    let (facts, masked) = mask_of(core, el);
+    let masked = masked.or(typed);
     let (value, checked) = if masked.is_some() {
         (None, None)
     } else if is_checkable(el) {
@@ -175,7 +209,7 @@ fn emit_settled(core: &Rc<Core>, state: &RefCell<State>, now: f64) {
         crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
     };
     for p in due {
-        emit(core, &p.el, p.actor);
+        emit(core, &p.el, p.actor, p.masked);
     }
 }
 
@@ -231,13 +265,14 @@ impl InputObserver {
                 };
                 // Typed as a password: a "show" click before the debounce ends
                 // must not unmask it.
-                if el
-                    .get_attribute("type")
-                    .is_some_and(|t| t.eq_ignore_ascii_case("password"))
-                {
+                if element::is_password_input(&el) {
                     element::remember_password(&el);
                 }
                 let (now, actor) = (core.now(), core.actor_for(event));
+                // Read once per burst of typing, before borrowing the state (it
+                // reads the DOM).
+                let first = index_of(&state.borrow().pending, &el).is_none();
+                let masked = if first { mask_of(&core, &el).1 } else { None };
                 let arm_needed = {
                     let mut s = state.borrow_mut();
                     match index_of(&s.pending, &el) {
@@ -250,6 +285,7 @@ impl InputObserver {
                             el,
                             actor,
                             last: now,
+                            masked,
                         }),
                     }
                     s.timer.is_none()
@@ -267,9 +303,9 @@ impl InputObserver {
                 };
                 match take_pending(&state, &el) {
                     // Who typed, not who moved the focus away.
-                    Some(p) => emit(&core, &p.el, p.actor),
+                    Some(p) => emit(&core, &p.el, p.actor, p.masked),
                     None if at_once && changes_at_once(&el) => {
-                        emit(&core, &el, core.actor_for(event))
+                        emit(&core, &el, core.actor_for(event), None)
                     }
                     None => {}
                 }
