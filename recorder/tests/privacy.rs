@@ -258,6 +258,41 @@ async fn a_select_holding_a_masked_option_records_no_value() {
     host.remove();
 }
 
+/// Page code that selects text elsewhere while a field keeps the focus: the
+/// selection is the document's, masked by where it is, not by the field.
+#[wasm_bindgen_test]
+async fn a_selection_made_elsewhere_while_a_field_has_the_focus_is_masked_where_it_is() {
+    let host = mount(
+        r#"<input id="fs-search" value="find me">
+           <div data-cotrail-mask><span id="fs-iban">FOCUS-IBAN-95</span></div>"#,
+    );
+    begin("");
+    let e = next_selection("the search field's own SELECTION", || {
+        select_in_field("fs-search")
+    })
+    .await;
+    assert_eq!(e["data"]["text"], "find me", "{e}");
+    assert_eq!(e["data"]["target"]["id"], "fs-search", "{e}");
+    let e = next_selection("the masked text's SELECTION", || {
+        select_in_field("fs-search");
+        eval("getSelection().selectAllChildren(document.getElementById('fs-iban'));");
+    })
+    .await;
+    assert_eq!(
+        eval_str("return document.activeElement.id"),
+        "fs-search",
+        "the field kept the focus"
+    );
+    assert_eq!(e["data"]["masked"], "marked", "{e}");
+    assert!(e["data"].get("text").is_none(), "{e}");
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_none_left(&["FOCUS-IBAN"]);
+    eval("document.activeElement.blur();");
+    end();
+    host.remove();
+}
+
 /// The SELECTION recorded for what `select` selects, after the one before
 /// it was cleared and had settled.
 async fn next_selection(what: &str, select: impl FnOnce()) -> Value {

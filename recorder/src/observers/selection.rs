@@ -192,6 +192,25 @@ fn deep_active(document: &Document) -> Option<Element> {
     Some(active)
 }
 
+/// Whether the focused field's own selected text is known and is not `text`
+/// (the document's selection is elsewhere). Fields without a selection range
+/// (`email`, `number`) are taken at their word.
+fn selected_elsewhere(field: &Element, text: &str) -> bool {
+    let get = |key| crate::global::get(field, &key).as_f64();
+    let (Some(start), Some(end)) = (
+        get(crate::global::js_str!("selectionStart")),
+        get(crate::global::js_str!("selectionEnd")),
+    ) else {
+        return false;
+    };
+    let value = crate::global::get(field, &crate::global::js_str!("value"));
+    value.is_string()
+        && value
+            .unchecked_into::<js_sys::JsString>()
+            .slice(start as u32, end as u32)
+            != text
+}
+
 /// Records the current selection if it is new.
 fn settle(core: &Rc<Core>, state: &RefCell<State>) {
     let Some(document) = crate::global::document() else {
@@ -206,8 +225,11 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
         return;
     }
     // A selection inside a text field is the field's, not the document's, and is
-    // masked as the field's value is.
-    let field = deep_active(&document).filter(holds_text);
+    // masked as the field's value is. Only if it is that field's: page code can
+    // select text elsewhere while a field keeps the focus.
+    let field = deep_active(&document)
+        .filter(holds_text)
+        .filter(|f| !selected_elsewhere(f, &text));
     let anchor = field
         .clone()
         .or_else(|| end_element(&sel, &crate::global::js_str!("anchorNode")));
