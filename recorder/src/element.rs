@@ -479,7 +479,7 @@ fn nth_of_type(el: &Element, tag: &str) -> Option<usize> {
 /// blocked (a `<label>` or an `aria-labelledby` target inside a blocked part
 /// names a control outside it) or holds masked, blocked, password or card
 /// content (its `textContent` would carry that content along).
-fn readable(el: &Element) -> bool {
+pub fn readable(el: &Element) -> bool {
     closest_composed(el, &js_str!(HIDDEN_SELECTOR)).is_none() && !has_private(el)
 }
 

@@ -518,6 +518,43 @@ async fn the_strict_level_records_no_labels_and_no_titles() {
     host.remove();
 }
 
+/// A site that marks its `<title>` (or the whole `<html>`) masked gets no
+/// titles in PAGE-CHANGE, at the default level too.
+#[wasm_bindgen_test]
+async fn a_masked_title_is_not_recorded() {
+    let title = eval_str(
+        "var t = document.title; document.title = 'Account MASKED-TITLE-96';          document.querySelector('title').setAttribute('data-cotrail-mask', ''); return t;",
+    );
+    begin("");
+    let page = wait_for("the first PAGE-CHANGE", 3_000.0, || {
+        events_of("PAGE-CHANGE").into_iter().next()
+    })
+    .await;
+    assert_eq!(page["data"]["title"], "", "{page}");
+    // A mask on <html> covers the title too.
+    eval(
+        "document.querySelector('title').removeAttribute('data-cotrail-mask');          document.documentElement.setAttribute('data-cotrail-mask', '');          history.pushState(null, '', '#masked-html');",
+    );
+    let page = wait_for("the second PAGE-CHANGE", 3_000.0, || {
+        events_of("PAGE-CHANGE").into_iter().nth(1)
+    })
+    .await;
+    assert_eq!(page["data"]["title"], "", "{page}");
+    // The control: unmasked, the title is recorded.
+    eval(
+        "document.documentElement.removeAttribute('data-cotrail-mask');          history.pushState(null, '', '#open-title');",
+    );
+    let page = wait_for("the third PAGE-CHANGE", 3_000.0, || {
+        events_of("PAGE-CHANGE").into_iter().nth(2)
+    })
+    .await;
+    assert_eq!(page["data"]["title"], "Account MASKED-TITLE-96", "{page}");
+    end();
+    eval(&format!(
+        "document.title = {title:?}; history.replaceState(null, '', location.pathname + location.search);"
+    ));
+}
+
 #[wasm_bindgen_test]
 async fn a_multiple_select_records_every_selected_value() {
     let host = mount(

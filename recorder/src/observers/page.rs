@@ -119,14 +119,25 @@ fn current_url(core: &Core) -> String {
 }
 
 /// The document title; empty at the strict level, which captures no text (a
-/// title can name the customer: "Welcome, Jane Doe").
+/// title can name the customer: "Welcome, Jane Doe"), and when the `<title>`
+/// is masked or blocked (`<title data-cotrail-mask>`, or a mask on `<html>`).
 fn title(core: &Core) -> String {
     if core.mask == MaskLevel::Strict {
         return String::new();
     }
-    let t = crate::global::document()
-        .and_then(|d| crate::element::prop(&d, &crate::global::js_str!("title")))
-        .unwrap_or_default();
+    let Some(document) = crate::global::document() else {
+        return String::new();
+    };
+    let hidden = document
+        .unchecked_ref::<web_sys::Element>()
+        .query_selector("title")
+        .ok()
+        .flatten()
+        .is_some_and(|el| !crate::element::readable(&el));
+    if hidden {
+        return String::new();
+    }
+    let t = crate::element::prop(&document, &crate::global::js_str!("title")).unwrap_or_default();
     truncate_chars(&t, MAX_TEXT_CHARS).to_owned()
 }
 
