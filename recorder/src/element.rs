@@ -505,11 +505,16 @@ fn labelled_by(el: &Element) -> Option<String> {
     Some(text)
 }
 
-/// What a person reads on or for the element.
+/// What a person reads on or for the element. An element whose text is
+/// withheld (under a mask or block, or holding private content) gives no
+/// `aria-label`, `title` or `alt` in its place either: those often repeat the
+/// text ("Copy DE89 …" on a button around a masked IBAN).
 pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     let clean = |s: String| Some(clean_text(&s, MAX_LABEL_CHARS)).filter(|s| !s.is_empty());
-    if let Some(l) = attr(el, "aria-label")
-        .and_then(clean)
+    let open = readable(el);
+    if let Some(l) = open
+        .then(|| attr(el, "aria-label").and_then(clean))
+        .flatten()
         .or_else(|| labelled_by(el).and_then(clean))
     {
         return Some(l);
@@ -533,12 +538,12 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
         }
         // Text withheld for what it holds: no `title` in its place either (a
         // title often repeats the text).
-        "button" | "a" | "summary" | "label" | "option" | "legend" if readable(el) => {
+        "button" | "a" | "summary" | "label" | "option" | "legend" if open => {
             prop(el, &js_str!("textContent"))
                 .and_then(clean)
                 .or_else(|| attr(el, "title").and_then(clean))
         }
-        "button" | "a" | "summary" | "label" | "option" | "legend" => None,
+        _ if !open => None,
         "img" => attr(el, "alt").and_then(clean),
         _ if matches!(
             role.as_str(),

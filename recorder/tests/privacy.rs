@@ -800,6 +800,34 @@ async fn a_title_does_not_stand_in_for_withheld_text() {
     host.remove();
 }
 
+/// A cell or a button around masked text, whose `title` or `aria-label`
+/// repeats it: withheld like the text, on any element.
+#[wasm_bindgen_test]
+async fn aria_labels_and_titles_do_not_stand_in_for_withheld_text() {
+    let host = mount(
+        r#"<table><tr><td id="ta-cell" title="IBAN CELL-TITLE-97">IBAN <span data-cotrail-mask>CELL-TEXT</span></td></tr></table>
+           <button id="ta-copy" aria-label="Copy ARIA-IBAN-98"><span data-cotrail-mask>ARIA-TEXT</span></button>
+           <div data-cotrail-mask><img id="ta-img" alt="ALT-SECRET-99" src="data:,"></div>
+           <button id="ta-open" aria-label="Open menu"><svg></svg></button>"#,
+    );
+    begin("");
+    for id in ["ta-cell", "ta-copy", "ta-img", "ta-open"] {
+        click(id);
+    }
+    for id in ["ta-cell", "ta-copy", "ta-img"] {
+        let e = first_on("CLICK", id).await;
+        assert!(e["data"]["target"].get("label").is_none(), "{e}");
+    }
+    // The control: an icon button is named by its aria-label.
+    assert_eq!(
+        first_on("CLICK", "ta-open").await["data"]["target"]["label"],
+        "Open menu"
+    );
+    assert_none_left(&["CELL-TITLE", "ARIA-IBAN", "ALT-SECRET"]);
+    end();
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn a_label_whose_page_handler_is_slow_is_still_one_click() {
     let host = mount(
