@@ -490,10 +490,17 @@ fn label_text(el: &Element) -> Option<String> {
         .flatten()
 }
 
-/// `aria-labelledby`: the texts of the elements it names, in order.
+/// `aria-labelledby`: the texts of the elements it names, in order, looked up
+/// in the element's own tree (a shadow root's ids are its own).
 fn labelled_by(el: &Element) -> Option<String> {
     let ids = attr(el, "aria-labelledby")?;
-    let document = el.owner_document()?;
+    // A document or a shadow root (both have `getElementById`); an element
+    // removed from the page has neither and no label by id.
+    let root = el.get_root_node();
+    if root.node_type() == web_sys::Node::ELEMENT_NODE {
+        return None;
+    }
+    let document: &web_sys::Document = root.unchecked_ref();
     let mut text = String::new();
     for id in ids.split_ascii_whitespace() {
         if let Some(part) = document.get_element_by_id(id) {

@@ -800,6 +800,23 @@ async fn a_title_does_not_stand_in_for_withheld_text() {
     host.remove();
 }
 
+/// `aria-labelledby` inside a component names an element of its shadow root,
+/// not one of the page that happens to share the id.
+#[wasm_bindgen_test]
+async fn aria_labelledby_in_a_shadow_root_reads_the_shadow_roots_element() {
+    let host = mount(r#"<span id="lb-name">PAGE-NAME-LABEL</span><div id="lb-comp"></div>"#);
+    shadow(
+        "lb-comp",
+        r#"<span id="lb-name">Shadow name</span><input id="lb-in" aria-labelledby="lb-name">"#,
+    );
+    begin("");
+    in_shadow("lb-comp", "root.getElementById('lb-in').click();");
+    let e = first_on("CLICK", "lb-in").await;
+    assert_eq!(e["data"]["target"]["label"], "Shadow name", "{e}");
+    end();
+    host.remove();
+}
+
 /// A cell or a button around masked text, whose `title` or `aria-label`
 /// repeats it: withheld like the text, on any element.
 #[wasm_bindgen_test]
