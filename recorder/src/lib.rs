@@ -150,14 +150,27 @@ pub fn record_custom(kind: JsValue, value: JsValue) {
 
 /// Attributes DOM events dispatched until [`agent_scope_exit`] to this agent
 /// (the loader's `cotrail.asAgent(id, fn)` brackets `fn` with the two calls).
+/// An id that is not valid is warned about and made valid ([`text::id_like`]):
+/// what `fn` does is still the agent's, not the customer's or `script`'s.
 #[wasm_bindgen(js_name = agentScopeEnter)]
-pub fn agent_scope_enter(agent_id: String) -> Result<(), JsError> {
-    let id = shared::AgentId::parse(agent_id)
-        .map_err(|e| JsError::new(&concat(&["cotrail: agent id ", &text::id_error(&e)])))?;
-    if let Some(core) = core() {
+pub fn agent_scope_enter(agent_id: String) {
+    let id = match shared::AgentId::parse(agent_id.as_str()) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            let like = text::id_like(&agent_id);
+            console::warn(&concat(&[
+                "cotrail: asAgent: agent id ",
+                &text::id_error(&e),
+                "; recorded as ",
+                &text::quoted(&like),
+            ]));
+            // Always valid (a native test of `id_like` says so).
+            shared::AgentId::parse(like).ok()
+        }
+    };
+    if let (Some(core), Some(id)) = (core(), id) {
         core.enter_agent_scope(id);
     }
-    Ok(())
 }
 
 /// Ends the innermost agent scope.

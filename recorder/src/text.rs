@@ -75,6 +75,28 @@ pub fn quoted(s: &str) -> String {
     out
 }
 
+/// An id made of what `s` would be as one: every character outside the id
+/// alphabet (ASCII letters, digits, `- _ . :`) becomes `_`, cut at the id
+/// length limit; `unknown` when nothing is left. For an agent id the page got
+/// wrong (`jane.doe@bank.com`): the agent is still credited, under a name a
+/// reviewer can recognise.
+pub fn id_like(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().take(shared::limits::MAX_ID_LEN) {
+        out.push(
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':') {
+                c
+            } else {
+                '_'
+            },
+        );
+    }
+    if out.is_empty() {
+        out.push_str("unknown");
+    }
+    out
+}
+
 /// What `IdError`'s `Display` says, without `core::fmt`.
 pub fn id_error(e: &shared::IdError) -> String {
     match e {
@@ -244,6 +266,18 @@ mod tests {
         ] {
             assert_eq!(trim(s), s.trim(), "{s:?}");
             assert_eq!(is_blank(s), s.trim().is_empty(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn anything_becomes_an_id_like_it() {
+        assert_eq!(id_like("jane.doe@bank.com"), "jane.doe_bank.com");
+        assert_eq!(id_like(""), "unknown");
+        assert_eq!(id_like("é 7"), "__7");
+        let long = "a".repeat(shared::limits::MAX_ID_LEN + 5);
+        assert_eq!(id_like(&long).len(), shared::limits::MAX_ID_LEN);
+        for s in ["jane.doe@bank.com", "", "é 7", long.as_str()] {
+            assert!(shared::AgentId::parse(id_like(s)).is_ok(), "{s}");
         }
     }
 }

@@ -609,6 +609,31 @@ async fn a_click_on_a_label_is_one_click() {
     host.remove();
 }
 
+/// A co-browsing tool that passes an agent id the recorder cannot take (an
+/// e-mail address): the action is still the agent's, under the id made
+/// valid, with a warning; not the customer's or `script`'s.
+#[wasm_bindgen_test]
+async fn an_agent_id_that_is_not_valid_is_warned_about_and_still_credits_the_agent() {
+    let host = mount(r#"<button id="bad-agent-btn">Approve</button>"#);
+    begin("");
+    capture_warnings();
+    cotrail_recorder::agent_scope_enter("jane.doe@bank.com".into());
+    click("bad-agent-btn");
+    cotrail_recorder::agent_scope_exit();
+    let e = first_on("CLICK", "bad-agent-btn").await;
+    assert_eq!(e["actor"]["kind"], "agent", "{e}");
+    assert_eq!(e["actor"]["id"], "jane.doe_bank.com", "{e}");
+    let warned = warnings();
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains("contains '@'") && w.contains("\"jane.doe_bank.com\"")),
+        "{warned:?}"
+    );
+    end();
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn typing_and_scrolling_by_an_agent_stay_the_agents() {
     let host = mount(
@@ -616,7 +641,7 @@ async fn typing_and_scrolling_by_an_agent_stay_the_agents() {
            <div id="ag-pane" style="height:80px;overflow:auto"><div style="height:800px">tall</div></div>"#,
     );
     begin("");
-    cotrail_recorder::agent_scope_enter("agent-9".into()).unwrap();
+    cotrail_recorder::agent_scope_enter("agent-9".into());
     type_into("ag-field", "agent typed this");
     eval("document.getElementById('ag-pane').scrollTop = 300;");
     cotrail_recorder::agent_scope_exit();
@@ -875,7 +900,7 @@ async fn an_agents_smooth_scroll_is_the_agents_to_its_end() {
         r#"<div id="sm-pane" style="height:80px;overflow:auto;scroll-behavior:smooth"><div style="height:8000px">tall</div></div>"#,
     );
     begin("");
-    cotrail_recorder::agent_scope_enter("agent-4".into()).unwrap();
+    cotrail_recorder::agent_scope_enter("agent-4".into());
     eval("document.getElementById('sm-pane').scrollTo({top: 6000, behavior: 'smooth'});");
     cotrail_recorder::agent_scope_exit();
     let evs = wait_for("the SCROLL at the end", 5_000.0, || {

@@ -158,7 +158,7 @@ async fn the_recorder_captures_masks_and_delivers_in_order() {
     cotrail_recorder::record_custom("cart".into(), eval("return {sku: 'A-1', qty: 2};"));
     cotrail_recorder::record_custom("".into(), JsValue::NULL); // warned, not recorded
     let _ = form;
-    cotrail_recorder::agent_scope_enter("a-7".into()).unwrap();
+    cotrail_recorder::agent_scope_enter("a-7".into());
     click("go");
     cotrail_recorder::agent_scope_exit();
     cotrail_recorder::flush();
