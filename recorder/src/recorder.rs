@@ -29,6 +29,12 @@ use crate::transport::{self, Transport};
 /// are still the agent's: they come with the next frame or task.
 pub const AFTER_SCOPE_MS: f64 = 100.0;
 
+/// How long after an agent scope ends a scroll it started can still be the
+/// agent's, however it goes on: a smooth scroll lasts up to a second or so,
+/// and a page's own scrolling (a ticker moving every frame) must not keep the
+/// agent credited for ever.
+pub const MAX_AGENT_SCROLL_MS: f64 = 3_000.0;
+
 /// State every observer records into.
 pub struct Core {
     pub mask: MaskLevel,
@@ -43,9 +49,10 @@ pub struct Core {
     flush_timer: RefCell<Option<Timer>>,
     /// Agents on whose behalf page code is running (`cotrail.asAgent`), innermost last.
     agent_scope: RefCell<Vec<AgentId>>,
-    /// The agent of the last scope that ended, and when: the scroll and the
-    /// selection change its code caused are dispatched a moment later.
-    last_agent: RefCell<Option<(AgentId, f64)>>,
+    /// The agent of the last scope that ended, when, and when a scroll was
+    /// last credited to it: the scroll and the selection change its code
+    /// caused are dispatched a moment later.
+    last_agent: RefCell<Option<(AgentId, f64, f64)>>,
     performance: Option<Performance>,
 }
 
@@ -75,8 +82,9 @@ impl Core {
     }
 
     /// As [`Core::actor_after`] for `scroll`: each scroll the agent is credited
-    /// with extends the window, so a smooth scroll (hundreds of milliseconds of
-    /// frames) stays the agent's to its end.
+    /// with extends the window for scrolls (not for the other events), so a
+    /// smooth scroll (hundreds of milliseconds of frames) stays the agent's to
+    /// its end, up to [`MAX_AGENT_SCROLL_MS`] after the scope.
     pub fn actor_of_scroll(&self, event: &web_sys::Event) -> Actor {
         self.actor_after_inner(event, true)
     }
@@ -84,10 +92,15 @@ impl Core {
     fn actor_after_inner(&self, event: &web_sys::Event, extend: bool) -> Actor {
         if self.agent_scope.borrow().is_empty() {
             let now = self.now();
-            if let Some((id, at)) = self.last_agent.borrow_mut().as_mut() {
-                if now - *at < AFTER_SCOPE_MS {
+            if let Some((id, ended, scrolled)) = self.last_agent.borrow_mut().as_mut() {
+                let recent = if extend {
+                    now - *scrolled < AFTER_SCOPE_MS && now - *ended < MAX_AGENT_SCROLL_MS
+                } else {
+                    now - *ended < AFTER_SCOPE_MS
+                };
+                if recent {
                     if extend {
-                        *at = now;
+                        *scrolled = now;
                     }
                     return Actor::Agent { id: id.clone() };
                 }
@@ -137,7 +150,8 @@ impl Core {
 
     pub fn exit_agent_scope(&self) {
         if let Some(id) = self.agent_scope.borrow_mut().pop() {
-            *self.last_agent.borrow_mut() = Some((id, self.now()));
+            let now = self.now();
+            *self.last_agent.borrow_mut() = Some((id, now, now));
         }
     }
 

@@ -634,6 +634,54 @@ async fn an_agent_id_that_is_not_valid_is_warned_about_and_still_credits_the_age
     host.remove();
 }
 
+/// A page that scrolls by itself all the time (a ticker moving every few
+/// frames): scrolls right after an agent's action keep the agent credited for
+/// a while, but not for ever, and never a later selection or submit.
+#[wasm_bindgen_test]
+async fn a_page_that_keeps_scrolling_does_not_keep_the_agent_credited() {
+    let host = mount(
+        r#"<div id="tk-pane" style="height:40px;overflow:auto"><div style="height:100000px">ticker</div></div>
+           <button id="tk-btn">Approve</button><p id="tk-text">Some text</p>"#,
+    );
+    begin("");
+    eval(
+        "window.__ticker = setInterval(function () {            document.getElementById('tk-pane').scrollTop += 5; }, 30);",
+    );
+    cotrail_recorder::agent_scope_enter("agent-5".into());
+    click("tk-btn");
+    cotrail_recorder::agent_scope_exit();
+    sleep(300).await;
+    select_contents("tk-text");
+    let selection = wait_for("the SELECTION", 3_000.0, || {
+        events_of("SELECTION").into_iter().next()
+    })
+    .await;
+    assert_eq!(selection["actor"]["kind"], "customer", "{selection}");
+    let agents = || {
+        events_on("SCROLL", "tk-pane")
+            .into_iter()
+            .filter(|e| e["actor"]["kind"] == "agent")
+            .count()
+    };
+    sleep(3_500).await;
+    let agents_then = agents();
+    let later = wait_for("a SCROLL of the customer's", 3_000.0, || {
+        events_on("SCROLL", "tk-pane")
+            .into_iter()
+            .find(|e| e["actor"]["kind"] == "customer")
+    })
+    .await;
+    sleep(500).await;
+    eval("clearInterval(window.__ticker);");
+    assert_eq!(
+        agents(),
+        agents_then,
+        "no agent scrolls after the cap: {later}"
+    );
+    end();
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn typing_and_scrolling_by_an_agent_stay_the_agents() {
     let host = mount(
