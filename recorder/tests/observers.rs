@@ -155,6 +155,45 @@ async fn change_and_blur_record_the_value_at_once() {
     host.remove();
 }
 
+/// A widget that sets a text field's value and fires `change` without any
+/// `input` (a date picker) is recorded; the `change` a field fires on blur
+/// after its typing was recorded is not recorded twice.
+#[wasm_bindgen_test]
+async fn a_change_without_typing_is_recorded_and_a_change_after_typing_is_not_repeated() {
+    let host = mount(r#"<input id="picked"><input id="typed-then-left">"#);
+    begin("");
+    set_value("picked", "2024-05-01");
+    fire("picked", "change");
+    let e = wait_for("the picked value's INPUT", 3_000.0, || {
+        events_on("INPUT", "picked").into_iter().next()
+    })
+    .await;
+    assert_eq!(e["data"]["value"], "2024-05-01");
+    type_into("typed-then-left", "Grace");
+    wait_for("the debounced INPUT", 3_000.0, || {
+        events_on("INPUT", "typed-then-left").into_iter().next()
+    })
+    .await;
+    // Leaving the field: `change` for what is already recorded.
+    fire("typed-then-left", "change");
+    fire("typed-then-left", "focusout");
+    // Typed again and changed: recorded with the new value, once.
+    type_into("typed-then-left", "Grace Hopper");
+    fire("typed-then-left", "change");
+    let evs = wait_for("the second INPUT", 3_000.0, || {
+        let evs = events_on("INPUT", "typed-then-left");
+        (evs.len() >= 2).then_some(evs)
+    })
+    .await;
+    sleep(600).await;
+    let evs2 = events_on("INPUT", "typed-then-left");
+    assert_eq!(evs2.len(), 2, "{evs2:?}");
+    assert_eq!(evs[0]["data"]["value"], "Grace");
+    assert_eq!(evs[1]["data"]["value"], "Grace Hopper");
+    end();
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn a_checkbox_records_checked_and_a_select_its_value() {
     let host = mount(

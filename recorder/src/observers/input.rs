@@ -40,9 +40,17 @@ struct Pending {
 #[derive(Default)]
 struct State {
     pending: Vec<Pending>,
+    /// Fields whose typing the timer recorded and that were not typed into
+    /// since: their `change` (on blur) repeats what is recorded. Any other
+    /// `change` of a text field (a date picker that sets the value and fires
+    /// `change` with no `input`) is recorded.
+    settled: Vec<Element>,
     /// One timer for all fields, armed for the earliest due field.
     timer: Option<Timer>,
 }
+
+/// Settled fields remembered at most (a form has a handful being edited).
+const MAX_SETTLED: usize = 16;
 
 pub struct InputObserver {
     core: Rc<Core>,
@@ -206,7 +214,14 @@ fn emit_settled(core: &Rc<Core>, state: &RefCell<State>, now: f64) {
     let due = {
         let mut s = state.borrow_mut();
         s.timer.take();
-        crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
+        let due = crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0);
+        for p in &due {
+            if s.settled.len() >= MAX_SETTLED {
+                s.settled.remove(0);
+            }
+            s.settled.push(p.el.clone());
+        }
+        due
     };
     for p in due {
         emit(core, &p.el, p.actor, p.masked);
@@ -271,7 +286,11 @@ impl InputObserver {
                 let (now, actor) = (core.now(), core.actor_for(event));
                 // Read once per burst of typing, before borrowing the state (it
                 // reads the DOM).
-                let first = index_of(&state.borrow().pending, &el).is_none();
+                let first = {
+                    let mut s = state.borrow_mut();
+                    s.settled.retain(|f| *f != el);
+                    index_of(&s.pending, &el).is_none()
+                };
                 let masked = if first { mask_of(&core, &el).1 } else { None };
                 let arm_needed = {
                     let mut s = state.borrow_mut();
@@ -304,8 +323,16 @@ impl InputObserver {
                 match take_pending(&state, &el) {
                     // Who typed, not who moved the focus away.
                     Some(p) => emit(&core, &p.el, p.actor, p.masked),
-                    None if at_once && changes_at_once(&el) => {
-                        emit(&core, &el, core.actor_for(event), None)
+                    None if at_once => {
+                        let repeat = {
+                            let mut s = state.borrow_mut();
+                            let before = s.settled.len();
+                            s.settled.retain(|f| *f != el);
+                            s.settled.len() != before
+                        };
+                        if changes_at_once(&el) || !repeat {
+                            emit(&core, &el, core.actor_for(event), None)
+                        }
                     }
                     None => {}
                 }
