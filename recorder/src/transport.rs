@@ -26,7 +26,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{RequestInit, Response};
 
-use crate::console::warn;
+use crate::console::warn_later as warn;
 use crate::queue::{Limits, Queue};
 use crate::recorder::Core;
 use crate::retry::{classify, Backoff, Outcome};

@@ -165,6 +165,52 @@ async fn a_rejected_batch_comes_back_as_a_rejected_gap() {
     end();
 }
 
+/// A page that records its console into the trail (`console.warn` wrapped to
+/// call `recordCustom`): a warning the recorder gives while it handles a
+/// refused batch reaches that wrapper after the recorder returned, so the
+/// custom event is recorded and recording goes on.
+#[wasm_bindgen_test]
+async fn a_page_that_records_its_console_warnings_keeps_recording() {
+    begin("");
+    eval(
+        "window.__pageWarn = console.warn; window.__hookErrors = [];          console.warn = function (m) {            try { window.recordCustomForTest('console', String(m)); }            catch (e) { window.__hookErrors.push(String(e)); }            return window.__pageWarn.apply(console, arguments); };",
+    );
+    let hook = wasm_bindgen::closure::Closure::<dyn Fn(JsValue, JsValue)>::new(
+        |kind: JsValue, value: JsValue| cotrail_recorder::record_custom(kind, value),
+    );
+    js_sys::Reflect::set(
+        &web_sys::window().unwrap(),
+        &"recordCustomForTest".into(),
+        hook.as_ref(),
+    )
+    .unwrap();
+    hook.forget();
+    eval("window.__plan = [{status: 400}];");
+    custom("first", json!(1));
+    wait_for("the rejection", 3_000.0, || {
+        (stat("rejected") == 1.0).then_some(())
+    })
+    .await;
+    custom("after", json!(2));
+    cotrail_recorder::flush();
+    let customs = wait_for("the console's custom event and the next", 3_000.0, || {
+        let types: Vec<String> = events_of("CUSTOM_EVENT")
+            .iter()
+            .map(|e| e["data"]["type"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (types.contains(&"console".to_owned()) && types.contains(&"after".to_owned()))
+            .then_some(types)
+    })
+    .await;
+    eval("console.warn = window.__pageWarn;");
+    assert_eq!(
+        eval_str("return window.__hookErrors.join('|')"),
+        "",
+        "{customs:?}"
+    );
+    end();
+}
+
 // ---------------------------------------------------------------- (c) 429 + Retry-After
 
 #[wasm_bindgen_test]
