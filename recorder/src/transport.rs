@@ -450,8 +450,12 @@ fn post(
             if keepalive {
                 js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE)?;
             }
-            // `fetch` reports failures through the promise; it does not throw here.
-            window.fetch_with_str_and_init(url, &init).into()
+            // The page's `fetch`, called so that a throw (a page's wrapper
+            // of `fetch` that throws) is an error here, not an exception
+            // through the recorder.
+            let fetch: js_sys::Function =
+                crate::global::get(&window, &crate::global::js_str!("fetch")).dyn_into()?;
+            fetch.call2(&window, &JsValue::from_str(url), &init)?
         }
     };
     // One function for both outcomes, called exactly once because a fetch promise

@@ -211,6 +211,28 @@ async fn a_page_that_records_its_console_warnings_keeps_recording() {
     end();
 }
 
+/// A page's wrapper of `fetch` that throws instead of returning a promise:
+/// taken as a network error (retried), not thrown through the recorder into
+/// the page, and not a batch left in flight for ever.
+#[wasm_bindgen_test]
+async fn a_fetch_that_throws_is_retried_like_a_network_error() {
+    begin("");
+    eval(
+        "var inner = window.fetch, calls = 0;          window.fetch = function (url, init) {            if (calls++ === 0) throw new TypeError('blocked by a wrapper');            return inner(url, init); };",
+    );
+    custom("thrown", json!(1));
+    cotrail_recorder::flush();
+    wait_for("the event delivered on a retry", 5_000.0, || {
+        events_of("CUSTOM_EVENT")
+            .iter()
+            .any(|e| e["data"]["type"] == "thrown")
+            .then_some(())
+    })
+    .await;
+    assert!(stat("retries") >= 1.0);
+    end();
+}
+
 // ---------------------------------------------------------------- (c) 429 + Retry-After
 
 #[wasm_bindgen_test]
