@@ -36,15 +36,16 @@
     // benchmark trace put two Blob constructions per batch at a tenth of the
     // recorder's script time.
     if (typeof CompressionStream === 'function' && typeof Response === 'function') {
-      config.send = function (url, text) {
-        var plain = function () { return fetch(url, { method: 'POST', body: text }); };
+      // `signal` (the recorder's request timeout) aborts a request that hangs.
+      config.send = function (url, text, signal) {
+        var plain = function () { return fetch(url, { method: 'POST', body: text, signal: signal }); };
         var packed;
         try {
           packed = new Response(new Response(text).body.pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
         } catch (_) { return plain(); }
         return packed.then(function (buf) {
           var gz = url + (url.indexOf('?') < 0 ? '?' : '&') + 'encoding=gzip';
-          return fetch(gz, { method: 'POST', body: buf, headers: { 'Content-Type': 'text/plain' } });
+          return fetch(gz, { method: 'POST', body: buf, headers: { 'Content-Type': 'text/plain' }, signal: signal });
         }, plain);
       };
     }

@@ -424,6 +424,9 @@ pub fn send_for_unload(core: &Core) {
     }
 }
 
+/// How long a batch's request may take before it is aborted and retried.
+pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
+
 /// POSTs `body` as `text/plain` (a CORS simple request: no preflight) and calls
 /// `done` once with the `Response` or the network error. `keepalive` (the page
 /// is going away) sends plain text that outlives the page; otherwise `send`
@@ -435,20 +438,37 @@ fn post(
     send: Option<&js_sys::Function>,
     done: Box<dyn FnOnce(JsValue)>,
 ) -> Result<(), JsValue> {
+    let window = crate::global::window().ok_or("no window")?;
+    // A request that never settles (a stalled proxy) would hold the tab's
+    // one request in flight for ever: it is aborted after a while and retried
+    // like a network error. Not a keepalive one, which outlives the page.
+    let signal = if keepalive {
+        JsValue::UNDEFINED
+    } else {
+        let abort = crate::global::get(&window, &crate::global::js_str!("AbortSignal"));
+        crate::global::get(&abort, &crate::global::js_str!("timeout"))
+            .dyn_into::<js_sys::Function>()
+            .and_then(|timeout| {
+                timeout.call2(&abort, &REQUEST_TIMEOUT_MS.into(), &JsValue::UNDEFINED)
+            })
+            .unwrap_or(JsValue::UNDEFINED)
+    };
     let promise: JsValue = match send.filter(|_| !keepalive) {
-        Some(send) => send.call2(
+        Some(send) => send.call3(
             &JsValue::UNDEFINED,
             &JsValue::from_str(url),
             &JsValue::from_str(body),
+            &signal,
         )?,
         None => {
-            let window = crate::global::window().ok_or("no window")?;
             let init = RequestInit::new();
             init.set_method("POST");
             // A string body is sent as `text/plain;charset=UTF-8` by the browser itself.
             init.set_body(&JsValue::from_str(body));
             if keepalive {
                 js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE)?;
+            } else if !signal.is_undefined() {
+                js_sys::Reflect::set(&init, &"signal".into(), &signal)?;
             }
             // The page's `fetch`, called so that a throw (a page's wrapper
             // of `fetch` that throws) is an error here, not an exception

@@ -233,6 +233,33 @@ async fn a_fetch_that_throws_is_retried_like_a_network_error() {
     end();
 }
 
+/// A request that never settles (a stalled proxy) is aborted by its timeout
+/// signal and retried, instead of holding the tab's one request in flight.
+/// (`AbortSignal.timeout` is shortened here; the recorder asks for 30 s.)
+#[wasm_bindgen_test]
+async fn a_request_that_hangs_is_aborted_and_retried() {
+    begin("");
+    eval(
+        "window.__realTimeout = AbortSignal.timeout; window.__asked = [];          AbortSignal.timeout = function (ms) { window.__asked.push(ms); return window.__realTimeout.call(AbortSignal, 200); };          var inner = window.fetch, calls = 0;          window.fetch = function (url, init) {            if (calls++ > 0) return inner(url, init);            return new Promise(function (_, reject) {              init.signal.addEventListener('abort', function () { reject(init.signal.reason); }); }); };",
+    );
+    custom("hung", json!(1));
+    cotrail_recorder::flush();
+    wait_for("the event delivered after the abort", 5_000.0, || {
+        events_of("CUSTOM_EVENT")
+            .iter()
+            .any(|e| e["data"]["type"] == "hung")
+            .then_some(())
+    })
+    .await;
+    eval("AbortSignal.timeout = window.__realTimeout;");
+    assert_eq!(
+        eval_str("return String(window.__asked[0])"),
+        cotrail_recorder::transport::REQUEST_TIMEOUT_MS.to_string()
+    );
+    assert!(stat("retries") >= 1.0);
+    end();
+}
+
 // ---------------------------------------------------------------- (c) 429 + Retry-After
 
 #[wasm_bindgen_test]
