@@ -83,6 +83,11 @@ pub struct Queue {
     bytes: usize,
     gaps: Vec<Gap>,
     in_flight: Option<Flight>,
+    /// The next batch carries the gap records alone: a batch of events and
+    /// gap records was refused, and the records may be why (a session at the
+    /// collector's gap limit refuses every batch that adds one). Sent apart,
+    /// they cannot take the events down with them again.
+    gaps_first: bool,
     /// When the oldest event not yet in flight was recorded (caller's clock).
     oldest_unsent_at: Option<f64>,
     limits: Limits,
@@ -189,6 +194,7 @@ impl Queue {
             bytes: 0,
             gaps: Vec::new(),
             in_flight: None,
+            gaps_first: false,
             oldest_unsent_at: None,
             limits,
         }
@@ -327,7 +333,12 @@ impl Queue {
         }
         let mut count = 0;
         let mut bytes = BODY_OVERHEAD;
-        for e in &self.events {
+        let events = if self.gaps_first && !self.gaps.is_empty() {
+            &[][..]
+        } else {
+            &self.events[..]
+        };
+        for e in events {
             let size = e.json.len() + PER_EVENT_OVERHEAD;
             if count > 0
                 && (count >= self.limits.max_events || bytes + size > self.limits.max_batch_bytes)
@@ -355,6 +366,7 @@ impl Queue {
         let Some(f) = self.in_flight.take() else {
             return Vec::new();
         };
+        self.gaps_first = false;
         self.gaps.drain(..f.gaps.min(self.gaps.len()));
         let mut done = Vec::with_capacity(f.events);
         for e in self.events.drain(..f.events) {
@@ -364,21 +376,19 @@ impl Queue {
         done
     }
 
-    /// The collector refused the batch for good (4xx): its events are lost and a
-    /// gap record saying so goes out with the next batch. Returns their seqs.
+    /// The collector refused the batch for good (4xx). A batch of events and
+    /// gap records is split first: the records go alone next, then the events
+    /// (nothing is lost yet, and this returns nothing). Otherwise the events
+    /// are lost and a gap record saying so goes out with the next batch (a
+    /// refused gaps-only batch is dropped: sent again, it would be refused
+    /// again). Returns the lost seqs.
     pub fn reject(&mut self) -> Vec<u64> {
-        let gaps_sent = self.in_flight.map_or(0, |f| f.gaps).min(self.gaps.len());
-        // The gap records the refused batch carried still tell of losses.
-        let carried: Vec<Gap> = self.gaps[..gaps_sent].to_vec();
+        if self.in_flight.is_some_and(|f| f.events > 0 && f.gaps > 0) {
+            self.in_flight = None;
+            self.gaps_first = true;
+            return Vec::new();
+        }
         let lost = self.ack();
-        if lost.is_empty() {
-            // A gaps-only batch was refused: sent again, it would be refused
-            // again (the transport warns and counts it).
-            return lost;
-        }
-        for g in carried {
-            add_gap(&mut self.gaps, 0, g.from, g.to, g.reason);
-        }
         if let (Some(first), Some(last)) = (lost.first(), lost.last()) {
             add_gap(&mut self.gaps, 0, *first, *last, GapReason::Rejected);
         }
@@ -712,16 +722,33 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_batch_hands_its_gap_records_on_with_its_rejected_range() {
+    fn a_refused_batch_with_gap_records_is_split_and_its_events_are_sent_alone() {
         let (mut q, sent) = gap_in_flight();
-        let lost = q.reject();
-        assert!(!lost.is_empty());
+        let events = q.len();
+        // Refused (the session may be at the collector's gap limit): nothing
+        // is lost yet; the records go alone first.
+        assert_eq!(q.reject(), Vec::<u64>::new());
+        assert_eq!(q.len(), events);
         let b = parsed(&q.next_batch(0.0, true).unwrap());
-        assert!(
-            b.gaps.contains(&sent),
-            "the carried record is lost: {:?}",
-            b.gaps
-        );
+        assert!(b.events.is_empty(), "{b:?}");
+        assert_eq!(b.gaps, [sent]);
+        // Refused again: the records were the trouble and are dropped; the
+        // events then go alone, and are stored.
+        assert_eq!(q.reject(), Vec::<u64>::new());
+        let b = parsed(&q.next_batch(0.0, true).unwrap());
+        assert!(b.gaps.is_empty(), "{b:?}");
+        assert!(!b.events.is_empty());
+        let stored = q.ack();
+        assert_eq!(stored.len(), b.events.len());
+        // Were the events refused alone, they would be lost with a gap record.
+        let (mut q, _) = gap_in_flight();
+        q.reject();
+        q.next_batch(0.0, true).unwrap();
+        q.ack();
+        let b = parsed(&q.next_batch(0.0, true).unwrap());
+        let lost = q.reject();
+        assert_eq!(lost, b.events.iter().map(|e| e.seq).collect::<Vec<_>>());
+        let b = parsed(&q.next_batch(0.0, true).unwrap());
         assert!(
             b.gaps.iter().any(|g| g.reason == GapReason::Rejected
                 && g.from == lost[0]

@@ -373,7 +373,7 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 t.stats.rejected += 1;
                 let mut msg = String::from("cotrail: the collector rejected a batch (HTTP ");
                 crate::text::push_int(&mut msg, u64::from(status.unwrap_or(0)));
-                msg.push_str("); its events are reported lost, not retried");
+                msg.push_str("); events it refuses are reported lost, not retried");
                 warn(&msg);
             }
             Outcome::Retry { after_ms } => {
