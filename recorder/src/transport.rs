@@ -98,6 +98,8 @@ pub struct Transport {
     retry_timer: Option<Timer>,
     /// The loader's compressing `send(url, text)`, when the browser can gzip.
     send: Option<js_sys::Function>,
+    /// What the queues were (next seq, acked, adopted) at the last unload send.
+    unloaded: Option<(u64, u64, usize)>,
     pub stats: Stats,
 }
 
@@ -126,6 +128,7 @@ impl Transport {
             backoff: Backoff::default(),
             retry_timer: None,
             send,
+            unloaded: None,
             stats: Stats::default(),
         }
     }
@@ -406,20 +409,36 @@ pub fn retry_now(core: &Rc<Core>) {
 }
 
 /// The page is going away (or hidden, which may be the last chance): send
-/// everything unacknowledged with `keepalive`. The queue and its saved copy stay
+/// what is unacknowledged with `keepalive`, this tab's newest events first,
+/// then older ones and adopted queues while they fit in [`MAX_BEACON_BYTES`]
+/// in all (browsers refuse keepalive requests beyond 64 KiB in flight, so the
+/// last interaction must not come last). Not again when nothing changed since
+/// the last time (hidden, then `pagehide`). The queue and its saved copy stay
 /// as they are: the next page re-sends whatever was not acknowledged.
 pub fn send_for_unload(core: &Core) {
     let (url, bodies) = {
-        let t = core.transport.borrow();
-        let mut bodies = Vec::new();
-        for s in &t.adopted {
-            s.queue.unload_bodies(MAX_BEACON_BYTES, &mut bodies);
+        let mut t = core.transport.borrow_mut();
+        let state = (t.own.queue.next_seq(), t.stats.acked, t.adopted.len());
+        if t.unloaded == Some(state) {
+            return;
         }
-        t.own.queue.unload_bodies(MAX_BEACON_BYTES, &mut bodies);
+        t.unloaded = Some(state);
+        let mut own = Vec::new();
+        t.own.queue.unload_bodies(MAX_BEACON_BYTES, &mut own);
+        let mut adopted = Vec::new();
+        for s in &t.adopted {
+            s.queue.unload_bodies(MAX_BEACON_BYTES, &mut adopted);
+        }
+        let (mut bodies, mut room) = (Vec::new(), MAX_BEACON_BYTES);
+        for body in own.into_iter().rev().chain(adopted) {
+            if body.len() <= room {
+                room -= body.len();
+                bodies.push(body);
+            }
+        }
         (t.url.clone(), bodies)
     };
     for body in bodies {
-        // Best effort: browsers cap in-flight keepalive bytes at 64 KiB in all.
         let _ = post(&url, &body, true, None, Box::new(|_| {}));
     }
 }

@@ -260,6 +260,48 @@ async fn a_request_that_hangs_is_aborted_and_retried() {
     end();
 }
 
+/// The page goes away with more unacknowledged than browsers let keepalive
+/// requests carry in all (64 KiB): the newest events, the last interaction
+/// among them, go out within that; and a second departure signal with
+/// nothing new (hidden, then `pagehide`) sends nothing again.
+#[wasm_bindgen_test]
+async fn unload_sends_fit_the_keepalive_budget_newest_first_and_are_not_repeated() {
+    begin("");
+    eval("window.__status = 0;");
+    let filler = "x".repeat(900);
+    for n in 0..120 {
+        custom("filler", json!({ "n": n, "pad": filler }));
+    }
+    custom("last-interaction", json!(1));
+    let keepalive_bodies = || -> Vec<String> {
+        let flags: Vec<bool> =
+            serde_json::from_str(&eval_str("return JSON.stringify(window.__keepalive)")).unwrap();
+        bodies()
+            .into_iter()
+            .zip(flags)
+            .filter(|(_, k)| *k)
+            .map(|(b, _)| b)
+            .collect()
+    };
+    eval("window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: false}));");
+    let sent = keepalive_bodies();
+    assert!(!sent.is_empty());
+    let total: usize = sent.iter().map(String::len).sum();
+    assert!(total <= 60 * 1024, "{total} bytes of keepalive bodies");
+    assert!(
+        sent.iter().any(|b| b.contains("\"last-interaction\"")),
+        "the last interaction did not go out"
+    );
+    eval("window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: false}));");
+    assert_eq!(
+        keepalive_bodies().len(),
+        sent.len(),
+        "sent again with nothing new"
+    );
+    end();
+    clear_storage();
+}
+
 // ---------------------------------------------------------------- (c) 429 + Retry-After
 
 #[wasm_bindgen_test]
