@@ -50,7 +50,8 @@ struct Stream {
     session: String,
     tab: String,
     queue: Queue,
-    /// Its events are mirrored in storage (false after a quota error).
+    /// Its events are all mirrored in storage (false after a quota error,
+    /// until the queue holds only events saved since).
     saved: bool,
     /// This page's own tab (not an adopted one).
     own: bool,
@@ -70,15 +71,13 @@ impl Stream {
         } else {
             storage::save_next_seq(&self.session, &self.tab, next, js_sys::Date::now());
         }
-        if self.saved {
-            storage::remove_events(&self.session, &self.tab, seqs);
-        }
+        // Also after a failed save: the keys saved before it must not stay
+        // behind for ever (and be sent again by every later page).
+        storage::remove_events(&self.session, &self.tab, seqs);
     }
 
     fn save_gaps(&self) {
-        if self.saved {
-            storage::save_gaps(&self.session, &self.tab, self.queue.gaps());
-        }
+        storage::save_gaps(&self.session, &self.tab, self.queue.gaps());
     }
 }
 
@@ -174,18 +173,20 @@ impl Transport {
     /// Queues an encoded event and saves it. Returns the seq it got.
     pub fn push(&mut self, json: String, now: f64) -> u64 {
         let (seq, dropped) = self.own.queue.push(json, now);
-        if self.own.saved {
-            let ok = {
-                // The queue owns the text; look it up rather than clone it.
-                let q = &self.own.queue;
-                q.last_json()
-                    .is_some_and(|j| storage::save_event(&self.own.session, &self.own.tab, seq, j))
-            };
-            if !ok {
-                self.own.saved = false;
-                warn("cotrail: cannot save events in localStorage; a reload while the collector is unreachable may lose them");
-            }
+        // Tried for every event, also after a failure: storage that was full
+        // (quota) may have room again once acknowledged events are removed.
+        let ok = {
+            // The queue owns the text; look it up rather than clone it.
+            let q = &self.own.queue;
+            q.last_json()
+                .is_some_and(|j| storage::save_event(&self.own.session, &self.own.tab, seq, j))
+        };
+        if !ok && self.own.saved {
+            warn("cotrail: cannot save events in localStorage; a reload while the collector is unreachable may lose them");
         }
+        // Everything is saved again once the queue holds only events saved
+        // since (here: this one alone).
+        self.own.saved = ok && (self.own.saved || self.own.queue.len() == 1);
         if !dropped.is_empty() {
             self.stats.dropped += dropped.len() as u64;
             self.own.forget(&dropped);

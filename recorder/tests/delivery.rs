@@ -302,6 +302,41 @@ async fn unload_sends_fit_the_keepalive_budget_newest_first_and_are_not_repeated
     clear_storage();
 }
 
+/// Storage that is full for a while (quota): the events recorded meanwhile
+/// live in memory only, later ones are saved again as soon as there is room,
+/// and once acknowledged no saved key is left behind.
+#[wasm_bindgen_test]
+async fn storage_full_for_a_while_saves_again_and_leaves_no_keys_behind() {
+    begin("");
+    eval(
+        "window.__status = 0; window.__realSetItem = Storage.prototype.setItem; window.__full = false;          Storage.prototype.setItem = function (k, v) {            if (window.__full && String(k).indexOf('cotrail|e|') === 0)              throw new DOMException('full', 'QuotaExceededError');            return window.__realSetItem.call(this, k, v); };",
+    );
+    custom("before", json!(1));
+    eval("window.__full = true;");
+    custom("during", json!(2));
+    eval("window.__full = false;");
+    custom("after", json!(3));
+    let saved = |seq: u64| local(&key(seq)).is_some();
+    assert!(
+        saved(1) && !saved(2),
+        "the page-change, 'before' saved; 'during' not"
+    );
+    assert!(saved(3), "saved again once there is room");
+    eval("window.__status = 200;");
+    cotrail_recorder::flush();
+    wait_for("everything acknowledged", 8_000.0, || {
+        (stat("acked") >= 4.0).then_some(())
+    })
+    .await;
+    eval("Storage.prototype.setItem = window.__realSetItem;");
+    let left = eval_str(
+        "return Object.keys(localStorage).filter(function (k) { return k.indexOf('cotrail|e|') === 0; }).join(',')",
+    );
+    assert_eq!(left, "", "saved keys left behind");
+    end();
+    clear_storage();
+}
+
 // ---------------------------------------------------------------- (c) 429 + Retry-After
 
 #[wasm_bindgen_test]
