@@ -97,6 +97,8 @@ pub struct Transport {
     retry_timer: Option<Timer>,
     /// The loader's compressing `send(url, text)`, when the browser can gzip.
     send: Option<js_sys::Function>,
+    /// The next batch is this tab's own, if it has one (an adopted batch failed).
+    own_first: bool,
     /// What the queues were (next seq, acked, adopted) at the last unload send.
     unloaded: Option<(u64, u64, usize)>,
     pub stats: Stats,
@@ -127,6 +129,7 @@ impl Transport {
             backoff: Backoff::default(),
             retry_timer: None,
             send,
+            own_first: false,
             unloaded: None,
             stats: Stats::default(),
         }
@@ -298,15 +301,25 @@ pub fn pump(core: &Rc<Core>, force: bool) {
         if t.retry_timer.is_some() || t.in_flight() {
             return;
         }
-        let mut next = None;
-        while let Some(s) = t.adopted.first_mut() {
+        // After an adopted queue's batch failed, this tab's own go first: an
+        // adopted batch that keeps failing must not hold them back for ever.
+        let mut next = if core::mem::take(&mut t.own_first) {
+            t.own.queue.next_batch(now, true)
+        } else {
+            None
+        };
+        t.sending_adopted = false;
+        while next.is_none() {
+            let Some(s) = t.adopted.first_mut() else {
+                break;
+            };
             if let Some(out) = s.queue.next_batch(now, true) {
                 next = Some(out);
+                t.sending_adopted = true;
                 break;
             }
             t.adopted.remove(0).save_gaps();
         }
-        t.sending_adopted = next.is_some();
         if next.is_none() {
             let force = force || t.flushing;
             next = t.own.queue.next_batch(now, force);
@@ -381,6 +394,7 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 warn(&msg);
             }
             Outcome::Retry { after_ms } => {
+                t.own_first = t.sending_adopted;
                 t.current().queue.retry();
                 t.stats.retries += 1;
                 let delay = t.backoff.next_delay(after_ms, js_sys::Math::random());

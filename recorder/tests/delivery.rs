@@ -594,6 +594,32 @@ async fn a_previous_sessions_queue_in_the_same_tab_is_sent_by_the_next_page() {
     clear_storage();
 }
 
+/// An adopted queue whose batches keep failing (a server error for that
+/// one) does not hold this tab's own events back: they go between its tries.
+#[wasm_bindgen_test]
+async fn an_adopted_queue_that_keeps_failing_does_not_hold_back_the_tabs_own() {
+    clear_storage();
+    saved_event("stuck-sess", "stuck-tab", 4);
+    cotrail_recorder::stop();
+    install_collector();
+    eval(
+        "var inner = window.fetch;          window.fetch = function (url, init) {            if (String(init && init.body).indexOf('stuck-tab') >= 0) {              window.__bodies.push(String(init.body)); window.__keepalive.push(!!init.keepalive);              return Promise.resolve(new Response('{}', {status: 500})); }            return inner(url, init); };",
+    );
+    cotrail_recorder::start(config("")).unwrap();
+    custom("own", json!(1));
+    cotrail_recorder::flush();
+    wait_for("this tab's own event delivered", 6_000.0, || {
+        events_of("CUSTOM_EVENT")
+            .iter()
+            .any(|e| e["data"]["type"] == "own")
+            .then_some(())
+    })
+    .await;
+    assert!(stat("retries") >= 1.0, "the adopted batch failed first");
+    end();
+    clear_storage();
+}
+
 /// A tab that crashed and was reloaded at once: its old page's heartbeat was
 /// still fresh, so the new page took a new tab id and left the old queue to
 /// it. Once that heartbeat is stale the running page adopts the queue, with
