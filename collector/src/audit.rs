@@ -1,7 +1,8 @@
 //! The audit of the audit: the collector records who viewed, exported,
 //! verified or deleted a session trail in the tenant's activity log, beside the
 //! platform's own records (`source: "collector"`, entity `session`, the user as
-//! `user_id`, actor `user`, the request's origin).
+//! `user_id`, actor `user`, the request's origin), and who listed or searched
+//! sessions (`sessions.listed`, entity `sessions` with the search as its id).
 //!
 //! Routes call [`record_access`] before they answer. A trail is not served when
 //! its access cannot be recorded: an unaudited read is what this log exists to
@@ -30,7 +31,12 @@ use crate::tenants::Principal;
 /// Repeated views or checks of a trail by its user within this time are one entry.
 pub const COALESCE_WINDOW: Duration = Duration::from_secs(60);
 
-type AccessKey = (TenantId, UserId, SessionId, AccessAction);
+/// (tenant, user, what was accessed: a session id or a list query, action).
+type AccessKey = (TenantId, UserId, String, AccessAction);
+
+/// Accesses the coalescing window remembers at most: beyond, an access is
+/// recorded every time rather than the map growing without bound.
+const MAX_RECENT: usize = 10_000;
 
 /// When each (tenant, user, session, action) was last recorded (app data).
 #[derive(Default)]
@@ -48,10 +54,12 @@ impl RecentAccess {
         {
             return false;
         }
-        if map.len() >= 10_000 {
+        if map.len() >= MAX_RECENT {
             map.retain(|_, at| now.duration_since(*at) < COALESCE_WINDOW);
         }
-        map.insert(key.clone(), now);
+        if map.len() < MAX_RECENT {
+            map.insert(key.clone(), now);
+        }
         true
     }
 
@@ -74,22 +82,6 @@ pub async fn record_access(
     action: AccessAction,
     session: &SessionId,
 ) -> Result<(), ApiError> {
-    let coalesce = matches!(action, AccessAction::Viewed | AccessAction::Verified);
-    let recent = req
-        .app_data::<web::Data<RecentAccess>>()
-        .filter(|_| coalesce);
-    let key = (
-        who.tenant.clone(),
-        who.user.clone(),
-        session.clone(),
-        action,
-    );
-    let now = Instant::now();
-    // Reserved before the append: concurrent requests (a review screen reads
-    // a trail through several at once) must not all find the window empty.
-    if recent.is_some_and(|r| !r.reserve(&key, now)) {
-        return Ok(());
-    }
     let entry = AuditEntry::access(
         who.user.clone(),
         action,
@@ -97,6 +89,52 @@ pub async fn record_access(
         request_origin(req),
         now_ms(),
     );
+    record(store, who, req, action, session.to_string(), entry).await
+}
+
+/// Appends `who`'s listing of sessions (`query`: the list's query string)
+/// to the activity log, coalesced like views: the same search by the same
+/// user within the window (a list that refreshes) is one entry.
+pub async fn record_listing(
+    store: &Store,
+    who: &Principal,
+    req: &HttpRequest,
+    query: &str,
+) -> Result<(), ApiError> {
+    let entry = AuditEntry::listing(who.user.clone(), query, request_origin(req), now_ms());
+    record(
+        store,
+        who,
+        req,
+        AccessAction::Listed,
+        query.to_owned(),
+        entry,
+    )
+    .await
+}
+
+async fn record(
+    store: &Store,
+    who: &Principal,
+    req: &HttpRequest,
+    action: AccessAction,
+    what: String,
+    entry: AuditEntry,
+) -> Result<(), ApiError> {
+    let coalesce = matches!(
+        action,
+        AccessAction::Viewed | AccessAction::Verified | AccessAction::Listed
+    );
+    let recent = req
+        .app_data::<web::Data<RecentAccess>>()
+        .filter(|_| coalesce);
+    let key = (who.tenant.clone(), who.user.clone(), what, action);
+    let now = Instant::now();
+    // Reserved before the append: concurrent requests (a review screen reads
+    // a trail through several at once) must not all find the window empty.
+    if recent.is_some_and(|r| !r.reserve(&key, now)) {
+        return Ok(());
+    }
     let (store, tenant) = (store.clone(), who.tenant.clone());
     let stored = web::block(move || store.append_audit(&tenant, &entry))
         .await

@@ -538,6 +538,9 @@ pub enum AuditSource {
     Collector,
 }
 
+/// The longest list query a `sessions.listed` entry keeps.
+pub const MAX_LISTING_QUERY_CHARS: usize = 512;
+
 /// The collector's own actions on session trails, recorded in the activity log
 /// beside the platform's records (reads and exports are audited too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -551,6 +554,10 @@ pub enum AccessAction {
     Verified,
     #[serde(rename = "session.deleted")]
     Deleted,
+    /// A page of the session list: it names customers' addresses, browsers
+    /// and pages, and a search (`q=`) finds who visited a page.
+    #[serde(rename = "sessions.listed")]
+    Listed,
 }
 
 impl AccessAction {
@@ -560,6 +567,7 @@ impl AccessAction {
             AccessAction::Exported => "session.exported",
             AccessAction::Verified => "session.verified",
             AccessAction::Deleted => "session.deleted",
+            AccessAction::Listed => "sessions.listed",
         }
     }
 }
@@ -648,6 +656,33 @@ impl AuditEntry {
                 id: session.to_string(),
             }),
             action: Some(action.as_str().into()),
+            actor: ActorKind::User,
+            origin,
+            change: None,
+            occurred_at: now,
+            data: None,
+        }
+    }
+
+    /// The collector's record of a user's listing of sessions: the entity is
+    /// `sessions`, its id the list's query (`*` for none), so the log says
+    /// which search was made.
+    /// (At most [`MAX_LISTING_QUERY_CHARS`] of the query are kept.)
+    pub fn listing(user: UserId, query: &str, origin: Origin, now: i64) -> Self {
+        let id = match crate::event::truncate_chars(query, MAX_LISTING_QUERY_CHARS) {
+            "" => "*",
+            q => q,
+        };
+        AuditEntry {
+            source: AuditSource::Collector,
+            received_at: now,
+            record_id: None,
+            user_id: user,
+            entity: Some(Entity {
+                kind: "sessions".into(),
+                id: id.into(),
+            }),
+            action: Some(AccessAction::Listed.as_str().into()),
             actor: ActorKind::User,
             origin,
             change: None,

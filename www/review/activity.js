@@ -32,6 +32,7 @@ const ACCESS_ACTIONS = {
   "session.exported": "Trail exported",
   "session.verified": "Trail integrity checked",
   "session.deleted": "Trail deleted",
+  "sessions.listed": "Sessions listed",
 };
 
 /** Filter value for the collector's own records (they have no type). */
@@ -154,7 +155,10 @@ function entityEl(r) {
     const kind = visible(e.kind);
     const label = `${kind.charAt(0).toUpperCase()}${kind.slice(1)}`;
     wrap.append(h("span", { class: "entity-kind" }, label), " ");
-    wrap.append(e.kind === "session" ? sessionLink(e.id) : h("code", { class: "entity-id" }, `#${visible(e.id)}`));
+    if (e.kind === "session") wrap.append(sessionLink(e.id));
+    // A listing's id is its search (`*`: none).
+    else if (e.kind === "sessions") wrap.append(h("code", { class: "entity-id" }, e.id === "*" ? "all" : visible(e.id)));
+    else wrap.append(h("code", { class: "entity-id" }, `#${visible(e.id)}`));
   }
   // A LIVE_VIEW names the co-browsing session joined: link to its trail.
   if (r.type === "LIVE_VIEW" && r.data && r.data.session_id && !(e && e.kind === "session" && e.id === r.data.session_id)) {

@@ -145,21 +145,37 @@ pub struct SessionsQuery {
 )]
 pub async fn list(
     Reader(who): Reader,
+    req: HttpRequest,
     q: web::Query<SessionsQuery>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(q.limit)?;
     let before = position_cursor(&q.cursor)?;
-    let store = store.into_inner();
     let filter = SessionFilter {
         from: q.from,
         to: q.to,
         agent: q.agent,
         text: q.q.clone().filter(|t| !t.trim().is_empty()),
     };
+    // What was searched, without paging: the list names customers' addresses,
+    // browsers and pages, so reading it is on record like reading a trail.
+    let mut searched = Vec::new();
+    if let Some(text) = &filter.text {
+        searched.push(format!("q={text}"));
+    }
+    if let Some(agent) = filter.agent {
+        searched.push(format!("agent={agent}"));
+    }
+    if let Some(from) = filter.from {
+        searched.push(format!("from={from}"));
+    }
+    if let Some(to) = filter.to {
+        searched.push(format!("to={to}"));
+    }
+    let (reader, tenant) = (store.clone().into_inner(), who.tenant.clone());
     let page =
-        blocking(move || store.sessions_page(&who.tenant, &filter, before.as_deref(), limit))
-            .await?;
+        blocking(move || reader.sessions_page(&tenant, &filter, before.as_deref(), limit)).await?;
+    crate::audit::record_listing(&store, &who, &req, &searched.join("&")).await?;
     Ok(HttpResponse::Ok().json(SessionsPage {
         sessions: page.items,
         next_cursor: page.next.map(|p| URL_SAFE_NO_PAD.encode(p)),

@@ -516,6 +516,50 @@ async fn reading_a_summary_or_the_gaps_is_audited() {
     app.stop().await;
 }
 
+/// The session list names customers' addresses, browsers and pages, and a
+/// search finds who visited a page: listing is on record, with the search,
+/// once per user and search within the window, whatever page is read.
+#[tokio::test]
+async fn listing_and_searching_sessions_is_audited() {
+    let app = TestApp::spawn().await;
+    for s in ["sess-p", "sess-q", "sess-r"] {
+        let res = app.post_batch(&batch(s, "t", vec![click(0, 1, "b")])).await;
+        assert_eq!(res.status(), 200);
+    }
+    let page = |query: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.get(&format!("/api/v1/sessions{query}")).await;
+            assert_eq!(res.status(), 200, "{query}");
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    page("").await;
+    let first = page("?q=sess&limit=1").await;
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    // Paging on is the same search; a refresh within the window too.
+    let res = app
+        .get(&format!("/api/v1/sessions?q=sess&limit=1&cursor={cursor}"))
+        .await;
+    assert_eq!(res.status(), 200);
+    page("?q=sess&limit=1").await;
+    page("?agent=false").await;
+    let mut seen = accesses(&app).await;
+    seen.sort();
+    let listed = |what: &str| {
+        (
+            "ana".to_owned(),
+            "sessions.listed".to_owned(),
+            what.to_owned(),
+        )
+    };
+    assert_eq!(seen, [listed("*"), listed("agent=false"), listed("q=sess")]);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_live_follow_that_claims_to_resume_is_audited_too() {
     let app = TestApp::spawn().await;
