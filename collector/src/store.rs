@@ -320,6 +320,10 @@ pub struct Page<T> {
 /// request walk the whole session; the client continues with the cursor.
 pub const MAX_EVENT_SCAN: usize = 10_000;
 
+/// The same for a page of sessions (a search that matches little among a
+/// tenant's many sessions, which anyone with the public site key can create).
+pub const MAX_SESSION_SCAN: usize = 10_000;
+
 /// One link's record, as [`Store::chained_records`] reads it.
 #[derive(Debug)]
 pub struct ChainedRecord {
@@ -1333,12 +1337,19 @@ impl Store {
         before: Option<&[u8]>,
         limit: usize,
     ) -> anyhow::Result<Page<Tombstone>> {
-        newest_first(&self.deletions, tenant, before, limit, |_, session| {
-            Ok(match self.tombstones.get(session_key(tenant, &session))? {
-                Some(v) => Step::Take(serde_json::from_slice(&v)?),
-                None => Step::Skip,
-            })
-        })
+        newest_first(
+            &self.deletions,
+            tenant,
+            before,
+            limit,
+            MAX_SESSION_SCAN,
+            |_, session| {
+                Ok(match self.tombstones.get(session_key(tenant, &session))? {
+                    Some(v) => Step::Take(serde_json::from_slice(&v)?),
+                    None => Step::Skip,
+                })
+            },
+        )
     }
 
     /// The gaps recorders reported for a session, by tab and sequence.
@@ -1373,7 +1384,13 @@ impl Store {
     /// A tenant's session summaries, newest activity first.
     pub fn sessions(&self, tenant: &TenantId) -> anyhow::Result<Vec<SessionSummary>> {
         Ok(self
-            .sessions_page(tenant, &SessionFilter::default(), None, usize::MAX)?
+            .sessions_scan(
+                tenant,
+                &SessionFilter::default(),
+                None,
+                usize::MAX,
+                usize::MAX,
+            )?
             .items)
     }
 
@@ -1382,8 +1399,11 @@ impl Store {
     /// `before` (a [`Page::next`] of an earlier page). Reads the
     /// `activity` index from the newest end, so a page costs what it returns
     /// plus the sessions the filter skips; a `from` bound ends the scan at the
-    /// first session last active before it. A page is followed by another only
-    /// when another session passes the filter, so the last page is never empty.
+    /// first session last active before it. At most [`MAX_SESSION_SCAN`]
+    /// sessions the filter refuses are examined: a search that matches little
+    /// may give a short page, even an empty one, with a `next` to go on from.
+    /// Otherwise a page is followed by another only when another session
+    /// passes the filter.
     pub fn sessions_page(
         &self,
         tenant: &TenantId,
@@ -1391,22 +1411,40 @@ impl Store {
         before: Option<&[u8]>,
         limit: usize,
     ) -> anyhow::Result<Page<SessionSummary>> {
-        newest_first(&self.activity, tenant, before, limit, |last_seen, id| {
-            if filter.from.is_some_and(|from| last_seen < from) {
-                return Ok(Step::Stop);
-            }
-            // Gone since the key was read: deleted, or active again (then
-            // it is at its new place, ahead of this page).
-            let Some(v) = self.sessions.get(session_key(tenant, &id))? else {
-                return Ok(Step::Skip);
-            };
-            let st: SessionState = serde_json::from_slice(&v)?;
-            Ok(if st.last_seen == last_seen && filter.accepts(&id, &st) {
-                Step::Take(st.summary(id))
-            } else {
-                Step::Skip
-            })
-        })
+        self.sessions_scan(tenant, filter, before, limit, MAX_SESSION_SCAN)
+    }
+
+    fn sessions_scan(
+        &self,
+        tenant: &TenantId,
+        filter: &SessionFilter,
+        before: Option<&[u8]>,
+        limit: usize,
+        max_skip: usize,
+    ) -> anyhow::Result<Page<SessionSummary>> {
+        newest_first(
+            &self.activity,
+            tenant,
+            before,
+            limit,
+            max_skip,
+            |last_seen, id| {
+                if filter.from.is_some_and(|from| last_seen < from) {
+                    return Ok(Step::Stop);
+                }
+                // Gone since the key was read: deleted, or active again (then
+                // it is at its new place, ahead of this page).
+                let Some(v) = self.sessions.get(session_key(tenant, &id))? else {
+                    return Ok(Step::Skip);
+                };
+                let st: SessionState = serde_json::from_slice(&v)?;
+                Ok(if st.last_seen == last_seen && filter.accepts(&id, &st) {
+                    Step::Take(st.summary(id))
+                } else {
+                    Step::Skip
+                })
+            },
+        )
     }
 
     /// A page of one session's events in client-time order (`descending` for
@@ -1545,6 +1583,7 @@ fn newest_first<T>(
     tenant: &TenantId,
     before: Option<&[u8]>,
     limit: usize,
+    max_skip: usize,
     mut item: impl FnMut(i64, SessionId) -> anyhow::Result<Step<T>>,
 ) -> anyhow::Result<Page<T>> {
     let prefix = tenant_prefix(tenant);
@@ -1553,14 +1592,22 @@ fn newest_first<T>(
         // Past every key of the tenant (`0x00` is its separator).
         None => [&prefix[..prefix.len() - 1], &[1u8][..]].concat(),
     };
-    let (mut items, mut last) = (Vec::new(), None);
+    let (mut items, mut last, mut skipped) = (Vec::new(), None, 0);
     for k in index.range(prefix.clone()..end).keys().rev() {
         let k = k?;
         let suffix = &k[prefix.len()..];
         let (at, session) = parse_time_suffix(suffix).context("corrupt index key")?;
         match item(at, session)? {
             Step::Stop => break,
-            Step::Skip => {}
+            // Enough refused for one request: the page ends here (maybe
+            // short, even empty) and the cursor goes on after this entry.
+            Step::Skip if skipped + 1 >= max_skip => {
+                return Ok(Page {
+                    items,
+                    next: Some(suffix.to_vec()),
+                })
+            }
+            Step::Skip => skipped += 1,
             Step::Take(_) if items.len() == limit => return Ok(Page { items, next: last }),
             Step::Take(t) => {
                 items.push(t);
@@ -2351,6 +2398,47 @@ mod tests {
             ..SessionFilter::default()
         };
         assert_eq!(all_pages(&store, &only_b, 1), [["b"]]);
+    }
+
+    /// A search that matches little among many sessions: one page examines a
+    /// bounded number of refused sessions, then ends (short, even empty) with
+    /// a cursor that goes on where it stopped, so nothing is skipped.
+    #[test]
+    fn a_search_that_matches_little_ends_its_page_after_a_bounded_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        for i in 0..10i64 {
+            put(&store, &format!("n{i}"), 100 - i, 0..1);
+        }
+        put(&store, "hit-old", 1, 0..1);
+        put(&store, "hit-new", 200, 0..1);
+        let hits = SessionFilter {
+            text: Some("hit".into()),
+            ..SessionFilter::default()
+        };
+        let mut before: Option<Vec<u8>> = None;
+        let (mut pages, mut found) = (0, Vec::new());
+        loop {
+            let page = store
+                .sessions_scan(&ten(), &hits, before.as_deref(), 10, 4)
+                .unwrap();
+            pages += 1;
+            found.extend(page.items.iter().map(|s| s.session_id.as_str().to_owned()));
+            match page.next {
+                Some(n) => before = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(found, ["hit-new", "hit-old"]);
+        // 10 refused sessions, at most 4 examined a page: n0-n3, n4-n7, then
+        // n8, n9 and the last hit.
+        assert_eq!(pages, 3);
+        // Unbounded, as `sessions()` reads, one page has both.
+        let all = store
+            .sessions_scan(&ten(), &hits, None, 10, usize::MAX)
+            .unwrap();
+        assert_eq!(all.items.len(), 2);
+        assert!(all.next.is_none());
     }
 
     #[test]

@@ -138,7 +138,9 @@ async function load({ quiet = false } = {}) {
     const empty = $("sessions-empty");
     empty.hidden = list.length > 0;
     if (!list.length) {
-      if (filtered()) empty.replaceChildren("No session matches these filters. ", h("a", { href: "#/" }, "Clear filters"));
+      // One page of a search looks at a bounded number of sessions.
+      if (state.next) empty.replaceChildren("No match among the sessions looked at for this page; Next looks further.");
+      else if (filtered()) empty.replaceChildren("No session matches these filters. ", h("a", { href: "#/" }, "Clear filters"));
       else
         empty.replaceChildren(
           "No sessions recorded yet. Open the ",
