@@ -15,13 +15,29 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use shared::api::EventRecord;
-use shared::{SessionId, TenantId};
+use shared::{SessionId, TenantId, UserId};
 use tokio::sync::{broadcast, watch};
 
 /// Messages a session's channel holds for its slowest subscriber. A live page
 /// sends a batch every few seconds; a subscriber this far behind re-reads from
 /// the store instead.
 pub const LIVE_BUFFER: usize = 256;
+
+/// Sessions one user follows at once: a review screen follows one, a wall of
+/// them a few dozen; a token looping over made-up session ids gets no more.
+pub const MAX_FOLLOWS_PER_USER: usize = 32;
+
+/// Live streams the collector serves at once, all tenants together.
+pub const MAX_FOLLOWERS: usize = 1_000;
+
+/// Why a follow was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// This user follows [`MAX_FOLLOWS_PER_USER`] sessions already.
+    User,
+    /// The collector serves [`MAX_FOLLOWERS`] streams already.
+    Collector,
+}
 
 /// One stored event as the live tail sends it.
 #[derive(Debug, Clone)]
@@ -42,6 +58,8 @@ pub struct Live {
 struct Inner {
     channels: Mutex<HashMap<Key, broadcast::Sender<LiveEvent>>>,
     subscribers: AtomicUsize,
+    /// Streams open per (tenant, user).
+    per_user: Mutex<HashMap<(TenantId, UserId), usize>>,
     /// Set once the collector is stopping: every stream ends.
     closing: watch::Sender<bool>,
 }
@@ -51,6 +69,7 @@ impl Default for Inner {
         Inner {
             channels: Mutex::default(),
             subscribers: AtomicUsize::default(),
+            per_user: Mutex::default(),
             closing: watch::channel(false).0,
         }
     }
@@ -63,11 +82,13 @@ pub struct Subscription {
     pub closing: watch::Receiver<bool>,
     live: Live,
     key: Key,
+    user: (TenantId, UserId),
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.live.inner.subscribers.fetch_sub(1, Ordering::Relaxed);
+        self.live.release_user(&self.user);
         let mut channels = self.live.lock();
         // This receiver still counts until the field is dropped after us.
         if channels
@@ -89,21 +110,61 @@ impl Live {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Follows a session from now on.
-    pub fn subscribe(&self, tenant: &TenantId, session: &SessionId) -> Subscription {
+    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, UserId), usize>> {
+        // As `lock`: every operation is a single update.
+        self.inner
+            .per_user
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn release_user(&self, user: &(TenantId, UserId)) {
+        let mut users = self.users();
+        if let Some(n) = users.get_mut(user) {
+            *n -= 1;
+            if *n == 0 {
+                users.remove(user);
+            }
+        }
+    }
+
+    /// `user` follows a session from now on, unless that user or the
+    /// collector already serves as many streams as it may.
+    pub fn subscribe(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        user: &UserId,
+    ) -> Result<Subscription, Full> {
+        let user = (tenant.clone(), user.clone());
+        {
+            let mut users = self.users();
+            let n = users.entry(user.clone()).or_insert(0);
+            if *n >= MAX_FOLLOWS_PER_USER {
+                return Err(Full::User);
+            }
+            if self.inner.subscribers.fetch_add(1, Ordering::Relaxed) >= MAX_FOLLOWERS {
+                self.inner.subscribers.fetch_sub(1, Ordering::Relaxed);
+                if *n == 0 {
+                    users.remove(&user);
+                }
+                return Err(Full::Collector);
+            }
+            *n += 1;
+        }
         let key = (tenant.clone(), session.clone());
         let rx = self
             .lock()
             .entry(key.clone())
             .or_insert_with(|| broadcast::channel(LIVE_BUFFER).0)
             .subscribe();
-        self.inner.subscribers.fetch_add(1, Ordering::Relaxed);
-        Subscription {
+        Ok(Subscription {
             rx,
             closing: self.inner.closing.subscribe(),
             live: self.clone(),
             key,
-        }
+            user,
+        })
     }
 
     /// Whether anybody follows this session (ingest skips building the
@@ -146,8 +207,9 @@ mod tests {
             SessionId::parse("s").unwrap(),
         );
         assert!(!live.is_followed(&t, &s));
-        let a = live.subscribe(&t, &s);
-        let b = live.subscribe(&t, &s);
+        let u = UserId::parse("ana").unwrap();
+        let a = live.subscribe(&t, &s, &u).unwrap();
+        let b = live.subscribe(&t, &s, &u).unwrap();
         assert_eq!(live.subscribers(), 2);
         drop(a);
         assert!(live.is_followed(&t, &s));
@@ -163,10 +225,55 @@ mod tests {
             TenantId::parse("acme").unwrap(),
             SessionId::parse("s").unwrap(),
         );
-        let before = live.subscribe(&t, &s);
+        let u = UserId::parse("ana").unwrap();
+        let before = live.subscribe(&t, &s, &u).unwrap();
         assert!(!*before.closing.borrow());
         live.close_all();
         assert!(*before.closing.borrow());
-        assert!(*live.subscribe(&t, &s).closing.borrow());
+        assert!(*live.subscribe(&t, &s, &u).unwrap().closing.borrow());
+    }
+
+    #[test]
+    fn follows_are_capped_per_user_and_in_all() {
+        let live = Live::default();
+        let t = TenantId::parse("acme").unwrap();
+        let (ana, bo) = (UserId::parse("ana").unwrap(), UserId::parse("bo").unwrap());
+        let session = |i: usize| SessionId::parse(format!("s-{i}")).unwrap();
+        let mut ana_subs: Vec<_> = (0..MAX_FOLLOWS_PER_USER)
+            .map(|i| live.subscribe(&t, &session(i), &ana).unwrap())
+            .collect();
+        assert_eq!(
+            live.subscribe(&t, &session(999), &ana).err(),
+            Some(Full::User)
+        );
+        // Another user is not held back by ana's.
+        let bo_sub = live.subscribe(&t, &session(999), &bo).unwrap();
+        // One of ana's streams ends: ana may follow another.
+        ana_subs.pop();
+        ana_subs.push(live.subscribe(&t, &session(998), &ana).unwrap());
+        drop(bo_sub);
+        drop(ana_subs);
+        assert_eq!(live.subscribers(), 0);
+        assert!(live.users().is_empty());
+        // The collector's total, across users.
+        let users: Vec<UserId> = (0..MAX_FOLLOWERS / MAX_FOLLOWS_PER_USER + 1)
+            .map(|i| UserId::parse(format!("u{i}")).unwrap())
+            .collect();
+        let mut all = Vec::new();
+        let mut refused = None;
+        'fill: for u in &users {
+            for i in 0..MAX_FOLLOWS_PER_USER {
+                match live.subscribe(&t, &session(i), u) {
+                    Ok(sub) => all.push(sub),
+                    Err(e) => {
+                        refused = Some(e);
+                        break 'fill;
+                    }
+                }
+            }
+        }
+        assert_eq!(refused, Some(Full::Collector));
+        assert_eq!(all.len(), MAX_FOLLOWERS);
+        assert_eq!(live.subscribers(), MAX_FOLLOWERS);
     }
 }

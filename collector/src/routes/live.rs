@@ -23,7 +23,10 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::audit::record_access;
 use crate::auth::Reader;
 use crate::error::ApiError;
-use crate::live::{Live, Subscription};
+use crate::live::{Full, Live, Subscription};
+
+// The 429's message names the per-user limit.
+const _: () = assert!(crate::live::MAX_FOLLOWS_PER_USER == 32);
 use crate::routes::sessions::{blocking, parse_session};
 use crate::store::{SessionStatus, Store};
 
@@ -74,7 +77,9 @@ fn parse_position(s: &str) -> Result<u64, ApiError> {
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 410, response = crate::openapi::Gone),
+        (status = 429, response = crate::openapi::TooManyRequests),
         (status = 500, response = crate::openapi::Internal),
+        (status = 503, response = crate::openapi::Unavailable),
     ),
     security(("reader_token" = [])),
 )]
@@ -102,12 +107,24 @@ pub async fn live(
         .map(|s| parse_position(&s))
         .transpose()?;
     let store = store.into_inner();
+    // Subscribe before reading the store: whatever is stored from here on is
+    // either read below or arrives on the channel. Refused (and not recorded
+    // as a view) when this user, or the collector, follows all it may.
+    let sub = live
+        .subscribe(&who.tenant, &session, &who.user)
+        .map_err(|full| match full {
+            Full::User => ApiError::TooManyRequests {
+                // (The number is MAX_FOLLOWS_PER_USER's; a check below keeps them in step.)
+                scope: "user (at most 32 live follows at once)",
+                retry_after_secs: 5,
+            },
+            Full::Collector => ApiError::Unavailable(
+                "the collector serves as many live follows as it may; try again later".into(),
+            ),
+        })?;
     // Every connection is a view, a claimed resume too: any client can send a
     // `Last-Event-ID`. A user's reconnects within a minute are one entry.
     record_access(&store, &who, &req, AccessAction::Viewed, &session).await?;
-    // Subscribe before reading the store: whatever is stored from here on is
-    // either read below or arrives on the channel.
-    let sub = live.subscribe(&who.tenant, &session);
     let next = match last {
         Some(n) => n.saturating_add(1),
         None => {

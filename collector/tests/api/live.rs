@@ -184,3 +184,42 @@ async fn a_follower_of_another_tenant_sees_nothing_and_credentials_are_required(
     drop(other);
     app.stop().await;
 }
+
+/// One token opening live follows of made-up sessions in a loop gets a
+/// bounded number of streams: the next is refused (429) and not recorded as a
+/// view. Another user is not held back.
+#[tokio::test]
+async fn live_follows_are_bounded_per_user() {
+    let app = TestApp::spawn().await;
+    let mut open = Vec::new();
+    for i in 0..collector::live::MAX_FOLLOWS_PER_USER {
+        open.push(Sse::connect(&app, AGENT_TOKEN, &format!("made-up-{i}"), None).await);
+    }
+    let res = app.get("/api/v1/sessions/one-more/live").await;
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert_error(res, 429, "rate_limited").await;
+    let log: serde_json::Value = app
+        .get_as(Some(ADMIN_TOKEN), "/api/v1/audit?entity_id=one-more")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        log["records"],
+        serde_json::json!([]),
+        "the refused follow was recorded"
+    );
+    // The control: an accepted follow of it is on record.
+    let log: serde_json::Value = app
+        .get_as(Some(ADMIN_TOKEN), "/api/v1/audit?entity_id=made-up-0")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["records"].as_array().map(Vec::len), Some(1), "{log}");
+    // Another user is not held back. (A stream that ends frees its place once
+    // the collector notices, at its next write: the unit test in `live.rs`.)
+    let admin = Sse::connect(&app, ADMIN_TOKEN, "one-more", None).await;
+    drop((open, admin));
+    app.stop().await;
+}
