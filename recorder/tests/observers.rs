@@ -614,6 +614,42 @@ async fn hash_changes_and_back_forward_are_recorded() {
     eval(&format!("history.replaceState(null, '', {orig:?});"));
 }
 
+/// A modal or a wizard step pushed without changing the URL, then Back: the
+/// back is recorded although the URL is the same (the browser tells the
+/// history entries apart).
+#[wasm_bindgen_test]
+async fn back_to_an_entry_with_the_same_url_is_recorded() {
+    let orig = original_url();
+    begin("");
+    let o = origin();
+    eval("history.pushState({}, '', '/cotrail-modal');");
+    eval("history.pushState({modal: 1}, '', location.href);");
+    wait_for("both pushes", 3_000.0, || {
+        (page_changes()
+            .iter()
+            .filter(|(n, u)| n == "push" && *u == format!("{o}/cotrail-modal"))
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .await;
+    eval("history.back();");
+    let changes = wait_for("the back", 3_000.0, || {
+        let c = page_changes();
+        (c.last().map(|(n, u)| (n.as_str(), u.clone()))
+            == Some(("pop", format!("{o}/cotrail-modal"))))
+        .then_some(c)
+    })
+    .await;
+    // Nothing else: a popstate the page dispatches itself is still noise.
+    eval("window.dispatchEvent(new PopStateEvent('popstate', {state: null}));");
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_eq!(page_changes(), changes);
+    end();
+    eval(&format!("history.replaceState(null, '', {orig:?});"));
+}
+
 #[wasm_bindgen_test]
 async fn a_new_fragment_after_going_back_or_by_replace_is_a_hash_change() {
     let orig = original_url();

@@ -90,6 +90,8 @@ pub fn is_new_page(last_url: Option<&str>, url: &str, nav: Navigation) -> bool {
 
 struct State {
     last_url: Option<String>,
+    /// The history entry (Navigation API) of the last page change recorded.
+    last_entry: Option<String>,
     /// `history.length` when the last page change was recorded.
     last_len: f64,
     /// Ids of the history entries this page has been on, made or found at
@@ -215,9 +217,15 @@ fn record(
     len: f64,
 ) {
     let mut nav = nav;
+    let entry = entry_id();
     {
         let mut s = state.borrow_mut();
-        if !is_new_page(s.last_url.as_deref(), &url, nav) {
+        // Back or forward to another entry with the same URL (a modal or a
+        // wizard step pushed without changing it) is a page change too, where
+        // the browser tells entries apart.
+        let other_entry = nav == Navigation::Pop && entry.is_some() && entry != s.last_entry;
+        if !other_entry && !is_new_page(s.last_url.as_deref(), &url, nav) {
+            s.last_entry = entry;
             return;
         }
         // A fragment link fires `popstate` before `hashchange`, and the repeat
@@ -225,8 +233,8 @@ fn record(
         // change, not back or forward. New: an entry id never seen (Navigation
         // API), else a longer history (which misses a fragment link after going
         // back, a `location.replace` and the 50-entry cap).
-        let new_entry = match entry_id() {
-            Some(id) if nav == Navigation::Pop => !s.seen.contains(&id),
+        let new_entry = match &entry {
+            Some(id) if nav == Navigation::Pop => !s.seen.contains(id),
             _ => len > s.last_len,
         };
         if nav == Navigation::Pop
@@ -238,6 +246,7 @@ fn record(
             nav = Navigation::Hash;
         }
         s.last_url = Some(url.clone());
+        s.last_entry = entry;
         s.last_len = len;
     }
     let title = title(core);
@@ -302,6 +311,7 @@ impl PageObserver {
     pub fn new(core: &Rc<Core>, window: &Window) -> Self {
         let state = Rc::new(RefCell::new(State {
             last_url: None,
+            last_entry: None,
             last_len: 0.0,
             seen: Vec::new(),
             pending: Vec::new(),
