@@ -167,8 +167,15 @@ impl Core {
             data,
         };
         let json = json::event(&event);
+        let was_saved = self.transport.borrow().mirrored();
         let seq = self.transport.borrow_mut().push(json, now);
-        if !self.transport.borrow().mirrored() {
+        let saved = self.transport.borrow().mirrored();
+        if was_saved && !saved {
+            // Once the transport is free: the page's `console.warn` may call
+            // back into the recorder.
+            crate::console::warn("cotrail: cannot save events in localStorage; a reload while the collector is unreachable may lose them");
+        }
+        if !saved {
             // No saved key records this seq as taken: record it directly.
             identity::store_seq(seq + 1);
         }

@@ -26,7 +26,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{RequestInit, Response};
 
-use crate::console::warn_later as warn;
+use crate::console::warn;
 use crate::queue::{Limits, Queue};
 use crate::recorder::Core;
 use crate::retry::{classify, Backoff, Outcome};
@@ -184,9 +184,8 @@ impl Transport {
             q.last_json()
                 .is_some_and(|j| storage::save_event(&self.own.session, &self.own.tab, seq, j))
         };
-        if !ok && self.own.saved {
-            warn("cotrail: cannot save events in localStorage; a reload while the collector is unreachable may lose them");
-        }
+        // (The caller warns when this turns `mirrored` false, once it no
+        // longer holds the transport: see `Core::record`.)
         // Everything is saved again once the queue holds only events saved
         // since (here: this one alone).
         self.own.saved = ok && (self.own.saved || self.own.queue.len() == 1);
@@ -371,6 +370,10 @@ fn status_of(value: &JsValue) -> (Option<u16>, Option<String>) {
 fn settled(core: &Rc<Core>, result: &JsValue) {
     let (status, retry_after) = status_of(result);
     let outcome = classify(status, retry_after.as_deref());
+    // Written once the transport is free again: a page that records its
+    // console warnings (`console.warn` wrapped to call `recordCustom`) calls
+    // back into the recorder.
+    let mut warning = None;
     {
         let mut t = core.transport.borrow_mut();
         match outcome {
@@ -391,7 +394,7 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 let mut msg = String::from("cotrail: the collector rejected a batch (HTTP ");
                 crate::text::push_int(&mut msg, u64::from(status.unwrap_or(0)));
                 msg.push_str("); events it refuses are reported lost, not retried");
-                warn(&msg);
+                warning = Some(msg);
             }
             Outcome::Retry { after_ms } => {
                 t.own_first = t.sending_adopted;
@@ -409,6 +412,9 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 return;
             }
         }
+    }
+    if let Some(msg) = warning {
+        warn(&msg);
     }
     pump(core, false);
     core.arm_flush();
