@@ -84,6 +84,31 @@ global::page_global! {
     static RECORDER: RefCell<Option<Recorder>> = RefCell::new(None);
 }
 
+global::page_global! {
+    /// The configuration the running recorder was started with, and the timer
+    /// of a restart as a new tab (see [`restart_as_new_tab`]).
+    static RESTART: RefCell<(Option<JsValue>, Option<timer::Timer>)> = RefCell::new((None, None));
+}
+
+/// Starts the recorder again, with the same configuration, as a new tab (a
+/// new tab id, its sequence from 0), once the current task is over: the page
+/// came back from the back/forward cache and found its tab taken by another
+/// page meanwhile. Called from the recorder's own listener, hence the timer.
+pub(crate) fn restart_as_new_tab() {
+    let restart = timer::Timer::once(0, || {
+        let config = RESTART.with(|r| r.borrow_mut().0.take());
+        stop();
+        identity::remove(identity::TAB_KEY);
+        identity::remove(identity::SEQ_KEY);
+        if let Some(config) = config {
+            if let Err(e) = start(config) {
+                console::warn_js("cotrail: could not start again as a new tab", &e.into());
+            }
+        }
+    });
+    RESTART.with(|r| r.borrow_mut().1 = Some(restart));
+}
+
 fn core() -> Option<Rc<Core>> {
     RECORDER.with(|r| r.borrow().as_ref().map(|r| r.core().clone()))
 }
@@ -107,6 +132,7 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
     let send = js_sys::Reflect::get(&config, &JsValue::from_str("send"))
         .ok()
         .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    RESTART.with(|r| r.borrow_mut().0 = Some(config.clone()));
     let config = config::Config::parse(get, |w| console::warn(&concat(&["cotrail: ", &w])))
         .map_err(|e| JsError::new(&concat(&["cotrail: ", &e.0])))?;
     let recorder = Recorder::start(config, send)

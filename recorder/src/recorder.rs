@@ -221,6 +221,14 @@ impl Core {
     /// continues the tab's sequence where the pages shown meanwhile left it,
     /// and records the return (the `pageshow` event).
     fn returned(self: &Rc<Self>, observers: &Observers, event: &web_sys::Event) {
+        // Another page took the tab while this one was in the cache (the tab
+        // was duplicated, and the duplicate went back to this page, loaded
+        // anew): it has been using the tab's id and sequence numbers, so this
+        // page starts over as a tab of its own.
+        if !storage::still_released_by(self.tab_id.as_str(), &self.page_id) {
+            crate::restart_as_new_tab();
+            return;
+        }
         let now = self.now();
         self.beat();
         let stored = identity::reclaim(self.session_id.as_str(), self.tab_id.as_str());
@@ -260,7 +268,7 @@ impl Core {
         observers.flush(self);
         transport::send_for_unload(self);
         if leaving {
-            storage::release(self.tab_id.as_str(), &self.page_id);
+            storage::release(self.tab_id.as_str(), &self.page_id, js_sys::Date::now());
         } else {
             // Hidden: its heartbeat may be late from now on.
             self.beat_if(true);

@@ -11,7 +11,9 @@
 //! - `cotrail|e|<session>|<tab>|<seq>`: one encoded event;
 //! - `cotrail|g|<session>|<tab>`: the tab's unacknowledged gap records (JSON);
 //! - `cotrail|live|<tab>`: `<time>|<page>` heartbeat of the page owning a tab
-//!   (`|h` after it while the page is hidden, see [`HIDDEN_STALE_MS`]),
+//!   (`|h` after it while the page is hidden, see [`HIDDEN_STALE_MS`]; `|r`
+//!   once the page has left and released the tab, so a page back from the
+//!   back/forward cache can tell whether another page took the tab since),
 //!   so a duplicated tab (which copies `sessionStorage`) can tell that its tab id
 //!   is taken, and a dead tab's queue can be adopted;
 //! - `cotrail|n|<session>|<tab>`: `<next seq> <time>`, written by a page that
@@ -56,12 +58,23 @@ pub const HIDDEN_STALE_MS: f64 = 180_000.0;
 pub fn fresh(heartbeat: &str, now: f64) -> bool {
     let mut parts = split_byte(heartbeat, b'|');
     let at = parts.next().and_then(parse_u64).unwrap_or(0) as f64;
-    let stale = if parts.nth(1) == Some("h") {
-        HIDDEN_STALE_MS
-    } else {
-        HEARTBEAT_STALE_MS
+    let stale = match parts.nth(1) {
+        Some("h") => HIDDEN_STALE_MS,
+        // Released: the page has left.
+        Some("r") => return false,
+        _ => HEARTBEAT_STALE_MS,
     };
     now - at < stale
+}
+
+/// Heartbeats older than this are removed by the next page that loads
+/// (released or stale ones: a back/forward cache entry is kept for minutes).
+const LIVE_TTL_MS: f64 = 3_600_000.0;
+
+/// The page id of a heartbeat and whether it was released.
+fn holder(heartbeat: &str) -> (Option<&str>, bool) {
+    let mut parts = split_byte(heartbeat, b'|').skip(1);
+    (parts.next(), parts.next() == Some("r"))
 }
 
 fn local() -> Option<Storage> {
@@ -195,7 +208,7 @@ pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool, owned_only: bool
             && s.get_item(&live_key(tab))
                 .ok()
                 .flatten()
-                .is_none_or(|v| split_byte(&v, b'|').nth(1) != Some(page))
+                .is_none_or(|v| holder(&v) != (Some(page), false))
         {
             return;
         }
@@ -210,16 +223,31 @@ pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool, owned_only: bool
 }
 
 /// The page is going away: release the tab so the next page of it (a reload)
-/// does not mistake it for a live duplicate.
-pub fn release(tab: &str, page: &str) {
+/// does not mistake it for a live duplicate. The release names the page, so
+/// that page, back from the back/forward cache, can tell whether another
+/// page took the tab meanwhile ([`still_released_by`]).
+pub fn release(tab: &str, page: &str, now: f64) {
     if let Some(s) = local() {
         let key = live_key(tab);
         if let Ok(Some(v)) = s.get_item(&key) {
-            if split_byte(&v, b'|').nth(1) == Some(page) {
-                let _ = s.remove_item(&key);
+            if holder(&v) == (Some(page), false) {
+                let mut v = crate::text::int(now as u64);
+                v.push('|');
+                v.push_str(page);
+                v.push_str("|r");
+                let _ = s.set_item(&key, &v);
             }
         }
     }
+}
+
+/// Nobody took `tab` since `page` released it: the page, back from the
+/// back/forward cache, may go on with the tab's id and sequence. (A
+/// duplicate of the tab, opened meanwhile, may have taken both.)
+pub fn still_released_by(tab: &str, page: &str) -> bool {
+    local()
+        .and_then(|s| s.get_item(&live_key(tab)).ok().flatten())
+        .is_some_and(|v| holder(&v) == (Some(page), true))
 }
 
 /// Another live page owns `tab` (this page is a duplicated tab).
@@ -286,8 +314,15 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
     let mut live: Vec<&str> = Vec::new();
     for k in &keys {
         if let Some(t) = k.strip_prefix("cotrail|live|") {
-            if s.get_item(k).ok().flatten().is_some_and(|v| fresh(&v, now)) {
+            let Some(v) = s.get_item(k).ok().flatten() else {
+                continue;
+            };
+            if fresh(&v, now) {
                 live.push(t);
+            } else if now - split_byte(&v, b'|').next().and_then(parse_u64).unwrap_or(0) as f64
+                > LIVE_TTL_MS
+            {
+                let _ = s.remove_item(k);
             }
         }
     }
@@ -390,6 +425,11 @@ mod tests {
         assert!(fresh(&at(HIDDEN_STALE_MS - 1.0, "|h"), now));
         assert!(!fresh(&at(HIDDEN_STALE_MS, "|h"), now));
         assert!(!fresh("garbage", now));
+        // Released: gone at once, and whose release it is.
+        assert!(!fresh(&at(0.0, "|r"), now));
+        assert_eq!(holder(&at(0.0, "|r")), (Some("p"), true));
+        assert_eq!(holder(&at(0.0, "|h")), (Some("p"), false));
+        assert_eq!(holder(&at(0.0, "")), (Some("p"), false));
     }
 
     #[test]
