@@ -15,6 +15,10 @@ use shared::{SessionId, TabId};
 pub const SESSION_KEY: &str = "cotrail.session";
 pub const TAB_KEY: &str = "cotrail.tab";
 pub const SEQ_KEY: &str = "cotrail.seq";
+/// The page of this tab that last took the tab id (a page id): a page back
+/// from the back/forward cache tells the tab's own later pages, which went on
+/// with its id, from a duplicate's (see `Core::returned`).
+pub const PAGE_KEY: &str = "cotrail.page";
 
 /// The tab's identity for this page.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -221,14 +221,20 @@ impl Core {
     /// continues the tab's sequence where the pages shown meanwhile left it,
     /// and records the return (the `pageshow` event).
     fn returned(self: &Rc<Self>, observers: &Observers, event: &web_sys::Event) {
-        // Another page took the tab while this one was in the cache (the tab
-        // was duplicated, and the duplicate went back to this page, loaded
-        // anew): it has been using the tab's id and sequence numbers, so this
-        // page starts over as a tab of its own.
-        if !storage::still_released_by(self.tab_id.as_str(), &self.page_id) {
+        // The tab id's last claim is this page's, or a later page's of this
+        // very tab (it went on with the sequence, which `reclaim` reads back).
+        // A page of another tab took it while this one was in the cache (the
+        // tab was duplicated and the duplicate went back to this page, loaded
+        // anew): it has used the id and sequence numbers, so this page starts
+        // over as a tab of its own.
+        let holder = storage::tab_holder(self.tab_id.as_str());
+        let ours = holder.as_deref() == Some(self.page_id.as_str())
+            || (holder.is_some() && holder == identity::get(identity::PAGE_KEY));
+        if !ours {
             crate::restart_as_new_tab();
             return;
         }
+        identity::set(identity::PAGE_KEY, &self.page_id);
         let now = self.now();
         self.beat();
         let stored = identity::reclaim(self.session_id.as_str(), self.tab_id.as_str());
@@ -299,6 +305,7 @@ impl Recorder {
         let id = identity::load(config.session_id.clone(), |tab| {
             storage::owned_elsewhere(tab, &page_id, js_sys::Date::now())
         });
+        identity::set(identity::PAGE_KEY, &page_id);
         let transport = Transport::new(
             config.batches_url(),
             id.session_id.as_str(),

@@ -12,8 +12,8 @@
 //! - `cotrail|g|<session>|<tab>`: the tab's unacknowledged gap records (JSON);
 //! - `cotrail|live|<tab>`: `<time>|<page>` heartbeat of the page owning a tab
 //!   (`|h` after it while the page is hidden, see [`HIDDEN_STALE_MS`]; `|r`
-//!   once the page has left and released the tab, so a page back from the
-//!   back/forward cache can tell whether another page took the tab since),
+//!   once the page has left and released the tab; a page back from the
+//!   back/forward cache reads whose it is, see `Core::returned`),
 //!   so a duplicated tab (which copies `sessionStorage`) can tell that its tab id
 //!   is taken, and a dead tab's queue can be adopted;
 //! - `cotrail|n|<session>|<tab>`: `<next seq> <time>`, written by a page that
@@ -73,7 +73,8 @@ const LIVE_TTL_MS: f64 = 3_600_000.0;
 
 /// The page id of a heartbeat and whether it was released.
 fn holder(heartbeat: &str) -> (Option<&str>, bool) {
-    let mut parts = split_byte(heartbeat, b'|').skip(1);
+    let mut parts = split_byte(heartbeat, b'|');
+    parts.next(); // the time
     (parts.next(), parts.next() == Some("r"))
 }
 
@@ -224,8 +225,8 @@ pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool, owned_only: bool
 
 /// The page is going away: release the tab so the next page of it (a reload)
 /// does not mistake it for a live duplicate. The release names the page, so
-/// that page, back from the back/forward cache, can tell whether another
-/// page took the tab meanwhile ([`still_released_by`]).
+/// that page, back from the back/forward cache, can tell whether a page of
+/// another tab took the tab id meanwhile ([`tab_holder`]).
 pub fn release(tab: &str, page: &str, now: f64) {
     if let Some(s) = local() {
         let key = live_key(tab);
@@ -241,13 +242,10 @@ pub fn release(tab: &str, page: &str, now: f64) {
     }
 }
 
-/// Nobody took `tab` since `page` released it: the page, back from the
-/// back/forward cache, may go on with the tab's id and sequence. (A
-/// duplicate of the tab, opened meanwhile, may have taken both.)
-pub fn still_released_by(tab: &str, page: &str) -> bool {
-    local()
-        .and_then(|s| s.get_item(&live_key(tab)).ok().flatten())
-        .is_some_and(|v| holder(&v) == (Some(page), true))
+/// The page that last claimed `tab` (live or released), if a claim is there.
+pub fn tab_holder(tab: &str) -> Option<String> {
+    let v = local().and_then(|s| s.get_item(&live_key(tab)).ok().flatten())?;
+    holder(&v).0.map(String::from)
 }
 
 /// Another live page owns `tab` (this page is a duplicated tab).

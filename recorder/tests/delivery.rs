@@ -701,19 +701,38 @@ async fn a_hidden_pages_heartbeat_stays_fresh_for_throttled_timers() {
 /// was duplicated and the duplicate went back to this page, loaded anew,
 /// going on with the tab's id and sequence numbers): shown again, it starts
 /// over as a tab of its own, so the two never send different events at the
-/// same numbers. The control: shown again with its tab still released, it
-/// goes on with it.
+/// same numbers. The controls: shown again with its tab still released, or
+/// taken by the tab's own next page, it goes on with it.
 #[wasm_bindgen_test]
 async fn a_page_back_from_the_cache_whose_tab_was_taken_starts_as_a_new_tab() {
     begin("");
     let (session_id, tab) = ids();
     let leave = "dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}));";
     let back = "dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}));";
-    // The control first: nobody took the tab.
+    // The controls first: nobody took the tab; the tab's own next page took
+    // it (and went on with its sequence, in this tab's sessionStorage).
     eval(leave);
     eval(back);
     sleep(50).await;
     assert_eq!(ids(), (session_id.clone(), tab.clone()));
+    eval(leave);
+    live_marker(&tab, &format!("{}|next-page|r", now() as u64));
+    eval("sessionStorage.setItem('cotrail.page', 'next-page');");
+    eval(back);
+    sleep(50).await;
+    assert_eq!(ids(), (session_id.clone(), tab.clone()));
+    assert_eq!(
+        session("cotrail.page").as_deref(),
+        Some(
+            eval_str(&format!(
+                "return localStorage.getItem('cotrail|live|{tab}')"
+            ))
+            .split('|')
+            .nth(1)
+            .unwrap()
+        ),
+        "this page holds the tab again"
+    );
     // Now a duplicate takes it while this page is in the cache.
     eval(leave);
     live_marker(&tab, &format!("{}|the-duplicate", now() as u64));
