@@ -190,6 +190,32 @@ pub fn type_watch_options() -> web_sys::MutationObserverInit {
     options
 }
 
+/// A handler that also listens in every shadow root the recorder sees.
+pub type RootHandler = alloc::rc::Rc<dyn Fn(&web_sys::Event)>;
+
+/// Shadow roots given listeners at most: each keeps its root alive until the
+/// recorder stops.
+const MAX_HOOKED_ROOTS: usize = 256;
+
+crate::global::page_global! {
+    /// The handlers of events that do not leave a shadow root (`scroll`,
+    /// `submit`: not composed, so the document's listener never sees them),
+    /// and the listeners [`see_shadow_root`] added for them.
+    static ROOT_HOOKS: core::cell::RefCell<(Vec<(crate::listener::EventKind, RootHandler)>, Vec<crate::listener::Listener>)> =
+        core::cell::RefCell::new((Vec::new(), Vec::new()));
+}
+
+/// Listens to `kind` with `handler` in every shadow root seen from now on.
+pub fn hook_roots(kind: crate::listener::EventKind, handler: RootHandler) {
+    ROOT_HOOKS.with(|h| h.borrow_mut().0.push((kind, handler)));
+}
+
+/// Removes the handlers and every listener added for them (on stop).
+pub fn unhook_roots() {
+    let hooks = ROOT_HOOKS.with(|h| core::mem::take(&mut *h.borrow_mut()));
+    drop(hooks);
+}
+
 /// Sets (or clears, on stop) the observer [`see_shadow_root`] extends.
 pub fn set_type_watch(observer: Option<web_sys::MutationObserver>) {
     TYPE_WATCH.with(|w| *w.borrow_mut() = observer);
@@ -213,6 +239,19 @@ fn see_shadow_root(el: &Element) {
         set.borrow().add(root.unchecked_ref());
     });
     remember_passwords_in(&root);
+    let listeners: Vec<crate::listener::Listener> = ROOT_HOOKS.with(|h| {
+        let h = h.borrow();
+        if h.1.len() >= MAX_HOOKED_ROOTS * h.0.len().max(1) {
+            return Vec::new();
+        }
+        h.0.iter()
+            .map(|(kind, handler)| {
+                let handler = handler.clone();
+                crate::listener::Listener::new(root.unchecked_ref(), *kind, move |e| handler(e))
+            })
+            .collect()
+    });
+    ROOT_HOOKS.with(|h| h.borrow_mut().1.extend(listeners));
     TYPE_WATCH.with(|w| {
         if let Some(observer) = w.borrow().as_ref() {
             let _ = observer.observe_with_options(root.unchecked_ref(), &type_watch_options());

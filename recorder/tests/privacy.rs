@@ -427,6 +427,43 @@ async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show
     host.remove();
 }
 
+/// A component's own scroller and form (Ionic's `ion-content`, a Lit form):
+/// `scroll` and `submit` do not leave a shadow root, so the recorder listens
+/// in each one it sees (from the first event that comes out of it).
+#[wasm_bindgen_test]
+async fn scrolls_and_submits_inside_a_shadow_root_are_recorded() {
+    let host = mount(r#"<div id="sr-comp"></div>"#);
+    shadow(
+        "sr-comp",
+        r#"<div id="sr-pane" style="height:60px;overflow:auto"><div style="height:900px">long</div></div>
+           <form id="sr-form" action="/apply?secret=1"><button id="sr-go" type="button">Go</button></form>"#,
+    );
+    in_shadow(
+        "sr-comp",
+        "root.getElementById('sr-form').addEventListener('submit', function (e) { e.preventDefault(); });",
+    );
+    begin("");
+    // The first event out of the component: the recorder sees its root.
+    in_shadow("sr-comp", "root.getElementById('sr-go').click();");
+    first_on("CLICK", "sr-go").await;
+    in_shadow("sr-comp", "root.getElementById('sr-pane').scrollTop = 400;");
+    in_shadow("sr-comp", "root.getElementById('sr-form').requestSubmit();");
+    let scroll = first_on("SCROLL", "sr-pane").await;
+    assert_eq!(scroll["data"]["y"], 400, "{scroll}");
+    let form = first_on("FORM", "sr-form").await;
+    assert!(
+        form["data"]["action"].as_str().unwrap().ends_with("/apply"),
+        "{form}"
+    );
+    // Stopped: the listeners in the root are gone with the rest.
+    end();
+    let before = events().len();
+    in_shadow("sr-comp", "root.getElementById('sr-pane').scrollTop = 10;");
+    sleep(400).await;
+    assert_eq!(events().len(), before);
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn marks_and_blocks_reach_into_open_shadow_roots() {
     let host = mount(

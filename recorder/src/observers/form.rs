@@ -21,7 +21,8 @@ pub struct FormObserver {
 impl FormObserver {
     pub fn new(core: &Rc<Core>, document: &Document) -> Self {
         let core = core.clone();
-        let listener = Listener::new(document, EventKind::Submit, move |event| {
+        // Also in shadow roots: `submit` does not leave one.
+        let handler: element::RootHandler = Rc::new(move |event: &web_sys::Event| {
             let Some(form) = event
                 .target()
                 .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
@@ -50,8 +51,9 @@ impl FormObserver {
                 }),
             );
         });
+        element::hook_roots(EventKind::Submit, handler.clone());
         FormObserver {
-            _listener: listener,
+            _listener: Listener::new(document, EventKind::Submit, move |e| handler(e)),
         }
     }
 }

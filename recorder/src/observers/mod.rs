@@ -64,3 +64,11 @@ impl Observers {
         self.selection.flush();
     }
 }
+
+impl Drop for Observers {
+    fn drop(&mut self) {
+        // The listeners shadow roots were given for the scroll and form
+        // observers go with them.
+        crate::element::unhook_roots();
+    }
+}

@@ -97,9 +97,9 @@ fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>) {
 impl ScrollObserver {
     pub fn new(core: &Rc<Core>, document: &Document) -> Self {
         let state = Rc::new(RefCell::new(State::default()));
-        let listener = {
+        let handler: element::RootHandler = {
             let (core, state) = (core.clone(), state.clone());
-            Listener::new(document, EventKind::Scroll, move |event| {
+            Rc::new(move |event: &web_sys::Event| {
                 // The page scrolling targets the document; anything else is an element.
                 let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
                 if target.as_ref().is_some_and(element::is_blocked) {
@@ -147,10 +147,12 @@ impl ScrollObserver {
                 }
             })
         };
+        // Also in shadow roots: an element's `scroll` does not leave one.
+        element::hook_roots(EventKind::Scroll, handler.clone());
         ScrollObserver {
             core: core.clone(),
             state,
-            _listener: listener,
+            _listener: Listener::new(document, EventKind::Scroll, move |e| handler(e)),
         }
     }
 
