@@ -1477,14 +1477,20 @@ impl Store {
                 k
             }
         };
+        // A cursor narrows the window, never widens it: one handed out under
+        // other `from`/`to` bounds does not reach past this request's.
         let (mut lo, mut hi) = (std::ops::Bound::Included(lo), std::ops::Bound::Excluded(hi));
         if let Some(after) = after {
             let mut k = prefix.clone();
             k.extend_from_slice(after);
-            if descending {
-                hi = std::ops::Bound::Excluded(k);
-            } else {
-                lo = std::ops::Bound::Excluded(k);
+            match (descending, &lo, &hi) {
+                (true, _, std::ops::Bound::Excluded(h)) if k < *h => {
+                    hi = std::ops::Bound::Excluded(k)
+                }
+                (false, std::ops::Bound::Included(l), _) if k >= *l => {
+                    lo = std::ops::Bound::Excluded(k)
+                }
+                _ => {}
             }
         }
         let types: Vec<u8> = filter.types.iter().map(|t| type_code(*t)).collect();
@@ -2398,6 +2404,43 @@ mod tests {
             ..SessionFilter::default()
         };
         assert_eq!(all_pages(&store, &only_b, 1), [["b"]]);
+    }
+
+    /// A cursor handed out under other bounds (or none) narrows this
+    /// request's `from`/`to` window, never widens it.
+    #[test]
+    fn a_cursor_does_not_reach_past_the_requests_time_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        put(&store, "w", 1, 0..10);
+        let (t, s) = (ten(), sid("w"));
+        let ts = |scan: &EventScan| scan.events.iter().map(|e| e.event.ts).collect::<Vec<_>>();
+        let all = EventFilter::default();
+        let early = store.events(&t, &s, &all, None, false, 2).unwrap();
+        assert_eq!(ts(&early), [0, 1]);
+        let late = store.events(&t, &s, &all, None, true, 2).unwrap();
+        assert_eq!(ts(&late), [9, 8]);
+        let window = EventFilter {
+            from: Some(5),
+            to: Some(6),
+            ..EventFilter::default()
+        };
+        // The early cursor with `from=5`: not from ts 2 on.
+        let page = store
+            .events(&t, &s, &window, early.next.as_deref(), false, 10)
+            .unwrap();
+        assert_eq!(ts(&page), [5, 6]);
+        // The late cursor, newest first, with `to=6`: not from ts 7 down.
+        let page = store
+            .events(&t, &s, &window, late.next.as_deref(), true, 10)
+            .unwrap();
+        assert_eq!(ts(&page), [6, 5]);
+        // A cursor inside the window still narrows it.
+        let first = store.events(&t, &s, &window, None, false, 1).unwrap();
+        let rest = store
+            .events(&t, &s, &window, first.next.as_deref(), false, 10)
+            .unwrap();
+        assert_eq!((ts(&first), ts(&rest)), (vec![5], vec![6]));
     }
 
     /// A search that matches little among many sessions: one page examines a
