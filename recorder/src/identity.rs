@@ -108,11 +108,10 @@ mod web {
         storage()?.get_item(key).ok().flatten()
     }
 
-    pub fn set(key: &str, value: &str) {
-        if let Some(s) = storage() {
-            // Quota or security errors: the value lives for this page only.
-            let _ = s.set_item(key, value);
-        }
+    /// Whether it was stored (quota or security errors: the value lives for
+    /// this page only).
+    pub fn set(key: &str, value: &str) -> bool {
+        storage().is_some_and(|s| s.set_item(key, value).is_ok())
     }
 
     pub fn remove(key: &str) {
@@ -172,8 +171,10 @@ mod web {
     /// numbers, which the collector would drop as duplicates. Called when saved
     /// events are removed (their keys recorded their seqs until then; see
     /// `storage`) and per event only when events cannot be saved.
-    pub fn store_seq(next: u64) {
-        set(SEQ_KEY, &crate::text::int(next));
+    /// False only when storing failed (quota): without `sessionStorage` a
+    /// reload gets a new tab, so no number can be reused.
+    pub fn store_seq(next: u64) -> bool {
+        storage().is_none() || set(SEQ_KEY, &crate::text::int(next))
     }
 }
 

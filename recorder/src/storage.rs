@@ -120,16 +120,17 @@ fn parse_next(v: &str) -> Option<(u64, f64)> {
 }
 
 /// Records that `(session, tab)` must continue at `next` or later (see the
-/// module docs); never lowers a value already recorded.
-pub fn save_next_seq(session: &str, tab: &str, next: u64, now: f64) {
-    let Some(s) = local() else { return };
+/// module docs); never lowers a value already recorded. False only when
+/// storing failed (without `localStorage` there are no keys to keep).
+pub fn save_next_seq(session: &str, tab: &str, next: u64, now: f64) -> bool {
+    let Some(s) = local() else { return true };
     let key = next_key(session, tab);
     let old = s.get_item(&key).ok().flatten();
     let next = next.max(old.as_deref().and_then(parse_next).map_or(0, |(n, _)| n));
     let mut v = crate::text::int(next);
     v.push(' ');
     crate::text::push_int(&mut v, now as u64);
-    let _ = s.set_item(&key, &v);
+    s.set_item(&key, &v).is_ok()
 }
 
 /// This tab took back its `n` key (its seq is in `sessionStorage` now).

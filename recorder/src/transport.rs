@@ -66,14 +66,20 @@ impl Stream {
             return;
         }
         let next = self.queue.next_seq();
-        if self.own {
-            crate::identity::store_seq(next);
+        let recorded = if self.own {
+            crate::identity::store_seq(next)
         } else {
-            storage::save_next_seq(&self.session, &self.tab, next, js_sys::Date::now());
+            storage::save_next_seq(&self.session, &self.tab, next, js_sys::Date::now())
+        };
+        // The keys are the record of their seqs until the next free seq is
+        // recorded: where that failed (storage full), they stay, and a later
+        // page sends them again (the collector keeps one copy) rather than
+        // reuse their numbers for other events. Otherwise they go, also after
+        // a failed save of events (those saved before it must not stay
+        // behind for ever).
+        if recorded {
+            storage::remove_events(&self.session, &self.tab, seqs);
         }
-        // Also after a failed save: the keys saved before it must not stay
-        // behind for ever (and be sent again by every later page).
-        storage::remove_events(&self.session, &self.tab, seqs);
     }
 
     fn save_gaps(&self) {

@@ -621,6 +621,38 @@ async fn an_adopted_queue_that_keeps_failing_does_not_hold_back_the_tabs_own() {
     clear_storage();
 }
 
+/// A page that delivered a dead tab's queue records the tab's next free seq
+/// before it removes the saved events (they are the record of their seqs
+/// until then). Where that record cannot be written (storage full), the
+/// events stay saved: sent again later (the collector keeps one copy), rather
+/// than the tab, restored, reusing their numbers for other events.
+#[wasm_bindgen_test]
+async fn delivered_events_stay_saved_when_their_seq_cannot_be_recorded() {
+    clear_storage();
+    saved_event("full-sess", "full-tab", 6);
+    live_marker(
+        "full-tab",
+        &format!("{}|crashed-page", now() as u64 - 60_000),
+    );
+    eval(
+        "window.__realSetItem = Storage.prototype.setItem;          Storage.prototype.setItem = function (k, v) {            if (String(k).indexOf('cotrail|n|') === 0) throw new DOMException('full', 'QuotaExceededError');            return window.__realSetItem.call(this, k, v); };",
+    );
+    start_seeded();
+    cotrail_recorder::flush();
+    wait_for("the dead tab's event delivered", 5_000.0, || {
+        (delivered_seqs_of("full-tab") == [6]).then_some(())
+    })
+    .await;
+    sleep(300).await;
+    eval("Storage.prototype.setItem = window.__realSetItem;");
+    assert!(
+        local("cotrail|e|full-sess|full-tab|6").is_some(),
+        "removed although its seq is recorded nowhere"
+    );
+    end();
+    clear_storage();
+}
+
 /// A tab that crashed and was reloaded at once: its old page's heartbeat was
 /// still fresh, so the new page took a new tab id and left the old queue to
 /// it. Once that heartbeat is stale the running page adopts the queue, with
