@@ -15,10 +15,14 @@ use shared::{SessionId, TabId};
 pub const SESSION_KEY: &str = "cotrail.session";
 pub const TAB_KEY: &str = "cotrail.tab";
 pub const SEQ_KEY: &str = "cotrail.seq";
-/// The page of this tab that last took the tab id (a page id): a page back
-/// from the back/forward cache tells the tab's own later pages, which went on
-/// with its id, from a duplicate's (see `Core::returned`).
-pub const PAGE_KEY: &str = "cotrail.page";
+/// `cotrail.page|<tab>`: the page of this tab (a page id) that last took the
+/// tab id: a page back from the back/forward cache tells the tab's own later
+/// pages, which went on with its id, from a duplicate's (see
+/// `Core::returned`). Per tab id, since same-origin frames of a page share
+/// its `sessionStorage` and may hold other tab ids.
+pub fn page_key(tab: &str) -> String {
+    crate::text::concat(&["cotrail.page|", tab])
+}
 
 /// The tab's identity for this page.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -96,14 +96,15 @@ global::page_global! {
 /// page meanwhile. Called from the recorder's own listener, hence the timer.
 pub(crate) fn restart_as_new_tab() {
     let restart = timer::Timer::once(0, || {
-        let config = RESTART.with(|r| r.borrow_mut().0.take());
+        // None: the page called `stop()` meanwhile, and stopped it stays.
+        let Some(config) = RESTART.with(|r| r.borrow_mut().0.take()) else {
+            return;
+        };
         stop();
         identity::remove(identity::TAB_KEY);
         identity::remove(identity::SEQ_KEY);
-        if let Some(config) = config {
-            if let Err(e) = start(config) {
-                console::warn_js("cotrail: could not start again as a new tab", &e.into());
-            }
+        if let Err(e) = start(config) {
+            console::warn_js("cotrail: could not start again as a new tab", &e.into());
         }
     });
     RESTART.with(|r| r.borrow_mut().1 = Some(restart));
@@ -145,6 +146,8 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
 /// still unsent goes out with `keepalive`.
 #[wasm_bindgen]
 pub fn stop() {
+    // No restart after this (see `restart_as_new_tab`).
+    RESTART.with(|r| r.borrow_mut().0 = None);
     // Taken out first so no borrow is held while the recorder talks to the page.
     if let Some(recorder) = RECORDER.with(|r| r.borrow_mut().take()) {
         recorder.stop();

@@ -45,6 +45,10 @@ pub struct Core {
     tab_id: TabId,
     /// Tells this page apart from another page claiming the same tab id.
     page_id: String,
+    /// Another tab took this page's tab id while it was in the back/forward
+    /// cache: until the restart as a new tab, it records, claims and sends
+    /// nothing under that id.
+    disowned: core::cell::Cell<bool>,
     pub(crate) transport: RefCell<Transport>,
     flush_timer: RefCell<Option<Timer>>,
     /// Agents on whose behalf page code is running (`cotrail.asAgent`), innermost last.
@@ -158,6 +162,10 @@ impl Core {
     /// Records an event (already masked): encodes it once, queues and saves it,
     /// and makes sure it will be sent.
     pub fn record(self: &Rc<Self>, actor: Actor, data: EventData) {
+        if self.disowned.get() {
+            // (Its sequence numbers are another tab's now.)
+            return;
+        }
         let now = self.now();
         let event = Event {
             seq: self.transport.borrow().next_seq(),
@@ -170,14 +178,14 @@ impl Core {
         let was_saved = self.transport.borrow().mirrored();
         let seq = self.transport.borrow_mut().push(json, now);
         let saved = self.transport.borrow().mirrored();
-        if was_saved && !saved {
-            // Once the transport is free: the page's `console.warn` may call
-            // back into the recorder.
-            crate::console::warn("cotrail: cannot save events in localStorage; a reload while the collector is unreachable may lose them");
-        }
         if !saved {
             // No saved key records this seq as taken: record it directly.
             identity::store_seq(seq + 1);
+        }
+        if was_saved && !saved {
+            // Last, once the transport is free and the seq recorded: the
+            // page's `console.warn` may call back into the recorder.
+            crate::console::warn("cotrail: cannot save events in localStorage; a reload while the collector is unreachable may lose them");
         }
         if self.transport.borrow().due_in(now) == Some(0.0) {
             transport::pump(self, false);
@@ -227,14 +235,21 @@ impl Core {
         // tab was duplicated and the duplicate went back to this page, loaded
         // anew): it has used the id and sequence numbers, so this page starts
         // over as a tab of its own.
-        let holder = storage::tab_holder(self.tab_id.as_str());
-        let ours = holder.as_deref() == Some(self.page_id.as_str())
-            || (holder.is_some() && holder == identity::get(identity::PAGE_KEY));
+        // (No claim to read, storage off or the claim cleaned up after an
+        // hour: nothing says another tab took it.)
+        let ours = match storage::tab_holder(self.tab_id.as_str()) {
+            None => true,
+            Some(holder) => {
+                holder == self.page_id
+                    || identity::get(&identity::page_key(self.tab_id.as_str())) == Some(holder)
+            }
+        };
         if !ours {
+            self.disowned.set(true);
             crate::restart_as_new_tab();
             return;
         }
-        identity::set(identity::PAGE_KEY, &self.page_id);
+        identity::set(&identity::page_key(self.tab_id.as_str()), &self.page_id);
         let now = self.now();
         self.beat();
         let stored = identity::reclaim(self.session_id.as_str(), self.tab_id.as_str());
@@ -255,6 +270,9 @@ impl Core {
     /// `owned_only`: a page that released its tab on `pagehide` (a reload, a
     /// departure) turns hidden right after, and must not claim it again.
     fn beat_if(&self, owned_only: bool) {
+        if self.disowned.get() {
+            return;
+        }
         let hidden = crate::global::document().is_some_and(|d| {
             crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
                 == Some("hidden")
@@ -271,6 +289,9 @@ impl Core {
     /// The page is going away or hidden: capture what observers still hold and
     /// send everything unacknowledged with `keepalive`.
     fn going_away(self: &Rc<Self>, observers: &Observers, leaving: bool) {
+        if self.disowned.get() {
+            return;
+        }
         observers.flush(self);
         transport::send_for_unload(self);
         if leaving {
@@ -305,7 +326,7 @@ impl Recorder {
         let id = identity::load(config.session_id.clone(), |tab| {
             storage::owned_elsewhere(tab, &page_id, js_sys::Date::now())
         });
-        identity::set(identity::PAGE_KEY, &page_id);
+        identity::set(&identity::page_key(id.tab_id.as_str()), &page_id);
         let transport = Transport::new(
             config.batches_url(),
             id.session_id.as_str(),
@@ -321,6 +342,7 @@ impl Recorder {
             session_id: id.session_id,
             tab_id: id.tab_id,
             page_id,
+            disowned: core::cell::Cell::new(false),
             transport: RefCell::new(transport),
             flush_timer: RefCell::new(None),
             agent_scope: RefCell::new(Vec::new()),

@@ -617,6 +617,18 @@ async fn an_adopted_queue_that_keeps_failing_does_not_hold_back_the_tabs_own() {
     })
     .await;
     assert!(stat("retries") >= 1.0, "the adopted batch failed first");
+    // The tab's own batches going between its tries do not reset the failing
+    // batch's backoff: over 4 s of steady recording it is tried a few times
+    // (after 0.5-1, 1-2 and 2-4 s at most), not about once a second.
+    let tries = || bodies().iter().filter(|b| b.contains("stuck-tab")).count();
+    let before = tries();
+    for n in 0..13 {
+        custom("own-more", json!(n));
+        cotrail_recorder::flush();
+        sleep(300).await;
+    }
+    let during = tries() - before;
+    assert!(during <= 3, "{during} tries of the failing batch in 4 s");
     end();
     clear_storage();
 }
@@ -749,12 +761,14 @@ async fn a_page_back_from_the_cache_whose_tab_was_taken_starts_as_a_new_tab() {
     assert_eq!(ids(), (session_id.clone(), tab.clone()));
     eval(leave);
     live_marker(&tab, &format!("{}|next-page|r", now() as u64));
-    eval("sessionStorage.setItem('cotrail.page', 'next-page');");
+    eval(&format!(
+        "sessionStorage.setItem('cotrail.page|{tab}', 'next-page');"
+    ));
     eval(back);
     sleep(50).await;
     assert_eq!(ids(), (session_id.clone(), tab.clone()));
     assert_eq!(
-        session("cotrail.page").as_deref(),
+        session(&format!("cotrail.page|{tab}")).as_deref(),
         Some(
             eval_str(&format!(
                 "return localStorage.getItem('cotrail|live|{tab}')"
@@ -769,6 +783,8 @@ async fn a_page_back_from_the_cache_whose_tab_was_taken_starts_as_a_new_tab() {
     eval(leave);
     live_marker(&tab, &format!("{}|the-duplicate", now() as u64));
     eval(back);
+    // Until the restart (a moment later) nothing goes out under the taken id.
+    custom("in-between", json!(1));
     let new_tab = wait_for("a new tab id", 3_000.0, || {
         cotrail_recorder::tab_id().filter(|t| *t != tab)
     })
@@ -792,6 +808,25 @@ async fn a_page_back_from_the_cache_whose_tab_was_taken_starts_as_a_new_tab() {
     assert!(local(&format!("cotrail|live|{tab}"))
         .unwrap()
         .ends_with("|the-duplicate"));
+    cotrail_recorder::flush();
+    sleep(300).await;
+    // Neither sent nor saved (a saved one would be sent later, adopted).
+    assert!(
+        !everything().contains("in-between"),
+        "an event was kept under the taken tab id"
+    );
+    // Taken again, and the page stops recording before the restart: stopped
+    // it stays.
+    eval(leave);
+    live_marker(&new_tab, &format!("{}|another-duplicate", now() as u64));
+    eval(back);
+    cotrail_recorder::stop();
+    sleep(200).await;
+    assert_eq!(
+        cotrail_recorder::tab_id(),
+        None,
+        "started again after stop()"
+    );
     end();
     clear_storage();
 }
