@@ -105,6 +105,8 @@ pub struct Transport {
     send: Option<js_sys::Function>,
     /// The next batch is this tab's own, if it has one (an adopted batch failed).
     own_first: bool,
+    /// An adopted batch failed last and waits for its retry.
+    adopted_failing: bool,
     /// What the queues were (next seq, acked, adopted) at the last unload send.
     unloaded: Option<(u64, u64, usize)>,
     pub stats: Stats,
@@ -136,6 +138,7 @@ impl Transport {
             retry_timer: None,
             send,
             own_first: false,
+            adopted_failing: false,
             unloaded: None,
             stats: Stats::default(),
         }
@@ -384,7 +387,12 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
         let mut t = core.transport.borrow_mut();
         match outcome {
             Outcome::Ack => {
-                t.backoff.reset();
+                // The own batch that went between an adopted batch's failed
+                // tries says nothing of that one: its backoff goes on.
+                if t.sending_adopted || !t.adopted_failing {
+                    t.backoff.reset();
+                    t.adopted_failing = false;
+                }
                 let s = t.current();
                 let done = s.queue.ack();
                 s.forget(&done);
@@ -404,6 +412,7 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
             }
             Outcome::Retry { after_ms } => {
                 t.own_first = t.sending_adopted;
+                t.adopted_failing = t.sending_adopted;
                 t.current().queue.retry();
                 t.stats.retries += 1;
                 let delay = t.backoff.next_delay(after_ms, js_sys::Math::random());
