@@ -193,6 +193,12 @@ pub fn type_watch_options() -> web_sys::MutationObserverInit {
 /// A handler that also listens in every shadow root the recorder sees.
 pub type RootHandler = alloc::rc::Rc<dyn Fn(&web_sys::Event)>;
 
+/// The handlers to add in shadow roots, and the listeners added so far.
+type RootHooks = (
+    Vec<(crate::listener::EventKind, RootHandler)>,
+    Vec<crate::listener::Listener>,
+);
+
 /// Shadow roots given listeners at most: each keeps its root alive until the
 /// recorder stops.
 const MAX_HOOKED_ROOTS: usize = 256;
@@ -201,7 +207,7 @@ crate::global::page_global! {
     /// The handlers of events that do not leave a shadow root (`scroll`,
     /// `submit`: not composed, so the document's listener never sees them),
     /// and the listeners [`see_shadow_root`] added for them.
-    static ROOT_HOOKS: core::cell::RefCell<(Vec<(crate::listener::EventKind, RootHandler)>, Vec<crate::listener::Listener>)> =
+    static ROOT_HOOKS: core::cell::RefCell<RootHooks> =
         core::cell::RefCell::new((Vec::new(), Vec::new()));
 }
 
@@ -246,8 +252,18 @@ fn see_shadow_root(el: &Element) {
         }
         h.0.iter()
             .map(|(kind, handler)| {
-                let handler = handler.clone();
-                crate::listener::Listener::new(root.unchecked_ref(), *kind, move |e| handler(e))
+                let (handler, this) = (handler.clone(), root.clone());
+                crate::listener::Listener::new(root.unchecked_ref(), *kind, move |e| {
+                    // Only the root's own nodes: the page's nodes slotted into
+                    // it pass through it too, and the document hears those.
+                    let inside = e
+                        .target()
+                        .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
+                        .is_some_and(|n| JsValue::from(n.get_root_node()) == this);
+                    if inside {
+                        handler(e)
+                    }
+                })
             })
             .collect()
     });
@@ -551,14 +567,20 @@ fn labelled_by(el: &Element) -> Option<String> {
     Some(text)
 }
 
-/// What a person reads on or for the element. An element whose text is
-/// withheld (under a mask or block, or holding private content) gives no
-/// `aria-label`, `title` or `alt` in its place either: those often repeat the
-/// text ("Copy DE89 …" on a button around a masked IBAN).
+/// What a person reads on or for the element. An element under a mask or
+/// block, or holding masked or blocked content, gives no `aria-label`,
+/// `title` or `alt` in place of its text either: those often repeat the text
+/// ("Copy DE89 …" on a button around a masked IBAN).
 pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     let clean = |s: String| Some(clean_text(&s, MAX_LABEL_CHARS)).filter(|s| !s.is_empty());
     let open = readable(el);
-    if let Some(l) = open
+    // What the author named it may stand in for text withheld as private
+    // (a form around a password field keeps `aria-label="Sign in"`), not for
+    // text under or holding a mask or block.
+    let named = open
+        || (closest_composed(el, &js_str!(HIDDEN_SELECTOR)).is_none()
+            && !matches!(el.query_selector(HIDDEN_SELECTOR), Ok(Some(_))));
+    if let Some(l) = named
         .then(|| attr(el, "aria-label").and_then(clean))
         .flatten()
         .or_else(|| labelled_by(el).and_then(clean))
@@ -589,7 +611,8 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
                 .and_then(clean)
                 .or_else(|| attr(el, "title").and_then(clean))
         }
-        _ if !open => None,
+        "button" | "a" | "summary" | "label" | "option" | "legend" => None,
+        _ if !named => None,
         "img" => attr(el, "alt").and_then(clean),
         _ if matches!(
             role.as_str(),

@@ -432,12 +432,13 @@ async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show
 /// in each one it sees (from the first event that comes out of it).
 #[wasm_bindgen_test]
 async fn scrolls_and_submits_inside_a_shadow_root_are_recorded() {
-    let host = mount(r#"<div id="sr-comp"></div>"#);
+    let host = mount(r#"<div id="sr-comp"><form id="sr-light"></form></div>"#);
     shadow(
         "sr-comp",
         r#"<div id="sr-pane" style="height:60px;overflow:auto"><div style="height:900px">long</div></div>
-           <form id="sr-form" action="/apply?secret=1"><button id="sr-go" type="button">Go</button></form>"#,
+           <form id="sr-form" action="/apply?secret=1"><button id="sr-go" type="button">Go</button></form><slot></slot>"#,
     );
+    eval("document.getElementById('sr-light').addEventListener('submit', function (e) { e.preventDefault(); });");
     in_shadow(
         "sr-comp",
         "root.getElementById('sr-form').addEventListener('submit', function (e) { e.preventDefault(); });",
@@ -455,6 +456,12 @@ async fn scrolls_and_submits_inside_a_shadow_root_are_recorded() {
         form["data"]["action"].as_str().unwrap().ends_with("/apply"),
         "{form}"
     );
+    // A page form shown in the component's slot is the document's: once.
+    eval("document.getElementById('sr-light').requestSubmit();");
+    first_on("FORM", "sr-light").await;
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_eq!(events_on("FORM", "sr-light").len(), 1);
     // Stopped: the listeners in the root are gone with the rest.
     end();
     let before = events().len();
@@ -848,6 +855,16 @@ async fn a_password_field_added_later_and_swapped_before_typing_stays_masked() {
         let e = first_on("INPUT", id).await;
         assert_eq!(e["data"]["masked"], "password", "{e}");
     }
+    // The control: the whole form re-rendered (an `innerHTML` swap) puts a
+    // new e-mail field where a password field was; it is no password.
+    eval(
+        "document.querySelector('#late-login form').innerHTML =            '<input id=\"late-email\" name=\"email\"><input type=\"password\" id=\"late-pw2\">';",
+    );
+    sleep(50).await;
+    type_into("late-email", "ada@example.com");
+    fire("late-email", "change");
+    let e = first_on("INPUT", "late-email").await;
+    assert_eq!(e["data"]["value"], "ada@example.com", "{e}");
     cotrail_recorder::flush();
     sleep(300).await;
     assert_none_left(&["LATE-SHOWN", "LATE-ANON"]);
@@ -935,12 +952,20 @@ async fn aria_labels_and_titles_do_not_stand_in_for_withheld_text() {
         r#"<table><tr><td id="ta-cell" title="IBAN CELL-TITLE-97">IBAN <span data-cotrail-mask>CELL-TEXT</span></td></tr></table>
            <button id="ta-copy" aria-label="Copy ARIA-IBAN-98"><span data-cotrail-mask>ARIA-TEXT</span></button>
            <div data-cotrail-mask><img id="ta-img" alt="ALT-SECRET-99" src="data:,"></div>
-           <button id="ta-open" aria-label="Open menu"><svg></svg></button>"#,
+           <button id="ta-open" aria-label="Open menu"><svg></svg></button>
+           <form id="ta-form" aria-label="Sign in"><input type="password"></form>"#,
     );
+    eval("document.getElementById('ta-form').addEventListener('submit', function (e) { e.preventDefault(); });");
     begin("");
     for id in ["ta-cell", "ta-copy", "ta-img", "ta-open"] {
         click(id);
     }
+    eval("document.getElementById('ta-form').requestSubmit();");
+    // A form holding a password field keeps the name its author gave it.
+    assert_eq!(
+        first_on("FORM", "ta-form").await["data"]["target"]["label"],
+        "Sign in"
+    );
     for id in ["ta-cell", "ta-copy", "ta-img"] {
         let e = first_on("CLICK", id).await;
         assert!(e["data"]["target"].get("label").is_none(), "{e}");

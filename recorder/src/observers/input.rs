@@ -88,12 +88,20 @@ impl PasswordWatch {
                 // Password fields the page adds (a login route rendered after
                 // start), and a field put in a remembered one's place (a
                 // "show" button that swaps the input for a new one).
-                let replaced = nodes(js_str!("removedNodes")).any(|el| element::is_remembered(&el));
-                for el in nodes(js_str!("addedNodes")) {
-                    if replaced || element::is_password_input(&el) {
-                        element::remember_password(&el);
+                // A swap is one input for one remembered one (`replaceWith`);
+                // a whole form re-rendered is not: its new email field is no
+                // password.
+                let mut removed = nodes(js_str!("removedNodes"));
+                let swapped = removed.next().is_some_and(|el| element::is_remembered(&el))
+                    && removed.next().is_none();
+                let added: Vec<Element> = nodes(js_str!("addedNodes")).collect();
+                let swap = swapped && added.len() == 1;
+                for el in &added {
+                    let input = crate::element::local_name(el).eq_ignore_ascii_case("input");
+                    if (swap && input) || element::is_password_input(el) {
+                        element::remember_password(el);
                     }
-                    element::remember_passwords_in(&el);
+                    element::remember_passwords_in(el);
                 }
                 let record: MutationRecord = record.unchecked_into();
                 let was_password = record
