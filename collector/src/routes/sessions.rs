@@ -161,6 +161,8 @@ pub async fn list(
     // browsers and pages, so reading it is on record like reading a trail.
     let mut searched = Vec::new();
     if let Some(text) = &filter.text {
+        // Encoded, so a search for `a&agent=true` is not logged as a filter.
+        let text = percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC);
         searched.push(format!("q={text}"));
     }
     if let Some(agent) = filter.agent {

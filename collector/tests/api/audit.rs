@@ -547,6 +547,8 @@ async fn listing_and_searching_sessions_is_audited() {
     assert_eq!(res.status(), 200);
     page("?q=sess&limit=1").await;
     page("?agent=false").await;
+    // A search text that looks like a filter is logged as the text it is.
+    page("?q=a%26agent%3Dtrue").await;
     let mut seen = accesses(&app).await;
     seen.sort();
     let listed = |what: &str| {
@@ -556,7 +558,15 @@ async fn listing_and_searching_sessions_is_audited() {
             what.to_owned(),
         )
     };
-    assert_eq!(seen, [listed("*"), listed("agent=false"), listed("q=sess")]);
+    assert_eq!(
+        seen,
+        [
+            listed("*"),
+            listed("agent=false"),
+            listed("q=a%26agent%3Dtrue"),
+            listed("q=sess")
+        ]
+    );
     app.stop().await;
 }
 
