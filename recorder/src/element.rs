@@ -245,29 +245,30 @@ fn see_shadow_root(el: &Element) {
         set.borrow().add(root.unchecked_ref());
     });
     remember_passwords_in(&root);
-    let listeners: Vec<crate::listener::Listener> = ROOT_HOOKS.with(|h| {
+    // The handlers are copied out first: adding a listener talks to the page.
+    let handlers = ROOT_HOOKS.with(|h| {
         let h = h.borrow();
         if h.1.len() >= MAX_HOOKED_ROOTS * h.0.len().max(1) {
-            return Vec::new();
+            Vec::new()
+        } else {
+            h.0.clone()
         }
-        h.0.iter()
-            .map(|(kind, handler)| {
-                let (handler, this) = (handler.clone(), root.clone());
-                crate::listener::Listener::new(root.unchecked_ref(), *kind, move |e| {
-                    // Only the root's own nodes: the page's nodes slotted into
-                    // it pass through it too, and the document hears those.
-                    let inside = e
-                        .target()
-                        .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
-                        .is_some_and(|n| JsValue::from(n.get_root_node()) == this);
-                    if inside {
-                        handler(e)
-                    }
-                })
-            })
-            .collect()
     });
-    ROOT_HOOKS.with(|h| h.borrow_mut().1.extend(listeners));
+    for (kind, handler) in handlers {
+        let this = root.clone();
+        let listener = crate::listener::Listener::new(root.unchecked_ref(), kind, move |e| {
+            // Only the root's own nodes: the page's nodes slotted into it pass
+            // through it too, and the document hears those.
+            let inside = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
+                .is_some_and(|n| JsValue::from(n.get_root_node()) == this);
+            if inside {
+                handler(e)
+            }
+        });
+        ROOT_HOOKS.with(|h| h.borrow_mut().1.push(listener));
+    }
     TYPE_WATCH.with(|w| {
         if let Some(observer) = w.borrow().as_ref() {
             let _ = observer.observe_with_options(root.unchecked_ref(), &type_watch_options());

@@ -79,11 +79,13 @@ impl PasswordWatch {
                     let n = crate::global::get(&list, &js_str!("length"))
                         .as_f64()
                         .unwrap_or(0.0) as u32;
-                    (0..n).filter_map(move |i| {
-                        crate::global::get(&list, &i.into())
-                            .dyn_into::<Element>()
-                            .ok()
-                    })
+                    let mut elements = Vec::new();
+                    for i in 0..n {
+                        if let Ok(el) = crate::global::get(&list, &i.into()).dyn_into::<Element>() {
+                            elements.push(el);
+                        }
+                    }
+                    elements
                 };
                 // Password fields the page adds (a login route rendered after
                 // start), and a field put in a remembered one's place (a
@@ -91,11 +93,11 @@ impl PasswordWatch {
                 // A swap is one input for one remembered one (`replaceWith`);
                 // a whole form re-rendered is not: its new email field is no
                 // password.
-                let mut removed = nodes(js_str!("removedNodes"));
-                let swapped = removed.next().is_some_and(|el| element::is_remembered(&el))
-                    && removed.next().is_none();
-                let added: Vec<Element> = nodes(js_str!("addedNodes")).collect();
-                let swap = swapped && added.len() == 1;
+                let removed = nodes(js_str!("removedNodes"));
+                let added = nodes(js_str!("addedNodes"));
+                let swap = added.len() == 1
+                    && removed.len() == 1
+                    && removed.iter().all(element::is_remembered);
                 for el in &added {
                     let input = crate::element::local_name(el).eq_ignore_ascii_case("input");
                     if (swap && input) || element::is_password_input(el) {
