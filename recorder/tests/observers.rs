@@ -160,7 +160,7 @@ async fn change_and_blur_record_the_value_at_once() {
 /// after its typing was recorded is not recorded twice.
 #[wasm_bindgen_test]
 async fn a_change_without_typing_is_recorded_and_a_change_after_typing_is_not_repeated() {
-    let host = mount(r#"<input id="picked"><input id="typed-then-left">"#);
+    let host = mount(r#"<input id="picked"><input id="typed-then-left"><input id="suggested">"#);
     begin("");
     set_value("picked", "2024-05-01");
     fire("picked", "change");
@@ -190,6 +190,21 @@ async fn a_change_without_typing_is_recorded_and_a_change_after_typing_is_not_re
     assert_eq!(evs2.len(), 2, "{evs2:?}");
     assert_eq!(evs[0]["data"]["value"], "Grace");
     assert_eq!(evs[1]["data"]["value"], "Grace Hopper");
+    // Typed, recorded, then a suggestion list (which keeps the focus) sets
+    // another value and fires only `change`: the new value is recorded.
+    type_into("suggested", "Lov");
+    wait_for("the typed INPUT", 3_000.0, || {
+        events_on("INPUT", "suggested").into_iter().next()
+    })
+    .await;
+    set_value("suggested", "Lovelace");
+    fire("suggested", "change");
+    let evs = wait_for("the suggested value's INPUT", 3_000.0, || {
+        let evs = events_on("INPUT", "suggested");
+        (evs.len() >= 2).then_some(evs)
+    })
+    .await;
+    assert_eq!(evs[1]["data"]["value"], "Lovelace");
     end();
     host.remove();
 }

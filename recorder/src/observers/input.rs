@@ -41,10 +41,11 @@ struct Pending {
 struct State {
     pending: Vec<Pending>,
     /// Fields whose typing the timer recorded and that were not typed into
-    /// since: their `change` (on blur) repeats what is recorded. Any other
-    /// `change` of a text field (a date picker that sets the value and fires
-    /// `change` with no `input`) is recorded.
-    settled: Vec<Element>,
+    /// since, with a hash of the value recorded: their `change` (on blur)
+    /// with that value repeats what is recorded. Any other `change` of a text
+    /// field (a date picker that sets the value and fires `change` with no
+    /// `input`, also after typing) is recorded.
+    settled: Vec<(Element, u64)>,
     /// One timer for all fields, armed for the earliest due field.
     timer: Option<Timer>,
 }
@@ -224,18 +225,32 @@ fn emit_settled(core: &Rc<Core>, state: &RefCell<State>, now: f64) {
     let due = {
         let mut s = state.borrow_mut();
         s.timer.take();
-        let due = crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0);
-        for p in &due {
+        crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
+    };
+    for p in due {
+        let hash = value_hash(&p.el);
+        {
+            let mut s = state.borrow_mut();
             if s.settled.len() >= MAX_SETTLED {
                 s.settled.remove(0);
             }
-            s.settled.push(p.el.clone());
+            s.settled.push((p.el.clone(), hash));
         }
-        due
-    };
-    for p in due {
         emit(core, &p.el, p.actor, p.masked);
     }
+}
+
+/// A hash (FNV-1a) of a field's value: enough to tell whether a `change`
+/// repeats what was recorded, without keeping the value itself.
+fn value_hash(el: &Element) -> u64 {
+    let value = crate::global::get(el, &js_str!("value"))
+        .as_string()
+        .unwrap_or_default();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in value.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
@@ -298,7 +313,7 @@ impl InputObserver {
                 // reads the DOM).
                 let first = {
                     let mut s = state.borrow_mut();
-                    s.settled.retain(|f| *f != el);
+                    s.settled.retain(|(f, _)| *f != el);
                     index_of(&s.pending, &el).is_none()
                 };
                 let masked = if first { mask_of(&core, &el).1 } else { None };
@@ -334,11 +349,14 @@ impl InputObserver {
                     // Who typed, not who moved the focus away.
                     Some(p) => emit(&core, &p.el, p.actor, p.masked),
                     None if at_once => {
+                        let hash = value_hash(&el);
                         let repeat = {
                             let mut s = state.borrow_mut();
                             let before = s.settled.len();
-                            s.settled.retain(|f| *f != el);
-                            s.settled.len() != before
+                            s.settled.retain(|(f, h)| *f != el || *h != hash);
+                            let repeat = s.settled.len() != before;
+                            s.settled.retain(|(f, _)| *f != el);
+                            repeat
                         };
                         if changes_at_once(&el) || !repeat {
                             emit(&core, &el, core.actor_for(event), None)
