@@ -41,11 +41,12 @@ struct Pending {
 struct State {
     pending: Vec<Pending>,
     /// Fields whose typing the timer recorded and that were not typed into
-    /// since, with a hash of the value recorded: their `change` (on blur)
-    /// with that value repeats what is recorded. Any other `change` of a text
-    /// field (a date picker that sets the value and fires `change` with no
-    /// `input`, also after typing) is recorded.
-    settled: Vec<(Element, u64)>,
+    /// since, with the value recorded (the page's own JS string, compared
+    /// with `===`): their `change` (on blur) with that value repeats what is
+    /// recorded. Any other `change` of a text field (a date picker that sets
+    /// the value and fires `change` with no `input`, also after typing) is
+    /// recorded.
+    settled: Vec<(Element, JsValue)>,
     /// One timer for all fields, armed for the earliest due field.
     timer: Option<Timer>,
 }
@@ -228,29 +229,16 @@ fn emit_settled(core: &Rc<Core>, state: &RefCell<State>, now: f64) {
         crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
     };
     for p in due {
-        let hash = value_hash(&p.el);
+        let value = crate::global::get(&p.el, &js_str!("value"));
         {
             let mut s = state.borrow_mut();
             if s.settled.len() >= MAX_SETTLED {
                 s.settled.remove(0);
             }
-            s.settled.push((p.el.clone(), hash));
+            s.settled.push((p.el.clone(), value));
         }
         emit(core, &p.el, p.actor, p.masked);
     }
-}
-
-/// A hash (FNV-1a) of a field's value: enough to tell whether a `change`
-/// repeats what was recorded, without keeping the value itself.
-fn value_hash(el: &Element) -> u64 {
-    let value = crate::global::get(el, &js_str!("value"))
-        .as_string()
-        .unwrap_or_default();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in value.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
@@ -349,11 +337,11 @@ impl InputObserver {
                     // Who typed, not who moved the focus away.
                     Some(p) => emit(&core, &p.el, p.actor, p.masked),
                     None if at_once => {
-                        let hash = value_hash(&el);
+                        let value = crate::global::get(&el, &js_str!("value"));
                         let repeat = {
                             let mut s = state.borrow_mut();
                             let before = s.settled.len();
-                            s.settled.retain(|(f, h)| *f != el || *h != hash);
+                            s.settled.retain(|(f, v)| *f != el || *v != value);
                             let repeat = s.settled.len() != before;
                             s.settled.retain(|(f, _)| *f != el);
                             repeat
