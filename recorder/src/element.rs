@@ -574,13 +574,14 @@ fn labelled_by(el: &Element) -> Option<String> {
 /// ("Copy DE89 …" on a button around a masked IBAN).
 pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     let clean = |s: String| Some(clean_text(&s, MAX_LABEL_CHARS)).filter(|s| !s.is_empty());
-    let open = readable(el);
-    // What the author named it may stand in for text withheld as private
-    // (a form around a password field keeps `aria-label="Sign in"`), not for
-    // text under or holding a mask or block.
-    let named = open
-        || (closest_composed(el, &js_str!(HIDDEN_SELECTOR)).is_none()
-            && !matches!(el.query_selector(HIDDEN_SELECTOR), Ok(Some(_))));
+    // `readable`, with the walk up the tree shared: what the author named it
+    // may stand in for text withheld as private (a form around a password
+    // field keeps `aria-label="Sign in"`), not for text under or holding a
+    // mask or block.
+    let under_hidden = closest_composed(el, &js_str!(HIDDEN_SELECTOR)).is_some();
+    let open = !under_hidden && !has_private(el);
+    let named =
+        open || (!under_hidden && !matches!(el.query_selector(HIDDEN_SELECTOR), Ok(Some(_))));
     if let Some(l) = named
         .then(|| attr(el, "aria-label").and_then(clean))
         .flatten()

@@ -164,27 +164,17 @@ async fn a_change_without_typing_is_recorded_and_a_change_after_typing_is_not_re
     begin("");
     set_value("picked", "2024-05-01");
     fire("picked", "change");
-    let e = wait_for("the picked value's INPUT", 3_000.0, || {
-        events_on("INPUT", "picked").into_iter().next()
-    })
-    .await;
+    let e = first_on("INPUT", "picked").await;
     assert_eq!(e["data"]["value"], "2024-05-01");
     type_into("typed-then-left", "Grace");
-    wait_for("the debounced INPUT", 3_000.0, || {
-        events_on("INPUT", "typed-then-left").into_iter().next()
-    })
-    .await;
+    first_on("INPUT", "typed-then-left").await;
     // Leaving the field: `change` for what is already recorded.
     fire("typed-then-left", "change");
     fire("typed-then-left", "focusout");
     // Typed again and changed: recorded with the new value, once.
     type_into("typed-then-left", "Grace Hopper");
     fire("typed-then-left", "change");
-    let evs = wait_for("the second INPUT", 3_000.0, || {
-        let evs = events_on("INPUT", "typed-then-left");
-        (evs.len() >= 2).then_some(evs)
-    })
-    .await;
+    let evs = at_least_on("INPUT", "typed-then-left", 2).await;
     sleep(600).await;
     let evs2 = events_on("INPUT", "typed-then-left");
     assert_eq!(evs2.len(), 2, "{evs2:?}");
@@ -193,17 +183,10 @@ async fn a_change_without_typing_is_recorded_and_a_change_after_typing_is_not_re
     // Typed, recorded, then a suggestion list (which keeps the focus) sets
     // another value and fires only `change`: the new value is recorded.
     type_into("suggested", "Lov");
-    wait_for("the typed INPUT", 3_000.0, || {
-        events_on("INPUT", "suggested").into_iter().next()
-    })
-    .await;
+    first_on("INPUT", "suggested").await;
     set_value("suggested", "Lovelace");
     fire("suggested", "change");
-    let evs = wait_for("the suggested value's INPUT", 3_000.0, || {
-        let evs = events_on("INPUT", "suggested");
-        (evs.len() >= 2).then_some(evs)
-    })
-    .await;
+    let evs = at_least_on("INPUT", "suggested", 2).await;
     assert_eq!(evs[1]["data"]["value"], "Lovelace");
     end();
     host.remove();

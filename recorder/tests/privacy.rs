@@ -25,13 +25,6 @@ fn assert_none_left(secrets: &[&str]) {
     }
 }
 
-async fn first_on(ty: &str, id: &str) -> Value {
-    wait_for(&format!("{ty} on #{id}"), 3_000.0, || {
-        events_on(ty, id).into_iter().next()
-    })
-    .await
-}
-
 fn select_in_field(id: &str) {
     eval(&format!(
         "var f = document.getElementById('{id}'); f.focus(); f.select();"

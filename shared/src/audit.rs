@@ -646,15 +646,27 @@ impl AuditEntry {
         origin: Origin,
         now: i64,
     ) -> Self {
+        let entity = Entity {
+            kind: "session".into(),
+            id: session.to_string(),
+        };
+        AuditEntry::collector(user, action, entity, origin, now)
+    }
+
+    /// A collector record: `user` did `action` on `entity`, now.
+    fn collector(
+        user: UserId,
+        action: AccessAction,
+        entity: Entity,
+        origin: Origin,
+        now: i64,
+    ) -> Self {
         AuditEntry {
             source: AuditSource::Collector,
             received_at: now,
             record_id: None,
             user_id: user,
-            entity: Some(Entity {
-                kind: "session".into(),
-                id: session.to_string(),
-            }),
+            entity: Some(entity),
             action: Some(action.as_str().into()),
             actor: ActorKind::User,
             origin,
@@ -673,22 +685,11 @@ impl AuditEntry {
             "" => "*",
             q => q,
         };
-        AuditEntry {
-            source: AuditSource::Collector,
-            received_at: now,
-            record_id: None,
-            user_id: user,
-            entity: Some(Entity {
-                kind: "sessions".into(),
-                id: id.into(),
-            }),
-            action: Some(AccessAction::Listed.as_str().into()),
-            actor: ActorKind::User,
-            origin,
-            change: None,
-            occurred_at: now,
-            data: None,
-        }
+        let entity = Entity {
+            kind: "sessions".into(),
+            id: id.into(),
+        };
+        AuditEntry::collector(user, AccessAction::Listed, entity, origin, now)
     }
 
     pub fn record_type(&self) -> Option<PlatformRecordType> {

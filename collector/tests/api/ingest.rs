@@ -29,20 +29,24 @@ async fn ingested_events_read_back_in_order_with_collector_stamps() {
     assert_eq!(res.status(), 200);
 
     let page = app.events("s1", "").await;
-    let ids: Vec<_> = page
-        .events
-        .iter()
-        .map(|r| match &r.event.data {
-            shared::EventData::Click(c) => c.target.id.clone().unwrap(),
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
+    let ids = click_ids(&page);
     assert_eq!(ids, ["a", "b", "c", "d"]);
     let first = &page.events[0];
     assert_eq!(first.origin.ip.as_deref(), Some("127.0.0.1"));
     assert!(first.received_at > 1_700_000_000_000);
     assert_eq!(page.next_cursor, None);
     app.stop().await;
+}
+
+/// The target ids of a page of clicks, in order.
+fn click_ids(page: &shared::api::EventsPage) -> Vec<String> {
+    page.events
+        .iter()
+        .map(|r| match &r.event.data {
+            shared::EventData::Click(c) => c.target.id.clone().unwrap(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -88,14 +92,7 @@ async fn a_seq_taken_by_another_event_is_a_conflict_and_nothing_is_stored() {
     assert!(msg.contains("[1]"), "{msg}");
     // Nothing of it: not seq 2 either, and seq 1 is still the original.
     let page = app.events("s1", "").await;
-    let ids: Vec<_> = page
-        .events
-        .iter()
-        .map(|r| match &r.event.data {
-            shared::EventData::Click(c) => c.target.id.clone().unwrap(),
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
+    let ids = click_ids(&page);
     assert_eq!(ids, ["a", "b"]);
     // The exact re-send, from another origin: a duplicate, as before.
     let res = app

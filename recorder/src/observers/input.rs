@@ -340,11 +340,10 @@ impl InputObserver {
                         let value = crate::global::get(&el, &js_str!("value"));
                         let repeat = {
                             let mut s = state.borrow_mut();
-                            let before = s.settled.len();
-                            s.settled.retain(|(f, v)| *f != el || *v != value);
-                            let repeat = s.settled.len() != before;
-                            s.settled.retain(|(f, _)| *f != el);
-                            repeat
+                            match s.settled.iter().position(|(f, _)| *f == el) {
+                                Some(i) => s.settled.swap_remove(i).1 == value,
+                                None => false,
+                            }
                         };
                         if changes_at_once(&el) || !repeat {
                             emit(&core, &el, core.actor_for(event), None)

@@ -213,6 +213,23 @@ pub async fn wait_for<T>(what: &str, timeout_ms: f64, mut f: impl FnMut() -> Opt
     }
 }
 
+/// The first `ty` event on `#id`, waited for (3 s).
+pub async fn first_on(ty: &str, id: &str) -> Value {
+    wait_for(&format!("{ty} on #{id}"), 3_000.0, || {
+        events_on(ty, id).into_iter().next()
+    })
+    .await
+}
+
+/// The `ty` events on `#id` once there are at least `n`, waited for (3 s).
+pub async fn at_least_on(ty: &str, id: &str, n: usize) -> Vec<Value> {
+    wait_for(&format!("{n} {ty} on #{id}"), 3_000.0, || {
+        let evs = events_on(ty, id);
+        (evs.len() >= n).then_some(evs)
+    })
+    .await
+}
+
 /// Mounts `html` in a fresh container appended to `<body>` and returns it.
 pub fn mount(html: &str) -> Element {
     let doc = document();
