@@ -61,7 +61,8 @@ pub struct Settings {
     /// Sessions whose last activity (latest stored batch, collector time) is
     /// older than this many days are deleted, leaving a tombstone. `None` keeps
     /// trails forever: deleting audit data must be a decision, not a default.
-    /// `0` deletes each session at the first sweep after its last batch.
+    /// At least 1 ([`Settings::load`] refuses 0, which would delete every
+    /// session, those still recording too, at the first sweep).
     pub retention_days: Option<u32>,
     /// Seconds between retention sweeps (at least 1). An hour keeps the sweep's
     /// scan of the session index cheap while a session outlives its retention
@@ -152,10 +153,31 @@ impl Settings {
             );
             fig = fig.merge(Toml::file(path));
         }
-        fig.merge(Env::prefixed("COTRAIL_").ignore(&["config"]))
+        let settings: Settings = fig
+            .merge(Env::prefixed("COTRAIL_").ignore(&["config"]))
             .merge(Serialized::defaults(&cli))
             .extract()
-            .context("invalid settings")
+            .context("invalid settings")?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Refuses values that parse but would do the opposite of what an
+    /// operator means: where 0 reads as "off" elsewhere in the table, here it
+    /// would delete every trail or refuse every batch.
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.retention_days != Some(0),
+            "invalid settings: retention_days = 0 would delete every session, those still \
+             recording too, at the first sweep; leave it unset to keep trails forever, or \
+             give at least 1"
+        );
+        anyhow::ensure!(
+            self.body_read_timeout_ms > 0,
+            "invalid settings: body_read_timeout_ms = 0 would answer every ingest 408; give \
+             the time a client has to send a body, in ms (default 10000)"
+        );
+        Ok(())
     }
 
     /// Settings for a collector on a free loopback port with the given
@@ -197,6 +219,27 @@ mod tests {
             assert_eq!(s.data_dir, PathBuf::from("/from-env"));
             assert_eq!(s.cache_mb, 9);
             assert_eq!(s.www_dir, PathBuf::from("./www"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn zeros_that_would_delete_everything_or_refuse_every_batch_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("COTRAIL_RETENTION_DAYS", "0");
+            let err = Settings::load(Cli::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("retention_days = 0"), "{err:#}");
+            jail.set_env("COTRAIL_RETENTION_DAYS", "1");
+            assert_eq!(
+                Settings::load(Cli::default()).unwrap().retention_days,
+                Some(1)
+            );
+            jail.set_env("COTRAIL_BODY_READ_TIMEOUT_MS", "0");
+            let err = Settings::load(Cli::default()).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("body_read_timeout_ms = 0"),
+                "{err:#}"
+            );
             Ok(())
         });
     }

@@ -137,8 +137,8 @@ async fn only_admins_of_the_sessions_tenant_may_delete() {
 
 #[tokio::test]
 async fn retention_deletes_idle_sessions_in_the_background() {
-    // Zero days: every session is past its age at the first sweep after its
-    // last batch; a sweep every second.
+    // Zero days (refused in a configuration, set directly here): every session
+    // is past its age at the first sweep after its last batch; a sweep every second.
     let app = TestApp::spawn_with(|s| {
         s.retention_days = Some(0);
         s.retention_sweep_secs = 1;
