@@ -72,6 +72,7 @@ machine-readable. A 2xx on ingest (and on platform records) means the data is on
         NotFound,
         RequestTimeout,
         Conflict,
+        RecordConflict,
         Gone,
         GoneForWriters,
         PayloadTooLarge,
@@ -217,6 +218,13 @@ error_responses! {
          (a re-sent batch repeats its events exactly); nothing of the batch was stored.",
         "seq_conflict",
         "this tab already has other events at seq [5]; a re-sent batch must repeat its events exactly, so nothing of the batch was stored",
+    );
+    /// 409: a `record_id` already stored with other content.
+    RecordConflict => error_response(
+        "A record's `record_id` is already stored with other content (a re-posted \
+         record repeats it exactly); nothing of the request was stored.",
+        "record_conflict",
+        "record_id [\"r-1\"] already stored with other content; a re-posted record must repeat it exactly, so nothing of the request was stored",
     );
     /// 410: the session was deleted; the body carries its tombstone.
     Gone => error_response(

@@ -414,6 +414,34 @@ impl std::fmt::Display for SeqConflict {
 
 impl std::error::Error for SeqConflict {}
 
+/// Why an activity-log append was aborted with nothing stored: these
+/// `record_id`s are already stored with other content. A conflict must not be
+/// acknowledged as a duplicate, and so lost.
+#[derive(Debug)]
+pub struct RecordConflict(pub Vec<String>);
+
+impl std::fmt::Display for RecordConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "record ids already stored with other content: {:?}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for RecordConflict {}
+
+/// Whether a stored activity-log entry and an incoming one are the same
+/// record: what the collector stamps (receive time, origin) is left out.
+fn same_record(stored: &[u8], incoming: &AuditEntry) -> bool {
+    serde_json::from_slice::<AuditEntry>(stored).is_ok_and(|mut s| {
+        s.received_at = incoming.received_at;
+        s.origin = incoming.origin.clone();
+        s == *incoming
+    })
+}
+
 /// Whether a stored event record and an incoming one hold the same event:
 /// what the collector adds (receive time, origin) and what the key holds
 /// (session and tab ids, left out of compact records) aside.
@@ -1700,8 +1728,9 @@ const MAX_AUDIT_SCAN: usize = 10_000;
 
 impl Store {
     /// Appends entries to a tenant's activity log. An entry whose `record_id`
-    /// the tenant already stored is skipped. Returns how many were stored.
-    /// Blocking; does not flush.
+    /// the tenant already stored with the same content is skipped; with other
+    /// content, nothing is stored and the error is a [`RecordConflict`].
+    /// Returns how many were stored. Blocking; does not flush.
     pub fn append_audit_entries(
         &self,
         tenant: &TenantId,
@@ -1727,15 +1756,29 @@ impl Store {
             .collect::<anyhow::Result<_>>()?;
         let result = (&self.audit, &self.audit_ids).transaction(|(audit, ids)| {
             let mut stored = 0;
-            for (k, v, idk) in &encoded {
+            let mut conflicts = Vec::new();
+            for ((k, v, idk), entry) in encoded.iter().zip(entries) {
                 if let Some(idk) = idk {
-                    if ids.get(idk.as_slice())?.is_some() {
+                    if let Some(at) = ids.get(idk.as_slice())? {
+                        // The same record again (re-posted), or a record id
+                        // reused for another record.
+                        let same = audit
+                            .get(at.as_ref())?
+                            .is_some_and(|old| same_record(&old, entry));
+                        if !same {
+                            conflicts.extend(entry.record_id.clone());
+                        }
                         continue;
                     }
                     ids.insert(idk.as_slice(), k.as_slice())?;
                 }
                 audit.insert(k.as_slice(), v.as_slice())?;
                 stored += 1;
+            }
+            if !conflicts.is_empty() {
+                return Err(ConflictableTransactionError::Abort(anyhow::Error::new(
+                    RecordConflict(conflicts),
+                )));
             }
             Ok(stored)
         });
@@ -1778,10 +1821,14 @@ impl Store {
                 Bound::Excluded(k)
             }
         };
+        // A cursor narrows the window, never widens it: one taken from a page
+        // with other bounds does not reach past `to`.
         if let Some(before) = before {
             let mut k = prefix.clone();
             k.extend_from_slice(before);
-            hi = Bound::Excluded(k);
+            if matches!(&hi, Bound::Excluded(h) if k < *h) {
+                hi = Bound::Excluded(k);
+            }
         }
         let mut entries = Vec::new();
         let mut last = None;

@@ -6,7 +6,9 @@
 //! posts these). Every record is decoded and validated before anything is
 //! stored, so a rejected request stores nothing; the error names the record by
 //! its index. A record with a `record_id` the tenant already stored is skipped
-//! (re-posting is idempotent). `2xx` means the records are on disk.
+//! (re-posting is idempotent); the same `record_id` with other content is a
+//! `409 record_conflict` and nothing of the request is stored. `2xx` means the
+//! records are on disk.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -16,7 +18,7 @@ use shared::limits::MAX_RECORDS_PER_REQUEST;
 use crate::auth::Server;
 use crate::error::ApiError;
 use crate::routes::ingest::{now_ms, read_body, request_origin, IngestConfig};
-use crate::store::Store;
+use crate::store::{RecordConflict, Store};
 
 /// The platform's own audit records (the 14 seed types), one or an array of
 /// up to 500. All are validated before any is stored; a `record_id` already
@@ -35,6 +37,7 @@ use crate::store::Store;
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 408, response = crate::openapi::RequestTimeout),
+        (status = 409, response = crate::openapi::RecordConflict),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 500, response = crate::openapi::Internal),
@@ -61,7 +64,17 @@ pub async fn post(
     let writer = store.clone();
     let stored = web::block(move || writer.append_audit_entries(&tenant, &entries))
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))??;
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))?
+        .map_err(|e| match e.downcast::<RecordConflict>() {
+            Ok(RecordConflict(ids)) => ApiError::Conflict {
+                code: "record_conflict",
+                message: format!(
+                    "record_id {ids:?} already stored with other content; a re-posted \
+                     record must repeat it exactly, so nothing of the request was stored"
+                ),
+            },
+            Err(e) => ApiError::Internal(e),
+        })?;
     store.flush().await?;
     Ok(HttpResponse::Ok().json(RecordsAck {
         stored,

@@ -145,6 +145,18 @@ async fn platform_records_of_all_fourteen_types_are_accepted_and_listed_newest_f
         }
     }
     assert_eq!(paged, all.records);
+
+    // A cursor from a page without bounds narrows `to`, never widens it.
+    let newest = audit_as(&app, ADMIN_TOKEN, "limit=2").await;
+    let cursor = newest.next_cursor.expect("a second page");
+    let to = 1763800000004;
+    let page = audit_as(&app, ADMIN_TOKEN, &format!("to={to}&cursor={cursor}")).await;
+    assert!(!page.records.is_empty());
+    assert!(
+        page.records.iter().all(|r| r.occurred_at <= to),
+        "{:?}",
+        page.records.iter().map(|r| r.occurred_at).collect::<Vec<_>>()
+    );
     app.stop().await;
 }
 
@@ -337,6 +349,45 @@ async fn a_record_id_is_stored_once_per_tenant() {
         .await
         .unwrap();
     assert_eq!(ack.stored, 1);
+    app.stop().await;
+}
+
+/// A `record_id` reused for another record (a platform bug, a counter that
+/// restarted) is refused, not acknowledged as a duplicate and so lost; nothing
+/// of its request is stored.
+#[tokio::test]
+async fn a_record_id_reused_for_other_content_is_a_conflict() {
+    let app = TestApp::spawn().await;
+    let fixtures = fixtures();
+    let first = fixtures[0].clone();
+    let ack: RecordsAck = post_records(&app, Some(SERVER_KEY), &first)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ack.stored, 1);
+    let mut reused = fixtures[1].clone();
+    reused["record_id"] = first["record_id"].clone();
+    assert_ne!(reused, first);
+    let mut fresh = fixtures[2].clone();
+    fresh["record_id"] = json!("fresh-1");
+    let res = post_records(&app, Some(SERVER_KEY), &json!([fresh, reused])).await;
+    let body = assert_error(res, 409, "record_conflict").await;
+    assert!(
+        body.contains(first["record_id"].as_str().unwrap()),
+        "the conflict names the record id: {body}"
+    );
+    // Nothing of that request was stored; the first record is as it was.
+    let records = audit_as(&app, ADMIN_TOKEN, "").await.records;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].record_id.as_deref(), first["record_id"].as_str());
+    // The same record again is still a duplicate.
+    let ack: RecordsAck = post_records(&app, Some(SERVER_KEY), &first)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((ack.stored, ack.duplicates), (0, 1));
     app.stop().await;
 }
 
