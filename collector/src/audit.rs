@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use actix_web::{web, HttpRequest};
 use shared::audit::{AccessAction, AuditEntry};
 use shared::{SessionId, TenantId, UserId};
+use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::routes::ingest::{now_ms, request_origin};
@@ -38,36 +39,58 @@ type AccessKey = (TenantId, UserId, String, AccessAction);
 /// recorded every time rather than the map growing without bound.
 const MAX_RECENT: usize = 10_000;
 
-/// When each (tenant, user, session, action) was last recorded (app data).
+/// Whether a claimed entry is on disk: `None` while it is being written,
+/// then whether it was. The claiming request holds the sender.
+type Written = watch::Receiver<Option<bool>>;
+
+/// When each (tenant, user, session, action) was last claimed, and whether
+/// that entry is on disk yet (app data).
 #[derive(Default)]
-pub struct RecentAccess(Mutex<HashMap<AccessKey, Instant>>);
+pub struct RecentAccess(Mutex<HashMap<AccessKey, (Instant, Written)>>);
+
+/// What a request does about its access entry.
+enum Claim {
+    /// Record it, and say through the sender whether it is on disk.
+    Mine(watch::Sender<Option<bool>>),
+    /// Another request is recording the same access: wait until it is on disk.
+    Wait(Written),
+    /// Recorded within the window and on disk.
+    Done,
+}
 
 impl RecentAccess {
-    /// Claims the entry for `key` at `now`: `false` when one was recorded (or
-    /// is being recorded) within the window. Checked and claimed under one
-    /// lock, so of concurrent requests exactly one records the entry.
-    fn reserve(&self, key: &AccessKey, now: Instant) -> bool {
+    /// Claims the entry for `key` at `now`, unless one was recorded or is
+    /// being recorded within the window. Checked and claimed under one lock,
+    /// so of concurrent requests exactly one records the entry; the others
+    /// wait until it is on disk.
+    fn reserve(&self, key: &AccessKey, now: Instant) -> Claim {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map
-            .get(key)
-            .is_some_and(|at| now.duration_since(*at) < COALESCE_WINDOW)
-        {
-            return false;
+        if let Some((at, written)) = map.get(key) {
+            // A claim whose request went away before its entry was written
+            // (its sender dropped) claims nothing.
+            let abandoned = written.borrow().is_none() && written.has_changed().is_err();
+            if now.duration_since(*at) < COALESCE_WINDOW && !abandoned {
+                return match *written.borrow() {
+                    Some(true) => Claim::Done,
+                    _ => Claim::Wait(written.clone()),
+                };
+            }
         }
         if map.len() >= MAX_RECENT {
-            map.retain(|_, at| now.duration_since(*at) < COALESCE_WINDOW);
+            map.retain(|_, (at, _)| now.duration_since(*at) < COALESCE_WINDOW);
         }
+        let (tx, rx) = watch::channel(None);
         if map.len() < MAX_RECENT {
-            map.insert(key.clone(), now);
+            map.insert(key.clone(), (now, rx));
         }
-        true
+        Claim::Mine(tx)
     }
 
     /// Gives back a claim whose entry could not be stored, so the next view
     /// is recorded (unless another request claimed the key since).
     fn release(&self, key: &AccessKey, at: Instant) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.get(key) == Some(&at) {
+        if map.get(key).is_some_and(|(claimed, _)| *claimed == at) {
             map.remove(key);
         }
     }
@@ -132,8 +155,20 @@ async fn record(
     let now = Instant::now();
     // Reserved before the append: concurrent requests (a review screen reads
     // a trail through several at once) must not all find the window empty.
-    if recent.is_some_and(|r| !r.reserve(&key, now)) {
-        return Ok(());
+    // A request that finds the entry being written waits until it is on disk
+    // (the trail is served only then), and records its own if it is not.
+    let mut written = None;
+    match recent.map(|r| r.reserve(&key, now)) {
+        Some(Claim::Done) => return Ok(()),
+        Some(Claim::Wait(mut rx)) => {
+            if let Ok(v) = rx.wait_for(Option::is_some).await {
+                if *v == Some(true) {
+                    return Ok(());
+                }
+            }
+        }
+        Some(Claim::Mine(tx)) => written = Some(tx),
+        None => {}
     }
     let (store, tenant) = (store.clone(), who.tenant.clone());
     let stored = web::block(move || store.append_audit(&tenant, &entry))
@@ -156,5 +191,79 @@ async fn record(
             r.release(&key, now);
         }
     }
+    if let Some(tx) = written {
+        tx.send_replace(Some(stored.is_ok()));
+    }
     stored
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> AccessKey {
+        (
+            TenantId::parse("t").unwrap(),
+            UserId::parse("ana").unwrap(),
+            "sess-9".into(),
+            AccessAction::Viewed,
+        )
+    }
+
+    /// Two requests reading one trail at once: the second is not served
+    /// before the first's entry is on disk, and records its own entry when
+    /// the first's could not be written.
+    #[tokio::test]
+    async fn a_coalesced_read_waits_for_the_entry_to_be_on_disk() {
+        let recent = RecentAccess::default();
+        let now = Instant::now();
+        let Claim::Mine(first) = recent.reserve(&key(), now) else {
+            panic!("the first request records the entry");
+        };
+        let Claim::Wait(mut second) = recent.reserve(&key(), now) else {
+            panic!("the second waits for it");
+        };
+        let waiting = tokio::spawn(async move {
+            second
+                .wait_for(Option::is_some)
+                .await
+                .map(|v| *v == Some(true))
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !waiting.is_finished(),
+            "served before the entry was on disk"
+        );
+        first.send_replace(Some(true));
+        assert_eq!(waiting.await.unwrap().ok(), Some(true));
+        assert!(matches!(recent.reserve(&key(), now), Claim::Done));
+
+        // A failed write: the waiter learns it, and the claim is given back.
+        let recent = RecentAccess::default();
+        let Claim::Mine(first) = recent.reserve(&key(), now) else {
+            panic!("claimed");
+        };
+        let Claim::Wait(mut second) = recent.reserve(&key(), now) else {
+            panic!("waits");
+        };
+        recent.release(&key(), now);
+        first.send_replace(Some(false));
+        assert_eq!(
+            *second.wait_for(Option::is_some).await.unwrap(),
+            Some(false)
+        );
+        assert!(matches!(recent.reserve(&key(), now), Claim::Mine(_)));
+
+        // A request that went away before writing claims nothing.
+        let recent = RecentAccess::default();
+        let Claim::Mine(first) = recent.reserve(&key(), now) else {
+            panic!("claimed");
+        };
+        let Claim::Wait(mut second) = recent.reserve(&key(), now) else {
+            panic!("waits");
+        };
+        drop(first);
+        assert!(second.wait_for(Option::is_some).await.is_err());
+        assert!(matches!(recent.reserve(&key(), now), Claim::Mine(_)));
+    }
 }
