@@ -454,6 +454,39 @@ pub async fn verify(
     Ok(HttpResponse::Ok().json(result))
 }
 
+/// After the tombstone: on disk, in the activity log, then the records purged.
+/// The purge runs even when the flush or the audit entry failed (the deletion
+/// stands, and the tombstone names the admin); one that fails, or a process
+/// that dies during it, is finished at the next start-up
+/// (`Store::finish_deletions`).
+async fn finish_delete(
+    store: std::sync::Arc<Store>,
+    who: crate::tenants::Principal,
+    req: HttpRequest,
+    session: SessionId,
+) -> Result<(), ApiError> {
+    // The tombstone must survive a crash just like an acknowledged event.
+    let flushed = store.flush().await;
+    // Before the purge: a deletion is audited even if the purge then fails.
+    let audited = match &flushed {
+        Ok(()) => record_access(&store, &who, &req, AccessAction::Deleted, &session).await,
+        Err(_) => Ok(()),
+    };
+    let (purger, tenant, sid) = (store.clone(), who.tenant.clone(), session.clone());
+    if let Err(e) = blocking(move || purger.purge_session(&tenant, &sid)).await {
+        tracing::error!(
+            session = %session,
+            error = match &e {
+                ApiError::Internal(cause) => format!("{cause:#}"),
+                other => other.to_string(),
+            },
+            "purging a deleted session failed; the next start-up finishes it"
+        );
+    }
+    flushed?;
+    audited
+}
+
 /// `DELETE /api/v1/sessions/{id}` (admins): deletes the session's events, gaps
 /// and chain, leaving a tombstone that names the admin; answers the tombstone.
 /// Recorded in the activity log as `session.deleted`.
@@ -493,28 +526,12 @@ pub async fn delete(
     .await?;
     // Deleting twice answers 410: the first deletion stands.
     let tombstone = result.map_err(not_readable)?;
-    // The tombstone must survive a crash just like an acknowledged event.
-    store.flush().await?;
-    // Only successful deletions reach this point, and before the purge, which
-    // takes as long as the session is big: a client that gives up waiting for
-    // it leaves the deletion audited all the same. The tombstone names the
-    // admin too, so the deletion stays provable even if this entry could not
-    // be written.
-    record_access(&store, &who, &req, AccessAction::Deleted, &session).await?;
-    // From the tombstone on, the records are unreadable; the purge reclaims
-    // them. One that fails (or a process that dies during it) is finished at
-    // the next start-up (`Store::finish_deletions`): the deletion stands.
-    let (purger, tenant) = (store.clone().into_inner(), who.tenant.clone());
-    let sid = session.clone();
-    if let Err(e) = blocking(move || purger.purge_session(&tenant, &sid)).await {
-        tracing::error!(
-            session = %session,
-            error = match &e {
-                ApiError::Internal(cause) => format!("{cause:#}"),
-                other => other.to_string(),
-            },
-            "purging a deleted session failed; the next start-up finishes it"
-        );
-    }
+    // What follows the tombstone runs as a task of its own: a client that
+    // gives up waiting (the purge takes as long as the session is big) or a
+    // failed flush or audit append must not leave the records on disk, and a
+    // retried DELETE only finds the tombstone.
+    let task = actix_web::rt::spawn(finish_delete(store.into_inner(), who, req, session));
+    task.await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("deletion task failed: {e}")))??;
     Ok(HttpResponse::Ok().json(tombstone))
 }
