@@ -1096,6 +1096,7 @@ impl Store {
         let mut index = IndexCheck {
             events: 0,
             arrivals: state.arrivals > 0,
+            recount: Recount::default(),
         };
         for kv in self.chain.range(prefix.clone()..head_end.clone()) {
             let (k, entry) = kv?;
@@ -1144,6 +1145,14 @@ impl Store {
         // that names no chained event would show a forged row). While batches
         // arrive the counts move; the links checked above stand.
         if now == state.chain_len {
+            // And the summary that lists, searches and retention read agrees
+            // with the records: an edited count, actor or lost-event figure
+            // would mislead a reviewer as a forged row would.
+            if let Some(reason) = index.recount.disagrees(state) {
+                if now == self.current_chain_len(tenant, session)? {
+                    return Ok(ChainVerification::broken(state.chain_len, reason));
+                }
+            }
             for (name, tree, check) in [
                 ("timeline", &self.timeline, true),
                 ("arrivals", &self.arrivals, index.arrivals),
@@ -1921,6 +1930,107 @@ struct IndexCheck {
     /// Whether the session has an arrival per event (sessions stored before
     /// the index existed have none).
     arrivals: bool,
+    /// The session summary, computed again from the chained records.
+    recount: Recount,
+}
+
+/// What ingest derives into a [`SessionState`] from the records it chains,
+/// derived again from the chained records in chain order, as ingest did.
+#[derive(Default)]
+struct Recount {
+    events: u64,
+    tabs: BTreeSet<String>,
+    actors: BTreeSet<String>,
+    lost: u64,
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+    page_changes: u64,
+    urls: BTreeSet<String>,
+    /// The latest page change's URL and client time (ties: the later link).
+    last_url: Option<(String, i64)>,
+}
+
+impl Recount {
+    fn event(&mut self, r: &EventRecord, tab: &TabId) {
+        self.events += 1;
+        self.tabs.insert(tab.to_string());
+        let ts = r.event.ts;
+        self.first_ts = Some(self.first_ts.map_or(ts, |t| t.min(ts)));
+        self.last_ts = Some(self.last_ts.map_or(ts, |t| t.max(ts)));
+        self.actors.insert(r.event.actor.kind().to_string());
+        if let EventData::PageChange(p) = &r.event.data {
+            self.page_changes += 1;
+            if self.urls.len() < MAX_URLS_PER_SESSION {
+                self.urls.insert(p.url.clone());
+            }
+            if self.last_url.as_ref().is_none_or(|(_, at)| ts >= *at) {
+                self.last_url = Some((p.url.clone(), ts));
+            }
+        }
+    }
+
+    fn gap(&mut self, g: &GapRecord) {
+        self.tabs.insert(g.tab_id.to_string());
+        self.lost = self
+            .lost
+            .saturating_add(g.to.saturating_sub(g.from).saturating_add(1));
+    }
+
+    /// Which summary field disagrees with the records, if any.
+    fn disagrees(&self, state: &SessionState) -> Option<String> {
+        let differs = |field: &str, stored: String, counted: String| {
+            Some(format!(
+                "the session summary's {field} ({stored}) disagrees with its chained records \
+                 ({counted})"
+            ))
+        };
+        let last_url = self.last_url.as_ref().map(|(u, _)| u.clone());
+        if state.event_count != self.events {
+            differs(
+                "event count",
+                state.event_count.to_string(),
+                self.events.to_string(),
+            )
+        } else if state.lost_events != self.lost {
+            differs(
+                "lost events",
+                state.lost_events.to_string(),
+                self.lost.to_string(),
+            )
+        } else if state.actors != self.actors {
+            differs(
+                "actors",
+                format!("{:?}", state.actors),
+                format!("{:?}", self.actors),
+            )
+        } else if state.tabs != self.tabs {
+            differs(
+                "tabs",
+                format!("{:?}", state.tabs),
+                format!("{:?}", self.tabs),
+            )
+        } else if (state.first_ts, state.last_ts) != (self.first_ts, self.last_ts) {
+            differs(
+                "time span",
+                format!("{:?}", (state.first_ts, state.last_ts)),
+                format!("{:?}", (self.first_ts, self.last_ts)),
+            )
+        } else if state.page_changes != self.page_changes || state.urls != self.urls {
+            differs(
+                "pages",
+                format!("{} changes, {:?}", state.page_changes, state.urls),
+                format!("{} changes, {:?}", self.page_changes, self.urls),
+            )
+        } else if state.last_url != last_url {
+            differs(
+                "last page",
+                format!("{:?}", state.last_url),
+                format!("{last_url:?}"),
+            )
+        } else {
+            None
+        }
+    }
 }
 
 impl IndexCheck {
@@ -1945,6 +2055,7 @@ impl IndexCheck {
         let Some(tab) = tab else {
             return Ok(None);
         };
+        self.recount.event(&r, &tab);
         let mut tkey = reader.prefix.clone();
         tkey.extend(timeline_suffix(r.event.ts, &tab, r.event.seq));
         let codes = [
@@ -1996,9 +2107,16 @@ fn push_link(
     };
     let pushed = verifier.push(pos, entry, record.as_deref());
     if let (Ok(()), Some(e), Some(record)) = (&pushed, &decoded, &record) {
-        if e.kind == RecordKind::Event {
-            if let Some(reason) = index.fault(reader, e.key, record)? {
-                return Ok(Err(chain::Broken { pos, reason }));
+        match e.kind {
+            RecordKind::Event => {
+                if let Some(reason) = index.fault(reader, e.key, record)? {
+                    return Ok(Err(chain::Broken { pos, reason }));
+                }
+            }
+            RecordKind::Gap => {
+                if let Ok(g) = serde_json::from_slice::<GapRecord>(record) {
+                    index.recount.gap(&g);
+                }
             }
         }
     }
@@ -2852,6 +2970,55 @@ mod tests {
         let store = Store::open(dir.path(), 4).unwrap();
         assert_eq!(store.purges.len(), 0);
         assert_eq!(store.tombstones.len(), 4);
+    }
+
+    /// The session summary (what lists, searches, the trail's header and
+    /// retention read) is checked against the chained records too: an edited
+    /// count, actor set, lost-event figure or page list is reported.
+    #[test]
+    fn verify_reports_a_summary_that_disagrees_with_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        put(&store, "sum", 1, 0..4);
+        put_gap(&store, "sum", 10, 12);
+        let (t, s) = (ten(), sid("sum"));
+        let verify = |store: &Store| store.verify(&t, &s).unwrap().unwrap();
+        assert!(verify(&store).valid, "{:?}", verify(&store));
+        let original = state_of(&store, "sum");
+        assert_eq!((original.event_count, original.lost_events), (4, 3));
+        type Edit = fn(&mut SessionState);
+        let edits: [(&str, Edit); 6] = [
+            ("event count", |st| st.event_count += 1),
+            ("lost events", |st| st.lost_events = 0),
+            ("actors", |st| {
+                st.actors.insert("agent".into());
+            }),
+            ("tabs", |st| {
+                st.tabs.insert("t2".into());
+            }),
+            ("time span", |st| st.first_ts = st.first_ts.map(|t| t - 1)),
+            ("pages", |st| {
+                st.urls.insert("https://shop.example/forged".into());
+            }),
+        ];
+        let key = session_key(&t, &s);
+        for (field, edit) in edits {
+            let mut edited = original.clone();
+            edit(&mut edited);
+            store
+                .sessions
+                .insert(&key, serde_json::to_vec(&edited).unwrap())
+                .unwrap();
+            let v = verify(&store);
+            assert!(!v.valid, "{field}: {v:?}");
+            let reason = v.reason.unwrap_or_default();
+            assert!(reason.contains(field), "{field}: {reason}");
+            store
+                .sessions
+                .insert(&key, serde_json::to_vec(&original).unwrap())
+                .unwrap();
+            assert!(verify(&store).valid, "restored after {field}");
+        }
     }
 
     fn state_of(store: &Store, session: &str) -> SessionState {
