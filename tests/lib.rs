@@ -464,12 +464,12 @@ impl RecordingProxy {
         self.log.lock().unwrap().clone()
     }
 
-    /// The bodies of the batches posted so far, as the collector reads them:
-    /// gzipped ones (`?…&encoding=gzip`) decompressed.
-    pub fn batch_bodies(&self) -> Vec<Vec<u8>> {
+    /// The body of every request received so far (batches and anything else
+    /// the page sent), as the collector reads it: gzipped ones
+    /// (`?…&encoding=gzip`) decompressed.
+    pub fn bodies(&self) -> Vec<Vec<u8>> {
         self.requests()
             .into_iter()
-            .filter(|r| r.method == "POST" && r.path.starts_with("/api/v1/batches"))
             .map(|r| {
                 if r.gzipped() {
                     use std::io::Read;

@@ -31,12 +31,15 @@ async fn a_scroll_burst_on_an_element_gives_a_few_events_ending_at_the_final_pos
              <div style="height:5000px">tall</div></div>"#,
     );
     begin("");
-    // 20 position changes over ~1 s.
+    // 20 position changes over ~1 s (longer on a loaded machine: the bound
+    // below follows the time the burst really took).
     let changes = 20;
+    let started = now();
     for i in 1..=changes {
         by_id("pane").set_scroll_top(i * 100);
         sleep(50).await;
     }
+    let took = now() - started;
     let last = i64::from(changes * 100);
     let evs = wait_for("the final scroll position", 3_000.0, || {
         let evs = events_on("SCROLL", "pane");
@@ -47,9 +50,11 @@ async fn a_scroll_burst_on_an_element_gives_a_few_events_ending_at_the_final_pos
     sleep(600).await;
     let evs_after = events_on("SCROLL", "pane");
     assert_eq!(ys(&evs_after), ys(&evs), "events after the burst ended");
+    // At most one per throttle interval, plus the first and the trailing one.
+    let most = (took / cotrail_recorder::observers::scroll::THROTTLE_MS) as usize + 2;
     assert!(
-        evs.len() >= 2 && evs.len() <= 8,
-        "a 1 s burst of {changes} changes should give a few events, got {:?}",
+        evs.len() >= 2 && evs.len() <= most.min(changes as usize - 1),
+        "a {took} ms burst of {changes} changes should give at most {most} events, got {:?}",
         ys(&evs)
     );
     let y = ys(&evs);
@@ -97,16 +102,23 @@ async fn typing_gives_one_input_event_with_the_final_value_after_the_debounce() 
     let host = mount(r#"<label for="typed">Full name</label><input id="typed" name="full">"#);
     begin("");
     let word = "abcdefghij";
+    let mut longest_pause: f64 = 0.0;
+    let mut last = now();
     for n in 1..=word.len() {
         type_into("typed", &word[..n]);
+        longest_pause = longest_pause.max(now() - last);
+        last = now();
         sleep(30).await;
     }
-    // Still typing a moment ago: nothing recorded yet.
-    assert!(
-        stored_on("INPUT", "typed").is_empty(),
-        "recorded before the debounce: {:?}",
-        stored_on("INPUT", "typed")
-    );
+    // Still typing a moment ago: nothing recorded yet (unless the machine
+    // stalled between two keys for longer than the debounce).
+    if longest_pause + (now() - last) < cotrail_recorder::observers::input::DEBOUNCE_MS {
+        assert!(
+            stored_on("INPUT", "typed").is_empty(),
+            "recorded before the debounce: {:?}",
+            stored_on("INPUT", "typed")
+        );
+    }
     let e = wait_for("the debounced INPUT", 3_000.0, || {
         events_on("INPUT", "typed").into_iter().next()
     })
@@ -327,12 +339,15 @@ async fn the_strict_level_masks_every_value() {
 async fn selected_text_is_recorded_once_the_selection_settles() {
     let host = mount(r#"<p id="sel-p">Quarterly report figures</p>"#);
     begin("");
+    let selected = now();
     select_contents("sel-p");
     sleep(200).await;
-    assert!(
-        stored().iter().all(|(_, e)| e["type"] != "SELECTION"),
-        "recorded before the debounce"
-    );
+    if now() - selected < cotrail_recorder::observers::selection::DEBOUNCE_MS {
+        assert!(
+            stored().iter().all(|(_, e)| e["type"] != "SELECTION"),
+            "recorded before the debounce"
+        );
+    }
     let e = wait_for("a SELECTION", 3_000.0, || {
         events_of("SELECTION").into_iter().next()
     })

@@ -155,8 +155,8 @@ async fn the_recorder_captures_masks_and_delivers_in_order() {
     click("go");
     type_into("user", "ada");
     type_into("pass", "hunter2-secret");
-    cotrail_recorder::record_custom("cart".into(), eval("return {sku: 'A-1', qty: 2};"));
-    cotrail_recorder::record_custom("".into(), JsValue::NULL); // warned, not recorded
+    cotrail_recorder::record_custom("cart".into(), eval("return {sku: 'A-1', qty: 2};"), None);
+    cotrail_recorder::record_custom("".into(), JsValue::NULL, None); // warned, not recorded
     let _ = form;
     cotrail_recorder::agent_scope_enter("a-7".into());
     click("go");
@@ -202,6 +202,13 @@ async fn the_recorder_captures_masks_and_delivers_in_order() {
         .collect();
     let expected: Vec<f64> = (0..seqs.len()).map(|i| i as f64).collect();
     assert_eq!(seqs, expected);
+    // Started twice, yet each click is recorded once: the script's, then the agent's.
+    let clicks = eval(
+        "return window.__bodies.map(function (b) { return JSON.parse(b).events; }) \
+           .reduce(function (a, e) { return a.concat(e); }, []) \
+           .filter(function (e) { return e.type === 'CLICK'; }).length;",
+    );
+    assert_eq!(clicks.as_f64(), Some(2.0), "{all}");
 
     // After stop, nothing is recorded and history is restored.
     cotrail_recorder::stop();

@@ -209,10 +209,11 @@ async fn all_seven_event_types_travel_from_a_real_page_to_the_agent_api() -> any
     };
     let name = typed("name");
     assert_eq!(name.last().and_then(|d| d.value.as_deref()), Some(NAME));
+    // One burst of keys is one INPUT (two if the machine stalled between keys
+    // for longer than the debounce), never one per key.
     assert!(
-        name.len() < NAME.len(),
-        "typing is debounced, not one event per key: {}",
-        name.len()
+        (1..=2).contains(&name.len()),
+        "typing is debounced, not one event per key: {name:?}"
     );
     assert_eq!(
         typed("email").last().and_then(|d| d.value.as_deref()),
@@ -311,15 +312,21 @@ async fn all_seven_event_types_travel_from_a_real_page_to_the_agent_api() -> any
     b.driver.goto(format!("{base}/agent.html")).await?;
     b.wait_for_recorder().await?;
     click(&b, "nav-products").await?;
+    let agents_click = |e: &EventRecord| {
+        matches!(&e.event.actor, Actor::Agent { id } if id.as_str() == "agent-7")
+            && matches!(&e.event.data, EventData::Click(_))
+    };
     let events = collector
         .wait_for_events(&session, "the agent's click", |ev| {
-            ev.iter().any(|e| {
-                matches!(&e.event.actor, Actor::Agent { id } if id.as_str() == "agent-7")
-                    && matches!(&e.event.data, EventData::Click(_))
-            })
+            ev.iter().any(agents_click)
         })
         .await;
-    assert!(events.iter().any(|e| e.event.actor == Actor::Customer));
+    let clicked: Vec<_> = events
+        .iter()
+        .filter(|e| agents_click(e))
+        .map(target_id)
+        .collect();
+    assert_eq!(clicked, [Some("nav-products")], "{}", describe(&events));
 
     // The password appears nowhere: not in the API, not in any file of the store.
     let api = collector
@@ -363,7 +370,6 @@ async fn all_seven_event_types_travel_from_a_real_page_to_the_agent_api() -> any
     );
     assert!(!text.contains(PASSWORD));
 
-    tokio::time::sleep(Duration::from_millis(10)).await;
     b.quit().await;
     collector.stop().await;
     Ok(())

@@ -162,7 +162,17 @@ async fn acknowledged_events_survive_repeated_sigkill() {
     std::fs::write(&tenants, TENANTS).unwrap();
     let data = dir.path().join("store");
     let port = free_port();
-    let mut rng = Rng(started.elapsed().as_nanos() as u64 ^ 0x9E37_79B9_7F4A_7C15);
+    // A new kill schedule each run; printed, and replayed with CRASH_SEED=<seed>.
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        });
+    eprintln!("crash test seed: {seed} (rerun with CRASH_SEED={seed})");
+    let mut rng = Rng(seed ^ 0x9E37_79B9_7F4A_7C15);
 
     let stop = Arc::new(AtomicBool::new(false));
     let drain = Arc::new(AtomicBool::new(false));
