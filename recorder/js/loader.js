@@ -14,7 +14,9 @@
       warn('recorder.js loaded twice; the second copy does nothing');
       return;
     }
-    var script = document.currentScript;
+    // A classic tag has itself as `currentScript`; a module (or a copy whose
+    // tag is gone) does not: then the first tag that carries a site key.
+    var script = document.currentScript || document.querySelector('script[data-site-key][src]');
     var src = (script && script.src) || '';
     var ds = (script && script.dataset) || {};
     var config = {
@@ -57,17 +59,22 @@
     var agents = [];
     var mod = null;
     var stopped = false;
+    // Warnings said once each: a page that records its console (a wrapped
+    // console.warn calling recordCustom) must not loop on them.
+    var said = {};
+    function warnOnce(msg) { if (!said[msg]) { said[msg] = 1; warn(msg); } }
 
-    var recordCustom = function (type, value) {
+    var recordCustom = function (type, value, at) {
       try {
-        if (mod) { mod.recordCustom(type, value); return; }
-        if (stopped) return;
-        if (queue.length >= MAX_QUEUE) { warn('recordCustom queue full before start; call dropped'); return; }
+        if (stopped) { warnOnce('recordCustom: not recording (stopped, or the recorder did not start); ignored'); return; }
+        if (mod) { mod.recordCustom(type, value, at); return; }
+        if (queue.length >= MAX_QUEUE) { warnOnce('recordCustom: queue full before start; calls dropped'); return; }
         // Snapshot now: the page may mutate the object before the replay.
         var snap = value;
         try { if (value !== undefined) snap = JSON.parse(JSON.stringify(value)); } catch (_) { /* the recorder reports it */ }
-        // With the agent whose asAgent scope it was called in, if any.
-        queue.push([type, snap, agents[agents.length - 1]]);
+        // With the agent whose asAgent scope it was called in, if any, and
+        // when it was called: recorded with that time, not the replay's.
+        queue.push([type, snap, agents[agents.length - 1], performance.now()]);
       } catch (e) { warn('recordCustom failed', e); }
     };
 
@@ -84,15 +91,28 @@
       },
       // DOM events dispatched synchronously while fn runs are attributed to the
       // agent; fn's own result and exceptions are the caller's.
+      // Only what fn does before it returns is the agent's: an async fn's
+      // work after its first `await` is not (said once, with a warning).
       asAgent: function (agentId, fn) {
         if (typeof fn !== 'function') { warn('asAgent(agentId, fn): fn must be a function'); return undefined; }
-        var entered = false, early = !mod;
-        if (early) agents.push(String(agentId));
-        else try { mod.agentScopeEnter(String(agentId)); entered = true; } catch (e) { warn('asAgent: bad agent id', e); }
-        try { return fn(); } finally {
+        if (typeof agentId !== 'string' || !agentId) {
+          // Still an agent's action, of an agent the page did not name.
+          warn('asAgent(agentId, fn): agentId must be a non-empty string, not ' + String(agentId) + '; recorded as "unknown"');
+          agentId = 'unknown';
+        }
+        var entered = false, early = !mod, result;
+        if (early) agents.push(agentId);
+        else try { mod.agentScopeEnter(agentId); entered = true; } catch (e) { warn('asAgent: bad agent id', e); }
+        try { result = fn(); } finally {
           if (early) agents.pop();
           if (entered) { try { mod.agentScopeExit(); } catch (_) { /* nothing to do */ } }
         }
+        try {
+          if (result && typeof result.then === 'function') {
+            warnOnce('asAgent: fn returned a promise; what it does after its first await is not recorded as the agent\'s (see README)');
+          }
+        } catch (_) { /* a hostile thenable: nothing to say */ }
+        return result;
       },
       sessionId: function () { try { return mod ? mod.sessionId() : undefined; } catch (_) { return undefined; } },
       tabId: function () { try { return mod ? mod.tabId() : undefined; } catch (_) { return undefined; } },
@@ -101,17 +121,34 @@
       // Resolves true once recording, false if it could not start (never rejects).
       ready: null
     };
-    w.recordCustom = recordCustom;
     w.cotrail = api;
+    // The page's own recordCustom stays: cotrail.recordCustom is the same.
+    if (typeof w.recordCustom === 'function') {
+      warn('window.recordCustom is the page\'s own; use cotrail.recordCustom(type, value)');
+    } else {
+      w.recordCustom = recordCustom;
+    }
 
+    // Calls made from now on are not queued for a recorder that is not coming.
+    function failed(msg, e) {
+      stopped = true;
+      queue = [];
+      warn(msg, e);
+      return false;
+    }
     api.ready = new Promise(function (resolve) {
-      if (!src) { warn('cannot find my own script tag (document.currentScript)'); resolve(false); return; }
-      var moduleUrl = new URL('recorder/cotrail_recorder.js', src).href;
-      var wasmUrl = new URL('recorder/cotrail_recorder_bg.wasm', src).href;
+     try {
+      if (!src) { resolve(failed('cannot find my own script tag (document.currentScript)')); return; }
+      // Under the build's id (`cargo xtask build` writes it here): the glue
+      // and the wasm are one build's, cached for good under it.
+      var build = '?v=__COTRAIL_BUILD__';
+      var moduleUrl = new URL('recorder/cotrail_recorder.js' + build, src).href;
+      var wasmUrl = new URL('recorder/cotrail_recorder_bg.wasm' + build, src).href;
       // The wasm downloads alongside the glue: left to the glue, its download
       // would start only once the glue had loaded, one round trip later.
       var wasm;
-      try { wasm = fetch(wasmUrl); } catch (e) { wasm = Promise.reject(e); }
+      // Promise.resolve: a page's fetch wrapper may return a bare thenable.
+      try { wasm = Promise.resolve(fetch(wasmUrl)); } catch (e) { wasm = Promise.reject(e); }
       // Handled here too, so a wasm that fails to download while the glue also
       // fails is not an unhandled rejection; the glue's init still sees it.
       wasm['catch'](function () { /* reported by the init below */ });
@@ -124,15 +161,17 @@
           queue = [];
           for (var i = 0; i < pending.length; i++) {
             var p = pending[i];
-            if (p[2] === undefined) recordCustom(p[0], p[1]);
-            else api.asAgent(p[2], function () { recordCustom(p[0], p[1]); });
+            if (p[2] === undefined) recordCustom(p[0], p[1], p[3]);
+            else api.asAgent(p[2], function () { recordCustom(p[0], p[1], p[3]); });
           }
           resolve(true);
         });
       })['catch'](function (e) {
-        warn('recorder did not start', e);
-        resolve(false);
+        resolve(failed('recorder did not start', e));
       });
+     } catch (e) {
+      resolve(failed('recorder did not start', e));
+     }
     });
   } catch (e) {
     warn('loader failed', e);

@@ -24,8 +24,8 @@ pub const MAX_FLUSH_MS: u32 = 60_000;
 pub struct Config {
     /// Collector base URL, without a trailing slash.
     pub collector: String,
-    /// Public site key (sent as `?site_key=`).
-    pub site_key: Option<String>,
+    /// Public site key (sent as `?site_key=`); required.
+    pub site_key: String,
     /// Session given by the page; `None` means "generate or resume one".
     pub session_id: Option<SessionId>,
     /// Who this page belongs to.
@@ -67,6 +67,11 @@ impl Config {
         while collector.ends_with('/') {
             collector.pop();
         }
+        // Required: the collector refuses every batch without one, so a typo
+        // (`data-sitekey`) would record a whole visit only to lose it.
+        let site_key = field("siteKey").ok_or_else(|| {
+            ConfigError("no site key (data-site-key); nothing is recorded without one".into())
+        })?;
         let session_id = field("sessionId").and_then(|s| match SessionId::parse(s.as_str()) {
             Ok(id) => Some(id),
             Err(e) => {
@@ -111,15 +116,25 @@ impl Config {
                 MaskLevel::Strict
             }),
         };
-        let flush_ms = number(field("flushMs"), "data-flush-ms", &mut warn)
-            .map(|n| n.clamp(u64::from(MIN_FLUSH_MS), u64::from(MAX_FLUSH_MS)) as u32)
-            .unwrap_or(DEFAULT_FLUSH_MS);
-        let batch_events = number(field("batchEvents"), "data-batch-events", &mut warn)
-            .map(|n| n.clamp(1, MAX_EVENTS_PER_BATCH as u64) as usize)
-            .unwrap_or(DEFAULT_BATCH_EVENTS);
+        let flush_ms = number(
+            field("flushMs"),
+            "data-flush-ms",
+            u64::from(MIN_FLUSH_MS),
+            u64::from(MAX_FLUSH_MS),
+            &mut warn,
+        )
+        .map_or(DEFAULT_FLUSH_MS, |n| n as u32);
+        let batch_events = number(
+            field("batchEvents"),
+            "data-batch-events",
+            1,
+            MAX_EVENTS_PER_BATCH as u64,
+            &mut warn,
+        )
+        .map_or(DEFAULT_BATCH_EVENTS, |n| n as usize);
         Ok(Config {
             collector,
-            site_key: field("siteKey"),
+            site_key,
             session_id,
             actor,
             mask,
@@ -140,19 +155,38 @@ impl Config {
 
     /// The batch endpoint, with the site key percent-encoded.
     pub fn batches_url(&self) -> String {
-        let mut url = concat(&[&self.collector, "/api/v1/batches"]);
-        if let Some(key) = &self.site_key {
-            url.push_str("?site_key=");
-            url.push_str(&percent_encode(key));
-        }
-        url
+        concat(&[
+            &self.collector,
+            "/api/v1/batches?site_key=",
+            &percent_encode(&self.site_key),
+        ])
     }
 }
 
-fn number(v: Option<String>, what: &str, warn: &mut impl FnMut(String)) -> Option<u64> {
+/// A number attribute within `min..=max`: one outside is brought inside it,
+/// and one that is not a number is the default, each with a warning.
+fn number(
+    v: Option<String>,
+    what: &str,
+    min: u64,
+    max: u64,
+    warn: &mut impl FnMut(String),
+) -> Option<u64> {
     let v = v?;
     match crate::text::parse_u64(&v) {
-        Some(n) => Some(n),
+        Some(n) => {
+            let kept = n.clamp(min, max);
+            if kept != n {
+                warn(concat(&[
+                    what,
+                    "=",
+                    &quoted(&v),
+                    " is out of range; using ",
+                    &crate::text::int(kept),
+                ]));
+            }
+            Some(kept)
+        }
         None => {
             warn(concat(&[
                 what,
@@ -197,16 +231,32 @@ mod tests {
     }
 
     #[test]
-    fn defaults_apply_when_only_the_collector_is_given() {
-        let (cfg, warnings) = parse(&[("collector", "https://c.example/")]);
+    fn defaults_apply_when_only_the_collector_and_the_site_key_are_given() {
+        let (cfg, warnings) = parse(&[("collector", "https://c.example/"), ("siteKey", "pk_1")]);
         let cfg = cfg.unwrap();
         assert_eq!(cfg.collector, "https://c.example");
         assert_eq!(cfg.actor, Actor::Customer);
         assert_eq!(cfg.mask, MaskLevel::Default);
         assert_eq!(cfg.flush_ms, DEFAULT_FLUSH_MS);
         assert_eq!(cfg.batch_events, DEFAULT_BATCH_EVENTS);
-        assert_eq!(cfg.batches_url(), "https://c.example/api/v1/batches");
+        assert_eq!(
+            cfg.batches_url(),
+            "https://c.example/api/v1/batches?site_key=pk_1"
+        );
         assert!(warnings.is_empty());
+    }
+
+    /// A typo in the attribute's name would record a whole visit for the
+    /// collector to refuse: the recorder does not start.
+    #[test]
+    fn without_a_site_key_the_recorder_does_not_start() {
+        for pairs in [
+            &[("collector", "http://x")][..],
+            &[("collector", "http://x"), ("siteKey", "  ")][..],
+        ] {
+            let (cfg, _) = parse(pairs);
+            assert!(cfg.unwrap_err().0.contains("data-site-key"));
+        }
     }
 
     #[test]
@@ -240,9 +290,17 @@ mod tests {
 
     #[test]
     fn an_agent_page_without_an_agent_id_does_not_start() {
-        let (cfg, _) = parse(&[("collector", "http://x"), ("actor", "agent")]);
+        let (cfg, _) = parse(&[
+            ("collector", "http://x"),
+            ("siteKey", "k"),
+            ("actor", "agent"),
+        ]);
         assert!(cfg.unwrap_err().0.contains("data-agent-id"));
-        let (cfg, _) = parse(&[("collector", "http://x"), ("actor", "boss")]);
+        let (cfg, _) = parse(&[
+            ("collector", "http://x"),
+            ("siteKey", "k"),
+            ("actor", "boss"),
+        ]);
         assert!(cfg.is_err());
     }
 
@@ -250,14 +308,29 @@ mod tests {
     fn harmless_mistakes_fall_back_with_a_warning() {
         let (cfg, warnings) = parse(&[
             ("collector", "http://x"),
+            ("siteKey", "k"),
             ("sessionId", "has space"),
             ("flushMs", "soon"),
             ("mask", "loose"),
+            ("batchEvents", "0"),
         ]);
         let cfg = cfg.unwrap();
         assert_eq!(cfg.session_id, None);
         assert_eq!(cfg.flush_ms, DEFAULT_FLUSH_MS);
         assert_eq!(cfg.mask, MaskLevel::Strict);
-        assert_eq!(warnings.len(), 3);
+        assert_eq!(cfg.batch_events, 1);
+        assert_eq!(warnings.len(), 4, "{warnings:?}");
+        assert!(
+            warnings[3].contains("data-batch-events=\"0\" is out of range; using 1"),
+            "{warnings:?}"
+        );
+        // Out of range, said so and brought inside it.
+        let (cfg, warnings) = parse(&[
+            ("collector", "http://x"),
+            ("siteKey", "k"),
+            ("flushMs", "5"),
+        ]);
+        assert_eq!(cfg.unwrap().flush_ms, MIN_FLUSH_MS);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
     }
 }

@@ -157,22 +157,24 @@ pub fn stop() {
 /// Sends everything recorded so far now.
 #[wasm_bindgen]
 pub fn flush() {
-    let recorder = RECORDER.with(|r| r.borrow_mut().take());
-    if let Some(recorder) = recorder {
-        recorder.flush();
-        RECORDER.with(|r| *r.borrow_mut() = Some(recorder));
+    // Not taken out while it sends: the page's `fetch` wrapper may call the
+    // API meanwhile (a `stop()` there stands).
+    if let Some(parts) = RECORDER.with(|r| r.borrow().as_ref().map(Recorder::flusher)) {
+        Recorder::flush(parts);
     }
 }
 
 /// Records a `CUSTOM_EVENT`. Misuse is a console warning, never an exception.
+/// `at`: when the page made the call (`performance.now()`), for calls the
+/// loader queued before the recorder was ready; now when absent.
 #[wasm_bindgen(js_name = recordCustom)]
-pub fn record_custom(kind: JsValue, value: JsValue) {
+pub fn record_custom(kind: JsValue, value: JsValue, at: Option<f64>) {
     let Some(core) = core() else {
         console::warn("cotrail: recordCustom called while not recording; ignored");
         return;
     };
     match custom::custom_data(&kind, &value) {
-        Ok(data) => core.record(core.current_actor(), shared::EventData::Custom(data)),
+        Ok(data) => core.record_at(core.current_actor(), shared::EventData::Custom(data), at),
         Err(e) => console::warn(&concat(&["cotrail: ", &e])),
     }
 }

@@ -162,15 +162,23 @@ impl Core {
     /// Records an event (already masked): encodes it once, queues and saves it,
     /// and makes sure it will be sent.
     pub fn record(self: &Rc<Self>, actor: Actor, data: EventData) {
+        self.record_at(actor, data, None);
+    }
+
+    /// [`Core::record`] for something that happened at `at` (ms since the
+    /// page's time origin, not after now): a custom event the page recorded
+    /// before the recorder was ready.
+    pub fn record_at(self: &Rc<Self>, actor: Actor, data: EventData, at: Option<f64>) {
         if self.disowned.get() {
             // (Its sequence numbers are another tab's now.)
             return;
         }
         let now = self.now();
+        let at = at.filter(|a| (0.0..=now).contains(a)).unwrap_or(now);
         let event = Event {
             seq: self.transport.borrow().next_seq(),
-            ts: js_sys::Date::now() as i64,
-            mono: crate::num::round(now).max(0.0) as u64,
+            ts: (js_sys::Date::now() - (now - at)) as i64,
+            mono: crate::num::round(at).max(0.0) as u64,
             actor,
             data,
         };
@@ -376,10 +384,17 @@ impl Recorder {
         &self.core
     }
 
+    /// What [`Recorder::flush`] needs, held apart from the recorder: the page
+    /// may call the API again while a flush sends (a `fetch` wrapper asking
+    /// for `stats()`, or calling `stop()`), and must find it running.
+    pub fn flusher(&self) -> (Rc<Core>, Rc<Observers>) {
+        (self.core.clone(), self.observers.clone())
+    }
+
     /// Sends everything recorded so far now (debounced inputs included).
-    pub fn flush(&self) {
-        self.observers.flush(&self.core);
-        transport::flush(&self.core);
+    pub fn flush((core, observers): (Rc<Core>, Rc<Observers>)) {
+        observers.flush(&core);
+        transport::flush(&core);
     }
 
     /// Stops recording; what is still unacknowledged goes out with `keepalive`

@@ -125,9 +125,11 @@ async fn private_values_are_in_no_request_no_api_answer_and_no_stored_file() -> 
         "the drag selected the masked text: {masked:?}"
     );
     collector
-        .wait_for_events("privacy-1", "the masked SELECTION", |ev| {
-            ev.iter()
-                .any(|e| matches!(&e.event.data, EventData::Selection(s) if s.masked.is_some()))
+        .wait_for_events("privacy-1", "the SELECTION in the masked part", |ev| {
+            ev.iter().any(|e| {
+                matches!(&e.event.data, EventData::Selection(s)
+                    if s.masked == Some(MaskReason::Marked))
+            })
         })
         .await;
     let public = drag_select(&b, "public-text").await?;
@@ -185,6 +187,18 @@ async fn private_values_are_in_no_request_no_api_answer_and_no_stored_file() -> 
         "{card_selection:?}"
     );
     assert!(card_selection.text.is_none(), "{card_selection:?}");
+    // The drag over the masked paragraph is recorded, withheld as marked.
+    let marked: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.event.data {
+            EventData::Selection(s) if s.masked == Some(MaskReason::Marked) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !marked.is_empty() && marked.iter().all(|s| s.text.is_none()),
+        "{marked:?}"
+    );
     // The button's label leaves out nothing masked: it is withheld.
     let pay = clicks_on(&events, "pay");
     assert!(
@@ -204,9 +218,15 @@ async fn private_values_are_in_no_request_no_api_answer_and_no_stored_file() -> 
     ];
     let controls = [CONTROL_NAME, CONTROL_SELECTION];
 
-    // 1. The bytes that left the browser.
-    let bodies = proxy.batch_bodies();
-    assert!(!bodies.is_empty(), "the recorder posted through the proxy");
+    // 1. The bytes that left the browser: every request's body, not only batches.
+    let bodies = proxy.bodies();
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path.starts_with("/api/v1/batches")),
+        "the recorder posted through the proxy"
+    );
     // Batches leave gzipped (decompressed above, as the collector reads them).
     assert!(
         proxy.requests().iter().any(|r| r.gzipped()),
@@ -332,10 +352,23 @@ document.getElementById('trigger').addEventListener('click', function () {{
             |ev| ids.iter().all(|id| !clicks_on(ev, id).is_empty()) && ev.iter().any(early),
         )
         .await;
-    match &events.iter().find(|e| early(e)).unwrap().event.actor {
+    let early_event = &events.iter().find(|e| early(e)).unwrap().event;
+    match &early_event.actor {
         Actor::Agent { id } => assert_eq!(id.as_str(), "agent-early"),
         other => panic!("the early custom event is the agent's, not {other:?}"),
     }
+    // Recorded with the time the page called it, before the recorder started
+    // (and recorded the page's load), not with the time it was replayed.
+    let load = events
+        .iter()
+        .find(|e| matches!(e.event.data, EventData::PageChange(_)))
+        .expect("the load's PAGE-CHANGE");
+    assert!(
+        early_event.mono < load.event.mono && early_event.ts <= load.event.ts,
+        "the early custom event at {} ms, the load at {} ms",
+        early_event.mono,
+        load.event.mono
+    );
     let actor = |id: &str| {
         let clicks = clicks_on(&events, id);
         assert_eq!(clicks.len(), 1, "{id} once:\n{}", describe(&events));
