@@ -47,7 +47,8 @@ async fn a_site_on_another_origin_embeds_the_recorder_with_one_script_tag() -> a
     let (wasm_start, glue_start, glue_end): (f64, f64, f64) = b
         .eval(
             r#"const r = performance.getEntriesByType('resource');
-               const find = (f) => r.find((e) => e.name.endsWith('/recorder/' + f));
+               // Under the build's id (`?v=`), which lets browsers cache them for good.
+               const find = (f) => r.find((e) => /\?v=[0-9a-f]{16}$/.test(e.name) && e.name.includes('/recorder/' + f + '?'));
                const wasm = find('cotrail_recorder_bg.wasm'), glue = find('cotrail_recorder.js');
                return [wasm.startTime, glue.startTime, glue.responseEnd];"#,
         )

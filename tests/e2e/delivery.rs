@@ -324,7 +324,12 @@ async fn a_second_start_records_nothing_twice_and_stop_records_nothing_more() ->
 {tag}
 <script>
 window.__secondStart = 'pending';
-cotrail.ready.then(function () {{ return import('/recorder/cotrail_recorder.js'); }})
+// The module the loader started (the same URL: its build's id included).
+cotrail.ready.then(function () {{
+    var glue = performance.getEntriesByType('resource').map(function (e) {{ return e.name; }})
+      .filter(function (n) {{ return n.indexOf('/recorder/cotrail_recorder.js?v=') >= 0; }})[0];
+    return import(glue);
+  }})
   .then(function (m) {{
     m.start({{ collector: {collector:?}, siteKey: 'pk_demo', sessionId: 'lifecycle-1', flushMs: '200' }});
     window.__secondStart = 'returned';
@@ -376,6 +381,10 @@ cotrail.ready.then(function () {{ return import('/recorder/cotrail_recorder.js')
 
     b.driver.execute("cotrail.stop()", vec![]).await?;
     let posts_at_stop: u64 = b.eval("return window.__posts").await?;
+    // Events are saved the moment they are queued: the saved ones, at stop.
+    let saved = "return Object.keys(localStorage).filter(function (k) { \
+                 return k.indexOf('cotrail|e|') === 0; }).sort().join(' ')";
+    let saved_at_stop: String = b.eval(saved).await?;
     click(&b, "after-stop").await?;
     type_into(&b, "field", "typed after stop").await?;
     click(&b, "once").await?;
@@ -385,7 +394,18 @@ cotrail.ready.then(function () {{ return import('/recorder/cotrail_recorder.js')
             vec![],
         )
         .await?;
-    // Proving a negative: watch for ten flush intervals that nothing arrives.
+    // Nothing was queued: no event saved, no counter moved.
+    assert_eq!(
+        b.eval::<String>(saved).await?,
+        saved_at_stop,
+        "saved after stop()"
+    );
+    assert_eq!(
+        b.eval::<String>("return String(cotrail.stats())").await?,
+        "undefined",
+        "stats() after stop()"
+    );
+    // And on the wire: watch for ten flush intervals that nothing arrives.
     let watch = Instant::now() + Duration::from_secs(2);
     while Instant::now() < watch {
         let now = collector.all_events("lifecycle-1").await;

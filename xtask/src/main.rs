@@ -154,10 +154,6 @@ fn build_bundle(root: &Path) -> Result<()> {
         ])
         .arg(&out)
         .arg(&wasm))?;
-    let loader = std::fs::read_to_string(root.join("recorder/js/loader.js"))
-        .context("reading the loader")?;
-    let loader = minify::minify(&loader, minify::Kind::Script, "the loader")?;
-    std::fs::write(out.join("recorder.js"), loader).context("writing the loader")?;
     let glue = out.join("cotrail_recorder.js");
     let module = out.join("cotrail_recorder_bg.wasm");
     let text = std::fs::read_to_string(&glue).context("reading the wasm-bindgen glue")?;
@@ -168,10 +164,24 @@ fn build_bundle(root: &Path) -> Result<()> {
         "xtask: {} of the module's {} functions cannot be called; emptied",
         pruned.emptied, pruned.functions
     );
-    std::fs::write(&module, bytes).context("writing the module")?;
+    std::fs::write(&module, &bytes).context("writing the module")?;
     let text = shorten::drop_init_sync(&text)?;
     let text = minify::minify(&text, minify::Kind::Module, "the wasm-bindgen glue")?;
-    std::fs::write(&glue, text).context("writing the glue")?;
+    std::fs::write(&glue, &text).context("writing the glue")?;
+    // The build's id, in the loader's URLs of the glue and the wasm (which the
+    // collector then lets browsers cache for good) and beside the bundle for
+    // the collector to compare them with.
+    let build = build_id(text.as_bytes(), &bytes);
+    let loader = std::fs::read_to_string(root.join("recorder/js/loader.js"))
+        .context("reading the loader")?;
+    anyhow::ensure!(
+        loader.contains(BUILD_PLACEHOLDER),
+        "recorder/js/loader.js has no {BUILD_PLACEHOLDER} for the build's id"
+    );
+    let loader = loader.replace(BUILD_PLACEHOLDER, &build);
+    let loader = minify::minify(&loader, minify::Kind::Script, "the loader")?;
+    std::fs::write(out.join("recorder.js"), loader).context("writing the loader")?;
+    std::fs::write(out.join("build-id"), &build).context("writing the build id")?;
     for f in [
         "recorder.js",
         "cotrail_recorder.js",
@@ -190,6 +200,23 @@ fn build_bundle(root: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What `recorder/js/loader.js` says where the build's id goes.
+const BUILD_PLACEHOLDER: &str = "__COTRAIL_BUILD__";
+
+/// The id of a build of the glue and the wasm: the first 16 hex digits of
+/// the SHA-256 of both.
+fn build_id(glue: &[u8], wasm: &[u8]) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update((glue.len() as u64).to_be_bytes());
+    hash.update(glue);
+    hash.update(wasm);
+    hash.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// gzip through Zopfli: a deflate encoder that searches much harder than
@@ -248,8 +275,10 @@ fn ensure_browser() -> Result<()> {
     if run(&mut apt(&install)).is_err() {
         run(&mut apt(&install))?;
     }
-    if !Path::new(CHROMEDRIVER).exists() {
-        bail!("{CHROMEDRIVER} is still missing after installing chromium-driver");
+    for (path, package) in [(CHROMEDRIVER, "chromium-driver"), (CHROMIUM, "chromium")] {
+        if !Path::new(path).exists() {
+            bail!("{path} is still missing after installing {package}; install it (`apt-get install {package}`)");
+        }
     }
     Ok(())
 }

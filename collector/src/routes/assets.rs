@@ -44,13 +44,31 @@ pub async fn recorder_js(
     Ok(res)
 }
 
+/// The file `cargo xtask build` writes beside the bundle: the id of the glue
+/// and wasm it built (a hash of both), which the loader puts in their URLs.
+pub const BUILD_ID_FILE: &str = "build-id";
+
+/// `?v=` of a bundle file's URL.
+#[derive(serde::Deserialize)]
+pub struct BundleQuery {
+    v: Option<String>,
+}
+
 /// The rest of the recorder bundle (its wasm module and JavaScript glue),
-/// which `recorder.js` loads. Any origin may load them.
+/// which `recorder.js` loads under its build's id (`?v=`). Any origin may load
+/// them. Under the id of the build served here they are cached for good
+/// (`immutable`): a new build comes under a new id, so a browser never pairs a
+/// cached glue with another build's wasm. Without it, or under another build's
+/// id (a page whose loader came before an upgrade), the current files are
+/// served to be revalidated (`no-cache`).
 #[utoipa::path(
     get,
     path = "/recorder/{file}",
     tag = "assets",
-    params(("file" = String, Path, description = "A file of the built bundle, e.g. `cotrail_recorder_bg.wasm`.")),
+    params(
+        ("file" = String, Path, description = "A file of the built bundle, e.g. `cotrail_recorder_bg.wasm`."),
+        ("v" = Option<String>, Query, description = "The build's id, as the loader puts it in the URL."),
+    ),
     responses(
         (status = 200, description = "The file; brotli- or gzip-encoded when the request accepts it.", content(
             ("application/wasm"),
@@ -65,8 +83,30 @@ pub async fn recorder_file(
     req: HttpRequest,
     www: web::Data<WwwDir>,
     file: web::Path<String>,
+    query: web::Query<BundleQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    bundle_file(&req, &www, &file).await
+    let mut res = bundle_file(&req, &www, &file).await?;
+    let built = tokio::fs::read_to_string(www.0.join("recorder").join(BUILD_ID_FILE))
+        .await
+        .ok();
+    let current = matches!((&query.v, &built), (Some(v), Some(b)) if v == b.trim());
+    let cache = if current {
+        vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(31_536_000),
+            CacheDirective::Extension("immutable".into(), None),
+        ]
+    } else {
+        vec![CacheDirective::NoCache]
+    };
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        CacheControl(cache)
+            .to_string()
+            .parse()
+            .expect("static header value"),
+    );
+    Ok(res)
 }
 
 /// Serves `www/recorder/{name}`: its `.br` or `.gz` twin (written by `cargo
@@ -126,7 +166,9 @@ async fn bundle_file(
     ]
     .into_iter()
     .map(|(enc, ext, coding)| (enc, dir.join(format!("{name}.{ext}")), coding))
-    .find(|(enc, twin, _)| accepts(enc.clone()) && twin.is_file());
+    // A twin older than its file (a build that wrote the file but not yet
+    // its twins, or a copy of the plain files only) is another build's.
+    .find(|(enc, twin, _)| accepts(enc.clone()) && twin.is_file() && !older(twin, &path));
     let file = if let Some((_, twin, coding)) = twin {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         NamedFile::open_async(&twin)
@@ -146,6 +188,12 @@ async fn bundle_file(
     res.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     Ok(res)
+}
+
+/// Whether `a` was modified before `b` (false when either time is unknown).
+fn older(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    matches!((modified(a), modified(b)), (Some(a), Some(b)) if a < b)
 }
 
 /// The review app's policy: its own scripts and styles only. No inline script,

@@ -236,3 +236,49 @@ async fn an_unbuilt_bundle_says_how_to_build_it() {
         );
     }
 }
+
+/// The loader asks for the glue and the wasm under their build's id: under
+/// the id of the build served, browsers may keep them for good; without it or
+/// under another build's id (a page whose loader came before an upgrade), they
+/// get the current files to revalidate.
+#[tokio::test]
+async fn bundle_files_under_the_current_build_id_are_cached_for_good() {
+    let www = www();
+    std::fs::write(www.path().join("recorder/build-id"), "0123456789abcdef").unwrap();
+    let path = www.path().to_path_buf();
+    let app = TestApp::spawn_with(|s| s.www_dir = path).await;
+    let wasm = "/recorder/cotrail_recorder_bg.wasm";
+    let res = get(&app, &format!("{wasm}?v=0123456789abcdef"), None).await;
+    assert_eq!(res.status(), 200);
+    let cache = header(&res, "cache-control").to_owned();
+    assert!(
+        cache.contains("immutable") && cache.contains("max-age=31536000"),
+        "{cache}"
+    );
+    assert_eq!(res.bytes().await.unwrap(), WASM);
+    for other in [format!("{wasm}?v=fedcba9876543210"), wasm.to_owned()] {
+        let res = get(&app, &other, None).await;
+        assert_eq!(res.status(), 200, "{other}");
+        assert_eq!(header(&res, "cache-control"), "no-cache", "{other}");
+        assert_eq!(res.bytes().await.unwrap(), WASM);
+    }
+    app.stop().await;
+}
+
+/// A compressed twin older than its file is another build's: the file is
+/// served plain instead.
+#[tokio::test]
+async fn a_twin_older_than_its_file_is_not_served() {
+    let www = www();
+    let bundle = www.path().join("recorder");
+    let newer = b"\0asm\x01\0\0\0 the next build, written after its old twins";
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(bundle.join("cotrail_recorder_bg.wasm"), newer).unwrap();
+    let path = www.path().to_path_buf();
+    let app = TestApp::spawn_with(|s| s.www_dir = path).await;
+    let res = get(&app, "/recorder/cotrail_recorder_bg.wasm", Some("gzip, br")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "content-encoding"), "");
+    assert_eq!(res.bytes().await.unwrap(), &newer[..]);
+    app.stop().await;
+}

@@ -155,7 +155,10 @@ async fn platform_records_of_all_fourteen_types_are_accepted_and_listed_newest_f
     assert!(
         page.records.iter().all(|r| r.occurred_at <= to),
         "{:?}",
-        page.records.iter().map(|r| r.occurred_at).collect::<Vec<_>>()
+        page.records
+            .iter()
+            .map(|r| r.occurred_at)
+            .collect::<Vec<_>>()
     );
     app.stop().await;
 }
