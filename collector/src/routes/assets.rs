@@ -86,9 +86,11 @@ pub async fn recorder_file(
     query: web::Query<BundleQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let mut res = bundle_file(&req, &www, &file).await?;
-    let built = tokio::fs::read_to_string(www.0.join("recorder").join(BUILD_ID_FILE))
+    let id_file = www.0.join("recorder").join(BUILD_ID_FILE);
+    let built = web::block(move || std::fs::read_to_string(id_file))
         .await
-        .ok();
+        .ok()
+        .and_then(Result::ok);
     let current = matches!((&query.v, &built), (Some(v), Some(b)) if v == b.trim());
     let cache = if current {
         vec![

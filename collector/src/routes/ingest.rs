@@ -315,23 +315,32 @@ async fn ingest_batch(
     };
     // The acknowledgement promises durability: wait for a flush that started
     // after our write (shared with every request waiting at the same time).
-    commit.commit().await?;
-    // Followers see only what is on disk. Asked after the commit, not before
-    // the write: one who subscribes after this question reads the store after
-    // subscribing, and the commit is done, so every follower gets the events
-    // one way or the other (asked before the write, a subscriber arriving in
-    // between got neither until the session's next batch).
-    if !stored.new.is_empty() && live.is_followed(&t, &s) {
-        let events = stored
-            .new
-            .iter()
-            .map(|&(arrival, i)| LiveEvent {
-                arrival,
-                record: Arc::new(records[i].clone()),
-            })
-            .collect();
-        live.publish(&t, &s, events);
-    }
+    // Then followers get the new events. Both in a task of their own: a
+    // client that goes away meanwhile (its events are stored) must not keep
+    // them from followers until the session's next batch.
+    let (commit, live) = (commit.clone(), live.clone());
+    let new = stored.new;
+    actix_web::rt::spawn(async move {
+        commit.commit().await?;
+        // Followers see only what is on disk. Asked after the commit, not
+        // before the write: one who subscribes after this question reads the
+        // store after subscribing, and the commit is done, so every follower
+        // gets the events one way or the other (asked before the write, a
+        // subscriber arriving in between got neither until the next batch).
+        if !new.is_empty() && live.is_followed(&t, &s) {
+            let events = new
+                .iter()
+                .map(|&(arrival, i)| LiveEvent {
+                    arrival,
+                    record: Arc::new(records[i].clone()),
+                })
+                .collect();
+            live.publish(&t, &s, events);
+        }
+        anyhow::Ok(())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("commit task failed: {e}")))??;
     Ok(stored.ack)
 }
 
