@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use cotrail_e2e::*;
 use serde_json::json;
 use shared::api::EventRecord;
