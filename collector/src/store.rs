@@ -226,6 +226,12 @@ struct SessionState {
     first_ts: Option<i64>,
     #[serde(default)]
     last_ts: Option<i64>,
+    /// Every field above was derived from the session's first record on (the
+    /// session was created by a collector that derives all of them). Sessions
+    /// from before lack some; [`Store::open`] derives their summary again from
+    /// their chained records, once, so verify holds every summary against them.
+    #[serde(default)]
+    summary_complete: bool,
 }
 
 /// Distinct URLs a session summary keeps for search. Enough for any real
@@ -433,11 +439,14 @@ impl std::fmt::Display for RecordConflict {
 impl std::error::Error for RecordConflict {}
 
 /// Whether a stored activity-log entry and an incoming one are the same
-/// record: what the collector stamps (receive time, origin) is left out.
-fn same_record(stored: &[u8], incoming: &AuditEntry) -> bool {
+/// record: what the collector stamps is left out (the receive time, and the
+/// origin unless the record gave its own, `origin_given`).
+fn same_record(stored: &[u8], incoming: &AuditEntry, origin_given: bool) -> bool {
     serde_json::from_slice::<AuditEntry>(stored).is_ok_and(|mut s| {
         s.received_at = incoming.received_at;
-        s.origin = incoming.origin.clone();
+        if !origin_given {
+            s.origin = incoming.origin.clone();
+        }
         s == *incoming
     })
 }
@@ -502,6 +511,7 @@ impl SessionState {
             arrivals: 0,
             first_ts: None,
             last_ts: None,
+            summary_complete: true,
         }
     }
 }
@@ -564,7 +574,89 @@ impl Store {
         )?;
         store.build_gap_index()?;
         store.build_purges()?;
+        store.build_summaries()?;
         Ok(store)
+    }
+
+    /// Sessions stored before every summary field was derived (fields added
+    /// with `serde(default)` since, some sessions recorded across those
+    /// upgrades): their summary is derived again from their chained records,
+    /// once (`meta` key `summaries`). Sessions without a chain (from before it
+    /// existed) verify as broken anyway and are left as they are.
+    fn build_summaries(&self) -> anyhow::Result<()> {
+        let meta = self.db.open_tree("meta")?;
+        if meta.get("summaries")?.is_some() {
+            return Ok(());
+        }
+        let mut rebuilt = 0usize;
+        for kv in self.sessions.iter() {
+            let (k, v) = kv?;
+            let mut state: SessionState = serde_json::from_slice(&v)?;
+            if state.summary_complete {
+                continue;
+            }
+            if state.chain_len > 0 {
+                let (tenant, session) = parse_session_key(&k)?;
+                self.recount(&tenant, &session, state.chain_len)?
+                    .apply(&mut state);
+                rebuilt += 1;
+            }
+            state.summary_complete = true;
+            self.sessions.insert(&k, serde_json::to_vec(&state)?)?;
+        }
+        meta.insert("summaries", &[])?;
+        self.db.flush().context("flushing the rebuilt summaries")?;
+        if rebuilt > 0 {
+            tracing::info!(
+                sessions = rebuilt,
+                "derived the summaries of sessions stored before every field was"
+            );
+        }
+        Ok(())
+    }
+
+    /// The summary a session's first `chain_len` chained records give.
+    fn recount(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        chain_len: u64,
+    ) -> anyhow::Result<Recount> {
+        let prefix = session_prefix(tenant, session);
+        let mut end = prefix.clone();
+        end.extend_from_slice(&chain_len.to_be_bytes());
+        let mut reader = SessionReader::new(self, tenant, session);
+        let mut recount = Recount::default();
+        for kv in self.chain.range(prefix..end) {
+            let (_, entry) = kv?;
+            let Some(e) = chain::decode_entry(&entry) else {
+                continue;
+            };
+            let Some(record) = reader.linked_record(e.kind, e.key)? else {
+                continue;
+            };
+            match e.kind {
+                RecordKind::Event => {
+                    let tab = e
+                        .key
+                        .split(|b| *b == 0)
+                        .next()
+                        .and_then(|t| std::str::from_utf8(t).ok())
+                        .and_then(|t| TabId::parse(t).ok());
+                    if let (Some(tab), Ok(r)) =
+                        (tab, serde_json::from_slice::<EventRecord>(&record))
+                    {
+                        recount.event(&r, &tab);
+                    }
+                }
+                RecordKind::Gap => {
+                    if let Ok(g) = serde_json::from_slice::<GapRecord>(&record) {
+                        recount.gap(&g);
+                    }
+                }
+            }
+        }
+        Ok(recount)
     }
 
     /// Queues every tombstone for [`Store::finish_deletions`] in a store written
@@ -1736,14 +1828,15 @@ pub struct AuditScan {
 const MAX_AUDIT_SCAN: usize = 10_000;
 
 impl Store {
-    /// Appends entries to a tenant's activity log. An entry whose `record_id`
-    /// the tenant already stored with the same content is skipped; with other
-    /// content, nothing is stored and the error is a [`RecordConflict`].
-    /// Returns how many were stored. Blocking; does not flush.
+    /// Appends entries to a tenant's activity log, each with whether its
+    /// origin is the record's own (not the request's, stamped). An entry whose
+    /// `record_id` the tenant already stored with the same content is skipped;
+    /// with other content, nothing is stored and the error is a
+    /// [`RecordConflict`]. Returns how many were stored. Blocking; does not flush.
     pub fn append_audit_entries(
         &self,
         tenant: &TenantId,
-        entries: &[AuditEntry],
+        entries: &[(AuditEntry, bool)],
     ) -> anyhow::Result<usize> {
         let prefix = tenant_prefix(tenant);
         // Keys and values outside the transaction: its closure may run again.
@@ -1751,7 +1844,7 @@ impl Store {
         type Row = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
         let encoded: Vec<Row> = entries
             .iter()
-            .map(|e| {
+            .map(|(e, _)| {
                 let mut k = prefix.clone();
                 k.extend_from_slice(&ts_sortable(e.occurred_at).to_be_bytes());
                 k.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
@@ -1766,14 +1859,14 @@ impl Store {
         let result = (&self.audit, &self.audit_ids).transaction(|(audit, ids)| {
             let mut stored = 0;
             let mut conflicts = Vec::new();
-            for ((k, v, idk), entry) in encoded.iter().zip(entries) {
+            for ((k, v, idk), (entry, origin_given)) in encoded.iter().zip(entries) {
                 if let Some(idk) = idk {
                     if let Some(at) = ids.get(idk.as_slice())? {
                         // The same record again (re-posted), or a record id
                         // reused for another record.
                         let same = audit
                             .get(at.as_ref())?
-                            .is_some_and(|old| same_record(&old, entry));
+                            .is_some_and(|old| same_record(&old, entry, *origin_given));
                         if !same {
                             conflicts.extend(entry.record_id.clone());
                         }
@@ -1801,7 +1894,7 @@ impl Store {
     /// Appends one entry to a tenant's activity log (the collector's own
     /// records of who read, exported, verified or deleted a trail). Blocking.
     pub fn append_audit(&self, tenant: &TenantId, entry: &AuditEntry) -> anyhow::Result<()> {
-        self.append_audit_entries(tenant, std::slice::from_ref(entry))
+        self.append_audit_entries(tenant, &[(entry.clone(), true)])
             .map(|_| ())
     }
 
@@ -1974,6 +2067,22 @@ impl Recount {
         self.lost = self
             .lost
             .saturating_add(g.to.saturating_sub(g.from).saturating_add(1));
+    }
+
+    /// Puts the derived fields in `state`.
+    fn apply(self, state: &mut SessionState) {
+        state.event_count = self.events;
+        state.tabs = self.tabs;
+        state.actors = self.actors;
+        state.lost_events = self.lost;
+        state.first_ts = self.first_ts;
+        state.last_ts = self.last_ts;
+        state.page_changes = self.page_changes;
+        state.urls = self.urls;
+        (state.last_url, state.last_url_ts) = match self.last_url {
+            Some((url, ts)) => (Some(url), ts),
+            None => (None, i64::MIN),
+        };
     }
 
     /// Which summary field disagrees with the records, if any.
@@ -3019,6 +3128,44 @@ mod tests {
                 .unwrap();
             assert!(verify(&store).valid, "restored after {field}");
         }
+
+        // A session stored before every field was derived: its summary is
+        // derived again when the store is opened, once, and then checks out.
+        let mut legacy: serde_json::Value = serde_json::to_value(&original).unwrap();
+        let fields = legacy.as_object_mut().unwrap();
+        for field in [
+            "summary_complete",
+            "first_ts",
+            "last_ts",
+            "urls",
+            "page_changes",
+        ] {
+            fields.remove(field);
+        }
+        store
+            .sessions
+            .insert(&key, serde_json::to_vec(&legacy).unwrap())
+            .unwrap();
+        store
+            .db
+            .open_tree("meta")
+            .unwrap()
+            .remove("summaries")
+            .unwrap();
+        assert!(
+            !verify(&store).valid,
+            "the legacy summary lacks its time span"
+        );
+        drop(store);
+        let store = Store::open(dir.path(), 4).unwrap();
+        let v = store.verify(&t, &s).unwrap().unwrap();
+        assert!(v.valid, "{v:?}");
+        let rebuilt = state_of(&store, "sum");
+        assert_eq!(
+            (rebuilt.first_ts, rebuilt.last_ts, rebuilt.event_count),
+            (original.first_ts, original.last_ts, 4)
+        );
+        assert!(rebuilt.summary_complete);
     }
 
     fn state_of(store: &Store, session: &str) -> SessionState {

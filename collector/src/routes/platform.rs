@@ -56,9 +56,12 @@ pub async fn post(
     let received_at = now_ms();
     let records = decode(&bytes, received_at)?;
     let origin = request_origin(&req);
-    let entries: Vec<AuditEntry> = records
+    let entries: Vec<(AuditEntry, bool)> = records
         .into_iter()
-        .map(|r| AuditEntry::platform(r, received_at, &origin))
+        .map(|r| {
+            let given = r.origin.is_some();
+            (AuditEntry::platform(r, received_at, &origin), given)
+        })
         .collect();
     let total = entries.len();
     let writer = store.clone();

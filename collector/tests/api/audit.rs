@@ -391,6 +391,25 @@ async fn a_record_id_reused_for_other_content_is_a_conflict() {
         .await
         .unwrap();
     assert_eq!((ack.stored, ack.duplicates), (0, 1));
+    // An origin the record gives itself is its content (one the collector
+    // stamps from the request is not).
+    let mut own = fixtures
+        .iter()
+        .find(|f| f.get("origin").is_some())
+        .expect("a fixture with its own origin")
+        .clone();
+    own["record_id"] = json!("own-origin-1");
+    assert_eq!(
+        post_records(&app, Some(SERVER_KEY), &own).await.status(),
+        200
+    );
+    own["origin"]["ip"] = json!("198.51.100.99");
+    assert_error(
+        post_records(&app, Some(SERVER_KEY), &own).await,
+        409,
+        "record_conflict",
+    )
+    .await;
     app.stop().await;
 }
 
