@@ -15,8 +15,8 @@
       return;
     }
     // A classic tag has itself as `currentScript`; a module (or a copy whose
-    // tag is gone) does not: then the first tag that carries a site key.
-    var script = document.currentScript || document.querySelector('script[data-site-key][src]');
+    // tag is gone) does not: then the first recorder.js tag with a site key.
+    var script = document.currentScript || document.querySelector('script[data-site-key][src$="/recorder.js"]');
     var src = (script && script.src) || '';
     var ds = (script && script.dataset) || {};
     var config = {
@@ -64,7 +64,8 @@
     var said = {};
     function warnOnce(msg) { if (!said[msg]) { said[msg] = 1; warn(msg); } }
 
-    var recordCustom = function (type, value, at) {
+    // `at` only from the queue's replay below: the page's calls are stamped now.
+    var record = function (type, value, at) {
       try {
         if (stopped) { warnOnce('recordCustom: not recording (stopped, or the recorder did not start); ignored'); return; }
         if (mod) { mod.recordCustom(type, value, at); return; }
@@ -77,6 +78,7 @@
         queue.push([type, snap, agents[agents.length - 1], performance.now()]);
       } catch (e) { warn('recordCustom failed', e); }
     };
+    var recordCustom = function (type, value) { record(type, value); };
 
     var api = {
       __cotrail: true,
@@ -97,7 +99,7 @@
         if (typeof fn !== 'function') { warn('asAgent(agentId, fn): fn must be a function'); return undefined; }
         if (typeof agentId !== 'string' || !agentId) {
           // Still an agent's action, of an agent the page did not name.
-          warn('asAgent(agentId, fn): agentId must be a non-empty string, not ' + String(agentId) + '; recorded as "unknown"');
+          warn('asAgent(agentId, fn): agentId must be a non-empty string, not ' + (agentId === '' ? 'empty' : typeof agentId) + '; recorded as "unknown"');
           agentId = 'unknown';
         }
         var entered = false, early = !mod, result;
@@ -161,8 +163,8 @@
           queue = [];
           for (var i = 0; i < pending.length; i++) {
             var p = pending[i];
-            if (p[2] === undefined) recordCustom(p[0], p[1], p[3]);
-            else api.asAgent(p[2], function () { recordCustom(p[0], p[1], p[3]); });
+            if (p[2] === undefined) record(p[0], p[1], p[3]);
+            else api.asAgent(p[2], function () { record(p[0], p[1], p[3]); });
           }
           resolve(true);
         });

@@ -207,10 +207,10 @@ async fn all_seven_event_types_travel_from_a_real_page_to_the_agent_api() -> any
     };
     let name = typed("name");
     assert_eq!(name.last().and_then(|d| d.value.as_deref()), Some(NAME));
-    // One burst of keys is one INPUT (two if the machine stalled between keys
-    // for longer than the debounce), never one per key.
+    // One burst of keys is one INPUT (one more for each stall between keys
+    // longer than the debounce on a loaded machine), never one per key.
     assert!(
-        (1..=2).contains(&name.len()),
+        (1..=3).contains(&name.len()),
         "typing is debounced, not one event per key: {name:?}"
     );
     assert_eq!(

@@ -116,6 +116,13 @@ fn ensure_wasm_tools() -> Result<()> {
 /// generated `cotrail_recorder.js` glue and `cotrail_recorder_bg.wasm`.
 fn build_bundle(root: &Path) -> Result<()> {
     ensure_wasm_tools()?;
+    // No build id while the files change: a collector serving meanwhile
+    // answers every request `no-cache` instead of caching a half-written
+    // build for a year under the old id. Written again last.
+    let id_file = root.join("www/recorder/build-id");
+    if id_file.exists() {
+        std::fs::remove_file(&id_file).context("removing the old build id")?;
+    }
     run(cargo().args([
         "build",
         "--package",
@@ -181,7 +188,6 @@ fn build_bundle(root: &Path) -> Result<()> {
     let loader = loader.replace(BUILD_PLACEHOLDER, &build);
     let loader = minify::minify(&loader, minify::Kind::Script, "the loader")?;
     std::fs::write(out.join("recorder.js"), loader).context("writing the loader")?;
-    std::fs::write(out.join("build-id"), &build).context("writing the build id")?;
     for f in [
         "recorder.js",
         "cotrail_recorder.js",
@@ -199,6 +205,7 @@ fn build_bundle(root: &Path) -> Result<()> {
             br.len()
         );
     }
+    std::fs::write(&id_file, &build).context("writing the build id")?;
     Ok(())
 }
 
