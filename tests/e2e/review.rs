@@ -869,6 +869,44 @@ async fn a_deleted_or_unknown_session_shows_what_is_left_without_trail_controls(
         text_of(&b, "#integrity").await?,
         "✔ Integrity verified at 3 records"
     );
+    // Deleting is an admin's: an agent has no such button.
+    assert!(
+        !shown(&b, "delete-session").await?,
+        "an agent may not delete"
+    );
+
+    // An admin deletes a session from its trail, after saying so twice.
+    click(&b, "sign-out").await?;
+    sign_in_with_demo_button(&b, &base, "admin").await?;
+    b.driver
+        .goto(format!("{base}/review/#/sessions/sess-kept"))
+        .await?;
+    wait_for_trail(&b, "the kept trail, as an admin").await?;
+    assert!(shown(&b, "delete-session").await?, "an admin may delete");
+    click(&b, "delete-session").await?;
+    let question = b.driver.get_alert_text().await?;
+    assert!(question.contains("sess-kept"), "{question}");
+    b.driver.dismiss_alert().await?;
+    let status = || async {
+        http.get(format!("{base}/api/v1/sessions/sess-kept"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    };
+    assert_eq!(status().await?, 200, "not deleted when the admin says no");
+    click(&b, "delete-session").await?;
+    b.driver.accept_alert().await?;
+    b.wait_for_js(
+        "the deleted state after deleting",
+        "const g = document.getElementById('trail-gone'); return !g.hidden && g.dataset.kind === 'deleted'",
+    )
+    .await?;
+    let view = no_trail_controls(&b).await?;
+    assert!(view.contains("This session was deleted"), "{view}");
+    assert!(view.contains("deleted by"), "{view}");
+    assert_eq!(status().await?, 410);
+    screenshot(&b, "14-deleted-by-an-admin", 1280).await?;
 
     b.quit().await;
     collector.stop().await;

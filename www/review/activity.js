@@ -148,6 +148,31 @@ function sessionLink(id) {
   return h("a", { href: hashFor("trail", {}, id), class: "session-link", title: "Open this session's trail" }, visible(id));
 }
 
+/** A session list's query (`q=…&agent=true&from=…`) as a reader says it. */
+function listingText(query) {
+  if (query === "*") return "all";
+  let params;
+  try {
+    params = new URLSearchParams(query);
+  } catch (_) {
+    return visible(query);
+  }
+  const parts = [];
+  const when = (v) => {
+    const n = Number(v);
+    return Number.isFinite(n) ? localMs(n) : visible(v);
+  };
+  for (const [k, v] of params) {
+    if (k === "q") parts.push(`search “${visible(v)}”`);
+    else if (k === "agent") parts.push(v === "true" ? "an agent took part" : v === "false" ? "no agent took part" : `agent=${visible(v)}`);
+    else if (k === "from") parts.push(`active after ${when(v)}`);
+    else if (k === "to") parts.push(`active before ${when(v)}`);
+    else if (k === "cursor" || k === "limit") continue;
+    else parts.push(`${visible(k)}=${visible(v)}`);
+  }
+  return parts.length ? parts.join(" · ") : "all";
+}
+
 function entityEl(r) {
   const e = r.entity;
   const wrap = h("div", { class: "entity" });
@@ -156,8 +181,8 @@ function entityEl(r) {
     const label = `${kind.charAt(0).toUpperCase()}${kind.slice(1)}`;
     wrap.append(h("span", { class: "entity-kind" }, label), " ");
     if (e.kind === "session") wrap.append(sessionLink(e.id));
-    // A listing's id is its search (`*`: none).
-    else if (e.kind === "sessions") wrap.append(h("code", { class: "entity-id" }, e.id === "*" ? "all" : visible(e.id)));
+    // A listing's id is its search (`*`: none), a query string: said in words.
+    else if (e.kind === "sessions") wrap.append(h("span", { class: "entity-id", title: visible(e.id) }, listingText(e.id)));
     else wrap.append(h("code", { class: "entity-id" }, `#${visible(e.id)}`));
   }
   // A LIVE_VIEW names the co-browsing session joined: link to its trail.

@@ -96,11 +96,12 @@ async function errorOf(res) {
   return new ApiError(res.status, code, message, tombstone);
 }
 
-/** GET a JSON resource with the signed-in token (or `token`). */
-export async function api(path, params, { token = auth.token, signal, quiet401 = false } = {}) {
+/** GET (or `method`) a JSON resource with the signed-in token (or `token`). */
+export async function api(path, params, { token = auth.token, signal, quiet401 = false, method = "GET" } = {}) {
   let res;
   try {
     res = await fetch(`${API}${path}${query(params)}`, {
+      method,
       headers: token ? { Authorization: `Bearer ${token}`, Accept: "application/json" } : {},
       cache: "no-store",
       signal,

@@ -84,7 +84,7 @@ function sessionRow(s, now) {
     ),
     h("td", { class: "time", "data-label": "Started" }, timeEl(span.start, localS(span.start))),
     h("td", { class: "time", "data-label": "Duration" }, duration(span.ms)),
-    h("td", { class: "num", "data-label": "Pages" }, String(s.page_changes ?? 0)),
+    h("td", { class: "num", "data-label": "Page views" }, String(s.page_changes ?? 0)),
     h(
       "td",
       { class: "num", "data-label": "Events" },
@@ -139,7 +139,7 @@ async function load({ quiet = false } = {}) {
     empty.hidden = list.length > 0;
     if (!list.length) {
       // One page of a search looks at a bounded number of sessions.
-      if (state.next) empty.replaceChildren("No match among the sessions looked at for this page; Next looks further.");
+      if (state.next) empty.replaceChildren("No match among the sessions looked at for this page; Older → looks further.");
       else if (filtered()) empty.replaceChildren("No session matches these filters. ", h("a", { href: "#/" }, "Clear filters"));
       else
         empty.replaceChildren(

@@ -30,7 +30,7 @@ import {
   typeClass,
   visible,
 } from "./dom.js";
-import { api, download, followLive } from "./api.js";
+import { api, auth, download, followLive } from "./api.js";
 import { clearError, hashFor, navigate, showError } from "./shell.js";
 import { isLive } from "./sessions.js";
 import { Timeline } from "./timeline.js";
@@ -114,6 +114,8 @@ export function show(route) {
     $("trail-summary").replaceChildren();
     $("trail-live").replaceChildren();
     $("export-status").textContent = "";
+    // Only admins may delete (the collector refuses anyone else, 403).
+    $("delete-session").hidden = auth.role !== "admin";
     $("gaps-banner").hidden = true;
     loadSummary();
     loadGaps();
@@ -164,7 +166,7 @@ function renderSummary() {
   $("trail-summary").replaceChildren(
     ...item("Started", timeEl(span.start, localMs(span.start))),
     ...item("Duration", duration(span.ms)),
-    ...item("Pages visited", String(s.page_changes ?? 0)),
+    ...item("Page views", String(s.page_changes ?? 0)),
     ...item("Events", Number(s.event_count ?? 0).toLocaleString()),
     ...item("Tabs", String(s.tabs ?? 0)),
     ...item("Who took part", ...(actors.length ? actors.map((k) => actorBadge({ kind: k })) : [muted("—")])),
@@ -318,7 +320,7 @@ $("integrity-recheck").addEventListener("click", () => {
 
 /** What only makes sense for a trail that can be read. */
 const TRAIL_PARTS = ["trail-live", "integrity", "trail-summary", "trail-actions", "timeline-box", "trail-toolbar", "trail-wrap", "trail-foot"];
-const TRAIL_CONTROLS = ["export-ndjson", "export-csv", "follow", "integrity-recheck"];
+const TRAIL_CONTROLS = ["export-ndjson", "export-csv", "follow", "integrity-recheck", "delete-session"];
 
 /**
  * Every read of a trail answers alike for a session that is not there: 404 (never
@@ -861,5 +863,30 @@ async function exportAs(format) {
   }
 }
 
+// ------------------------------------------------------------------ delete
+
+/** Admins: deletes the session for good, after asking, and shows its tombstone. */
+async function deleteSession() {
+  const id = t.id;
+  if (!id || t.gone) return;
+  const ok = window.confirm(
+    `Delete session ${visible(id)} for good?\n\nIts events are erased and cannot be read or exported again. ` +
+      "A tombstone (who deleted it, when, and its chain head) stays, and the deletion is recorded in the activity log.",
+  );
+  if (!ok) return;
+  const btn = $("delete-session");
+  btn.disabled = true;
+  try {
+    const tombstone = await api(`/sessions/${encodeURIComponent(id)}`, {}, { method: "DELETE" });
+    unreadable({ status: 410, code: "session_deleted", tombstone, message: "" }, id);
+  } catch (e) {
+    // Deleted meanwhile (by another admin, or retention): that tombstone.
+    if (!unreadable(e, id)) showError(e, "The session could not be deleted");
+  } finally {
+    if (!t.gone) btn.disabled = false;
+  }
+}
+
+$("delete-session").addEventListener("click", deleteSession);
 $("export-ndjson").addEventListener("click", () => exportAs("ndjson"));
 $("export-csv").addEventListener("click", () => exportAs("csv"));
