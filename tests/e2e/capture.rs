@@ -306,9 +306,32 @@ async fn all_seven_event_types_travel_from_a_real_page_to_the_agent_api() -> any
         .as_deref()
         .is_some_and(|ua| ua.contains("Chrome"))));
 
-    // The agent's co-browsing view: its events are the agent's.
-    b.driver.goto(format!("{base}/agent.html")).await?;
+    // The agent's co-browsing view of this session, opened from the customer's
+    // page in a tab of its own (its own sessionStorage): its events are the
+    // agent's, in the customer's session.
+    b.wait_for_js(
+        "the link to the agent's view",
+        "return !document.getElementById('agent-view').hidden",
+    )
+    .await?;
+    let href: String = b
+        .eval("return document.getElementById('agent-view-link').getAttribute('href')")
+        .await?;
+    assert_eq!(href, format!("/agent.html?session={session}"));
+    let agent_tab = b.driver.new_tab().await?;
+    b.driver.switch_to_window(agent_tab).await?;
+    b.driver.goto(format!("{base}{href}")).await?;
     b.wait_for_recorder().await?;
+    assert_eq!(
+        b.eval::<String>("return cotrail.sessionId()").await?,
+        session
+    );
+    // It covers the shop, not the customer's help page.
+    assert_eq!(
+        b.eval::<u64>("return document.querySelectorAll('a[href=\"/support.html\"]').length")
+            .await?,
+        0
+    );
     click(&b, "nav-products").await?;
     let agents_click = |e: &EventRecord| {
         matches!(&e.event.actor, Actor::Agent { id } if id.as_str() == "agent-7")

@@ -38,6 +38,24 @@ export function record(type, value) {
   }
 }
 
+/**
+ * The customer's pages link to the agent's co-browsing view of their session
+ * (`/agent.html?session=…`), as a co-browsing tool would open it, once the
+ * recorder knows the session.
+ */
+export function linkAgentView() {
+  const wrap = document.getElementById("agent-view");
+  const link = document.getElementById("agent-view-link");
+  const rec = window.cotrail;
+  if (!wrap || !link || !rec || !rec.ready) return;
+  rec.ready.then((recording) => {
+    const id = recording && rec.sessionId();
+    if (!id) return;
+    link.href = `/agent.html?session=${encodeURIComponent(id)}`;
+    wrap.hidden = false;
+  });
+}
+
 const CART_KEY = "lumen-outfitters.cart";
 
 function load() {

@@ -9,12 +9,15 @@
 // The page talks to the recorder only through `window.recordCustom(type, value)`.
 
 import { PRODUCTS, findProduct, formatPrice } from "./products.js";
-import { h, record, cart } from "./common.js";
+import { h, record, cart, linkAgentView } from "./common.js";
 
 const BRAND = "Lumen Outfitters";
 // The page this shell was loaded as: "/" or "/index.html" for the customer,
 // "/agent.html" for the agent's co-browsing view. In-app URLs stay on it.
 const BASE = location.pathname;
+// The agent's view covers the shop: it does not link to the customer's help page.
+const AGENT_VIEW = BASE.endsWith("/agent.html");
+if (!AGENT_VIEW) linkAgentView();
 
 function viewUrl(params) {
   const q = new URLSearchParams(params).toString();
@@ -247,7 +250,7 @@ function homeView() {
           "div",
           { class: "actions" },
           shopNow,
-          h("a", { class: "btn ghost", href: "/support.html", id: "hero-support" }, "Talk to support"),
+          !AGENT_VIEW && h("a", { class: "btn ghost", href: "/support.html", id: "hero-support" }, "Talk to support"),
         ),
       ),
       h("div", { class: "hero-art", role: "img", "aria-label": "Sunset over green hills" }),
@@ -325,13 +328,14 @@ function productView(sku) {
         h("p", {}, p.description),
         h("ul", { class: "specs" }, ...p.specs.map((s) => h("li", {}, s))),
         ...buyRow(p),
-        h(
-          "p",
-          { class: "small muted" },
-          "Questions about sizing or materials? ",
-          h("a", { href: "/support.html", id: "product-support" }, "Ask our team"),
-          ".",
-        ),
+        !AGENT_VIEW &&
+          h(
+            "p",
+            { class: "small muted" },
+            "Questions about sizing or materials? ",
+            h("a", { href: "/support.html", id: "product-support" }, "Ask our team"),
+            ".",
+          ),
       ),
     ),
   );

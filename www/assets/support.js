@@ -1,7 +1,9 @@
 // Help & contact page: the contact form stays on the page (no navigation) and
 // the callback button records a custom event through the recorder.
 
-import { record, cart } from "./common.js";
+import { record, cart, linkAgentView } from "./common.js";
+
+linkAgentView();
 
 const count = document.getElementById("cart-count");
 if (count) {
