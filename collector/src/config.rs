@@ -153,8 +153,17 @@ impl Settings {
             );
             fig = fig.merge(Toml::file(path));
         }
+        // Only the settings' own names: an orchestrator adds variables of its
+        // own under the prefix (Kubernetes' service links for a Service named
+        // `cotrail`: `COTRAIL_PORT`, `COTRAIL_SERVICE_HOST`), which must not
+        // stop the collector. (A misspelt setting in the file is still an error.)
+        let known = Settings::names();
         let settings: Settings = fig
-            .merge(Env::prefixed("COTRAIL_").ignore(&["config"]))
+            .merge(
+                Env::prefixed("COTRAIL_")
+                    .ignore(&["config"])
+                    .filter(move |key| known.iter().any(|k| key.as_str().eq_ignore_ascii_case(k))),
+            )
             .merge(Serialized::defaults(&cli))
             .extract()
             .context("invalid settings")?;
@@ -162,10 +171,24 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The settings' names, as the file and `COTRAIL_<NAME>` spell them.
+    fn names() -> Vec<String> {
+        match serde_json::to_value(Settings::default()) {
+            Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Refuses values that parse but would do the opposite of what an
     /// operator means: where 0 reads as "off" elsewhere in the table, here it
-    /// would delete every trail or refuse every batch.
+    /// would delete every trail or refuse every batch; and a log format
+    /// nothing reads.
     fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            matches!(self.log_format.as_str(), "text" | "json"),
+            "invalid settings: log_format must be \"text\" or \"json\", not {:?}",
+            self.log_format
+        );
         anyhow::ensure!(
             self.retention_days != Some(0),
             "invalid settings: retention_days = 0 would delete every session, those still \
@@ -240,6 +263,24 @@ mod tests {
                 format!("{err:#}").contains("body_read_timeout_ms = 0"),
                 "{err:#}"
             );
+            Ok(())
+        });
+    }
+
+    /// Variables an orchestrator puts under the prefix (Kubernetes service
+    /// links for a Service named `cotrail`) are not settings and do not stop
+    /// the collector; a setting's own variable still counts.
+    #[test]
+    fn other_variables_under_the_prefix_are_not_settings() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("COTRAIL_PORT", "tcp://10.0.0.5:8080");
+            jail.set_env("COTRAIL_SERVICE_HOST", "10.0.0.5");
+            jail.set_env("COTRAIL_CACHE_MB", "12");
+            let s = Settings::load(Cli::default()).map_err(|e| format!("{e:#}"))?;
+            assert_eq!(s.cache_mb, 12);
+            jail.set_env("COTRAIL_LOG_FORMAT", "jsno");
+            let err = Settings::load(Cli::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("log_format"), "{err:#}");
             Ok(())
         });
     }

@@ -160,6 +160,18 @@ fn check_origin_pattern(p: &str) -> anyhow::Result<()> {
     if !matches!(scheme, "http" | "https") || host.is_empty() || host.contains('/') {
         bail!("origin {p:?} must look like https://host[:port] with no path");
     }
+    // A browser's `Origin` is lower case and leaves the scheme's default port
+    // out: written otherwise, the pattern would never match one.
+    if host.bytes().any(|b| b.is_ascii_uppercase()) || scheme != scheme.to_ascii_lowercase() {
+        bail!("origin {p:?} must be lower case, as browsers send it");
+    }
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    if host.ends_with(default_port) {
+        bail!(
+            "origin {p:?} names the default port, which browsers leave out: write {:?}",
+            p.replacen(default_port, "", 1)
+        );
+    }
     Ok(())
 }
 
@@ -173,14 +185,31 @@ impl Tenants {
             demo_file: None,
             demo: None,
         };
+        if file.tenants.is_empty() {
+            bail!("no tenant is defined: add a [[tenant]] table (or run without a tenants file for the demo tenant)");
+        }
         let mut seen = std::collections::HashSet::new();
         for tenant in &file.tenants {
             if !seen.insert(tenant.id.clone()) {
                 bail!("tenant {} is defined twice", tenant.id);
             }
+            let mut user_ids = std::collections::HashSet::new();
+            for u in &tenant.users {
+                // One id, one person: the activity log names users by id.
+                if !user_ids.insert(&u.id) {
+                    bail!("tenant {}: user {} is defined twice", tenant.id, u.id);
+                }
+            }
             for sk in &tenant.site_keys {
                 if sk.key.is_empty() {
                     bail!("tenant {}: a site key is empty", tenant.id);
+                }
+                if sk.origins.is_empty() {
+                    bail!(
+                        "tenant {}: site key {:?} lists no origins, so every batch would be refused; list the sites' origins (or \"*\")",
+                        tenant.id,
+                        sk.key
+                    );
                 }
                 for o in &sk.origins {
                     check_origin_pattern(o).with_context(|| format!("tenant {}", tenant.id))?;
@@ -240,8 +269,21 @@ impl Tenants {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading tenants file {}", path.display()))?;
-        let file: TenantsFile = toml::from_str(&text)
-            .with_context(|| format!("parsing tenants file {}", path.display()))?;
+        // toml's own message quotes the line, tokens and keys included: this
+        // one names where it is and what is wrong, and nothing of the line.
+        let file: TenantsFile = toml::from_str(&text).map_err(|e| {
+            let at = e.span().map_or_else(String::new, |span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" at line {line}, column {column}")
+            });
+            anyhow::anyhow!(
+                "parsing tenants file {}{at}: {}",
+                path.display(),
+                e.message()
+            )
+        })?;
         Self::from_file(file).with_context(|| format!("in tenants file {}", path.display()))
     }
 
@@ -365,6 +407,57 @@ mod tests {
         assert!(!origin_allowed(&p, "http://shop.example"));
         assert!(!origin_allowed(&p, "https://shop.example.evil"));
         assert!(!origin_allowed(&p, "https://shop.exampl"));
+    }
+
+    #[test]
+    fn mistakes_a_browser_would_never_match_or_an_audit_could_not_tell_apart_are_refused() {
+        let refused = |text: &str| {
+            let file: TenantsFile = toml::from_str(text).unwrap();
+            format!("{:#}", Tenants::from_file(file).unwrap_err())
+        };
+        let tenant = |site: &str, users: &str| {
+            format!("[[tenant]]\nid = \"acme\"\nsite_keys = [{site}]\nusers = [{users}]\n")
+        };
+        let ana =
+            r#"{ id = "ana", role = "agent", token = "at_0123456789abcdef0123456789abcdef" }"#;
+        let ana_admin =
+            r#"{ id = "ana", role = "admin", token = "at_fedcba9876543210fedcba9876543210" }"#;
+        assert!(refused("").contains("no tenant"));
+        let e = refused(&tenant(r#"{ key = "pk_a", origins = [] }"#, ana));
+        assert!(e.contains("no origins"), "{e}");
+        let e = refused(&tenant(
+            r#"{ key = "pk_a", origins = ["https://Shop.Example"] }"#,
+            ana,
+        ));
+        assert!(e.contains("lower case"), "{e}");
+        let e = refused(&tenant(
+            r#"{ key = "pk_a", origins = ["https://shop.example:443"] }"#,
+            ana,
+        ));
+        assert!(
+            e.contains("default port") && e.contains("\"https://shop.example\""),
+            "{e}"
+        );
+        let e = refused(&tenant(
+            r#"{ key = "pk_a", origins = ["https://shop.example"] }"#,
+            &format!("{ana}, {ana_admin}"),
+        ));
+        assert!(e.contains("user ana is defined twice"), "{e}");
+    }
+
+    /// A syntax error says where it is, not what the line says (tokens).
+    #[test]
+    fn a_syntax_error_does_not_quote_the_secrets_on_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenants.toml");
+        std::fs::write(
+            &path,
+            "[[tenant]]\nid = \"acme\"\nusers = [{ id = \"ana\", role = \"admin\", token = \"at_secret0123456789abcdef0123456\" ]\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", Tenants::load(&path).unwrap_err());
+        assert!(!err.contains("at_secret"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
     }
 
     fn file(token: &str) -> TenantsFile {
