@@ -30,9 +30,10 @@ pub struct Settings {
     pub tenants_file: Option<PathBuf>,
     /// sled's page cache, in MiB.
     pub cache_mb: u64,
-    /// Reverse proxies whose `X-Forwarded-For` is believed. A client IP taken
-    /// from any other peer's header would be whatever the client wrote.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: addresses
+    /// (`10.0.0.7`) or networks (`10.0.0.0/8`). A client IP taken from any
+    /// other peer's header would be whatever the client wrote.
+    pub trusted_proxies: Vec<ProxyNet>,
     /// Ingest requests one client IP may make per second, sustained (0: no
     /// limit). A tab sends about one batch every two seconds, so 50 leaves room
     /// for a busy office behind one NAT address.
@@ -68,6 +69,49 @@ pub struct Settings {
     /// scan of the session index cheap while a session outlives its retention
     /// age by at most that long.
     pub retention_sweep_secs: u64,
+}
+
+/// A trusted proxy: one address or a network, IPv4 or IPv6. IPv4 peers of a
+/// dual-stack listener (`::ffff:10.0.0.7`) are compared as the IPv4 address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProxyNet(ipnet::IpNet);
+
+impl ProxyNet {
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
+    }
+}
+
+impl std::str::FromStr for ProxyNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let net = if s.contains('/') {
+            s.parse::<ipnet::IpNet>().map_err(|e| e.to_string())?
+        } else {
+            ipnet::IpNet::from(
+                s.parse::<IpAddr>()
+                    .map_err(|e| e.to_string())?
+                    .to_canonical(),
+            )
+        };
+        Ok(ProxyNet(net.trunc()))
+    }
+}
+
+impl TryFrom<String> for ProxyNet {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+            .map_err(|e| format!("trusted proxy {s:?} is not an address or a network ({e})"))
+    }
+}
+
+impl From<ProxyNet> for String {
+    fn from(p: ProxyNet) -> String {
+        p.0.to_string()
+    }
 }
 
 impl Default for Settings {

@@ -15,6 +15,8 @@ use shared::limits::MAX_BODY_BYTES;
 use shared::{Batch, EventData};
 
 use std::net::IpAddr;
+
+use crate::config::ProxyNet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,7 +43,7 @@ pub const MAX_BODY_DEPTH: usize = shared::limits::MAX_JSON_DEPTH + 8;
 
 /// What the ingest route needs beyond the store: settings it applies.
 pub struct IngestConfig {
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<ProxyNet>,
     pub body_read_timeout: Duration,
 }
 
@@ -477,9 +479,12 @@ fn nesting_depth(bytes: &[u8]) -> usize {
 /// in which case `X-Forwarded-For` is read from the right (the entry our proxy
 /// appended) and the first address that is not itself a trusted proxy is the
 /// client. Entries left of that were written by the client and prove nothing.
-pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    if !trusted_proxies.contains(&peer) {
+/// Addresses are canonical: an IPv4 peer of a dual-stack listener is its IPv4
+/// address, not `::ffff:…`.
+pub fn client_ip(req: &HttpRequest, trusted_proxies: &[ProxyNet]) -> Option<IpAddr> {
+    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|p| p.contains(ip));
+    let peer = req.peer_addr()?.ip().to_canonical();
+    if !trusted(&peer) {
         return Some(peer);
     }
     let mut client = peer;
@@ -489,8 +494,8 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr
         for hop in value.rsplit(',') {
             match hop.trim().parse::<IpAddr>() {
                 Ok(ip) => {
-                    client = ip;
-                    if !trusted_proxies.contains(&ip) {
+                    client = ip.to_canonical();
+                    if !trusted(&client) {
                         return Some(client);
                     }
                 }
@@ -504,7 +509,7 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr
 
 /// Where a request came from: the client IP (through trusted proxies only) and
 /// its `User-Agent`.
-pub fn origin_of(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Origin {
+pub fn origin_of(req: &HttpRequest, trusted_proxies: &[ProxyNet]) -> Origin {
     Origin {
         ip: client_ip(req, trusted_proxies).map(|ip| ip.to_string()),
         user_agent: req
@@ -554,32 +559,75 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let ip = |r: &HttpRequest, t: &[IpAddr]| client_ip(r, t).unwrap().to_string();
+        let proxy: ProxyNet = "10.0.0.1".parse().unwrap();
+        let ip = |r: &HttpRequest, t: &[ProxyNet]| client_ip(r, t).unwrap().to_string();
         // Untrusted peer: its header is ignored.
         assert_eq!(
-            ip(&req("203.0.113.9:1", &["1.2.3.4"]), &[proxy]),
+            ip(
+                &req("203.0.113.9:1", &["1.2.3.4"]),
+                std::slice::from_ref(&proxy)
+            ),
             "203.0.113.9"
         );
         // Trusted peer: the rightmost address it appended is the client.
         assert_eq!(
-            ip(&req("10.0.0.1:1", &["6.6.6.6, 198.51.100.7"]), &[proxy]),
+            ip(
+                &req("10.0.0.1:1", &["6.6.6.6, 198.51.100.7"]),
+                std::slice::from_ref(&proxy)
+            ),
             "198.51.100.7"
         );
         // Chains of trusted proxies are skipped, across header lines too.
-        let inner: IpAddr = "10.0.0.2".parse().unwrap();
+        let inner: ProxyNet = "10.0.0.2".parse().unwrap();
         assert_eq!(
             ip(
                 &req("10.0.0.1:1", &["198.51.100.7", "10.0.0.2"]),
-                &[proxy, inner]
+                &[proxy.clone(), inner]
             ),
             "198.51.100.7"
         );
         // Garbage stops the walk at the last trusted hop; no header: the peer.
         assert_eq!(
-            ip(&req("10.0.0.1:1", &["1.2.3.4, nonsense"]), &[proxy]),
+            ip(
+                &req("10.0.0.1:1", &["1.2.3.4, nonsense"]),
+                std::slice::from_ref(&proxy)
+            ),
             "10.0.0.1"
         );
-        assert_eq!(ip(&req("10.0.0.1:1", &[]), &[proxy]), "10.0.0.1");
+        assert_eq!(
+            ip(&req("10.0.0.1:1", &[]), std::slice::from_ref(&proxy)),
+            "10.0.0.1"
+        );
+    }
+
+    /// Behind a load balancer with many addresses, and on a dual-stack
+    /// listener (IPv4 peers as `::ffff:a.b.c.d`).
+    #[test]
+    fn trusted_proxies_may_be_networks_and_ipv4_peers_of_an_ipv6_listener_match() {
+        let lbs: ProxyNet = "10.0.0.0/8".parse().unwrap();
+        let ip = |r: &HttpRequest, t: &[ProxyNet]| client_ip(r, t).unwrap().to_string();
+        assert_eq!(
+            ip(
+                &req("10.20.30.40:1", &["198.51.100.7"]),
+                std::slice::from_ref(&lbs)
+            ),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            ip(
+                &req("[::ffff:10.20.30.40]:1", &["198.51.100.7"]),
+                std::slice::from_ref(&lbs)
+            ),
+            "198.51.100.7"
+        );
+        let one: ProxyNet = "127.0.0.1".parse().unwrap();
+        assert_eq!(
+            ip(&req("[::ffff:127.0.0.1]:1", &["203.0.113.3"]), &[one]),
+            "203.0.113.3"
+        );
+        // An untrusted IPv4 peer of an IPv6 listener is stored as IPv4.
+        assert_eq!(ip(&req("[::ffff:192.0.2.1]:1", &[]), &[lbs]), "192.0.2.1");
+        assert!("10.0.0.0/33".parse::<ProxyNet>().is_err());
+        assert!("proxy.internal".parse::<ProxyNet>().is_err());
     }
 }
