@@ -328,16 +328,27 @@ pub fn app(
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let tenants = Arc::new(match &settings.tenants_file {
+        let mut tenants = match &settings.tenants_file {
             Some(path) => Tenants::load(path)?,
             None => Tenants::demo(&settings.data_dir)?,
-        });
+        };
         if let Some(path) = &tenants.demo_file {
             tracing::info!(
                 file = %path.display(),
                 "no tenants file: running the demo tenant (site key pk_demo); its agent and admin tokens are in this file"
             );
+            // Listening beyond this machine, a proxy on it (which forwards
+            // `Host: 127.0.0.1` and no `X-Forwarded-For` by default) would hand
+            // anyone the tokens: the review app's demo buttons are off.
+            if !settings.listen.ip().is_loopback() {
+                tenants.demo_credentials = false;
+                tracing::warn!(
+                    listen = %settings.listen,
+                    "the demo tenant on a non-loopback address: its tokens are not offered to the review app; use a tenants file (see README) for anything but a local try-out"
+                );
+            }
         }
+        let tenants = Arc::new(tenants);
         let store = Store::open(&settings.data_dir, settings.cache_mb)?;
         // Deletions a crash (or a failed purge) left half done: their sessions
         // already answer 410; this reclaims the records, in the background.

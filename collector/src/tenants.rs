@@ -106,6 +106,9 @@ pub struct Tenants {
     /// Set when running the generated demo tenant: where its file is.
     pub demo_file: Option<PathBuf>,
     demo: Option<TenantConfig>,
+    /// Whether `GET /api/v1/demo/credentials` may hand out the demo tokens:
+    /// only while the collector listens on loopback (set at start-up).
+    pub demo_credentials: bool,
 }
 
 fn digest(secret: &str) -> [u8; 32] {
@@ -184,6 +187,7 @@ impl Tenants {
             server_keys: Vec::new(),
             demo_file: None,
             demo: None,
+            demo_credentials: false,
         };
         if file.tenants.is_empty() {
             bail!("no tenant is defined: add a [[tenant]] table (or run without a tenants file for the demo tenant)");
@@ -329,6 +333,7 @@ impl Tenants {
         let file: TenantsFile = toml::from_str(&text)?;
         t.demo = file.tenants.into_iter().next();
         t.demo_file = Some(path);
+        t.demo_credentials = true;
         Ok(t)
     }
 

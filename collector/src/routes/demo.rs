@@ -62,7 +62,7 @@ pub async fn credentials(
         && !headers.contains_key(actix_web::http::header::FORWARDED);
     let demo = tenants
         .demo_tenant()
-        .filter(|_| loopback)
+        .filter(|_| loopback && tenants.demo_credentials)
         .ok_or_else(|| ApiError::NotFound("no such API endpoint".into()))?;
     let token = |role: Role| {
         demo.users

@@ -398,6 +398,37 @@ async fn one_tenant_never_sees_another_tenants_sessions_even_with_the_same_id() 
     app.stop().await;
 }
 
+/// Listening beyond loopback, the demo tenant's tokens are not handed out,
+/// not even to a request that looks local (a proxy on the same machine).
+#[tokio::test]
+async fn the_demo_tokens_are_not_offered_on_a_non_loopback_listen_address() {
+    let data = tempfile::tempdir().unwrap();
+    let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
+    let mut settings = collector::config::Settings::for_test(data.path().to_owned(), www);
+    settings.listen = "0.0.0.0:0".parse().unwrap();
+    let app = collector::startup::Application::build(settings)
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let res = reqwest::get(format!("{base}/api/v1/demo/credentials"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    // The demo tenant itself still records (its file holds the tokens).
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/v1/batches?site_key=pk_demo"))
+        .header("origin", base.clone())
+        .header("content-type", "text/plain")
+        .body(batch("demo-wide", "t", vec![click(0, 1, "a")]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    handle.stop(true).await;
+}
+
 #[tokio::test]
 async fn without_a_tenants_file_a_private_demo_tenant_works_out_of_the_box() {
     let data = tempfile::tempdir().unwrap();
