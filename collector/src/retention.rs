@@ -49,6 +49,8 @@ impl RetentionJob {
                                     "flushing after a retention sweep"
                                 );
                             }
+                            ::metrics::counter!(crate::telemetry::metric::SESSIONS_DELETED, "reason" => "retention")
+                                .increment(left.len() as u64);
                             tracing::info!(sessions = left.len(), "retention deleted sessions");
                         }
                     }

@@ -27,6 +27,10 @@ pub mod metric {
     pub const FLUSH_SECONDS: &str = "cotrail_flush_duration_seconds";
     /// Flushes run (each serves every request waiting at its start).
     pub const FLUSHES: &str = "cotrail_flushes_total";
+    /// Flushes that failed (a full disk, an I/O error): alert on any.
+    pub const FLUSH_ERRORS: &str = "cotrail_flush_errors_total";
+    /// Sessions deleted, labelled by `reason` (`admin`, `retention`).
+    pub const SESSIONS_DELETED: &str = "cotrail_sessions_deleted_total";
     /// The store's size on disk.
     pub const STORE_BYTES: &str = "cotrail_store_size_bytes";
     /// Live-tail subscribers, read from the fan-out at scrape time.

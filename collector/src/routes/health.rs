@@ -1,6 +1,8 @@
 //! `/healthz` and `/readyz`, for orchestrators and load balancers.
 //!
-//! `/healthz` answers while the process serves HTTP (restart me if not);
+//! `/healthz` answers while the process serves HTTP and its store has not
+//! failed a flush (restart me if not: sled does not take writes again after a
+//! failed flush, a restart recovers it);
 //! `/readyz` also proves the store takes a write and a flush (send me traffic
 //! only if so). Both are unauthenticated and say nothing about tenants.
 
@@ -11,15 +13,23 @@ use crate::error::ApiError;
 use crate::openapi::Status;
 use crate::store::Store;
 
-/// The process is up (restart it if not).
+/// The process is up and its store has not failed a flush (restart it if not).
 #[utoipa::path(
     get,
     path = "/healthz",
     tag = "operations",
-    responses((status = 200, description = "Serving HTTP.", body = Status, example = json!({"status": "ok"}))),
+    responses(
+        (status = 200, description = "Serving HTTP.", body = Status, example = json!({"status": "ok"})),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
 )]
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Status { status: "ok" })
+pub async fn healthz(commit: web::Data<GroupCommit>) -> Result<HttpResponse, ApiError> {
+    match commit.failure() {
+        None => Ok(HttpResponse::Ok().json(Status { status: "ok" })),
+        Some(e) => Err(ApiError::Unavailable(format!(
+            "the store failed a flush ({e}); restart the collector (acknowledged events are on disk)"
+        ))),
+    }
 }
 
 /// The store is open and writable: a probe record is written and flushed
