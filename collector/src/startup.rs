@@ -379,6 +379,15 @@ impl Application {
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let www = settings.www_dir.clone();
+        // Without the bundle every site's tag fails (`/recorder.js` answers
+        // 503): said once, at start, in words an operator can act on.
+        if !www.join("recorder").join("recorder.js").is_file() {
+            tracing::error!(
+                www_dir = %www.display(),
+                "no recorder bundle in www_dir (recorder/recorder.js is missing): sites cannot load the recorder; \
+                 run `cargo xtask build`, or point --www-dir at the built www/ directory"
+            );
+        }
         let data = web::Data::new(store.clone());
         let www_data = web::Data::new(assets::WwwDir(www.clone()));
         let tenants_data = web::Data::new(tenants.clone());
