@@ -71,6 +71,19 @@ pub struct Settings {
     pub retention_sweep_secs: u64,
 }
 
+/// Whether `rest` (a variable's name after `COTRAIL_`) is one Kubernetes adds
+/// for a Service whose name starts with `cotrail`: `COTRAIL_SERVICE_HOST`,
+/// `COTRAIL_PORT_8080_TCP_ADDR`, `COTRAIL_API_SERVICE_PORT`, …
+fn service_link(rest: &str) -> bool {
+    let r = rest.to_ascii_uppercase();
+    r == "PORT"
+        || r.starts_with("PORT_")
+        || r.starts_with("SERVICE_")
+        || r.contains("_SERVICE_")
+        || r.ends_with("_PORT")
+        || r.contains("_PORT_")
+}
+
 /// A trusted proxy: one address or a network, IPv4 or IPv6. IPv4 peers of a
 /// dual-stack listener (`::ffff:10.0.0.7`) are compared as the IPv4 address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,7 +101,19 @@ impl std::str::FromStr for ProxyNet {
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim();
         let net = if s.contains('/') {
-            s.parse::<ipnet::IpNet>().map_err(|e| e.to_string())?
+            match s.parse::<ipnet::IpNet>().map_err(|e| e.to_string())? {
+                // Peers are compared as IPv4 (`::ffff:a.b.c.d` is `a.b.c.d`):
+                // a network of such addresses is its IPv4 network.
+                ipnet::IpNet::V6(v6) if v6.addr().to_ipv4_mapped().is_some() => {
+                    let v4 = v6.addr().to_ipv4_mapped().expect("checked");
+                    let prefix = v6
+                        .prefix_len()
+                        .checked_sub(96)
+                        .ok_or("an IPv4-mapped network needs a prefix of at least 96")?;
+                    ipnet::IpNet::V4(ipnet::Ipv4Net::new(v4, prefix).map_err(|e| e.to_string())?)
+                }
+                net => net,
+            }
         } else {
             ipnet::IpNet::from(
                 s.parse::<IpAddr>()
@@ -202,6 +227,30 @@ impl Settings {
         // `cotrail`: `COTRAIL_PORT`, `COTRAIL_SERVICE_HOST`), which must not
         // stop the collector. (A misspelt setting in the file is still an error.)
         let known = Settings::names();
+        // Any other `COTRAIL_*` that does not look like a service link is a
+        // misspelt setting (`COTRAIL_RETENTION_DAY`): an error that names it,
+        // as an unknown setting in the file is.
+        let misspelt: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter_map(|k| k.strip_prefix("COTRAIL_").map(str::to_owned))
+            .filter(|rest| {
+                // `COTRAIL_BLESS`: the test suite's switch for rewriting its
+                // fixtures, which a collector started by a test inherits.
+                !rest.eq_ignore_ascii_case("config")
+                    && !rest.eq_ignore_ascii_case("bless")
+                    && !known.iter().any(|k| rest.eq_ignore_ascii_case(k))
+                    && !service_link(rest)
+            })
+            .collect();
+        anyhow::ensure!(
+            misspelt.is_empty(),
+            "invalid settings: unknown environment variable(s) {}; settings are COTRAIL_<NAME> for the names in README's table",
+            misspelt
+                .iter()
+                .map(|r| format!("COTRAIL_{r}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let settings: Settings = fig
             .merge(
                 Env::prefixed("COTRAIL_")
@@ -322,9 +371,28 @@ mod tests {
             jail.set_env("COTRAIL_CACHE_MB", "12");
             let s = Settings::load(Cli::default()).map_err(|e| format!("{e:#}"))?;
             assert_eq!(s.cache_mb, 12);
+            jail.set_env("COTRAIL_API_SERVICE_PORT_HTTP", "8080");
+            jail.set_env("COTRAIL_PORT_8080_TCP_ADDR", "10.0.0.5");
+            // Trusted proxies from the environment: addresses and networks.
+            jail.set_env(
+                "COTRAIL_TRUSTED_PROXIES",
+                "[10.0.0.1, 10.8.0.0/16, ::ffff:192.168.0.0/112]",
+            );
+            let s = Settings::load(Cli::default()).map_err(|e| format!("{e:#}"))?;
+            let ip = |a: &str| a.parse::<IpAddr>().unwrap();
+            assert!(s.trusted_proxies[1].contains(&ip("10.8.3.4")));
+            assert!(s.trusted_proxies[2].contains(&ip("::ffff:192.168.7.7")));
+            assert!(!s.trusted_proxies[0].contains(&ip("10.0.0.2")));
             jail.set_env("COTRAIL_LOG_FORMAT", "jsno");
             let err = Settings::load(Cli::default()).unwrap_err();
             assert!(format!("{err:#}").contains("log_format"), "{err:#}");
+            // A misspelt setting is still an error that names it.
+            jail.set_env("COTRAIL_RETENTION_DAY", "30");
+            let err = Settings::load(Cli::default()).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("COTRAIL_RETENTION_DAY"),
+                "{err:#}"
+            );
             Ok(())
         });
     }

@@ -39,9 +39,6 @@ struct Inner {
     /// The last finished flush: its number and whether it failed.
     done: watch::Sender<(u64, Option<Arc<String>>)>,
     flushes: AtomicU64,
-    /// The first flush that failed, if one did: the store is not trusted to
-    /// take writes again until the process restarts (`/healthz` says so).
-    failed: Mutex<Option<String>>,
 }
 
 struct State {
@@ -68,7 +65,6 @@ impl GroupCommit {
             wake: Notify::new(),
             done,
             flushes: AtomicU64::new(0),
-            failed: Mutex::new(None),
         });
         let task = inner.clone();
         tokio::spawn(async move {
@@ -98,14 +94,6 @@ impl GroupCommit {
                 ::metrics::counter!(metric::FLUSHES).increment(1);
                 task.flushes.fetch_add(1, Ordering::Relaxed);
                 let err = result.err().map(|e| Arc::new(format!("{e:#}")));
-                if let Some(e) = &err {
-                    ::metrics::counter!(metric::FLUSH_ERRORS).increment(1);
-                    tracing::error!(error = %e, "flushing the store failed");
-                    task.failed
-                        .lock()
-                        .expect("group commit failure")
-                        .get_or_insert_with(|| e.to_string());
-                }
                 task.done.send_replace((number, err));
             }
         });
@@ -135,15 +123,6 @@ impl GroupCommit {
         }
     }
 
-    /// Why a flush failed, if one did since the start (the first failure).
-    pub fn failure(&self) -> Option<String> {
-        self.inner
-            .failed
-            .lock()
-            .expect("group commit failure")
-            .clone()
-    }
-
     /// Ends the flusher task once waiting requests are served; later commits fail.
     pub fn stop(&self) {
         self.inner.state.lock().expect("group commit state").stopped = true;
@@ -160,30 +139,6 @@ impl GroupCommit {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicBool;
-
-    /// A failed flush fails the commits it serves and is remembered: the
-    /// store is not trusted again until a restart (`/healthz` reports it).
-    #[tokio::test]
-    async fn a_failed_flush_fails_its_commits_and_is_remembered() {
-        let fail = Arc::new(AtomicBool::new(true));
-        let flag = fail.clone();
-        let gc = GroupCommit::start(Box::new(move || {
-            let failing = flag.load(Ordering::SeqCst);
-            Box::pin(async move {
-                if failing {
-                    anyhow::bail!("No space left on device")
-                }
-                Ok(())
-            })
-        }));
-        assert!(gc.failure().is_none());
-        let err = gc.commit().await.unwrap_err();
-        assert!(format!("{err:#}").contains("No space left"), "{err:#}");
-        fail.store(false, Ordering::SeqCst);
-        gc.commit().await.unwrap();
-        assert!(gc.failure().is_some_and(|e| e.contains("No space left")));
-        gc.stop();
-    }
 
     fn slow_disk(writes_durable: Arc<AtomicU64>, written: Arc<AtomicU64>) -> FlushFn {
         Box::new(move || {

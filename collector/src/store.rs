@@ -365,6 +365,9 @@ pub struct Store {
     tombstones: sled::Tree,
     purges: sled::Tree,
     origins: sled::Tree,
+    /// The first flush that failed, if one did: sled takes no writes after a
+    /// failed flush until the process restarts (`/healthz` says so).
+    flush_failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// What [`Store::insert`] did.
@@ -544,6 +547,7 @@ impl Store {
             }
         };
         let store = Self {
+            flush_failed: Default::default(),
             events: db.open_tree("events")?,
             timeline: db.open_tree("timeline")?,
             sessions: db.open_tree("sessions")?,
@@ -1505,9 +1509,30 @@ impl Store {
 
     /// Makes everything inserted so far durable. Answers only after the data is
     /// on disk, which is what an ingest acknowledgement promises.
+    /// A failed flush is logged, counted and remembered ([`Store::flush_failure`]).
     pub async fn flush(&self) -> anyhow::Result<()> {
-        self.db.flush_async().await.context("flushing the store")?;
-        Ok(())
+        let flushed = self.db.flush_async().await.context("flushing the store");
+        if let Err(e) = &flushed {
+            self.note_flush_failure(e);
+        }
+        flushed.map(|_| ())
+    }
+
+    fn note_flush_failure(&self, e: &anyhow::Error) {
+        ::metrics::counter!(crate::telemetry::metric::FLUSH_ERRORS).increment(1);
+        tracing::error!(error = format!("{e:#}"), "flushing the store failed");
+        self.flush_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| format!("{e:#}"));
+    }
+
+    /// Why a flush failed, if one did since the store was opened (the first).
+    pub fn flush_failure(&self) -> Option<String> {
+        self.flush_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// A tenant's session summaries, newest activity first.
@@ -3166,6 +3191,20 @@ mod tests {
             (original.first_ts, original.last_ts, 4)
         );
         assert!(rebuilt.summary_complete);
+    }
+
+    /// A failed flush is remembered, the first one, for `/healthz`.
+    #[test]
+    fn a_failed_flush_is_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        assert!(store.flush_failure().is_none());
+        store.note_flush_failure(&anyhow::anyhow!("No space left on device"));
+        store.note_flush_failure(&anyhow::anyhow!("a later one"));
+        let clone = store.clone();
+        assert!(clone
+            .flush_failure()
+            .is_some_and(|e| e.contains("No space left")));
     }
 
     fn state_of(store: &Store, session: &str) -> SessionState {

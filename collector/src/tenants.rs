@@ -165,8 +165,13 @@ fn check_origin_pattern(p: &str) -> anyhow::Result<()> {
     }
     // A browser's `Origin` is lower case and leaves the scheme's default port
     // out: written otherwise, the pattern would never match one.
-    if host.bytes().any(|b| b.is_ascii_uppercase()) || scheme != scheme.to_ascii_lowercase() {
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
         bail!("origin {p:?} must be lower case, as browsers send it");
+    }
+    if !host.is_ascii() {
+        bail!(
+            "origin {p:?}: write the host in its ASCII (punycode, xn--…) form, as browsers send it"
+        );
     }
     let default_port = if scheme == "https" { ":443" } else { ":80" };
     if host.ends_with(default_port) {
@@ -279,7 +284,8 @@ impl Tenants {
             let at = e.span().map_or_else(String::new, |span| {
                 let before = &text[..span.start.min(text.len())];
                 let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
-                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+                let column = before[line_start..].chars().count() + 1;
                 format!(" at line {line}, column {column}")
             });
             anyhow::anyhow!(

@@ -21,10 +21,12 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 /**
- * Records a custom event through the recorder's public API. The recorder tag in
- * <head> defines window.recordCustom before this module runs (calls made before
- * its wasm is ready are queued by the recorder). The shop keeps working when
- * the recorder is missing or fails.
+ * Records a custom event through the recorder's public API. On the customer's
+ * pages the recorder tag in <head> defines window.recordCustom before this
+ * module runs (calls made before its wasm is ready are queued by the
+ * recorder); on agent.html the tag is added by script, so a call before it ran
+ * would only be logged (the page makes none before a person acts). The shop
+ * keeps working when the recorder is missing or fails.
  */
 export function record(type, value) {
   try {

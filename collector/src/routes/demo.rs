@@ -2,12 +2,14 @@
 //! works out of the box after `cargo xtask run`.
 //!
 //! Answers only while the collector runs the generated demo tenant (no tenants
-//! file), only to clients on the loopback interface, only to requests that
+//! file) on a loopback listen address, only to clients on the loopback interface, only to requests that
 //! name a loopback host (so a page whose DNS name was rebound to 127.0.0.1
 //! cannot read the tokens same-origin) and only when no proxy forwarded the
 //! request (behind a proxy on the same host every client looks like
 //! loopback); otherwise 404, as if the endpoint did not exist. A real deployment has a tenants file, so this
-//! never answers there.
+//! never answers there. (A proxy on the same host that forwards `Host:
+//! 127.0.0.1` and no `X-Forwarded-For` cannot be told from a local browser:
+//! README says never to put the demo collector behind one.)
 
 use std::sync::Arc;
 
@@ -37,8 +39,8 @@ pub struct DemoUser {
 }
 
 /// The demo tenant's site key and tokens. Answers only while the collector
-/// runs its generated demo tenant (no tenants file) and only to loopback
-/// clients; 404 otherwise.
+/// runs its generated demo tenant (no tenants file) on a loopback listen
+/// address, and only to loopback clients; 404 otherwise.
 #[utoipa::path(
     get,
     path = "/api/v1/demo/credentials",

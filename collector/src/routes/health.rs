@@ -23,8 +23,8 @@ use crate::store::Store;
         (status = 503, response = crate::openapi::Unavailable),
     ),
 )]
-pub async fn healthz(commit: web::Data<GroupCommit>) -> Result<HttpResponse, ApiError> {
-    match commit.failure() {
+pub async fn healthz(store: web::Data<Store>) -> Result<HttpResponse, ApiError> {
+    match store.flush_failure() {
         None => Ok(HttpResponse::Ok().json(Status { status: "ok" })),
         Some(e) => Err(ApiError::Unavailable(format!(
             "the store failed a flush ({e}); restart the collector (acknowledged events are on disk)"
