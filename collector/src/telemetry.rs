@@ -5,7 +5,14 @@ use tracing_subscriber::{fmt, EnvFilter};
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_target(false);
+    // A line as each request's span closes: its method, route, status,
+    // request id and time (an access log), not only for failures.
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_span_events(fmt::format::FmtSpan::CLOSE)
+        // Colours only for a person at a terminal, not in a file or a shipper.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let _ = if format == "json" {
         builder.json().try_init()
     } else {
@@ -80,6 +87,13 @@ fn describe() {
         "Duration of one group flush"
     );
     describe_counter!(metric::FLUSHES, "Group flushes run");
+    describe_counter!(metric::FLUSH_ERRORS, "Store flushes that failed");
+    describe_counter!(metric::SESSIONS_DELETED, "Sessions deleted, by reason");
+    // Present from the start, at 0: an alert on "any" needs the series.
+    metrics::counter!(metric::FLUSH_ERRORS).absolute(0);
+    for reason in ["admin", "retention"] {
+        metrics::counter!(metric::SESSIONS_DELETED, "reason" => reason).absolute(0);
+    }
     describe_gauge!(metric::STORE_BYTES, Unit::Bytes, "Store size on disk");
     describe_gauge!(metric::LIVE_SUBSCRIBERS, "Live-tail subscribers");
     metrics::gauge!(metric::LIVE_SUBSCRIBERS).set(0.0);

@@ -108,6 +108,9 @@ async fn metrics_count_ingested_events_duplicates_and_rejects() {
         "cotrail_flush_duration_seconds_bucket{le=\"0.005\"}",
         "cotrail_store_size_bytes ",
         "cotrail_live_subscribers ",
+        // From the start, so an alert on any failure has a series to watch.
+        "cotrail_flush_errors_total ",
+        "cotrail_sessions_deleted_total{reason=\"retention\"} ",
     ] {
         assert!(after.contains(name), "{name} missing from\n{after}");
     }
