@@ -117,10 +117,15 @@ export function show(route) {
     // Only admins may delete (the collector refuses anyone else, 403).
     $("delete-session").hidden = auth.role !== "admin";
     $("gaps-banner").hidden = true;
-    loadSummary();
-    loadGaps();
-    verify();
-    loadTimeline();
+    // The rest once the summary answered: a deleted or unknown session then
+    // costs two requests (summary and first page), not five.
+    const id = t.id;
+    loadSummary().then(() => {
+      if (id !== t.id || t.gone) return;
+      loadGaps();
+      verify();
+      loadTimeline();
+    });
   }
   if (!sameQuery) {
     t.cursors = [null];
