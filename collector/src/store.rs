@@ -496,6 +496,31 @@ pub struct Ingest<'a> {
 }
 
 impl SessionState {
+    /// What one stored event adds to the summary: ingest's derivation, and
+    /// verify's recount of it from the chained records ([`Recount`]).
+    fn count_event(&mut self, rec: &EventRecord) {
+        self.event_count += 1;
+        let ts = rec.event.ts;
+        self.first_ts = Some(self.first_ts.map_or(ts, |t| t.min(ts)));
+        self.last_ts = Some(self.last_ts.map_or(ts, |t| t.max(ts)));
+        self.actors.insert(rec.event.actor.kind().to_string());
+        if let EventData::PageChange(p) = &rec.event.data {
+            self.page_changes += 1;
+            if self.urls.len() < MAX_URLS_PER_SESSION {
+                self.urls.insert(p.url.clone());
+            }
+            if ts >= self.last_url_ts {
+                self.last_url = Some(p.url.clone());
+                self.last_url_ts = ts;
+            }
+        }
+    }
+
+    /// What a stored gap record of `lost` events adds to the summary.
+    fn count_lost(&mut self, lost: u64) {
+        self.lost_events = self.lost_events.saturating_add(lost);
+    }
+
     fn new(received_at: i64, origin: &Origin) -> Self {
         SessionState {
             first_seen: received_at,
@@ -978,21 +1003,7 @@ impl Store {
                     new.push((arrival, i));
                     ack.stored += 1;
                     changed = true;
-                    state.event_count += 1;
-                    let ts = rec.event.ts;
-                    state.first_ts = Some(state.first_ts.map_or(ts, |t| t.min(ts)));
-                    state.last_ts = Some(state.last_ts.map_or(ts, |t| t.max(ts)));
-                    state.actors.insert(rec.event.actor.kind().to_string());
-                    if let EventData::PageChange(p) = &rec.event.data {
-                        state.page_changes += 1;
-                        if state.urls.len() < MAX_URLS_PER_SESSION {
-                            state.urls.insert(p.url.clone());
-                        }
-                        if rec.event.ts >= state.last_url_ts {
-                            state.last_url = Some(p.url.clone());
-                            state.last_url_ts = rec.event.ts;
-                        }
-                    }
+                    state.count_event(rec);
                 }
                 if !conflicts.is_empty() {
                     // Aborted: none of this transaction's writes are kept.
@@ -1003,7 +1014,7 @@ impl Store {
                 for (key, value, lost) in &new_gaps {
                     gap_tree.insert(key.as_slice(), value.as_slice())?;
                     chainer.append(chain_tree, &mut state, RecordKind::Gap, key, value)?;
-                    state.lost_events = state.lost_events.saturating_add(*lost);
+                    state.count_lost(*lost);
                     changed = true;
                 }
                 if changed {
@@ -2053,61 +2064,41 @@ struct IndexCheck {
 }
 
 /// What ingest derives into a [`SessionState`] from the records it chains,
-/// derived again from the chained records in chain order, as ingest did.
-#[derive(Default)]
-struct Recount {
-    events: u64,
-    tabs: BTreeSet<String>,
-    actors: BTreeSet<String>,
-    lost: u64,
-    first_ts: Option<i64>,
-    last_ts: Option<i64>,
-    page_changes: u64,
-    urls: BTreeSet<String>,
-    /// The latest page change's URL and client time (ties: the later link).
-    last_url: Option<(String, i64)>,
+/// derived again from the chained records in chain order, through the same
+/// [`SessionState::count_event`].
+struct Recount(SessionState);
+
+impl Default for Recount {
+    fn default() -> Self {
+        Recount(SessionState::new(0, &Origin::default()))
+    }
 }
 
 impl Recount {
     fn event(&mut self, r: &EventRecord, tab: &TabId) {
-        self.events += 1;
-        self.tabs.insert(tab.to_string());
-        let ts = r.event.ts;
-        self.first_ts = Some(self.first_ts.map_or(ts, |t| t.min(ts)));
-        self.last_ts = Some(self.last_ts.map_or(ts, |t| t.max(ts)));
-        self.actors.insert(r.event.actor.kind().to_string());
-        if let EventData::PageChange(p) = &r.event.data {
-            self.page_changes += 1;
-            if self.urls.len() < MAX_URLS_PER_SESSION {
-                self.urls.insert(p.url.clone());
-            }
-            if self.last_url.as_ref().is_none_or(|(_, at)| ts >= *at) {
-                self.last_url = Some((p.url.clone(), ts));
-            }
-        }
+        self.0.count_event(r);
+        self.0.tabs.insert(tab.to_string());
     }
 
     fn gap(&mut self, g: &GapRecord) {
-        self.tabs.insert(g.tab_id.to_string());
-        self.lost = self
-            .lost
-            .saturating_add(g.to.saturating_sub(g.from).saturating_add(1));
+        self.0.tabs.insert(g.tab_id.to_string());
+        self.0
+            .count_lost(g.to.saturating_sub(g.from).saturating_add(1));
     }
 
     /// Puts the derived fields in `state`.
     fn apply(self, state: &mut SessionState) {
-        state.event_count = self.events;
-        state.tabs = self.tabs;
-        state.actors = self.actors;
-        state.lost_events = self.lost;
-        state.first_ts = self.first_ts;
-        state.last_ts = self.last_ts;
-        state.page_changes = self.page_changes;
-        state.urls = self.urls;
-        (state.last_url, state.last_url_ts) = match self.last_url {
-            Some((url, ts)) => (Some(url), ts),
-            None => (None, i64::MIN),
-        };
+        let d = self.0;
+        state.event_count = d.event_count;
+        state.tabs = d.tabs;
+        state.actors = d.actors;
+        state.lost_events = d.lost_events;
+        state.first_ts = d.first_ts;
+        state.last_ts = d.last_ts;
+        state.page_changes = d.page_changes;
+        state.urls = d.urls;
+        state.last_url = d.last_url;
+        state.last_url_ts = d.last_url_ts;
     }
 
     /// Which summary field disagrees with the records, if any.
@@ -2118,48 +2109,44 @@ impl Recount {
                  ({counted})"
             ))
         };
-        let last_url = self.last_url.as_ref().map(|(u, _)| u.clone());
-        if state.event_count != self.events {
+        let d = &self.0;
+        if state.event_count != d.event_count {
             differs(
                 "event count",
                 state.event_count.to_string(),
-                self.events.to_string(),
+                d.event_count.to_string(),
             )
-        } else if state.lost_events != self.lost {
+        } else if state.lost_events != d.lost_events {
             differs(
                 "lost events",
                 state.lost_events.to_string(),
-                self.lost.to_string(),
+                d.lost_events.to_string(),
             )
-        } else if state.actors != self.actors {
+        } else if state.actors != d.actors {
             differs(
                 "actors",
                 format!("{:?}", state.actors),
-                format!("{:?}", self.actors),
+                format!("{:?}", d.actors),
             )
-        } else if state.tabs != self.tabs {
-            differs(
-                "tabs",
-                format!("{:?}", state.tabs),
-                format!("{:?}", self.tabs),
-            )
-        } else if (state.first_ts, state.last_ts) != (self.first_ts, self.last_ts) {
+        } else if state.tabs != d.tabs {
+            differs("tabs", format!("{:?}", state.tabs), format!("{:?}", d.tabs))
+        } else if (state.first_ts, state.last_ts) != (d.first_ts, d.last_ts) {
             differs(
                 "time span",
                 format!("{:?}", (state.first_ts, state.last_ts)),
-                format!("{:?}", (self.first_ts, self.last_ts)),
+                format!("{:?}", (d.first_ts, d.last_ts)),
             )
-        } else if state.page_changes != self.page_changes || state.urls != self.urls {
+        } else if state.page_changes != d.page_changes || state.urls != d.urls {
             differs(
                 "pages",
                 format!("{} changes, {:?}", state.page_changes, state.urls),
-                format!("{} changes, {:?}", self.page_changes, self.urls),
+                format!("{} changes, {:?}", d.page_changes, d.urls),
             )
-        } else if state.last_url != last_url {
+        } else if state.last_url != d.last_url {
             differs(
                 "last page",
                 format!("{:?}", state.last_url),
-                format!("{last_url:?}"),
+                format!("{:?}", d.last_url),
             )
         } else {
             None
