@@ -15,6 +15,7 @@ use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use shared::TenantId;
 
 use crate::error::ApiError;
+use crate::telemetry::{record, LogField};
 use crate::tenants::{Principal, Role, Tenants};
 
 fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
@@ -44,13 +45,16 @@ fn tenants(req: &HttpRequest) -> Result<&Arc<Tenants>, ApiError> {
 
 fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
     let token = bearer(req)?;
-    tenants(req)?
+    let principal = tenants(req)?
         .user(token)
         .cloned()
         .ok_or(ApiError::Unauthorized {
             code: "invalid_credentials",
             message: "this token is not valid".into(),
-        })
+        })?;
+    record(LogField::Tenant, &principal.tenant);
+    record(LogField::User, &principal.user);
+    Ok(principal)
 }
 
 /// An agent or admin of some tenant.
@@ -96,14 +100,16 @@ impl FromRequest for Server {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready((|| {
             let key = bearer(req)?;
-            tenants(req)?
+            let tenant = tenants(req)?
                 .server_key(key)
                 .cloned()
-                .map(Server)
                 .ok_or(ApiError::Unauthorized {
                     code: "invalid_credentials",
                     message: "this server key is not valid".into(),
-                })
+                })?;
+            record(LogField::Tenant, &tenant);
+            record(LogField::User, &"platform");
+            Ok(Server(tenant))
         })())
     }
 }

@@ -13,7 +13,9 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use anyhow::Context;
-use tracing_actix_web::{RequestId, TracingLogger};
+use tracing_actix_web::TracingLogger;
+
+use crate::telemetry::{LogRequestId, RootSpan};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -96,9 +98,9 @@ async fn request_id_header(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = req.extensions().get::<RequestId>().copied();
+    let id = req.extensions().get::<LogRequestId>().cloned();
     let mut res = next.call(req).await?;
-    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.0).ok()) {
         res.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), value);
     }
@@ -221,10 +223,10 @@ pub fn app(
     >,
 > {
     App::new()
-        // Runs inside TracingLogger, which puts the RequestId in place.
+        // Runs inside TracingLogger, whose root span puts the request id in place.
         .wrap(from_fn(request_id_header))
         .wrap(from_fn(assets::security_headers))
-        .wrap(TracingLogger::default())
+        .wrap(TracingLogger::<RootSpan>::new())
         .app_data(state.store)
         .app_data(state.commit)
         .app_data(state.limits)

@@ -1,5 +1,16 @@
 //! Structured logs through `tracing`; `RUST_LOG` picks the level (default `info`).
+//!
+//! Every request has one root span, [`RootSpan`], logged as one line when it
+//! closes (an access log): method, route, path, status, the client's address
+//! (through trusted proxies only), the request id, and once known the tenant,
+//! user and session it concerned.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{Error, HttpMessage};
+use tracing::field::Empty;
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
@@ -18,6 +29,126 @@ pub fn init(format: &str) {
     } else {
         builder.try_init()
     };
+}
+
+/// The id of a request in the logs and in the response's `X-Request-Id`: the
+/// one the client or a proxy in front sent, when it is a plausible id, so a
+/// request can be followed across both logs; otherwise a new UUID.
+#[derive(Debug, Clone)]
+pub struct LogRequestId(pub String);
+
+/// Longest incoming `X-Request-Id` kept (a UUID is 36 characters; proxies'
+/// ids are shorter).
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// An incoming `X-Request-Id` worth keeping: short, and only characters that
+/// cannot forge a log line or a field (letters, digits, `-`, `_`, `.`, `:`).
+fn incoming_request_id(value: &str) -> Option<&str> {
+    let ok = !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    ok.then_some(value)
+}
+
+/// Records on the request's root span what the handler learnt: `tenant` and
+/// `user` once credentials are checked, `session` once a batch is read.
+/// (Sessions named in the path are recorded when the request ends.)
+pub fn record(field: LogField, value: &dyn std::fmt::Display) {
+    let name = match field {
+        LogField::Tenant => "tenant",
+        LogField::User => "user",
+        LogField::Session => "session",
+    };
+    Span::current().record(name, tracing::field::display(value));
+}
+
+/// The fields of the root span a handler fills in ([`record`]).
+#[derive(Debug, Clone, Copy)]
+pub enum LogField {
+    Tenant,
+    User,
+    Session,
+}
+
+/// The collector's root span for `tracing-actix-web`. Unlike the default:
+/// - `http.client_ip` is the address the collector stores ([`crate::routes::ingest::client_ip`]):
+///   `X-Forwarded-For` is believed only from `trusted_proxies`, so a client
+///   cannot put another address into the logs;
+/// - `http.target` is the path without the query string: agents' searches
+///   (`?q=`) and filters stay out of the logs;
+/// - `request_id` keeps a valid incoming `X-Request-Id`;
+/// - `tenant`, `user` and `session` are filled in by the handlers;
+/// - a refused request (4xx) is no warning of its own: its line says the
+///   status and why; a 5xx is also logged as an error.
+pub struct RootSpan;
+
+impl RootSpanBuilder for RootSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(incoming_request_id)
+            .map(str::to_owned)
+            .or_else(|| {
+                let generated = request.extensions().get::<RequestId>().copied();
+                generated.map(|id| id.to_string())
+            })
+            .unwrap_or_default();
+        request.extensions_mut().insert(LogRequestId(id.clone()));
+        let route = request.match_pattern();
+        let client_ip = crate::routes::ingest::client_ip_of(request.request())
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        let user_agent = request
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = route.as_deref().unwrap_or("default"),
+            http.target = request.path(),
+            http.client_ip = client_ip,
+            http.user_agent = user_agent,
+            http.status_code = Empty,
+            request_id = id,
+            tenant = Empty,
+            user = Empty,
+            session = Empty,
+            exception.message = Empty,
+            exception.details = Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        let status = match outcome {
+            Ok(response) => response.status(),
+            Err(error) => error.as_response_error().status_code(),
+        };
+        if let Ok(response) = outcome {
+            if let Some(session) = response.request().match_info().get("session_id") {
+                span.record("session", session);
+            }
+        }
+        if status.is_server_error() {
+            let message = match outcome {
+                Ok(response) => response.response().error().map(|e| e.to_string()),
+                Err(error) => Some(error.to_string()),
+            };
+            span.in_scope(|| {
+                tracing::error!(
+                    status = status.as_u16(),
+                    error = message.as_deref().unwrap_or(""),
+                    "request failed"
+                )
+            });
+        }
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }
 
 /// Metric names, in one place so dashboards and code agree.

@@ -29,7 +29,7 @@ use crate::gaps::MAX_GAP_RECORDS_PER_SESSION;
 use crate::live::{Live, LiveEvent};
 use crate::rate_limit::RateLimits;
 use crate::store::{Ingest, Inserted, Store};
-use crate::telemetry::metric;
+use crate::telemetry::{self, metric, LogField};
 use crate::tenants::{origin_allowed, Tenants};
 
 /// Longest `User-Agent` kept: enough for every real browser string.
@@ -255,6 +255,7 @@ async fn ingest_batch(
         limits.check_ip(ip)?;
     }
     let tenant = authorize(req, tenants, query.site_key.as_deref())?;
+    telemetry::record(LogField::Tenant, &tenant);
     if let Some(key) = &query.site_key {
         limits.check_site_key(key)?;
     }
@@ -275,6 +276,7 @@ async fn ingest_batch(
         records,
         gaps,
     } = stamp(batch, received_at, &origin);
+    telemetry::record(LogField::Session, &session);
     let writer = store.clone();
     let (t, s) = (tenant.clone(), session.clone());
     let (stored, records) = web::block(move || {
@@ -523,11 +525,17 @@ pub fn origin_of(req: &HttpRequest, trusted_proxies: &[ProxyNet]) -> Origin {
 /// [`origin_of`] with the collector's configured trusted proxies, for routes
 /// other than ingest (platform records, audit entries).
 pub fn request_origin(req: &HttpRequest) -> Origin {
-    let trusted = req
-        .app_data::<web::Data<IngestConfig>>()
-        .map(|c| c.trusted_proxies.clone())
-        .unwrap_or_default();
-    origin_of(req, &trusted)
+    origin_of(req, trusted_proxies(req))
+}
+
+/// [`client_ip`] with the collector's configured trusted proxies (the logs).
+pub fn client_ip_of(req: &HttpRequest) -> Option<IpAddr> {
+    client_ip(req, trusted_proxies(req))
+}
+
+fn trusted_proxies(req: &HttpRequest) -> &[ProxyNet] {
+    req.app_data::<web::Data<IngestConfig>>()
+        .map_or(&[], |c| c.trusted_proxies.as_slice())
 }
 
 pub fn now_ms() -> i64 {

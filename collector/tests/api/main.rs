@@ -12,6 +12,7 @@ mod hostile;
 mod ingest;
 mod integrity;
 mod live;
+mod logs;
 mod openapi;
 mod ops;
 mod sessions;

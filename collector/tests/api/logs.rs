@@ -1,0 +1,174 @@
+//! The access log as an operator reads it: the real `collector` binary with
+//! `--log-format json`, its standard output parsed line by line.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::helpers::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The close line of the request whose `request_id` is `id`, once logged.
+async fn line_of(lines: &Mutex<Vec<Value>>, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = lines.lock().unwrap().iter().find_map(|l| {
+            (l["span"]["request_id"] == id && l["fields"]["message"] == "close").then(|| l.clone())
+        });
+        if let Some(line) = found {
+            return line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no access-log line for request {id}; logged: {:#?}",
+            lines.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_access_log_says_who_and_where_without_believing_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.toml");
+    std::fs::write(&tenants, TENANTS).unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_collector"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--tenants")
+        .arg(&tenants)
+        .arg("--www-dir")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../www"))
+        .arg("--log-format")
+        .arg("json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the collector binary starts");
+    let lines = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let sink = lines.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stdout.next_line().await {
+            let parsed = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+            sink.lock().unwrap().push(parsed);
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .map_or(true, |r| r.status() != 200)
+    {
+        assert!(Instant::now() < deadline, "collector did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // An agent's search, through an untrusted peer claiming another address.
+    let res = client
+        .get(format!("{base}/api/v1/sessions?q=jane.doe%40example.com"))
+        .bearer_auth(AGENT_TOKEN)
+        .header("x-forwarded-for", "198.51.100.7")
+        .header("x-request-id", "proxy-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-request-id"], "proxy-42");
+    let search = line_of(&lines, "proxy-42").await;
+    let span = &search["span"];
+    assert_eq!(span["http.client_ip"], "127.0.0.1", "{search}");
+    assert_eq!(span["http.target"], "/api/v1/sessions", "{search}");
+    assert_eq!(span["http.status_code"], 200, "{search}");
+    assert_eq!(span["tenant"], "acme", "{search}");
+    assert_eq!(span["user"], "ana", "{search}");
+    assert_eq!(search["level"], "INFO");
+
+    // A batch names its tenant and session.
+    let res = client
+        .post(format!("{base}/api/v1/batches?site_key={SITE_KEY}"))
+        .header("x-request-id", "batch-1")
+        .json(&batch("sess-logged", "tab-1", vec![click(0, 1, "buy")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let ingest = line_of(&lines, "batch-1").await;
+    assert_eq!(ingest["span"]["tenant"], "acme", "{ingest}");
+    assert_eq!(ingest["span"]["session"], "sess-logged", "{ingest}");
+
+    // A session read through its path names it too.
+    let res = client
+        .get(format!("{base}/api/v1/sessions/sess-logged/verify"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("x-request-id", "verify-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let verify = line_of(&lines, "verify-1").await;
+    assert_eq!(verify["span"]["session"], "sess-logged", "{verify}");
+    assert_eq!(verify["span"]["user"], "root", "{verify}");
+
+    // A refused request is one INFO line that says why, not a warning.
+    let res = client
+        .get(format!("{base}/api/v1/sessions"))
+        .bearer_auth("not-a-token")
+        .header("x-request-id", "refused-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let refused = line_of(&lines, "refused-1").await;
+    assert_eq!(refused["level"], "INFO", "{refused}");
+    assert_eq!(refused["span"]["http.status_code"], 401, "{refused}");
+    assert!(
+        refused["span"]["exception.message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not valid")),
+        "{refused}"
+    );
+
+    // An id that could forge log fields is replaced by a generated one.
+    let res = client
+        .get(format!("{base}/healthz"))
+        .header("x-request-id", "a\"b c")
+        .send()
+        .await
+        .unwrap();
+    let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(generated.len(), 36, "a UUID, not {generated:?}");
+    line_of(&lines, &generated).await;
+
+    let all = lines.lock().unwrap().clone();
+    let text = serde_json::to_string(&all).unwrap();
+    assert!(
+        !text.contains("198.51.100.7"),
+        "the claimed address was logged"
+    );
+    assert!(!text.contains("jane.doe"), "the agent's search was logged");
+    let warnings: Vec<_> = all.iter().filter(|l| l["level"] == "WARN").collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    child.kill().await.unwrap();
+}
