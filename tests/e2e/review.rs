@@ -918,6 +918,65 @@ fn shared_last_input(events: &[shared::api::EventRecord], id: &str) -> Option<St
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sessions_list_keeps_its_page_in_the_url() -> anyhow::Result<()> {
+    let collector = Collector::spawn().await;
+    let base = collector.base.clone();
+    // One page and a bit: the list shows 25 a page.
+    for i in 0..30i64 {
+        post_batch(
+            &collector,
+            &json!({"v": 1, "session_id": format!("sess-{i:02}"), "tab_id": "t1", "events": [
+                {"seq": 0, "ts": 1_763_800_000_000i64 + i, "mono": 0, "actor": {"kind": "customer"},
+                 "type": "CLICK", "data": {"target": element("buy")}}]}),
+        )
+        .await;
+    }
+    let b = Browser::start().await?;
+    sign_in_with_demo_button(&b, &base, "agent").await?;
+    let rows = "[...document.querySelectorAll('#sessions tbody tr[data-session-id]')].map(r => r.dataset.sessionId).join(' ')";
+    b.wait_for_js(
+        "the first page",
+        &format!("return ({rows}).split(' ').length === 25"),
+    )
+    .await?;
+    let first: String = b.eval(&format!("return {rows}")).await?;
+    click(&b, "sessions-next").await?;
+    b.wait_for_js(
+        "the second page",
+        &format!("return ({rows}).split(' ').length === 5"),
+    )
+    .await?;
+    let second: String = b.eval(&format!("return {rows}")).await?;
+    let hash: String = b.eval("return location.hash").await?;
+    assert!(
+        hash.contains("page=2") && hash.contains("cursor="),
+        "{hash}"
+    );
+    assert_eq!(text_of(&b, "#sessions-page").await?, "Page 2");
+    // Reloaded, it is the same page.
+    b.driver.refresh().await?;
+    b.wait_for_js(
+        "the second page after a reload",
+        &format!(
+            "return document.getElementById('sessions-page').textContent === 'Page 2' \
+             && ({rows}) === {second:?}"
+        ),
+    )
+    .await?;
+    assert_eq!(text_of(&b, "#sessions-prev").await?, "← Newer");
+    click(&b, "sessions-prev").await?;
+    b.wait_for_js(
+        "the first page again",
+        &format!("return ({rows}) === {first:?}"),
+    )
+    .await?;
+    let hash: String = b.eval("return location.hash").await?;
+    assert!(!hash.contains("page="), "{hash}");
+    b.quit().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_activity_log_shows_a_posted_role_change_before_and_after() -> anyhow::Result<()> {
     let collector = Collector::spawn().await;
     let base = collector.base.clone();
@@ -1169,6 +1228,48 @@ async fn a_fifty_thousand_event_session_renders_one_page_and_still_answers_filte
     b.wait_for_js(
         "page 2",
         "return document.getElementById('trail-page').textContent === 'Page 2'",
+    )
+    .await?;
+    // The page is in the URL: reloaded or shared, it opens where it was, and
+    // Back steps back a page.
+    let first_key = "return document.querySelector('#trail tbody tr[data-key]').dataset.key";
+    let page2: String = b.eval(first_key).await?;
+    let hash2: String = b.eval("return location.hash").await?;
+    assert!(
+        hash2.contains("page=2") && hash2.contains("cursor="),
+        "{hash2}"
+    );
+    click(&b, "trail-next").await?;
+    b.wait_for_js(
+        "page 3",
+        "return document.getElementById('trail-page').textContent === 'Page 3'",
+    )
+    .await?;
+    let page3: String = b.eval(first_key).await?;
+    assert_ne!(page2, page3);
+    b.driver.refresh().await?;
+    b.wait_for_js(
+        "page 3 again after a reload",
+        &format!(
+            "const r = document.querySelector('#trail tbody tr[data-key]'); \
+             return document.getElementById('trail-page').textContent === 'Page 3' \
+             && r !== null && r.dataset.key === {page3:?} \
+             && document.querySelectorAll('#trail tbody tr[data-key]').length > 0 \
+             && [...document.querySelectorAll('#trail tbody tr[data-key]')].every(x => x.dataset.type === 'INPUT')"
+        ),
+    )
+    .await?;
+    // Opened from its URL, page 3 does not know page 2's cursor.
+    assert_eq!(text_of(&b, "#trail-prev").await?, "← First page");
+    b.eval::<Option<bool>>("history.back(); return null")
+        .await?;
+    b.wait_for_js(
+        "page 2 again with Back",
+        &format!(
+            "const r = document.querySelector('#trail tbody tr[data-key]'); \
+             return document.getElementById('trail-page').textContent === 'Page 2' \
+             && r !== null && r.dataset.key === {page2:?}"
+        ),
     )
     .await?;
     // A rare type: its 50 events are spread over the whole session, more than

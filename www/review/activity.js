@@ -5,7 +5,7 @@
 
 import { $, fromLocalInput, h, localMs, muted, originEl, timeEl, toLocalInput, visible } from "./dom.js";
 import { ApiError, api, auth } from "./api.js";
-import { clearError, hashFor, navigate, showError } from "./shell.js";
+import { Pager, clearError, hashFor, navigate, showError } from "./shell.js";
 
 const PAGE = 50;
 
@@ -38,7 +38,7 @@ const ACCESS_ACTIONS = {
 /** Filter value for the collector's own records (they have no type). */
 const COLLECTOR = "collector";
 
-const state = { params: {}, cursors: [null], page: 0, next: null, generation: 0, shown: false };
+const state = { params: {}, pager: new Pager(), generation: 0, shown: false };
 
 for (const [type, name] of Object.entries(RECORD_TYPES)) {
   $("activity-type").append(h("option", { value: type }, `${type} · ${name}`));
@@ -56,10 +56,7 @@ function filtersFromRoute(p) {
 
 export function show(route) {
   const params = filtersFromRoute(route.params);
-  if (JSON.stringify(params) !== JSON.stringify(state.params) || !state.shown) {
-    state.cursors = [null];
-    state.page = 0;
-  }
+  state.pager.take(JSON.stringify(params), route.params);
   state.params = params;
   state.shown = true;
   document.title = "Activity log · cotrail review";
@@ -242,7 +239,7 @@ async function load() {
   const gen = ++state.generation;
   const p = state.params;
   $("activity-status").textContent = "Loading…";
-  const q = { limit: PAGE, cursor: state.cursors[state.page], user: p.user, from: p.from, to: p.to };
+  const q = { limit: PAGE, cursor: state.pager.cursor, user: p.user, from: p.from, to: p.to };
   if (p.type === COLLECTOR) q.source = "collector";
   else if (p.type) q.type = p.type;
   try {
@@ -250,16 +247,17 @@ async function load() {
     if (gen !== state.generation) return;
     allowed();
     const records = page.records || [];
-    state.next = page.next_cursor || null;
+    const pager = state.pager;
+    pager.next = page.next_cursor || null;
     $("activity").tBodies[0].replaceChildren(...records.map(recordRow));
     const empty = $("activity-empty");
     empty.hidden = records.length > 0;
     empty.textContent = p.type || p.user || p.from || p.to ? "No record matches these filters." : "No activity recorded yet.";
-    const first = state.page * PAGE + 1;
+    const first = pager.page * PAGE + 1;
     $("activity-status").textContent = records.length ? `Records ${first}–${first + records.length - 1}, newest first` : "";
-    $("activity-page").textContent = `Page ${state.page + 1}`;
-    $("activity-prev").disabled = state.page === 0;
-    $("activity-next").disabled = !state.next;
+    $("activity-page").textContent = `Page ${pager.page + 1}`;
+    pager.renderPrev($("activity-prev"), "← Newer");
+    $("activity-next").disabled = !pager.next;
     clearError();
     $("activity").dataset.loaded = String(gen);
   } catch (e) {
@@ -293,15 +291,10 @@ $("activity-to").addEventListener("change", (e) => {
 $("activity-clear").addEventListener("click", () => navigate(hashFor("activity", {})));
 $("activity-refresh").addEventListener("click", () => load());
 $("activity-prev").addEventListener("click", () => {
-  if (state.page === 0) return;
-  state.page -= 1;
-  load();
+  if (state.pager.page > 0) applyFilters(state.pager.prevParams());
 });
 $("activity-next").addEventListener("click", () => {
-  if (!state.next) return;
-  state.cursors[state.page + 1] = state.next;
-  state.page += 1;
-  load();
+  if (state.pager.next) applyFilters(state.pager.nextParams());
 });
 $("activity-switch").addEventListener("click", () => {
   // Signing in again comes back here.

@@ -4,7 +4,7 @@
 
 import { $, actorBadge, duration, fromLocalInput, h, localS, muted, originEl, pill, sessionSpan, timeEl, toLocalInput, visible } from "./dom.js";
 import { api } from "./api.js";
-import { clearError, hashFor, navigate, showError } from "./shell.js";
+import { Pager, clearError, hashFor, navigate, showError } from "./shell.js";
 
 const PAGE = 25;
 /** A session whose latest batch is this recent is shown as live. */
@@ -14,9 +14,7 @@ const REFRESH_MS = 10_000;
 
 const state = {
   params: {},
-  cursors: [null], // cursor of each page seen so far; [0] is the first page
-  page: 0,
-  next: null,
+  pager: new Pager(),
   generation: 0,
   timer: null,
   shown: false,
@@ -44,19 +42,15 @@ function syncInputs() {
 
 export function show(route) {
   const params = filtersFromRoute(route.params);
-  const changed = JSON.stringify(params) !== JSON.stringify(state.params) || !state.shown;
   state.params = params;
   state.shown = true;
   document.title = "Sessions · cotrail review";
   syncInputs();
-  if (changed) {
-    state.cursors = [null];
-    state.page = 0;
-  }
+  state.pager.take(JSON.stringify(params), route.params);
   load();
   clearInterval(state.timer);
   state.timer = setInterval(() => {
-    if (!document.hidden && state.page === 0) load({ quiet: true });
+    if (!document.hidden && state.pager.page === 0) load({ quiet: true });
   }, REFRESH_MS);
 }
 
@@ -124,7 +118,7 @@ async function load({ quiet = false } = {}) {
   try {
     const page = await api("/sessions", {
       limit: PAGE,
-      cursor: state.cursors[state.page],
+      cursor: state.pager.cursor,
       q: p.q,
       agent: p.agent,
       from: p.from,
@@ -132,14 +126,15 @@ async function load({ quiet = false } = {}) {
     });
     if (gen !== state.generation) return;
     const list = page.sessions || [];
-    state.next = page.next_cursor || null;
+    const pager = state.pager;
+    pager.next = page.next_cursor || null;
     const now = Date.now();
     $("sessions").tBodies[0].replaceChildren(...list.map((s) => sessionRow(s, now)));
     const empty = $("sessions-empty");
     empty.hidden = list.length > 0;
     if (!list.length) {
       // One page of a search looks at a bounded number of sessions.
-      if (state.next) empty.replaceChildren("No match among the sessions looked at for this page; Older → looks further.");
+      if (pager.next) empty.replaceChildren("No match among the sessions looked at for this page; Older → looks further.");
       else if (filtered()) empty.replaceChildren("No session matches these filters. ", h("a", { href: "#/" }, "Clear filters"));
       else
         empty.replaceChildren(
@@ -148,17 +143,17 @@ async function load({ quiet = false } = {}) {
           " in another tab, click around, and come back.",
         );
     }
-    const first = state.page * PAGE + 1;
+    const first = pager.page * PAGE + 1;
     const range =
-      state.page === 0 && !state.next
+      pager.page === 0 && !pager.next
         ? `${list.length} session${list.length === 1 ? "" : "s"}`
-        : `Sessions ${first}–${first + list.length - 1}${state.next ? "" : " (the oldest)"}`;
+        : `Sessions ${first}–${first + list.length - 1}${pager.next ? "" : " (the oldest)"}`;
     $("sessions-status").textContent = list.length
       ? `${range}${filtered() ? " matching the filters" : ""} · updated ${localS(now).slice(11)}`
       : "";
-    $("sessions-page").textContent = `Page ${state.page + 1}`;
-    $("sessions-prev").disabled = state.page === 0;
-    $("sessions-next").disabled = !state.next;
+    $("sessions-page").textContent = `Page ${pager.page + 1}`;
+    pager.renderPrev($("sessions-prev"), "← Newer");
+    $("sessions-next").disabled = !pager.next;
     if (!quiet) clearError();
   } catch (e) {
     if (gen !== state.generation) return;
@@ -192,13 +187,8 @@ $("sessions-to").addEventListener("change", (e) => {
 $("sessions-clear").addEventListener("click", () => navigate(hashFor("sessions", {})));
 $("sessions-refresh").addEventListener("click", () => load());
 $("sessions-prev").addEventListener("click", () => {
-  if (state.page === 0) return;
-  state.page -= 1;
-  load();
+  if (state.pager.page > 0) applyFilters(state.pager.prevParams());
 });
 $("sessions-next").addEventListener("click", () => {
-  if (!state.next) return;
-  state.cursors[state.page + 1] = state.next;
-  state.page += 1;
-  load();
+  if (state.pager.next) applyFilters(state.pager.nextParams());
 });

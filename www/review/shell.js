@@ -36,3 +36,59 @@ export function navigate(hash) {
   if (location.hash === hash) render();
   else location.hash = hash;
 }
+
+/**
+ * Where a paged list stands: its page number and the API cursor that page
+ * starts at, both in the URL (`page`, `cursor`), so a page can be reloaded
+ * and shared, and Back steps back a page. The cursors of pages seen before
+ * are remembered for "previous"; a page opened from a link knows only its
+ * own, and its "previous" goes to the first page.
+ */
+export class Pager {
+  constructor() {
+    this.query = null;
+    this.cursors = [null];
+    this.page = 0;
+    this.next = null;
+  }
+
+  /**
+   * Takes the route's `page` and `cursor` for the list `query` (a string of
+   * everything else the list depends on). True when the list shown must change.
+   */
+  take(query, params) {
+    const before = `${this.query}|${this.page}|${this.cursor}`;
+    if (query !== this.query) {
+      this.query = query;
+      this.cursors = [null];
+    }
+    const n = /^[1-9]\d{0,5}$/.test(params.page || "") ? Number(params.page) - 1 : 0;
+    // A page number without its cursor (edited by hand) is the first page.
+    const cursor = n > 0 && typeof params.cursor === "string" && params.cursor ? params.cursor : null;
+    this.page = cursor ? n : 0;
+    if (cursor) this.cursors[n] = cursor;
+    return before !== `${this.query}|${this.page}|${this.cursor}`;
+  }
+
+  get cursor() {
+    return this.cursors[this.page] ?? null;
+  }
+
+  /** Route parameters of the next page (with the rest of the route's). */
+  nextParams() {
+    return { page: String(this.page + 2), cursor: this.next };
+  }
+
+  /** Route parameters of the page before, or of the first when that is not known. */
+  prevParams() {
+    const cursor = this.page > 1 ? this.cursors[this.page - 1] : null;
+    return cursor ? { page: String(this.page), cursor } : { page: "", cursor: "" };
+  }
+
+  /** The "previous" button: disabled on the first page, "first page" when the one before is not known. */
+  renderPrev(button, label) {
+    button.disabled = this.page === 0;
+    const known = this.page <= 1 || Boolean(this.cursors[this.page - 1]);
+    button.textContent = known ? label : "← First page";
+  }
+}

@@ -31,7 +31,7 @@ import {
   visible,
 } from "./dom.js";
 import { api, auth, download, followLive } from "./api.js";
-import { clearError, hashFor, navigate, showError } from "./shell.js";
+import { Pager, clearError, hashFor, navigate, showError } from "./shell.js";
 import { isLive } from "./sessions.js";
 import { Timeline } from "./timeline.js";
 
@@ -59,9 +59,8 @@ const t = {
   summary: null,
   gaps: [],
   gapsLoaded: false,
-  cursors: [null],
-  page: 0,
-  next: null,
+  pager: new Pager(),
+  scrollOnLoad: false, // the reader asked for another page: show its top
   keys: new Set(),
   liveRows: 0,
   pendingNew: 0,
@@ -127,11 +126,8 @@ export function show(route) {
       loadTimeline();
     });
   }
-  if (!sameQuery) {
-    t.cursors = [null];
-    t.page = 0;
-    loadPage();
-  }
+  const moved = t.pager.take(`${t.id}|${JSON.stringify(params)}`, route.params);
+  if (moved || !sameQuery) loadPage();
 }
 
 export function hide() {
@@ -602,7 +598,7 @@ function eventRow(e, fresh = false) {
 
 function query(extra = {}) {
   const p = t.params;
-  const q = { limit: PAGE, type: p.type, actor: p.actor, order: p.order, cursor: t.cursors[t.page], ...extra };
+  const q = { limit: PAGE, type: p.type, actor: p.actor, order: p.order, cursor: t.pager.cursor, ...extra };
   if (p.at) {
     if (p.order === "asc") q.from = p.at;
     else q.to = p.at;
@@ -616,7 +612,7 @@ async function loadPage() {
   $("trail-status").textContent = "Loading…";
   try {
     let events = [];
-    let cursor = t.cursors[t.page] || null;
+    let cursor = t.pager.cursor;
     for (let requests = 1; ; requests++) {
       const page = await api(
         `/sessions/${encodeURIComponent(id)}/events`,
@@ -628,7 +624,7 @@ async function loadPage() {
       if (!cursor || events.length >= PAGE || requests >= MAX_FILL_REQUESTS) break;
       $("trail-status").textContent = `Searching… ${events.length.toLocaleString()} found so far`;
     }
-    t.next = cursor;
+    t.pager.next = cursor;
     t.keys = new Set(events.map(keyOf));
     t.liveRows = 0;
     t.pendingNew = 0;
@@ -638,6 +634,10 @@ async function loadPage() {
     renderAnchor();
     renderPendingNew();
     clearError();
+    if (t.scrollOnLoad) {
+      t.scrollOnLoad = false;
+      $("trail").scrollIntoView({ block: "start" });
+    }
     if (t.focusKey) {
       const row = rowFor(t.focusKey);
       t.focusKey = null;
@@ -658,7 +658,7 @@ function filtered() {
 }
 
 function renderStatus(count = $("trail").tBodies[0].querySelectorAll("tr[data-key]").length) {
-  const first = t.page * PAGE + 1;
+  const first = t.pager.page * PAGE + 1;
   // Live events arrive before the summary is read again: the timeline has
   // counted them already.
   const known = Math.max(Number((t.summary && t.summary.event_count) || 0), timeline.size);
@@ -667,14 +667,14 @@ function renderStatus(count = $("trail").tBodies[0].querySelectorAll("tr[data-ke
   $("trail-status").textContent = count
     ? `Events ${first.toLocaleString()}–${(first + count - 1).toLocaleString()}${total}${what}`
     : "";
-  $("trail-page").textContent = `Page ${t.page + 1}`;
-  $("trail-prev").disabled = t.page === 0;
-  $("trail-next").disabled = !t.next;
+  $("trail-page").textContent = `Page ${t.pager.page + 1}`;
+  t.pager.renderPrev($("trail-prev"), "← Previous");
+  $("trail-next").disabled = !t.pager.next;
   const empty = $("trail-empty");
   empty.hidden = count > 0;
   if (!count) {
     empty.textContent = filtered()
-      ? t.next
+      ? t.pager.next
         ? "No matching events among those searched so far; “Next” searches on."
         : "No events in this session match these filters."
       : t.params.at
@@ -703,15 +703,14 @@ $("filter-actor").addEventListener("change", (e) => update({ actor: e.target.val
 $("order").addEventListener("change", (e) => update({ order: e.target.value, at: "" }));
 $("anchor-clear").addEventListener("click", () => update({ at: "" }));
 $("trail-prev").addEventListener("click", () => {
-  if (t.page === 0) return;
-  t.page -= 1;
-  loadPage().then(() => $("trail").scrollIntoView({ block: "start" }));
+  if (t.pager.page === 0) return;
+  t.scrollOnLoad = true;
+  update(t.pager.prevParams());
 });
 $("trail-next").addEventListener("click", () => {
-  if (!t.next) return;
-  t.cursors[t.page + 1] = t.next;
-  t.page += 1;
-  loadPage().then(() => $("trail").scrollIntoView({ block: "start" }));
+  if (!t.pager.next) return;
+  t.scrollOnLoad = true;
+  update(t.pager.nextParams());
 });
 
 // ------------------------------------------------------------------ live
@@ -724,7 +723,7 @@ function matches(e) {
 
 /** Whether new events belong on the page shown. */
 function atLiveEnd() {
-  return t.params.order === "asc" ? !t.next : t.page === 0 && !t.params.at;
+  return t.params.order === "asc" ? !t.pager.next : t.pager.page === 0 && !t.params.at;
 }
 
 function readerAtBottom() {
@@ -767,14 +766,10 @@ function renderPendingNew() {
 $("live-new").addEventListener("click", () => {
   t.pendingNew = 0;
   renderPendingNew();
-  if (t.params.order === "desc" && !t.params.at && t.page === 0 && t.liveRows <= MAX_LIVE_ROWS) {
-    t.cursors = [null];
-    loadPage();
-  } else {
-    t.cursors = [null];
-    t.page = 0;
-    update({ order: "desc", at: "" });
-  }
+  // The newest are the first page newest first: loaded again where it is
+  // shown already, gone to otherwise.
+  if (t.params.order === "desc" && !t.params.at && t.pager.page === 0) loadPage();
+  else update({ order: "desc", at: "" });
 });
 
 function followState(state, detail) {
