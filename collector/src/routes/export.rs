@@ -369,10 +369,13 @@ pub fn csv_fields(rec: &EventRecord) -> anyhow::Result<[String; 10]> {
         EventData::PageChange(d) => d.url.clone(),
         EventData::Custom(d) => d.custom_type.clone(),
     };
-    // The `data` object as it is on the wire (without the `type` tag).
+    // The `data` object as it is on the wire (without the `type` tag), with
+    // `;` written as the JSON escape `\u003b` (the same value): a spreadsheet
+    // that splits CSV on `;` would otherwise start a cell inside a recorded
+    // string (`x;=cmd|…`), and a cell starting with `=` is a formula.
     let data = serde_json::to_value(&ev.data)?
         .get("data")
-        .map(serde_json::Value::to_string)
+        .map(|d| d.to_string().replace(';', "\\u003b"))
         .unwrap_or_else(|| "{}".into());
     Ok([
         iso8601(ev.ts),
@@ -392,14 +395,22 @@ pub fn csv_fields(rec: &EventRecord) -> anyhow::Result<[String; 10]> {
 
 /// Recorded text is data: a cell starting with `=`, `+`, `-`, `@`, tab or CR
 /// would be run as a formula by spreadsheet programs (CSV injection), so such a
-/// cell gets a leading `'`. The `data` column is JSON (it starts with `{`) and
-/// keeps the exact values.
+/// cell gets a leading `'`. So does each part of it after a `;` or a tab:
+/// where the locale's list separator is `;` (German, French, Dutch …),
+/// spreadsheets split CSV rows there, quotes or not. The `data` column is
+/// JSON (it starts with `{`, its `;` escaped) and keeps the exact values.
 fn spreadsheet_safe(s: String) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s
+    let formula = |c: char| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r');
+    let mut out = String::with_capacity(s.len() + 1);
+    let mut cell_start = true;
+    for c in s.chars() {
+        if cell_start && formula(c) {
+            out.push('\'');
+        }
+        out.push(c);
+        cell_start = c == ';' || c == '\t';
     }
+    out
 }
 
 /// Appends one RFC 4180 row: cells with a comma, quote, CR or LF are quoted,
@@ -535,6 +546,39 @@ mod tests {
         assert_eq!(out, "\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",plain\r\n");
         assert_eq!(spreadsheet_safe("=SUM(A1)".into()), "'=SUM(A1)");
         assert_eq!(spreadsheet_safe("main>a".into()), "main>a");
+        // Where spreadsheets split on `;`, each part is a cell of its own.
+        assert_eq!(
+            spreadsheet_safe("x;=cmd|'/C calc'!A0".into()),
+            "x;'=cmd|'/C calc'!A0"
+        );
+        assert_eq!(spreadsheet_safe("a; b;;@c\t-d".into()), "a; b;;'@c\t'-d");
+    }
+
+    #[test]
+    fn no_part_of_a_row_split_on_semicolons_starts_a_formula() {
+        let rec: EventRecord = serde_json::from_value(serde_json::json!({
+            "session_id": "s-1", "tab_id": "t", "received_at": 0,
+            "origin": {"ip": "127.0.0.1", "user_agent": "x;=cmd|'/C calc'!A0"},
+            "seq": 0, "ts": 0, "mono": 0, "actor": {"kind": "customer"},
+            "type": "CUSTOM_EVENT", "data": {"type": "a;+b", "value": {"k": "v;=1+1", "n": "@;-"}},
+        }))
+        .unwrap();
+        let mut row = String::new();
+        csv_row(&mut row, csv_fields(&rec).unwrap());
+        for part in row.split(';') {
+            let part = part.trim_start_matches('"');
+            assert!(
+                !part.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{part:?} of {row:?}"
+            );
+        }
+        // The data column is still the same JSON value.
+        let data = &csv_fields(&rec).unwrap()[7];
+        let back: serde_json::Value = serde_json::from_str(data).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({"type": "a;+b", "value": {"k": "v;=1+1", "n": "@;-"}})
+        );
     }
 
     #[test]
