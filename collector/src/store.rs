@@ -965,7 +965,12 @@ impl Store {
                 let mut changed = false;
                 let mut new = Vec::new();
                 let aprefix = session_prefix(tenant, session);
-                let mut origin_stored = false;
+                // Whether the events of this batch may refer to the stored
+                // origin: none was stored under its digest yet, or the same
+                // bytes were. Another origin under the same 64-bit digest (a
+                // collision someone worked for) keeps this batch's events
+                // whole, so neither origin is ever served for the other.
+                let mut origin_ref: Option<bool> = None;
                 let mut conflicts = Vec::new();
                 for (i, (rec, enc)) in records.iter().zip(&encoded).enumerate() {
                     if let Some(old) = events.get(&enc.ekey)? {
@@ -977,11 +982,25 @@ impl Store {
                     }
                     match &enc.stored {
                         Some(stored) => {
-                            if !origin_stored && origins.get(origin_key.as_slice())?.is_none() {
-                                origins.insert(origin_key.as_slice(), origin_json.as_slice())?;
-                            }
-                            origin_stored = true;
-                            events.insert(enc.ekey.as_slice(), stored.as_slice())?;
+                            let by_ref = match origin_ref {
+                                Some(by_ref) => by_ref,
+                                None => {
+                                    let by_ref = match origins.get(origin_key.as_slice())? {
+                                        None => {
+                                            origins.insert(
+                                                origin_key.as_slice(),
+                                                origin_json.as_slice(),
+                                            )?;
+                                            true
+                                        }
+                                        Some(kept) => kept.as_ref() == origin_json.as_slice(),
+                                    };
+                                    origin_ref = Some(by_ref);
+                                    by_ref
+                                }
+                            };
+                            let value = if by_ref { stored } else { &enc.value };
+                            events.insert(enc.ekey.as_slice(), value.as_slice())?;
                         }
                         None => {
                             events.insert(enc.ekey.as_slice(), enc.value.as_slice())?;
@@ -2066,29 +2085,56 @@ struct IndexCheck {
 /// What ingest derives into a [`SessionState`] from the records it chains,
 /// derived again from the chained records in chain order, through the same
 /// [`SessionState::count_event`].
-struct Recount(SessionState);
+/// Also what ingest keeps of the batches: the first and last collector
+/// times a batch stored something (`first_seen`, `last_seen`: what session
+/// lists, their time filters and retention read) and the first batch's
+/// origin.
+struct Recount {
+    state: SessionState,
+    /// Earliest and latest `received_at` of the chained records.
+    seen: Option<(i64, i64)>,
+    /// The first chained record's origin: `None` before any record, or when
+    /// it is a gap record (those carry none).
+    first_origin: Option<Option<Origin>>,
+}
 
 impl Default for Recount {
     fn default() -> Self {
-        Recount(SessionState::new(0, &Origin::default()))
+        Recount {
+            state: SessionState::new(0, &Origin::default()),
+            seen: None,
+            first_origin: None,
+        }
     }
 }
 
 impl Recount {
     fn event(&mut self, r: &EventRecord, tab: &TabId) {
-        self.0.count_event(r);
-        self.0.tabs.insert(tab.to_string());
+        self.state.count_event(r);
+        self.state.tabs.insert(tab.to_string());
+        self.saw(r.received_at, Some(&r.origin));
     }
 
     fn gap(&mut self, g: &GapRecord) {
-        self.0.tabs.insert(g.tab_id.to_string());
-        self.0
+        self.state.tabs.insert(g.tab_id.to_string());
+        self.state
             .count_lost(g.to.saturating_sub(g.from).saturating_add(1));
+        self.saw(g.received_at, None);
+    }
+
+    fn saw(&mut self, received_at: i64, origin: Option<&Origin>) {
+        self.seen = Some(match self.seen {
+            None => (received_at, received_at),
+            Some((first, last)) => (first.min(received_at), last.max(received_at)),
+        });
+        if self.first_origin.is_none() {
+            self.first_origin = Some(origin.cloned());
+        }
     }
 
     /// Puts the derived fields in `state`.
     fn apply(self, state: &mut SessionState) {
-        let d = self.0;
+        let d = self.state;
         state.event_count = d.event_count;
         state.tabs = d.tabs;
         state.actors = d.actors;
@@ -2109,7 +2155,26 @@ impl Recount {
                  ({counted})"
             ))
         };
-        let d = &self.0;
+        let d = &self.state;
+        if let Some(seen) = self
+            .seen
+            .filter(|s| *s != (state.first_seen, state.last_seen))
+        {
+            return differs(
+                "first and last seen",
+                format!("{:?}", (state.first_seen, state.last_seen)),
+                format!("{seen:?}"),
+            );
+        }
+        if let Some(Some(origin)) = &self.first_origin {
+            if *origin != state.origin {
+                return differs(
+                    "origin",
+                    format!("{:?}", state.origin),
+                    format!("{origin:?}"),
+                );
+            }
+        }
         if state.event_count != d.event_count {
             differs(
                 "event count",
@@ -2358,7 +2423,13 @@ mod tests {
 
     fn put(store: &Store, session: &str, received_at: i64, seqs: std::ops::Range<u64>) -> Inserted {
         let s = sid(session);
-        let records: Vec<_> = seqs.map(|q| record(&s, q)).collect();
+        // Stamped with the batch's time, as ingest stamps them.
+        let records: Vec<_> = seqs
+            .map(|q| EventRecord {
+                received_at,
+                ..record(&s, q)
+            })
+            .collect();
         store
             .insert(Ingest {
                 tenant: &ten(),
@@ -3095,7 +3166,8 @@ mod tests {
 
     /// The session summary (what lists, searches, the trail's header and
     /// retention read) is checked against the chained records too: an edited
-    /// count, actor set, lost-event figure or page list is reported.
+    /// count, actor set, lost-event figure, page list, activity window or
+    /// origin is reported.
     #[test]
     fn verify_reports_a_summary_that_disagrees_with_the_records() {
         let dir = tempfile::tempdir().unwrap();
@@ -3108,7 +3180,10 @@ mod tests {
         let original = state_of(&store, "sum");
         assert_eq!((original.event_count, original.lost_events), (4, 3));
         type Edit = fn(&mut SessionState);
-        let edits: [(&str, Edit); 6] = [
+        let edits: [(&str, Edit); 8] = [
+            // Set back a year, the next retention sweep would delete it.
+            ("first and last seen", |st| st.last_seen -= 365 * 86_400_000),
+            ("origin", |st| st.origin.ip = Some("203.0.113.66".into())),
             ("event count", |st| st.event_count += 1),
             ("lost events", |st| st.lost_events = 0),
             ("actors", |st| {
@@ -3178,6 +3253,58 @@ mod tests {
             (original.first_ts, original.last_ts, 4)
         );
         assert!(rebuilt.summary_complete);
+    }
+
+    /// Events keep their origin once per session under a 64-bit digest. A
+    /// second origin under the same digest (a collision someone worked for,
+    /// made here by planting one) must not be served for the first: that
+    /// batch's events are kept whole, and read back and verify as sent.
+    #[test]
+    fn an_origin_whose_digest_is_taken_by_another_is_kept_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        let (t, s) = (ten(), sid("coll"));
+        let origin = Origin {
+            ip: Some("198.51.100.1".into()),
+            user_agent: Some("UA-one".into()),
+        };
+        let json = serde_json::to_vec(&origin).unwrap();
+        let mut key = session_prefix(&t, &s);
+        key.extend_from_slice(&compact::origin_digest(&json));
+        store
+            .origins
+            .insert(
+                key,
+                br#"{"ip":"203.0.113.9","user_agent":"UA-two"}"#.to_vec(),
+            )
+            .unwrap();
+        let records: Vec<_> = (0..3)
+            .map(|q| EventRecord {
+                received_at: 5,
+                origin: origin.clone(),
+                ..record(&s, q)
+            })
+            .collect();
+        store
+            .insert(Ingest {
+                tenant: &t,
+                session: &s,
+                tab: &tid("t"),
+                received_at: 5,
+                origin: &origin,
+                records: &records,
+                gaps: &[],
+            })
+            .unwrap();
+        let page = store
+            .events(&t, &s, &EventFilter::default(), None, false, 10)
+            .unwrap();
+        assert_eq!(page.events.len(), 3);
+        for e in &page.events {
+            assert_eq!(e.origin, origin);
+        }
+        let v = store.verify(&t, &s).unwrap().unwrap();
+        assert!(v.valid, "{v:?}");
     }
 
     /// A failed flush is remembered, the first one, for `/healthz`.
