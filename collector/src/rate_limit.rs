@@ -6,7 +6,7 @@
 //! Only known site keys get a bucket, so made-up keys cannot grow the table.
 
 use std::hash::Hash;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 
 use governor::clock::{Clock, DefaultClock};
@@ -48,6 +48,17 @@ impl<K: Hash + Eq + Clone> Limit<K> {
     }
 }
 
+/// The bucket of a client address: an IPv4 address itself, an IPv6 address
+/// its /64. A host is given a whole /64 and may send from any address in it,
+/// so a bucket per IPv6 address would let one client rotate past its limit
+/// (and grow the table by one bucket a request).
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !0u128 << 64)),
+        v4 => v4,
+    }
+}
+
 /// The collector's ingest limits.
 pub struct RateLimits {
     ip: Limit<IpAddr>,
@@ -69,7 +80,7 @@ impl RateLimits {
     }
 
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.ip.check(&ip, "client address")
+        self.ip.check(&bucket(ip), "client address")
     }
 
     /// Call only with a known site key.
@@ -111,5 +122,28 @@ mod tests {
         for _ in 0..1000 {
             limits.check_site_key("pk").unwrap();
         }
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_by_their_slash_64() {
+        let limits = RateLimits {
+            ip: Limit::new(1, 3),
+            site_key: Limit::new(0, 0),
+        };
+        // One host rotating through the addresses of its /64.
+        for i in 0..3 {
+            limits
+                .check_ip(format!("2001:db8:1:2::{i:x}").parse().unwrap())
+                .unwrap();
+        }
+        assert!(limits
+            .check_ip("2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap())
+            .is_err());
+        // The next /64 is another client.
+        limits.check_ip("2001:db8:1:3::1".parse().unwrap()).unwrap();
+        assert_eq!(
+            bucket("2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse().unwrap()),
+            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
     }
 }
