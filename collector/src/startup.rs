@@ -328,8 +328,39 @@ pub fn app(
         .service(Files::new("/", &state.www_dir).index_file("index.html"))
 }
 
+/// Creates the data directory readable by the collector's user only: it holds
+/// every tenant's recorded trails (and the demo tenant's tokens). One that
+/// exists and is open to other users is used as it is, with a warning.
+fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("making {} private", dir.display()))?;
+        }
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                data_dir = %dir.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the data directory is open to other users of this machine, who can then read every recorded trail: run `chmod 700` on it"
+            );
+        }
+    }
+    Ok(())
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        prepare_data_dir(&settings.data_dir)?;
         let mut tenants = match &settings.tenants_file {
             Some(path) => Tenants::load(path)?,
             None => Tenants::demo(&settings.data_dir)?,

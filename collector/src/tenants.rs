@@ -334,6 +334,7 @@ impl Tenants {
                 + &toml::to_string_pretty(&file)?;
             write_private(&path, &text)?;
         }
+        private_to_owner(&path)?;
         let mut t = Self::load(&path)?;
         let text = std::fs::read_to_string(&path)?;
         let file: TenantsFile = toml::from_str(&text)?;
@@ -368,6 +369,27 @@ fn secret(prefix: &str) -> anyhow::Result<String> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     Ok(String::from(prefix) + &hex::encode(b))
+}
+
+/// The demo file's tokens read every trail: one that other users of the
+/// machine may read, or may have written (planting tokens they know), is
+/// refused rather than used.
+fn private_to_owner(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        anyhow::ensure!(
+            mode & 0o077 == 0,
+            "{} is open to other users of this machine (mode {:o}); its tokens read every \
+             trail. Run `chmod 600` on it, or delete it to get new tokens",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -429,6 +429,39 @@ async fn the_demo_tokens_are_not_offered_on_a_non_loopback_listen_address() {
     handle.stop(true).await;
 }
 
+/// The data directory holds every tenant's trails: created private, and a
+/// demo file other users could read or have written is refused.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_data_directory_is_private_and_an_open_demo_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("data");
+    let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
+    let settings = collector::config::Settings::for_test(data.clone(), www);
+    let app = collector::startup::Application::build(settings.clone())
+        .await
+        .unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    drop(app);
+    let file = data.join("demo-tenant.toml");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = loop {
+        match collector::startup::Application::build(settings.clone()).await {
+            Err(e) if format!("{e:#}").contains("could not acquire lock") => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => break format!("{e:#}"),
+            Ok(_) => panic!("a demo file open to other users was used"),
+        }
+    };
+    assert!(
+        err.contains("demo-tenant.toml") && err.contains("chmod 600"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn without_a_tenants_file_a_private_demo_tenant_works_out_of_the_box() {
     let data = tempfile::tempdir().unwrap();
