@@ -27,6 +27,11 @@ pub const LIVE_BUFFER: usize = 256;
 /// them a few dozen; a token looping over made-up session ids gets no more.
 pub const MAX_FOLLOWS_PER_USER: usize = 32;
 
+/// Live streams one tenant's users hold at once: a quarter of the
+/// collector's, so one tenant (or its leaked tokens) cannot take every stream
+/// from the others.
+pub const MAX_FOLLOWS_PER_TENANT: usize = 250;
+
 /// Live streams the collector serves at once, all tenants together.
 pub const MAX_FOLLOWERS: usize = 1_000;
 
@@ -35,6 +40,8 @@ pub const MAX_FOLLOWERS: usize = 1_000;
 pub enum Full {
     /// This user follows [`MAX_FOLLOWS_PER_USER`] sessions already.
     User,
+    /// This user's tenant holds [`MAX_FOLLOWS_PER_TENANT`] streams already.
+    Tenant,
     /// The collector serves [`MAX_FOLLOWERS`] streams already.
     Collector,
 }
@@ -58,10 +65,39 @@ pub struct Live {
 struct Inner {
     channels: Mutex<HashMap<Key, broadcast::Sender<LiveEvent>>>,
     subscribers: AtomicUsize,
-    /// Streams open per (tenant, user).
-    per_user: Mutex<HashMap<(TenantId, UserId), usize>>,
+    /// Streams open per (tenant, user) and per tenant.
+    per_user: Mutex<Holders>,
     /// Set once the collector is stopping: every stream ends.
     closing: watch::Sender<bool>,
+}
+
+/// Who holds the open streams.
+#[derive(Default)]
+struct Holders {
+    users: HashMap<(TenantId, UserId), usize>,
+    tenants: HashMap<TenantId, usize>,
+}
+
+impl Holders {
+    fn release(&mut self, user: &(TenantId, UserId)) {
+        for n in [self.users.get_mut(user), self.tenants.get_mut(&user.0)]
+            .into_iter()
+            .flatten()
+        {
+            *n = n.saturating_sub(1);
+        }
+        if self.users.get(user) == Some(&0) {
+            self.users.remove(user);
+        }
+        if self.tenants.get(&user.0) == Some(&0) {
+            self.tenants.remove(&user.0);
+        }
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.tenants.is_empty()
+    }
 }
 
 impl Default for Inner {
@@ -110,7 +146,7 @@ impl Live {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, UserId), usize>> {
+    fn users(&self) -> std::sync::MutexGuard<'_, Holders> {
         // As `lock`: every operation is a single update.
         self.inner
             .per_user
@@ -119,17 +155,11 @@ impl Live {
     }
 
     fn release_user(&self, user: &(TenantId, UserId)) {
-        let mut users = self.users();
-        if let Some(n) = users.get_mut(user) {
-            *n -= 1;
-            if *n == 0 {
-                users.remove(user);
-            }
-        }
+        self.users().release(user);
     }
 
-    /// `user` follows a session from now on, unless that user or the
-    /// collector already serves as many streams as it may.
+    /// `user` follows a session from now on, unless that user, its tenant or
+    /// the collector already holds as many streams as it may.
     pub fn subscribe(
         &self,
         tenant: &TenantId,
@@ -138,19 +168,19 @@ impl Live {
     ) -> Result<Subscription, Full> {
         let user = (tenant.clone(), user.clone());
         {
-            let mut users = self.users();
-            let n = users.entry(user.clone()).or_insert(0);
-            if *n >= MAX_FOLLOWS_PER_USER {
+            let mut holders = self.users();
+            if holders.users.get(&user).copied().unwrap_or(0) >= MAX_FOLLOWS_PER_USER {
                 return Err(Full::User);
+            }
+            if holders.tenants.get(tenant).copied().unwrap_or(0) >= MAX_FOLLOWS_PER_TENANT {
+                return Err(Full::Tenant);
             }
             if self.inner.subscribers.fetch_add(1, Ordering::Relaxed) >= MAX_FOLLOWERS {
                 self.inner.subscribers.fetch_sub(1, Ordering::Relaxed);
-                if *n == 0 {
-                    users.remove(&user);
-                }
                 return Err(Full::Collector);
             }
-            *n += 1;
+            *holders.users.entry(user.clone()).or_insert(0) += 1;
+            *holders.tenants.entry(tenant.clone()).or_insert(0) += 1;
         }
         let key = (tenant.clone(), session.clone());
         let rx = self
@@ -233,8 +263,24 @@ mod tests {
         assert!(*live.subscribe(&t, &s, &u).unwrap().closing.borrow());
     }
 
+    /// Subscribes users `u0`, `u1` … of `tenant` to sessions until refused.
+    fn fill(live: &Live, tenant: &TenantId) -> (Vec<Subscription>, Full) {
+        let mut all = Vec::new();
+        for u in 0.. {
+            let u = UserId::parse(format!("u{u}")).unwrap();
+            for i in 0..MAX_FOLLOWS_PER_USER {
+                let s = SessionId::parse(format!("s-{i}")).unwrap();
+                match live.subscribe(tenant, &s, &u) {
+                    Ok(sub) => all.push(sub),
+                    Err(e) => return (all, e),
+                }
+            }
+        }
+        unreachable!()
+    }
+
     #[test]
-    fn follows_are_capped_per_user_and_in_all() {
+    fn follows_are_capped_per_user_per_tenant_and_in_all() {
         let live = Live::default();
         let t = TenantId::parse("acme").unwrap();
         let (ana, bo) = (UserId::parse("ana").unwrap(), UserId::parse("bo").unwrap());
@@ -255,25 +301,28 @@ mod tests {
         drop(ana_subs);
         assert_eq!(live.subscribers(), 0);
         assert!(live.users().is_empty());
-        // The collector's total, across users.
-        let users: Vec<UserId> = (0..MAX_FOLLOWERS / MAX_FOLLOWS_PER_USER + 1)
-            .map(|i| UserId::parse(format!("u{i}")).unwrap())
-            .collect();
-        let mut all = Vec::new();
-        let mut refused = None;
-        'fill: for u in &users {
-            for i in 0..MAX_FOLLOWS_PER_USER {
-                match live.subscribe(&t, &session(i), u) {
-                    Ok(sub) => all.push(sub),
-                    Err(e) => {
-                        refused = Some(e);
-                        break 'fill;
-                    }
-                }
-            }
-        }
-        assert_eq!(refused, Some(Full::Collector));
-        assert_eq!(all.len(), MAX_FOLLOWERS);
+        // One tenant's users together.
+        let (acme, refused) = fill(&live, &t);
+        assert_eq!(refused, Full::Tenant);
+        assert_eq!(acme.len(), MAX_FOLLOWS_PER_TENANT);
+        // Another tenant is not held back by acme's.
+        let other = TenantId::parse("other").unwrap();
+        let s0 = SessionId::parse("s-0").unwrap();
+        drop(live.subscribe(&other, &s0, &ana).unwrap());
+        // The collector's total, across tenants.
+        let mut all = vec![acme];
+        let refused = (0..)
+            .find_map(|i| {
+                let (subs, refused) = fill(&live, &TenantId::parse(format!("t{i}")).unwrap());
+                all.push(subs);
+                (refused == Full::Collector).then_some(refused)
+            })
+            .unwrap();
+        assert_eq!(refused, Full::Collector);
+        assert_eq!(all.iter().map(Vec::len).sum::<usize>(), MAX_FOLLOWERS);
         assert_eq!(live.subscribers(), MAX_FOLLOWERS);
+        drop(all);
+        assert_eq!(live.subscribers(), 0);
+        assert!(live.users().is_empty());
     }
 }

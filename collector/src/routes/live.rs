@@ -27,6 +27,7 @@ use crate::live::{Full, Live, Subscription};
 
 // The 429's message names the per-user limit.
 const _: () = assert!(crate::live::MAX_FOLLOWS_PER_USER == 32);
+const _: () = assert!(crate::live::MAX_FOLLOWS_PER_TENANT == 250);
 use crate::routes::sessions::{blocking, parse_session};
 use crate::store::{SessionStatus, Store};
 
@@ -116,6 +117,11 @@ pub async fn live(
             Full::User => ApiError::TooManyRequests {
                 // (The number is MAX_FOLLOWS_PER_USER's; a check below keeps them in step.)
                 scope: "user (at most 32 live follows at once)",
+                retry_after_secs: 5,
+            },
+            Full::Tenant => ApiError::TooManyRequests {
+                // (The number is MAX_FOLLOWS_PER_TENANT's, kept in step below.)
+                scope: "tenant (at most 250 live follows at once, all its users together)",
                 retry_after_secs: 5,
             },
             Full::Collector => ApiError::Unavailable(
