@@ -368,6 +368,20 @@ pub struct Store {
     /// The first flush that failed, if one did: sled takes no writes after a
     /// failed flush until the process restarts (`/healthz` says so).
     flush_failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// What the unauthenticated operations endpoints last found, so a flood
+    /// of them costs no disk work per request.
+    ops: std::sync::Arc<std::sync::Mutex<OpsCache>>,
+    /// Held by the readiness probe under way: probes arriving meanwhile wait
+    /// for its answer instead of writing their own.
+    probe_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Default)]
+struct OpsCache {
+    /// When a readiness probe last wrote and flushed.
+    ready_at: Option<std::time::Instant>,
+    /// The size on disk, and when it was measured.
+    size: Option<(std::time::Instant, u64)>,
 }
 
 /// What [`Store::insert`] did.
@@ -573,6 +587,8 @@ impl Store {
         };
         let store = Self {
             flush_failed: Default::default(),
+            ops: Default::default(),
+            probe_gate: Default::default(),
             events: db.open_tree("events")?,
             timeline: db.open_tree("timeline")?,
             sessions: db.open_tree("sessions")?,
@@ -1535,6 +1551,41 @@ impl Store {
     /// Bytes the store occupies on disk.
     pub fn size_on_disk(&self) -> anyhow::Result<u64> {
         Ok(self.db.size_on_disk()?)
+    }
+
+    /// [`Store::size_on_disk`] measured at most once per `max_age` (sled
+    /// walks its files to answer; `/metrics` asks on every scrape).
+    pub fn size_on_disk_cached(&self, max_age: std::time::Duration) -> anyhow::Result<u64> {
+        let now = std::time::Instant::now();
+        let cached = self.ops_cache().size;
+        if let Some((_, bytes)) = cached.filter(|(at, _)| now.duration_since(*at) < max_age) {
+            return Ok(bytes);
+        }
+        let bytes = self.size_on_disk()?;
+        self.ops_cache().size = Some((now, bytes));
+        Ok(bytes)
+    }
+
+    /// Whether a readiness probe wrote and flushed within `within`.
+    pub fn ready_within(&self, within: std::time::Duration) -> bool {
+        self.ops_cache()
+            .ready_at
+            .is_some_and(|at| at.elapsed() < within)
+    }
+
+    /// Taken while a readiness probe runs (see `probe_gate`).
+    pub async fn probe_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.probe_gate.clone().lock_owned().await
+    }
+
+    /// A readiness probe wrote and flushed just now.
+    pub fn note_ready(&self) {
+        self.ops_cache().ready_at = Some(std::time::Instant::now());
+    }
+
+    fn ops_cache(&self) -> std::sync::MutexGuard<'_, OpsCache> {
+        // Plain values, each set in one assignment: a poisoned lock is fine.
+        self.ops.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Makes everything inserted so far durable. Answers only after the data is

@@ -27,7 +27,9 @@ pub async fn metrics(
     ::metrics::gauge!(metric::LIVE_SUBSCRIBERS).set(live.subscribers() as f64);
     let store = store.clone();
     // sled walks its files to size them: blocking work, off the async worker.
-    if let Ok(Ok(bytes)) = web::block(move || store.size_on_disk()).await {
+    // At most once every 10 s: the endpoint needs no credentials.
+    let fresh = std::time::Duration::from_secs(10);
+    if let Ok(Ok(bytes)) = web::block(move || store.size_on_disk_cached(fresh)).await {
         ::metrics::gauge!(metric::STORE_BYTES).set(bytes as f64);
     }
     HttpResponse::Ok()

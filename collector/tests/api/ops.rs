@@ -59,6 +59,21 @@ async fn health_and_readiness_answer_when_the_store_takes_writes() {
         app.group_commit.flushes() > before,
         "readiness flushes a probe"
     );
+    // Unauthenticated: a flood of probes is not a write and a flush each.
+    // One probe at a time, and one answers for the others of the next
+    // second: at most one flush per second the 50 took.
+    let before = app.group_commit.flushes();
+    let started = Instant::now();
+    let probes: Vec<_> = (0..50).map(|_| app.get_as(None, "/readyz")).collect();
+    for res in futures_util::future::join_all(probes).await {
+        assert_eq!(res.status(), 200);
+    }
+    let flushed = app.group_commit.flushes() - before;
+    let bound = 1 + started.elapsed().as_secs();
+    assert!(
+        flushed <= bound,
+        "{flushed} flushes for 50 probes (at most {bound})"
+    );
     // HEAD, as load balancers ask: the status, no body.
     for path in ["/healthz", "/readyz", "/metrics"] {
         let res = app
