@@ -1473,6 +1473,20 @@ impl Store {
         }
         let mut left = Vec::new();
         for (tenant, session) in expired {
+            // The activity time is the session summary's: an edited one
+            // (set back to delete a trail with a routine-looking tombstone)
+            // must not be acted on. The newest chained record says when the
+            // session last stored something.
+            if let Some(newest) = self.newest_received_at(&tenant, &session)? {
+                if newest >= cutoff {
+                    tracing::warn!(
+                        tenant = %tenant,
+                        session = %session,
+                        "retention skipped a session whose summary says it is idle while its newest record is recent; verify it"
+                    );
+                    continue;
+                }
+            }
             if let Some(t) = self.delete_if(&tenant, &session, "retention", now, |st| {
                 st.last_seen < cutoff
             })? {
@@ -1481,6 +1495,31 @@ impl Store {
         }
         self.finish_deletions()?;
         Ok(left)
+    }
+
+    /// `received_at` of the session's newest chained record (events and gap
+    /// records alike), when it has one that reads.
+    fn newest_received_at(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+    ) -> anyhow::Result<Option<i64>> {
+        #[derive(Deserialize)]
+        struct Received {
+            received_at: i64,
+        }
+        let mut reader = SessionReader::new(self, tenant, session);
+        let Some(last) = self.chain.scan_prefix(&reader.prefix).values().next_back() else {
+            return Ok(None);
+        };
+        let last = last?;
+        let Some(entry) = chain::decode_entry(&last) else {
+            return Ok(None);
+        };
+        let record = reader.linked_record(entry.kind, entry.key)?;
+        Ok(record
+            .and_then(|r| serde_json::from_slice::<Received>(&r).ok())
+            .map(|r| r.received_at))
     }
 
     /// Purges what deleted sessions left behind (a deletion a crash or a
@@ -3129,6 +3168,34 @@ mod tests {
             put(&store, "old", 10 * DAY, 3..4),
             Inserted::Gone(_)
         ));
+    }
+
+    /// Retention reads the summary's activity time; one set back (to have a
+    /// trail deleted under a routine tombstone) is not acted on while the
+    /// session's newest record is recent.
+    #[test]
+    fn a_sweep_does_not_delete_a_recent_trail_whose_summary_was_set_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        const DAY: i64 = 86_400_000;
+        put(&store, "busy", 9 * DAY, 0..3);
+        let (t, s) = (ten(), sid("busy"));
+        let mut st = state_of(&store, "busy");
+        st.last_seen = DAY;
+        st.first_seen = DAY;
+        store
+            .sessions
+            .insert(session_key(&t, &s), serde_json::to_vec(&st).unwrap())
+            .unwrap();
+        store.activity.remove(time_key(&t, 9 * DAY, &s)).unwrap();
+        store.activity.insert(time_key(&t, DAY, &s), &[]).unwrap();
+        assert!(store.sweep(10 * DAY, 5 * DAY).unwrap().is_empty());
+        assert!(matches!(
+            store.status(&t, &s).unwrap(),
+            SessionStatus::Live(_)
+        ));
+        // What verify says of it.
+        assert!(!store.verify(&t, &s).unwrap().unwrap().valid);
     }
 
     #[test]
