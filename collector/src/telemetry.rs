@@ -32,8 +32,11 @@ pub fn init(format: &str) {
 }
 
 /// The id of a request in the logs and in the response's `X-Request-Id`: the
-/// one the client or a proxy in front sent, when it is a plausible id, so a
-/// request can be followed across both logs; otherwise a new UUID.
+/// one a trusted proxy in front sent (`trusted_proxies`), when it is a
+/// plausible id, so a request can be followed across both logs; otherwise a
+/// new UUID. (From anyone else an id is not believed, as `X-Forwarded-For`
+/// is not: a client could reuse the id of another's request to muddle an
+/// investigation.)
 #[derive(Debug, Clone)]
 pub struct LogRequestId(pub String);
 
@@ -78,17 +81,20 @@ pub enum LogField {
 ///   cannot put another address into the logs;
 /// - `http.target` is the path without the query string: agents' searches
 ///   (`?q=`) and filters stay out of the logs;
-/// - `request_id` keeps a valid incoming `X-Request-Id`;
+/// - `request_id` keeps a valid `X-Request-Id` a trusted proxy sent;
 /// - `tenant`, `user` and `session` are filled in by the handlers;
 /// - a refused request (4xx) is no warning of its own: its line says the
-///   status and why; a 5xx is also logged as an error.
+///   status and why. (An internal error is logged once more, at `ERROR`,
+///   where it is answered: `ApiError::error_response`.)
 pub struct RootSpan;
 
 impl RootSpanBuilder for RootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
+        let from_proxy = crate::routes::ingest::peer_is_trusted_proxy(request.request());
         let id = request
             .headers()
             .get("x-request-id")
+            .filter(|_| from_proxy)
             .and_then(|v| v.to_str().ok())
             .and_then(incoming_request_id)
             .map(str::to_owned)
@@ -125,27 +131,10 @@ impl RootSpanBuilder for RootSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        let status = match outcome {
-            Ok(response) => response.status(),
-            Err(error) => error.as_response_error().status_code(),
-        };
         if let Ok(response) = outcome {
             if let Some(session) = response.request().match_info().get("session_id") {
                 span.record("session", session);
             }
-        }
-        if status.is_server_error() {
-            let message = match outcome {
-                Ok(response) => response.response().error().map(|e| e.to_string()),
-                Err(error) => Some(error.to_string()),
-            };
-            span.in_scope(|| {
-                tracing::error!(
-                    status = status.as_u16(),
-                    error = message.as_deref().unwrap_or(""),
-                    "request failed"
-                )
-            });
         }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }

@@ -408,7 +408,9 @@ fn spreadsheet_safe(s: String) -> String {
             out.push('\'');
         }
         out.push(c);
-        cell_start = c == ';' || c == '\t';
+        // A quote opening the part (`;"=…`, doubled in the quoted cell) does
+        // not end its start; a line break inside a cell starts a row there.
+        cell_start = matches!(c, ';' | '\t' | '\r' | '\n') || (cell_start && c == '"');
     }
     out
 }
@@ -552,20 +554,22 @@ mod tests {
             "x;'=cmd|'/C calc'!A0"
         );
         assert_eq!(spreadsheet_safe("a; b;;@c\t-d".into()), "a; b;;'@c\t'-d");
+        assert_eq!(spreadsheet_safe("x;\"=1+1".into()), "x;\"'=1+1");
+        assert_eq!(spreadsheet_safe("x\n+1".into()), "x\n'+1");
     }
 
     #[test]
     fn no_part_of_a_row_split_on_semicolons_starts_a_formula() {
         let rec: EventRecord = serde_json::from_value(serde_json::json!({
             "session_id": "s-1", "tab_id": "t", "received_at": 0,
-            "origin": {"ip": "127.0.0.1", "user_agent": "x;=cmd|'/C calc'!A0"},
+            "origin": {"ip": "127.0.0.1", "user_agent": "x;\"=HYPERLINK(\"http://e.x\")"},
             "seq": 0, "ts": 0, "mono": 0, "actor": {"kind": "customer"},
-            "type": "CUSTOM_EVENT", "data": {"type": "a;+b", "value": {"k": "v;=1+1", "n": "@;-"}},
+            "type": "CUSTOM_EVENT", "data": {"type": "a;+b\n=c", "value": {"k": "v;=1+1", "n": "@;-"}},
         }))
         .unwrap();
         let mut row = String::new();
         csv_row(&mut row, csv_fields(&rec).unwrap());
-        for part in row.split(';') {
+        for part in row.split([';', '\n']) {
             let part = part.trim_start_matches('"');
             assert!(
                 !part.starts_with(['=', '+', '-', '@', '\t', '\r']),
@@ -577,7 +581,7 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(data).unwrap();
         assert_eq!(
             back,
-            serde_json::json!({"type": "a;+b", "value": {"k": "v;=1+1", "n": "@;-"}})
+            serde_json::json!({"type": "a;+b\n=c", "value": {"k": "v;=1+1", "n": "@;-"}})
         );
     }
 

@@ -533,6 +533,15 @@ pub fn client_ip_of(req: &HttpRequest) -> Option<IpAddr> {
     client_ip(req, trusted_proxies(req))
 }
 
+/// Whether the request's peer is one of `trusted_proxies` (what it says of the
+/// client, `X-Forwarded-For` and `X-Request-Id`, is then believed).
+pub fn peer_is_trusted_proxy(req: &HttpRequest) -> bool {
+    req.peer_addr().is_some_and(|peer| {
+        let peer = peer.ip().to_canonical();
+        trusted_proxies(req).iter().any(|p| p.contains(&peer))
+    })
+}
+
 fn trusted_proxies(req: &HttpRequest) -> &[ProxyNet] {
     req.app_data::<web::Data<IngestConfig>>()
         .map_or(&[], |c| c.trusted_proxies.as_slice())

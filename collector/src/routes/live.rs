@@ -120,7 +120,7 @@ pub async fn live(
                 retry_after_secs: 5,
             },
             Full::Tenant => ApiError::TooManyRequests {
-                // (The number is MAX_FOLLOWS_PER_TENANT's, kept in step below.)
+                // (The number is MAX_FOLLOWS_PER_TENANT's, kept in step above.)
                 scope: "tenant (at most 250 live follows at once, all its users together)",
                 retry_after_secs: 5,
             },

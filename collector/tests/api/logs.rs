@@ -39,17 +39,19 @@ async fn line_of(lines: &Mutex<Vec<Value>>, id: &str) -> Value {
     }
 }
 
-#[tokio::test]
-async fn the_access_log_says_who_and_where_without_believing_the_client() {
-    let dir = tempfile::tempdir().unwrap();
-    let tenants = dir.path().join("tenants.toml");
+/// The collector binary with JSON logs, its log lines collected as they come.
+async fn spawn_logged(
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String, Arc<Mutex<Vec<Value>>>) {
+    let tenants = dir.join("tenants.toml");
     std::fs::write(&tenants, TENANTS).unwrap();
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_collector"))
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")
-        .arg(dir.path().join("data"))
+        .arg(dir.join("data"))
         .arg("--tenants")
         .arg(&tenants)
         .arg("--www-dir")
@@ -57,6 +59,7 @@ async fn the_access_log_says_who_and_where_without_believing_the_client() {
         .arg("--log-format")
         .arg("json")
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -84,8 +87,21 @@ async fn the_access_log_says_who_and_where_without_believing_the_client() {
         assert!(Instant::now() < deadline, "collector did not come up");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    (child, base, lines)
+}
 
-    // An agent's search, through an untrusted peer claiming another address.
+fn request_id(res: &reqwest::Response) -> String {
+    res.headers()["x-request-id"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_access_log_says_who_and_where_without_believing_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base, lines) = spawn_logged(dir.path(), &[]).await;
+    let client = reqwest::Client::new();
+
+    // An agent's search, from a peer that is no trusted proxy claiming
+    // another address and its own request id: neither is believed.
     let res = client
         .get(format!("{base}/api/v1/sessions?q=jane.doe%40example.com"))
         .bearer_auth(AGENT_TOKEN)
@@ -95,8 +111,9 @@ async fn the_access_log_says_who_and_where_without_believing_the_client() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["x-request-id"], "proxy-42");
-    let search = line_of(&lines, "proxy-42").await;
+    let id = request_id(&res);
+    assert_eq!(id.len(), 36, "a generated UUID, not {id:?}");
+    let search = line_of(&lines, &id).await;
     let span = &search["span"];
     assert_eq!(span["http.client_ip"], "127.0.0.1", "{search}");
     assert_eq!(span["http.target"], "/api/v1/sessions", "{search}");
@@ -108,13 +125,12 @@ async fn the_access_log_says_who_and_where_without_believing_the_client() {
     // A batch names its tenant and session.
     let res = client
         .post(format!("{base}/api/v1/batches?site_key={SITE_KEY}"))
-        .header("x-request-id", "batch-1")
         .json(&batch("sess-logged", "tab-1", vec![click(0, 1, "buy")]))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let ingest = line_of(&lines, "batch-1").await;
+    let ingest = line_of(&lines, &request_id(&res)).await;
     assert_eq!(ingest["span"]["tenant"], "acme", "{ingest}");
     assert_eq!(ingest["span"]["session"], "sess-logged", "{ingest}");
 
@@ -122,12 +138,11 @@ async fn the_access_log_says_who_and_where_without_believing_the_client() {
     let res = client
         .get(format!("{base}/api/v1/sessions/sess-logged/verify"))
         .bearer_auth(ADMIN_TOKEN)
-        .header("x-request-id", "verify-1")
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let verify = line_of(&lines, "verify-1").await;
+    let verify = line_of(&lines, &request_id(&res)).await;
     assert_eq!(verify["span"]["session"], "sess-logged", "{verify}");
     assert_eq!(verify["span"]["user"], "root", "{verify}");
 
@@ -135,12 +150,11 @@ async fn the_access_log_says_who_and_where_without_believing_the_client() {
     let res = client
         .get(format!("{base}/api/v1/sessions"))
         .bearer_auth("not-a-token")
-        .header("x-request-id", "refused-1")
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    let refused = line_of(&lines, "refused-1").await;
+    let refused = line_of(&lines, &request_id(&res)).await;
     assert_eq!(refused["level"], "INFO", "{refused}");
     assert_eq!(refused["span"]["http.status_code"], 401, "{refused}");
     assert!(
@@ -149,17 +163,6 @@ async fn the_access_log_says_who_and_where_without_believing_the_client() {
             .is_some_and(|m| m.contains("not valid")),
         "{refused}"
     );
-
-    // An id that could forge log fields is replaced by a generated one.
-    let res = client
-        .get(format!("{base}/healthz"))
-        .header("x-request-id", "a\"b c")
-        .send()
-        .await
-        .unwrap();
-    let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
-    assert_eq!(generated.len(), 36, "a UUID, not {generated:?}");
-    line_of(&lines, &generated).await;
 
     let all = lines.lock().unwrap().clone();
     let text = serde_json::to_string(&all).unwrap();
@@ -170,5 +173,40 @@ async fn the_access_log_says_who_and_where_without_believing_the_client() {
     assert!(!text.contains("jane.doe"), "the agent's search was logged");
     let warnings: Vec<_> = all.iter().filter(|l| l["level"] == "WARN").collect();
     assert!(warnings.is_empty(), "{warnings:#?}");
+    child.kill().await.unwrap();
+}
+
+/// Behind a trusted proxy, the client it names and the request id it sent
+/// are the log's; an id that could forge log fields is still replaced.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_log_takes_its_client_and_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base, lines) = spawn_logged(
+        dir.path(),
+        &[("COTRAIL_TRUSTED_PROXIES", "[\"127.0.0.1\"]")],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let res = client
+        .get(format!("{base}/api/v1/sessions"))
+        .bearer_auth(AGENT_TOKEN)
+        .header("x-forwarded-for", "198.51.100.7")
+        .header("x-request-id", "proxy-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(request_id(&res), "proxy-42");
+    let line = line_of(&lines, "proxy-42").await;
+    assert_eq!(line["span"]["http.client_ip"], "198.51.100.7", "{line}");
+    let res = client
+        .get(format!("{base}/healthz"))
+        .header("x-request-id", "a\"b c")
+        .send()
+        .await
+        .unwrap();
+    let generated = request_id(&res);
+    assert_eq!(generated.len(), 36, "a UUID, not {generated:?}");
+    line_of(&lines, &generated).await;
     child.kill().await.unwrap();
 }
