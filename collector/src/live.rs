@@ -27,9 +27,10 @@ pub const LIVE_BUFFER: usize = 256;
 /// them a few dozen; a token looping over made-up session ids gets no more.
 pub const MAX_FOLLOWS_PER_USER: usize = 32;
 
-/// Live streams one tenant's users hold at once: a quarter of the
-/// collector's, so one tenant (or its leaked tokens) cannot take every stream
-/// from the others.
+/// Live streams one tenant's users hold at once where the collector serves
+/// several tenants: a quarter of the collector's, so one tenant (or its
+/// leaked tokens) cannot take every stream from the others. A collector of
+/// one tenant gives it all [`MAX_FOLLOWERS`] ([`Live::for_tenants`]).
 pub const MAX_FOLLOWS_PER_TENANT: usize = 250;
 
 /// Live streams the collector serves at once, all tenants together.
@@ -69,6 +70,8 @@ struct Inner {
     per_user: Mutex<Holders>,
     /// Set once the collector is stopping: every stream ends.
     closing: watch::Sender<bool>,
+    /// Streams one tenant may hold.
+    per_tenant_cap: usize,
 }
 
 /// Who holds the open streams.
@@ -107,6 +110,7 @@ impl Default for Inner {
             subscribers: AtomicUsize::default(),
             per_user: Mutex::default(),
             closing: watch::channel(false).0,
+            per_tenant_cap: MAX_FOLLOWS_PER_TENANT,
         }
     }
 }
@@ -137,6 +141,18 @@ impl Drop for Subscription {
 }
 
 impl Live {
+    /// The fan-out of a collector serving `tenants` tenants: with one, the
+    /// per-tenant cap is the collector's.
+    pub fn for_tenants(tenants: usize) -> Self {
+        let mut inner = Inner::default();
+        if tenants <= 1 {
+            inner.per_tenant_cap = usize::MAX;
+        }
+        Live {
+            inner: Arc::new(inner),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, broadcast::Sender<LiveEvent>>> {
         // A panic while holding this lock cannot leave the map inconsistent
         // (every operation is a single insert/remove), so poisoning is ignored.
@@ -172,7 +188,7 @@ impl Live {
             if holders.users.get(&user).copied().unwrap_or(0) >= MAX_FOLLOWS_PER_USER {
                 return Err(Full::User);
             }
-            if holders.tenants.get(tenant).copied().unwrap_or(0) >= MAX_FOLLOWS_PER_TENANT {
+            if holders.tenants.get(tenant).copied().unwrap_or(0) >= self.inner.per_tenant_cap {
                 return Err(Full::Tenant);
             }
             if self.inner.subscribers.fetch_add(1, Ordering::Relaxed) >= MAX_FOLLOWERS {
@@ -324,5 +340,17 @@ mod tests {
         drop(all);
         assert_eq!(live.subscribers(), 0);
         assert!(live.users().is_empty());
+    }
+
+    #[test]
+    fn a_collector_of_one_tenant_gives_it_every_stream() {
+        let live = Live::for_tenants(1);
+        let (all, refused) = fill(&live, &TenantId::parse("solo").unwrap());
+        assert_eq!(refused, Full::Collector);
+        assert_eq!(all.len(), MAX_FOLLOWERS);
+        let several = Live::for_tenants(2);
+        let (all, refused) = fill(&several, &TenantId::parse("a").unwrap());
+        assert_eq!(refused, Full::Tenant);
+        assert_eq!(all.len(), MAX_FOLLOWS_PER_TENANT);
     }
 }

@@ -54,10 +54,17 @@ impl<K: Hash + Eq + Clone> Limit<K> {
 /// (and grow the table by one bucket a request).
 fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
+        // NAT64 (RFC 6052's well-known prefix): the IPv4 client it carries.
+        IpAddr::V6(v6) if u128::from(v6) >> 32 == NAT64_PREFIX => {
+            IpAddr::V4((u128::from(v6) as u32).into())
+        }
         IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !0u128 << 64)),
         v4 => v4,
     }
 }
+
+/// `64:ff9b::/96`, shifted down past its 32 bits of IPv4 address.
+const NAT64_PREFIX: u128 = 0x0064_ff9b_0000_0000_0000_0000;
 
 /// The collector's ingest limits.
 pub struct RateLimits {
@@ -144,6 +151,12 @@ mod tests {
         assert_eq!(
             bucket("2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse().unwrap()),
             "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
+        // IPv4 clients reaching an IPv6-only collector through NAT64 are
+        // each their own client, not one /64.
+        assert_eq!(
+            bucket("64:ff9b::c633:6407".parse().unwrap()),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
         );
     }
 }

@@ -362,7 +362,10 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         prepare_data_dir(&settings.data_dir)?;
         let mut tenants = match &settings.tenants_file {
-            Some(path) => Tenants::load(path)?,
+            Some(path) => {
+                crate::tenants::check_tenants_file(path);
+                Tenants::load(path)?
+            }
             None => Tenants::demo(&settings.data_dir)?,
         };
         if let Some(path) = &tenants.demo_file {
@@ -424,7 +427,7 @@ impl Application {
         let data = web::Data::new(store.clone());
         let www_data = web::Data::new(assets::WwwDir(www.clone()));
         let tenants_data = web::Data::new(tenants.clone());
-        let live_data = web::Data::new(Live::default());
+        let live_data = web::Data::new(Live::for_tenants(tenants.count));
         let openapi = web::Data::new(docs::Document::new());
         let recent_access = web::Data::new(crate::audit::RecentAccess::default());
 

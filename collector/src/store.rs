@@ -1477,7 +1477,20 @@ impl Store {
             // (set back to delete a trail with a routine-looking tombstone)
             // must not be acted on. The newest chained record says when the
             // session last stored something.
-            if let Some(newest) = self.newest_received_at(&tenant, &session)? {
+            let newest = self
+                .newest_received_at(&tenant, &session)
+                .unwrap_or_else(|e| {
+                    // A record that does not read is verify's to report; it
+                    // does not hold back the sweep of every other session.
+                    tracing::warn!(
+                        tenant = %tenant,
+                        session = %session,
+                        error = format!("{e:#}"),
+                        "retention could not read a session's newest record; deciding by its summary"
+                    );
+                    None
+                });
+            if let Some(newest) = newest {
                 if newest >= cutoff {
                     tracing::warn!(
                         tenant = %tenant,

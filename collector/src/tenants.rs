@@ -109,6 +109,8 @@ pub struct Tenants {
     /// Whether `GET /api/v1/demo/credentials` may hand out the demo tokens:
     /// only while the collector listens on loopback (set at start-up).
     pub demo_credentials: bool,
+    /// How many tenants the file defines.
+    pub count: usize,
 }
 
 fn digest(secret: &str) -> [u8; 32] {
@@ -193,6 +195,7 @@ impl Tenants {
             demo_file: None,
             demo: None,
             demo_credentials: false,
+            count: file.tenants.len(),
         };
         if file.tenants.is_empty() {
             bail!("no tenant is defined: add a [[tenant]] table (or run without a tenants file for the demo tenant)");
@@ -372,24 +375,70 @@ fn secret(prefix: &str) -> anyhow::Result<String> {
 }
 
 /// The demo file's tokens read every trail: one that other users of the
-/// machine may read, or may have written (planting tokens they know), is
-/// refused rather than used.
+/// machine may read, or may have written (planting tokens they know), or
+/// that another user owns, is refused rather than used. (Group read is
+/// warned about only: volumes shared through a group, Kubernetes' `fsGroup`,
+/// give every file its group's read.)
 fn private_to_owner(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)?.permissions().mode();
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = std::fs::metadata(path)?;
+        let mode = meta.permissions().mode();
+        let dir_owner = path
+            .parent()
+            .map(std::fs::metadata)
+            .transpose()?
+            .map(|m| m.uid());
         anyhow::ensure!(
-            mode & 0o077 == 0,
-            "{} is open to other users of this machine (mode {:o}); its tokens read every \
-             trail. Run `chmod 600` on it, or delete it to get new tokens",
+            mode & 0o026 == 0 && dir_owner.is_none_or(|uid| uid == meta.uid()),
+            "{} is open to other users of this machine (mode {:o}) or not owned by the data \
+             directory's owner; its tokens read every trail. Run `chmod 600` on it, or delete \
+             it to get new tokens",
             path.display(),
             mode & 0o777
         );
+        warn_if_group_readable(path, mode);
     }
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+/// A file of secrets that its group may read is worth a line in the log.
+#[cfg(unix)]
+fn warn_if_group_readable(path: &Path, mode: u32) {
+    if mode & 0o040 != 0 {
+        tracing::warn!(
+            file = %path.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "a file of tokens is readable by its group: run `chmod 600` on it unless the group is this collector's alone"
+        );
+    }
+}
+
+/// A tenants file others can read or write is warned about (it is the
+/// operator's file, so it is not refused).
+pub fn check_tenants_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o026 != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the tenants file is open to other users of this machine, who can read or replace its tokens: run `chmod 600` on it"
+            );
+        } else {
+            warn_if_group_readable(path, mode);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -46,6 +46,12 @@ async fn spawn_logged(
 ) -> (tokio::process::Child, String, Arc<Mutex<Vec<Value>>>) {
     let tenants = dir.join("tenants.toml");
     std::fs::write(&tenants, TENANTS).unwrap();
+    // As an operator keeps it (one open to others is warned about).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tenants, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_collector"))
         .arg("--listen")
