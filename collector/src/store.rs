@@ -3386,6 +3386,55 @@ mod tests {
         assert!(rebuilt.summary_complete);
     }
 
+    /// What the summary recount must take as it comes, never as tampering:
+    /// a session opened by a batch of gap records only, an origin that
+    /// changes between batches (the IP of a phone moving networks), batches
+    /// at other times that repeat stored events.
+    #[test]
+    fn verify_takes_legitimate_summaries_as_they_come() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        let (t, s) = (ten(), sid("legit"));
+        let ingest =
+            |received_at: i64, ip: &str, seqs: std::ops::Range<u64>, gaps: &[GapRecord]| {
+                let origin = Origin {
+                    ip: Some(ip.into()),
+                    user_agent: Some("UA".into()),
+                };
+                let records: Vec<_> = seqs
+                    .map(|q| EventRecord {
+                        received_at,
+                        origin: origin.clone(),
+                        ..record(&s, q)
+                    })
+                    .collect();
+                store
+                    .insert(Ingest {
+                        tenant: &t,
+                        session: &s,
+                        tab: &tid("t"),
+                        received_at,
+                        origin: &origin,
+                        records: &records,
+                        gaps,
+                    })
+                    .unwrap();
+            };
+        let gap: GapRecord = serde_json::from_value(serde_json::json!({
+            "tab_id": "t", "from": 100, "to": 101, "reason": "queue_full", "received_at": 10
+        }))
+        .unwrap();
+        ingest(10, "198.51.100.1", 0..0, &[gap]);
+        ingest(20, "198.51.100.2", 0..3, &[]);
+        // A re-sent batch, later and from yet another address: duplicates only.
+        ingest(30, "198.51.100.3", 0..3, &[]);
+        ingest(25, "198.51.100.2", 3..5, &[]);
+        let v = store.verify(&t, &s).unwrap().unwrap();
+        assert!(v.valid, "{v:?}");
+        let st = state_of(&store, "legit");
+        assert_eq!((st.first_seen, st.last_seen, st.event_count), (10, 25, 5));
+    }
+
     /// Events keep their origin once per session under a 64-bit digest. A
     /// second origin under the same digest (a collision someone worked for,
     /// made here by planting one) must not be served for the first: that

@@ -57,6 +57,7 @@ function filtersFromRoute(p) {
 export function show(route) {
   const params = filtersFromRoute(route.params);
   state.pager.take(JSON.stringify(params), route.params);
+  if (state.pager.stray) history.replaceState(null, "", hashFor("activity", params));
   state.params = params;
   state.shown = true;
   document.title = "Activity log · cotrail review";
@@ -237,6 +238,8 @@ function recordRow(r) {
 
 async function load() {
   const gen = ++state.generation;
+  // Not before this page answered: "next" would take the page before's cursor.
+  $("activity-next").disabled = true;
   const p = state.params;
   $("activity-status").textContent = "Loading…";
   const q = { limit: PAGE, cursor: state.pager.cursor, user: p.user, from: p.from, to: p.to };

@@ -6,6 +6,7 @@
 //   #/?q=&agent=&from=&to=                     sessions
 //   #/sessions/{id}?type=&actor=&order=&at=    one session's trail
 //   #/activity?type=&user=&from=&to=           the activity log (admins)
+// and every list's place in its pages: &page=N&cursor=… (shell.js: Pager).
 
 import { $ } from "./dom.js";
 import { clearError, navigate, setRouteHandler } from "./shell.js";

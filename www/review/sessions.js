@@ -47,6 +47,7 @@ export function show(route) {
   document.title = "Sessions · cotrail review";
   syncInputs();
   state.pager.take(JSON.stringify(params), route.params);
+  if (state.pager.stray) history.replaceState(null, "", hashFor("sessions", params));
   load();
   clearInterval(state.timer);
   state.timer = setInterval(() => {
@@ -113,6 +114,8 @@ function filtered() {
 
 async function load({ quiet = false } = {}) {
   const gen = ++state.generation;
+  // Not before this page answered: "next" would take the page before's cursor.
+  if (!quiet) $("sessions-next").disabled = true;
   if (!quiet) $("sessions-status").textContent = "Loading…";
   const p = state.params;
   try {

@@ -63,11 +63,16 @@ export class Pager {
       this.cursors = [null];
     }
     const n = /^[1-9]\d{0,5}$/.test(params.page || "") ? Number(params.page) - 1 : 0;
-    // A page number without its cursor (edited by hand) is the first page.
+    // A page number without its cursor (edited by hand) is the first page;
+    // `stray` says the route should lose its `page` and `cursor`.
     const cursor = n > 0 && typeof params.cursor === "string" && params.cursor ? params.cursor : null;
+    this.stray = !cursor && Boolean(params.page || params.cursor);
     this.page = cursor ? n : 0;
     if (cursor) this.cursors[n] = cursor;
-    return before !== `${this.query}|${this.page}|${this.cursor}`;
+    const moved = before !== `${this.query}|${this.page}|${this.cursor}`;
+    // What follows the page shown is known once it has loaded.
+    if (moved) this.next = null;
+    return moved;
   }
 
   get cursor() {

@@ -127,7 +127,9 @@ export function show(route) {
     });
   }
   const moved = t.pager.take(`${t.id}|${JSON.stringify(params)}`, route.params);
+  if (t.pager.stray) history.replaceState(null, "", hashFor("trail", params, t.id));
   if (moved || !sameQuery) loadPage();
+  else t.scrollOnLoad = false;
 }
 
 export function hide() {
@@ -610,6 +612,8 @@ async function loadPage() {
   const gen = ++t.generation;
   const id = t.id;
   $("trail-status").textContent = "Loading…";
+  // Not before this page answered: "next" would take the page before's cursor.
+  $("trail-next").disabled = true;
   try {
     let events = [];
     let cursor = t.pager.cursor;
@@ -647,6 +651,7 @@ async function loadPage() {
     $("trail").dataset.loaded = String(gen);
   } catch (e) {
     if (gen !== t.generation) return;
+    t.scrollOnLoad = false;
     $("trail-status").textContent = "";
     if (unreadable(e, id)) return;
     showError(e, `Could not load the trail of session ${visible(id)}`);
