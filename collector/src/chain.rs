@@ -44,6 +44,9 @@ const DOMAIN: &[u8] = b"cotrail-chain/v1";
 pub enum RecordKind {
     Event = 1,
     Gap = 2,
+    /// An entry of a tenant's activity log (chained per tenant, with an
+    /// empty session: session ids are never empty).
+    Audit = 3,
 }
 
 impl RecordKind {
@@ -51,6 +54,7 @@ impl RecordKind {
         match b {
             1 => Some(RecordKind::Event),
             2 => Some(RecordKind::Gap),
+            3 => Some(RecordKind::Audit),
             _ => None,
         }
     }
@@ -195,7 +199,7 @@ impl<'a> Verifier<'a> {
     }
 
     /// Compares the walked chain with the head the session state recorded and
-    /// with the number of records the session holds.
+    /// with the number of records stored (a session's, or a tenant's activity log).
     pub fn finish(
         self,
         head_length: u64,
@@ -207,7 +211,7 @@ impl<'a> Verifier<'a> {
             return Err(Broken {
                 pos: length,
                 reason: format!(
-                    "the chain ends after {length} records but the session head says {head_length} (truncated)"
+                    "the chain ends after {length} records but its recorded head says {head_length} (truncated)"
                 ),
             });
         }
@@ -215,21 +219,21 @@ impl<'a> Verifier<'a> {
             return Err(Broken {
                 pos: head_length,
                 reason: format!(
-                    "the chain has {length} records but the session head says {head_length} (records added)"
+                    "the chain has {length} records but its recorded head says {head_length} (records added)"
                 ),
             });
         }
         if &self.prev != head {
             return Err(Broken {
                 pos: length.saturating_sub(1),
-                reason: "the last link does not match the session head".into(),
+                reason: "the last link does not match its recorded head".into(),
             });
         }
         if stored_records != length {
             return Err(Broken {
                 pos: length,
                 reason: format!(
-                    "the session holds {stored_records} records but the chain covers {length}"
+                    "the store holds {stored_records} records but the chain covers {length}"
                 ),
             });
         }

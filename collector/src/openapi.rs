@@ -56,6 +56,7 @@ machine-readable. A 2xx on ingest (and on platform records) means the data is on
         routes::tombstones::list,
         routes::platform::post,
         routes::audit_log::list,
+        routes::audit_log::verify,
         routes::demo::credentials,
         routes::me::me,
         routes::docs::openapi_json,

@@ -283,6 +283,9 @@ pub fn app(
                 )
                 .service(api_resource("/audit", "GET").route(web::get().to(audit_log::list)))
                 .service(
+                    api_resource("/audit/verify", "GET").route(web::get().to(audit_log::verify)),
+                )
+                .service(
                     api_resource("/openapi.json", "GET").route(web::get().to(docs::openapi_json)),
                 )
                 .default_service(web::to(|| async {

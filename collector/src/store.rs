@@ -19,6 +19,8 @@
 //! | `arrivals` | `session 0x00 arrival:u64be`                     | `tab 0x00 seq:u64be`      |
 //! | `audit`    | `time:u64be seq:u64be`                           | `AuditEntry` as JSON      |
 //! | `audit_ids`| `record_id`                                      | the `audit` key           |
+//! | `audit_chain` | `pos:u64be`                                   | `hash(32) 3 audit key`    |
+//! | `audit_heads` | (the tenant prefix alone)                     | `length:u64be hash(32)`   |
 //!
 //! Every key starts with the tenant id and `0x00`, so one tenant's data is a
 //! contiguous range no query of another tenant can reach.
@@ -361,6 +363,10 @@ pub struct Store {
     arrivals: sled::Tree,
     audit: sled::Tree,
     audit_ids: sled::Tree,
+    /// Each tenant's activity log as a chain, in the order entries were
+    /// stored (the `audit` tree is ordered by the time they name).
+    audit_chain: sled::Tree,
+    audit_heads: sled::Tree,
     chain: sled::Tree,
     tombstones: sled::Tree,
     purges: sled::Tree,
@@ -454,6 +460,34 @@ impl std::fmt::Display for RecordConflict {
 }
 
 impl std::error::Error for RecordConflict {}
+
+/// The link of an activity-log entry: `key` is its `audit` key after the
+/// tenant prefix, `entry` its JSON as stored.
+fn audit_link(tenant: &str, pos: u64, key: &[u8], entry: &[u8], prev: &Hash) -> Hash {
+    chain::link_hash(
+        &Link {
+            pos,
+            tenant,
+            session: "",
+            kind: RecordKind::Audit,
+            key,
+            record: entry,
+        },
+        prev,
+    )
+}
+
+fn audit_head(len: u64, head: &Hash) -> Vec<u8> {
+    let mut v = len.to_be_bytes().to_vec();
+    v.extend_from_slice(head);
+    v
+}
+
+fn parse_audit_head(v: &[u8]) -> Option<(u64, Hash)> {
+    let len = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
+    let head: Hash = v.get(8..8 + chain::HASH_LEN)?.try_into().ok()?;
+    Some((len, head))
+}
 
 /// Whether a stored activity-log entry and an incoming one are the same
 /// record: what the collector stamps is left out (the receive time, and the
@@ -603,6 +637,8 @@ impl Store {
             arrivals: db.open_tree("arrivals")?,
             audit: db.open_tree("audit")?,
             audit_ids: db.open_tree("audit_ids")?,
+            audit_chain: db.open_tree("audit_chain")?,
+            audit_heads: db.open_tree("audit_heads")?,
             db,
         };
         store.build_index(
@@ -620,7 +656,40 @@ impl Store {
         store.build_gap_index()?;
         store.build_purges()?;
         store.build_summaries()?;
+        store.build_audit_chain()?;
         Ok(store)
+    }
+
+    /// Activity logs stored before they were chained: their entries are
+    /// chained once, in key order (`meta` key `audit_chain`).
+    fn build_audit_chain(&self) -> anyhow::Result<()> {
+        let meta = self.db.open_tree("meta")?;
+        if meta.get("audit_chain")?.is_some() {
+            return Ok(());
+        }
+        let mut heads: std::collections::BTreeMap<Vec<u8>, (u64, Hash)> = Default::default();
+        for kv in self.audit.iter() {
+            let (k, v) = kv?;
+            let sep = k
+                .iter()
+                .position(|b| *b == 0)
+                .context("audit key without a tenant")?;
+            let (prefix, key) = (k[..=sep].to_vec(), &k[sep + 1..]);
+            let tenant = String::from_utf8_lossy(&k[..sep]).into_owned();
+            let (len, prev) = heads.entry(prefix.clone()).or_insert((0, chain::GENESIS));
+            let hash = audit_link(&tenant, *len, key, &v, prev);
+            let mut ck = prefix;
+            ck.extend_from_slice(&len.to_be_bytes());
+            self.audit_chain
+                .insert(ck, chain::encode_entry(&hash, RecordKind::Audit, key))?;
+            *len += 1;
+            *prev = hash;
+        }
+        for (prefix, (len, head)) in heads {
+            self.audit_heads.insert(prefix, audit_head(len, &head))?;
+        }
+        meta.insert("audit_chain", &[])?;
+        Ok(())
     }
 
     /// Sessions stored before every summary field was derived (fields added
@@ -694,6 +763,7 @@ impl Store {
                         recount.event(&r, &tab);
                     }
                 }
+                RecordKind::Audit => {}
                 RecordKind::Gap => {
                     if let Ok(g) = serde_json::from_slice::<GapRecord>(&record) {
                         recount.gap(&g);
@@ -2014,9 +2084,19 @@ impl Store {
                 Ok((k, serde_json::to_vec(e)?, idk))
             })
             .collect::<anyhow::Result<_>>()?;
-        let result = (&self.audit, &self.audit_ids).transaction(|(audit, ids)| {
+        let trees = (
+            &self.audit,
+            &self.audit_ids,
+            &self.audit_chain,
+            &self.audit_heads,
+        );
+        let result = trees.transaction(|(audit, ids, chain_tree, heads)| {
             let mut stored = 0;
             let mut conflicts = Vec::new();
+            let (mut len, mut prev) = heads
+                .get(prefix.as_slice())?
+                .and_then(|v| parse_audit_head(&v))
+                .unwrap_or((0, chain::GENESIS));
             for ((k, v, idk), (entry, origin_given)) in encoded.iter().zip(entries) {
                 if let Some(idk) = idk {
                     if let Some(at) = ids.get(idk.as_slice())? {
@@ -2033,7 +2113,18 @@ impl Store {
                     ids.insert(idk.as_slice(), k.as_slice())?;
                 }
                 audit.insert(k.as_slice(), v.as_slice())?;
+                // Chained in the order stored, whatever time it names.
+                let key = &k[prefix.len()..];
+                let hash = audit_link(tenant.as_str(), len, key, v, &prev);
+                let mut ck = prefix.clone();
+                ck.extend_from_slice(&len.to_be_bytes());
+                chain_tree.insert(ck, chain::encode_entry(&hash, RecordKind::Audit, key))?;
+                len += 1;
+                prev = hash;
                 stored += 1;
+            }
+            if stored > 0 {
+                heads.insert(prefix.as_slice(), audit_head(len, &prev))?;
             }
             if !conflicts.is_empty() {
                 return Err(ConflictableTransactionError::Abort(anyhow::Error::new(
@@ -2047,6 +2138,56 @@ impl Store {
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
+    }
+
+    /// Checks a tenant's activity log against its chain: every entry stored
+    /// is chained, in the order stored, and matches its link; the chain ends
+    /// at the head kept for the tenant. Entries appended while it runs are
+    /// left for the next check.
+    pub fn verify_audit(&self, tenant: &TenantId) -> anyhow::Result<ChainVerification> {
+        let prefix = tenant_prefix(tenant);
+        let head = |store: &Store| -> anyhow::Result<(u64, Hash)> {
+            Ok(store
+                .audit_heads
+                .get(&prefix)?
+                .and_then(|v| parse_audit_head(&v))
+                .unwrap_or((0, chain::GENESIS)))
+        };
+        let (len, head_hash) = head(self)?;
+        let mut end = prefix.clone();
+        end.extend_from_slice(&len.to_be_bytes());
+        let mut verifier = Verifier::new(tenant.as_str(), "");
+        for kv in self.audit_chain.range(prefix.clone()..end) {
+            let (k, entry) = kv?;
+            let pos = k[prefix.len()..]
+                .try_into()
+                .ok()
+                .map(u64::from_be_bytes)
+                .unwrap_or(u64::MAX);
+            let record = match chain::decode_entry(&entry) {
+                Some(e) => {
+                    let mut ak = prefix.clone();
+                    ak.extend_from_slice(e.key);
+                    self.audit.get(ak)?.map(|v| v.to_vec())
+                }
+                None => None,
+            };
+            if let Err(b) = verifier.push(pos, &entry, record.as_deref()) {
+                return Ok(ChainVerification::broken(b.pos, b.reason));
+            }
+        }
+        let stored = self.audit.scan_prefix(&prefix).keys().count() as u64;
+        // Entries stored since the head was read are the next check's.
+        let (now, _) = head(self)?;
+        let stored = if now > len && (len..=now).contains(&stored) {
+            len
+        } else {
+            stored
+        };
+        Ok(match verifier.finish(len, &head_hash, stored) {
+            Ok(v) => ChainVerification::valid(v.length, hex::encode(v.head)),
+            Err(b) => ChainVerification::broken(b.pos, b.reason),
+        })
     }
 
     /// Appends one entry to a tenant's activity log (the collector's own
@@ -2402,6 +2543,8 @@ fn push_link(
                     return Ok(Err(chain::Broken { pos, reason }));
                 }
             }
+            // (No record is linked for it: `linked_record`.)
+            RecordKind::Audit => {}
             RecordKind::Gap => {
                 if let Ok(g) = serde_json::from_slice::<GapRecord>(record) {
                     index.recount.gap(&g);
@@ -2445,6 +2588,9 @@ impl<'a> SessionReader<'a> {
                 None => None,
             },
             RecordKind::Gap => self.store.gaps.get(&rkey)?.map(|r| r.to_vec()),
+            // Activity-log links are never a session's: such an entry in a
+            // session's chain names nothing there (verify: missing record).
+            RecordKind::Audit => None,
         })
     }
 
@@ -3384,6 +3530,99 @@ mod tests {
             (original.first_ts, original.last_ts, 4)
         );
         assert!(rebuilt.summary_complete);
+    }
+
+    /// A tenant's activity log is chained in the order stored: an entry
+    /// edited, removed or slipped in afterwards is reported; another
+    /// tenant's log is a chain of its own; a log stored before the chain
+    /// existed is chained once when the store opens.
+    #[test]
+    fn the_activity_log_is_chained_per_tenant_and_verified() {
+        use shared::audit::{AccessAction, AuditEntry};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        let other = TenantId::parse("other").unwrap();
+        let entry = |at: i64, user: &str| {
+            AuditEntry::access(
+                shared::UserId::parse(user).unwrap(),
+                AccessAction::Viewed,
+                &sid("s"),
+                Origin::default(),
+                at,
+            )
+        };
+        // Stored out of time order: the chain follows the order stored.
+        for (at, user) in [(30, "ana"), (10, "bo"), (20, "ana")] {
+            store.append_audit(&ten(), &entry(at, user)).unwrap();
+        }
+        store.append_audit(&other, &entry(5, "olga")).unwrap();
+        let v = store.verify_audit(&ten()).unwrap();
+        assert!(v.valid && v.length == Some(3), "{v:?}");
+        let v = store.verify_audit(&other).unwrap();
+        assert!(v.valid && v.length == Some(1), "{v:?}");
+        let empty = store
+            .verify_audit(&TenantId::parse("none").unwrap())
+            .unwrap();
+        assert!(empty.valid && empty.length == Some(0), "{empty:?}");
+
+        let prefix = tenant_prefix(&ten());
+        let keys: Vec<_> = store
+            .audit
+            .scan_prefix(&prefix)
+            .map(|kv| kv.unwrap())
+            .collect();
+        // Edited: bo's view credited to ana.
+        let (k, v) = &keys[0];
+        let edited = String::from_utf8(v.to_vec())
+            .unwrap()
+            .replace("\"bo\"", "\"ana\"");
+        store.audit.insert(k, edited.as_bytes()).unwrap();
+        let broken = store.verify_audit(&ten()).unwrap();
+        assert!(!broken.valid, "{broken:?}");
+        assert!(broken.reason.unwrap().contains("does not match"));
+        store.audit.insert(k, v).unwrap();
+        assert!(store.verify_audit(&ten()).unwrap().valid);
+        // Removed.
+        store.audit.remove(k).unwrap();
+        let broken = store.verify_audit(&ten()).unwrap();
+        assert!(!broken.valid, "{broken:?}");
+        assert!(broken.reason.unwrap().contains("missing"));
+        store.audit.insert(k, v).unwrap();
+        // Slipped in: a forged entry that no link covers.
+        let mut forged = prefix.clone();
+        forged.extend_from_slice(&ts_sortable(15).to_be_bytes());
+        forged.extend_from_slice(&u64::MAX.to_be_bytes());
+        store
+            .audit
+            .insert(
+                forged.clone(),
+                serde_json::to_vec(&entry(15, "bo")).unwrap(),
+            )
+            .unwrap();
+        let broken = store.verify_audit(&ten()).unwrap();
+        assert!(!broken.valid, "{broken:?}");
+        store.audit.remove(forged).unwrap();
+        let before = store.verify_audit(&ten()).unwrap();
+        assert!(before.valid);
+
+        // A log from before the chain: chained at the next start, as it is.
+        store.audit_chain.clear().unwrap();
+        store.audit_heads.clear().unwrap();
+        store
+            .db
+            .open_tree("meta")
+            .unwrap()
+            .remove("audit_chain")
+            .unwrap();
+        drop(store);
+        let store = Store::open(dir.path(), 4).unwrap();
+        let v = store.verify_audit(&ten()).unwrap();
+        assert!(v.valid && v.length == Some(3), "{v:?}");
+        assert!(store.verify_audit(&other).unwrap().valid);
+        // And appends go on from it.
+        store.append_audit(&ten(), &entry(40, "bo")).unwrap();
+        let v = store.verify_audit(&ten()).unwrap();
+        assert!(v.valid && v.length == Some(4), "{v:?}");
     }
 
     /// What the summary recount must take as it comes, never as tampering:

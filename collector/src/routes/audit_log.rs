@@ -150,3 +150,33 @@ pub async fn list(
         next_cursor: scan.next.map(|k| URL_SAFE_NO_PAD.encode(k)),
     }))
 }
+
+/// `GET /api/v1/audit/verify`: checks the tenant's activity log against its
+/// chain. Every entry (platform records and the collector's own) is chained
+/// per tenant in the order stored; an entry edited, removed or slipped in
+/// afterwards, or a log cut short, is reported where it breaks.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/verify",
+    tag = "activity log",
+    responses(
+        (status = 200, description = "The activity log's chain is valid (with its length and head) or where it breaks.", body = shared::api::ChainVerification),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 500, response = crate::openapi::Internal),
+    ),
+    security(("admin_token" = [])),
+)]
+pub async fn verify(
+    Admin(who): Admin,
+    _no_params: web::Query<crate::routes::sessions::NoParams>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let store = store.into_inner();
+    let result = web::block(move || store.verify_audit(&who.tenant))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))?
+        .map_err(ApiError::Internal)?;
+    Ok(HttpResponse::Ok().json(result))
+}

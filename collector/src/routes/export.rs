@@ -255,6 +255,9 @@ impl Export {
                             self.gaps += 1;
                             "gap"
                         }
+                        // Never in a session's chain unless the store was
+                        // edited; shown as what it claims (its record is null).
+                        RecordKind::Audit => "audit",
                     };
                     // The stored bytes verbatim: they are what the link hashed.
                     out.extend_from_slice(

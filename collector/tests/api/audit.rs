@@ -239,6 +239,52 @@ async fn the_activity_log_is_for_admins_and_each_tenant_sees_only_its_own() {
     app.stop().await;
 }
 
+/// The activity log is chained per tenant: admins check it; what the
+/// collector adds (reads of trails) is chained with the platform's records.
+#[tokio::test]
+async fn admins_verify_their_activity_log_chain() {
+    let app = TestApp::spawn().await;
+    let verify = |token: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.get_as(Some(token), "/api/v1/audit/verify").await;
+            assert_eq!(res.status(), 200);
+            res.json::<shared::api::ChainVerification>().await.unwrap()
+        }
+    };
+    let empty = verify(ADMIN_TOKEN).await;
+    assert!(empty.valid && empty.length == Some(0), "{empty:?}");
+    assert_eq!(
+        post_records(&app, Some(SERVER_KEY), &json!(fixtures()))
+            .await
+            .status(),
+        200
+    );
+    app.post_batch(&batch("s-1", "t", vec![click(0, 1, "buy")]))
+        .await;
+    app.events("s-1", "").await;
+    let v = verify(ADMIN_TOKEN).await;
+    // 14 platform records and the agent's view of the trail.
+    assert!(v.valid && v.length == Some(15), "{v:?}");
+    assert!(v.head.is_some_and(|h| h.len() == 64));
+    let other = verify(OTHER_ADMIN_TOKEN).await;
+    assert!(other.valid && other.length == Some(0), "{other:?}");
+    assert_error(
+        app.get_as(Some(AGENT_TOKEN), "/api/v1/audit/verify").await,
+        403,
+        "admin_only",
+    )
+    .await;
+    assert_error(
+        app.get_as(Some(ADMIN_TOKEN), "/api/v1/audit/verify?limit=1")
+            .await,
+        400,
+        "bad_query",
+    )
+    .await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn bad_records_are_refused_with_a_message_and_nothing_is_stored() {
     let app = TestApp::spawn().await;
