@@ -1093,6 +1093,15 @@ async fn the_activity_log_shows_a_posted_role_change_before_and_after() -> anyho
          return location.hash.includes('type=ROLE_CHANGE') && r.length === 1 && r[0].dataset.type === 'ROLE_CHANGE'",
     )
     .await?;
+    // The whole log's integrity, on request.
+    click(&b, "activity-verify").await?;
+    b.wait_for_js(
+        "the log's chain checked",
+        "return document.getElementById('activity-integrity').dataset.valid === 'true'",
+    )
+    .await?;
+    let badge = text_of(&b, "#activity-integrity").await?;
+    assert!(badge.starts_with("✔ Log verified at "), "{badge}");
     select(&b, "activity-type", "").await?;
     b.driver
         .find(By::Id("activity-user"))

@@ -3,7 +3,7 @@
 // When, Entity, Action, Actor, Origin, Change (before → after of the fields
 // that changed). Agents get a plain "admins only" notice.
 
-import { $, fromLocalInput, h, localMs, muted, originEl, timeEl, toLocalInput, visible } from "./dom.js";
+import { $, fromLocalInput, h, localMs, localS, muted, originEl, pill, plural, timeEl, toLocalInput, visible } from "./dom.js";
 import { ApiError, api, auth } from "./api.js";
 import { Pager, clearError, hashFor, navigate, showError } from "./shell.js";
 
@@ -298,6 +298,32 @@ $("activity-prev").addEventListener("click", () => {
 });
 $("activity-next").addEventListener("click", () => {
   if (state.pager.next) applyFilters(state.pager.nextParams());
+});
+// The whole log's chain, on request: it reads every entry of the tenant.
+let checking = 0;
+$("activity-verify").addEventListener("click", async () => {
+  const mine = ++checking;
+  const out = $("activity-integrity");
+  out.dataset.valid = "";
+  out.replaceChildren(pill("neutral", "Checking integrity…"));
+  try {
+    const v = await api("/audit/verify");
+    if (mine !== checking) return;
+    const at = localS(Date.now());
+    out.replaceChildren(
+      v.valid
+        ? pill(
+            "ok",
+            `✔ Log verified at ${plural(v.length, "entry", "entries")}`,
+            `The hash chain of the ${plural(v.length, "entry", "entries")} stored when checked (${at}) checks out. Head ${v.head}`,
+          )
+        : pill("bad", `✖ Log broken at entry ${v.first_broken}`, v.reason || "the chain does not check out"),
+    );
+    out.dataset.valid = v.valid ? "true" : "false";
+  } catch (e) {
+    if (mine !== checking) return;
+    out.replaceChildren(pill("warn", "Integrity not checked", e.message));
+  }
 });
 $("activity-switch").addEventListener("click", () => {
   // Signing in again comes back here.
