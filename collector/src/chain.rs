@@ -18,11 +18,17 @@
 //! it from what the store keeps, a gap record's as stored). Every variable-length field is
 //! length-prefixed, so no two different inputs encode to the same bytes.
 //!
-//! The store walks a session's chain and feeds each link to a [`Verifier`],
-//! which reports the first position that does not check out. An unkeyed chain
-//! is tamper-*evident*, not tamper-proof: someone who can rewrite the whole
-//! store can recompute every hash. Comparing the head against a copy kept
-//! elsewhere (a tombstone, an export, the audit log) closes that gap.
+//! A tenant's activity log is chained the same way, one chain per tenant in
+//! the order entries were stored: `session` empty (session ids never are),
+//! `kind` 3 ([`RecordKind::Audit`]), `key` the entry's `audit` key after the
+//! tenant prefix (`time:u64be seq:u64be`), `record` its JSON as stored.
+//!
+//! The store walks a chain and feeds each link to a [`Verifier`], which
+//! reports the first position that does not check out. An unkeyed chain is
+//! tamper-*evident*, not tamper-proof: someone who can rewrite the whole
+//! store can recompute every hash, or cut off the tail and set the recorded
+//! head back. Comparing the head against a copy kept elsewhere (an export,
+//! a verify answer kept by the reader) closes that gap.
 
 use sha2::{Digest, Sha256};
 
@@ -67,7 +73,8 @@ pub struct Link<'a> {
     pub tenant: &'a str,
     pub session: &'a str,
     pub kind: RecordKind,
-    /// The record's key within its session (after the session prefix).
+    /// The record's key within its session (after the session prefix), or an
+    /// activity-log entry's `audit` key after the tenant prefix.
     pub key: &'a [u8],
     /// The stored record bytes.
     pub record: &'a [u8],
@@ -133,7 +140,7 @@ pub struct Verified {
     pub head: Hash,
 }
 
-/// Walks a session's chain in position order and stops at the first break.
+/// Walks a chain (a session's, or a tenant's activity log) in position order and stops at the first break.
 pub struct Verifier<'a> {
     tenant: &'a str,
     session: &'a str,

@@ -380,6 +380,25 @@ pub struct Store {
     /// Held by the readiness probe under way: probes arriving meanwhile wait
     /// for its answer instead of writing their own.
     probe_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Tenants whose activity log is being checked: one check at a time each
+    /// (a check reads the whole log).
+    audit_checks: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<TenantId>>>,
+}
+
+/// A running check of a tenant's activity log; the next may start once it is
+/// dropped.
+pub struct AuditCheck {
+    running: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<TenantId>>>,
+    tenant: TenantId,
+}
+
+impl Drop for AuditCheck {
+    fn drop(&mut self) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.tenant);
+    }
 }
 
 #[derive(Default)]
@@ -623,6 +642,7 @@ impl Store {
             flush_failed: Default::default(),
             ops: Default::default(),
             probe_gate: Default::default(),
+            audit_checks: Default::default(),
             events: db.open_tree("events")?,
             timeline: db.open_tree("timeline")?,
             sessions: db.open_tree("sessions")?,
@@ -2144,6 +2164,15 @@ impl Store {
     /// is chained, in the order stored, and matches its link; the chain ends
     /// at the head kept for the tenant. Entries appended while it runs are
     /// left for the next check.
+    /// The turn to check `tenant`'s activity log, unless a check of it runs.
+    pub fn audit_check_turn(&self, tenant: &TenantId) -> Option<AuditCheck> {
+        let mut running = self.audit_checks.lock().unwrap_or_else(|p| p.into_inner());
+        running.insert(tenant.clone()).then(|| AuditCheck {
+            running: self.audit_checks.clone(),
+            tenant: tenant.clone(),
+        })
+    }
+
     pub fn verify_audit(&self, tenant: &TenantId) -> anyhow::Result<ChainVerification> {
         let prefix = tenant_prefix(tenant);
         let head = |store: &Store| -> anyhow::Result<(u64, Hash)> {
@@ -2153,11 +2182,17 @@ impl Store {
                 .and_then(|v| parse_audit_head(&v))
                 .unwrap_or((0, chain::GENESIS)))
         };
+        let pos_key = |pos: u64| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&pos.to_be_bytes());
+            k
+        };
         let (len, head_hash) = head(self)?;
-        let mut end = prefix.clone();
-        end.extend_from_slice(&len.to_be_bytes());
+        // The `audit` keys the chain names: every stored entry must be one
+        // (an entry is committed together with its link).
+        let mut chained: std::collections::HashSet<Vec<u8>> = Default::default();
         let mut verifier = Verifier::new(tenant.as_str(), "");
-        for kv in self.audit_chain.range(prefix.clone()..end) {
+        for kv in self.audit_chain.range(prefix.clone()..pos_key(len)) {
             let (k, entry) = kv?;
             let pos = k[prefix.len()..]
                 .try_into()
@@ -2165,29 +2200,54 @@ impl Store {
                 .map(u64::from_be_bytes)
                 .unwrap_or(u64::MAX);
             let record = match chain::decode_entry(&entry) {
-                Some(e) => {
+                Some(e) if e.kind == RecordKind::Audit => {
+                    chained.insert(e.key.to_vec());
                     let mut ak = prefix.clone();
                     ak.extend_from_slice(e.key);
                     self.audit.get(ak)?.map(|v| v.to_vec())
                 }
-                None => None,
+                _ => None,
             };
             if let Err(b) = verifier.push(pos, &entry, record.as_deref()) {
                 return Ok(ChainVerification::broken(b.pos, b.reason));
             }
         }
-        let stored = self.audit.scan_prefix(&prefix).keys().count() as u64;
-        // Entries stored since the head was read are the next check's.
-        let (now, _) = head(self)?;
-        let stored = if now > len && (len..=now).contains(&stored) {
-            len
-        } else {
-            stored
+        let verified = match verifier.finish(len, &head_hash, len) {
+            Ok(v) => v,
+            Err(b) => return Ok(ChainVerification::broken(b.pos, b.reason)),
         };
-        Ok(match verifier.finish(len, &head_hash, stored) {
-            Ok(v) => ChainVerification::valid(v.length, hex::encode(v.head)),
-            Err(b) => ChainVerification::broken(b.pos, b.reason),
-        })
+        let stored: Vec<Vec<u8>> = self
+            .audit
+            .scan_prefix(&prefix)
+            .keys()
+            .map(|k| k.map(|k| k[prefix.len()..].to_vec()))
+            .collect::<Result<_, _>>()?;
+        // Entries stored while this ran are chained past `len`: their keys
+        // count as chained too (read after the scan, so they cover it).
+        let (now, _) = head(self)?;
+        for kv in self.audit_chain.range(pos_key(len)..pos_key(now)) {
+            let (_, entry) = kv?;
+            if let Some(e) = chain::decode_entry(&entry) {
+                chained.insert(e.key.to_vec());
+            }
+        }
+        if let Some(key) = stored.iter().find(|k| !chained.contains(*k)) {
+            let at = key
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(|b| u64::from_be_bytes(b) as i64 ^ i64::MIN);
+            return Ok(ChainVerification::broken(
+                len,
+                format!(
+                    "the log holds an entry no link covers (slipped in), dated {}",
+                    at.map_or_else(|| "?".into(), crate::routes::export::iso8601)
+                ),
+            ));
+        }
+        Ok(ChainVerification::valid(
+            verified.length,
+            hex::encode(verified.head),
+        ))
     }
 
     /// Appends one entry to a tenant's activity log (the collector's own
@@ -3601,6 +3661,11 @@ mod tests {
             .unwrap();
         let broken = store.verify_audit(&ten()).unwrap();
         assert!(!broken.valid, "{broken:?}");
+        let reason = broken.reason.unwrap();
+        assert!(
+            reason.contains("slipped in") && reason.contains("1970-01-01T00:00:00.015Z"),
+            "{reason}"
+        );
         store.audit.remove(forged).unwrap();
         let before = store.verify_audit(&ten()).unwrap();
         assert!(before.valid);
@@ -3623,6 +3688,62 @@ mod tests {
         store.append_audit(&ten(), &entry(40, "bo")).unwrap();
         let v = store.verify_audit(&ten()).unwrap();
         assert!(v.valid && v.length == Some(4), "{v:?}");
+
+        // A re-posted record is not chained twice; a conflicting one chains
+        // nothing of its request.
+        let record = |action: &str| {
+            let mut e = entry(50, "bo");
+            e.record_id = Some("r-1".into());
+            e.action = Some(action.into());
+            (e, true)
+        };
+        assert_eq!(
+            store.append_audit_entries(&ten(), &[record("a")]).unwrap(),
+            1
+        );
+        assert_eq!(
+            store.append_audit_entries(&ten(), &[record("a")]).unwrap(),
+            0
+        );
+        assert!(store
+            .append_audit_entries(&ten(), &[(entry(60, "bo"), true), record("b")])
+            .is_err());
+        let v = store.verify_audit(&ten()).unwrap();
+        assert!(v.valid && v.length == Some(5), "{v:?}");
+
+        // A tenant whose id starts with another's has a log of its own.
+        let acme2 = TenantId::parse("acme2").unwrap();
+        store.append_audit(&acme2, &entry(1, "zed")).unwrap();
+        let v = store.verify_audit(&acme2).unwrap();
+        assert!(v.valid && v.length == Some(1), "{v:?}");
+        let v = store.verify_audit(&ten()).unwrap();
+        assert!(v.valid && v.length == Some(5), "{v:?}");
+
+        // Appends from many threads at once: dense positions, a valid chain,
+        // also for checks made while they run.
+        std::thread::scope(|scope| {
+            for i in 0..4 {
+                let store = &store;
+                scope.spawn(move || {
+                    for j in 0..25 {
+                        store.append_audit(&ten(), &entry(100 + j, "bo")).unwrap();
+                        if j % 5 == i {
+                            let v = store.verify_audit(&ten()).unwrap();
+                            assert!(v.valid, "{v:?}");
+                        }
+                    }
+                });
+            }
+        });
+        let v = store.verify_audit(&ten()).unwrap();
+        assert!(v.valid && v.length == Some(105), "{v:?}");
+
+        // One check of a tenant's log at a time.
+        let turn = store.audit_check_turn(&ten()).unwrap();
+        assert!(store.audit_check_turn(&ten()).is_none());
+        assert!(store.audit_check_turn(&acme2).is_some());
+        drop(turn);
+        assert!(store.audit_check_turn(&ten()).is_some());
     }
 
     /// What the summary recount must take as it comes, never as tampering:

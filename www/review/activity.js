@@ -75,6 +75,8 @@ export function show(route) {
 export function hide() {
   state.shown = false;
   state.generation += 1;
+  // The answer was for this account's log, as it was then.
+  forgetCheck();
 }
 
 function denied() {
@@ -301,11 +303,21 @@ $("activity-next").addEventListener("click", () => {
 });
 // The whole log's chain, on request: it reads every entry of the tenant.
 let checking = 0;
+/** Forgets a check's answer (another account, another screen). */
+function forgetCheck() {
+  checking += 1;
+  const out = $("activity-integrity");
+  out.dataset.valid = "";
+  out.replaceChildren();
+  $("activity-verify").disabled = false;
+}
 $("activity-verify").addEventListener("click", async () => {
   const mine = ++checking;
   const out = $("activity-integrity");
   out.dataset.valid = "";
   out.replaceChildren(pill("neutral", "Checking integrity…"));
+  // One check at a time: it reads the whole log.
+  $("activity-verify").disabled = true;
   try {
     const v = await api("/audit/verify");
     if (mine !== checking) return;
@@ -317,12 +329,14 @@ $("activity-verify").addEventListener("click", async () => {
             `✔ Log verified at ${plural(v.length, "entry", "entries")}`,
             `The hash chain of the ${plural(v.length, "entry", "entries")} stored when checked (${at}) checks out. Head ${v.head}`,
           )
-        : pill("bad", `✖ Log broken at entry ${v.first_broken}`, v.reason || "the chain does not check out"),
+        : pill("bad", `✖ Log broken at chain position ${v.first_broken}`, `${v.reason || "the chain does not check out"} (positions count entries in the order they were stored, from 0)`),
     );
     out.dataset.valid = v.valid ? "true" : "false";
   } catch (e) {
     if (mine !== checking) return;
     out.replaceChildren(pill("warn", "Integrity not checked", e.message));
+  } finally {
+    if (mine === checking) $("activity-verify").disabled = false;
   }
 });
 $("activity-switch").addEventListener("click", () => {

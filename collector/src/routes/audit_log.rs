@@ -164,6 +164,7 @@ pub async fn list(
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
+        (status = 429, response = crate::openapi::TooManyRequests),
         (status = 500, response = crate::openapi::Internal),
     ),
     security(("admin_token" = [])),
@@ -173,10 +174,20 @@ pub async fn verify(
     _no_params: web::Query<crate::routes::sessions::NoParams>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
+    // A check reads the whole log: one at a time per tenant.
+    let turn = store
+        .audit_check_turn(&who.tenant)
+        .ok_or(ApiError::TooManyRequests {
+            scope: "activity log check (one at a time per tenant)",
+            retry_after_secs: 5,
+        })?;
     let store = store.into_inner();
-    let result = web::block(move || store.verify_audit(&who.tenant))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))?
-        .map_err(ApiError::Internal)?;
+    let result = web::block(move || {
+        let _turn = turn;
+        store.verify_audit(&who.tenant)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))?
+    .map_err(ApiError::Internal)?;
     Ok(HttpResponse::Ok().json(result))
 }

@@ -256,8 +256,11 @@ impl Export {
                             "gap"
                         }
                         // Never in a session's chain unless the store was
-                        // edited; shown as what it claims (its record is null).
-                        RecordKind::Audit => "audit",
+                        // edited: the export stops there, as for any corrupt
+                        // entry, rather than look whole.
+                        RecordKind::Audit => {
+                            anyhow::bail!("corrupt chain entry at position {}", r.pos)
+                        }
                     };
                     // The stored bytes verbatim: they are what the link hashed.
                     out.extend_from_slice(
