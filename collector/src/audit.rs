@@ -115,6 +115,26 @@ pub async fn record_access(
     record(store, who, req, action, session.to_string(), entry).await
 }
 
+/// Appends `who`'s deletion of a session, with what its tombstone says was
+/// deleted ([`AuditEntry::deletion`]).
+pub async fn record_deletion(
+    store: &Store,
+    who: &Principal,
+    req: &HttpRequest,
+    tombstone: &shared::api::Tombstone,
+) -> Result<(), ApiError> {
+    let entry = AuditEntry::deletion(who.user.clone(), tombstone, request_origin(req), now_ms());
+    record(
+        store,
+        who,
+        req,
+        AccessAction::Deleted,
+        tombstone.session_id.to_string(),
+        entry,
+    )
+    .await
+}
+
 /// Appends `who`'s listing of sessions (`query`: the list's query string)
 /// to the activity log, coalesced like views: the same search by the same
 /// user within the window (a list that refreshes) is one entry.

@@ -1593,6 +1593,21 @@ impl Store {
             if let Some(t) = self.delete_if(&tenant, &session, "retention", now, |st| {
                 st.last_seen < cutoff
             })? {
+                // In the tenant's activity log too, as an admin's deletion is.
+                let entry = AuditEntry::deletion(
+                    UserId::parse("retention").expect("literal id is valid"),
+                    &t,
+                    Origin::default(),
+                    now,
+                );
+                if let Err(e) = self.append_audit(&tenant, &entry) {
+                    tracing::error!(
+                        tenant = %tenant,
+                        session = %t.session_id,
+                        error = format!("{e:#}"),
+                        "a retention deletion could not be written to the activity log"
+                    );
+                }
                 left.push(t);
             }
         }
@@ -3380,6 +3395,21 @@ mod tests {
         assert_eq!(all.items, left);
         let recent = store.verify(&ten(), &sid("recent")).unwrap().unwrap();
         assert_eq!((recent.valid, recent.length), (true, Some(4)));
+
+        // The tenant's activity log says so, with the tombstone's facts.
+        let filter = AuditFilter {
+            collector: true,
+            ..AuditFilter::default()
+        };
+        let log = store.audit(&ten(), &filter, None, 10).unwrap().entries;
+        let entry = log
+            .iter()
+            .find(|e| e.action.as_deref() == Some("session.deleted"))
+            .expect("the retention deletion in the activity log");
+        assert_eq!(entry.user_id.as_str(), "retention");
+        let before = entry.change.as_ref().unwrap().before.as_ref().unwrap();
+        assert_eq!(before["chain_head"], t.chain_head.as_str());
+        assert!(store.verify_audit(&ten()).unwrap().valid);
 
         // A second sweep finds nothing more; a batch for the deleted session is refused.
         assert!(store.sweep(10 * DAY, 5 * DAY).unwrap().is_empty());

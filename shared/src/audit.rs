@@ -654,6 +654,34 @@ impl AuditEntry {
     }
 
     /// A collector record: `user` did `action` on `entity`, now.
+    /// The collector's record of a session's deletion, by `user` (an admin,
+    /// or `retention`): the tombstone's facts (events, chain length and
+    /// head) as the `before` of its change, so the chained activity log
+    /// vouches for what the tombstone says was deleted.
+    pub fn deletion(
+        user: UserId,
+        tombstone: &crate::api::Tombstone,
+        origin: Origin,
+        now: i64,
+    ) -> Self {
+        let mut entry = AuditEntry::access(
+            user,
+            AccessAction::Deleted,
+            &tombstone.session_id,
+            origin,
+            now,
+        );
+        let mut before = Map::new();
+        before.insert("event_count".into(), tombstone.event_count.into());
+        before.insert("chain_length".into(), tombstone.chain_length.into());
+        before.insert("chain_head".into(), tombstone.chain_head.clone().into());
+        entry.change = Some(Change {
+            before: Some(before),
+            after: None,
+        });
+        entry
+    }
+
     fn collector(
         user: UserId,
         action: AccessAction,

@@ -463,13 +463,14 @@ async fn finish_delete(
     store: std::sync::Arc<Store>,
     who: crate::tenants::Principal,
     req: HttpRequest,
-    session: SessionId,
+    tombstone: shared::api::Tombstone,
 ) -> Result<(), ApiError> {
+    let session = tombstone.session_id.clone();
     // The tombstone must survive a crash just like an acknowledged event.
     let flushed = store.flush().await;
     // Before the purge: a deletion is audited even if the purge then fails.
     let audited = match &flushed {
-        Ok(()) => record_access(&store, &who, &req, AccessAction::Deleted, &session).await,
+        Ok(()) => crate::audit::record_deletion(&store, &who, &req, &tombstone).await,
         Err(_) => Ok(()),
     };
     let (purger, tenant, sid) = (store.clone(), who.tenant.clone(), session.clone());
@@ -533,7 +534,12 @@ pub async fn delete(
     // gives up waiting (the purge takes as long as the session is big) or a
     // failed flush or audit append must not leave the records on disk, and a
     // retried DELETE only finds the tombstone.
-    let task = actix_web::rt::spawn(finish_delete(store.into_inner(), who, req, session));
+    let task = actix_web::rt::spawn(finish_delete(
+        store.into_inner(),
+        who,
+        req,
+        tombstone.clone(),
+    ));
     task.await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("deletion task failed: {e}")))??;
     Ok(HttpResponse::Ok().json(tombstone))

@@ -273,6 +273,7 @@ async fn verifying_and_deleting_a_trail_are_in_the_activity_log() {
         .delete_as(Some(ADMIN_TOKEN), "/api/v1/sessions/audited")
         .await;
     assert_eq!(res.status(), 200);
+    let tombstone: serde_json::Value = res.json().await.unwrap();
     let res = app
         .get_as(Some(ADMIN_TOKEN), "/api/v1/audit?source=collector")
         .await;
@@ -297,5 +298,17 @@ async fn verifying_and_deleting_a_trail_are_in_the_activity_log() {
         actions.contains(&("session.deleted".into(), "root".into())),
         "{log}"
     );
+    // The deletion's entry carries what the tombstone says was deleted, so
+    // the chained log vouches for it.
+    let deleted = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "session.deleted")
+        .unwrap();
+    let before = &deleted["change"]["before"];
+    assert_eq!(before["chain_head"], tombstone["chain_head"], "{deleted}");
+    assert_eq!(before["chain_length"], 1);
+    assert_eq!(before["event_count"], 1);
     app.stop().await;
 }
