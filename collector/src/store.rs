@@ -2746,11 +2746,24 @@ mod tests {
     }
 
     fn put(store: &Store, session: &str, received_at: i64, seqs: std::ops::Range<u64>) -> Inserted {
+        put_from(store, session, received_at, &Origin::default(), seqs, &[])
+    }
+
+    /// One batch of tab `t` of tenant `acme`: clicks at `seqs` and `gaps`,
+    /// from `origin`, stamped with the batch's time as ingest stamps them.
+    fn put_from(
+        store: &Store,
+        session: &str,
+        received_at: i64,
+        origin: &Origin,
+        seqs: std::ops::Range<u64>,
+        gaps: &[GapRecord],
+    ) -> Inserted {
         let s = sid(session);
-        // Stamped with the batch's time, as ingest stamps them.
         let records: Vec<_> = seqs
             .map(|q| EventRecord {
                 received_at,
+                origin: origin.clone(),
                 ..record(&s, q)
             })
             .collect();
@@ -2760,9 +2773,9 @@ mod tests {
                 session: &s,
                 tab: &tid("t"),
                 received_at,
-                origin: &Origin::default(),
+                origin,
                 records: &records,
-                gaps: &[],
+                gaps,
             })
             .unwrap()
     }
@@ -3791,24 +3804,7 @@ mod tests {
                     ip: Some(ip.into()),
                     user_agent: Some("UA".into()),
                 };
-                let records: Vec<_> = seqs
-                    .map(|q| EventRecord {
-                        received_at,
-                        origin: origin.clone(),
-                        ..record(&s, q)
-                    })
-                    .collect();
-                store
-                    .insert(Ingest {
-                        tenant: &t,
-                        session: &s,
-                        tab: &tid("t"),
-                        received_at,
-                        origin: &origin,
-                        records: &records,
-                        gaps,
-                    })
-                    .unwrap();
+                put_from(&store, "legit", received_at, &origin, seqs, gaps);
             };
         let gap: GapRecord = serde_json::from_value(serde_json::json!({
             "tab_id": "t", "from": 100, "to": 101, "reason": "queue_full", "received_at": 10
@@ -3848,24 +3844,7 @@ mod tests {
                 br#"{"ip":"203.0.113.9","user_agent":"UA-two"}"#.to_vec(),
             )
             .unwrap();
-        let records: Vec<_> = (0..3)
-            .map(|q| EventRecord {
-                received_at: 5,
-                origin: origin.clone(),
-                ..record(&s, q)
-            })
-            .collect();
-        store
-            .insert(Ingest {
-                tenant: &t,
-                session: &s,
-                tab: &tid("t"),
-                received_at: 5,
-                origin: &origin,
-                records: &records,
-                gaps: &[],
-            })
-            .unwrap();
+        put_from(&store, "coll", 5, &origin, 0..3, &[]);
         let page = store
             .events(&t, &s, &EventFilter::default(), None, false, 10)
             .unwrap();

@@ -34,14 +34,6 @@ impl Rng {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start(port: u16, data: &Path, tenants: &Path) -> Child {
     let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
     let deadline = Instant::now() + Duration::from_secs(20);

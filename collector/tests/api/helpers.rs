@@ -222,3 +222,12 @@ pub async fn assert_error(res: reqwest::Response, status: u16, code: &str) -> St
     assert_eq!(body["error"]["code"], code, "{body}");
     body["error"]["message"].as_str().unwrap().to_owned()
 }
+
+/// A loopback port nothing listens on (for a collector binary started by a test).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -12,14 +12,6 @@ use tokio::process::Command;
 
 use crate::helpers::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The close line of the request whose `request_id` is `id`, once logged.
 async fn line_of(lines: &Mutex<Vec<Value>>, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
