@@ -28,7 +28,9 @@
 //! tamper-*evident*, not tamper-proof: someone who can rewrite the whole
 //! store can recompute every hash, or cut off the tail and set the recorded
 //! head back. Comparing the head against a copy kept elsewhere (an export,
-//! a verify answer kept by the reader) closes that gap.
+//! a verify answer kept by the reader) closes that gap: a [`Pin`] is such a
+//! copy, the length and head the chain had then, and the walk checks that its
+//! first `length` links still end at that head, however long it grew since.
 
 use sha2::{Digest, Sha256};
 
@@ -140,12 +142,24 @@ pub struct Verified {
     pub head: Hash,
 }
 
+/// A chain's length and head as recorded outside the store (an earlier
+/// verify's answer, an export's last line): the chain must still hold at
+/// least `length` links, and its first `length` must end at `head`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pin {
+    pub length: u64,
+    pub head: Hash,
+}
+
 /// Walks a chain (a session's, or a tenant's activity log) in position order and stops at the first break.
 pub struct Verifier<'a> {
     tenant: &'a str,
     session: &'a str,
     next: u64,
     prev: Hash,
+    pin: Option<Pin>,
+    /// The hash after the pin's `length` links, once walked past.
+    at_pin: Option<Hash>,
 }
 
 impl<'a> Verifier<'a> {
@@ -155,7 +169,15 @@ impl<'a> Verifier<'a> {
             session,
             next: 0,
             prev: GENESIS,
+            pin: None,
+            at_pin: None,
         }
+    }
+
+    /// Also checks the chain against `pin` (see [`Verifier::finish`]).
+    pub fn with_pin(mut self, pin: Option<Pin>) -> Self {
+        self.pin = pin;
+        self
     }
 
     /// The position the next entry must have.
@@ -202,6 +224,9 @@ impl<'a> Verifier<'a> {
         }
         self.prev = entry.hash;
         self.next += 1;
+        if self.pin.is_some_and(|p| p.length == self.next) {
+            self.at_pin = Some(self.prev);
+        }
         Ok(())
     }
 
@@ -243,6 +268,35 @@ impl<'a> Verifier<'a> {
                     "the store holds {stored_records} records but the chain covers {length}"
                 ),
             });
+        }
+        // Consistent with itself, but is it still the chain that was pinned?
+        // Both checks catch what the recorded head cannot: a tail cut off with
+        // the head set back, or a chain recomputed after an edit.
+        if let Some(pin) = self.pin {
+            if length < pin.length {
+                return Err(Broken {
+                    pos: length,
+                    reason: format!(
+                        "the chain holds {length} records, fewer than the {} it held when pinned (its end was cut off)",
+                        pin.length
+                    ),
+                });
+            }
+            let at_pin = if pin.length == 0 {
+                Some(GENESIS)
+            } else {
+                self.at_pin
+            };
+            if at_pin != Some(pin.head) {
+                return Err(Broken {
+                    pos: pin.length.saturating_sub(1),
+                    reason: format!(
+                        "the chain's first {} records end at another head than the one pinned: a record at or before position {} was changed after the pin, and the chain recomputed",
+                        pin.length,
+                        pin.length.saturating_sub(1)
+                    ),
+                });
+            }
         }
         Ok(Verified {
             length,
@@ -399,6 +453,62 @@ mod tests {
     fn a_head_that_disagrees_breaks_at_the_last_link() {
         let (links, _) = intact(&[b"a", b"b"]);
         assert_eq!(verify(&links, 2, &[7; 32], 2).unwrap_err().pos, 1);
+    }
+
+    fn pinned(links: &[Stored], head: &Hash, pin: Pin) -> Result<Verified, Broken> {
+        let mut v = Verifier::new("acme", "s").with_pin(Some(pin));
+        for (pos, e, r) in links {
+            v.push(*pos, e, r.as_deref())?;
+        }
+        v.finish(links.len() as u64, head, links.len() as u64)
+    }
+
+    #[test]
+    fn a_pinned_chain_must_still_hold_the_pinned_links() {
+        // Pinned at 2 records; the chain grew to 4 since: still valid.
+        let (two, head2) = intact(&[b"a", b"b"]);
+        let (four, head4) = intact(&[b"a", b"b", b"c", b"d"]);
+        let pin = Pin {
+            length: 2,
+            head: head2,
+        };
+        assert_eq!(pinned(&four, &head4, pin).unwrap().length, 4);
+        assert_eq!(pinned(&two, &head2, pin).unwrap().head, head2);
+        // The end cut off and the head set back to an earlier link: consistent
+        // in itself, short of the pin.
+        let (one, head1) = intact(&[b"a"]);
+        assert!(verify(&one, 1, &head1, 1).is_ok());
+        let b = pinned(&one, &head1, pin).unwrap_err();
+        assert_eq!(b.pos, 1);
+        assert!(b.reason.contains("fewer than the 2"), "{}", b.reason);
+        // A record before the pin edited and every hash recomputed: consistent
+        // in itself, another head at the pin.
+        let (forged, forged_head) = intact(&[b"a", b"B", b"c", b"d"]);
+        assert!(verify(&forged, 4, &forged_head, 4).is_ok());
+        let b = pinned(&forged, &forged_head, pin).unwrap_err();
+        assert_eq!(b.pos, 1);
+        assert!(b.reason.contains("first 2 records"), "{}", b.reason);
+        // A record after the pin edited and recomputed is beyond what it vouches for.
+        let (later, later_head) = intact(&[b"a", b"b", b"C", b"d"]);
+        assert!(pinned(&later, &later_head, pin).is_ok());
+        // Pinned when empty: any chain holds it.
+        let empty = Pin {
+            length: 0,
+            head: GENESIS,
+        };
+        assert!(pinned(&four, &head4, empty).is_ok());
+        let wrong = Pin {
+            length: 0,
+            head: [1; 32],
+        };
+        assert_eq!(pinned(&four, &head4, wrong).unwrap_err().pos, 0);
+        // A chain broken in itself reports that first.
+        let mut broken = four.clone();
+        broken[2].2 = Some(b"x".to_vec());
+        assert!(pinned(&broken, &head4, pin)
+            .unwrap_err()
+            .reason
+            .contains("does not match its hash"));
     }
 
     #[test]

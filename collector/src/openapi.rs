@@ -183,7 +183,7 @@ error_responses! {
     BadRequest => error_response(
         "The request is malformed or breaks a limit; `error.code` says which \
          (e.g. `invalid_batch`, `too_many_events`, `text_too_long`, `bad_session_id`, \
-         `bad_cursor`, `bad_limit`, `bad_query`).",
+         `bad_cursor`, `bad_limit`, `bad_query`, `bad_pin`).",
         "invalid_batch",
         "invalid batch: missing field `tab_id` at line 1 column 40",
     );

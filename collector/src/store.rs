@@ -1257,11 +1257,22 @@ impl Store {
         tenant: &TenantId,
         session: &SessionId,
     ) -> anyhow::Result<Option<ChainVerification>> {
+        self.verify_pinned(tenant, session, None)
+    }
+
+    /// [`Store::verify`], and the chain must also still hold `pin` (a length
+    /// and head recorded outside the store): see [`chain::Pin`].
+    pub fn verify_pinned(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        pin: Option<chain::Pin>,
+    ) -> anyhow::Result<Option<ChainVerification>> {
         let Some(v) = self.sessions.get(session_key(tenant, session))? else {
             return Ok(None);
         };
         let state: SessionState = serde_json::from_slice(&v)?;
-        self.verify_from(tenant, session, &state)
+        self.verify_from(tenant, session, &state, pin)
     }
 
     /// [`Store::verify_state`], then: a chain found broken in a session that
@@ -1273,8 +1284,9 @@ impl Store {
         tenant: &TenantId,
         session: &SessionId,
         state: &SessionState,
+        pin: Option<chain::Pin>,
     ) -> anyhow::Result<Option<ChainVerification>> {
-        let v = self.verify_state(tenant, session, state)?;
+        let v = self.verify_state(tenant, session, state, pin)?;
         if !v.valid && self.sessions.get(session_key(tenant, session))?.is_none() {
             return Ok(None);
         }
@@ -1314,6 +1326,7 @@ impl Store {
         tenant: &TenantId,
         session: &SessionId,
         state: &SessionState,
+        pin: Option<chain::Pin>,
     ) -> anyhow::Result<ChainVerification> {
         let prefix = session_prefix(tenant, session);
         let pos_key = |pos: u64| {
@@ -1323,7 +1336,7 @@ impl Store {
         };
         let broken = |b: chain::Broken| ChainVerification::broken(b.pos, b.reason);
         let head_end = pos_key(state.chain_len);
-        let mut verifier = Verifier::new(tenant.as_str(), session.as_str());
+        let mut verifier = Verifier::new(tenant.as_str(), session.as_str()).with_pin(pin);
         let mut reader = SessionReader::new(self, tenant, session);
         let mut index = IndexCheck {
             events: 0,
@@ -2188,7 +2201,13 @@ impl Store {
         })
     }
 
-    pub fn verify_audit(&self, tenant: &TenantId) -> anyhow::Result<ChainVerification> {
+    /// Checks a tenant's activity log against its chain, and against `pin`
+    /// (a length and head recorded outside the store) when given.
+    pub fn verify_audit(
+        &self,
+        tenant: &TenantId,
+        pin: Option<chain::Pin>,
+    ) -> anyhow::Result<ChainVerification> {
         let prefix = tenant_prefix(tenant);
         let head = |store: &Store| -> anyhow::Result<(u64, Hash)> {
             Ok(store
@@ -2206,7 +2225,7 @@ impl Store {
         // The `audit` keys the chain names: every stored entry must be one
         // (an entry is committed together with its link).
         let mut chained: std::collections::HashSet<Vec<u8>> = Default::default();
-        let mut verifier = Verifier::new(tenant.as_str(), "");
+        let mut verifier = Verifier::new(tenant.as_str(), "").with_pin(pin);
         for kv in self.audit_chain.range(prefix.clone()..pos_key(len)) {
             let (k, entry) = kv?;
             let pos = k[prefix.len()..]
@@ -2902,6 +2921,86 @@ mod tests {
         }
     }
 
+    /// A store's own head cannot show a chain rebuilt or cut short by someone
+    /// who can write the store; a length and head kept elsewhere (a pin) can.
+    #[test]
+    fn a_pin_kept_elsewhere_shows_a_rebuilt_or_cut_chain() {
+        use shared::audit::{AccessAction, AuditEntry};
+        let open = || {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), 4).unwrap();
+            (dir, store)
+        };
+        let (t, s) = (ten(), sid("p"));
+        let pin_of = |v: ChainVerification| {
+            assert!(v.valid, "{v:?}");
+            let mut head = [0u8; 32];
+            hex::decode_to_slice(v.head.unwrap(), &mut head).unwrap();
+            chain::Pin {
+                length: v.length.unwrap(),
+                head,
+            }
+        };
+        // The trail as stored, pinned after its first batch, then grown.
+        let (_d, store) = open();
+        put(&store, "p", 1_000, 0..4);
+        let pin = pin_of(store.verify(&t, &s).unwrap().unwrap());
+        assert_eq!(pin.length, 4);
+        put(&store, "p", 2_000, 4..8);
+        let v = store.verify_pinned(&t, &s, Some(pin)).unwrap().unwrap();
+        assert!(v.valid && v.length == Some(8), "{v:?}");
+        let wrong = chain::Pin {
+            head: [7; 32],
+            ..pin
+        };
+        let v = store.verify_pinned(&t, &s, Some(wrong)).unwrap().unwrap();
+        assert_eq!(v.first_broken, Some(3), "{v:?}");
+
+        // The same trail rebuilt with its first events' receive time set
+        // back: consistent in itself, so only the pin tells.
+        let (_d, rebuilt) = open();
+        put(&rebuilt, "p", 900, 0..4);
+        put(&rebuilt, "p", 2_000, 4..8);
+        assert!(rebuilt.verify(&t, &s).unwrap().unwrap().valid);
+        let v = rebuilt.verify_pinned(&t, &s, Some(pin)).unwrap().unwrap();
+        assert!(!v.valid && v.first_broken == Some(3), "{v:?}");
+        assert!(v.reason.unwrap().contains("first 4 records"));
+
+        // Cut short to its first two events, head and summary to match.
+        let (_d, cut) = open();
+        put(&cut, "p", 1_000, 0..2);
+        assert!(cut.verify(&t, &s).unwrap().unwrap().valid);
+        let v = cut.verify_pinned(&t, &s, Some(pin)).unwrap().unwrap();
+        assert!(!v.valid && v.first_broken == Some(2), "{v:?}");
+        assert!(v.reason.unwrap().contains("fewer than the 4"));
+
+        // The activity log takes a pin the same way.
+        let entry = |at: i64| {
+            AuditEntry::access(
+                shared::UserId::parse("ana").unwrap(),
+                AccessAction::Viewed,
+                &s,
+                Origin::default(),
+                at,
+            )
+        };
+        for at in [10, 20] {
+            store.append_audit(&t, &entry(at)).unwrap();
+        }
+        let pin = pin_of(store.verify_audit(&t, None).unwrap());
+        store.append_audit(&t, &entry(30)).unwrap();
+        let v = store.verify_audit(&t, Some(pin)).unwrap();
+        assert!(v.valid && v.length == Some(3), "{v:?}");
+        for at in [10, 21, 30] {
+            rebuilt.append_audit(&t, &entry(at)).unwrap();
+        }
+        assert!(rebuilt.verify_audit(&t, None).unwrap().valid);
+        let v = rebuilt.verify_audit(&t, Some(pin)).unwrap();
+        assert!(!v.valid && v.first_broken == Some(1), "{v:?}");
+        let v = cut.verify_audit(&t, Some(pin)).unwrap();
+        assert!(!v.valid && v.first_broken == Some(0), "{v:?}");
+    }
+
     #[test]
     fn events_are_stored_without_their_repeated_parts_and_read_back_byte_for_byte() {
         let dir = tempfile::tempdir().unwrap();
@@ -3223,11 +3322,11 @@ mod tests {
             .delete(&ten(), &sid("s"), "test", 20)
             .unwrap()
             .unwrap();
-        let walked = store.verify_state(&ten(), &sid("s"), &state).unwrap();
+        let walked = store.verify_state(&ten(), &sid("s"), &state, None).unwrap();
         assert!(!walked.valid, "the walk alone sees records missing");
         assert!(
             store
-                .verify_from(&ten(), &sid("s"), &state)
+                .verify_from(&ten(), &sid("s"), &state, None)
                 .unwrap()
                 .is_none(),
             "a deleted session, not a broken chain"
@@ -3422,7 +3521,7 @@ mod tests {
         assert_eq!(entry.user_id.as_str(), "retention");
         let before = entry.change.as_ref().unwrap().before.as_ref().unwrap();
         assert_eq!(before["chain_head"], t.chain_head.as_str());
-        assert!(store.verify_audit(&ten()).unwrap().valid);
+        assert!(store.verify_audit(&ten(), None).unwrap().valid);
 
         // A second sweep finds nothing more; a batch for the deleted session is refused.
         assert!(store.sweep(10 * DAY, 5 * DAY).unwrap().is_empty());
@@ -3659,12 +3758,12 @@ mod tests {
             store.append_audit(&ten(), &entry(at, user)).unwrap();
         }
         store.append_audit(&other, &entry(5, "olga")).unwrap();
-        let v = store.verify_audit(&ten()).unwrap();
+        let v = store.verify_audit(&ten(), None).unwrap();
         assert!(v.valid && v.length == Some(3), "{v:?}");
-        let v = store.verify_audit(&other).unwrap();
+        let v = store.verify_audit(&other, None).unwrap();
         assert!(v.valid && v.length == Some(1), "{v:?}");
         let empty = store
-            .verify_audit(&TenantId::parse("none").unwrap())
+            .verify_audit(&TenantId::parse("none").unwrap(), None)
             .unwrap();
         assert!(empty.valid && empty.length == Some(0), "{empty:?}");
 
@@ -3680,14 +3779,14 @@ mod tests {
             .unwrap()
             .replace("\"bo\"", "\"ana\"");
         store.audit.insert(k, edited.as_bytes()).unwrap();
-        let broken = store.verify_audit(&ten()).unwrap();
+        let broken = store.verify_audit(&ten(), None).unwrap();
         assert!(!broken.valid, "{broken:?}");
         assert!(broken.reason.unwrap().contains("does not match"));
         store.audit.insert(k, v).unwrap();
-        assert!(store.verify_audit(&ten()).unwrap().valid);
+        assert!(store.verify_audit(&ten(), None).unwrap().valid);
         // Removed.
         store.audit.remove(k).unwrap();
-        let broken = store.verify_audit(&ten()).unwrap();
+        let broken = store.verify_audit(&ten(), None).unwrap();
         assert!(!broken.valid, "{broken:?}");
         assert!(broken.reason.unwrap().contains("missing"));
         store.audit.insert(k, v).unwrap();
@@ -3702,7 +3801,7 @@ mod tests {
                 serde_json::to_vec(&entry(15, "bo")).unwrap(),
             )
             .unwrap();
-        let broken = store.verify_audit(&ten()).unwrap();
+        let broken = store.verify_audit(&ten(), None).unwrap();
         assert!(!broken.valid, "{broken:?}");
         let reason = broken.reason.unwrap();
         assert!(
@@ -3710,7 +3809,7 @@ mod tests {
             "{reason}"
         );
         store.audit.remove(forged).unwrap();
-        let before = store.verify_audit(&ten()).unwrap();
+        let before = store.verify_audit(&ten(), None).unwrap();
         assert!(before.valid);
 
         // A log from before the chain: chained at the next start, as it is.
@@ -3724,12 +3823,12 @@ mod tests {
             .unwrap();
         drop(store);
         let store = Store::open(dir.path(), 4).unwrap();
-        let v = store.verify_audit(&ten()).unwrap();
+        let v = store.verify_audit(&ten(), None).unwrap();
         assert!(v.valid && v.length == Some(3), "{v:?}");
-        assert!(store.verify_audit(&other).unwrap().valid);
+        assert!(store.verify_audit(&other, None).unwrap().valid);
         // And appends go on from it.
         store.append_audit(&ten(), &entry(40, "bo")).unwrap();
-        let v = store.verify_audit(&ten()).unwrap();
+        let v = store.verify_audit(&ten(), None).unwrap();
         assert!(v.valid && v.length == Some(4), "{v:?}");
 
         // A re-posted record is not chained twice; a conflicting one chains
@@ -3751,15 +3850,15 @@ mod tests {
         assert!(store
             .append_audit_entries(&ten(), &[(entry(60, "bo"), true), record("b")])
             .is_err());
-        let v = store.verify_audit(&ten()).unwrap();
+        let v = store.verify_audit(&ten(), None).unwrap();
         assert!(v.valid && v.length == Some(5), "{v:?}");
 
         // A tenant whose id starts with another's has a log of its own.
         let acme2 = TenantId::parse("acme2").unwrap();
         store.append_audit(&acme2, &entry(1, "zed")).unwrap();
-        let v = store.verify_audit(&acme2).unwrap();
+        let v = store.verify_audit(&acme2, None).unwrap();
         assert!(v.valid && v.length == Some(1), "{v:?}");
-        let v = store.verify_audit(&ten()).unwrap();
+        let v = store.verify_audit(&ten(), None).unwrap();
         assert!(v.valid && v.length == Some(5), "{v:?}");
 
         // Appends from many threads at once: dense positions, a valid chain,
@@ -3771,14 +3870,14 @@ mod tests {
                     for j in 0..25 {
                         store.append_audit(&ten(), &entry(100 + j, "bo")).unwrap();
                         if j % 5 == i {
-                            let v = store.verify_audit(&ten()).unwrap();
+                            let v = store.verify_audit(&ten(), None).unwrap();
                             assert!(v.valid, "{v:?}");
                         }
                     }
                 });
             }
         });
-        let v = store.verify_audit(&ten()).unwrap();
+        let v = store.verify_audit(&ten(), None).unwrap();
         assert!(v.valid && v.length == Some(105), "{v:?}");
 
         // One check of a tenant's log at a time.
@@ -3946,7 +4045,9 @@ mod tests {
         put(&store, "s", 2, 81..100);
         put_gap(&store, "s", 100, 104);
         assert_eq!(state_of(&store, "s").chain_len, 101);
-        let v = store.verify_state(&ten(), &sid("s"), &before).unwrap();
+        let v = store
+            .verify_state(&ten(), &sid("s"), &before, None)
+            .unwrap();
         assert_eq!(
             v,
             ChainVerification::valid(81, hex::encode(before.chain_head)),

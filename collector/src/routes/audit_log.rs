@@ -159,8 +159,9 @@ pub async fn list(
     get,
     path = "/api/v1/audit/verify",
     tag = "activity log",
+    params(crate::routes::sessions::PinQuery),
     responses(
-        (status = 200, description = "The activity log's chain is valid (with its length and head) or where it breaks.", body = shared::api::ChainVerification),
+        (status = 200, description = "The activity log's chain is valid (with its length and head; with a pin, it also still holds the pinned entries) or where it breaks.", body = shared::api::ChainVerification),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
@@ -171,9 +172,10 @@ pub async fn list(
 )]
 pub async fn verify(
     Admin(who): Admin,
-    _no_params: web::Query<crate::routes::sessions::NoParams>,
+    query: web::Query<crate::routes::sessions::PinQuery>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
+    let pin = query.pin()?;
     // A check reads the whole log: one at a time per tenant.
     let turn = store
         .audit_check_turn(&who.tenant)
@@ -184,7 +186,7 @@ pub async fn verify(
     let store = store.into_inner();
     let result = web::block(move || {
         let _turn = turn;
-        store.verify_audit(&who.tenant)
+        store.verify_audit(&who.tenant, pin)
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("store task failed: {e}")))?

@@ -110,6 +110,40 @@ pub(crate) async fn blocking<T: Send + 'static>(
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
+/// The query of the verify endpoints: optionally a pin, the `length` and
+/// `head` a chain had when they were recorded outside the store (an earlier
+/// verify's answer, an export's last line). The chain must then still hold
+/// that many links and its first `length` must end at `head`: what the
+/// store's own recorded head cannot show (its end cut off and the head set
+/// back, or the whole chain recomputed after an edit).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PinQuery {
+    /// The chain's length when pinned (with `head`).
+    pub length: Option<u64>,
+    /// The chain's head when pinned: 64 hex digits (with `length`).
+    pub head: Option<String>,
+}
+
+impl PinQuery {
+    /// The pin, `None` when neither is given; `400 bad_pin` for one without
+    /// the other or a head that is not 64 hex digits.
+    pub fn pin(&self) -> Result<Option<crate::chain::Pin>, ApiError> {
+        let bad = |m: &str| ApiError::bad_request("bad_pin", m.to_string());
+        match (self.length, self.head.as_deref()) {
+            (None, None) => Ok(None),
+            (Some(length), Some(head)) => {
+                let mut hash = [0u8; crate::chain::HASH_LEN];
+                hex::decode_to_slice(head, &mut hash)
+                    .map_err(|_| bad("head must be the 64 hex digits of a chain head"))?;
+                Ok(Some(crate::chain::Pin { length, head: hash }))
+            }
+            _ => Err(bad("a pin needs both `length` and `head`")),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -411,15 +445,16 @@ pub async fn get(
 }
 
 /// `GET /api/v1/sessions/{id}/verify`: recomputes the session's integrity
-/// chain and reports its head, or the first link that does not check out.
+/// chain and reports its head, or the first link that does not check out;
+/// with a pin ([`PinQuery`]), also whether the chain still holds it.
 /// Recorded in the activity log as `session.verified`.
 #[utoipa::path(
     get,
     path = "/api/v1/sessions/{session_id}/verify",
     tag = "sessions",
-    params(("session_id" = shared::SessionId, Path, description = "The session.")),
+    params(("session_id" = shared::SessionId, Path, description = "The session."), PinQuery),
     responses(
-        (status = 200, description = "The chain is valid (with its length and head) or where it breaks.", body = shared::api::ChainVerification),
+        (status = 200, description = "The chain is valid (with its length and head; with a pin, it also still holds the pinned links) or where it breaks.", body = shared::api::ChainVerification),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
@@ -432,15 +467,16 @@ pub async fn get(
 pub async fn verify(
     Reader(who): Reader,
     req: HttpRequest,
-    _no_params: web::Query<NoParams>,
+    query: web::Query<PinQuery>,
     path: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let session = parse_session(path)?;
+    let pin = query.pin()?;
     let store = store.into_inner();
     let (reader, tenant, sid) = (store.clone(), who.tenant.clone(), session.clone());
     let result = blocking(move || {
-        if let Some(verified) = reader.verify(&tenant, &sid).transpose() {
+        if let Some(verified) = reader.verify_pinned(&tenant, &sid, pin).transpose() {
             // A purge running under the check would show as a broken chain.
             return unless_deleted(&reader, &tenant, &sid, verified);
         }

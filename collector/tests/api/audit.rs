@@ -266,7 +266,34 @@ async fn admins_verify_their_activity_log_chain() {
     let v = verify(ADMIN_TOKEN).await;
     // 14 platform records and the agent's view of the trail.
     assert!(v.valid && v.length == Some(15), "{v:?}");
-    assert!(v.head.is_some_and(|h| h.len() == 64));
+    assert!(v.head.as_ref().is_some_and(|h| h.len() == 64));
+    // Pinned at that length and head, the log holds them as it grows (the
+    // check itself adds nothing; views of one trail close together are one
+    // entry, so the agent views another); another head is reported where it ends.
+    let pin = |head: &str| {
+        format!(
+            "/api/v1/audit/verify?length={}&head={head}",
+            v.length.unwrap()
+        )
+    };
+    app.post_batch(&batch("s-2", "t", vec![click(0, 1, "buy")]))
+        .await;
+    app.events("s-2", "").await;
+    let res = app
+        .get_as(Some(ADMIN_TOKEN), &pin(v.head.as_deref().unwrap()))
+        .await;
+    let held: shared::api::ChainVerification = res.json().await.unwrap();
+    assert!(held.valid && held.length == Some(16), "{held:?}");
+    let res = app.get_as(Some(ADMIN_TOKEN), &pin(&"00".repeat(32))).await;
+    let moved: shared::api::ChainVerification = res.json().await.unwrap();
+    assert!(!moved.valid && moved.first_broken == Some(14), "{moved:?}");
+    assert_error(
+        app.get_as(Some(ADMIN_TOKEN), "/api/v1/audit/verify?length=3")
+            .await,
+        400,
+        "bad_pin",
+    )
+    .await;
     let other = verify(OTHER_ADMIN_TOKEN).await;
     assert!(other.valid && other.length == Some(0), "{other:?}");
     assert_error(

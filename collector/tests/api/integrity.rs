@@ -5,6 +5,7 @@
 use crate::helpers::*;
 use collector::store::{event_key, session_prefix};
 use serde_json::json;
+use shared::api::ChainVerification;
 use shared::{SessionId, TabId, TenantId};
 
 fn ids() -> (TenantId, SessionId, TabId) {
@@ -311,4 +312,65 @@ async fn verifying_and_deleting_a_trail_are_in_the_activity_log() {
     assert_eq!(before["chain_length"], 1);
     assert_eq!(before["event_count"], 1);
     app.stop().await;
+}
+
+/// A length and head kept outside the store (a pin) are checked against the
+/// chain as it is now: still valid once the trail grew, broken for a store
+/// rebuilt with other records, which its own head cannot show.
+#[tokio::test]
+async fn verify_checks_a_pin_kept_outside_the_store() {
+    let app = TestApp::spawn().await;
+    let first = batch("s", "t", (0..3).map(|i| click(i, i as i64, "b")).collect());
+    assert_eq!(app.post_batch(&first).await.status(), 200);
+    let pinned = app.verify("s").await;
+    let (length, head) = (pinned.length.unwrap(), pinned.head.clone().unwrap());
+    let more = batch("s", "t", (3..5).map(|i| click(i, i as i64, "b")).collect());
+    assert_eq!(app.post_batch(&more).await.status(), 200);
+    let with_pin = |head: &str| format!("/api/v1/sessions/s/verify?length={length}&head={head}");
+    let res = app.get(&with_pin(&head)).await;
+    assert_eq!(res.status(), 200);
+    let v: ChainVerification = res.json().await.unwrap();
+    assert!(v.valid && v.length == Some(5), "{v:?}");
+    // The head in capitals is the same head.
+    let res = app.get(&with_pin(&head.to_uppercase())).await;
+    assert!(res.json::<ChainVerification>().await.unwrap().valid);
+    let other_head = "ab".repeat(32);
+    let v: ChainVerification = app.get(&with_pin(&other_head)).await.json().await.unwrap();
+    assert!(!v.valid && v.first_broken == Some(2), "{v:?}");
+
+    for (query, message) in [
+        (format!("length={length}"), "both"),
+        (format!("head={head}"), "both"),
+        (format!("length={length}&head=xyz"), "64 hex digits"),
+        (
+            format!("length={length}&head={}", &head[..62]),
+            "64 hex digits",
+        ),
+    ] {
+        let res = app.get(&format!("/api/v1/sessions/s/verify?{query}")).await;
+        let error = assert_error(res, 400, "bad_pin").await;
+        assert!(error.contains(message), "{query}: {error}");
+    }
+    assert_error(
+        app.get("/api/v1/sessions/s/verify?length=x&head=ab").await,
+        400,
+        "bad_query",
+    )
+    .await;
+    app.stop().await;
+
+    // Another store with the same session built from other records (the
+    // first click's button renamed, all stored at other times): consistent
+    // in itself, not the pinned chain.
+    let rebuilt = TestApp::spawn().await;
+    let mut forged = first.clone();
+    forged["events"][0]["data"]["target"]["id"] = json!("renamed");
+    assert_eq!(rebuilt.post_batch(&forged).await.status(), 200);
+    assert_eq!(rebuilt.post_batch(&more).await.status(), 200);
+    let v = rebuilt.verify("s").await;
+    assert!(v.valid && v.length == Some(5), "{v:?}");
+    let v: ChainVerification = rebuilt.get(&with_pin(&head)).await.json().await.unwrap();
+    assert!(!v.valid && v.first_broken == Some(2), "{v:?}");
+    assert!(v.reason.unwrap().contains("first 3 records"));
+    rebuilt.stop().await;
 }
