@@ -69,6 +69,11 @@ pub struct Settings {
     /// scan of the session index cheap while a session outlives its retention
     /// age by at most that long.
     pub retention_sweep_secs: u64,
+    /// Seconds between integrity checkpoints (at least 1): each writes the
+    /// chain length and head of every session that stored records since the
+    /// last one into its tenant's activity log, and logs the log's length
+    /// and head (the pin to keep outside the store).
+    pub checkpoint_interval_secs: u64,
 }
 
 /// Whether `rest` (a variable's name after `COTRAIL_`) is one Kubernetes adds
@@ -159,6 +164,7 @@ impl Default for Settings {
             body_read_timeout_ms: 10_000,
             retention_days: None,
             retention_sweep_secs: 3600,
+            checkpoint_interval_secs: 3600,
         }
     }
 }
@@ -208,6 +214,10 @@ pub struct Cli {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_sweep_secs: Option<u64>,
+    /// Seconds between integrity checkpoints [default: 3600].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_interval_secs: Option<u64>,
 }
 
 impl Settings {
@@ -287,6 +297,10 @@ impl Settings {
             "invalid settings: retention_days = 0 would delete every session, those still \
              recording too, at the first sweep; leave it unset to keep trails forever, or \
              give at least 1"
+        );
+        anyhow::ensure!(
+            self.checkpoint_interval_secs > 0,
+            "invalid settings: checkpoint_interval_secs must be at least 1 (default 3600)"
         );
         anyhow::ensure!(
             self.body_read_timeout_ms > 0,

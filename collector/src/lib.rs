@@ -29,7 +29,8 @@
 //!   repeat) and back to its exact JSON (pure, no I/O).
 //! - [`gaps`]: which sequence numbers stored gap records already report lost,
 //!   and the per-session limit on gap records (pure, no I/O).
-//! - [`retention`]: the background job that deletes sessions past their age.
+//! - [`retention`]: the background jobs: the sweep that deletes sessions past
+//!   their age, and the integrity checkpoint.
 //! - [`error`]: the JSON error every 4xx/5xx answer carries.
 //! - [`telemetry`]: structured logs and the Prometheus metrics' names.
 

@@ -1,7 +1,10 @@
-//! The retention job: a background task that calls [`Store::sweep`] every
-//! `retention_sweep_secs` (the first sweep at start-up, which also finishes any
-//! deletion a crash interrupted) and stops when asked, between sweeps.
+//! The collector's background jobs: the retention sweep, which calls
+//! [`Store::sweep`] every `retention_sweep_secs` (the first sweep at start-up,
+//! which also finishes any deletion a crash interrupted), and the integrity
+//! checkpoint, which calls [`Store::checkpoint`] for every tenant every
+//! `checkpoint_interval_secs`. Each stops when asked, between runs.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -13,19 +16,23 @@ use crate::store::Store;
 /// Milliseconds in a day, to turn `retention_days` into an age.
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// The running job. [`RetentionJob::stop`] waits for a sweep in progress, so
-/// the store is flushed after it, never under it.
-pub struct RetentionJob {
+/// A job that runs every period (the first run at once). [`Job::stop`]
+/// waits for a run in progress, so the store is flushed after it, never
+/// under it.
+pub struct Job {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
-impl RetentionJob {
-    /// Starts sweeping sessions idle for more than `days`, every `every`
-    /// (clamped to at least a second: a zero period would spin).
-    pub fn spawn(store: Store, days: u32, every: Duration) -> Self {
+impl Job {
+    /// Runs `run` every `every` (clamped to at least a second: a zero period
+    /// would spin); a run that overruns delays the next.
+    pub fn spawn<F, Fut>(every: Duration, mut run: F) -> Self
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
         let (stop, mut stopped) = watch::channel(false);
-        let max_age = i64::from(days) * DAY_MS;
         let mut interval = tokio::time::interval(every.max(Duration::from_secs(1)));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let task = tokio::spawn(async move {
@@ -34,41 +41,97 @@ impl RetentionJob {
                     _ = interval.tick() => {}
                     _ = stopped.changed() => break,
                 }
-                let store = store.clone();
-                let swept = tokio::task::spawn_blocking(move || {
-                    let left = store.sweep(now_ms(), max_age)?;
-                    Ok::<_, anyhow::Error>((left, store))
-                })
-                .await;
-                match swept {
-                    Ok(Ok((left, store))) => {
-                        if !left.is_empty() {
-                            if let Err(e) = store.flush().await {
-                                tracing::error!(
-                                    error = format!("{e:#}"),
-                                    "flushing after a retention sweep"
-                                );
-                            }
-                            ::metrics::counter!(crate::telemetry::metric::SESSIONS_DELETED, "reason" => "retention")
-                                .increment(left.len() as u64);
-                            tracing::info!(sessions = left.len(), "retention deleted sessions");
-                        }
-                    }
-                    Ok(Err(e)) => {
-                        tracing::error!(error = format!("{e:#}"), "retention sweep failed")
-                    }
-                    Err(e) => tracing::error!(error = %e, "retention sweep task failed"),
-                }
+                run().await;
             }
         });
-        RetentionJob { stop, task }
+        Job { stop, task }
     }
 
-    /// Stops the job after the sweep in progress, if any.
+    /// Stops the job after the run in progress, if any.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         if let Err(e) = self.task.await {
-            tracing::error!(error = %e, "retention job ended abnormally");
+            tracing::error!(error = %e, "a background job ended abnormally");
         }
     }
+}
+
+/// Sweeps sessions idle for more than `days`, every `every`.
+pub fn retention(store: Store, days: u32, every: Duration) -> Job {
+    let max_age = i64::from(days) * DAY_MS;
+    Job::spawn(every, move || {
+        let store = store.clone();
+        async move {
+            let swept = tokio::task::spawn_blocking(move || {
+                let left = store.sweep(now_ms(), max_age)?;
+                Ok::<_, anyhow::Error>((left, store))
+            })
+            .await;
+            match swept {
+                Ok(Ok((left, store))) => {
+                    if !left.is_empty() {
+                        if let Err(e) = store.flush().await {
+                            tracing::error!(
+                                error = format!("{e:#}"),
+                                "flushing after a retention sweep"
+                            );
+                        }
+                        ::metrics::counter!(crate::telemetry::metric::SESSIONS_DELETED, "reason" => "retention")
+                            .increment(left.len() as u64);
+                        tracing::info!(sessions = left.len(), "retention deleted sessions");
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = format!("{e:#}"), "retention sweep failed")
+                }
+                Err(e) => tracing::error!(error = %e, "retention sweep task failed"),
+            }
+        }
+    })
+}
+
+/// Checkpoints every tenant's session chains into its activity log, every
+/// `every`, and logs each tenant's activity-log length and head after it:
+/// that line, kept by whatever collects the logs, is the pin outside the
+/// store (`GET /api/v1/audit/verify?length=&head=`) that vouches for every
+/// checkpointed trail.
+pub fn checkpoint(store: Store, every: Duration) -> Job {
+    Job::spawn(every, move || {
+        let store = store.clone();
+        async move {
+            let done = tokio::task::spawn_blocking(move || {
+                let now = now_ms();
+                let mut done = Vec::new();
+                for tenant in store.tenants()? {
+                    done.push((store.checkpoint(&tenant, now)?, tenant));
+                }
+                Ok::<_, anyhow::Error>((done, store))
+            })
+            .await;
+            match done {
+                Ok(Ok((done, store))) => {
+                    if done.iter().any(|(c, _)| c.entries > 0) {
+                        if let Err(e) = store.flush().await {
+                            tracing::error!(
+                                error = format!("{e:#}"),
+                                "flushing after a checkpoint"
+                            );
+                            return;
+                        }
+                    }
+                    for (c, tenant) in done.iter().filter(|(c, _)| c.entries > 0) {
+                        tracing::info!(
+                            tenant = %tenant,
+                            sessions = c.sessions,
+                            activity_log_length = c.log_length,
+                            activity_log_head = %c.log_head,
+                            "integrity checkpoint"
+                        );
+                    }
+                }
+                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "checkpoint failed"),
+                Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+            }
+        }
+    })
 }

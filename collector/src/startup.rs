@@ -1,7 +1,7 @@
 //! Wiring: [`Application::build`] opens the store, binds the listener (port 0
 //! works, [`Application::port`] tells which was picked) and wires the routes;
 //! [`Application::run_until_stopped`] serves until SIGINT/SIGTERM, lets in-flight
-//! requests finish, stops the retention job, then flushes the store.
+//! requests finish, stops the background jobs, then flushes the store.
 
 use std::net::TcpListener;
 
@@ -28,7 +28,7 @@ use crate::durability::GroupCommit;
 use crate::error::ApiError;
 use crate::live::Live;
 use crate::rate_limit::RateLimits;
-use crate::retention::RetentionJob;
+use crate::retention::Job;
 use crate::routes::{
     assets, audit_log, demo, docs, export, health, ingest, live, me, metrics, platform, sessions,
     tombstones,
@@ -44,8 +44,9 @@ pub struct Application {
     server: Server,
     store: Store,
     commit: GroupCommit,
-    /// Running when `retention_days` is set.
-    retention: Option<RetentionJob>,
+    /// The integrity checkpoint, and the retention sweep when
+    /// `retention_days` is set.
+    jobs: Vec<Job>,
     state: AppState,
 }
 
@@ -473,20 +474,24 @@ impl Application {
             "cotrail collector listening on http://{}:{port}/",
             settings.listen.ip()
         );
-        let retention = settings.retention_days.map(|days| {
+        let mut jobs = vec![crate::retention::checkpoint(
+            store.clone(),
+            Duration::from_secs(settings.checkpoint_interval_secs),
+        )];
+        if let Some(days) = settings.retention_days {
             tracing::info!(days, "retention: deleting sessions inactive for longer");
-            RetentionJob::spawn(
+            jobs.push(crate::retention::retention(
                 store.clone(),
                 days,
-                std::time::Duration::from_secs(settings.retention_sweep_secs),
-            )
-        });
+                Duration::from_secs(settings.retention_sweep_secs),
+            ));
+        }
         Ok(Self {
             port,
             server,
             store,
             commit,
-            retention,
+            jobs,
             state: app_state,
         })
     }
@@ -515,7 +520,7 @@ impl Application {
     }
 
     /// Serves until stopped: by SIGINT or SIGTERM, or through [`Self::handle`].
-    /// Then the flusher and the retention job stop and the store is flushed.
+    /// Then the flusher and the background jobs stop and the store is flushed.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let stop = self.handle();
         let signals = tokio::spawn(async move {
@@ -527,7 +532,7 @@ impl Application {
         signals.abort();
         served?;
         self.commit.stop();
-        if let Some(job) = self.retention {
+        for job in self.jobs {
             job.stop().await;
         }
         self.store.flush().await?;

@@ -21,6 +21,7 @@
 //! | `audit_ids`| `record_id`                                      | the `audit` key           |
 //! | `audit_chain` | `pos:u64be`                                   | `hash(32) 3 audit key`    |
 //! | `audit_heads` | (the tenant prefix alone)                     | `length:u64be hash(32)`   |
+//! | `checkpoints` | `session 0x00` / (the tenant prefix alone)    | `length:u64be hash(32)` last checkpointed / time of the tenant's last checkpoint |
 //!
 //! Every key starts with the tenant id and `0x00`, so one tenant's data is a
 //! contiguous range no query of another tenant can reach.
@@ -84,7 +85,7 @@ use serde::{Deserialize, Serialize};
 use shared::api::{
     ChainVerification, EventRecord, GapRecord, IngestAck, Origin, SessionSummary, Tombstone,
 };
-use shared::audit::{AuditEntry, PlatformRecordType};
+use shared::audit::{AccessAction, AuditEntry, PlatformRecordType};
 use shared::UserId;
 use shared::{EventData, EventType, SessionId, TabId, TenantId};
 use sled::transaction::{
@@ -367,6 +368,9 @@ pub struct Store {
     /// stored (the `audit` tree is ordered by the time they name).
     audit_chain: sled::Tree,
     audit_heads: sled::Tree,
+    /// Each session's chain length and head as last checkpointed in the
+    /// activity log, and each tenant's last checkpoint time.
+    checkpoints: sled::Tree,
     chain: sled::Tree,
     tombstones: sled::Tree,
     purges: sled::Tree,
@@ -500,6 +504,54 @@ fn audit_head(len: u64, head: &Hash) -> Vec<u8> {
     let mut v = len.to_be_bytes().to_vec();
     v.extend_from_slice(head);
     v
+}
+
+/// Sessions one `sessions.checkpointed` entry names at most (an entry of
+/// 1,000 is about 110 KB).
+pub const CHECKPOINT_SESSIONS_PER_ENTRY: usize = 1000;
+
+/// How far before the last checkpoint the next looks for sessions that
+/// stored records: a batch stamped before it read may have committed after.
+const CHECKPOINT_LOOK_BACK_MS: i64 = 5 * 60 * 1000;
+
+/// What [`Store::checkpoint`] wrote, and the activity log's length and head
+/// after it (what to keep outside the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub sessions: usize,
+    pub entries: usize,
+    pub log_length: u64,
+    pub log_head: String,
+}
+
+/// The `(session, pin)`s a stored activity-log entry checkpoints: none for
+/// any other entry.
+fn checkpoint_pins(record: &[u8]) -> Vec<(SessionId, chain::Pin)> {
+    // Most entries are not checkpoints: skip them without parsing.
+    let needle = br#""sessions.checkpointed""#;
+    if !record.windows(needle.len()).any(|w| w == needle) {
+        return Vec::new();
+    }
+    let Ok(entry) = serde_json::from_slice::<AuditEntry>(record) else {
+        return Vec::new();
+    };
+    if entry.source != shared::audit::AuditSource::Collector
+        || entry.action.as_deref() != Some(AccessAction::Checkpointed.as_str())
+    {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (id, pin) in entry.change.and_then(|c| c.after).into_iter().flatten() {
+        let length = pin.get("length").and_then(|v| v.as_u64());
+        let head = pin.get("head").and_then(|v| v.as_str()).and_then(|h| {
+            let mut hash = [0u8; chain::HASH_LEN];
+            hex::decode_to_slice(h, &mut hash).ok().map(|_| hash)
+        });
+        if let (Ok(session), Some(length), Some(head)) = (SessionId::parse(id), length, head) {
+            out.push((session, chain::Pin { length, head }));
+        }
+    }
+    out
 }
 
 fn parse_audit_head(v: &[u8]) -> Option<(u64, Hash)> {
@@ -659,6 +711,7 @@ impl Store {
             audit_ids: db.open_tree("audit_ids")?,
             audit_chain: db.open_tree("audit_chain")?,
             audit_heads: db.open_tree("audit_heads")?,
+            checkpoints: db.open_tree("checkpoints")?,
             db,
         };
         store.build_index(
@@ -1386,6 +1439,17 @@ impl Store {
             Ok(v) => v,
             Err(b) => return Ok(broken(b)),
         };
+        // The chain checks out in itself; does it still hold what the
+        // activity log last checkpointed for it? (A chain recomputed after an
+        // edit, or cut short with its head set back, does not.)
+        if let Some(pin) = self.checkpointed(tenant, session)? {
+            if let Some(reason) = self.pin_fault(tenant, session, pin)? {
+                return Ok(ChainVerification::broken(
+                    pin.length.min(state.chain_len).saturating_sub(1),
+                    reason,
+                ));
+            }
+        }
         // A quiet session's indexes hold one entry per event, no more (one
         // that names no chained event would show a forged row). While batches
         // arrive the counts move; the links checked above stand.
@@ -1526,8 +1590,9 @@ impl Store {
 
     /// The trees that hold a session's records under its prefix: what
     /// deleting it purges.
-    fn session_trees(&self) -> [&sled::Tree; 7] {
+    fn session_trees(&self) -> [&sled::Tree; 8] {
         [
+            &self.checkpoints,
             &self.events,
             &self.origins,
             &self.timeline,
@@ -2201,6 +2266,159 @@ impl Store {
         })
     }
 
+    /// Checkpoints a tenant's session chains into its activity log: the
+    /// length and head of every session that stored records since the last
+    /// checkpoint (and was not checkpointed at that length already), in
+    /// `sessions.checkpointed` entries of at most [`CHECKPOINT_SESSIONS_PER_ENTRY`]
+    /// sessions each. Chained there, they pin those trails to the log, and a
+    /// pin of the log kept outside the store (the checkpoint's log line)
+    /// pins them all. Returns what it wrote and the log's length and head
+    /// after it. Blocking; does not flush.
+    pub fn checkpoint(&self, tenant: &TenantId, now: i64) -> anyhow::Result<Checkpoint> {
+        let prefix = tenant_prefix(tenant);
+        let since = self
+            .checkpoints
+            .get(&prefix)?
+            .and_then(|v| v.as_ref().try_into().ok())
+            .map(i64::from_be_bytes);
+        // A batch stamped before the last checkpoint read the index may have
+        // committed after it: look back a while (sessions already
+        // checkpointed at their length are skipped).
+        let from = since.map_or(i64::MIN, |t| t.saturating_sub(CHECKPOINT_LOOK_BACK_MS));
+        let mut start = prefix.clone();
+        start.extend_from_slice(&ts_sortable(from).to_be_bytes());
+        let mut end = tenant.as_str().as_bytes().to_vec();
+        end.push(1);
+        let mut pins: Vec<(SessionId, u64, Hash)> = Vec::new();
+        for k in self.activity.range(start..end).keys() {
+            let k = k?;
+            let (_, session) =
+                parse_time_suffix(&k[prefix.len()..]).context("corrupt activity key")?;
+            let Some(v) = self.sessions.get(session_key(tenant, &session))? else {
+                continue;
+            };
+            let st: SessionState = serde_json::from_slice(&v)?;
+            let last = self.checkpoints.get(session_prefix(tenant, &session))?;
+            if st.chain_len == 0
+                || last.is_some_and(|l| l.get(..8) == Some(&st.chain_len.to_be_bytes()[..]))
+            {
+                continue;
+            }
+            pins.push((session, st.chain_len, st.chain_head));
+        }
+        let entries: Vec<(AuditEntry, bool)> = pins
+            .chunks(CHECKPOINT_SESSIONS_PER_ENTRY)
+            .map(|chunk| {
+                let pins = chunk.iter().map(|(s, l, h)| (s, *l, hex::encode(h)));
+                (AuditEntry::checkpoint(pins, now), true)
+            })
+            .collect();
+        if !entries.is_empty() {
+            self.append_audit_entries(tenant, &entries)?;
+        }
+        let mut batch = sled::Batch::default();
+        for (session, length, head) in &pins {
+            let mut v = length.to_be_bytes().to_vec();
+            v.extend_from_slice(head);
+            batch.insert(session_prefix(tenant, session), v);
+        }
+        batch.insert(prefix.clone(), &now.to_be_bytes());
+        self.checkpoints.apply_batch(batch)?;
+        let (length, head) = self
+            .audit_heads
+            .get(&prefix)?
+            .and_then(|v| parse_audit_head(&v))
+            .unwrap_or((0, chain::GENESIS));
+        Ok(Checkpoint {
+            sessions: pins.len(),
+            entries: entries.len(),
+            log_length: length,
+            log_head: hex::encode(head),
+        })
+    }
+
+    /// Whether a session's chain still holds a checkpointed length and head
+    /// (its link at `length - 1` has that hash), `Some(why not)` otherwise.
+    /// A deleted session holds it when its tombstone's chain was at least
+    /// that long. One read of the link: the rest of the chain is the
+    /// session's own verify's to check.
+    fn pin_fault(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        pin: chain::Pin,
+    ) -> anyhow::Result<Option<String>> {
+        let what = || {
+            format!(
+                "session {session} was checkpointed at {} records ending at {}",
+                pin.length,
+                hex::encode(pin.head)
+            )
+        };
+        if pin.length == 0 {
+            return Ok(None);
+        }
+        let state = match self.sessions.get(session_key(tenant, session))? {
+            Some(v) => serde_json::from_slice::<SessionState>(&v)?,
+            None => {
+                return Ok(match self.tombstones.get(session_key(tenant, session))? {
+                    Some(t) => {
+                        let t: Tombstone = serde_json::from_slice(&t)?;
+                        (t.chain_length < pin.length).then(|| {
+                            format!(
+                                "{}, but its tombstone says it was deleted with {}",
+                                what(),
+                                t.chain_length
+                            )
+                        })
+                    }
+                    None => Some(format!("{}, and it is not in the store", what())),
+                });
+            }
+        };
+        let mut k = session_prefix(tenant, session);
+        k.extend_from_slice(&(pin.length - 1).to_be_bytes());
+        let link = self.chain.get(k)?;
+        let holds = state.chain_len >= pin.length
+            && link
+                .as_deref()
+                .and_then(chain::decode_entry)
+                .is_some_and(|e| e.hash == pin.head);
+        Ok((!holds).then(|| {
+            format!(
+                "{}; its chain no longer holds them (cut short, or recomputed after an edit)",
+                what()
+            )
+        }))
+    }
+
+    /// The tenants that have sessions stored (one seek per tenant).
+    pub fn tenants(&self) -> anyhow::Result<Vec<TenantId>> {
+        let mut out = Vec::new();
+        let mut from = Vec::new();
+        while let Some(k) = self.sessions.range(from.clone()..).keys().next() {
+            let (tenant, _) = split_tenant(&k?)?;
+            // Past every key of this tenant: `tenant 0x01` sorts after `tenant 0x00 …`.
+            from = tenant.as_str().as_bytes().to_vec();
+            from.push(1);
+            out.push(tenant);
+        }
+        Ok(out)
+    }
+
+    /// The length and head a session was last checkpointed at, if it was.
+    fn checkpointed(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+    ) -> anyhow::Result<Option<chain::Pin>> {
+        Ok(self
+            .checkpoints
+            .get(session_prefix(tenant, session))?
+            .and_then(|v| parse_audit_head(&v))
+            .map(|(length, head)| chain::Pin { length, head }))
+    }
+
     /// Checks a tenant's activity log against its chain, and against `pin`
     /// (a length and head recorded outside the store) when given.
     pub fn verify_audit(
@@ -2225,6 +2443,9 @@ impl Store {
         // The `audit` keys the chain names: every stored entry must be one
         // (an entry is committed together with its link).
         let mut chained: std::collections::HashSet<Vec<u8>> = Default::default();
+        // The first checkpointed session whose chain no longer holds what
+        // the log says it held (reported if the log itself checks out).
+        let mut moved: Option<ChainVerification> = None;
         let mut verifier = Verifier::new(tenant.as_str(), "").with_pin(pin);
         for kv in self.audit_chain.range(prefix.clone()..pos_key(len)) {
             let (k, entry) = kv?;
@@ -2244,6 +2465,14 @@ impl Store {
             };
             if let Err(b) = verifier.push(pos, &entry, record.as_deref()) {
                 return Ok(ChainVerification::broken(b.pos, b.reason));
+            }
+            if let (None, Some(record)) = (&moved, &record) {
+                for (session, pin) in checkpoint_pins(record) {
+                    if let Some(reason) = self.pin_fault(tenant, &session, pin)? {
+                        moved = Some(ChainVerification::broken(pos, reason));
+                        break;
+                    }
+                }
             }
         }
         let verified = match verifier.finish(len, &head_hash, len) {
@@ -2277,6 +2506,9 @@ impl Store {
                     at.map_or_else(|| "?".into(), crate::routes::export::iso8601)
                 ),
             ));
+        }
+        if let Some(moved) = moved {
+            return Ok(moved);
         }
         Ok(ChainVerification::valid(
             verified.length,
@@ -2999,6 +3231,105 @@ mod tests {
         assert!(!v.valid && v.first_broken == Some(1), "{v:?}");
         let v = cut.verify_audit(&t, Some(pin)).unwrap();
         assert!(!v.valid && v.first_broken == Some(0), "{v:?}");
+    }
+
+    /// Checkpoints write each changed session's chain into the activity log
+    /// once; the log's check then holds every trail to them, and a session's
+    /// own verify to its last one.
+    #[test]
+    fn checkpoints_pin_trails_to_the_activity_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4).unwrap();
+        let t = ten();
+        let other = TenantId::parse("other").unwrap();
+        put(&store, "a", 1_000, 0..4);
+        put(&store, "b", 1_000, 0..2);
+        assert_eq!(store.tenants().unwrap(), vec![t.clone()]);
+        let c = store.checkpoint(&t, 2_000).unwrap();
+        assert_eq!((c.sessions, c.entries, c.log_length), (2, 1, 1), "{c:?}");
+        let collector = AuditFilter {
+            collector: true,
+            ..AuditFilter::default()
+        };
+        let log = store.audit(&t, &collector, None, 10).unwrap();
+        let entry = &log.entries[0];
+        assert_eq!(entry.action.as_deref(), Some("sessions.checkpointed"));
+        assert_eq!(entry.user_id.as_str(), "collector");
+        let after = entry.change.as_ref().unwrap().after.as_ref().unwrap();
+        assert_eq!(after["a"]["length"], 4);
+        assert_eq!(
+            after["a"]["head"],
+            store.verify(&t, &sid("a")).unwrap().unwrap().head.unwrap()
+        );
+        assert_eq!(
+            c.log_head,
+            store.verify_audit(&t, None).unwrap().head.unwrap()
+        );
+        // Nothing new: nothing written. One session grew: it alone.
+        assert_eq!(store.checkpoint(&t, 3_000).unwrap().entries, 0);
+        put(&store, "a", 3_500, 4..6);
+        let c = store.checkpoint(&t, 4_000).unwrap();
+        assert_eq!((c.sessions, c.entries), (1, 1), "{c:?}");
+        assert_eq!(store.checkpoint(&other, 4_000).unwrap().entries, 0);
+        assert!(store.verify_audit(&t, None).unwrap().valid);
+        assert!(store.verify(&t, &sid("a")).unwrap().unwrap().valid);
+
+        // Someone who can write the store rebuilds trail `a` with its first
+        // events' times set back: consistent in itself.
+        let wipe = |session: &str, keep_checkpoint: bool| {
+            let s = sid(session);
+            let saved = store.checkpoints.get(session_prefix(&t, &s)).unwrap();
+            store.purge(&session_prefix(&t, &s)).unwrap();
+            store.sessions.remove(session_key(&t, &s)).unwrap();
+            for k in store.activity.scan_prefix(tenant_prefix(&t)).keys() {
+                let k = k.unwrap();
+                if k.ends_with(session.as_bytes()) {
+                    store.activity.remove(k).unwrap();
+                }
+            }
+            if let (true, Some(v)) = (keep_checkpoint, saved) {
+                store.checkpoints.insert(session_prefix(&t, &s), v).unwrap();
+            }
+        };
+        wipe("a", true);
+        put(&store, "a", 900, 0..4);
+        put(&store, "a", 3_500, 4..6);
+        // Its own verify holds it to its last checkpoint.
+        let v = store.verify(&t, &sid("a")).unwrap().unwrap();
+        assert!(!v.valid && v.first_broken == Some(5), "{v:?}");
+        assert!(v.reason.unwrap().contains("checkpointed at 6 records"));
+        // Its last checkpoint removed too, the session's verify cannot tell,
+        // but the log's check can: its entries are chained.
+        wipe("a", false);
+        put(&store, "a", 900, 0..4);
+        put(&store, "a", 3_500, 4..6);
+        assert!(store.verify(&t, &sid("a")).unwrap().unwrap().valid);
+        let v = store.verify_audit(&t, None).unwrap();
+        assert!(!v.valid && v.first_broken == Some(0), "{v:?}");
+        assert!(v
+            .reason
+            .unwrap()
+            .contains("session a was checkpointed at 4 records"));
+
+        // A session that vanished without a tombstone is reported; one
+        // deleted (with its tombstone) is not.
+        let (_d, store2) = {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), 4).unwrap();
+            (dir, store)
+        };
+        put(&store2, "a", 1_000, 0..4);
+        put(&store2, "b", 1_000, 0..2);
+        store2.checkpoint(&t, 2_000).unwrap();
+        store2
+            .delete(&t, &sid("a"), "admin", 3_000)
+            .unwrap()
+            .unwrap();
+        assert!(store2.verify_audit(&t, None).unwrap().valid);
+        store2.sessions.remove(session_key(&t, &sid("b"))).unwrap();
+        let v = store2.verify_audit(&t, None).unwrap();
+        assert!(!v.valid, "{v:?}");
+        assert!(v.reason.unwrap().contains("not in the store"));
     }
 
     #[test]

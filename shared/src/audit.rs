@@ -538,6 +538,9 @@ pub enum AuditSource {
     Collector,
 }
 
+/// The user a checkpoint entry names (`sessions.checkpointed`).
+pub const CHECKPOINT_USER: &str = "collector";
+
 /// The longest list query a `sessions.listed` entry keeps.
 pub const MAX_LISTING_QUERY_CHARS: usize = 512;
 
@@ -558,6 +561,11 @@ pub enum AccessAction {
     /// and pages, and a search (`q=`) finds who visited a page.
     #[serde(rename = "sessions.listed")]
     Listed,
+    /// The chain lengths and heads of sessions that stored records since the
+    /// collector's previous checkpoint (user `collector`): chained in the
+    /// activity log, they pin those trails to it.
+    #[serde(rename = "sessions.checkpointed")]
+    Checkpointed,
 }
 
 impl AccessAction {
@@ -568,6 +576,7 @@ impl AccessAction {
             AccessAction::Verified => "session.verified",
             AccessAction::Deleted => "session.deleted",
             AccessAction::Listed => "sessions.listed",
+            AccessAction::Checkpointed => "sessions.checkpointed",
         }
     }
 }
@@ -678,6 +687,39 @@ impl AuditEntry {
         entry.change = Some(Change {
             before: Some(before),
             after: None,
+        });
+        entry
+    }
+
+    /// The collector's checkpoint of session chains (user `collector`): the
+    /// entity is `trails`, its id how many; the change's `after` maps each
+    /// session id to `{"length", "head"}`, its chain then.
+    pub fn checkpoint<'a>(
+        pins: impl IntoIterator<Item = (&'a SessionId, u64, String)>,
+        now: i64,
+    ) -> Self {
+        let mut after = Map::new();
+        for (session, length, head) in pins {
+            let mut pin = Map::new();
+            pin.insert("length".into(), length.into());
+            pin.insert("head".into(), head.into());
+            after.insert(session.to_string(), pin.into());
+        }
+        let entity = Entity {
+            kind: "trails".into(),
+            id: after.len().to_string(),
+        };
+        let mut entry = AuditEntry::collector(
+            UserId::parse(CHECKPOINT_USER).expect("literal id is valid"),
+            AccessAction::Checkpointed,
+            entity,
+            Origin::default(),
+            now,
+        );
+        entry.actor = ActorKind::System;
+        entry.change = Some(Change {
+            before: None,
+            after: Some(after),
         });
         entry
     }

@@ -33,6 +33,7 @@ const ACCESS_ACTIONS = {
   "session.verified": "Trail integrity checked",
   "session.deleted": "Trail deleted",
   "sessions.listed": "Sessions listed",
+  "sessions.checkpointed": "Trails checkpointed",
 };
 
 /** Filter value for the collector's own records (they have no type). */
@@ -43,7 +44,7 @@ const state = { params: {}, pager: new Pager(), generation: 0, shown: false };
 for (const [type, name] of Object.entries(RECORD_TYPES)) {
   $("activity-type").append(h("option", { value: type }, `${type} · ${name}`));
 }
-$("activity-type").append(h("option", { value: COLLECTOR }, "Trail access (viewed, exported, …)"));
+$("activity-type").append(h("option", { value: COLLECTOR }, "Trail access and checkpoints (viewed, exported, …)"));
 
 function filtersFromRoute(p) {
   return {
@@ -183,6 +184,8 @@ function entityEl(r) {
     if (e.kind === "session") wrap.append(sessionLink(e.id));
     // A listing's id is its search (`*`: none), a query string: said in words.
     else if (e.kind === "sessions") wrap.append(h("span", { class: "entity-id", title: visible(e.id) }, listingText(e.id)));
+    // A checkpoint's id is how many trails it names.
+    else if (e.kind === "trails") wrap.append(h("span", { class: "entity-id" }, `${visible(e.id)} ${e.id === "1" ? "trail" : "trails"}`));
     else wrap.append(h("code", { class: "entity-id" }, `#${visible(e.id)}`));
   }
   // A LIVE_VIEW names the co-browsing session joined: link to its trail.
@@ -217,7 +220,31 @@ function actorEl(r) {
   );
 }
 
+/**
+ * A checkpoint: each trail's chain length and head then, folded (one entry
+ * names up to 1,000 trails).
+ */
+function checkpointEl(after) {
+  const ids = Object.keys(after);
+  const list = h("ul", { class: "diff checkpoint" });
+  for (const id of ids) {
+    const pin = after[id] || {};
+    list.append(
+      h(
+        "li",
+        { "data-field": id },
+        sessionLink(id),
+        ": ",
+        h("code", { class: "dv after", title: `chain head ${visible(String(pin.head || ""))}` }, `${Number(pin.length)} ${Number(pin.length) === 1 ? "record" : "records"} · head ${visible(String(pin.head || "").slice(0, 12))}…`),
+      ),
+    );
+  }
+  const noun = ids.length === 1 ? "trail" : "trails";
+  return h("details", { class: "checkpoint" }, h("summary", {}, `Chain length and head of ${ids.length} ${noun}`), list);
+}
+
 function changeCell(r) {
+  if (r.source === "collector" && r.action === "sessions.checkpointed" && r.change && r.change.after) return checkpointEl(r.change.after);
   if (r.change && (r.change.before || r.change.after)) return changeEl(r.change);
   if (r.data) return h("div", { class: "no-change" }, dataEl(r.data));
   return muted("—");

@@ -208,3 +208,97 @@ async fn behind_a_trusted_proxy_the_log_takes_its_client_and_request_id() {
     line_of(&lines, &generated).await;
     child.kill().await.unwrap();
 }
+
+/// The integrity checkpoint as an operator keeps it: its log line names the
+/// tenant's activity-log length and head, which then pin the log (and so
+/// every trail it checkpointed) from outside the store.
+#[tokio::test]
+async fn the_checkpoint_line_pins_the_activity_log_and_its_trails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base, lines) =
+        spawn_logged(dir.path(), &[("COTRAIL_CHECKPOINT_INTERVAL_SECS", "1")]).await;
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/api/v1/batches?site_key={SITE_KEY}"))
+        .json(&batch(
+            "sess-pinned",
+            "tab-1",
+            vec![click(0, 1, "buy"), click(1, 2, "pay")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let line = loop {
+        let found = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l["fields"]["message"] == "integrity checkpoint")
+            .cloned();
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint line; logged: {:#?}",
+            lines.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let fields = &line["fields"];
+    assert_eq!(fields["tenant"], "acme", "{line}");
+    assert_eq!(fields["sessions"], 1, "{line}");
+    let (length, head) = (
+        fields["activity_log_length"].as_u64().unwrap(),
+        fields["activity_log_head"].as_str().unwrap().to_owned(),
+    );
+    // The checkpoint in the log names the trail's chain as verify answers it.
+    let trail: shared::api::ChainVerification = client
+        .get(format!("{base}/api/v1/sessions/sess-pinned/verify"))
+        .bearer_auth(AGENT_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let log: Value = client
+        .get(format!(
+            "{base}/api/v1/audit?source=collector&user=collector"
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let checkpoint = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "sessions.checkpointed")
+        .unwrap_or_else(|| panic!("no checkpoint entry: {log}"));
+    let pinned = &checkpoint["change"]["after"]["sess-pinned"];
+    assert_eq!(pinned["length"], 2, "{checkpoint}");
+    assert_eq!(
+        pinned["head"].as_str(),
+        trail.head.as_deref(),
+        "{checkpoint}"
+    );
+    // The line's pin holds for the log, grown since by the reads above.
+    let res = client
+        .get(format!(
+            "{base}/api/v1/audit/verify?length={length}&head={head}"
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: shared::api::ChainVerification = res.json().await.unwrap();
+    assert!(v.valid && v.length.unwrap() > length, "{v:?}");
+    child.kill().await.unwrap();
+}
