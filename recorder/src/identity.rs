@@ -14,7 +14,20 @@ use shared::{SessionId, TabId};
 
 pub const SESSION_KEY: &str = "cotrail.session";
 pub const TAB_KEY: &str = "cotrail.tab";
+/// Where a tab's next sequence number was kept before it was kept per
+/// session and tab: moved once to the [`seq_key`] of the session and tab
+/// stored beside it, so a tab mid-session when the recorder is upgraded
+/// goes on with its count.
 pub const SEQ_KEY: &str = "cotrail.seq";
+
+/// `cotrail.seq|<session>|<tab>`: the next sequence number of this tab in
+/// that session. Per session, since a tab may record several (an agent's tab
+/// opening one customer's session, then another's, then the first again)
+/// and each goes on from its own count; per tab id, since same-origin frames
+/// of a page share its `sessionStorage` and may hold other tab ids.
+pub fn seq_key(session: &str, tab: &str) -> String {
+    crate::text::concat(&["cotrail.seq|", session, "|", tab])
+}
 /// `cotrail.page|<tab>`: the page of this tab (a page id) that last took the
 /// tab id: a page back from the back/forward cache tells the tab's own later
 /// pages, which went on with its id, from a duplicate's (see
@@ -37,19 +50,20 @@ pub struct Identity {
 pub struct Stored {
     pub session: Option<String>,
     pub tab: Option<String>,
-    pub seq: Option<String>,
 }
 
 /// Decides the identity. The page's session id wins; otherwise the stored one
 /// is resumed; otherwise one is generated. The stored tab id is kept unless
 /// another live page owns it (`taken`: this page is a duplicated tab). The
-/// sequence continues only within the same session and tab, so
-/// `(session, tab, seq)` never repeats.
+/// sequence goes on from the tab's count in that session (`count`, read
+/// from [`seq_key`]), also when the tab recorded another session in
+/// between; a new tab id starts at 0. So `(session, tab, seq)` never repeats.
 pub fn resume(
     page_session: Option<SessionId>,
     stored: Stored,
     taken: impl Fn(&str) -> bool,
     generate: impl Fn() -> String,
+    count: impl Fn(&str, &str) -> Option<String>,
 ) -> Identity {
     let stored_session = stored.session.and_then(|s| SessionId::parse(s).ok());
     let stored_tab = stored
@@ -60,16 +74,15 @@ pub fn resume(
     let session_id = page_session
         .or_else(|| stored_session.clone())
         .unwrap_or_else(gen_session);
-    let (tab_id, continues) = match stored_tab {
-        Some(t) => (t, stored_session.as_ref() == Some(&session_id)),
+    let (tab_id, kept) = match stored_tab {
+        Some(t) => (t, true),
         None => (
             TabId::parse(generate()).unwrap_or_else(|_| fallback_tab()),
             false,
         ),
     };
-    let next_seq = if continues {
-        stored
-            .seq
+    let next_seq = if kept {
+        count(session_id.as_str(), tab_id.as_str())
             .as_deref()
             .and_then(crate::text::parse_u64)
             .unwrap_or(0)
@@ -146,26 +159,31 @@ mod web {
         let stored = Stored {
             session: get(SESSION_KEY),
             tab: get(TAB_KEY),
-            seq: get(SEQ_KEY),
         };
-        let id = resume(page_session, stored, taken, generate);
+        // A count an earlier version kept under the single key.
+        if let (Some(session), Some(tab), Some(next)) = (&stored.session, &stored.tab, get(SEQ_KEY))
+        {
+            let key = seq_key(session, tab);
+            if get(&key).is_none() && set(&key, &next) {
+                remove(SEQ_KEY);
+            }
+        }
+        let id = resume(page_session, stored, taken, generate, |s, t| {
+            get(&seq_key(s, t))
+        });
         set(SESSION_KEY, id.session_id.as_str());
         set(TAB_KEY, id.tab_id.as_str());
-        store_seq(id.next_seq);
+        store_seq(id.session_id.as_str(), id.tab_id.as_str(), id.next_seq);
         id
     }
 
-    /// The tab's stored next sequence number, when the tab's stored ids are
-    /// still `session` and `tab` (another page of the tab may have started
-    /// another session since). Either way they are this page's again.
+    /// The tab's stored next sequence number in `session` (where the pages
+    /// shown since left it; other sessions' pages keep counts of their own).
+    /// The ids are this page's again.
     pub fn reclaim(session: &str, tab: &str) -> Option<u64> {
-        let same =
-            get(SESSION_KEY).as_deref() == Some(session) && get(TAB_KEY).as_deref() == Some(tab);
-        let next = if same {
-            get(SEQ_KEY).as_deref().and_then(crate::text::parse_u64)
-        } else {
-            None
-        };
+        let next = get(&seq_key(session, tab))
+            .as_deref()
+            .and_then(crate::text::parse_u64);
         set(SESSION_KEY, session);
         set(TAB_KEY, tab);
         next
@@ -177,8 +195,8 @@ mod web {
     /// `storage`) and per event only when events cannot be saved.
     /// False only when storing failed (quota): without `sessionStorage` a
     /// reload gets a new tab, so no number can be reused.
-    pub fn store_seq(next: u64) -> bool {
-        storage().is_none() || set(SEQ_KEY, &crate::text::int(next))
+    pub fn store_seq(session: &str, tab: &str, next: u64) -> bool {
+        storage().is_none() || set(&seq_key(session, tab), &crate::text::int(next))
     }
 }
 
@@ -196,14 +214,19 @@ mod tests {
         false
     }
 
+    /// No count kept for any session and tab.
+    fn none(_: &str, _: &str) -> Option<String> {
+        None
+    }
+
     #[test]
     fn a_duplicated_tab_keeps_the_session_but_takes_a_new_tab_and_restarts_at_zero() {
         let stored = Stored {
             session: Some("s1".into()),
             tab: Some("t1".into()),
-            seq: Some("42".into()),
         };
-        let id = resume(None, stored, |t| t == "t1", gen);
+        let count = |_: &str, _: &str| Some("42".to_string());
+        let id = resume(None, stored, |t| t == "t1", gen, count);
         assert_eq!(
             (id.session_id.as_str(), id.tab_id.as_str(), id.next_seq),
             ("s1", gen().as_str(), 0)
@@ -212,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_first_page_generates_session_and_tab_and_starts_at_zero() {
-        let id = resume(None, Stored::default(), free, gen);
+        let id = resume(None, Stored::default(), free, gen, none);
         assert_eq!(id.session_id.as_str(), gen());
         assert_eq!(id.tab_id.as_str(), gen());
         assert_eq!(id.next_seq, 0);
@@ -223,15 +246,21 @@ mod tests {
         let stored = Stored {
             session: Some("s1".into()),
             tab: Some("t1".into()),
-            seq: Some("42".into()),
         };
-        let id = resume(None, stored.clone(), free, gen);
+        let count = |s: &str, t: &str| (s, t).eq(&("s1", "t1")).then(|| "42".to_string());
+        let id = resume(None, stored.clone(), free, gen, count);
         assert_eq!(
             (id.session_id.as_str(), id.tab_id.as_str(), id.next_seq),
             ("s1", "t1", 42)
         );
         // The page naming the same session changes nothing.
-        let id = resume(Some(SessionId::parse("s1").unwrap()), stored, free, gen);
+        let id = resume(
+            Some(SessionId::parse("s1").unwrap()),
+            stored,
+            free,
+            gen,
+            count,
+        );
         assert_eq!(id.next_seq, 42);
     }
 
@@ -240,13 +269,43 @@ mod tests {
         let stored = Stored {
             session: Some("s1".into()),
             tab: Some("t1".into()),
-            seq: Some("42".into()),
         };
-        let id = resume(Some(SessionId::parse("s2").unwrap()), stored, free, gen);
+        let id = resume(
+            Some(SessionId::parse("s2").unwrap()),
+            stored,
+            free,
+            gen,
+            none,
+        );
         assert_eq!(
             (id.session_id.as_str(), id.tab_id.as_str(), id.next_seq),
             ("s2", "t1", 0)
         );
+    }
+
+    /// An agent's tab opens session s1, then s2, then s1 again: s1 goes on
+    /// from its own count (from 0 it would repeat seqs the collector holds,
+    /// and it refuses them as conflicts).
+    #[test]
+    fn a_session_the_tab_comes_back_to_goes_on_from_its_own_count() {
+        let stored = Stored {
+            session: Some("s2".into()),
+            tab: Some("t1".into()),
+        };
+        let counts = |s: &str, t: &str| match (s, t) {
+            ("s1", "t1") => Some("42".to_string()),
+            ("s2", "t1") => Some("5".to_string()),
+            _ => None,
+        };
+        let s1 = Some(SessionId::parse("s1").unwrap());
+        let id = resume(s1.clone(), stored.clone(), free, gen, counts);
+        assert_eq!((id.tab_id.as_str(), id.next_seq), ("t1", 42));
+        let id = resume(None, stored.clone(), free, gen, counts);
+        assert_eq!((id.session_id.as_str(), id.next_seq), ("s2", 5));
+        // A count of another tab id (a frame's, or the tab this one was
+        // duplicated from) is not this tab's.
+        let id = resume(s1, stored, |t| t == "t1", gen, counts);
+        assert_eq!((id.tab_id.as_str(), id.next_seq), (gen().as_str(), 0));
     }
 
     #[test]
@@ -254,9 +313,8 @@ mod tests {
         let stored = Stored {
             session: Some("bad id".into()),
             tab: Some("".into()),
-            seq: Some("x".into()),
         };
-        let id = resume(None, stored, free, gen);
+        let id = resume(None, stored, free, gen, none);
         assert_eq!(id.next_seq, 0);
         assert_eq!(id.tab_id.as_str(), gen());
     }

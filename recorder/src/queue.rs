@@ -93,26 +93,29 @@ pub struct Queue {
     limits: Limits,
 }
 
-/// Adds a gap record, merging with the last run when contiguous. The first
-/// `frozen` records are in flight: already sent as they are, so they are never
-/// changed (an ack forgets them whole; a seq merged into one after it left
-/// would never be reported).
+/// Adds a gap record in seq order, merged with the runs it touches (same
+/// reason, contiguous). The first `frozen` records are in flight: already
+/// sent as they are, so they are never changed (an ack forgets them whole; a
+/// seq merged into one after it left would never be reported).
 fn add_gap(gaps: &mut Vec<Gap>, frozen: usize, from: u64, to: u64, reason: GapReason) {
     let frozen = frozen.min(gaps.len());
-    if gaps.len() > frozen {
-        if let Some(last) = gaps.last_mut() {
-            if last.reason == reason && last.to + 1 == from {
-                last.to = to;
-                return;
-            }
-        }
-    }
-    // In seq order (a rejected batch can come after later drops); a loop, not
-    // core's sort, which is 2 KB of what pages download.
+    // In seq order (a rejected batch can come after later drops, and drops
+    // of a retried batch's events before records made meanwhile); a loop,
+    // not core's sort, which is 2 KB of what pages download.
     let at = gaps[frozen..]
         .iter()
         .position(|g| g.from > from)
         .map_or(gaps.len(), |i| frozen + i);
+    let before = at > frozen && gaps[at - 1].reason == reason && gaps[at - 1].to + 1 == from;
+    let after = at < gaps.len() && gaps[at].reason == reason && to + 1 == gaps[at].from;
+    if before {
+        gaps[at - 1].to = if after { gaps.remove(at).to } else { to };
+        return;
+    }
+    if after {
+        gaps[at].from = from;
+        return;
+    }
     gaps.insert(at, Gap { from, to, reason });
     if gaps.len() - frozen > MAX_GAPS_PER_BATCH {
         // Extremely fragmented losses: merge the two closest runs rather than
@@ -183,6 +186,9 @@ pub fn body_head(session_id: &str, tab_id: &str) -> String {
 const PER_EVENT_OVERHEAD: usize = 1;
 /// Bytes of a body besides its events, with room for a few gap records.
 const BODY_OVERHEAD: usize = 512;
+/// Most bytes one gap record takes in a body:
+/// `{"from":<20 digits>,"to":<20 digits>,"reason":"unencodable"},` is 79.
+const GAP_BYTES: usize = 80;
 
 impl Queue {
     /// A queue for `session_id`/`tab_id` whose next event gets `next_seq`.
@@ -319,7 +325,11 @@ impl Queue {
         if waiting >= self.limits.max_events || self.unsent_bytes() >= self.limits.max_batch_bytes {
             return Some(0.0);
         }
-        let oldest = self.oldest_unsent_at.unwrap_or(now);
+        // Recorded events set the time; what waits without one is what a
+        // refused or failed batch left (a gap record, a split's parts): due now.
+        let Some(oldest) = self.oldest_unsent_at else {
+            return Some(0.0);
+        };
         Some((oldest + f64::from(self.limits.flush_ms) - now).max(0.0))
     }
 
@@ -348,13 +358,16 @@ impl Queue {
             count += 1;
             bytes += size;
         }
+        // The collector takes at most so many records a batch; the rest go
+        // with the next (a retried batch's records, unfrozen, may be more).
+        let gaps = self.gaps.len().min(MAX_GAPS_PER_BATCH);
         let out = Outgoing {
-            body: body(&self.head, &self.events[..count], &self.gaps),
+            body: body(&self.head, &self.events[..count], &self.gaps[..gaps]),
             seqs: (count > 0).then(|| (self.events[0].seq, self.events[count - 1].seq)),
         };
         self.in_flight = Some(Flight {
             events: count,
-            gaps: self.gaps.len(),
+            gaps,
         });
         // What is left waited for this batch, not for time: a fresh interval.
         self.oldest_unsent_at = (self.events.len() > count).then_some(now);
@@ -400,29 +413,33 @@ impl Queue {
         self.in_flight = None;
     }
 
-    /// Appends every unacknowledged event (in flight too) to `out` as bodies of
-    /// at most `max_bytes`, for `keepalive` sends when the page goes away. The queue is
-    /// unchanged: what is acknowledged later is forgotten then, the rest is still
-    /// persisted for the next page.
+    /// Appends every unacknowledged event (in flight too) and gap record to
+    /// `out` as bodies of at most `max_bytes`, for `keepalive` sends when the
+    /// page goes away: the newest first, each as full as it may be (the newest
+    /// events go out whole when the room for all of them runs short), the
+    /// gap records (at most a batch's worth a body) with the first. The queue
+    /// is unchanged: what is acknowledged later is forgotten then, the rest is
+    /// still persisted for the next page.
     pub fn unload_bodies(&self, max_bytes: usize, out: &mut Vec<String>) {
-        let mut start = 0;
-        let mut gaps: &[Gap] = &self.gaps;
         let events = &self.events;
-        while start < events.len() || !gaps.is_empty() {
-            let mut end = start;
-            let mut bytes = BODY_OVERHEAD;
-            while end < events.len() {
-                let size = events[end].json.len() + PER_EVENT_OVERHEAD;
-                if end > start && (bytes + size > max_bytes || end - start >= MAX_EVENTS_PER_BATCH)
+        let mut gaps: &[Gap] = &self.gaps;
+        let mut end = events.len();
+        while end > 0 || !gaps.is_empty() {
+            let (now, later) = gaps.split_at(gaps.len().min(MAX_GAPS_PER_BATCH));
+            let mut bytes = BODY_OVERHEAD + now.len() * GAP_BYTES;
+            let mut start = end;
+            while start > 0 {
+                let size = events[start - 1].json.len() + PER_EVENT_OVERHEAD;
+                if start < end && (bytes + size > max_bytes || end - start >= MAX_EVENTS_PER_BATCH)
                 {
                     break;
                 }
                 bytes += size;
-                end += 1;
+                start -= 1;
             }
-            out.push(body(&self.head, &events[start..end], gaps));
-            gaps = &[];
-            start = end;
+            out.push(body(&self.head, &events[start..end], now));
+            gaps = later;
+            end = start;
         }
     }
 }
@@ -802,11 +819,179 @@ mod tests {
             let batch: Batch = serde_json::from_str(b).unwrap();
             seqs.extend(batch.events.iter().map(|e| e.seq));
         }
-        assert_eq!(
-            seqs,
-            (0..30).collect::<Vec<_>>(),
-            "in flight included, in order"
-        );
+        // Newest first, each body in order and as full as the limit lets it
+        // be: the newest body is a whole one, not what is left over.
+        let newest: Vec<u64> = serde_json::from_str::<Batch>(&bodies[0])
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(newest, (20..30).collect::<Vec<_>>());
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..30).collect::<Vec<_>>(), "in flight included");
         assert_eq!(q.len(), 30, "unchanged until acknowledged");
+    }
+
+    /// A long outage with a batch out that keeps failing: each drop while it
+    /// is out makes a record, and after a retry its records are waiting
+    /// again beside the newer ones. No body may carry more records than the
+    /// collector takes (it would refuse it, and the records with it), and in
+    /// the end every dropped seq is in exactly one record that went out.
+    #[test]
+    fn every_dropped_seq_is_reported_once_however_fragmented() {
+        let one = ev(1000).len();
+        let mut q = queue(Limits {
+            max_events: 50,
+            max_batch_bytes: 1 << 20,
+            flush_ms: 0,
+            max_queue_bytes: 120 * one,
+        });
+        let (mut dropped, mut reported) = (Vec::new(), Vec::new());
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100 {
+            push(&mut q, 0.0);
+        }
+        let mut some = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for _round in 0..40 {
+            let out = q.next_batch(0.0, true).unwrap();
+            assert!(parsed(&out).gaps.len() <= MAX_GAPS_PER_BATCH);
+            // A varying number of events while it is out, then it fails,
+            // and more while the retry waits (the failed batch's own events
+            // are the oldest then, and go first).
+            for _ in 0..some(90) {
+                let seq = q.next_seq();
+                dropped.extend(q.push(ev(seq), 0.0).1);
+            }
+            q.retry();
+            for _ in 0..some(60) {
+                let seq = q.next_seq();
+                dropped.extend(q.push(ev(seq), 0.0).1);
+            }
+        }
+        // The collector is back: everything goes out and is stored.
+        while let Some(out) = q.next_batch(0.0, true) {
+            let b = parsed(&out);
+            assert!(
+                b.gaps.len() <= MAX_GAPS_PER_BATCH,
+                "{} records",
+                b.gaps.len()
+            );
+            for g in &b.gaps {
+                reported.extend(g.from..=g.to);
+            }
+            q.ack();
+        }
+        assert!(dropped.len() > 200, "the bound dropped {}", dropped.len());
+        reported.sort_unstable();
+        let mut expected = dropped.clone();
+        expected.sort_unstable();
+        // Records never overlap, and they hold every dropped seq (merged
+        // runs of a fragmented loss may name seqs between as well).
+        let mut dedup = reported.clone();
+        dedup.dedup();
+        assert_eq!(dedup.len(), reported.len(), "a seq reported twice");
+        assert!(expected.iter().all(|s| reported.binary_search(s).is_ok()));
+    }
+
+    /// A record made for a seq before the last record's (a retried batch's
+    /// events dropped after newer losses) joins the runs it touches.
+    #[test]
+    fn gap_records_merge_with_the_runs_they_touch() {
+        let mut gaps = Vec::new();
+        add_gap(&mut gaps, 0, 10, 10, GapReason::QueueFull);
+        add_gap(&mut gaps, 0, 3, 3, GapReason::QueueFull);
+        add_gap(&mut gaps, 0, 4, 4, GapReason::QueueFull);
+        add_gap(&mut gaps, 0, 2, 2, GapReason::QueueFull);
+        add_gap(&mut gaps, 0, 6, 9, GapReason::QueueFull);
+        assert_eq!(
+            gaps.iter().map(|g| (g.from, g.to)).collect::<Vec<_>>(),
+            [(2, 4), (6, 10)]
+        );
+        add_gap(&mut gaps, 0, 5, 5, GapReason::QueueFull);
+        assert_eq!(
+            gaps.iter().map(|g| (g.from, g.to)).collect::<Vec<_>>(),
+            [(2, 10)]
+        );
+        // Another reason stays a record of its own; a record in flight is
+        // never changed.
+        add_gap(&mut gaps, 0, 11, 11, GapReason::Rejected);
+        add_gap(&mut gaps, 1, 12, 12, GapReason::Rejected);
+        add_gap(&mut gaps, 2, 1, 1, GapReason::QueueFull);
+        assert_eq!(
+            gaps.iter().map(|g| (g.from, g.to)).collect::<Vec<_>>(),
+            [(2, 10), (11, 12), (1, 1)]
+        );
+    }
+
+    /// A refused batch leaves its gap record (or a split's parts) waiting
+    /// with no recorded event to time them: they are due at once, not a
+    /// flush interval from every look.
+    #[test]
+    fn what_a_refusal_leaves_is_due_at_once() {
+        let mut q = queue(limits(10, 2_000));
+        push(&mut q, 0.0);
+        q.next_batch(5_000.0, true).unwrap();
+        assert_eq!(q.reject(), [0]);
+        assert_eq!(q.due_in(6_000.0), Some(0.0));
+        let b = parsed(&q.next_batch(6_000.0, false).unwrap());
+        assert_eq!((b.events.len(), b.gaps.len()), (0, 1));
+    }
+
+    /// A long outage leaves many gap records: each unload body carries at
+    /// most a batch's worth, counted in its size, the first with the newest
+    /// events.
+    #[test]
+    fn unload_bodies_count_their_gap_records() {
+        let mut q = queue(limits(2, 0));
+        for _ in 0..400 {
+            push(&mut q, 0.0);
+        }
+        // 100 lost runs far apart: 64 sent with a batch that is then
+        // retried, 36 more made while it was out.
+        let far = |i: u64| 1_000 + 1_000_000_000_000 * i;
+        for i in 0..64 {
+            add_gap(&mut q.gaps, 0, far(i), far(i) + 1, GapReason::Unencodable);
+        }
+        q.next_batch(0.0, true).unwrap();
+        for i in 64..100 {
+            let frozen = q.in_flight.unwrap().gaps;
+            add_gap(
+                &mut q.gaps,
+                frozen,
+                far(i),
+                far(i) + 1,
+                GapReason::Unencodable,
+            );
+        }
+        q.retry();
+        let gaps = q.gaps.len();
+        assert!(gaps > MAX_GAPS_PER_BATCH);
+        let max = BODY_OVERHEAD + 50 * (ev(10).len() + 1);
+        let mut bodies = Vec::new();
+        q.unload_bodies(max, &mut bodies);
+        let (mut seen_gaps, mut seqs) = (0, Vec::new());
+        for b in &bodies {
+            assert!(
+                b.len() <= max + MAX_GAPS_PER_BATCH * GAP_BYTES,
+                "{} > {max}",
+                b.len()
+            );
+            let batch: Batch = serde_json::from_str(b).unwrap();
+            assert!(batch.gaps.len() <= MAX_GAPS_PER_BATCH);
+            seen_gaps += batch.gaps.len();
+            seqs.extend(batch.events.iter().map(|e| e.seq));
+        }
+        assert_eq!(seen_gaps, gaps);
+        let first: Batch = serde_json::from_str(&bodies[0]).unwrap();
+        assert!(!first.gaps.is_empty() && first.events.last().unwrap().seq == 399);
+        assert!(bodies[0].len() <= max, "{} > {max}", bodies[0].len());
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..400).collect::<Vec<_>>());
     }
 }

@@ -188,7 +188,7 @@ impl Core {
         let saved = self.transport.borrow().mirrored();
         if !saved {
             // No saved key records this seq as taken: record it directly.
-            identity::store_seq(seq + 1);
+            identity::store_seq(self.session_id.as_str(), self.tab_id.as_str(), seq + 1);
         }
         if was_saved && !saved {
             // Last, once the transport is free and the seq recorded: the
@@ -262,7 +262,11 @@ impl Core {
         self.beat();
         let stored = identity::reclaim(self.session_id.as_str(), self.tab_id.as_str());
         transport::rejoin(self, stored, now);
-        identity::store_seq(self.transport.borrow().next_seq());
+        identity::store_seq(
+            self.session_id.as_str(),
+            self.tab_id.as_str(),
+            self.transport.borrow().next_seq(),
+        );
         observers.returned(self, self.actor_for(event));
         transport::pump(self, false);
         self.arm_flush();

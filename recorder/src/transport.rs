@@ -67,7 +67,7 @@ impl Stream {
         }
         let next = self.queue.next_seq();
         let recorded = if self.own {
-            crate::identity::store_seq(next)
+            crate::identity::store_seq(&self.session, &self.tab, next)
         } else {
             storage::save_next_seq(&self.session, &self.tab, next, js_sys::Date::now())
         };
@@ -245,7 +245,8 @@ pub fn restore(core: &Core, now: f64) {
     let dropped = t.own.queue.restore(mine.events, mine.gaps, now);
     t.own.forget(&dropped);
     if mine.next_seq.is_some() {
-        crate::identity::store_seq(t.own.queue.next_seq());
+        let next = t.own.queue.next_seq();
+        crate::identity::store_seq(&t.own.session, &t.own.tab, next);
         storage::clear_next_seq(&t.own.session, &t.own.tab);
     }
     t.adopt(found.orphans, now);
@@ -407,7 +408,9 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 t.stats.rejected += 1;
                 let mut msg = String::from("cotrail: the collector rejected a batch (HTTP ");
                 crate::text::push_int(&mut msg, u64::from(status.unwrap_or(0)));
-                msg.push_str("); events it refuses are reported lost, not retried");
+                msg.push_str(
+                    "); not retried: refused events are reported lost, refused gap records dropped",
+                );
                 warning = Some(msg);
             }
             Outcome::Retry { after_ms } => {
@@ -466,7 +469,7 @@ pub fn send_for_unload(core: &Core) {
             s.queue.unload_bodies(MAX_BEACON_BYTES, &mut adopted);
         }
         let (mut bodies, mut room) = (Vec::new(), MAX_BEACON_BYTES);
-        for body in own.into_iter().rev().chain(adopted) {
+        for body in own.into_iter().chain(adopted) {
             if body.len() <= room {
                 room -= body.len();
                 bodies.push(body);

@@ -37,6 +37,12 @@ fn local(key: &str) -> Option<String> {
         .unwrap()
 }
 
+/// The tab's next seq in its session, as kept in `sessionStorage`.
+fn counter() -> Option<String> {
+    let (s, t) = ids();
+    session(&format!("cotrail.seq|{s}|{t}"))
+}
+
 fn session(key: &str) -> Option<String> {
     web_sys::window()
         .unwrap()
@@ -432,7 +438,9 @@ async fn a_reloaded_tab_keeps_its_tab_id_and_continues_the_sequence() {
             (stat("acked") >= 1.0).then_some(())
         })
         .await;
-        assert_eq!(session("cotrail.seq").as_deref(), Some("43"), "{what}");
+        assert_eq!(counter().as_deref(), Some("43"), "{what}");
+        // Kept per session and tab; an earlier version's single key, moved.
+        assert_eq!(session("cotrail.seq"), None, "{what}");
         // This page now owns the tab.
         let live = local("cotrail|live|dup-tab").unwrap();
         assert!(!live.ends_with("|other-page"), "{what}: {live}");
@@ -441,6 +449,58 @@ async fn a_reloaded_tab_keeps_its_tab_id_and_continues_the_sequence() {
         let released = local("cotrail|live|dup-tab").unwrap_or_default();
         assert!(released.ends_with("|r"), "{what}: {released}");
     }
+    clear_storage();
+}
+
+/// An agent's tab records session A, opens session B, then A again (the
+/// page names its session): A goes on from its own count, so no seq the
+/// collector holds for A is sent again (it refuses those as conflicts, and
+/// the events would be lost).
+#[wasm_bindgen_test]
+async fn a_session_the_tab_comes_back_to_goes_on_from_its_own_count() {
+    clear_storage();
+    let visit = |session: &str, events: u64| {
+        cotrail_recorder::stop();
+        install_collector();
+        cotrail_recorder::start(config(&format!("sessionId: '{session}'"))).unwrap();
+        for n in 0..events {
+            custom("step", json!({ "n": n }));
+        }
+        cotrail_recorder::flush();
+    };
+    let seqs_of = |session: &str| -> Vec<u64> {
+        batches()
+            .into_iter()
+            .filter(|b| b["session_id"] == session)
+            .flat_map(|b| seqs(&b))
+            .collect()
+    };
+    visit("sess-a", 3);
+    wait_for("A's events", 3_000.0, || {
+        (seqs_of("sess-a").len() == 4).then_some(())
+    })
+    .await;
+    let (_, tab) = ids();
+    assert_eq!(
+        seqs_of("sess-a"),
+        [0, 1, 2, 3],
+        "the page view and three steps"
+    );
+    visit("sess-b", 1);
+    wait_for("B's events", 3_000.0, || {
+        (seqs_of("sess-b").len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(ids().1, tab, "the same tab");
+    assert_eq!(seqs_of("sess-b"), [0, 1]);
+    visit("sess-a", 1);
+    wait_for("A's again", 3_000.0, || {
+        (seqs_of("sess-a").len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(ids().1, tab);
+    assert_eq!(seqs_of("sess-a"), [4, 5], "A goes on after its 0..=3");
+    end();
     clear_storage();
 }
 
@@ -464,13 +524,13 @@ fn saved_event(session: &str, tab: &str, seq: u64) {
 async fn events_are_not_counted_in_session_storage_one_by_one() {
     begin("");
     let (s, t) = ids();
-    let before = session("cotrail.seq");
+    let before = counter();
     eval("window.__status = 503;");
     for n in 0..5 {
         custom("step", json!({ "n": n }));
     }
     // Each event's key records its seq; the counter moves only when keys go.
-    assert_eq!(session("cotrail.seq"), before);
+    assert_eq!(counter(), before);
     assert!(local(&format!("cotrail|e|{s}|{t}|5")).is_some());
     eval("window.__status = 200;");
     cotrail_recorder::flush();
@@ -478,7 +538,7 @@ async fn events_are_not_counted_in_session_storage_one_by_one() {
         (stat("acked") >= 6.0).then_some(())
     })
     .await;
-    assert_eq!(session("cotrail.seq").as_deref(), Some("6"));
+    assert_eq!(counter().as_deref(), Some("6"));
     end();
     clear_storage();
 }
@@ -527,7 +587,7 @@ async fn a_tab_whose_queue_another_page_delivered_continues_after_it() {
         "no seq the adopter delivered is reused: {b}"
     );
     assert_eq!(local("cotrail|n|gone-sess|gone-tab"), None);
-    assert_eq!(session("cotrail.seq").as_deref(), Some("7"));
+    assert_eq!(counter().as_deref(), Some("7"));
     end();
     clear_storage();
 }
@@ -936,7 +996,7 @@ async fn record_custom_misuse_warns_and_records_nothing() {
     begin("");
     for (what, kind, value) in bad_calls() {
         let before = warnings().len();
-        let seq_before = session("cotrail.seq");
+        let seq_before = counter();
         cotrail_recorder::record_custom(kind, value, None);
         let w = warnings();
         assert_eq!(
@@ -945,11 +1005,7 @@ async fn record_custom_misuse_warns_and_records_nothing() {
             "{what}: one warning expected, got {w:?}"
         );
         assert!(w[before].contains("recordCustom"), "{what}: {}", w[before]);
-        assert_eq!(
-            session("cotrail.seq"),
-            seq_before,
-            "{what}: a seq was taken"
-        );
+        assert_eq!(counter(), seq_before, "{what}: a seq was taken");
     }
     assert!(
         stored().iter().all(|(_, e)| e["type"] != "CUSTOM_EVENT"),
