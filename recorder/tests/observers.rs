@@ -627,7 +627,65 @@ async fn hash_changes_and_back_forward_are_recorded() {
     eval(&format!("history.replaceState(null, '', {orig:?});"));
 }
 
-/// A modal or a wizard step pushed without changing the URL, then Back: the
+/// Back and forward in a single-page app: the app sets the title in its own
+/// `popstate` handler, which runs after the recorder's; the PAGE-CHANGE
+/// carries the title of the page the person went back to, not the one left.
+#[wasm_bindgen_test]
+async fn back_and_forward_carry_the_title_the_app_sets_for_them() {
+    let orig = original_url();
+    let orig_title = eval_str("return document.title");
+    begin("");
+    eval(
+        "window.__titles = function () { \
+           document.title = location.pathname === '/cotrail-t1' ? 'Products' : 'Cart'; }; \
+         window.addEventListener('popstate', window.__titles); \
+         document.title = 'Products'; history.pushState({}, '', '/cotrail-t1');",
+    );
+    let titled = || {
+        events_of("PAGE-CHANGE")
+            .iter()
+            .map(|e| {
+                (
+                    e["data"]["nav"].as_str().unwrap().to_owned(),
+                    e["data"]["title"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    // One navigation a task: the title is read after the task (two pushes
+    // in one task both get the title the page ends it with).
+    wait_for("the first push", 3_000.0, || {
+        (titled().len() == 2).then_some(())
+    })
+    .await;
+    eval("document.title = 'Cart'; history.pushState({}, '', '/cotrail-t2');");
+    wait_for("the second push", 3_000.0, || {
+        (titled().len() == 3).then_some(())
+    })
+    .await;
+    eval("history.back();");
+    let changes = wait_for("the back", 3_000.0, || {
+        let c = titled();
+        (c.len() == 4).then_some(c)
+    })
+    .await;
+    assert_eq!(
+        changes[1..],
+        [
+            ("push".to_owned(), "Products".to_owned()),
+            ("push".to_owned(), "Cart".to_owned()),
+            ("pop".to_owned(), "Products".to_owned()),
+        ],
+        "{changes:?}"
+    );
+    end();
+    eval("window.removeEventListener('popstate', window.__titles);");
+    eval(&format!(
+        "document.title = {orig_title:?}; history.replaceState(null, '', {orig:?});"
+    ));
+}
+
+/// A modal or a wizard step pushed without changing the URL, then Back: the/// A modal or a wizard step pushed without changing the URL, then Back: the
 /// back is recorded although the URL is the same (the browser tells the
 /// history entries apart).
 #[wasm_bindgen_test]

@@ -98,10 +98,21 @@ struct State {
     /// start (Navigation API, where the browser has it), the oldest dropped past
     /// [`MAX_SEEN_ENTRIES`].
     seen: Vec<String>,
-    /// History calls waiting for the page to set its new title (with
-    /// `history.length` right after the call).
-    pending: Vec<(String, Navigation, Actor, f64)>,
+    /// Navigations waiting for the page to set its new title (a single-page
+    /// app sets it after its history call, or in its own `popstate`
+    /// handler, which runs after the recorder's).
+    pending: Vec<Pending>,
     title_timer: Option<Timer>,
+}
+
+/// A navigation as it was when it happened: URL, kind, who, `history.length`
+/// and the history entry (Navigation API); only the title is read later.
+struct Pending {
+    url: String,
+    nav: Navigation,
+    actor: Actor,
+    len: f64,
+    entry: Option<String>,
 }
 
 pub struct PageObserver {
@@ -208,16 +219,14 @@ fn history_len() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn record(
-    core: &Rc<Core>,
-    state: &RefCell<State>,
-    url: String,
-    nav: Navigation,
-    actor: Actor,
-    len: f64,
-) {
-    let mut nav = nav;
-    let entry = entry_id();
+fn record(core: &Rc<Core>, state: &RefCell<State>, p: Pending) {
+    let Pending {
+        url,
+        mut nav,
+        actor,
+        len,
+        entry,
+    } = p;
     {
         let mut s = state.borrow_mut();
         // Back or forward to another entry with the same URL (a modal or a
@@ -256,26 +265,36 @@ fn record(
     );
 }
 
-/// Records the history calls waiting for their title, in call order.
+/// Records the navigations waiting for their title, in the order they
+/// happened; each one's history entry is seen from then on.
 fn record_pending(core: &Rc<Core>, state: &RefCell<State>) {
     let pending = {
         let mut s = state.borrow_mut();
         s.title_timer.take();
         core::mem::take(&mut s.pending)
     };
-    for (url, nav, actor, len) in pending {
-        record(core, state, url, nav, actor, len);
+    for p in pending {
+        let entry = p.entry.clone();
+        record(core, state, p);
+        if let Some(id) = entry {
+            remember_entry(state, id);
+        }
     }
 }
 
-/// Called by the patched history methods: the URL is read now, the title a
-/// moment later, once a single-page app has had the chance to set it.
-fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation) {
-    let url = current_url(core);
-    see_entry(state);
+/// A navigation now: the URL, kind, actor and history entry are read now,
+/// the title a moment later, once a single-page app has had the chance to
+/// set it (after its history call, or in its own `popstate` handler).
+fn navigated(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation, actor: Actor) {
+    let p = Pending {
+        url: current_url(core),
+        nav,
+        actor,
+        len: history_len(),
+        entry: entry_id(),
+    };
     let mut s = state.borrow_mut();
-    s.pending
-        .push((url, nav, core.current_actor(), history_len()));
+    s.pending.push(p);
     if s.title_timer.is_none() {
         let (weak_core, weak_state) = (Rc::downgrade(core), Rc::downgrade(state));
         s.title_timer = Some(Timer::once(0, move || {
@@ -287,7 +306,7 @@ fn history_changed(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation)
 }
 
 impl PageObserver {
-    /// Records the history calls still waiting for their title.
+    /// Records the navigations still waiting for their title.
     pub fn flush(&self, core: &Rc<Core>) {
         record_pending(core, &self.state);
     }
@@ -298,13 +317,17 @@ impl PageObserver {
     pub fn returned(&self, core: &Rc<Core>, actor: Actor) {
         record_pending(core, &self.state);
         self.state.borrow_mut().last_url = None;
+        // The document is back as it was left: its title is already its own.
         record(
             core,
             &self.state,
-            current_url(core),
-            Navigation::Pop,
-            actor,
-            history_len(),
+            Pending {
+                url: current_url(core),
+                nav: Navigation::Pop,
+                actor,
+                len: history_len(),
+                entry: entry_id(),
+            },
         );
     }
 
@@ -320,27 +343,21 @@ impl PageObserver {
         record(
             core,
             &state,
-            current_url(core),
-            Navigation::Load,
-            core.current_actor(),
-            history_len(),
+            Pending {
+                url: current_url(core),
+                nav: Navigation::Load,
+                actor: core.current_actor(),
+                len: history_len(),
+                entry: entry_id(),
+            },
         );
         see_entries(&state);
         let on = |kind, nav| {
             let (core, state) = (core.clone(), state.clone());
             Listener::new(window, kind, move |event| {
-                // History calls made before this navigation come first, or the
-                // trail's order and the duplicate filter's last URL go wrong.
-                record_pending(&core, &state);
-                record(
-                    &core,
-                    &state,
-                    current_url(&core),
-                    nav,
-                    core.actor_after(event),
-                    history_len(),
-                );
-                see_entry(&state);
+                // After the history calls made before it (the trail's order
+                // and the duplicate filter's last URL follow the navigations').
+                navigated(&core, &state, nav, core.actor_after(event));
             })
         };
         let listeners = vec![
@@ -420,7 +437,8 @@ impl HistoryPatch {
                     orig.call3(&hist, &data, &unused, &url)
                 }?;
                 if let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) {
-                    history_changed(&core, &state, nav);
+                    see_entry(&state);
+                    navigated(&core, &state, nav, core.current_actor());
                 }
                 Ok(result)
             });
