@@ -29,11 +29,14 @@ use crate::routes::ingest::{now_ms, request_origin};
 use crate::store::Store;
 use crate::tenants::Principal;
 
-/// Repeated views or checks of a trail by its user within this time are one entry.
+/// Repeated views or checks of a trail by its user from one client within
+/// this time are one entry.
 pub const COALESCE_WINDOW: Duration = Duration::from_secs(60);
 
-/// (tenant, user, what was accessed: a session id or a list query, action).
-type AccessKey = (TenantId, UserId, String, AccessAction);
+/// (tenant, user, what was accessed: a session id or a list query, action,
+/// the client: IP and User-Agent). A second device reading the same trail
+/// with the same token is an access of its own.
+type AccessKey = (TenantId, UserId, String, AccessAction, String);
 
 /// Accesses the coalescing window remembers at most: beyond, an access is
 /// recorded every time rather than the map growing without bound.
@@ -171,7 +174,12 @@ async fn record(
     let recent = req
         .app_data::<web::Data<RecentAccess>>()
         .filter(|_| coalesce);
-    let key = (who.tenant.clone(), who.user.clone(), what, action);
+    let client = format!(
+        "{}\0{}",
+        entry.origin.ip.as_deref().unwrap_or(""),
+        entry.origin.user_agent.as_deref().unwrap_or("")
+    );
+    let key = (who.tenant.clone(), who.user.clone(), what, action, client);
     let now = Instant::now();
     // Reserved before the append: concurrent requests (a review screen reads
     // a trail through several at once) must not all find the window empty.
@@ -227,6 +235,7 @@ mod tests {
             UserId::parse("ana").unwrap(),
             "sess-9".into(),
             AccessAction::Viewed,
+            "203.0.113.9\0Firefox".into(),
         )
     }
 

@@ -547,6 +547,17 @@ async fn repeated_views_and_checks_of_a_trail_are_one_entry_but_every_export_cou
         .get_as(Some(ADMIN_TOKEN), "/api/v1/sessions/sess-c/events")
         .await;
     assert_eq!(res.status(), 200);
+    // The same user from another client (a script, a second device) is
+    // another access, whose origin the log must show.
+    let res = app
+        .client
+        .get(format!("{}/api/v1/sessions/sess-c/events", app.base))
+        .bearer_auth(AGENT_TOKEN)
+        .header("user-agent", "curl/8.5.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     // Every export is a release of the data: each one counts.
     for _ in 0..2 {
         let res = app
@@ -573,12 +584,18 @@ async fn repeated_views_and_checks_of_a_trail_are_one_entry_but_every_export_cou
             ("ana", "session.exported"),
             ("ana", "session.verified"),
             ("ana", "session.viewed"),
+            ("ana", "session.viewed"),
             ("root", "session.viewed"),
         ]
         .map(|(u, a)| (u.to_owned(), a.to_owned())),
         "{:?}",
         log.records
     );
+    assert!(log
+        .records
+        .iter()
+        .any(|r| r.action.as_deref() == Some("session.viewed")
+            && r.origin.user_agent.as_deref() == Some("curl/8.5.0")));
     app.stop().await;
 }
 
