@@ -976,6 +976,119 @@ async fn the_sessions_list_keeps_its_page_in_the_url() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a keyboard user and a reader who leaves a screen open meet: typing a
+/// search makes one history entry, the list's refresh keeps the focused
+/// link focused, a trail's live badge ends once the session goes quiet, the
+/// header names the user, and signing out is a notice, not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_app_keeps_its_place_and_says_what_is_so() -> anyhow::Result<()> {
+    let collector = Collector::spawn().await;
+    let base = collector.base.clone();
+    for i in 0..3i64 {
+        post_batch(
+            &collector,
+            &json!({"v": 1, "session_id": format!("sess-k{i}"), "tab_id": "t1", "events": [
+                {"seq": 0, "ts": 1_763_800_000_000i64 + i, "mono": 0, "actor": {"kind": "customer"},
+                 "type": "CLICK", "data": {"target": element("buy")}}]}),
+        )
+        .await;
+    }
+    let b = Browser::start().await?;
+    sign_in_with_demo_button(&b, &base, "agent").await?;
+    assert_eq!(
+        text_of(&b, "#who-role").await?,
+        "Signed in as agent-demo (agent)"
+    );
+    b.wait_for_js(
+        "the list",
+        "return document.querySelectorAll('#sessions tbody tr[data-session-id]').length === 3",
+    )
+    .await?;
+
+    // Typed one key at a time, slower than the search waits for: one entry.
+    let before: i64 = b.eval("return history.length").await?;
+    let q = b.driver.find(By::Id("sessions-q")).await?;
+    for key in "sess-k1".chars() {
+        q.send_keys(key.to_string()).await?;
+        tokio::time::sleep(Duration::from_millis(650)).await;
+    }
+    b.wait_for_js(
+        "the search",
+        "return location.hash === '#/?q=sess-k1'          && document.querySelectorAll('#sessions tbody tr[data-session-id]').length === 1",
+    )
+    .await?;
+    let after: i64 = b.eval("return history.length").await?;
+    assert!(
+        after - before <= 1,
+        "{} history entries for one search",
+        after - before
+    );
+    b.driver.back().await?;
+    b.wait_for_js(
+        "back to the whole list",
+        "return location.hash === '#/' || location.hash === ''",
+    )
+    .await?;
+
+    // The list refreshes every 10 s: the focused link keeps the focus.
+    b.wait_for_js(
+        "the whole list again",
+        "return document.querySelectorAll('#sessions tbody tr[data-session-id]').length === 3",
+    )
+    .await?;
+    b.eval::<Value>(
+        "window.__status = document.getElementById('sessions-status').textContent;          document.querySelector('#sessions tbody tr[data-session-id=\"sess-k1\"] a').focus(); return null",
+    )
+    .await?;
+    b.wait_for_js_within(
+        "a refresh",
+        "return document.getElementById('sessions-status').textContent !== window.__status",
+        Duration::from_secs(25),
+    )
+    .await?;
+    let focused: String = b
+        .eval("return document.activeElement.closest('tr') ? document.activeElement.closest('tr').dataset.sessionId : document.activeElement.tagName")
+        .await?;
+    assert_eq!(focused, "sess-k1");
+
+    // A trail opened while live says so, and stops saying so once 30 s
+    // pass without an event.
+    post_batch(
+        &collector,
+        &json!({"v": 1, "session_id": "sess-k2", "tab_id": "t1", "events": [
+            {"seq": 1, "ts": 1_763_800_001_000i64, "mono": 1, "actor": {"kind": "customer"},
+             "type": "CLICK", "data": {"target": element("buy")}}]}),
+    )
+    .await;
+    b.driver
+        .goto(format!("{base}/review/#/sessions/sess-k2"))
+        .await?;
+    wait_for_trail(&b, "the trail").await?;
+    let live = text_of(&b, "#trail-live").await?;
+    b.wait_for_js_within(
+        "the live badge to end",
+        "return document.getElementById('trail-live').textContent.startsWith('last event')",
+        Duration::from_secs(40),
+    )
+    .await?;
+    assert!(live.contains("live"), "{live}");
+
+    // Signing out is a notice.
+    click(&b, "sign-out").await?;
+    b.wait_for_js(
+        "signed out",
+        "return !document.getElementById('signin-message').hidden",
+    )
+    .await?;
+    let role: String = b
+        .eval("return document.getElementById('signin-message').getAttribute('role')")
+        .await?;
+    assert_eq!(role, "status");
+    assert_eq!(text_of(&b, "#signin-message").await?, "You are signed out.");
+    b.quit().await;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_activity_log_shows_a_posted_role_change_before_and_after() -> anyhow::Result<()> {
     let collector = Collector::spawn().await;

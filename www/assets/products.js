@@ -12,7 +12,7 @@ export const PRODUCTS = [
     blurb: "Cushioned merino hiking socks that stay warm when wet. Best bought in pairs.",
     description:
       "Knitted from 70% merino wool with a nylon core for strength, these socks have a cushioned sole, a seamless toe and a snug arch band so they stay put on long descents.",
-    specs: ["70% merino, 27% nylon, 3% elastane", "Sizes S (36–38) to XL (46–48)", "Machine washable at 30 °C"],
+    specs: ["70% merino, 27% nylon, 3% elastane", "Sizes S (36–38) to XL (45–47)", "Machine washable at 30 °C"],
   },
   {
     sku: "A-2",

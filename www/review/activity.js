@@ -3,7 +3,7 @@
 // When, Entity, Action, Actor, Origin, Change (before → after of the fields
 // that changed). Agents get a plain "admins only" notice.
 
-import { $, fromLocalInput, h, localMs, localS, muted, originEl, pill, plural, timeEl, toLocalInput, visible } from "./dom.js";
+import { $, FOLD_CHARS, foldText, fromLocalInput, h, localMs, localS, muted, originEl, pill, plural, timeEl, toLocalInput, visible } from "./dom.js";
 import { ApiError, api, auth } from "./api.js";
 import { Pager, clearError, hashFor, navigate, showError } from "./shell.js";
 
@@ -108,7 +108,13 @@ function valueText(v) {
 
 /** A value in a diff; long ones scroll inside their box, all of it readable. */
 function diffValue(v, cls) {
-  return h("code", { class: `dv ${cls}`, title: visible(valueText(v)) }, visible(valueText(v)));
+  return codeOrFold(valueText(v), `dv ${cls}`);
+}
+
+/** A value's text; long ones fold as in a trail: a preview, the whole on demand. */
+function codeOrFold(text, cls) {
+  if (text.length > FOLD_CHARS || text.includes("\n")) return foldText(text, cls);
+  return h("code", { class: cls, title: visible(text) }, visible(text));
 }
 
 /**
@@ -140,7 +146,7 @@ function dataEl(data) {
   if (!data || typeof data !== "object") return muted("—");
   const list = h("ul", { class: "data-fields" });
   for (const [k, v] of Object.entries(data)) {
-    list.append(h("li", {}, h("span", { class: "field" }, visible(k)), ": ", h("code", { class: "dv" }, visible(typeof v === "string" ? v : valueText(v)))));
+    list.append(h("li", {}, h("span", { class: "field" }, visible(k)), ": ", codeOrFold(typeof v === "string" ? v : valueText(v), "dv")));
   }
   return list.childNodes.length ? list : muted("—");
 }
@@ -246,7 +252,8 @@ function checkpointEl(after) {
 function changeCell(r) {
   if (r.source === "collector" && r.action === "sessions.checkpointed" && r.change && r.change.after) return checkpointEl(r.change.after);
   if (r.change && (r.change.before || r.change.after)) return changeEl(r.change);
-  if (r.data) return h("div", { class: "no-change" }, dataEl(r.data));
+  // A record that changed nothing: what it carries, said to be its data.
+  if (r.data) return h("div", { class: "no-change", title: "What the record carries (it changed nothing)" }, muted("Data"), dataEl(r.data));
   return muted("—");
 }
 

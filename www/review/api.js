@@ -9,6 +9,7 @@ export const API = "/api/v1";
 // key; `migrateToken()` moves it once and deletes the old copy.
 const TOKEN_KEY = "cotrail.review.token";
 const ROLE_KEY = "cotrail.review.role";
+const USER_KEY = "cotrail.review.user";
 
 export function migrateToken() {
   try {
@@ -38,14 +39,24 @@ export const auth = {
       return "";
     }
   },
-  set(token, role) {
+  /** The tenant user the token belongs to, as found out at sign-in. */
+  get user() {
+    try {
+      return sessionStorage.getItem(USER_KEY) || "";
+    } catch {
+      return "";
+    }
+  },
+  set(token, role, user = "") {
     sessionStorage.setItem(TOKEN_KEY, token);
     sessionStorage.setItem(ROLE_KEY, role);
+    sessionStorage.setItem(USER_KEY, user);
   },
   clear() {
     try {
       sessionStorage.removeItem(TOKEN_KEY);
       sessionStorage.removeItem(ROLE_KEY);
+      sessionStorage.removeItem(USER_KEY);
       localStorage.removeItem(TOKEN_KEY);
     } catch {
       // nothing stored
@@ -118,11 +129,14 @@ export async function api(path, params, { token = auth.token, signal, quiet401 =
   return res.json();
 }
 
-/** Finds out what a token may do (`agent` or `admin`); 401: not a token of this collector. */
+/**
+ * Finds out whose a token is and what it may do: `{role: "agent"|"admin",
+ * user}`; 401: not a token of this collector.
+ */
 export async function probeRole(token) {
   // `GET /me` answers who the token belongs to: 401 for an unknown token.
   const me = await api("/me", {}, { token, quiet401: true });
-  return me.role === "admin" ? "admin" : "agent";
+  return { role: me.role === "admin" ? "admin" : "agent", user: String(me.user || "") };
 }
 
 /** The demo tenant's tokens (only on loopback, only in demo mode), or null. */

@@ -49,7 +49,8 @@ function setView(name) {
   const signedIn = Boolean(auth.token);
   $("app-nav").hidden = !signedIn;
   $("who").hidden = !signedIn;
-  $("who-role").textContent = signedIn ? `Signed in as ${auth.role || "reader"}` : "";
+  const who = auth.user ? `${auth.user} (${auth.role || "reader"})` : auth.role || "reader";
+  $("who-role").textContent = signedIn ? `Signed in as ${who}` : "";
   $("nav-sessions").toggleAttribute("aria-current", name === "sessions" || name === "trail");
   $("nav-activity").toggleAttribute("aria-current", name === "activity");
   if (name === "sessions" || name === "trail") $("nav-sessions").setAttribute("aria-current", "page");
@@ -88,10 +89,14 @@ function stopAll() {
   current = null;
 }
 
-function signInMessage(text) {
+/** A message on the sign-in screen: an error, or a plain notice (`ok`). */
+function signInMessage(text, { ok = false } = {}) {
   const p = $("signin-message");
   p.textContent = text;
   p.hidden = !text;
+  p.classList.toggle("form-notice", ok);
+  // A notice is announced politely; an error at once.
+  p.setAttribute("role", ok ? "status" : "alert");
 }
 
 async function showSignIn() {
@@ -121,8 +126,8 @@ async function signIn(token) {
   signInMessage("");
   $("signin-submit").disabled = true;
   try {
-    const role = await probeRole(token);
-    auth.set(token, role);
+    const { role, user } = await probeRole(token);
+    auth.set(token, role, user);
     $("token-input").value = "";
     clearError();
     const to = afterSignIn && !afterSignIn.startsWith("#/signin") ? afterSignIn : "#/";
@@ -150,16 +155,16 @@ $("signin-form").addEventListener("submit", (e) => {
 $("demo-agent").addEventListener("click", () => signIn($("demo-box").dataset.agent || ""));
 $("demo-admin").addEventListener("click", () => signIn($("demo-box").dataset.admin || ""));
 
-function signOut(message = "") {
+function signOut(message = "", { ok = false } = {}) {
   auth.clear();
   stopAll();
   clearError();
   afterSignIn = "#/";
   if (location.hash !== "#/signin") history.replaceState(null, "", "#/signin");
-  showSignIn().then(() => signInMessage(message));
+  showSignIn().then(() => signInMessage(message, { ok }));
 }
 
-$("sign-out").addEventListener("click", () => signOut("You are signed out."));
+$("sign-out").addEventListener("click", () => signOut("You are signed out.", { ok: true }));
 
 setUnauthorizedHandler(() => {
   afterSignIn = location.hash || "#/";

@@ -132,7 +132,15 @@ async function load({ quiet = false } = {}) {
     const pager = state.pager;
     pager.next = page.next_cursor || null;
     const now = Date.now();
-    $("sessions").tBodies[0].replaceChildren(...list.map((s) => sessionRow(s, now)));
+    // A refresh must not take the keyboard's place away: the link that had
+    // focus gets it back in its new row.
+    const body = $("sessions").tBodies[0];
+    const focused = body.contains(document.activeElement) ? document.activeElement.closest("tr")?.dataset.sessionId : undefined;
+    body.replaceChildren(...list.map((s) => sessionRow(s, now)));
+    if (focused !== undefined) {
+      const again = [...body.rows].find((r) => r.dataset.sessionId === focused);
+      again?.querySelector("a")?.focus({ preventScroll: true });
+    }
     const empty = $("sessions-empty");
     empty.hidden = list.length > 0;
     if (!list.length) {
@@ -165,15 +173,23 @@ async function load({ quiet = false } = {}) {
   }
 }
 
-function applyFilters(change) {
+function applyFilters(change, { replace = false } = {}) {
   const params = { ...state.params, ...change };
-  navigate(hashFor("sessions", params));
+  navigate(hashFor("sessions", params), { replace });
 }
 
+// A search is taken once typing pauses; the searches a burst of typing
+// makes along the way replace each other in the history (Back goes to what
+// was shown before the typing, not to "suppor").
 let typing = null;
+let typedAt = 0;
 $("sessions-q").addEventListener("input", (e) => {
   clearTimeout(typing);
-  typing = setTimeout(() => applyFilters({ q: e.target.value.trim() }), 300);
+  typing = setTimeout(() => {
+    const replace = Date.now() - typedAt < 3_000;
+    typedAt = Date.now();
+    applyFilters({ q: e.target.value.trim() }, { replace });
+  }, 500);
 });
 $("sessions-filters").addEventListener("submit", (e) => {
   e.preventDefault();

@@ -31,10 +31,16 @@ export function setRouteHandler(f) {
   render = f;
 }
 
-/** Goes to `hash`; renders again when it is already the current one. */
-export function navigate(hash) {
+/**
+ * Goes to `hash`; renders again when it is already the current one. With
+ * `replace`, the current history entry becomes `hash` instead of a new one.
+ */
+export function navigate(hash, { replace = false } = {}) {
   if (location.hash === hash) render();
-  else location.hash = hash;
+  else if (replace) {
+    history.replaceState(null, "", hash);
+    render();
+  } else location.hash = hash;
 }
 
 /**

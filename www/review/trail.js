@@ -32,7 +32,7 @@ import {
 } from "./dom.js";
 import { api, auth, download, followLive } from "./api.js";
 import { Pager, clearError, hashFor, navigate, showError } from "./shell.js";
-import { isLive } from "./sessions.js";
+import { LIVE_WINDOW_MS, isLive } from "./sessions.js";
 import { Timeline } from "./timeline.js";
 
 const PAGE = 100;
@@ -46,7 +46,7 @@ const MAX_FILL_REQUESTS = 20;
 const TIMELINE_MAX = 200_000;
 
 const NAV_NAMES = { load: "page load", push: "pushState", replace: "replaceState", pop: "back / forward", hash: "hash change" };
-const MASK_NAMES = { password: "password", "credit-card": "card number", hidden: "hidden field", marked: "marked private", strict: "strict masking" };
+const MASK_NAMES = { password: "password", "credit-card": "card details", hidden: "hidden field", marked: "marked private", strict: "strict masking" };
 const GAP_REASONS = {
   queue_full: "the recorder's queue was full (the collector was unreachable too long), so it dropped them",
   rejected: "the collector refused them",
@@ -69,6 +69,7 @@ const t = {
   stopLive: null,
   timelineGen: 0,
   summaryTimer: null,
+  liveTimer: null,
   check: null, // the last integrity check's answer, and when it came
   gone: null, // { kind: "deleted" | "missing", status, tombstone, message } when the trail cannot be read
 };
@@ -140,6 +141,7 @@ export function hide() {
   t.id = null;
   clearInterval(t.summaryTimer);
   t.summaryTimer = null;
+  clearTimeout(t.liveTimer);
 }
 
 // ------------------------------------------------------------------ summary, gaps, integrity
@@ -160,6 +162,21 @@ async function loadSummary() {
   }
 }
 
+/**
+ * The live badge, until the session goes quiet: then "last event …", as the
+ * sessions list says (without following live, nothing re-reads the summary).
+ */
+function renderLive() {
+  clearTimeout(t.liveTimer);
+  const s = t.summary;
+  if (!s) return;
+  const live = isLive(s);
+  $("trail-live").replaceChildren(
+    live ? pill("live", "● live", "Events arrived in the last 30 seconds") : pill("neutral", `last event ${localS(s.last_seen)}`),
+  );
+  if (live) t.liveTimer = setTimeout(renderLive, Math.max(0, s.last_seen + LIVE_WINDOW_MS - Date.now()) + 100);
+}
+
 function renderSummary() {
   const s = t.summary;
   if (!s) return;
@@ -176,9 +193,7 @@ function renderSummary() {
     ...item("Origin", originEl(s.origin)),
     ...(s.lost_events ? item("Lost", h("span", { class: "lost" }, plural(s.lost_events, "event"))) : []),
   );
-  $("trail-live").replaceChildren(
-    isLive(s) ? pill("live", "● live", "Events arrived in the last 30 seconds") : pill("neutral", `last event ${localS(s.last_seen)}`),
-  );
+  renderLive();
   renderSinceCheck();
   // The status line's "of N" comes from the summary, which may arrive after
   // the first page is shown.
