@@ -507,8 +507,13 @@ fn audit_head(len: u64, head: &Hash) -> Vec<u8> {
 }
 
 /// Sessions one `sessions.checkpointed` entry names at most (an entry of
-/// 1,000 is about 110 KB).
-pub const CHECKPOINT_SESSIONS_PER_ENTRY: usize = 1000;
+/// 500 is about 55 KB).
+pub const CHECKPOINT_SESSIONS_PER_ENTRY: usize = 500;
+
+/// Sessions one checkpoint run of a tenant writes at most: a first
+/// checkpoint of a large store goes on in the runs after it, from where it
+/// stopped.
+pub const MAX_CHECKPOINT_SESSIONS: usize = 50_000;
 
 /// How far before the last checkpoint the next looks for sessions that
 /// stored records: a batch stamped before it read may have committed after.
@@ -2275,6 +2280,16 @@ impl Store {
     /// pins them all. Returns what it wrote and the log's length and head
     /// after it. Blocking; does not flush.
     pub fn checkpoint(&self, tenant: &TenantId, now: i64) -> anyhow::Result<Checkpoint> {
+        self.checkpoint_at_most(tenant, now, MAX_CHECKPOINT_SESSIONS)
+    }
+
+    /// [`Store::checkpoint`], writing at most `max` sessions.
+    fn checkpoint_at_most(
+        &self,
+        tenant: &TenantId,
+        now: i64,
+        max: usize,
+    ) -> anyhow::Result<Checkpoint> {
         let prefix = tenant_prefix(tenant);
         let since = self
             .checkpoints
@@ -2289,52 +2304,72 @@ impl Store {
         start.extend_from_slice(&ts_sortable(from).to_be_bytes());
         let mut end = tenant.as_str().as_bytes().to_vec();
         end.push(1);
+        let mut done = Checkpoint {
+            sessions: 0,
+            entries: 0,
+            log_length: 0,
+            log_head: String::new(),
+        };
+        // Where the next checkpoint starts: now, unless this one stopped
+        // at its bound (a first checkpoint of a large store), then the
+        // activity time it reached.
+        let (mut reached, mut stopped) = (now, false);
         let mut pins: Vec<(SessionId, u64, Hash)> = Vec::new();
-        for k in self.activity.range(start..end).keys() {
-            let k = k?;
-            let (_, session) =
-                parse_time_suffix(&k[prefix.len()..]).context("corrupt activity key")?;
-            let Some(v) = self.sessions.get(session_key(tenant, &session))? else {
-                continue;
-            };
-            let st: SessionState = serde_json::from_slice(&v)?;
-            let last = self.checkpoints.get(session_prefix(tenant, &session))?;
-            if st.chain_len == 0
-                || last.is_some_and(|l| l.get(..8) == Some(&st.chain_len.to_be_bytes()[..]))
-            {
-                continue;
+        let mut keys = self.activity.range(start..end).keys();
+        loop {
+            let next = keys.next().transpose()?;
+            if let Some(k) = &next {
+                let (at, session) =
+                    parse_time_suffix(&k[prefix.len()..]).context("corrupt activity key")?;
+                if done.sessions + pins.len() >= max {
+                    (reached, stopped) = (at, true);
+                } else {
+                    if let Some(v) = self.sessions.get(session_key(tenant, &session))? {
+                        let st: SessionState = serde_json::from_slice(&v)?;
+                        let last = self.checkpoints.get(session_prefix(tenant, &session))?;
+                        let same = last
+                            .is_some_and(|l| l.get(..8) == Some(&st.chain_len.to_be_bytes()[..]));
+                        if st.chain_len > 0 && !same {
+                            pins.push((session, st.chain_len, st.chain_head));
+                        }
+                    }
+                    if pins.len() < CHECKPOINT_SESSIONS_PER_ENTRY {
+                        continue;
+                    }
+                }
             }
-            pins.push((session, st.chain_len, st.chain_head));
+            // One entry (and its transaction) per chunk: a first checkpoint
+            // of a large store is many modest writes, not one huge one.
+            if !pins.is_empty() {
+                let entry = AuditEntry::checkpoint(
+                    pins.iter().map(|(s, l, h)| (s, *l, hex::encode(h))),
+                    now,
+                );
+                self.append_audit_entries(tenant, &[(entry, true)])?;
+                let mut batch = sled::Batch::default();
+                for (session, length, head) in &pins {
+                    let mut v = length.to_be_bytes().to_vec();
+                    v.extend_from_slice(head);
+                    batch.insert(session_prefix(tenant, session), v);
+                }
+                self.checkpoints.apply_batch(batch)?;
+                done.sessions += pins.len();
+                done.entries += 1;
+                pins.clear();
+            }
+            if next.is_none() || stopped {
+                break;
+            }
         }
-        let entries: Vec<(AuditEntry, bool)> = pins
-            .chunks(CHECKPOINT_SESSIONS_PER_ENTRY)
-            .map(|chunk| {
-                let pins = chunk.iter().map(|(s, l, h)| (s, *l, hex::encode(h)));
-                (AuditEntry::checkpoint(pins, now), true)
-            })
-            .collect();
-        if !entries.is_empty() {
-            self.append_audit_entries(tenant, &entries)?;
-        }
-        let mut batch = sled::Batch::default();
-        for (session, length, head) in &pins {
-            let mut v = length.to_be_bytes().to_vec();
-            v.extend_from_slice(head);
-            batch.insert(session_prefix(tenant, session), v);
-        }
-        batch.insert(prefix.clone(), &now.to_be_bytes());
-        self.checkpoints.apply_batch(batch)?;
+        self.checkpoints.insert(&prefix, &reached.to_be_bytes())?;
         let (length, head) = self
             .audit_heads
             .get(&prefix)?
             .and_then(|v| parse_audit_head(&v))
             .unwrap_or((0, chain::GENESIS));
-        Ok(Checkpoint {
-            sessions: pins.len(),
-            entries: entries.len(),
-            log_length: length,
-            log_head: hex::encode(head),
-        })
+        done.log_length = length;
+        done.log_head = hex::encode(head);
+        Ok(done)
     }
 
     /// Whether a session's chain still holds a checkpointed length and head
@@ -3265,6 +3300,20 @@ mod tests {
             c.log_head,
             store.verify_audit(&t, None).unwrap().head.unwrap()
         );
+        // A run writes at most so many; the next goes on where it stopped.
+        let (_d, big) = {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), 4).unwrap();
+            (dir, store)
+        };
+        for i in 0..7 {
+            put(&big, &format!("s{i}"), 1_000 + i, 0..1);
+        }
+        let runs: Vec<usize> = (0..4)
+            .map(|r| big.checkpoint_at_most(&t, 2_000 + r, 3).unwrap().sessions)
+            .collect();
+        assert_eq!(runs, [3, 3, 1, 0]);
+        assert!(big.verify_audit(&t, None).unwrap().valid);
         // Nothing new: nothing written. One session grew: it alone.
         assert_eq!(store.checkpoint(&t, 3_000).unwrap().entries, 0);
         put(&store, "a", 3_500, 4..6);

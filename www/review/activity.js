@@ -228,7 +228,7 @@ function actorEl(r) {
 
 /**
  * A checkpoint: each trail's chain length and head then, folded (one entry
- * names up to 1,000 trails).
+ * names up to 500 trails).
  */
 function checkpointEl(after) {
   const ids = Object.keys(after);
