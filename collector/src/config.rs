@@ -69,7 +69,7 @@ pub struct Settings {
     /// scan of the session index cheap while a session outlives its retention
     /// age by at most that long.
     pub retention_sweep_secs: u64,
-    /// Seconds between integrity checkpoints (at least 1): each writes the
+    /// Seconds between integrity checkpoints (0: none): each writes the
     /// chain length and head of every session that stored records since the
     /// last one into its tenant's activity log, and logs the log's length
     /// and head (the pin to keep outside the store).
@@ -168,6 +168,9 @@ impl Default for Settings {
         }
     }
 }
+
+/// Longest period of a background job (a year, in seconds).
+pub const MAX_PERIOD_SECS: u64 = 365 * 24 * 60 * 60;
 
 /// Command-line flags; each overrides the file and the environment.
 #[derive(Debug, Default, Parser, Serialize)]
@@ -298,10 +301,16 @@ impl Settings {
              recording too, at the first sweep; leave it unset to keep trails forever, or \
              give at least 1"
         );
-        anyhow::ensure!(
-            self.checkpoint_interval_secs > 0,
-            "invalid settings: checkpoint_interval_secs must be at least 1 (default 3600)"
-        );
+        // Beyond a year a period overflows the timer's arithmetic.
+        for (name, secs) in [
+            ("checkpoint_interval_secs", self.checkpoint_interval_secs),
+            ("retention_sweep_secs", self.retention_sweep_secs),
+        ] {
+            anyhow::ensure!(
+                secs <= MAX_PERIOD_SECS,
+                "invalid settings: {name} = {secs} is more than a year ({MAX_PERIOD_SECS} s)"
+            );
+        }
         anyhow::ensure!(
             self.body_read_timeout_ms > 0,
             "invalid settings: body_read_timeout_ms = 0 would answer every ingest 408; give \
@@ -320,6 +329,9 @@ impl Settings {
             cache_mb: 16,
             ingest_per_ip_per_second: 0,
             ingest_per_site_key_per_second: 0,
+            // Tests that count activity-log entries must not meet one a
+            // checkpoint wrote; those about checkpoints turn them on.
+            checkpoint_interval_secs: 0,
             ..Settings::default()
         }
     }
@@ -330,6 +342,26 @@ impl Settings {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_beyond_a_year_are_refused_and_no_checkpoints_is_allowed() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("COTRAIL_CHECKPOINT_INTERVAL_SECS", "0");
+            assert_eq!(
+                Settings::load(Cli::default())
+                    .unwrap()
+                    .checkpoint_interval_secs,
+                0
+            );
+            for name in ["CHECKPOINT_INTERVAL_SECS", "RETENTION_SWEEP_SECS"] {
+                jail.set_env(format!("COTRAIL_{name}"), (MAX_PERIOD_SECS + 1).to_string());
+                let err = Settings::load(Cli::default()).unwrap_err();
+                assert!(format!("{err:#}").contains("more than a year"), "{err:#}");
+                jail.set_env(format!("COTRAIL_{name}"), "60");
+            }
+            Ok(())
+        });
+    }
 
     #[test]
     fn flags_beat_the_environment_which_beats_the_file_which_beats_defaults() {

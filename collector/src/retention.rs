@@ -4,7 +4,9 @@
 //! checkpoint, which calls [`Store::checkpoint`] for every tenant every
 //! `checkpoint_interval_secs`. Each stops when asked, between runs.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -91,19 +93,29 @@ pub fn retention(store: Store, days: u32, every: Duration) -> Job {
 }
 
 /// Checkpoints every tenant's session chains into its activity log, every
-/// `every`, and logs each tenant's activity-log length and head after it:
-/// that line, kept by whatever collects the logs, is the pin outside the
-/// store (`GET /api/v1/audit/verify?length=&head=`) that vouches for every
-/// checkpointed trail.
+/// `every`, and logs each tenant's activity-log length and head when it
+/// moved since the last line (once per tenant after a start): that line,
+/// kept by whatever collects the logs, is the pin outside the store
+/// (`GET /api/v1/audit/verify?length=&head=`) that vouches for the log and
+/// every trail it checkpointed.
 pub fn checkpoint(store: Store, every: Duration) -> Job {
+    let logged: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
     Job::spawn(every, move || {
-        let store = store.clone();
+        let (store, logged) = (store.clone(), logged.clone());
         async move {
             let done = tokio::task::spawn_blocking(move || {
                 let now = now_ms();
                 let mut done = Vec::new();
                 for tenant in store.tenants()? {
-                    done.push((store.checkpoint(&tenant, now)?, tenant));
+                    // One tenant's failure does not hold back the others'.
+                    match store.checkpoint(&tenant, now) {
+                        Ok(c) => done.push((c, tenant)),
+                        Err(e) => tracing::error!(
+                            tenant = %tenant,
+                            error = format!("{e:#}"),
+                            "checkpoint failed"
+                        ),
+                    }
                 }
                 Ok::<_, anyhow::Error>((done, store))
             })
@@ -119,7 +131,12 @@ pub fn checkpoint(store: Store, every: Duration) -> Job {
                             return;
                         }
                     }
-                    for (c, tenant) in done.iter().filter(|(c, _)| c.entries > 0) {
+                    let mut logged = logged.lock().unwrap_or_else(|p| p.into_inner());
+                    for (c, tenant) in &done {
+                        if logged.get(tenant.as_str()) == Some(&c.log_length) {
+                            continue;
+                        }
+                        logged.insert(tenant.as_str().to_owned(), c.log_length);
                         tracing::info!(
                             tenant = %tenant,
                             sessions = c.sessions,

@@ -474,10 +474,13 @@ impl Application {
             "cotrail collector listening on http://{}:{port}/",
             settings.listen.ip()
         );
-        let mut jobs = vec![crate::retention::checkpoint(
-            store.clone(),
-            Duration::from_secs(settings.checkpoint_interval_secs),
-        )];
+        let mut jobs = Vec::new();
+        if settings.checkpoint_interval_secs > 0 {
+            jobs.push(crate::retention::checkpoint(
+                store.clone(),
+                Duration::from_secs(settings.checkpoint_interval_secs),
+            ));
+        }
         if let Some(days) = settings.retention_days {
             tracing::info!(days, "retention: deleting sessions inactive for longer");
             jobs.push(crate::retention::retention(

@@ -507,8 +507,8 @@ fn audit_head(len: u64, head: &Hash) -> Vec<u8> {
 }
 
 /// Sessions one `sessions.checkpointed` entry names at most (an entry of
-/// 500 is about 55 KB).
-pub const CHECKPOINT_SESSIONS_PER_ENTRY: usize = 500;
+/// 200 is at most about 34 KB, as a platform record may be).
+pub const CHECKPOINT_SESSIONS_PER_ENTRY: usize = 200;
 
 /// Sessions one checkpoint run of a tenant writes at most: a first
 /// checkpoint of a large store goes on in the runs after it, from where it
@@ -1448,11 +1448,8 @@ impl Store {
         // activity log last checkpointed for it? (A chain recomputed after an
         // edit, or cut short with its head set back, does not.)
         if let Some(pin) = self.checkpointed(tenant, session)? {
-            if let Some(reason) = self.pin_fault(tenant, session, pin)? {
-                return Ok(ChainVerification::broken(
-                    pin.length.min(state.chain_len).saturating_sub(1),
-                    reason,
-                ));
+            if let Some((pos, reason)) = self.pin_fault(tenant, session, pin)? {
+                return Ok(ChainVerification::broken(pos, reason));
             }
         }
         // A quiet session's indexes hold one entry per event, no more (one
@@ -2326,10 +2323,23 @@ impl Store {
                 } else {
                     if let Some(v) = self.sessions.get(session_key(tenant, &session))? {
                         let st: SessionState = serde_json::from_slice(&v)?;
-                        let last = self.checkpoints.get(session_prefix(tenant, &session))?;
-                        let same = last
-                            .is_some_and(|l| l.get(..8) == Some(&st.chain_len.to_be_bytes()[..]));
-                        if st.chain_len > 0 && !same {
+                        let last = self.checkpointed(tenant, &session)?;
+                        let same = last.is_some_and(|l| l.length == st.chain_len);
+                        // A chain that no longer holds its last checkpoint is
+                        // not checkpointed again: the new pin would vouch for
+                        // what replaced it.
+                        let moved = match last {
+                            Some(l) if !same => self.pin_fault(tenant, &session, l)?,
+                            _ => None,
+                        };
+                        if let Some((_, reason)) = &moved {
+                            tracing::error!(
+                                tenant = %tenant,
+                                session = %session,
+                                reason = %reason,
+                                "a trail no longer holds its last checkpoint; not checkpointed again (verify it)"
+                            );
+                        } else if st.chain_len > 0 && !same {
                             pins.push((session, st.chain_len, st.chain_head));
                         }
                     }
@@ -2373,71 +2383,88 @@ impl Store {
     }
 
     /// Whether a session's chain still holds a checkpointed length and head
-    /// (its link at `length - 1` has that hash), `Some(why not)` otherwise.
-    /// A deleted session holds it when its tombstone's chain was at least
-    /// that long. One read of the link: the rest of the chain is the
+    /// (its link at `length - 1` has that hash); otherwise the position in
+    /// the session's chain to report (the first link missing from a chain
+    /// cut short, else the pinned link) and why. A deleted session holds it
+    /// when its tombstone's chain was longer, or as long with that head. One
+    /// read of the link when it holds: the rest of the chain is the
     /// session's own verify's to check.
     fn pin_fault(
         &self,
         tenant: &TenantId,
         session: &SessionId,
         pin: chain::Pin,
-    ) -> anyhow::Result<Option<String>> {
-        let what = || {
-            format!(
-                "session {session} was checkpointed at {} records ending at {}",
-                pin.length,
-                hex::encode(pin.head)
-            )
-        };
-        if pin.length == 0 {
+    ) -> anyhow::Result<Option<(u64, String)>> {
+        let Some(last) = pin.length.checked_sub(1) else {
             return Ok(None);
-        }
-        let state = match self.sessions.get(session_key(tenant, session))? {
-            Some(v) => serde_json::from_slice::<SessionState>(&v)?,
-            None => {
-                return Ok(match self.tombstones.get(session_key(tenant, session))? {
-                    Some(t) => {
-                        let t: Tombstone = serde_json::from_slice(&t)?;
-                        (t.chain_length < pin.length).then(|| {
-                            format!(
-                                "{}, but its tombstone says it was deleted with {}",
-                                what(),
-                                t.chain_length
-                            )
-                        })
-                    }
-                    None => Some(format!("{}, and it is not in the store", what())),
-                });
-            }
         };
         let mut k = session_prefix(tenant, session);
-        k.extend_from_slice(&(pin.length - 1).to_be_bytes());
+        k.extend_from_slice(&last.to_be_bytes());
         let link = self.chain.get(k)?;
-        let holds = state.chain_len >= pin.length
-            && link
-                .as_deref()
-                .and_then(chain::decode_entry)
-                .is_some_and(|e| e.hash == pin.head);
-        Ok((!holds).then(|| {
-            format!(
-                "{}; its chain no longer holds them (cut short, or recomputed after an edit)",
-                what()
-            )
-        }))
+        let linked = link
+            .as_deref()
+            .and_then(chain::decode_entry)
+            .is_some_and(|e| e.hash == pin.head);
+        // Read after the link: a deletion under the read shows here. (A
+        // session whose summary is gone is not listed, however intact its
+        // records: not there for a reader.)
+        let state = self.sessions.get(session_key(tenant, session))?;
+        if linked && state.is_some() {
+            return Ok(None);
+        }
+        let what = format!(
+            "session {session} was checkpointed at {} records ending at {}",
+            pin.length,
+            hex::encode(pin.head)
+        );
+        if let Some(v) = state {
+            let state: SessionState = serde_json::from_slice(&v)?;
+            let pos = if state.chain_len < pin.length {
+                state.chain_len
+            } else {
+                last
+            };
+            return Ok(Some((
+                pos,
+                format!("{what}; its chain no longer holds them (cut short, or recomputed after an edit)"),
+            )));
+        }
+        Ok(match self.tombstones.get(session_key(tenant, session))? {
+            Some(t) => {
+                let t: Tombstone = serde_json::from_slice(&t)?;
+                let holds = t.chain_length > pin.length
+                    || (t.chain_length == pin.length && t.chain_head == hex::encode(pin.head));
+                (!holds).then(|| {
+                    (
+                        last,
+                        format!(
+                            "{what}, but its tombstone says it was deleted at {} records ending at {}",
+                            t.chain_length, t.chain_head
+                        ),
+                    )
+                })
+            }
+            None => Some((last, format!("{what}, and it is not in the store"))),
+        })
     }
 
-    /// The tenants that have sessions stored (one seek per tenant).
+    /// The tenants that have sessions or an activity log stored (one seek
+    /// per tenant), in id order.
     pub fn tenants(&self) -> anyhow::Result<Vec<TenantId>> {
-        let mut out = Vec::new();
-        let mut from = Vec::new();
-        while let Some(k) = self.sessions.range(from.clone()..).keys().next() {
-            let (tenant, _) = split_tenant(&k?)?;
-            // Past every key of this tenant: `tenant 0x01` sorts after `tenant 0x00 …`.
-            from = tenant.as_str().as_bytes().to_vec();
-            from.push(1);
-            out.push(tenant);
+        let mut out: Vec<TenantId> = Vec::new();
+        for tree in [&self.sessions, &self.audit_heads] {
+            let mut from = Vec::new();
+            while let Some(k) = tree.range(from.clone()..).keys().next() {
+                let (tenant, _) = split_tenant(&k?)?;
+                // Past every key of this tenant: `tenant 0x01` sorts after `tenant 0x00 …`.
+                from = tenant.as_str().as_bytes().to_vec();
+                from.push(1);
+                if !out.contains(&tenant) {
+                    out.push(tenant);
+                }
+            }
         }
+        out.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         Ok(out)
     }
 
@@ -2503,8 +2530,11 @@ impl Store {
             }
             if let (None, Some(record)) = (&moved, &record) {
                 for (session, pin) in checkpoint_pins(record) {
-                    if let Some(reason) = self.pin_fault(tenant, &session, pin)? {
-                        moved = Some(ChainVerification::broken(pos, reason));
+                    if let Some((_, reason)) = self.pin_fault(tenant, &session, pin)? {
+                        // The log holds; a trail it vouches for does not.
+                        let mut v = ChainVerification::broken(pos, reason);
+                        v.session_id = Some(session.to_string());
+                        moved = Some(v);
                         break;
                     }
                 }
@@ -3347,6 +3377,15 @@ mod tests {
         let v = store.verify(&t, &sid("a")).unwrap().unwrap();
         assert!(!v.valid && v.first_broken == Some(5), "{v:?}");
         assert!(v.reason.unwrap().contains("checkpointed at 6 records"));
+        // Grown since, it is not checkpointed again: a new pin would vouch
+        // for what replaced the trail.
+        put(&store, "a", 5_000, 6..7);
+        assert_eq!(store.checkpoint(&t, 6_000).unwrap().sessions, 0);
+        assert_eq!(
+            store.checkpointed(&t, &sid("a")).unwrap().unwrap().length,
+            6
+        );
+        assert!(!store.verify(&t, &sid("a")).unwrap().unwrap().valid);
         // Its last checkpoint removed too, the session's verify cannot tell,
         // but the log's check can: its entries are chained.
         wipe("a", false);
@@ -3355,6 +3394,11 @@ mod tests {
         assert!(store.verify(&t, &sid("a")).unwrap().unwrap().valid);
         let v = store.verify_audit(&t, None).unwrap();
         assert!(!v.valid && v.first_broken == Some(0), "{v:?}");
+        assert_eq!(
+            v.session_id.as_deref(),
+            Some("a"),
+            "the trail, not the log, broke"
+        );
         assert!(v
             .reason
             .unwrap()

@@ -160,11 +160,16 @@ mod web {
             session: get(SESSION_KEY),
             tab: get(TAB_KEY),
         };
-        // A count an earlier version kept under the single key.
-        if let (Some(session), Some(tab), Some(next)) = (&stored.session, &stored.tab, get(SEQ_KEY))
+        // A count an earlier version kept under the single key (a page of
+        // that version may still have counted on after a page of this one:
+        // the higher count stands).
+        if let (Some(session), Some(tab), Some(older)) =
+            (&stored.session, &stored.tab, get(SEQ_KEY))
         {
             let key = seq_key(session, tab);
-            if get(&key).is_none() && set(&key, &next) {
+            let count = |v: Option<&str>| v.and_then(crate::text::parse_u64);
+            let newer = get(&key);
+            if count(Some(&older)) <= count(newer.as_deref()) || set(&key, &older) {
                 remove(SEQ_KEY);
             }
         }

@@ -868,7 +868,17 @@ mod tests {
                 let seq = q.next_seq();
                 dropped.extend(q.push(ev(seq), 0.0).1);
             }
-            q.retry();
+            // Now and then it gets through (its records and events stored)
+            // while losses are fragmented, rather than failing again.
+            if some(4) == 0 {
+                let b = parsed(&out);
+                for g in &b.gaps {
+                    reported.extend(g.from..=g.to);
+                }
+                q.ack();
+            } else {
+                q.retry();
+            }
             for _ in 0..some(60) {
                 let seq = q.next_seq();
                 dropped.extend(q.push(ev(seq), 0.0).1);
@@ -977,11 +987,7 @@ mod tests {
         q.unload_bodies(max, &mut bodies);
         let (mut seen_gaps, mut seqs) = (0, Vec::new());
         for b in &bodies {
-            assert!(
-                b.len() <= max + MAX_GAPS_PER_BATCH * GAP_BYTES,
-                "{} > {max}",
-                b.len()
-            );
+            assert!(b.len() <= max, "{} > {max}", b.len());
             let batch: Batch = serde_json::from_str(b).unwrap();
             assert!(batch.gaps.len() <= MAX_GAPS_PER_BATCH);
             seen_gaps += batch.gaps.len();

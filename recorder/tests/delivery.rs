@@ -452,6 +452,34 @@ async fn a_reloaded_tab_keeps_its_tab_id_and_continues_the_sequence() {
     clear_storage();
 }
 
+/// A page of the version before per-session counts counted on under the
+/// single key after a page of this version had kept one: the higher count
+/// stands, so no seq is used twice.
+#[wasm_bindgen_test]
+async fn the_higher_of_an_older_and_a_newer_count_stands() {
+    seed_tab(None);
+    eval(
+        "sessionStorage.setItem('cotrail.seq', '50'); \
+         sessionStorage.setItem('cotrail.seq|dup-sess|dup-tab', '42');",
+    );
+    start_seeded();
+    let b = first_delivered().await;
+    assert_eq!(b["events"][0]["seq"], 50, "{b}");
+    assert_eq!(session("cotrail.seq"), None);
+    end();
+    // And the other way round: the newer count is higher.
+    seed_tab(None);
+    eval(
+        "sessionStorage.setItem('cotrail.seq', '7'); \
+         sessionStorage.setItem('cotrail.seq|dup-sess|dup-tab', '42');",
+    );
+    start_seeded();
+    let b = first_delivered().await;
+    assert_eq!(b["events"][0]["seq"], 42, "{b}");
+    end();
+    clear_storage();
+}
+
 /// An agent's tab records session A, opens session B, then A again (the
 /// page names its session): A goes on from its own count, so no seq the
 /// collector holds for A is sent again (it refuses those as conflicts, and

@@ -685,7 +685,7 @@ async fn back_and_forward_carry_the_title_the_app_sets_for_them() {
     ));
 }
 
-/// A modal or a wizard step pushed without changing the URL, then Back: the/// A modal or a wizard step pushed without changing the URL, then Back: the
+/// A modal or a wizard step pushed without changing the URL, then Back: the
 /// back is recorded although the URL is the same (the browser tells the
 /// history entries apart).
 #[wasm_bindgen_test]

@@ -184,6 +184,11 @@ pub struct ChainVerification {
     /// Why it does not check out (when invalid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The activity log's check only: the log checks out, but this session,
+    /// which a checkpoint entry of it names (at `first_broken`), no longer
+    /// holds what the entry says (its chain broke, not the log's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
 }
 
 impl ChainVerification {
@@ -194,6 +199,7 @@ impl ChainVerification {
             head: Some(head),
             first_broken: None,
             reason: None,
+            session_id: None,
         }
     }
 
@@ -204,6 +210,7 @@ impl ChainVerification {
             head: None,
             first_broken: Some(first_broken),
             reason: Some(reason),
+            session_id: None,
         }
     }
 }

@@ -1018,11 +1018,7 @@ async fn the_review_app_keeps_its_place_and_says_what_is_so() -> anyhow::Result<
     )
     .await?;
     let after: i64 = b.eval("return history.length").await?;
-    assert!(
-        after - before <= 1,
-        "{} history entries for one search",
-        after - before
-    );
+    assert_eq!(after - before, 1, "history entries for one burst of typing");
     b.driver.back().await?;
     b.wait_for_js(
         "back to the whole list",

@@ -233,20 +233,22 @@ function actorEl(r) {
 function checkpointEl(after) {
   const ids = Object.keys(after);
   const list = h("ul", { class: "diff checkpoint" });
-  for (const id of ids) {
-    const pin = after[id] || {};
-    list.append(
-      h(
-        "li",
-        { "data-field": id },
-        sessionLink(id),
-        ": ",
-        h("code", { class: "dv after", title: `chain head ${visible(String(pin.head || ""))}` }, `${Number(pin.length)} ${Number(pin.length) === 1 ? "record" : "records"} · head ${visible(String(pin.head || "").slice(0, 12))}…`),
-      ),
-    );
-  }
   const noun = ids.length === 1 ? "trail" : "trails";
-  return h("details", { class: "checkpoint" }, h("summary", {}, `Chain length and head of ${ids.length} ${noun}`), list);
+  const fold = h("details", { class: "checkpoint" }, h("summary", {}, `Chain length and head of ${ids.length} ${noun}`));
+  // Built when first opened: a page of checkpoints may name thousands of trails.
+  fold.addEventListener("toggle", () => {
+    if (!fold.open || list.isConnected) return;
+    for (const id of ids) {
+      const pin = after[id] || {};
+      const head = visible(String(pin.head || ""));
+      const n = Number(pin.length);
+      list.append(
+        h("li", { "data-field": id }, sessionLink(id), ": ", h("code", { class: "dv after", title: `chain head ${head}` }, `${n} ${n === 1 ? "record" : "records"} · head ${head.slice(0, 12)}…`)),
+      );
+    }
+    fold.append(list);
+  });
+  return fold;
 }
 
 function changeCell(r) {
@@ -363,7 +365,10 @@ $("activity-verify").addEventListener("click", async () => {
             `✔ Log verified at ${plural(v.length, "entry", "entries")}`,
             `The hash chain of the ${plural(v.length, "entry", "entries")} stored when checked (${at}) checks out. Head ${v.head}`,
           )
-        : pill("bad", `✖ Log broken at chain position ${v.first_broken}`, `${v.reason || "the chain does not check out"} (positions count entries in the order they were stored, from 0)`),
+        : v.session_id
+          ? // The log holds; a trail one of its checkpoints names does not.
+            pill("bad", `✖ Trail ${visible(v.session_id)} no longer holds its checkpoint`, `${v.reason || "the trail does not check out"} (the checkpoint is entry ${v.first_broken} of the log, counting from 0 in the order stored)`)
+          : pill("bad", `✖ Log broken at chain position ${v.first_broken}`, `${v.reason || "the chain does not check out"} (positions count entries in the order they were stored, from 0)`),
     );
     out.dataset.valid = v.valid ? "true" : "false";
   } catch (e) {

@@ -92,11 +92,12 @@ function stopAll() {
 /** A message on the sign-in screen: an error, or a plain notice (`ok`). */
 function signInMessage(text, { ok = false } = {}) {
   const p = $("signin-message");
+  // A notice is announced politely, an error at once: the role first, so
+  // the text arrives in the region it belongs to.
+  p.setAttribute("role", ok ? "status" : "alert");
+  p.classList.toggle("form-notice", ok);
   p.textContent = text;
   p.hidden = !text;
-  p.classList.toggle("form-notice", ok);
-  // A notice is announced politely; an error at once.
-  p.setAttribute("role", ok ? "status" : "alert");
 }
 
 async function showSignIn() {

@@ -60,6 +60,8 @@ export function hide() {
   state.generation += 1;
   clearInterval(state.timer);
   state.timer = null;
+  // A search still waiting for typing to pause must not bring the list back.
+  clearTimeout(typing);
 }
 
 function sessionRow(s, now) {
@@ -138,7 +140,8 @@ async function load({ quiet = false } = {}) {
     const focused = body.contains(document.activeElement) ? document.activeElement.closest("tr")?.dataset.sessionId : undefined;
     body.replaceChildren(...list.map((s) => sessionRow(s, now)));
     if (focused !== undefined) {
-      const again = [...body.rows].find((r) => r.dataset.sessionId === focused);
+      // Its row, or the first one when it left the page.
+      const again = [...body.rows].find((r) => r.dataset.sessionId === focused) || body.rows[0];
       again?.querySelector("a")?.focus({ preventScroll: true });
     }
     const empty = $("sessions-empty");
@@ -186,6 +189,7 @@ let typedAt = 0;
 $("sessions-q").addEventListener("input", (e) => {
   clearTimeout(typing);
   typing = setTimeout(() => {
+    if (!state.shown) return;
     const replace = Date.now() - typedAt < 3_000;
     typedAt = Date.now();
     applyFilters({ q: e.target.value.trim() }, { replace });

@@ -133,6 +133,9 @@ impl PinQuery {
         let bad = |m: &str| ApiError::bad_request("bad_pin", m.to_string());
         match (self.length, self.head.as_deref()) {
             (None, None) => Ok(None),
+            (Some(0), _) => Err(bad(
+                "a pin's length is at least 1 (an empty chain pins nothing)",
+            )),
             (Some(length), Some(head)) => {
                 let mut hash = [0u8; crate::chain::HASH_LEN];
                 hex::decode_to_slice(head, &mut hash)

@@ -346,6 +346,7 @@ async fn verify_checks_a_pin_kept_outside_the_store() {
             format!("length={length}&head={}", &head[..62]),
             "64 hex digits",
         ),
+        (format!("length=0&head={}", "00".repeat(32)), "at least 1"),
     ] {
         let res = app.get(&format!("/api/v1/sessions/s/verify?{query}")).await;
         let error = assert_error(res, 400, "bad_pin").await;

@@ -113,6 +113,9 @@ struct Pending {
     actor: Actor,
     len: f64,
     entry: Option<String>,
+    /// When it happened (the page's clock): its event's time, though
+    /// recorded after the task.
+    at: f64,
 }
 
 pub struct PageObserver {
@@ -226,6 +229,7 @@ fn record(core: &Rc<Core>, state: &RefCell<State>, p: Pending) {
         actor,
         len,
         entry,
+        at,
     } = p;
     {
         let mut s = state.borrow_mut();
@@ -259,9 +263,10 @@ fn record(core: &Rc<Core>, state: &RefCell<State>, p: Pending) {
         s.last_len = len;
     }
     let title = title(core);
-    core.record(
+    core.record_at(
         actor,
         EventData::PageChange(PageChangeData { url, title, nav }),
+        Some(at),
     );
 }
 
@@ -292,6 +297,7 @@ fn navigated(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation, actor
         actor,
         len: history_len(),
         entry: entry_id(),
+        at: core.now(),
     };
     let mut s = state.borrow_mut();
     s.pending.push(p);
@@ -327,6 +333,7 @@ impl PageObserver {
                 actor,
                 len: history_len(),
                 entry: entry_id(),
+                at: core.now(),
             },
         );
     }
@@ -349,6 +356,7 @@ impl PageObserver {
                 actor: core.current_actor(),
                 len: history_len(),
                 entry: entry_id(),
+                at: core.now(),
             },
         );
         see_entries(&state);
