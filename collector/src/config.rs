@@ -181,6 +181,12 @@ pub const MAX_PERIOD_SECS: u64 = 365 * 24 * 60 * 60;
     after_help = "Every setting can also come from the TOML file (--config) or a COTRAIL_<NAME> environment variable, e.g. COTRAIL_LISTEN, COTRAIL_DATA_DIR, COTRAIL_TENANTS_FILE, COTRAIL_CACHE_MB, COTRAIL_RETENTION_DAYS."
 )]
 pub struct Cli {
+    /// Check the store's integrity (every session and activity log) and
+    /// exit instead of serving: 0 all intact, 1 something broken, 2 the
+    /// store did not open (a collector running on it).
+    #[arg(long)]
+    #[serde(skip)]
+    pub check: bool,
     /// TOML file with settings (also `COTRAIL_CONFIG`).
     #[arg(long, env = "COTRAIL_CONFIG")]
     #[serde(skip)]

@@ -25,6 +25,7 @@
 //! - [`rate_limit`]: ingest limits per client IP and per site key.
 //! - [`chain`]: the integrity chain's hashing, entry encoding and verification
 //!   (pure, no I/O).
+//! - [`check`]: `collector --check`, the whole store's integrity, offline.
 //! - [`compact`]: an event's stored form (without what its key and batch
 //!   repeat) and back to its exact JSON (pure, no I/O).
 //! - [`gaps`]: which sequence numbers stored gap records already report lost,
@@ -37,6 +38,7 @@
 pub mod audit;
 pub mod auth;
 pub mod chain;
+pub mod check;
 pub mod compact;
 pub mod config;
 pub mod durability;

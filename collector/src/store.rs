@@ -2448,6 +2448,11 @@ impl Store {
         })
     }
 
+    /// Every stored session, of every tenant, in key order.
+    pub fn session_ids(&self) -> impl Iterator<Item = anyhow::Result<(TenantId, SessionId)>> + '_ {
+        self.sessions.iter().keys().map(|k| parse_session_key(&k?))
+    }
+
     /// The tenants that have sessions or an activity log stored (one seek
     /// per tenant), in id order.
     pub fn tenants(&self) -> anyhow::Result<Vec<TenantId>> {

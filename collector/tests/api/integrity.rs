@@ -375,3 +375,58 @@ async fn verify_checks_a_pin_kept_outside_the_store() {
     assert!(v.reason.unwrap().contains("first 3 records"));
     rebuilt.stop().await;
 }
+
+/// `collector --check` on a stopped collector's store: every session and
+/// activity log verified offline, problems named, the exit code saying so;
+/// a store still in use is not checked.
+#[tokio::test]
+async fn the_check_command_verifies_the_whole_store_offline() {
+    let app = TestApp::spawn().await;
+    let ev = |seq: u64| click(seq, 100 + seq as i64, &format!("b{seq}"));
+    for session in ["s", "s2"] {
+        let b = batch(session, "t", (0..4).map(ev).collect());
+        assert_eq!(app.post_batch(&b).await.status(), 200);
+    }
+    // A read: the tenant's activity log has an entry.
+    app.events("s", "").await;
+    let check = |dir: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_collector"))
+            .arg("--check")
+            .arg("--data-dir")
+            .arg(dir.join("store"))
+            .arg("--log-format")
+            .arg("json")
+            .output()
+            .expect("the collector binary runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let dir = app.data_dir.path().to_owned();
+    let (code, out) = check(&dir);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("is a collector running on it?"), "{out}");
+
+    let data = app.stop_keeping_data().await;
+    let (code, out) = check(data.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("checked 2 sessions and the activity logs of 1 tenant: all intact"),
+        "{out}"
+    );
+
+    {
+        let db = sled::open(TestApp::sled_dir(data.path())).unwrap();
+        let events = tree(&db, "events");
+        let v = events.get(ev_key(2)).unwrap().unwrap();
+        let edited = String::from_utf8(v.to_vec()).unwrap().replace("b2", "XX");
+        events.insert(ev_key(2), edited.as_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let (code, out) = check(data.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("BROKEN session acme/s at record 2: "), "{out}");
+    assert!(!out.contains("acme/s2"), "{out}");
+    assert!(out.contains(": 1 problem"), "{out}");
+}
