@@ -118,6 +118,35 @@ pub async fn record_access(
     record(store, who, req, action, session.to_string(), entry).await
 }
 
+/// Appends `who`'s export of a session: its format and the chain length and
+/// head it covers ([`AuditEntry::export`]). Every export is an entry.
+pub async fn record_export(
+    store: &Store,
+    who: &Principal,
+    req: &HttpRequest,
+    session: &SessionId,
+    format: &str,
+    chain: Option<(u64, String)>,
+) -> Result<(), ApiError> {
+    let entry = AuditEntry::export(
+        who.user.clone(),
+        session,
+        format,
+        chain,
+        request_origin(req),
+        now_ms(),
+    );
+    record(
+        store,
+        who,
+        req,
+        AccessAction::Exported,
+        session.to_string(),
+        entry,
+    )
+    .await
+}
+
 /// Appends `who`'s deletion of a session, with what its tombstone says was
 /// deleted ([`AuditEntry::deletion`]).
 pub async fn record_deletion(

@@ -691,6 +691,32 @@ impl AuditEntry {
         entry
     }
 
+    /// The collector's record of `user`'s export of a session: the format and
+    /// the chain length and head the export covers (its last line names
+    /// them too) as the change's `after`, so the chained activity log pins
+    /// what was handed out.
+    pub fn export(
+        user: UserId,
+        session: &SessionId,
+        format: &str,
+        chain: Option<(u64, String)>,
+        origin: Origin,
+        now: i64,
+    ) -> Self {
+        let mut entry = AuditEntry::access(user, AccessAction::Exported, session, origin, now);
+        let mut after = Map::new();
+        after.insert("format".into(), format.into());
+        if let Some((length, head)) = chain {
+            after.insert("chain_length".into(), length.into());
+            after.insert("chain_head".into(), head.into());
+        }
+        entry.change = Some(Change {
+            before: None,
+            after: Some(after),
+        });
+        entry
+    }
+
     /// The collector's checkpoint of session chains (user `collector`): the
     /// entity is `trails`, its id how many; the change's `after` maps each
     /// session id to `{"length", "head"}`, its chain then.

@@ -34,10 +34,9 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use shared::api::EventRecord;
-use shared::audit::AccessAction;
 use shared::{Actor, EventData, SessionId, TenantId};
 
-use crate::audit::record_access;
+use crate::audit::record_export;
 use crate::auth::Reader;
 use crate::chain::RecordKind;
 use crate::error::ApiError;
@@ -129,15 +128,16 @@ pub async fn export(
     })
     .await?
     .map_err(not_readable)?;
-    let (chain_len, head) = match chain {
-        Some((len, head)) => (len, Some(head)),
-        None => (0, None),
-    };
-    record_access(&store, &who, &req, AccessAction::Exported, &session).await?;
-
     let (ext, content_type) = match format {
         Format::Ndjson => ("ndjson", "application/x-ndjson"),
         Format::Csv => ("csv", "text/csv; charset=utf-8"),
+    };
+    // What is handed out is in the chained activity log before it goes:
+    // the format and the chain the export covers.
+    record_export(&store, &who, &req, &session, ext, chain.clone()).await?;
+    let (chain_len, head) = match chain {
+        Some((len, head)) => (len, Some(head)),
+        None => (0, None),
     };
     let mut res = HttpResponse::Ok();
     res.content_type(content_type).insert_header((

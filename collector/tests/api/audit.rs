@@ -596,6 +596,21 @@ async fn repeated_views_and_checks_of_a_trail_are_one_entry_but_every_export_cou
         .iter()
         .any(|r| r.action.as_deref() == Some("session.viewed")
             && r.origin.user_agent.as_deref() == Some("curl/8.5.0")));
+    // An export's entry says what was handed out: the format and the chain
+    // it covers (as its last line does).
+    let head = app.verify("sess-c").await.head.unwrap();
+    let exported: Vec<_> = log
+        .records
+        .iter()
+        .filter(|r| r.action.as_deref() == Some("session.exported"))
+        .map(|r| r.change.clone().unwrap().after.unwrap())
+        .collect();
+    assert_eq!(exported.len(), 2);
+    for after in exported {
+        assert_eq!(after["format"], "csv");
+        assert_eq!(after["chain_length"], 3);
+        assert_eq!(after["chain_head"], head.as_str());
+    }
     app.stop().await;
 }
 
