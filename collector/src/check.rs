@@ -3,7 +3,8 @@
 //! indexes, summary and last checkpoint, as `GET .../verify` checks it) and
 //! every tenant's activity log (with every trail its checkpoints name, as
 //! `GET /api/v1/audit/verify` checks it) are verified, one line per problem,
-//! then a summary; the exit code says whether all of it holds.
+//! then a summary; the exit code says whether all of it holds. A record that
+//! does not read is reported as a problem and the check goes on.
 
 use std::io::Write;
 
@@ -20,7 +21,8 @@ pub struct Summary {
     pub problems: u64,
 }
 
-/// Exit codes: all of it holds, something does not, the store did not open.
+/// Exit codes: all of it holds, something does not (or does not read), the
+/// store did not open or could not be walked.
 pub const INTACT: i32 = 0;
 pub const BROKEN: i32 = 1;
 pub const NOT_CHECKED: i32 = 2;
@@ -40,7 +42,13 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> anyhow::Result<i32> {
         }
     };
     writeln!(out, "checking the store in {}", settings.data_dir.display())?;
-    let summary = check(&store, out)?;
+    let summary = match check(&store, out) {
+        Ok(summary) => summary,
+        Err(e) => {
+            writeln!(out, "the check could not go on: {e:#}")?;
+            return Ok(NOT_CHECKED);
+        }
+    };
     let verdict = if summary.problems == 0 {
         "all intact".to_string()
     } else {
@@ -73,12 +81,23 @@ pub fn check(store: &Store, out: &mut impl Write) -> anyhow::Result<Summary> {
             .clone()
             .unwrap_or_else(|| "the chain does not check out".into())
     };
+    // A record that does not read is a problem of its own, reported, and
+    // the check goes on with the rest.
     for key in store.session_ids() {
-        let (tenant, session) = key?;
+        let (tenant, session) = match key {
+            Ok(key) => key,
+            Err(e) => {
+                summary.problems += 1;
+                writeln!(out, "UNREADABLE a session key: {e:#}")?;
+                continue;
+            }
+        };
         summary.sessions += 1;
-        // `None`: deleted since it was listed.
-        if let Some(v) = store.verify(&tenant, &session)? {
-            if !v.valid {
+        match store.verify(&tenant, &session) {
+            // `None`: deleted since it was listed.
+            Ok(None) => {}
+            Ok(Some(v)) if v.valid => {}
+            Ok(Some(v)) => {
                 summary.problems += 1;
                 let at = v.first_broken.unwrap_or(0);
                 writeln!(
@@ -87,11 +106,22 @@ pub fn check(store: &Store, out: &mut impl Write) -> anyhow::Result<Summary> {
                     reason(&v)
                 )?;
             }
+            Err(e) => {
+                summary.problems += 1;
+                writeln!(out, "UNREADABLE session {tenant}/{session}: {e:#}")?;
+            }
         }
     }
     for tenant in store.tenants()? {
         summary.tenants += 1;
-        let v = store.verify_audit(&tenant, None)?;
+        let v = match store.verify_audit(&tenant, None) {
+            Ok(v) => v,
+            Err(e) => {
+                summary.problems += 1;
+                writeln!(out, "UNREADABLE activity log of {tenant}: {e:#}")?;
+                continue;
+            }
+        };
         if !v.valid {
             summary.problems += 1;
             let at = v.first_broken.unwrap_or(0);

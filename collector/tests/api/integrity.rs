@@ -429,4 +429,18 @@ async fn the_check_command_verifies_the_whole_store_offline() {
     assert!(out.contains("BROKEN session acme/s at record 2: "), "{out}");
     assert!(!out.contains("acme/s2"), "{out}");
     assert!(out.contains(": 1 problem"), "{out}");
+
+    // A summary that does not read is a problem of its own; the check goes on.
+    {
+        let db = sled::open(TestApp::sled_dir(data.path())).unwrap();
+        let (tenant, _, _) = ids();
+        let key = collector::store::session_key(&tenant, &SessionId::parse("s2").unwrap());
+        tree(&db, "sessions").insert(key, &b"{"[..]).unwrap();
+        db.flush().unwrap();
+    }
+    let (code, out) = check(data.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("BROKEN session acme/s at record 2: "), "{out}");
+    assert!(out.contains("UNREADABLE session acme/s2: "), "{out}");
+    assert!(out.contains(": 2 problems"), "{out}");
 }
