@@ -529,17 +529,6 @@ pub struct Checkpoint {
     pub log_head: String,
 }
 
-/// What a checkpointed session's store says of a pin.
-enum PinCheck {
-    /// The chain holds it.
-    Holds,
-    /// The session was deleted, with a chain (by its tombstone) that held
-    /// it; the activity log's check also wants its chained deletion entry.
-    Deleted,
-    /// It does not hold: the position in the session's chain and why.
-    Fault(u64, String),
-}
-
 /// The `(session, pin)`s a stored activity-log entry checkpoints: none for
 /// any other entry.
 fn checkpoint_pins(record: &[u8]) -> Vec<(SessionId, chain::Pin)> {
@@ -568,32 +557,6 @@ fn checkpoint_pins(record: &[u8]) -> Vec<(SessionId, chain::Pin)> {
         }
     }
     out
-}
-
-/// Whether a chain deleted at `length` records ending at `head` held `pin`
-/// (longer, or as long with that head: a prefix's head is not kept).
-fn deleted_holds(length: u64, head: &str, pin: chain::Pin) -> bool {
-    length > pin.length || (length == pin.length && head == hex::encode(pin.head))
-}
-
-/// The session and `(chain_length, chain_head)` a stored activity-log entry
-/// records the deletion of: none for any other entry.
-fn deletion_of(record: &[u8]) -> Option<(SessionId, u64, String)> {
-    let needle = br#""session.deleted""#;
-    if !record.windows(needle.len()).any(|w| w == needle) {
-        return None;
-    }
-    let entry = serde_json::from_slice::<AuditEntry>(record).ok()?;
-    if entry.source != shared::audit::AuditSource::Collector
-        || entry.action.as_deref() != Some(AccessAction::Deleted.as_str())
-    {
-        return None;
-    }
-    let session = SessionId::parse(entry.entity?.id).ok()?;
-    let before = entry.change?.before?;
-    let length = before.get("chain_length")?.as_u64()?;
-    let head = before.get("chain_head")?.as_str()?.to_owned();
-    Some((session, length, head))
 }
 
 fn parse_audit_head(v: &[u8]) -> Option<(u64, Hash)> {
@@ -2432,21 +2395,8 @@ impl Store {
         session: &SessionId,
         pin: chain::Pin,
     ) -> anyhow::Result<Option<(u64, String)>> {
-        Ok(match self.pin_check(tenant, session, pin)? {
-            PinCheck::Fault(pos, reason) => Some((pos, reason)),
-            PinCheck::Holds | PinCheck::Deleted => None,
-        })
-    }
-
-    /// [`Store::pin_fault`], telling a deleted session from a live one.
-    fn pin_check(
-        &self,
-        tenant: &TenantId,
-        session: &SessionId,
-        pin: chain::Pin,
-    ) -> anyhow::Result<PinCheck> {
         let Some(last) = pin.length.checked_sub(1) else {
-            return Ok(PinCheck::Holds);
+            return Ok(None);
         };
         let mut k = session_prefix(tenant, session);
         k.extend_from_slice(&last.to_be_bytes());
@@ -2460,7 +2410,7 @@ impl Store {
         // records: not there for a reader.)
         let state = self.sessions.get(session_key(tenant, session))?;
         if linked && state.is_some() {
-            return Ok(PinCheck::Holds);
+            return Ok(None);
         }
         let what = format!(
             "session {session} was checkpointed at {} records ending at {}",
@@ -2474,27 +2424,27 @@ impl Store {
             } else {
                 last
             };
-            return Ok(PinCheck::Fault(
+            return Ok(Some((
                 pos,
                 format!("{what}; its chain no longer holds them (cut short, or recomputed after an edit)"),
-            ));
+            )));
         }
         Ok(match self.tombstones.get(session_key(tenant, session))? {
             Some(t) => {
                 let t: Tombstone = serde_json::from_slice(&t)?;
-                if deleted_holds(t.chain_length, &t.chain_head, pin) {
-                    PinCheck::Deleted
-                } else {
-                    PinCheck::Fault(
+                let holds = t.chain_length > pin.length
+                    || (t.chain_length == pin.length && t.chain_head == hex::encode(pin.head));
+                (!holds).then(|| {
+                    (
                         last,
                         format!(
                             "{what}, but its tombstone says it was deleted at {} records ending at {}",
                             t.chain_length, t.chain_head
                         ),
                     )
-                }
+                })
             }
-            None => PinCheck::Fault(last, format!("{what}, and it is not in the store")),
+            None => Some((last, format!("{what}, and it is not in the store"))),
         })
     }
 
@@ -2563,12 +2513,6 @@ impl Store {
         // The first checkpointed session whose chain no longer holds what
         // the log says it held (reported if the log itself checks out).
         let mut moved: Option<ChainVerification> = None;
-        // Checkpointed sessions deleted since, `(entry position, session,
-        // pin)`, and what the log's deletion entries say they were deleted
-        // with: every such session needs a chained entry recording its
-        // deletion (a tombstone alone can be made up).
-        let mut deleted_pins: Vec<(u64, SessionId, chain::Pin)> = Vec::new();
-        let mut deletions: std::collections::HashMap<SessionId, (u64, String)> = Default::default();
         let mut verifier = Verifier::new(tenant.as_str(), "").with_pin(pin);
         for kv in self.audit_chain.range(prefix.clone()..pos_key(len)) {
             let (k, entry) = kv?;
@@ -2589,21 +2533,14 @@ impl Store {
             if let Err(b) = verifier.push(pos, &entry, record.as_deref()) {
                 return Ok(ChainVerification::broken(b.pos, b.reason));
             }
-            if let Some((session, length, head)) = record.as_deref().and_then(deletion_of) {
-                deletions.insert(session, (length, head));
-            }
             if let (None, Some(record)) = (&moved, &record) {
                 for (session, pin) in checkpoint_pins(record) {
-                    match self.pin_check(tenant, &session, pin)? {
-                        PinCheck::Holds => {}
-                        PinCheck::Deleted => deleted_pins.push((pos, session, pin)),
-                        PinCheck::Fault(_, reason) => {
-                            // The log holds; a trail it vouches for does not.
-                            let mut v = ChainVerification::broken(pos, reason);
-                            v.session_id = Some(session.to_string());
-                            moved = Some(v);
-                            break;
-                        }
+                    if let Some((_, reason)) = self.pin_fault(tenant, &session, pin)? {
+                        // The log holds; a trail it vouches for does not.
+                        let mut v = ChainVerification::broken(pos, reason);
+                        v.session_id = Some(session.to_string());
+                        moved = Some(v);
+                        break;
                     }
                 }
             }
@@ -2625,17 +2562,6 @@ impl Store {
             let (_, entry) = kv?;
             if let Some(e) = chain::decode_entry(&entry) {
                 chained.insert(e.key.to_vec());
-                // A deletion recorded while this ran (its session's pin
-                // may have been read deleted).
-                if !deleted_pins.is_empty() {
-                    let mut ak = prefix.clone();
-                    ak.extend_from_slice(e.key);
-                    if let Some(record) = self.audit.get(ak)? {
-                        if let Some((session, length, head)) = deletion_of(&record) {
-                            deletions.insert(session, (length, head));
-                        }
-                    }
-                }
             }
         }
         if let Some(key) = stored.iter().find(|k| !chained.contains(*k)) {
@@ -2650,25 +2576,6 @@ impl Store {
                     at.map_or_else(|| "?".into(), crate::routes::export::iso8601)
                 ),
             ));
-        }
-        if moved.is_none() {
-            for (pos, session, pin) in deleted_pins {
-                let recorded = deletions
-                    .get(&session)
-                    .is_some_and(|(length, head)| deleted_holds(*length, head, pin));
-                if !recorded {
-                    let mut v = ChainVerification::broken(
-                        pos,
-                        format!(
-                            "session {session} was checkpointed at {} records and is deleted, but no deletion entry of the log records a chain that held them",
-                            pin.length
-                        ),
-                    );
-                    v.session_id = Some(session.to_string());
-                    moved = Some(v);
-                    break;
-                }
-            }
         }
         if let Some(moved) = moved {
             return Ok(moved);
@@ -3503,34 +3410,19 @@ mod tests {
             .contains("session a was checkpointed at 4 records"));
 
         // A session that vanished without a tombstone is reported; one
-        // deleted (its tombstone, and its deletion in the log) is not; one
-        // replaced by a tombstone the log never recorded is.
+        // deleted (with its tombstone) is not.
         let (_d, store2) = {
             let dir = tempfile::tempdir().unwrap();
             let store = Store::open(dir.path(), 4).unwrap();
             (dir, store)
         };
-        for s in ["a", "b", "c"] {
-            put(&store2, s, 1_000, 0..4);
-        }
+        put(&store2, "a", 1_000, 0..4);
+        put(&store2, "b", 1_000, 0..2);
         store2.checkpoint(&t, 2_000).unwrap();
-        let deleted = |s: &str| store2.delete(&t, &sid(s), "admin", 3_000).unwrap().unwrap();
-        let record_deletion = |tombstone: &Tombstone| {
-            let entry = AuditEntry::deletion(
-                UserId::parse("root").unwrap(),
-                tombstone,
-                Origin::default(),
-                3_000,
-            );
-            store2.append_audit(&t, &entry).unwrap();
-        };
-        record_deletion(&deleted("a"));
-        assert!(store2.verify_audit(&t, None).unwrap().valid);
-        let forged = deleted("c");
-        let v = store2.verify_audit(&t, None).unwrap();
-        assert!(!v.valid && v.session_id.as_deref() == Some("c"), "{v:?}");
-        assert!(v.reason.unwrap().contains("no deletion entry"));
-        record_deletion(&forged);
+        store2
+            .delete(&t, &sid("a"), "admin", 3_000)
+            .unwrap()
+            .unwrap();
         assert!(store2.verify_audit(&t, None).unwrap().valid);
         store2.sessions.remove(session_key(&t, &sid("b"))).unwrap();
         let v = store2.verify_audit(&t, None).unwrap();
