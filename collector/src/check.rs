@@ -30,6 +30,16 @@ pub const NOT_CHECKED: i32 = 2;
 /// Opens the store `settings` name and checks it, writing to `out`; the
 /// exit code. The store must not be in use (sled takes one process).
 pub fn run(settings: &Settings, out: &mut impl Write) -> anyhow::Result<i32> {
+    // Opening creates a store where there is none: a mistyped or forgotten
+    // `--data-dir` would check an empty one and find it intact.
+    if !settings.data_dir.join("sled").exists() {
+        writeln!(
+            out,
+            "there is no store in {} (give the collector's data directory with --data-dir)",
+            settings.data_dir.display()
+        )?;
+        return Ok(NOT_CHECKED);
+    }
     let store = match Store::open(&settings.data_dir, settings.cache_mb) {
         Ok(store) => store,
         Err(e) => {

@@ -182,8 +182,9 @@ pub const MAX_PERIOD_SECS: u64 = 365 * 24 * 60 * 60;
 )]
 pub struct Cli {
     /// Check the store's integrity (every session and activity log) and
-    /// exit instead of serving: 0 all intact, 1 something broken, 2 the
-    /// store did not open (a collector running on it).
+    /// exit instead of serving: 0 all intact, 1 something broken or
+    /// unreadable, 2 not checked (no store there, a collector running on
+    /// it, bad settings).
     #[arg(long)]
     #[serde(skip)]
     pub check: bool,

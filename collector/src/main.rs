@@ -10,12 +10,22 @@ use collector::{startup::Application, telemetry};
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let check = cli.check;
-    let settings = Settings::load(cli)?;
-    telemetry::init(&settings.log_format);
     if check {
-        let code = collector::check::run(&settings, &mut std::io::stdout().lock())?;
+        // Exit 1 says "broken": anything that keeps the check from running
+        // (settings, output) is 2, as a store that does not open is.
+        let code = Settings::load(cli)
+            .and_then(|settings| {
+                telemetry::init(&settings.log_format);
+                collector::check::run(&settings, &mut std::io::stdout().lock())
+            })
+            .unwrap_or_else(|e| {
+                eprintln!("collector --check: {e:#}");
+                collector::check::NOT_CHECKED
+            });
         std::process::exit(code);
     }
+    let settings = Settings::load(cli)?;
+    telemetry::init(&settings.log_format);
     let app = Application::build(settings).await?;
     app.run_until_stopped().await
 }

@@ -122,7 +122,14 @@ pub fn checkpoint(store: Store, every: Duration) -> Job {
             .await;
             match done {
                 Ok(Ok((done, store))) => {
-                    if done.iter().any(|(c, _)| c.entries > 0) {
+                    // A pin is logged only once what it names is on disk
+                    // (other writers' entries, a sweep's deletions, too).
+                    let moved = {
+                        let logged = logged.lock().unwrap_or_else(|p| p.into_inner());
+                        done.iter()
+                            .any(|(c, t)| logged.get(t.as_str()) != Some(&c.log_length))
+                    };
+                    if moved || done.iter().any(|(c, _)| c.entries > 0) {
                         if let Err(e) = store.flush().await {
                             tracing::error!(
                                 error = format!("{e:#}"),

@@ -2535,7 +2535,12 @@ impl Store {
             }
             if let (None, Some(record)) = (&moved, &record) {
                 for (session, pin) in checkpoint_pins(record) {
-                    if let Some((_, reason)) = self.pin_fault(tenant, &session, pin)? {
+                    // A trail whose records do not read is that trail's
+                    // problem: named, and the log's own check goes on.
+                    let fault = self.pin_fault(tenant, &session, pin).unwrap_or_else(|e| {
+                        Some((0, format!("session {session}'s records do not read: {e:#}")))
+                    });
+                    if let Some((_, reason)) = fault {
                         // The log holds; a trail it vouches for does not.
                         let mut v = ChainVerification::broken(pos, reason);
                         v.session_id = Some(session.to_string());

@@ -407,6 +407,22 @@ async fn the_check_command_verifies_the_whole_store_offline() {
     let (code, out) = check(&dir);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("is a collector running on it?"), "{out}");
+    // A mistyped directory is not an empty store found intact, and nothing
+    // is created there.
+    let nowhere = dir.join("no-such-dir");
+    let (code, out) = check(&nowhere);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("there is no store in"), "{out}");
+    assert!(!nowhere.exists());
+    // Settings that do not load are "not checked" too, never "broken".
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_collector"))
+        .arg("--check")
+        .arg("--data-dir")
+        .arg(dir.join("store"))
+        .env("COTRAIL_RETENTION_DAYS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
 
     let data = app.stop_keeping_data().await;
     let (code, out) = check(data.path());
