@@ -109,6 +109,14 @@ pub fn tenant_prefix(tenant: &TenantId) -> Vec<u8> {
     k
 }
 
+/// The first key past every key of a tenant: `tenant 0x01` sorts after
+/// `tenant 0x00 …`.
+fn tenant_end(tenant: &TenantId) -> Vec<u8> {
+    let mut k = tenant.as_str().as_bytes().to_vec();
+    k.push(1);
+    k
+}
+
 /// Key of a session in the `sessions` tree.
 pub fn session_key(tenant: &TenantId, session: &SessionId) -> Vec<u8> {
     let mut k = tenant_prefix(tenant);
@@ -2299,8 +2307,7 @@ impl Store {
         let from = since.map_or(i64::MIN, |t| t.saturating_sub(CHECKPOINT_LOOK_BACK_MS));
         let mut start = prefix.clone();
         start.extend_from_slice(&ts_sortable(from).to_be_bytes());
-        let mut end = tenant.as_str().as_bytes().to_vec();
-        end.push(1);
+        let end = tenant_end(tenant);
         let mut done = Checkpoint {
             sessions: 0,
             entries: 0,
@@ -2461,9 +2468,7 @@ impl Store {
             let mut from = Vec::new();
             while let Some(k) = tree.range(from.clone()..).keys().next() {
                 let (tenant, _) = split_tenant(&k?)?;
-                // Past every key of this tenant: `tenant 0x01` sorts after `tenant 0x00 …`.
-                from = tenant.as_str().as_bytes().to_vec();
-                from.push(1);
+                from = tenant_end(&tenant);
                 if !out.contains(&tenant) {
                     out.push(tenant);
                 }
@@ -2617,11 +2622,7 @@ impl Store {
         let lo = filter.from.map_or_else(|| prefix.clone(), at);
         let mut hi = match filter.to {
             Some(to) if to < i64::MAX => Bound::Excluded(at(to + 1)),
-            _ => {
-                let mut k = tenant.as_str().as_bytes().to_vec();
-                k.push(1);
-                Bound::Excluded(k)
-            }
+            _ => Bound::Excluded(tenant_end(tenant)),
         };
         // A cursor narrows the window, never widens it: one taken from a page
         // with other bounds does not reach past `to`.

@@ -12,23 +12,29 @@ use tokio::process::Command;
 
 use crate::helpers::*;
 
-/// The close line of the request whose `request_id` is `id`, once logged.
-async fn line_of(lines: &Mutex<Vec<Value>>, id: &str) -> Value {
+/// The first log line `pred` accepts, once logged (`what` names it in the
+/// failure).
+async fn line_where(lines: &Mutex<Vec<Value>>, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let found = lines.lock().unwrap().iter().find_map(|l| {
-            (l["span"]["request_id"] == id && l["fields"]["message"] == "close").then(|| l.clone())
-        });
-        if let Some(line) = found {
-            return line;
+        if let Some(line) = lines.lock().unwrap().iter().find(|l| pred(l)) {
+            return line.clone();
         }
         assert!(
             Instant::now() < deadline,
-            "no access-log line for request {id}; logged: {:#?}",
+            "no {what}; logged: {:#?}",
             lines.lock().unwrap()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The close line of the request whose `request_id` is `id`, once logged.
+async fn line_of(lines: &Mutex<Vec<Value>>, id: &str) -> Value {
+    line_where(lines, &format!("access-log line for request {id}"), |l| {
+        l["span"]["request_id"] == id && l["fields"]["message"] == "close"
+    })
+    .await
 }
 
 /// The collector binary with JSON logs, its log lines collected as they come.
@@ -229,24 +235,10 @@ async fn the_checkpoint_line_pins_the_activity_log_and_its_trails() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let line = loop {
-        let found = lines
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|l| l["fields"]["message"] == "integrity checkpoint")
-            .cloned();
-        if let Some(line) = found {
-            break line;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no checkpoint line; logged: {:#?}",
-            lines.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let line = line_where(&lines, "checkpoint line", |l| {
+        l["fields"]["message"] == "integrity checkpoint"
+    })
+    .await;
     let fields = &line["fields"];
     assert_eq!(fields["tenant"], "acme", "{line}");
     assert_eq!(fields["sessions"], 1, "{line}");
