@@ -28,6 +28,14 @@ pub(crate) use page_global;
 /// JS decodes its UTF-8 on every call (`TextDecoder`), which a profile of the
 /// benchmark trace put at several percent of the recorder's script time for
 /// the selectors and property names read on every event.
+#[cfg(target_family = "wasm")]
+macro_rules! js_str {
+    ($s:expr) => {{
+        static S: $crate::global::JsStr = $crate::global::JsStr::new($s);
+        S.get()
+    }};
+}
+#[cfg(not(target_family = "wasm"))]
 macro_rules! js_str {
     ($s:expr) => {{
         $crate::global::page_global! {
@@ -37,6 +45,37 @@ macro_rules! js_str {
     }};
 }
 pub(crate) use js_str;
+
+/// A constant string made into a `JsValue` on first use ([`js_str!`]). One
+/// non-generic [`JsStr::get`] serves every call site: a `PageGlobal` per site
+/// monomorphised its initialisation once per string.
+#[cfg(target_family = "wasm")]
+pub struct JsStr {
+    cell: OnceCell<JsValue>,
+    text: &'static str,
+}
+
+// SAFETY: as for `PageGlobal` below: one thread touches the page's module.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[allow(unsafe_code)]
+unsafe impl Sync for JsStr {}
+
+#[cfg(target_family = "wasm")]
+impl JsStr {
+    pub const fn new(text: &'static str) -> Self {
+        JsStr {
+            cell: OnceCell::new(),
+            text,
+        }
+    }
+
+    #[inline(never)]
+    pub fn get(&'static self) -> JsValue {
+        self.cell
+            .get_or_init(|| JsValue::from_str(self.text))
+            .clone()
+    }
+}
 
 /// A lazily initialised value for the page's one thread.
 #[cfg(target_family = "wasm")]
