@@ -12,8 +12,12 @@
 //! [`COALESCE_WINDOW`] of the last recorded one are that one entry: a review
 //! screen reads a trail through several requests (table, timeline, live tail),
 //! and an admin wants "ana viewed sess-9 at 10:02", not a dozen lines of it.
-//! Exports and deletions are always recorded. The window is kept in memory, so
-//! a restart can only add entries, never lose one.
+//! Exports and deletions are always recorded. The same list or search by one
+//! user from one client is one entry for as long as it is repeated within the
+//! window of the last repeat: the review app's sessions list refreshes itself
+//! every 10 s while it is shown, and an open list is one look at it, not an
+//! entry a minute. The window is kept in memory, so a restart can only add
+//! entries, never lose one.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -68,15 +72,21 @@ impl RecentAccess {
     /// wait until it is on disk.
     fn reserve(&self, key: &AccessKey, now: Instant) -> Claim {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, written)) = map.get(key) {
+        if let Some((at, written)) = map.get_mut(key) {
             // A claim whose request went away before its entry was written
             // (its sender dropped) claims nothing.
             let abandoned = written.borrow().is_none() && written.has_changed().is_err();
             if now.duration_since(*at) < COALESCE_WINDOW && !abandoned {
-                return match *written.borrow() {
-                    Some(true) => Claim::Done,
-                    _ => Claim::Wait(written.clone()),
-                };
+                let done = *written.borrow() == Some(true);
+                if !done {
+                    return Claim::Wait(written.clone());
+                }
+                // A list kept open refreshes itself: its window slides with
+                // each refresh (see the module docs).
+                if key.3 == AccessAction::Listed {
+                    *at = now;
+                }
+                return Claim::Done;
             }
         }
         if map.len() >= MAX_RECENT {
@@ -266,6 +276,42 @@ mod tests {
             AccessAction::Viewed,
             "203.0.113.9\0Firefox".into(),
         )
+    }
+
+    /// A trail read again is an entry a window after the last entry; a list
+    /// that keeps refreshing is one entry until it pauses for a window.
+    #[test]
+    fn a_refreshing_list_is_one_entry_and_a_trail_read_again_a_window_later_is_another() {
+        let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        let done = |recent: &RecentAccess, key: &AccessKey, secs| {
+            matches!(recent.reserve(key, at(secs)), Claim::Done)
+        };
+        let mut listed = key();
+        (listed.2, listed.3) = ("q=ana".into(), AccessAction::Listed);
+        for k in [key(), listed.clone()] {
+            let recent = RecentAccess::default();
+            let Claim::Mine(first) = recent.reserve(&k, at(0)) else {
+                panic!("the first read records the entry");
+            };
+            first.send_replace(Some(true));
+            assert!(done(&recent, &k, 50));
+            // A trail's window runs from its entry; a list's from its last refresh.
+            assert_eq!(done(&recent, &k, 100), k.3 == AccessAction::Listed, "{k:?}");
+        }
+        let recent = RecentAccess::default();
+        let Claim::Mine(first) = recent.reserve(&listed, at(0)) else {
+            panic!("claimed");
+        };
+        first.send_replace(Some(true));
+        for secs in (10..=600).step_by(10) {
+            assert!(done(&recent, &listed, secs), "refreshed at {secs} s");
+        }
+        // Another search, or the same one after a pause, is an entry.
+        let mut other = listed.clone();
+        other.2 = "q=bo".into();
+        assert!(matches!(recent.reserve(&other, at(600)), Claim::Mine(_)));
+        assert!(matches!(recent.reserve(&listed, at(661)), Claim::Mine(_)));
     }
 
     /// Two requests reading one trail at once: the second is not served
