@@ -4,7 +4,10 @@
 //! `user_id`, actor `user`, the request's origin), and who listed or searched
 //! sessions (`sessions.listed`, entity `sessions` with the search as its id).
 //!
-//! Routes call [`record_access`] before they answer. A trail is not served when
+//! Routes call [`record_access`] before they answer. A deletion's entry is
+//! the store's to write, in the tombstone's own transaction
+//! (`Store::tombstone`): the log's check then knows a tombstone without one
+//! for forged. A trail is not served when
 //! its access cannot be recorded: an unaudited read is what this log exists to
 //! rule out.
 //!
@@ -152,26 +155,6 @@ pub async fn record_export(
         req,
         AccessAction::Exported,
         session.to_string(),
-        entry,
-    )
-    .await
-}
-
-/// Appends `who`'s deletion of a session, with what its tombstone says was
-/// deleted ([`AuditEntry::deletion`]).
-pub async fn record_deletion(
-    store: &Store,
-    who: &Principal,
-    req: &HttpRequest,
-    tombstone: &shared::api::Tombstone,
-) -> Result<(), ApiError> {
-    let entry = AuditEntry::deletion(who.user.clone(), tombstone, request_origin(req), now_ms());
-    record(
-        store,
-        who,
-        req,
-        AccessAction::Deleted,
-        tombstone.session_id.to_string(),
         entry,
     )
     .await

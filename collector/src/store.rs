@@ -567,6 +567,29 @@ fn checkpoint_pins(record: &[u8]) -> Vec<(SessionId, chain::Pin)> {
     out
 }
 
+/// What a `session.deleted` entry of the collector says was deleted: the
+/// session, and its tombstone's event count, chain length and head.
+fn deletion_figures(record: &[u8]) -> Option<(String, (u64, u64, String))> {
+    let needle = br#""session.deleted""#;
+    if !record.windows(needle.len()).any(|w| w == needle) {
+        return None;
+    }
+    let entry = serde_json::from_slice::<AuditEntry>(record).ok()?;
+    if entry.source != shared::audit::AuditSource::Collector
+        || entry.action.as_deref() != Some(AccessAction::Deleted.as_str())
+    {
+        return None;
+    }
+    let entity = entry.entity?;
+    let before = entry.change?.before?;
+    let figures = (
+        before.get("event_count")?.as_u64()?,
+        before.get("chain_length")?.as_u64()?,
+        before.get("chain_head")?.as_str()?.to_owned(),
+    );
+    (entity.kind == "session").then_some((entity.id, figures))
+}
+
 fn parse_audit_head(v: &[u8]) -> Option<(u64, Hash)> {
     let len = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
     let head: Hash = v.get(8..8 + chain::HASH_LEN)?.try_into().ok()?;
@@ -1503,9 +1526,10 @@ impl Store {
         tenant: &TenantId,
         session: &SessionId,
         reason: &str,
+        by: &DeletedBy,
         now: i64,
     ) -> anyhow::Result<Option<Tombstone>> {
-        self.delete_if(tenant, session, reason, now, |_| true)
+        self.delete_if(tenant, session, reason, by, now, |_| true)
     }
 
     /// The first half of [`Store::delete`]: swaps the session for its
@@ -1517,9 +1541,10 @@ impl Store {
         tenant: &TenantId,
         session: &SessionId,
         reason: &str,
+        by: &DeletedBy,
         now: i64,
     ) -> anyhow::Result<Option<Tombstone>> {
-        self.tombstone_if(tenant, session, reason, now, |_| true)
+        self.tombstone_if(tenant, session, reason, by, now, |_| true)
     }
 
     /// Removes the records a tombstoned session left (the second half of
@@ -1533,17 +1558,20 @@ impl Store {
 
     /// Deletes in a safe order: one transaction swaps the session state for
     /// its tombstone (from then on reads answer 410 and ingest refuses the
-    /// session), then the records are purged. A crash in between leaves
-    /// records under a tombstone, which the next [`Store::sweep`] purges.
+    /// session) and appends the `session.deleted` entry that vouches for it
+    /// to the tenant's activity log, then the records are purged. A crash in
+    /// between leaves records under a tombstone, which the next
+    /// [`Store::sweep`] purges.
     fn delete_if(
         &self,
         tenant: &TenantId,
         session: &SessionId,
         reason: &str,
+        by: &DeletedBy,
         now: i64,
         condition: impl Fn(&SessionState) -> bool,
     ) -> anyhow::Result<Option<Tombstone>> {
-        let tombstone = self.tombstone_if(tenant, session, reason, now, condition)?;
+        let tombstone = self.tombstone_if(tenant, session, reason, by, now, condition)?;
         if tombstone.is_some() {
             self.purge_session(tenant, session)?;
         }
@@ -1555,19 +1583,26 @@ impl Store {
         tenant: &TenantId,
         session: &SessionId,
         reason: &str,
+        by: &DeletedBy,
         now: i64,
         condition: impl Fn(&SessionState) -> bool,
     ) -> anyhow::Result<Option<Tombstone>> {
         let skey = session_key(tenant, session);
         let skey = skey.as_slice();
+        let prefix = tenant_prefix(tenant);
+        let audit_key = self.audit_key(&prefix, now)?;
         let trees = (
             &self.sessions,
             &self.tombstones,
             &self.activity,
             &self.deletions,
             &self.purges,
+            &self.audit,
+            &self.audit_chain,
+            &self.audit_heads,
         );
-        let result = trees.transaction(|(sessions, tombstones, activity, deletions, purges)| {
+        let result = trees.transaction(|tx| {
+            let (sessions, tombstones, activity, deletions, purges, audit, chain_tree, heads) = tx;
             let Some(v) = sessions.get(skey)? else {
                 return Ok(None);
             };
@@ -1589,6 +1624,16 @@ impl Store {
             activity.remove(time_key(tenant, state.last_seen, session))?;
             deletions.insert(time_key(tenant, now, session), &[])?;
             purges.insert(skey, &[])?;
+            // The entry in the same transaction: a tombstone without it is
+            // one the collector did not write (see `verify_audit`).
+            let entry = AuditEntry::deletion(by.user.clone(), &tombstone, by.origin.clone(), now);
+            let entry = serde_json::to_vec(&entry).map_err(abort)?;
+            let head = heads
+                .get(prefix.as_slice())?
+                .and_then(|v| parse_audit_head(&v))
+                .unwrap_or((0, chain::GENESIS));
+            let head = link_audit(tenant, &prefix, head, &audit_key, &entry, audit, chain_tree)?;
+            heads.insert(prefix.as_slice(), audit_head(head.0, &head.1))?;
             Ok(Some(tombstone))
         });
         match result {
@@ -1678,24 +1723,14 @@ impl Store {
                     continue;
                 }
             }
-            if let Some(t) = self.delete_if(&tenant, &session, "retention", now, |st| {
+            // In the tenant's activity log too, as an admin's deletion is.
+            let by = DeletedBy {
+                user: UserId::parse("retention").expect("literal id is valid"),
+                origin: Origin::default(),
+            };
+            if let Some(t) = self.delete_if(&tenant, &session, "retention", &by, now, |st| {
                 st.last_seen < cutoff
             })? {
-                // In the tenant's activity log too, as an admin's deletion is.
-                let entry = AuditEntry::deletion(
-                    UserId::parse("retention").expect("literal id is valid"),
-                    &t,
-                    Origin::default(),
-                    now,
-                );
-                if let Err(e) = self.append_audit(&tenant, &entry) {
-                    tracing::error!(
-                        tenant = %tenant,
-                        session = %t.session_id,
-                        error = format!("{e:#}"),
-                        "a retention deletion could not be written to the activity log"
-                    );
-                }
                 left.push(t);
             }
         }
@@ -2178,7 +2213,50 @@ pub struct AuditScan {
 /// not make one request walk the whole log; the client continues with the cursor.
 const MAX_AUDIT_SCAN: usize = 10_000;
 
+/// Who deletes a session: named by the `session.deleted` entry that the
+/// tombstone's own transaction appends to the tenant's activity log.
+#[derive(Debug, Clone)]
+pub struct DeletedBy {
+    /// An admin, or `retention`.
+    pub user: UserId,
+    /// The deleting request's (none for retention).
+    pub origin: Origin,
+}
+
+/// Stores an activity-log entry (`key`: its `audit` key, under `prefix`) and
+/// chains it after `head` (the log's length and head so far) inside a
+/// transaction; answers the new length and head, which the caller stores in
+/// `audit_heads` once it has appended all it appends.
+fn link_audit(
+    tenant: &TenantId,
+    prefix: &[u8],
+    (len, prev): (u64, Hash),
+    key: &[u8],
+    entry: &[u8],
+    audit: &sled::transaction::TransactionalTree,
+    chain_tree: &sled::transaction::TransactionalTree,
+) -> Result<(u64, Hash), sled::transaction::UnabortableTransactionError> {
+    audit.insert(key, entry)?;
+    // Chained in the order stored, whatever time it names.
+    let key = &key[prefix.len()..];
+    let hash = audit_link(tenant.as_str(), len, key, entry, &prev);
+    let mut ck = prefix.to_vec();
+    ck.extend_from_slice(&len.to_be_bytes());
+    chain_tree.insert(ck, chain::encode_entry(&hash, RecordKind::Audit, key))?;
+    Ok((len + 1, hash))
+}
+
 impl Store {
+    /// A new entry's `audit` key: the tenant's `prefix`, the time it names,
+    /// then a unique id (made outside transactions: their closures may run
+    /// again).
+    fn audit_key(&self, prefix: &[u8], occurred_at: i64) -> anyhow::Result<Vec<u8>> {
+        let mut k = prefix.to_vec();
+        k.extend_from_slice(&ts_sortable(occurred_at).to_be_bytes());
+        k.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        Ok(k)
+    }
+
     /// Appends entries to a tenant's activity log, each with whether its
     /// origin is the record's own (not the request's, stamped). An entry whose
     /// `record_id` the tenant already stored with the same content is skipped;
@@ -2196,9 +2274,7 @@ impl Store {
         let encoded: Vec<Row> = entries
             .iter()
             .map(|(e, _)| {
-                let mut k = prefix.clone();
-                k.extend_from_slice(&ts_sortable(e.occurred_at).to_be_bytes());
-                k.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+                let k = self.audit_key(&prefix, e.occurred_at)?;
                 let idk = e.record_id.as_ref().map(|id| {
                     let mut i = prefix.clone();
                     i.extend_from_slice(id.as_bytes());
@@ -2216,7 +2292,7 @@ impl Store {
         let result = trees.transaction(|(audit, ids, chain_tree, heads)| {
             let mut stored = 0;
             let mut conflicts = Vec::new();
-            let (mut len, mut prev) = heads
+            let mut head = heads
                 .get(prefix.as_slice())?
                 .and_then(|v| parse_audit_head(&v))
                 .unwrap_or((0, chain::GENESIS));
@@ -2235,19 +2311,11 @@ impl Store {
                     }
                     ids.insert(idk.as_slice(), k.as_slice())?;
                 }
-                audit.insert(k.as_slice(), v.as_slice())?;
-                // Chained in the order stored, whatever time it names.
-                let key = &k[prefix.len()..];
-                let hash = audit_link(tenant.as_str(), len, key, v, &prev);
-                let mut ck = prefix.clone();
-                ck.extend_from_slice(&len.to_be_bytes());
-                chain_tree.insert(ck, chain::encode_entry(&hash, RecordKind::Audit, key))?;
-                len += 1;
-                prev = hash;
+                head = link_audit(tenant, &prefix, head, k, v, audit, chain_tree)?;
                 stored += 1;
             }
             if stored > 0 {
-                heads.insert(prefix.as_slice(), audit_head(len, &prev))?;
+                heads.insert(prefix.as_slice(), audit_head(head.0, &head.1))?;
             }
             if !conflicts.is_empty() {
                 return Err(ConflictableTransactionError::Abort(anyhow::Error::new(
@@ -2518,6 +2586,13 @@ impl Store {
         // The first checkpointed session whose chain no longer holds what
         // the log says it held (reported if the log itself checks out).
         let mut moved: Option<ChainVerification> = None;
+        // Checkpointed sessions deleted since (the first checkpoint of
+        // each), and what the log's deletion entries say was deleted: a
+        // tombstone is written with its entry, in one transaction, so one
+        // the log does not vouch for was written outside the collector.
+        let mut deleted: std::collections::BTreeMap<String, u64> = Default::default();
+        let mut deletions: std::collections::HashMap<String, (u64, u64, String)> =
+            Default::default();
         let mut verifier = Verifier::new(tenant.as_str(), "").with_pin(pin);
         for kv in self.audit_chain.range(prefix.clone()..pos_key(len)) {
             let (k, entry) = kv?;
@@ -2538,6 +2613,9 @@ impl Store {
             if let Err(b) = verifier.push(pos, &entry, record.as_deref()) {
                 return Ok(ChainVerification::broken(b.pos, b.reason));
             }
+            if let Some((session, figures)) = record.as_deref().and_then(deletion_figures) {
+                deletions.insert(session, figures);
+            }
             if let (None, Some(record)) = (&moved, &record) {
                 for (session, pin) in checkpoint_pins(record) {
                     // A trail whose records do not read is that trail's
@@ -2551,6 +2629,13 @@ impl Store {
                         v.session_id = Some(session.to_string());
                         moved = Some(v);
                         break;
+                    }
+                    if !deleted.contains_key(session.as_str())
+                        && self
+                            .tombstones
+                            .contains_key(session_key(tenant, &session))?
+                    {
+                        deleted.insert(session.to_string(), pos);
                     }
                 }
             }
@@ -2572,6 +2657,15 @@ impl Store {
             let (_, entry) = kv?;
             if let Some(e) = chain::decode_entry(&entry) {
                 chained.insert(e.key.to_vec());
+                // A deletion under the check: its tombstone may have been
+                // read above.
+                let mut ak = prefix.clone();
+                ak.extend_from_slice(e.key);
+                if let Some((session, figures)) =
+                    self.audit.get(ak)?.as_deref().and_then(deletion_figures)
+                {
+                    deletions.insert(session, figures);
+                }
             }
         }
         if let Some(key) = stored.iter().find(|k| !chained.contains(*k)) {
@@ -2586,6 +2680,33 @@ impl Store {
                     at.map_or_else(|| "?".into(), crate::routes::export::iso8601)
                 ),
             ));
+        }
+        let mut deleted: Vec<(String, u64)> = deleted.into_iter().collect();
+        deleted.sort_by_key(|(_, pos)| *pos);
+        for (session, pos) in deleted {
+            if moved.as_ref().is_some_and(|m| m.first_broken <= Some(pos)) {
+                break;
+            }
+            let Some(t) = self
+                .tombstones
+                .get(session_key(tenant, &SessionId::parse(&session)?))?
+            else {
+                continue;
+            };
+            let t: Tombstone = serde_json::from_slice(&t)?;
+            let said = (t.event_count, t.chain_length, t.chain_head.clone());
+            if deletions.get(&session) != Some(&said) {
+                let mut v = ChainVerification::broken(
+                    pos,
+                    format!(
+                        "session {session} was checkpointed here, and its tombstone says it was deleted at {} records ending at {}, but no session.deleted entry of the activity log says so (a tombstone the collector did not write)",
+                        t.chain_length, t.chain_head
+                    ),
+                );
+                v.session_id = Some(session);
+                moved = Some(v);
+                break;
+            }
         }
         if let Some(moved) = moved {
             return Ok(moved);
@@ -3047,6 +3168,14 @@ fn abort(e: serde_json::Error) -> ConflictableTransactionError<anyhow::Error> {
 mod tests {
     use super::*;
 
+    /// Who deletes in these tests.
+    fn root() -> DeletedBy {
+        DeletedBy {
+            user: UserId::parse("root").unwrap(),
+            origin: Origin::default(),
+        }
+    }
+
     fn ten() -> TenantId {
         TenantId::parse("acme").unwrap()
     }
@@ -3123,7 +3252,7 @@ mod tests {
         // The deletion lands between the status read and the scan: tombstone,
         // then the purge's first tree (events) only.
         store
-            .tombstone(&t, &s, "deleted by root", 5)
+            .tombstone(&t, &s, "deleted by root", &root(), 5)
             .unwrap()
             .unwrap();
         let prefix = session_prefix(&t, &s);
@@ -3426,7 +3555,7 @@ mod tests {
         put(&store2, "b", 1_000, 0..2);
         store2.checkpoint(&t, 2_000).unwrap();
         store2
-            .delete(&t, &sid("a"), "admin", 3_000)
+            .delete(&t, &sid("a"), "admin", &root(), 3_000)
             .unwrap()
             .unwrap();
         assert!(store2.verify_audit(&t, None).unwrap().valid);
@@ -3434,6 +3563,87 @@ mod tests {
         let v = store2.verify_audit(&t, None).unwrap();
         assert!(!v.valid, "{v:?}");
         assert!(v.reason.unwrap().contains("not in the store"));
+
+        // A deletion's entry is written with its tombstone; a tombstone
+        // written without one (someone who can write the store removing a
+        // checkpointed trail, however long its tombstone says it was), or
+        // edited after, is reported.
+        let (_d, store3) = {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), 4).unwrap();
+            (dir, store)
+        };
+        for s in ["a", "c", "d"] {
+            put(&store3, s, 1_000, 0..4);
+        }
+        store3.checkpoint(&t, 2_000).unwrap();
+        let tomb = store3
+            .delete(&t, &sid("a"), "admin", &root(), 3_000)
+            .unwrap()
+            .unwrap();
+        let log = store3.audit(&t, &collector, None, 10).unwrap();
+        let deletion = &log.entries[0];
+        assert_eq!(deletion.action.as_deref(), Some("session.deleted"));
+        assert_eq!(deletion.user_id.as_str(), "root");
+        let before = deletion.change.as_ref().unwrap().before.as_ref().unwrap();
+        assert_eq!(before["chain_length"], 4);
+        assert_eq!(before["chain_head"], tomb.chain_head.as_str());
+        assert!(store3.verify_audit(&t, None).unwrap().valid);
+        let forge = |session: &str, length: u64| {
+            let s = sid(session);
+            store3.purge(&session_prefix(&t, &s)).unwrap();
+            store3.sessions.remove(session_key(&t, &s)).unwrap();
+            let forged = Tombstone {
+                session_id: s.clone(),
+                deleted_at: 3_000,
+                reason: "retention".into(),
+                event_count: length,
+                chain_length: length,
+                chain_head: hex::encode([7u8; chain::HASH_LEN]),
+            };
+            store3
+                .tombstones
+                .insert(session_key(&t, &s), serde_json::to_vec(&forged).unwrap())
+                .unwrap();
+        };
+        forge("c", 9);
+        let v = store3.verify_audit(&t, None).unwrap();
+        assert!(!v.valid && v.first_broken == Some(0), "{v:?}");
+        assert_eq!(v.session_id.as_deref(), Some("c"));
+        assert!(
+            v.reason
+                .as_deref()
+                .unwrap()
+                .contains("its tombstone says it was deleted at 9 records ending at 0707")
+                && v.reason
+                    .as_deref()
+                    .unwrap()
+                    .contains("no session.deleted entry"),
+            "{v:?}"
+        );
+        // The real deletion's tombstone edited: reported as well.
+        let (_d, store4) = {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), 4).unwrap();
+            (dir, store)
+        };
+        put(&store4, "a", 1_000, 0..4);
+        store4.checkpoint(&t, 2_000).unwrap();
+        let mut tomb = store4
+            .delete(&t, &sid("a"), "admin", &root(), 3_000)
+            .unwrap()
+            .unwrap();
+        assert!(store4.verify_audit(&t, None).unwrap().valid);
+        tomb.chain_length = 12;
+        store4
+            .tombstones
+            .insert(
+                session_key(&t, &sid("a")),
+                serde_json::to_vec(&tomb).unwrap(),
+            )
+            .unwrap();
+        let v = store4.verify_audit(&t, None).unwrap();
+        assert!(!v.valid && v.session_id.as_deref() == Some("a"), "{v:?}");
     }
 
     #[test]
@@ -3571,7 +3781,7 @@ mod tests {
         assert!(store.verify(&ten(), &s).unwrap().unwrap().valid);
         // Deleting the session purges its origins with its events.
         store
-            .delete(&ten(), &s, "deleted by root", 400)
+            .delete(&ten(), &s, "deleted by root", &root(), 400)
             .unwrap()
             .unwrap();
         assert_eq!(keys_under(&store.origins, &prefix), 0);
@@ -3754,7 +3964,7 @@ mod tests {
         )
         .unwrap();
         store
-            .delete(&ten(), &sid("s"), "test", 20)
+            .delete(&ten(), &sid("s"), "test", &root(), 20)
             .unwrap()
             .unwrap();
         let walked = store.verify_state(&ten(), &sid("s"), &state, None).unwrap();
@@ -3819,7 +4029,10 @@ mod tests {
                 put(&store, s, 10 * (i as i64 + 1), 0..1);
             }
             for (s, at) in [("b", 100), ("d", 200), ("a", 200)] {
-                store.delete(&ten(), &sid(s), "test", at).unwrap().unwrap();
+                store
+                    .delete(&ten(), &sid(s), "test", &root(), at)
+                    .unwrap()
+                    .unwrap();
             }
             assert_eq!(store.activity.len(), 2);
             assert_eq!(store.deletions.len(), 3);
@@ -3894,7 +4107,10 @@ mod tests {
         assert_eq!(state_of(&store, "s").lost_events, lost + 2);
         assert_eq!(count("s"), Some(4));
 
-        store.delete(&ten(), &sid("s"), "test", 1).unwrap().unwrap();
+        store
+            .delete(&ten(), &sid("s"), "test", &root(), 1)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             keys_under(&store.gap_index, &session_prefix(&ten(), &sid("s"))),
             0
@@ -4002,7 +4218,7 @@ mod tests {
         put_gap(&store, "s", 10, 12);
         // As if the collector died between the tombstone and the purge.
         store
-            .tombstone(&ten(), &sid("s"), "deleted by root", 5)
+            .tombstone(&ten(), &sid("s"), "deleted by root", &root(), 5)
             .unwrap()
             .unwrap();
         let prefix = session_prefix(&ten(), &sid("s"));
@@ -4020,7 +4236,7 @@ mod tests {
         put_gap(&store, "u", 10, 12);
         let prefix = session_prefix(&ten(), &sid("u"));
         store
-            .tombstone(&ten(), &sid("u"), "deleted by root", 6)
+            .tombstone(&ten(), &sid("u"), "deleted by root", &root(), 6)
             .unwrap()
             .unwrap();
         assert_eq!(keys_under(&store.events, &prefix), 4);
@@ -4039,7 +4255,7 @@ mod tests {
             for s in ["a", "b", "c"] {
                 put(&store, s, 0, 0..2);
                 store
-                    .delete(&ten(), &sid(s), "deleted by root", 5)
+                    .delete(&ten(), &sid(s), "deleted by root", &root(), 5)
                     .unwrap()
                     .unwrap();
             }
@@ -4048,7 +4264,7 @@ mod tests {
             assert_eq!(store.purges.len(), 0);
             put(&store, "d", 0, 0..2);
             store
-                .tombstone(&ten(), &sid("d"), "deleted by root", 6)
+                .tombstone(&ten(), &sid("d"), "deleted by root", &root(), 6)
                 .unwrap()
                 .unwrap();
             assert_eq!(store.purges.len(), 1);

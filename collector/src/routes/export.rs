@@ -527,7 +527,19 @@ mod tests {
             // Deleted after the export began: no trailer, an error instead.
             let mut racing = export();
             racing.next_chunk().await.unwrap().unwrap();
-            store.delete(&tenant, &session, "test", 2).unwrap().unwrap();
+            store
+                .delete(
+                    &tenant,
+                    &session,
+                    "test",
+                    &crate::store::DeletedBy {
+                        user: shared::UserId::parse("root").unwrap(),
+                        origin: Default::default(),
+                    },
+                    2,
+                )
+                .unwrap()
+                .unwrap();
             let err = drain(&mut racing).await.unwrap_err();
             assert!(
                 err.to_string().contains("was deleted"),

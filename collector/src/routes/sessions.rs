@@ -493,25 +493,20 @@ pub async fn verify(
     Ok(HttpResponse::Ok().json(result))
 }
 
-/// After the tombstone: on disk, in the activity log, then the records purged.
-/// The purge runs even when the flush or the audit entry failed (the deletion
-/// stands, and the tombstone names the admin); one that fails, or a process
-/// that dies during it, is finished at the next start-up
+/// After the tombstone (and the activity-log entry written with it): on
+/// disk, then the records purged. The purge runs even when the flush failed
+/// (the deletion stands, and the tombstone names the admin); one that fails,
+/// or a process that dies during it, is finished at the next start-up
 /// (`Store::finish_deletions`).
 async fn finish_delete(
     store: std::sync::Arc<Store>,
     who: crate::tenants::Principal,
-    req: HttpRequest,
     tombstone: shared::api::Tombstone,
 ) -> Result<(), ApiError> {
     let session = tombstone.session_id.clone();
-    // The tombstone must survive a crash just like an acknowledged event.
+    // The tombstone and its entry must survive a crash just like an
+    // acknowledged event.
     let flushed = store.flush().await;
-    // Before the purge: a deletion is audited even if the purge then fails.
-    let audited = match &flushed {
-        Ok(()) => crate::audit::record_deletion(&store, &who, &req, &tombstone).await,
-        Err(_) => Ok(()),
-    };
     let (purger, tenant, sid) = (store.clone(), who.tenant.clone(), session.clone());
     if let Err(e) = blocking(move || purger.purge_session(&tenant, &sid)).await {
         tracing::error!(
@@ -523,8 +518,7 @@ async fn finish_delete(
             "purging a deleted session failed; the next start-up finishes it"
         );
     }
-    flushed?;
-    audited
+    Ok(flushed?)
 }
 
 /// `DELETE /api/v1/sessions/{id}` (admins): deletes the session's events, gaps
@@ -557,13 +551,18 @@ pub async fn delete(
     let reason = format!("deleted by {}", who.user);
     let writer = store.clone().into_inner();
     let (tenant, sid) = (who.tenant.clone(), session.clone());
-    let result = blocking(
-        move || match writer.tombstone(&tenant, &sid, &reason, now_ms())? {
-            Some(t) => Ok(Ok(t)),
-            None => Ok(Err(writer.status(&tenant, &sid)?)),
-        },
-    )
-    .await?;
+    let by = crate::store::DeletedBy {
+        user: who.user.clone(),
+        origin: crate::routes::ingest::request_origin(&req),
+    };
+    let result =
+        blocking(
+            move || match writer.tombstone(&tenant, &sid, &reason, &by, now_ms())? {
+                Some(t) => Ok(Ok(t)),
+                None => Ok(Err(writer.status(&tenant, &sid)?)),
+            },
+        )
+        .await?;
     // Deleting twice answers 410: the first deletion stands.
     let tombstone = result.map_err(not_readable)?;
     ::metrics::counter!(crate::telemetry::metric::SESSIONS_DELETED, "reason" => "admin")
@@ -571,14 +570,9 @@ pub async fn delete(
     tracing::info!(session = %tombstone.session_id, user = %who.user, "session deleted by an admin");
     // What follows the tombstone runs as a task of its own: a client that
     // gives up waiting (the purge takes as long as the session is big) or a
-    // failed flush or audit append must not leave the records on disk, and a
-    // retried DELETE only finds the tombstone.
-    let task = actix_web::rt::spawn(finish_delete(
-        store.into_inner(),
-        who,
-        req,
-        tombstone.clone(),
-    ));
+    // failed flush must not leave the records on disk, and a retried DELETE
+    // only finds the tombstone.
+    let task = actix_web::rt::spawn(finish_delete(store.into_inner(), who, tombstone.clone()));
     task.await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("deletion task failed: {e}")))??;
     Ok(HttpResponse::Ok().json(tombstone))
