@@ -15,12 +15,14 @@
 //! [`COALESCE_WINDOW`] of the last recorded one are that one entry: a review
 //! screen reads a trail through several requests (table, timeline, live tail),
 //! and an admin wants "ana viewed sess-9 at 10:02", not a dozen lines of it.
-//! Exports and deletions are always recorded. The same list or search by one
-//! user from one client is one entry for as long as it is repeated within the
-//! window of the last repeat: the review app's sessions list refreshes itself
-//! every 10 s while it is shown, and an open list is one look at it, not an
-//! entry a minute. The window is kept in memory, so a restart can only add
-//! entries, never lose one.
+//! Exports and deletions are always recorded. The first page of the same list
+//! or search by one user from one client is one entry for as long as it is
+//! repeated within the window of the last repeat, up to [`MAX_SLIDE`] after
+//! the entry: the review app's sessions list refreshes itself every 10 s
+//! while it is shown, and an open list is one look at it, not an entry a
+//! minute. Further pages (with a cursor) do not slide the window: a client
+//! paging through every session is on record every window. The window is
+//! kept in memory, so a restart can only add entries, never lose one.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -40,6 +42,10 @@ use crate::tenants::Principal;
 /// this time are one entry.
 pub const COALESCE_WINDOW: Duration = Duration::from_secs(60);
 
+/// How long a list's first page kept open (refreshed within the window each
+/// time) stays one entry: it is on record again after this.
+pub const MAX_SLIDE: Duration = Duration::from_secs(15 * 60);
+
 /// (tenant, user, what was accessed: a session id or a list query, action,
 /// the client: IP and User-Agent). A second device reading the same trail
 /// with the same token is an access of its own.
@@ -53,10 +59,18 @@ const MAX_RECENT: usize = 10_000;
 /// then whether it was. The claiming request holds the sender.
 type Written = watch::Receiver<Option<bool>>;
 
+/// An access key's entry: when it was claimed, when the access was last
+/// repeated (a list's window slides from there), and whether it is on disk.
+struct Recent {
+    claimed: Instant,
+    seen: Instant,
+    written: Written,
+}
+
 /// When each (tenant, user, session, action) was last claimed, and whether
 /// that entry is on disk yet (app data).
 #[derive(Default)]
-pub struct RecentAccess(Mutex<HashMap<AccessKey, (Instant, Written)>>);
+pub struct RecentAccess(Mutex<HashMap<AccessKey, Recent>>);
 
 /// What a request does about its access entry.
 enum Claim {
@@ -70,34 +84,42 @@ enum Claim {
 
 impl RecentAccess {
     /// Claims the entry for `key` at `now`, unless one was recorded or is
-    /// being recorded within the window. Checked and claimed under one lock,
-    /// so of concurrent requests exactly one records the entry; the others
-    /// wait until it is on disk.
-    fn reserve(&self, key: &AccessKey, now: Instant) -> Claim {
+    /// being recorded within the window (which `slides` with each repeat,
+    /// up to [`MAX_SLIDE`]: a list's first page). Checked and claimed under
+    /// one lock, so of concurrent requests exactly one records the entry;
+    /// the others wait until it is on disk.
+    fn reserve(&self, key: &AccessKey, now: Instant, slides: bool) -> Claim {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, written)) = map.get_mut(key) {
+        if let Some(r) = map.get_mut(key) {
             // A claim whose request went away before its entry was written
             // (its sender dropped) claims nothing.
-            let abandoned = written.borrow().is_none() && written.has_changed().is_err();
-            if now.duration_since(*at) < COALESCE_WINDOW && !abandoned {
-                let done = *written.borrow() == Some(true);
-                if !done {
-                    return Claim::Wait(written.clone());
+            let abandoned = r.written.borrow().is_none() && r.written.has_changed().is_err();
+            let since = |t: Instant| now.saturating_duration_since(t);
+            let within = if slides {
+                since(r.seen) < COALESCE_WINDOW && since(r.claimed) < MAX_SLIDE
+            } else {
+                since(r.claimed) < COALESCE_WINDOW
+            };
+            if within && !abandoned {
+                if *r.written.borrow() != Some(true) {
+                    return Claim::Wait(r.written.clone());
                 }
-                // A list kept open refreshes itself: its window slides with
-                // each refresh (see the module docs).
-                if key.3 == AccessAction::Listed {
-                    *at = now;
-                }
+                // (A request that took the lock late must not set it back.)
+                r.seen = r.seen.max(now);
                 return Claim::Done;
             }
         }
         if map.len() >= MAX_RECENT {
-            map.retain(|_, (at, _)| now.duration_since(*at) < COALESCE_WINDOW);
+            map.retain(|_, r| now.saturating_duration_since(r.seen) < COALESCE_WINDOW);
         }
         let (tx, rx) = watch::channel(None);
         if map.len() < MAX_RECENT {
-            map.insert(key.clone(), (now, rx));
+            let recent = Recent {
+                claimed: now,
+                seen: now,
+                written: rx,
+            };
+            map.insert(key.clone(), recent);
         }
         Claim::Mine(tx)
     }
@@ -106,7 +128,7 @@ impl RecentAccess {
     /// is recorded (unless another request claimed the key since).
     fn release(&self, key: &AccessKey, at: Instant) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.get(key).is_some_and(|(claimed, _)| *claimed == at) {
+        if map.get(key).is_some_and(|r| r.claimed == at) {
             map.remove(key);
         }
     }
@@ -128,7 +150,7 @@ pub async fn record_access(
         request_origin(req),
         now_ms(),
     );
-    record(store, who, req, action, session.to_string(), entry).await
+    record(store, who, req, action, session.to_string(), entry, false).await
 }
 
 /// Appends `who`'s export of a session: its format and the chain length and
@@ -156,18 +178,21 @@ pub async fn record_export(
         AccessAction::Exported,
         session.to_string(),
         entry,
+        false,
     )
     .await
 }
 
-/// Appends `who`'s listing of sessions (`query`: the list's query string)
-/// to the activity log, coalesced like views: the same search by the same
-/// user within the window (a list that refreshes) is one entry.
+/// Appends `who`'s listing of sessions (`query`: the list's query string,
+/// without paging) to the activity log, coalesced like views; a `first_page`
+/// kept open (refreshed) stays one entry up to [`MAX_SLIDE`] (see the module
+/// docs).
 pub async fn record_listing(
     store: &Store,
     who: &Principal,
     req: &HttpRequest,
     query: &str,
+    first_page: bool,
 ) -> Result<(), ApiError> {
     let entry = AuditEntry::listing(who.user.clone(), query, request_origin(req), now_ms());
     record(
@@ -177,6 +202,7 @@ pub async fn record_listing(
         AccessAction::Listed,
         query.to_owned(),
         entry,
+        first_page,
     )
     .await
 }
@@ -188,6 +214,7 @@ async fn record(
     action: AccessAction,
     what: String,
     entry: AuditEntry,
+    slides: bool,
 ) -> Result<(), ApiError> {
     let coalesce = matches!(
         action,
@@ -208,7 +235,7 @@ async fn record(
     // A request that finds the entry being written waits until it is on disk
     // (the trail is served only then), and records its own if it is not.
     let mut written = None;
-    match recent.map(|r| r.reserve(&key, now)) {
+    match recent.map(|r| r.reserve(&key, now, slides)) {
         Some(Claim::Done) => return Ok(()),
         Some(Claim::Wait(mut rx)) => {
             if let Ok(v) = rx.wait_for(Option::is_some).await {
@@ -261,40 +288,60 @@ mod tests {
         )
     }
 
-    /// A trail read again is an entry a window after the last entry; a list
-    /// that keeps refreshing is one entry until it pauses for a window.
+    /// A trail read again is an entry a window after the last entry; a
+    /// list's first page that keeps refreshing is one entry until it pauses
+    /// for a window, or for at most `MAX_SLIDE`; its other pages do not
+    /// slide the window.
     #[test]
     fn a_refreshing_list_is_one_entry_and_a_trail_read_again_a_window_later_is_another() {
         let t0 = Instant::now();
         let at = |secs: u64| t0 + Duration::from_secs(secs);
-        let done = |recent: &RecentAccess, key: &AccessKey, secs| {
-            matches!(recent.reserve(key, at(secs)), Claim::Done)
+        let done = |recent: &RecentAccess, key: &AccessKey, secs, slides| {
+            matches!(recent.reserve(key, at(secs), slides), Claim::Done)
         };
         let mut listed = key();
         (listed.2, listed.3) = ("q=ana".into(), AccessAction::Listed);
-        for k in [key(), listed.clone()] {
-            let recent = RecentAccess::default();
-            let Claim::Mine(first) = recent.reserve(&k, at(0)) else {
-                panic!("the first read records the entry");
+        let claim = |recent: &RecentAccess, key: &AccessKey, secs, slides| {
+            let Claim::Mine(tx) = recent.reserve(key, at(secs), slides) else {
+                panic!("{key:?} at {secs} s is an entry");
             };
-            first.send_replace(Some(true));
-            assert!(done(&recent, &k, 50));
-            // A trail's window runs from its entry; a list's from its last refresh.
-            assert_eq!(done(&recent, &k, 100), k.3 == AccessAction::Listed, "{k:?}");
+            tx.send_replace(Some(true));
+        };
+        for (k, slides) in [
+            (key(), false),
+            (listed.clone(), false),
+            (listed.clone(), true),
+        ] {
+            let recent = RecentAccess::default();
+            claim(&recent, &k, 0, slides);
+            assert!(done(&recent, &k, 50, slides));
+            // A trail's window (and a list page's) runs from its entry; a
+            // list's first page's from its last refresh.
+            assert_eq!(done(&recent, &k, 100, slides), slides, "{k:?}");
         }
         let recent = RecentAccess::default();
-        let Claim::Mine(first) = recent.reserve(&listed, at(0)) else {
-            panic!("claimed");
-        };
-        first.send_replace(Some(true));
-        for secs in (10..=600).step_by(10) {
-            assert!(done(&recent, &listed, secs), "refreshed at {secs} s");
+        claim(&recent, &listed, 0, true);
+        let max = MAX_SLIDE.as_secs();
+        for secs in (10..max).step_by(10) {
+            assert!(done(&recent, &listed, secs, true), "refreshed at {secs} s");
         }
+        // Kept open that long, it is on record again.
+        claim(&recent, &listed, max, true);
+        assert!(done(&recent, &listed, max + 10, true));
+        // Paging on from it: each window on record, however often.
+        for secs in [max + 20, max + 59] {
+            assert!(done(&recent, &listed, secs, false));
+        }
+        claim(&recent, &listed, max + 61, false);
         // Another search, or the same one after a pause, is an entry.
         let mut other = listed.clone();
         other.2 = "q=bo".into();
-        assert!(matches!(recent.reserve(&other, at(600)), Claim::Mine(_)));
-        assert!(matches!(recent.reserve(&listed, at(661)), Claim::Mine(_)));
+        claim(&recent, &other, max + 61, true);
+        claim(&recent, &listed, max + 200, true);
+        // A request that took the lock late does not set the window back.
+        assert!(done(&recent, &listed, max + 250, true));
+        assert!(done(&recent, &listed, max + 240, true));
+        assert!(done(&recent, &listed, max + 305, true));
     }
 
     /// Two requests reading one trail at once: the second is not served
@@ -304,10 +351,10 @@ mod tests {
     async fn a_coalesced_read_waits_for_the_entry_to_be_on_disk() {
         let recent = RecentAccess::default();
         let now = Instant::now();
-        let Claim::Mine(first) = recent.reserve(&key(), now) else {
+        let Claim::Mine(first) = recent.reserve(&key(), now, false) else {
             panic!("the first request records the entry");
         };
-        let Claim::Wait(mut second) = recent.reserve(&key(), now) else {
+        let Claim::Wait(mut second) = recent.reserve(&key(), now, false) else {
             panic!("the second waits for it");
         };
         let waiting = tokio::spawn(async move {
@@ -323,14 +370,14 @@ mod tests {
         );
         first.send_replace(Some(true));
         assert_eq!(waiting.await.unwrap().ok(), Some(true));
-        assert!(matches!(recent.reserve(&key(), now), Claim::Done));
+        assert!(matches!(recent.reserve(&key(), now, false), Claim::Done));
 
         // A failed write: the waiter learns it, and the claim is given back.
         let recent = RecentAccess::default();
-        let Claim::Mine(first) = recent.reserve(&key(), now) else {
+        let Claim::Mine(first) = recent.reserve(&key(), now, false) else {
             panic!("claimed");
         };
-        let Claim::Wait(mut second) = recent.reserve(&key(), now) else {
+        let Claim::Wait(mut second) = recent.reserve(&key(), now, false) else {
             panic!("waits");
         };
         recent.release(&key(), now);
@@ -339,18 +386,18 @@ mod tests {
             *second.wait_for(Option::is_some).await.unwrap(),
             Some(false)
         );
-        assert!(matches!(recent.reserve(&key(), now), Claim::Mine(_)));
+        assert!(matches!(recent.reserve(&key(), now, false), Claim::Mine(_)));
 
         // A request that went away before writing claims nothing.
         let recent = RecentAccess::default();
-        let Claim::Mine(first) = recent.reserve(&key(), now) else {
+        let Claim::Mine(first) = recent.reserve(&key(), now, false) else {
             panic!("claimed");
         };
-        let Claim::Wait(mut second) = recent.reserve(&key(), now) else {
+        let Claim::Wait(mut second) = recent.reserve(&key(), now, false) else {
             panic!("waits");
         };
         drop(first);
         assert!(second.wait_for(Option::is_some).await.is_err());
-        assert!(matches!(recent.reserve(&key(), now), Claim::Mine(_)));
+        assert!(matches!(recent.reserve(&key(), now, false), Claim::Mine(_)));
     }
 }

@@ -188,6 +188,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(q.limit)?;
     let before = position_cursor(&q.cursor)?;
+    let first_page = before.is_none();
     let filter = SessionFilter {
         from: q.from,
         to: q.to,
@@ -214,7 +215,7 @@ pub async fn list(
     let (reader, tenant) = (store.clone().into_inner(), who.tenant.clone());
     let page =
         blocking(move || reader.sessions_page(&tenant, &filter, before.as_deref(), limit)).await?;
-    crate::audit::record_listing(&store, &who, &req, &searched.join("&")).await?;
+    crate::audit::record_listing(&store, &who, &req, &searched.join("&"), first_page).await?;
     Ok(HttpResponse::Ok().json(SessionsPage {
         sessions: page.items,
         next_cursor: page.next.map(|p| URL_SAFE_NO_PAD.encode(p)),
