@@ -99,7 +99,7 @@ crate::global::page_global! {
     static PASSWORDS: js_sys::WeakSet = js_sys::WeakSet::new();
 }
 
-crate::global::page_global! {
+crate::global::page_const! {
     /// The ids and names (`#id`, `@name`) of those inputs: a "show password"
     /// button that replaces the input by a new `type="text"` one keeps them.
     static PASSWORD_KEYS: core::cell::RefCell<Vec<String>> = core::cell::RefCell::new(Vec::new());
@@ -108,7 +108,7 @@ crate::global::page_global! {
 /// Remembered ids and names at most (a page has a handful of password fields).
 const MAX_PASSWORD_KEYS: usize = 64;
 
-crate::global::page_global! {
+crate::global::page_const! {
     /// The observer of `type` attributes (see `observers::input`) while the
     /// recorder runs: [`see_shadow_root`] points it at shadow roots too.
     static TYPE_WATCH: core::cell::RefCell<Option<web_sys::MutationObserver>> = core::cell::RefCell::new(None);
@@ -203,7 +203,7 @@ type RootHooks = (
 /// recorder stops.
 const MAX_HOOKED_ROOTS: usize = 256;
 
-crate::global::page_global! {
+crate::global::page_const! {
     /// The handlers of events that do not leave a shadow root (`scroll`,
     /// `submit`: not composed, so the document's listener never sees them),
     /// and the listeners [`see_shadow_root`] added for them.

@@ -24,6 +24,19 @@ macro_rules! page_global {
 }
 pub(crate) use page_global;
 
+/// [`page_global!`] for a value made in a `const` context (`RefCell::new(None)`
+/// ...): nothing to initialise on first use, so no lazy cell per global.
+macro_rules! page_const {
+    ($(#[$meta:meta])* static $name:ident: $ty:ty = $init:expr;) => {
+        #[cfg(not(target_family = "wasm"))]
+        std::thread_local! { $(#[$meta])* static $name: $ty = const { $init }; }
+        #[cfg(target_family = "wasm")]
+        $(#[$meta])*
+        static $name: $crate::global::PageConst<$ty> = $crate::global::PageConst($init);
+    };
+}
+pub(crate) use page_const;
+
 /// A constant string as a `JsValue`, made once per page: passing a `&str` to
 /// JS decodes its UTF-8 on every call (`TextDecoder`), which a profile of the
 /// benchmark trace put at several percent of the recorder's script time for
@@ -74,6 +87,22 @@ impl JsStr {
         self.cell
             .get_or_init(|| JsValue::from_str(self.text))
             .clone()
+    }
+}
+
+/// A value for the page's one thread, made at compile time ([`page_const!`]).
+#[cfg(target_family = "wasm")]
+pub struct PageConst<T>(pub T);
+
+// SAFETY: as for `PageGlobal` below: one thread touches the page's module.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[allow(unsafe_code)]
+unsafe impl<T> Sync for PageConst<T> {}
+
+#[cfg(target_family = "wasm")]
+impl<T> PageConst<T> {
+    pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0)
     }
 }
 

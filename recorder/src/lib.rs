@@ -79,12 +79,12 @@ use crate::prelude::*;
 use crate::recorder::{Core, Recorder};
 use crate::text::concat;
 
-global::page_global! {
+global::page_const! {
     /// The page's one recorder: starting twice must not double every event.
     static RECORDER: RefCell<Option<Recorder>> = RefCell::new(None);
 }
 
-global::page_global! {
+global::page_const! {
     /// The configuration the running recorder was started with, and the timer
     /// of a restart as a new tab (see [`restart_as_new_tab`]).
     static RESTART: RefCell<(Option<JsValue>, Option<timer::Timer>)> = RefCell::new((None, None));
