@@ -114,9 +114,10 @@ crate::global::page_const! {
     static TYPE_WATCH: core::cell::RefCell<Option<web_sys::MutationObserver>> = core::cell::RefCell::new(None);
 }
 
-crate::global::page_global! {
-    /// Shadow roots the running recorder's observer watches (see [`see_shadow_root`]).
-    static WATCHED_ROOTS: core::cell::RefCell<js_sys::WeakSet> = core::cell::RefCell::new(js_sys::WeakSet::new());
+crate::global::page_const! {
+    /// Shadow roots the running recorder's observer watches (see [`see_shadow_root`]);
+    /// `None` for none yet.
+    static WATCHED_ROOTS: core::cell::RefCell<Option<js_sys::WeakSet>> = core::cell::RefCell::new(None);
 }
 
 /// `#id` and `@name` of an input.
@@ -226,7 +227,7 @@ pub fn unhook_roots() {
 pub fn set_type_watch(observer: Option<web_sys::MutationObserver>) {
     TYPE_WATCH.with(|w| *w.borrow_mut() = observer);
     // A new observer watches no shadow root yet.
-    WATCHED_ROOTS.with(|set| *set.borrow_mut() = js_sys::WeakSet::new());
+    WATCHED_ROOTS.with(|set| *set.borrow_mut() = None);
 }
 
 /// The first time an event comes from inside an open shadow root: its password
@@ -237,12 +238,18 @@ pub fn set_type_watch(observer: Option<web_sys::MutationObserver>) {
 fn see_shadow_root(el: &Element) {
     let root: JsValue = el.get_root_node().into();
     if !crate::global::get(&root, &js_str!("host")).is_object()
-        || WATCHED_ROOTS.with(|set| set.borrow().has(root.unchecked_ref()))
+        || WATCHED_ROOTS.with(|set| {
+            set.borrow()
+                .as_ref()
+                .is_some_and(|set| set.has(root.unchecked_ref()))
+        })
     {
         return;
     }
     WATCHED_ROOTS.with(|set| {
-        set.borrow().add(root.unchecked_ref());
+        set.borrow_mut()
+            .get_or_insert_with(js_sys::WeakSet::new)
+            .add(root.unchecked_ref());
     });
     remember_passwords_in(&root);
     // The handlers are copied out first: adding a listener talks to the page.
