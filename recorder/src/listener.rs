@@ -9,7 +9,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AddEventListenerOptions, EventTarget};
 
 /// The DOM events the recorder listens to: an enum, not free strings, so a typo
@@ -59,7 +59,10 @@ type Handler = Box<dyn Fn(&web_sys::Event)>;
 pub struct Listener {
     target: EventTarget,
     kind: EventKind,
-    callback: Closure<dyn Fn(web_sys::Event)>,
+    /// Takes a `JsValue`, not a `web_sys::Event`: the closure type the
+    /// `type` observer's callback shares (one invoke shim and glue adapter
+    /// for both).
+    callback: Closure<dyn Fn(JsValue)>,
 }
 
 impl Listener {
@@ -76,7 +79,7 @@ impl Listener {
     /// Not generic: one copy of the closure glue in the wasm for every listener.
     fn boxed(target: &EventTarget, kind: EventKind, handler: Handler) -> Listener {
         let callback =
-            Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| handler(&event));
+            Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| handler(event.unchecked_ref()));
         let options = AddEventListenerOptions::new();
         options.set_capture(true);
         // Passive: the recorder must never delay scrolling or call preventDefault.

@@ -68,14 +68,15 @@ pub struct InputObserver {
 /// there are remembered at start. Disconnected when dropped.
 struct PasswordWatch {
     observer: MutationObserver,
-    _callback: Closure<dyn Fn(js_sys::Array)>,
+    /// `Fn(JsValue)`: the closure type of every listener (see `listener`).
+    _callback: Closure<dyn Fn(JsValue)>,
 }
 
 impl PasswordWatch {
     fn new(document: &Document) -> Option<PasswordWatch> {
         element::remember_passwords_in(document);
-        let callback = Closure::<dyn Fn(js_sys::Array)>::new(|records: js_sys::Array| {
-            for record in records.iter() {
+        let callback = Closure::<dyn Fn(JsValue)>::new(|records: JsValue| {
+            for record in records.unchecked_into::<js_sys::Array>().iter() {
                 let nodes = |key: JsValue| {
                     let list = crate::global::get(&record, &key);
                     let n = crate::global::get(&list, &js_str!("length"))
