@@ -135,9 +135,10 @@ pub fn remember_password(el: &Element) {
     });
     PASSWORD_KEYS.with(|keys| {
         let mut keys = keys.borrow_mut();
-        for key in password_keys(el).into_iter().flatten() {
-            if keys.len() < MAX_PASSWORD_KEYS && !keys.contains(&key) {
-                keys.push(key);
+        // By reference: an owning `flatten` links drop glue of its own.
+        for key in password_keys(el).iter().flatten() {
+            if keys.len() < MAX_PASSWORD_KEYS && !keys.contains(key) {
+                keys.push(key.clone());
             }
         }
     });
@@ -161,11 +162,7 @@ fn was_password(el: &Element) -> bool {
     is_remembered(el)
         || PASSWORD_KEYS.with(|keys| {
             let keys = keys.borrow();
-            !keys.is_empty()
-                && password_keys(el)
-                    .into_iter()
-                    .flatten()
-                    .any(|k| keys.contains(&k))
+            !keys.is_empty() && password_keys(el).iter().flatten().any(|k| keys.contains(k))
         })
 }
 
