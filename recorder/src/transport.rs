@@ -469,7 +469,9 @@ pub fn send_for_unload(core: &Core) {
             s.queue.unload_bodies(MAX_BEACON_BYTES, &mut adopted);
         }
         let (mut bodies, mut room) = (Vec::new(), MAX_BEACON_BYTES);
-        for body in own.into_iter().chain(adopted) {
+        // (Appended, not chained: a `Chain` links its own drop glue.)
+        own.append(&mut adopted);
+        for body in own {
             if body.len() <= room {
                 room -= body.len();
                 bodies.push(body);
