@@ -122,7 +122,7 @@ mod web {
     }
 
     pub fn get(key: &str) -> Option<String> {
-        storage()?.get_item(key).ok().flatten()
+        crate::storage::item(&storage()?, key)
     }
 
     /// Whether it was stored (quota or security errors: the value lives for

@@ -78,6 +78,18 @@ fn holder(heartbeat: &str) -> (Option<&str>, bool) {
     (parts.next(), parts.next() == Some("r"))
 }
 
+/// `s.getItem(key)`, `None` also when reading throws (one copy for every
+/// reader of either storage).
+#[inline(never)]
+pub fn item(s: &Storage, key: &str) -> Option<String> {
+    s.get_item(key).ok().flatten()
+}
+
+/// The heartbeat saved for `tab`, if any.
+fn live(tab: &str) -> Option<String> {
+    item(&local()?, &live_key(tab))
+}
+
 fn local() -> Option<Storage> {
     let window = crate::global::window()?;
     crate::global::get_object(&window, &crate::global::js_str!("localStorage"))
@@ -125,7 +137,7 @@ fn parse_next(v: &str) -> Option<(u64, f64)> {
 pub fn save_next_seq(session: &str, tab: &str, next: u64, now: f64) -> bool {
     let Some(s) = local() else { return true };
     let key = next_key(session, tab);
-    let old = s.get_item(&key).ok().flatten();
+    let old = item(&s, &key);
     let next = next.max(old.as_deref().and_then(parse_next).map_or(0, |(n, _)| n));
     let mut v = crate::text::int(next);
     v.push(' ');
@@ -206,11 +218,7 @@ fn parse_gaps(text: &str, out: &mut Vec<Gap>) {
 /// refreshed.
 pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool, owned_only: bool) {
     if let Some(s) = local() {
-        if owned_only
-            && s.get_item(&live_key(tab))
-                .ok()
-                .flatten()
-                .is_none_or(|v| holder(&v) != (Some(page), false))
+        if owned_only && item(&s, &live_key(tab)).is_none_or(|v| holder(&v) != (Some(page), false))
         {
             return;
         }
@@ -231,7 +239,7 @@ pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool, owned_only: bool
 pub fn release(tab: &str, page: &str, now: f64) {
     if let Some(s) = local() {
         let key = live_key(tab);
-        if let Ok(Some(v)) = s.get_item(&key) {
+        if let Some(v) = item(&s, &key) {
             if holder(&v) == (Some(page), false) {
                 let mut v = crate::text::int(now as u64);
                 v.push('|');
@@ -245,13 +253,13 @@ pub fn release(tab: &str, page: &str, now: f64) {
 
 /// The page that last claimed `tab` (live or released), if a claim is there.
 pub fn tab_holder(tab: &str) -> Option<String> {
-    let v = local().and_then(|s| s.get_item(&live_key(tab)).ok().flatten())?;
+    let v = live(tab)?;
     holder(&v).0.map(String::from)
 }
 
 /// Another live page owns `tab` (this page is a duplicated tab).
 pub fn owned_elsewhere(tab: &str, page: &str, now: f64) -> bool {
-    let Some(v) = local().and_then(|s| s.get_item(&live_key(tab)).ok().flatten()) else {
+    let Some(v) = live(tab) else {
         return false;
     };
     split_byte(&v, b'|').nth(1) != Some(page) && fresh(&v, now)
@@ -259,9 +267,7 @@ pub fn owned_elsewhere(tab: &str, page: &str, now: f64) -> bool {
 
 /// A page owns `tab` (its heartbeat is fresh).
 pub fn alive(tab: &str, now: f64) -> bool {
-    local()
-        .and_then(|s| s.get_item(&live_key(tab)).ok().flatten())
-        .is_some_and(|v| fresh(&v, now))
+    live(tab).is_some_and(|v| fresh(&v, now))
 }
 
 /// Saved events and gaps of one session's tab.
@@ -313,7 +319,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
     let mut live: Vec<&str> = Vec::new();
     for k in &keys {
         if let Some(t) = k.strip_prefix("cotrail|live|") {
-            let Some(v) = s.get_item(k).ok().flatten() else {
+            let Some(v) = item(&s, k) else {
                 continue;
             };
             if fresh(&v, now) {
@@ -334,8 +340,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
         };
         let seq = parts.next();
         if kind == Some("n") {
-            let Some((next, at)) = s.get_item(k).ok().flatten().as_deref().and_then(parse_next)
-            else {
+            let Some((next, at)) = item(&s, k).as_deref().and_then(parse_next) else {
                 continue;
             };
             if sess == session && t == tab {
@@ -376,7 +381,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
             };
             &mut orphans[i]
         };
-        let Ok(Some(value)) = s.get_item(k) else {
+        let Some(value) = item(&s, k) else {
             continue;
         };
         match (kind, seq.and_then(parse_u64)) {
