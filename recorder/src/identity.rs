@@ -128,12 +128,12 @@ mod web {
     /// Whether it was stored (quota or security errors: the value lives for
     /// this page only).
     pub fn set(key: &str, value: &str) -> bool {
-        storage().is_some_and(|s| s.set_item(key, value).is_ok())
+        storage().is_some_and(|s| crate::storage::set(&s, key, value))
     }
 
     pub fn remove(key: &str) {
         if let Some(s) = storage() {
-            let _ = s.remove_item(key);
+            crate::storage::remove(&s, key);
         }
     }
 

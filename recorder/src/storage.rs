@@ -85,6 +85,18 @@ pub fn item(s: &Storage, key: &str) -> Option<String> {
     s.get_item(key).ok().flatten()
 }
 
+/// `s.setItem(key, value)`: whether it was stored (quota, security errors).
+#[inline(never)]
+pub fn set(s: &Storage, key: &str, value: &str) -> bool {
+    s.set_item(key, value).is_ok()
+}
+
+/// `s.removeItem(key)` (it throws only where storage is disabled).
+#[inline(never)]
+pub fn remove(s: &Storage, key: &str) {
+    let _ = s.remove_item(key);
+}
+
 /// The heartbeat saved for `tab`, if any.
 fn live(tab: &str) -> Option<String> {
     item(&local()?, &live_key(tab))
@@ -142,13 +154,13 @@ pub fn save_next_seq(session: &str, tab: &str, next: u64, now: f64) -> bool {
     let mut v = crate::text::int(next);
     v.push(' ');
     crate::text::push_int(&mut v, now as u64);
-    s.set_item(&key, &v).is_ok()
+    set(&s, &key, &v)
 }
 
 /// This tab took back its `n` key (its seq is in `sessionStorage` now).
 pub fn clear_next_seq(session: &str, tab: &str) {
     if let Some(s) = local() {
-        let _ = s.remove_item(&next_key(session, tab));
+        remove(&s, &next_key(session, tab));
     }
 }
 
@@ -160,13 +172,13 @@ fn live_key(tab: &str) -> String {
 
 /// Saves one encoded event. `false` when storage refused (quota, disabled).
 pub fn save_event(session: &str, tab: &str, seq: u64, json: &str) -> bool {
-    local().is_some_and(|s| s.set_item(&event_key(session, tab, seq), json).is_ok())
+    local().is_some_and(|s| set(&s, &event_key(session, tab, seq), json))
 }
 
 pub fn remove_events(session: &str, tab: &str, seqs: &[u64]) {
     if let Some(s) = local() {
         for seq in seqs {
-            let _ = s.remove_item(&event_key(session, tab, *seq));
+            remove(&s, &event_key(session, tab, *seq));
         }
     }
 }
@@ -175,7 +187,7 @@ pub fn save_gaps(session: &str, tab: &str, gaps: &[Gap]) {
     let Some(s) = local() else { return };
     let key = gaps_key(session, tab);
     if gaps.is_empty() {
-        let _ = s.remove_item(&key);
+        remove(&s, &key);
         return;
     }
     let mut text = String::new();
@@ -187,7 +199,7 @@ pub fn save_gaps(session: &str, tab: &str, gaps: &[Gap]) {
         text.push_str(g.reason.as_str());
         text.push('\n');
     }
-    let _ = s.set_item(&key, &text);
+    set(&s, &key, &text);
 }
 
 /// Appends the gap records `text` holds (lines `<from> <to> <reason>`) to
@@ -228,7 +240,7 @@ pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool, owned_only: bool
         if hidden {
             v.push_str("|h");
         }
-        let _ = s.set_item(&live_key(tab), &v);
+        set(&s, &live_key(tab), &v);
     }
 }
 
@@ -245,7 +257,7 @@ pub fn release(tab: &str, page: &str, now: f64) {
                 v.push('|');
                 v.push_str(page);
                 v.push_str("|r");
-                let _ = s.set_item(&key, &v);
+                set(&s, &key, &v);
             }
         }
     }
@@ -327,7 +339,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
             } else if now - split_byte(&v, b'|').next().and_then(parse_u64).unwrap_or(0) as f64
                 > LIVE_TTL_MS
             {
-                let _ = s.remove_item(k);
+                remove(&s, k);
             }
         }
     }
@@ -346,7 +358,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
             if sess == session && t == tab {
                 mine.next_seq = Some(next);
             } else if now - at > NEXT_KEY_TTL_MS {
-                let _ = s.remove_item(k);
+                remove(&s, k);
             }
             continue;
         }
