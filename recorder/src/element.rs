@@ -50,8 +50,20 @@ extern "C" {
     fn assigned_slot(this: &ElementExt) -> Option<Element>;
 }
 
-fn closest(el: &Element, selectors: &JsValue) -> Result<Option<Element>, JsValue> {
-    el.unchecked_ref::<ElementExt>().closest(selectors)
+/// `el.closest(selectors)`, `None` also when it throws (one copy of the
+/// `Result` handling for every caller).
+#[inline(never)]
+fn closest(el: &Element, selectors: &JsValue) -> Option<Element> {
+    el.unchecked_ref::<ElementExt>()
+        .closest(selectors)
+        .ok()
+        .flatten()
+}
+
+/// Whether `el.querySelector(selectors)` finds something.
+#[inline(never)]
+fn has_match(el: &Element, selectors: &str) -> bool {
+    matches!(el.query_selector(selectors), Ok(Some(_)))
 }
 
 /// `closest` along what the page shows around an element (the flat tree), not
@@ -62,7 +74,7 @@ fn closest(el: &Element, selectors: &JsValue) -> Result<Option<Element>, JsValue
 fn closest_composed(el: &Element, selectors: &JsValue) -> Option<Element> {
     let mut el = el.clone();
     loop {
-        if let Ok(Some(found)) = closest(&el, selectors) {
+        if let Some(found) = closest(&el, selectors) {
             return Some(found);
         }
         // The tree goes on at the slot the element (or an ancestor) is shown
@@ -90,7 +102,7 @@ fn slot_above(el: &Element) -> Option<Element> {
 /// The element has a descendant whose text must not be read with its own
 /// (a masked `<span>` inside a button, a card field inside a label).
 pub fn has_private(el: &Element) -> bool {
-    matches!(el.query_selector(PRIVATE_SELECTOR), Ok(Some(_)))
+    has_match(el, PRIVATE_SELECTOR)
 }
 
 crate::global::page_global! {
@@ -416,10 +428,7 @@ pub fn event_element(event: &web_sys::Event) -> Option<Element> {
 
 /// The control a click landed in, or the element itself.
 pub fn interactive(el: &Element) -> Element {
-    closest(el, &js_str!(INTERACTIVE))
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| el.clone())
+    closest(el, &js_str!(INTERACTIVE)).unwrap_or_else(|| el.clone())
 }
 
 /// Inside `data-cotrail-block` (also from outside a shadow root): no event at
@@ -452,7 +461,7 @@ pub fn facts(el: &Element) -> FieldFacts {
         marked |= has_private(el);
     } else if tag == "option" {
         // An option's text is its select's value: masked with it.
-        if let Ok(Some(select)) = closest(el, &js_str!("select")) {
+        if let Some(select) = closest(el, &js_str!("select")) {
             marked |= masking::value_mask(&facts(&select), MaskLevel::Default).is_some();
         }
     }
@@ -584,8 +593,7 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     // mask or block.
     let under_hidden = closest_composed(el, &js_str!(HIDDEN_SELECTOR)).is_some();
     let open = !under_hidden && !has_private(el);
-    let named =
-        open || (!under_hidden && !matches!(el.query_selector(HIDDEN_SELECTOR), Ok(Some(_))));
+    let named = open || (!under_hidden && !has_match(el, HIDDEN_SELECTOR));
     if let Some(l) = named
         .then(|| attr(el, "aria-label").and_then(clean))
         .flatten()
