@@ -123,16 +123,12 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
         console::warn("cotrail: already recording; start() ignored");
         return Ok(());
     }
-    let get = |name: &str| {
-        js_sys::Reflect::get(&config, &JsValue::from_str(name))
-            .ok()
-            .and_then(|v| v.as_string())
-    };
+    let get = |name: &str| global::get(&config, &JsValue::from_str(name)).as_string();
     // The loader's compressing sender (absent when started directly, or where the
     // browser has no CompressionStream): batches then go out as plain text.
-    let send = js_sys::Reflect::get(&config, &JsValue::from_str("send"))
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    let send = global::get(&config, &JsValue::from_str("send"))
+        .dyn_into::<js_sys::Function>()
+        .ok();
     RESTART.with(|r| r.borrow_mut().0 = Some(config.clone()));
     let config = config::Config::parse(get, |w| console::warn(&concat(&["cotrail: ", &w])))
         .map_err(|e| JsError::new(&concat(&["cotrail: ", &e.0])))?;

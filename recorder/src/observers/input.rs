@@ -191,15 +191,10 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
     let (value, checked) = if masked.is_some() {
         (None, None)
     } else if is_checkable(el) {
-        let checked = js_sys::Reflect::get(el, &crate::global::js_str!("checked"))
-            .ok()
-            .and_then(|v| v.as_bool());
+        let checked = crate::global::get(el, &crate::global::js_str!("checked")).as_bool();
         (None, checked)
     } else {
-        let value = match js_sys::Reflect::get(el, &crate::global::js_str!("value"))
-            .ok()
-            .and_then(|v| v.as_string())
-        {
+        let value = match crate::element::prop(el, &crate::global::js_str!("value")) {
             Some(v) if facts.is_field() => selected_values(el).or(Some(v)),
             // A contenteditable host: its text is the value.
             _ => crate::element::prop(el, &crate::global::js_str!("textContent")),

@@ -429,7 +429,7 @@ impl HistoryPatch {
         state: &Rc<RefCell<State>>,
         nav: Navigation,
     ) -> Result<Self, JsValue> {
-        let original: js_sys::Function = js_sys::Reflect::get(history, &name.into())?.dyn_into()?;
+        let original: js_sys::Function = crate::global::get(history, &name.into()).dyn_into()?;
         let was_own =
             js_sys::Object::has_own(history.unchecked_ref::<js_sys::Object>(), &name.into());
         let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
@@ -470,7 +470,7 @@ impl Drop for HistoryPatch {
             return;
         };
         let key = JsValue::from_str(self.name);
-        let current = js_sys::Reflect::get(&self.history, &key).unwrap_or(JsValue::UNDEFINED);
+        let current = crate::global::get(&self.history, &key);
         let ours: &JsValue = wrapper.as_ref();
         if &current == ours {
             let _ = if self.was_own {
