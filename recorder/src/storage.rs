@@ -107,30 +107,24 @@ fn local() -> Option<Storage> {
     crate::global::get_object(&window, &crate::global::js_str!("localStorage"))
 }
 
+/// `cotrail|<kind>|<session>|<tab>`: the keys of one tab's queue.
+fn tab_key(kind: &str, session: &str, tab: &str) -> String {
+    crate::text::concat(&[PREFIX, kind, "|", session, "|", tab])
+}
+
 fn event_key(session: &str, tab: &str, seq: u64) -> String {
-    let mut k = String::from("cotrail|e|");
-    k.push_str(session);
-    k.push('|');
-    k.push_str(tab);
+    let mut k = tab_key("e", session, tab);
     k.push('|');
     crate::text::push_int(&mut k, seq);
     k
 }
 
 fn gaps_key(session: &str, tab: &str) -> String {
-    let mut k = String::from("cotrail|g|");
-    k.push_str(session);
-    k.push('|');
-    k.push_str(tab);
-    k
+    tab_key("g", session, tab)
 }
 
 fn next_key(session: &str, tab: &str) -> String {
-    let mut k = String::from("cotrail|n|");
-    k.push_str(session);
-    k.push('|');
-    k.push_str(tab);
-    k
+    tab_key("n", session, tab)
 }
 
 /// `n` keys of tabs that never came back are removed after this long.
@@ -165,9 +159,7 @@ pub fn clear_next_seq(session: &str, tab: &str) {
 }
 
 fn live_key(tab: &str) -> String {
-    let mut k = String::from("cotrail|live|");
-    k.push_str(tab);
-    k
+    crate::text::concat(&["cotrail|live|", tab])
 }
 
 /// Saves one encoded event. `false` when storage refused (quota, disabled).
