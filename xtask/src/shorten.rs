@@ -175,6 +175,66 @@ pub fn drop_init_sync(glue: &str) -> Result<String> {
     Ok(glue.replacen(GLUE_EXPORTS, "export { __wbg_init as default };", 1))
 }
 
+/// The glue's `__wbg_init` as wasm-bindgen 0.2.130 writes it with
+/// `--omit-default-module-path`: one call made once (later calls share it),
+/// with the deprecated positional argument, a URL, a string or a `Request`
+/// for the module besides the `{ module_or_path }` object.
+const GLUE_INIT: &str = "let __wbg_init_promise;
+async function __wbg_init(module_or_path) {
+    if (wasm !== undefined) return wasm;
+    if (__wbg_init_promise === undefined) {
+        __wbg_init_promise = __wbg_init_once(module_or_path);
+        __wbg_init_promise.catch(() => { __wbg_init_promise = undefined; });
+    }
+    return __wbg_init_promise;
+}
+
+async function __wbg_init_once(module_or_path) {
+
+    if (module_or_path !== undefined) {
+        if (Object.getPrototypeOf(module_or_path) === Object.prototype) {
+            ({module_or_path} = module_or_path)
+        } else {
+            console.warn('using deprecated parameters for the initialization function; pass a single object instead')
+        }
+    }
+
+
+    const imports = __wbg_get_imports();
+
+    if (typeof module_or_path === 'string' || (typeof Request === 'function' && module_or_path instanceof Request) || (typeof URL === 'function' && module_or_path instanceof URL)) {
+        module_or_path = fetch(module_or_path);
+    }
+
+    const { instance, module } = await __wbg_load(await module_or_path, imports);
+
+    return __wbg_finalize_init(instance, module);
+}
+";
+
+/// `__wbg_init` for the one call the loader makes (`recorder/js/loader.js`):
+/// once per page, with `{ module_or_path }` holding the promise of the wasm's
+/// `Response`. What that call does is unchanged (`__wbg_load` stays whole,
+/// with its fallback for a server that does not say `application/wasm`);
+/// the shapes of the argument it never passes, their deprecation warning and
+/// the sharing of a second call go (0.1 KB of gzip).
+const LOADER_INIT: &str = "async function __wbg_init({ module_or_path }) {
+    const imports = __wbg_get_imports();
+    const { instance, module } = await __wbg_load(await module_or_path, imports);
+    return __wbg_finalize_init(instance, module);
+}
+";
+
+/// The glue with [`LOADER_INIT`] for wasm-bindgen's `__wbg_init`. An init
+/// not written as expected is an error, as in [`shorten`].
+pub fn loader_init(glue: &str) -> Result<String> {
+    let found = glue.matches(GLUE_INIT).count();
+    if found != 1 {
+        bail!("expected the glue to hold wasm-bindgen's __wbg_init once, found it {found} times; did wasm-bindgen change?");
+    }
+    Ok(glue.replacen(GLUE_INIT, LOADER_INIT, 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +369,18 @@ mod tests {
             "{out}"
         );
         let err = drop_init_sync("export { __wbg_init as default, initSync };").unwrap_err();
+        assert!(err.to_string().contains("0 times"), "{err}");
+    }
+
+    #[test]
+    fn the_init_is_the_loaders_and_an_unknown_shape_is_an_error() {
+        let glue = format!("let wasm;\n{GLUE_INIT}\nexport {{ __wbg_init as default }};\n");
+        let out = loader_init(&glue).unwrap();
+        assert_eq!(
+            out,
+            format!("let wasm;\n{LOADER_INIT}\nexport {{ __wbg_init as default }};\n")
+        );
+        let err = loader_init("async function __wbg_init(m) {}").unwrap_err();
         assert!(err.to_string().contains("0 times"), "{err}");
     }
 }
