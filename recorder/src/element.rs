@@ -105,10 +105,11 @@ pub fn has_private(el: &Element) -> bool {
     has_match(el, PRIVATE_SELECTOR)
 }
 
-crate::global::page_global! {
+crate::global::page_const! {
     /// Inputs seen as `type="password"` once, or switched away from it (a "show
     /// password" button): their values stay masked whatever their type now says.
-    static PASSWORDS: js_sys::WeakSet = js_sys::WeakSet::new();
+    /// Made when the first one is remembered.
+    static PASSWORDS: core::cell::OnceCell<js_sys::WeakSet> = core::cell::OnceCell::new();
 }
 
 crate::global::page_const! {
@@ -143,7 +144,7 @@ fn password_keys(el: &Element) -> [Option<String>; 2] {
 /// Remembers an input that is, or was, a password field.
 pub fn remember_password(el: &Element) {
     PASSWORDS.with(|set| {
-        set.add(el);
+        set.get_or_init(js_sys::WeakSet::new).add(el);
     });
     PASSWORD_KEYS.with(|keys| {
         let mut keys = keys.borrow_mut();
@@ -158,7 +159,7 @@ pub fn remember_password(el: &Element) {
 
 /// Whether this very element was remembered as a password field.
 pub fn is_remembered(el: &Element) -> bool {
-    PASSWORDS.with(|set| set.has(el))
+    PASSWORDS.with(|set| set.get().is_some_and(|set| set.has(el)))
 }
 
 /// An `<input type="password">`.
