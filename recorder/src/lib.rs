@@ -208,16 +208,28 @@ pub fn agent_scope_exit() {
     }
 }
 
-/// The session being recorded (`undefined` when not recording).
-#[wasm_bindgen(js_name = sessionId)]
+/// The session being recorded (`None` when not recording).
 pub fn session_id() -> Option<String> {
     core().map(|c| c.session_id().as_str().to_owned())
 }
 
-/// This tab's id (`undefined` when not recording).
-#[wasm_bindgen(js_name = tabId)]
+/// This tab's id (`None` when not recording).
 pub fn tab_id() -> Option<String> {
     core().map(|c| c.tab_id().as_str().to_owned())
+}
+
+/// [`session_id`] for the page: a JS string, `undefined` when not recording.
+/// (A `JsValue`, not an `Option<String>`: that return copies the id into a
+/// Rust allocation the glue then decodes and frees.)
+#[wasm_bindgen(js_name = sessionId)]
+pub fn session_id_js() -> JsValue {
+    core().map_or(JsValue::UNDEFINED, |c| c.session_id().as_str().into())
+}
+
+/// [`tab_id`] for the page, as [`session_id_js`].
+#[wasm_bindgen(js_name = tabId)]
+pub fn tab_id_js() -> JsValue {
+    core().map_or(JsValue::UNDEFINED, |c| c.tab_id().as_str().into())
 }
 
 /// Delivery counters: `{acked, rejected, retries, dropped}` (`undefined` when
