@@ -179,8 +179,13 @@ pub fn record_custom(kind: JsValue, value: JsValue, at: Option<f64>) {
 /// (the loader's `cotrail.asAgent(id, fn)` brackets `fn` with the two calls).
 /// An id that is not valid is warned about and made valid ([`text::id_like`]):
 /// what `fn` does is still the agent's, not the customer's or `script`'s.
+///
+/// The id comes as a `JsValue` (the loader passes a string) and is read with
+/// `as_string`: a `String` parameter has glue of its own copy it into the
+/// module's memory.
 #[wasm_bindgen(js_name = agentScopeEnter)]
-pub fn agent_scope_enter(agent_id: String) {
+pub fn agent_scope_enter(agent_id: JsValue) {
+    let agent_id = agent_id.as_string().unwrap_or_default();
     let id = match shared::AgentId::parse(agent_id.as_str()) {
         Ok(id) => Some(id),
         Err(e) => {
