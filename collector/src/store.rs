@@ -567,6 +567,9 @@ fn checkpoint_pins(record: &[u8]) -> Vec<(SessionId, chain::Pin)> {
     out
 }
 
+/// Where a trail no longer holds a pin (the position to report) and why.
+type PinFault = (u64, String);
+
 /// What a `session.deleted` entry of the collector says was deleted: the
 /// session, and its tombstone's event count, chain length and head.
 fn deletion_figures(record: &[u8]) -> Option<(String, (u64, u64, String))> {
@@ -766,7 +769,60 @@ impl Store {
         store.build_purges()?;
         store.build_summaries()?;
         store.build_audit_chain()?;
+        store.enter_old_deletions()?;
         Ok(store)
+    }
+
+    /// Tombstones of checkpointed sessions that an earlier version wrote
+    /// without their `session.deleted` entry (it appended the entry after
+    /// the tombstone, so a failed append or a crash in between left none):
+    /// each gets its entry now, by `collector-upgrade` with the tombstone's
+    /// figures and time, and a warning names it; once (`meta` key
+    /// `deletion_entries`). From then on a tombstone is written with its
+    /// entry, and the log's check requires one.
+    fn enter_old_deletions(&self) -> anyhow::Result<()> {
+        let meta = self.db.open_tree("meta")?;
+        if meta.get("deletion_entries")?.is_some() {
+            return Ok(());
+        }
+        type Named = std::collections::HashSet<(TenantId, String)>;
+        let (mut pinned, mut entered) = (Named::new(), Named::new());
+        for kv in self.audit.iter() {
+            let (k, v) = kv?;
+            let (tenant, _) = split_tenant(&k)?;
+            for (session, _) in checkpoint_pins(&v) {
+                pinned.insert((tenant.clone(), session.to_string()));
+            }
+            if let Some((session, _)) = deletion_figures(&v) {
+                entered.insert((tenant, session));
+            }
+        }
+        let by = UserId::parse("collector-upgrade").expect("literal id is valid");
+        for kv in self.tombstones.iter() {
+            if pinned.is_empty() {
+                break;
+            }
+            let (k, v) = kv?;
+            let (tenant, session) = parse_session_key(&k)?;
+            let key = (tenant, session.to_string());
+            if !pinned.contains(&key) || entered.contains(&key) {
+                continue;
+            }
+            let t: Tombstone = serde_json::from_slice(&v)?;
+            let entry = AuditEntry::deletion(by.clone(), &t, Origin::default(), t.deleted_at);
+            self.append_audit(&key.0, &entry)?;
+            tracing::warn!(
+                tenant = %key.0,
+                session = %session,
+                event_count = t.event_count,
+                chain_length = t.chain_length,
+                chain_head = %t.chain_head,
+                "a deletion an earlier version left out of the activity log is entered now, by collector-upgrade"
+            );
+        }
+        meta.insert("deletion_entries", &[])?;
+        self.db.flush().context("flushing the entered deletions")?;
+        Ok(())
     }
 
     /// Activity logs stored before they were chained: their entries are
@@ -1628,16 +1684,31 @@ impl Store {
             // one the collector did not write (see `verify_audit`).
             let entry = AuditEntry::deletion(by.user.clone(), &tombstone, by.origin.clone(), now);
             let entry = serde_json::to_vec(&entry).map_err(abort)?;
-            let head = heads
-                .get(prefix.as_slice())?
-                .and_then(|v| parse_audit_head(&v))
-                .unwrap_or((0, chain::GENESIS));
+            let head = log_head(heads, &prefix)?;
             let head = link_audit(tenant, &prefix, head, &audit_key, &entry, audit, chain_tree)?;
             heads.insert(prefix.as_slice(), audit_head(head.0, &head.1))?;
-            Ok(Some(tombstone))
+            Ok(Some((tombstone, head)))
         });
         match result {
-            Ok(t) => Ok(t),
+            Ok(Some((t, (log_length, log_head)))) => {
+                // Outside the store too, beside the checkpoint lines: what a
+                // deletion removed and the log's length and head after its
+                // entry.
+                tracing::info!(
+                    tenant = %tenant,
+                    session = %t.session_id,
+                    user = %by.user,
+                    reason = %t.reason,
+                    event_count = t.event_count,
+                    chain_length = t.chain_length,
+                    chain_head = %t.chain_head,
+                    activity_log_length = log_length,
+                    activity_log_head = %hex::encode(log_head),
+                    "session deleted"
+                );
+                Ok(Some(t))
+            }
+            Ok(None) => Ok(None),
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
@@ -2223,6 +2294,23 @@ pub struct DeletedBy {
     pub origin: Origin,
 }
 
+/// A tenant's activity-log length and head (`prefix`: the tenant's) inside a
+/// transaction: none yet is the genesis; one that does not read aborts (a
+/// chain started again over it would hide what it held).
+fn log_head(
+    heads: &sled::transaction::TransactionalTree,
+    prefix: &[u8],
+) -> Result<(u64, Hash), ConflictableTransactionError<anyhow::Error>> {
+    match heads.get(prefix)? {
+        None => Ok((0, chain::GENESIS)),
+        Some(v) => parse_audit_head(&v).ok_or_else(|| {
+            ConflictableTransactionError::Abort(anyhow::anyhow!(
+                "the activity log's stored head does not read"
+            ))
+        }),
+    }
+}
+
 /// Stores an activity-log entry (`key`: its `audit` key, under `prefix`) and
 /// chains it after `head` (the log's length and head so far) inside a
 /// transaction; answers the new length and head, which the caller stores in
@@ -2292,10 +2380,7 @@ impl Store {
         let result = trees.transaction(|(audit, ids, chain_tree, heads)| {
             let mut stored = 0;
             let mut conflicts = Vec::new();
-            let mut head = heads
-                .get(prefix.as_slice())?
-                .and_then(|v| parse_audit_head(&v))
-                .unwrap_or((0, chain::GENESIS));
+            let mut head = log_head(heads, &prefix)?;
             for ((k, v, idk), (entry, origin_given)) in encoded.iter().zip(entries) {
                 if let Some(idk) = idk {
                     if let Some(at) = ids.get(idk.as_slice())? {
@@ -2470,8 +2555,19 @@ impl Store {
         session: &SessionId,
         pin: chain::Pin,
     ) -> anyhow::Result<Option<(u64, String)>> {
+        Ok(self.pin_check(tenant, session, pin)?.0)
+    }
+
+    /// [`Store::pin_fault`], with the tombstone that holds the pin when a
+    /// deleted session's does.
+    fn pin_check(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        pin: chain::Pin,
+    ) -> anyhow::Result<(Option<PinFault>, Option<Tombstone>)> {
         let Some(last) = pin.length.checked_sub(1) else {
-            return Ok(None);
+            return Ok((None, None));
         };
         let mut k = session_prefix(tenant, session);
         k.extend_from_slice(&last.to_be_bytes());
@@ -2485,7 +2581,7 @@ impl Store {
         // records: not there for a reader.)
         let state = self.sessions.get(session_key(tenant, session))?;
         if linked && state.is_some() {
-            return Ok(None);
+            return Ok((None, None));
         }
         let what = format!(
             "session {session} was checkpointed at {} records ending at {}",
@@ -2499,27 +2595,33 @@ impl Store {
             } else {
                 last
             };
-            return Ok(Some((
-                pos,
-                format!("{what}; its chain no longer holds them (cut short, or recomputed after an edit)"),
-            )));
+            return Ok((
+                Some((
+                    pos,
+                    format!("{what}; its chain no longer holds them (cut short, or recomputed after an edit)"),
+                )),
+                None,
+            ));
         }
         Ok(match self.tombstones.get(session_key(tenant, session))? {
             Some(t) => {
                 let t: Tombstone = serde_json::from_slice(&t)?;
                 let holds = t.chain_length > pin.length
                     || (t.chain_length == pin.length && t.chain_head == hex::encode(pin.head));
-                (!holds).then(|| {
-                    (
-                        last,
-                        format!(
-                            "{what}, but its tombstone says it was deleted at {} records ending at {}",
-                            t.chain_length, t.chain_head
-                        ),
-                    )
-                })
+                if holds {
+                    (None, Some(t))
+                } else {
+                    let fault = format!(
+                        "{what}, but its tombstone says it was deleted at {} records ending at {}",
+                        t.chain_length, t.chain_head
+                    );
+                    (Some((last, fault)), None)
+                }
             }
-            None => Some((last, format!("{what}, and it is not in the store"))),
+            None => (
+                Some((last, format!("{what}, and it is not in the store"))),
+                None,
+            ),
         })
     }
 
@@ -2590,7 +2692,7 @@ impl Store {
         // each), and what the log's deletion entries say was deleted: a
         // tombstone is written with its entry, in one transaction, so one
         // the log does not vouch for was written outside the collector.
-        let mut deleted: std::collections::BTreeMap<String, u64> = Default::default();
+        let mut deleted: std::collections::BTreeMap<String, (u64, Tombstone)> = Default::default();
         let mut deletions: std::collections::HashMap<String, (u64, u64, String)> =
             Default::default();
         let mut verifier = Verifier::new(tenant.as_str(), "").with_pin(pin);
@@ -2620,9 +2722,11 @@ impl Store {
                 for (session, pin) in checkpoint_pins(record) {
                     // A trail whose records do not read is that trail's
                     // problem: named, and the log's own check goes on.
-                    let fault = self.pin_fault(tenant, &session, pin).unwrap_or_else(|e| {
-                        Some((0, format!("session {session}'s records do not read: {e:#}")))
-                    });
+                    let (fault, tombstone) =
+                        self.pin_check(tenant, &session, pin).unwrap_or_else(|e| {
+                            let why = format!("session {session}'s records do not read: {e:#}");
+                            (Some((0, why)), None)
+                        });
                     if let Some((_, reason)) = fault {
                         // The log holds; a trail it vouches for does not.
                         let mut v = ChainVerification::broken(pos, reason);
@@ -2630,12 +2734,8 @@ impl Store {
                         moved = Some(v);
                         break;
                     }
-                    if !deleted.contains_key(session.as_str())
-                        && self
-                            .tombstones
-                            .contains_key(session_key(tenant, &session))?
-                    {
-                        deleted.insert(session.to_string(), pos);
+                    if let Some(t) = tombstone {
+                        deleted.entry(session.to_string()).or_insert((pos, t));
                     }
                 }
             }
@@ -2681,19 +2781,12 @@ impl Store {
                 ),
             ));
         }
-        let mut deleted: Vec<(String, u64)> = deleted.into_iter().collect();
-        deleted.sort_by_key(|(_, pos)| *pos);
-        for (session, pos) in deleted {
+        let mut deleted: Vec<(String, (u64, Tombstone))> = deleted.into_iter().collect();
+        deleted.sort_by_key(|(_, (pos, _))| *pos);
+        for (session, (pos, t)) in deleted {
             if moved.as_ref().is_some_and(|m| m.first_broken <= Some(pos)) {
                 break;
             }
-            let Some(t) = self
-                .tombstones
-                .get(session_key(tenant, &SessionId::parse(&session)?))?
-            else {
-                continue;
-            };
-            let t: Tombstone = serde_json::from_slice(&t)?;
             let said = (t.event_count, t.chain_length, t.chain_head.clone());
             if deletions.get(&session) != Some(&said) {
                 let mut v = ChainVerification::broken(
@@ -3644,6 +3737,107 @@ mod tests {
             .unwrap();
         let v = store4.verify_audit(&t, None).unwrap();
         assert!(!v.valid && v.session_id.as_deref() == Some("a"), "{v:?}");
+        // Its event count alone edited: reported too.
+        tomb.chain_length = 4;
+        tomb.event_count = 3;
+        store4
+            .tombstones
+            .insert(
+                session_key(&t, &sid("a")),
+                serde_json::to_vec(&tomb).unwrap(),
+            )
+            .unwrap();
+        let v = store4.verify_audit(&t, None).unwrap();
+        assert!(!v.valid && v.session_id.as_deref() == Some("a"), "{v:?}");
+    }
+
+    /// A checkpointed session an earlier version deleted without its
+    /// activity-log entry gets one when the store opens, once; a log head
+    /// that does not read stops a deletion rather than chaining over it.
+    #[test]
+    fn deletions_an_earlier_version_left_out_of_the_log_are_entered_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = ten();
+        let collector = AuditFilter {
+            collector: true,
+            ..AuditFilter::default()
+        };
+        {
+            let store = Store::open(dir.path(), 4).unwrap();
+            put(&store, "old", 1_000, 0..3);
+            put(&store, "kept", 1_000, 0..2);
+            store.checkpoint(&t, 2_000).unwrap();
+            // The earlier version's order: the tombstone, then (here never)
+            // its entry.
+            let s = sid("old");
+            let state: SessionState =
+                serde_json::from_slice(&store.sessions.get(session_key(&t, &s)).unwrap().unwrap())
+                    .unwrap();
+            let old = Tombstone {
+                session_id: s.clone(),
+                deleted_at: 2_500,
+                reason: "retention".into(),
+                event_count: state.event_count,
+                chain_length: state.chain_len,
+                chain_head: hex::encode(state.chain_head),
+            };
+            store.purge(&session_prefix(&t, &s)).unwrap();
+            store.sessions.remove(session_key(&t, &s)).unwrap();
+            store
+                .tombstones
+                .insert(session_key(&t, &s), serde_json::to_vec(&old).unwrap())
+                .unwrap();
+            let v = store.verify_audit(&t, None).unwrap();
+            assert!(!v.valid && v.session_id.as_deref() == Some("old"), "{v:?}");
+            // As a store from before the entries were written with tombstones.
+            store
+                .db
+                .open_tree("meta")
+                .unwrap()
+                .remove("deletion_entries")
+                .unwrap();
+            store.db.flush().unwrap();
+        }
+        let entered = |store: &Store| {
+            store
+                .audit(&t, &collector, None, 10)
+                .unwrap()
+                .entries
+                .into_iter()
+                .filter(|e| e.action.as_deref() == Some("session.deleted"))
+                .collect::<Vec<_>>()
+        };
+        {
+            let store = Store::open(dir.path(), 4).unwrap();
+            assert!(store.verify_audit(&t, None).unwrap().valid);
+            let e = entered(&store);
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert_eq!(e[0].user_id.as_str(), "collector-upgrade");
+            assert_eq!(e[0].occurred_at, 2_500);
+            assert_eq!(e[0].entity.as_ref().map(|e| e.id.as_str()), Some("old"));
+        }
+        let store = Store::open(dir.path(), 4).unwrap();
+        assert_eq!(entered(&store).len(), 1, "entered once");
+
+        // A log head that does not read: the deletion is refused whole.
+        store
+            .audit_heads
+            .insert(tenant_prefix(&t), &b"garbage"[..])
+            .unwrap();
+        let err = store
+            .delete(&t, &sid("kept"), "admin", &root(), 3_000)
+            .unwrap_err();
+        assert!(err.to_string().contains("head does not read"), "{err:#}");
+        assert!(store
+            .sessions
+            .get(session_key(&t, &sid("kept")))
+            .unwrap()
+            .is_some());
+        assert!(store
+            .tombstones
+            .get(session_key(&t, &sid("kept")))
+            .unwrap()
+            .is_none());
     }
 
     #[test]

@@ -568,7 +568,7 @@ pub async fn delete(
     let tombstone = result.map_err(not_readable)?;
     ::metrics::counter!(crate::telemetry::metric::SESSIONS_DELETED, "reason" => "admin")
         .increment(1);
-    tracing::info!(session = %tombstone.session_id, user = %who.user, "session deleted by an admin");
+    // (The store logs the deletion, `session deleted`.)
     // What follows the tombstone runs as a task of its own: a client that
     // gives up waiting (the purge takes as long as the session is big) or a
     // failed flush must not leave the records on disk, and a retried DELETE
