@@ -180,9 +180,11 @@ pub fn record_custom(kind: JsValue, value: JsValue, at: Option<f64>) {
 /// An id that is not valid is warned about and made valid ([`text::id_like`]):
 /// what `fn` does is still the agent's, not the customer's or `script`'s.
 ///
-/// The id comes as a `JsValue` (the loader passes a string) and is read with
-/// `as_string`: a `String` parameter has glue of its own copy it into the
-/// module's memory.
+/// The id comes as a `JsValue` (the loader always passes a non-empty string)
+/// and is read with `as_string`, which shares the string glue every other
+/// read uses: a `String` parameter brings an adapter of its own into the
+/// glue. Anything but a string reads as an empty id (warned about, made
+/// valid).
 #[wasm_bindgen(js_name = agentScopeEnter)]
 pub fn agent_scope_enter(agent_id: JsValue) {
     let agent_id = agent_id.as_string().unwrap_or_default();
