@@ -567,6 +567,30 @@ fn checkpoint_pins(record: &[u8]) -> Vec<(SessionId, chain::Pin)> {
     out
 }
 
+/// A set of activity-log keys (the part after the tenant): the 16-byte keys
+/// the collector writes (time and id) as numbers, any other apart.
+#[derive(Default)]
+struct ChainedKeys {
+    usual: std::collections::HashSet<u128>,
+    other: std::collections::HashSet<Vec<u8>>,
+}
+
+impl ChainedKeys {
+    fn insert(&mut self, key: &[u8]) {
+        match <[u8; 16]>::try_from(key) {
+            Ok(k) => self.usual.insert(u128::from_be_bytes(k)),
+            Err(_) => self.other.insert(key.to_vec()),
+        };
+    }
+
+    fn contains(&self, key: &[u8]) -> bool {
+        match <[u8; 16]>::try_from(key) {
+            Ok(k) => self.usual.contains(&u128::from_be_bytes(k)),
+            Err(_) => self.other.contains(key),
+        }
+    }
+}
+
 /// Where a trail no longer holds a pin (the position to report) and why.
 type PinFault = (u64, String);
 
@@ -2683,8 +2707,10 @@ impl Store {
         };
         let (len, head_hash) = head(self)?;
         // The `audit` keys the chain names: every stored entry must be one
-        // (an entry is committed together with its link).
-        let mut chained: std::collections::HashSet<Vec<u8>> = Default::default();
+        // (an entry is committed together with its link). As 16-byte
+        // numbers (time and id), the size every key the collector writes
+        // has: about 35 bytes an entry with the hash set's slack, 140 before.
+        let mut chained = ChainedKeys::default();
         // The first checkpointed session whose chain no longer holds what
         // the log says it held (reported if the log itself checks out).
         let mut moved: Option<ChainVerification> = None;
@@ -2705,7 +2731,7 @@ impl Store {
                 .unwrap_or(u64::MAX);
             let record = match chain::decode_entry(&entry) {
                 Some(e) if e.kind == RecordKind::Audit => {
-                    chained.insert(e.key.to_vec());
+                    chained.insert(e.key);
                     let mut ak = prefix.clone();
                     ak.extend_from_slice(e.key);
                     self.audit.get(ak)?.map(|v| v.to_vec())
@@ -2744,19 +2770,23 @@ impl Store {
             Ok(v) => v,
             Err(b) => return Ok(ChainVerification::broken(b.pos, b.reason)),
         };
-        let stored: Vec<Vec<u8>> = self
-            .audit
-            .scan_prefix(&prefix)
-            .keys()
-            .map(|k| k.map(|k| k[prefix.len()..].to_vec()))
-            .collect::<Result<_, _>>()?;
+        // Stored keys the walk did not see chained: entries stored since
+        // (few), or slipped in.
+        let mut unmatched: Vec<Vec<u8>> = Vec::new();
+        for k in self.audit.scan_prefix(&prefix).keys() {
+            let k = k?;
+            let key = &k[prefix.len()..];
+            if !chained.contains(key) {
+                unmatched.push(key.to_vec());
+            }
+        }
         // Entries stored while this ran are chained past `len`: their keys
         // count as chained too (read after the scan, so they cover it).
         let (now, _) = head(self)?;
         for kv in self.audit_chain.range(pos_key(len)..pos_key(now)) {
             let (_, entry) = kv?;
             if let Some(e) = chain::decode_entry(&entry) {
-                chained.insert(e.key.to_vec());
+                chained.insert(e.key);
                 // A deletion under the check: its tombstone may have been
                 // read above.
                 let mut ak = prefix.clone();
@@ -2768,7 +2798,7 @@ impl Store {
                 }
             }
         }
-        if let Some(key) = stored.iter().find(|k| !chained.contains(*k)) {
+        if let Some(key) = unmatched.iter().find(|k| !chained.contains(k)) {
             let at = key
                 .get(..8)
                 .and_then(|b| b.try_into().ok())
@@ -3260,6 +3290,19 @@ fn abort(e: serde_json::Error) -> ConflictableTransactionError<anyhow::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chained_keys_hold_the_usual_and_other_keys_apart() {
+        let mut keys = ChainedKeys::default();
+        let usual = [7u8; 16];
+        let mut near = usual;
+        near[15] = 8;
+        keys.insert(&usual);
+        keys.insert(b"short");
+        assert!(keys.contains(&usual) && keys.contains(b"short"));
+        assert!(!keys.contains(&near) && !keys.contains(b"shor") && !keys.contains(&[7u8; 17]));
+        assert_eq!((keys.usual.len(), keys.other.len()), (1, 1));
+    }
 
     /// Who deletes in these tests.
     fn root() -> DeletedBy {
