@@ -165,11 +165,77 @@ async fn retention_deletes_idle_sessions_in_the_background() {
     app.stop().await;
 }
 
+/// A data directory whose store holds session `old` of tenant `acme`, last
+/// active a year ago (two clicks stored then).
+async fn store_with_a_year_old_session() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = collector::store::Store::open(&dir.path().join("store"), 16).unwrap();
+    let year_ago = collector::routes::ingest::now_ms() - 365 * 24 * 3_600_000;
+    let (tenant, session) = (
+        shared::TenantId::parse("acme").unwrap(),
+        shared::SessionId::parse("old").unwrap(),
+    );
+    let tab = shared::TabId::parse("t").unwrap();
+    let origin = shared::api::Origin::default();
+    let records: Vec<shared::api::EventRecord> = (0..2)
+        .map(|seq| shared::api::EventRecord {
+            session_id: session.clone(),
+            tab_id: tab.clone(),
+            received_at: year_ago,
+            origin: origin.clone(),
+            event: serde_json::from_value(serde_json::json!({
+                "seq": seq, "ts": year_ago, "mono": seq, "actor": {"kind": "customer"},
+                "type": "CLICK", "data": {"target": {"tag": "button", "path": "button"}}
+            }))
+            .unwrap(),
+        })
+        .collect();
+    store
+        .insert(collector::store::Ingest {
+            tenant: &tenant,
+            session: &session,
+            tab: &tab,
+            received_at: year_ago,
+            origin: &origin,
+            records: &records,
+            gaps: &[],
+        })
+        .unwrap();
+    store.flush().await.unwrap();
+    dir
+}
+
 #[tokio::test]
 async fn without_a_retention_setting_nothing_is_deleted() {
-    let app = TestApp::spawn_with(|s| s.retention_sweep_secs = 1).await;
-    trail(&app, "s").await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(app.get("/api/v1/sessions/s").await.status(), 200);
+    // A session idle for a year, sweeps every second: any retention at all
+    // (a default of 30 days, say) would delete it at the first sweep, as the
+    // second collector below does with 30 days set.
+    let app = TestApp::spawn_on(store_with_a_year_old_session().await, |s| {
+        s.retention_sweep_secs = 1
+    })
+    .await;
+    assert_eq!(app.get("/api/v1/sessions/old").await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.get("/api/v1/sessions/old").await.status(), 200);
+    app.stop().await;
+
+    let app = TestApp::spawn_on(store_with_a_year_old_session().await, |s| {
+        s.retention_days = Some(30);
+        s.retention_sweep_secs = 1;
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let res = app.get("/api/v1/sessions/old").await;
+        if res.status() == 410 {
+            assert_eq!(assert_gone(res, "old").await.reason, "retention");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "30 days of retention kept a year-old session"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.stop().await;
 }
