@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 
-use crate::global::js_str;
+use crate::global::{get, js_str};
 use crate::masking::{self, FieldFacts, MaskLevel};
 use crate::text::{concat, push_int};
 
@@ -201,12 +201,10 @@ pub fn type_watch_options() -> web_sys::MutationObserverInit {
     options
 }
 
-/// A handler that also listens in every shadow root the recorder sees.
-pub type RootHandler = alloc::rc::Rc<dyn Fn(&web_sys::Event)>;
-
-/// The handlers to add in shadow roots, and the listeners added so far.
+/// The listeners shadow roots were given, and the running observers' state
+/// they listen with.
 type RootHooks = (
-    Vec<(crate::listener::EventKind, RootHandler)>,
+    Option<alloc::rc::Rc<crate::observers::Capture>>,
     Vec<crate::listener::Listener>,
 );
 
@@ -215,22 +213,32 @@ type RootHooks = (
 const MAX_HOOKED_ROOTS: usize = 256;
 
 crate::global::page_const! {
-    /// The handlers of events that do not leave a shadow root (`scroll`,
-    /// `submit`: not composed, so the document's listener never sees them),
+    /// The running observers' state, for the handlers of events that do not
+    /// leave a shadow root ([`crate::observers::ROOT_HANDLERS`]: `scroll`,
+    /// `submit`, not composed, so the document's listener never sees them),
     /// and the listeners [`see_shadow_root`] added for them.
     static ROOT_HOOKS: core::cell::RefCell<RootHooks> =
-        core::cell::RefCell::new((Vec::new(), Vec::new()));
+        core::cell::RefCell::new((None, Vec::new()));
 }
 
-/// Listens to `kind` with `handler` in every shadow root seen from now on.
-pub fn hook_roots(kind: crate::listener::EventKind, handler: RootHandler) {
-    ROOT_HOOKS.with(|h| h.borrow_mut().0.push((kind, handler)));
+/// Listens with [`crate::observers::ROOT_HANDLERS`] in every shadow root seen
+/// from now on.
+pub fn hook_roots(cap: &alloc::rc::Rc<crate::observers::Capture>) {
+    ROOT_HOOKS.with(|h| h.borrow_mut().0 = Some(cap.clone()));
 }
 
 /// Removes the handlers and every listener added for them (on stop).
 pub fn unhook_roots() {
     let hooks = ROOT_HOOKS.with(|h| core::mem::take(&mut *h.borrow_mut()));
     drop(hooks);
+}
+
+/// Whether an event a shadow root's listener hears comes from the root's
+/// own nodes: its target's root is the root listening.
+pub fn in_own_root(e: &web_sys::Event) -> bool {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
+        .is_some_and(|n| JsValue::from(n.get_root_node()) == get(e, &js_str!("currentTarget")))
 }
 
 /// Sets (or clears, on stop) the observer [`see_shadow_root`] extends.
@@ -262,29 +270,21 @@ fn see_shadow_root(el: &Element) {
             .add(root.unchecked_ref());
     });
     remember_passwords_in(&root);
-    // The handlers are copied out first: adding a listener talks to the page.
-    let handlers = ROOT_HOOKS.with(|h| {
+    // The state is copied out first: adding a listener talks to the page.
+    let cap = ROOT_HOOKS.with(|h| {
         let h = h.borrow();
-        if h.1.len() >= MAX_HOOKED_ROOTS * h.0.len().max(1) {
-            Vec::new()
+        if h.1.len() >= MAX_HOOKED_ROOTS * crate::observers::ROOT_HANDLERS.len() {
+            None
         } else {
             h.0.clone()
         }
     });
-    for (kind, handler) in handlers {
-        let this = root.clone();
-        let listener = crate::listener::Listener::new(root.unchecked_ref(), kind, move |e| {
-            // Only the root's own nodes: the page's nodes slotted into it pass
-            // through it too, and the document hears those.
-            let inside = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
-                .is_some_and(|n| JsValue::from(n.get_root_node()) == this);
-            if inside {
-                handler(e)
-            }
-        });
-        ROOT_HOOKS.with(|h| h.borrow_mut().1.push(listener));
+    if let Some(cap) = cap {
+        for (kind, handler) in crate::observers::ROOT_HANDLERS {
+            let listener =
+                crate::listener::Listener::on(root.unchecked_ref(), kind, &cap, handler, true);
+            ROOT_HOOKS.with(|h| h.borrow_mut().1.push(listener));
+        }
     }
     TYPE_WATCH.with(|w| {
         if let Some(observer) = w.borrow().as_ref() {

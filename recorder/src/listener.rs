@@ -8,9 +8,12 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use alloc::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AddEventListenerOptions, EventTarget};
+
+use crate::observers::Capture;
 
 /// The DOM events the recorder listens to: an enum, not free strings, so a typo
 /// cannot silently listen to nothing.
@@ -55,6 +58,9 @@ impl EventKind {
 /// read (a `Result` here only added an error path to every handler).
 type Handler = Box<dyn Fn(&web_sys::Event)>;
 
+/// An observer's handler (see [`Listener::on`]).
+pub type CaptureHandler = fn(&Rc<Capture>, &web_sys::Event);
+
 /// One registered listener; dropping it unregisters it.
 pub struct Listener {
     target: EventTarget,
@@ -74,6 +80,31 @@ impl Listener {
         handler: impl Fn(&web_sys::Event) + 'static,
     ) -> Listener {
         Listener::boxed(target, kind, Box::new(handler))
+    }
+
+    /// Listens with one of the observers' handlers: a plain `fn` given the
+    /// capture state, so every observer shares one closure type (one vtable,
+    /// call shim and drop glue in the wasm instead of one per handler).
+    /// `in_root`: a shadow root's listener, which hears only the root's own
+    /// nodes (the page's nodes slotted into it pass through it too, and the
+    /// document hears those).
+    pub fn on(
+        target: &EventTarget,
+        kind: EventKind,
+        cap: &Rc<Capture>,
+        handler: CaptureHandler,
+        in_root: bool,
+    ) -> Listener {
+        let cap = cap.clone();
+        Listener::boxed(
+            target,
+            kind,
+            Box::new(move |event: &web_sys::Event| {
+                if !in_root || crate::element::in_own_root(event) {
+                    handler(&cap, event)
+                }
+            }),
+        )
     }
 
     /// Not generic: one copy of the closure glue in the wasm for every listener.

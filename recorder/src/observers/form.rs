@@ -7,53 +7,38 @@ use alloc::rc::Rc;
 use shared::limits::{MAX_ID_LEN, MAX_URL_CHARS};
 use shared::{truncate_chars, EventData, FormData};
 use wasm_bindgen::JsCast;
-use web_sys::{Document, HtmlFormElement};
+use web_sys::HtmlFormElement;
 
+use super::Capture;
 use crate::element;
-use crate::listener::{EventKind, Listener};
 use crate::observers::page::strip_query;
-use crate::recorder::Core;
 
-pub struct FormObserver {
-    _listener: Listener,
-}
-
-impl FormObserver {
-    pub fn new(core: &Rc<Core>, document: &Document) -> Self {
-        let core = core.clone();
-        // Also in shadow roots: `submit` does not leave one.
-        let handler: element::RootHandler = Rc::new(move |event: &web_sys::Event| {
-            let Some(form) = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
-            else {
-                return;
-            };
-            if element::is_blocked(&form) {
-                return;
-            }
-            // `action` and `method` are the resolved properties: absolute URL, lower case.
-            let action = element::prop(&form, &crate::global::js_str!("action"))
-                .filter(|a| !a.is_empty())
-                .map(|a| {
-                    truncate_chars(&strip_query(&a, &core.allow_params), MAX_URL_CHARS).to_owned()
-                });
-            let method = element::prop(&form, &crate::global::js_str!("method"))
-                .filter(|m| !m.is_empty())
-                .map(|m| truncate_chars(&m.to_ascii_lowercase(), MAX_ID_LEN).to_owned());
-            let target = element::describe(&form, core.mask);
-            core.record(
-                core.actor_for_submit(event),
-                EventData::Form(FormData {
-                    target,
-                    action,
-                    method,
-                }),
-            );
-        });
-        element::hook_roots(EventKind::Submit, handler.clone());
-        FormObserver {
-            _listener: Listener::new(document, EventKind::Submit, move |e| handler(e)),
-        }
+/// `submit`, on the document and in shadow roots (it does not leave one).
+pub(super) fn on_submit(cap: &Rc<Capture>, event: &web_sys::Event) {
+    let Some(form) = event
+        .target()
+        .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
+    else {
+        return;
+    };
+    if element::is_blocked(&form) {
+        return;
     }
+    let core = &cap.core;
+    // `action` and `method` are the resolved properties: absolute URL, lower case.
+    let action = element::prop(&form, &crate::global::js_str!("action"))
+        .filter(|a| !a.is_empty())
+        .map(|a| truncate_chars(&strip_query(&a, &core.allow_params), MAX_URL_CHARS).to_owned());
+    let method = element::prop(&form, &crate::global::js_str!("method"))
+        .filter(|m| !m.is_empty())
+        .map(|m| truncate_chars(&m.to_ascii_lowercase(), MAX_ID_LEN).to_owned());
+    let target = element::describe(&form, core.mask);
+    core.record(
+        core.actor_for_submit(event),
+        EventData::Form(FormData {
+            target,
+            action,
+            method,
+        }),
+    );
 }

@@ -7,8 +7,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use alloc::rc::{Rc, Weak};
-use core::cell::RefCell;
+use alloc::rc::Rc;
 
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
@@ -17,9 +16,9 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, MutationObserver, MutationRecord};
 
+use super::Capture;
 use crate::element;
 use crate::global::js_str;
-use crate::listener::{EventKind, Listener};
 use crate::masking;
 use crate::recorder::Core;
 
@@ -38,7 +37,7 @@ struct Pending {
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     pending: Vec<Pending>,
     /// Fields whose typing the timer recorded and that were not typed into
     /// since, with the value recorded (the page's own JS string, compared
@@ -48,32 +47,25 @@ struct State {
     /// recorded.
     settled: Vec<(Element, JsValue)>,
     /// One timer for all fields, armed for the earliest due field.
-    timer: Option<Timer>,
+    pub(super) timer: Option<Timer>,
 }
 
 /// Settled fields remembered at most (a form has a handful being edited).
 const MAX_SETTLED: usize = 16;
-
-pub struct InputObserver {
-    core: Rc<Core>,
-    state: Rc<RefCell<State>>,
-    _listeners: Vec<Listener>,
-    _passwords: Option<PasswordWatch>,
-}
 
 /// A `MutationObserver` of `type` attributes and added nodes that remembers
 /// every input that stops being `type="password"`, every password input added
 /// and every element put in a remembered one's place, on the document and on the shadow roots
 /// events come from ([`element::set_type_watch`]); the password inputs already
 /// there are remembered at start. Disconnected when dropped.
-struct PasswordWatch {
+pub(super) struct PasswordWatch {
     observer: MutationObserver,
     /// `Fn(JsValue)`: the closure type of every listener (see `listener`).
     _callback: Closure<dyn Fn(JsValue)>,
 }
 
 impl PasswordWatch {
-    fn new(document: &Document) -> Option<PasswordWatch> {
+    pub(super) fn new(document: &Document) -> Option<PasswordWatch> {
         element::remember_passwords_in(document);
         let callback = Closure::<dyn Fn(JsValue)>::new(|records: JsValue| {
             for record in records.unchecked_into::<js_sys::Array>().iter() {
@@ -218,44 +210,41 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
 
 /// Stops the timer and records the fields whose typing settled by `now`; every
 /// field when `now` is infinite (the page going away).
-fn emit_settled(core: &Rc<Core>, state: &RefCell<State>, now: f64) {
+pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
     let due = {
-        let mut s = state.borrow_mut();
+        let mut s = cap.input.borrow_mut();
         s.timer.take();
         crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
     };
     for p in due {
         let value = crate::global::get(&p.el, &js_str!("value"));
         {
-            let mut s = state.borrow_mut();
+            let mut s = cap.input.borrow_mut();
             if s.settled.len() >= MAX_SETTLED {
                 s.settled.remove(0);
             }
             s.settled.push((p.el.clone(), value));
         }
-        emit(core, &p.el, p.actor, p.masked);
+        emit(&cap.core, &p.el, p.actor, p.masked);
     }
 }
 
-fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
-    let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
-        (Rc::downgrade(core), Rc::downgrade(state));
-    state.borrow_mut().timer = Some(Timer::once(
+fn arm(cap: &Rc<Capture>, delay: f64) {
+    cap.input.borrow_mut().timer = Some(super::after(
+        cap,
         crate::num::ceil(delay).max(1.0) as u32,
-        move || {
-            let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
-                return;
-            };
-            let now = core.now();
-            emit_settled(&core, &state, now);
-            let next = state
+        |cap| {
+            let now = cap.core.now();
+            emit_settled(cap, now);
+            let next = cap
+                .input
                 .borrow()
                 .pending
                 .iter()
                 .map(|p| p.last + DEBOUNCE_MS - now)
                 .fold(f64::INFINITY, f64::min);
             if next.is_finite() {
-                arm(&core, &state, next);
+                arm(cap, next);
             }
         },
     ));
@@ -266,110 +255,88 @@ fn index_of(pending: &[Pending], el: &Element) -> Option<usize> {
     pending.iter().position(|p| p.el == *el)
 }
 
-/// Takes the field's pending entry, if it has one.
-fn take_pending(state: &RefCell<State>, el: &Element) -> Option<Pending> {
-    let mut s = state.borrow_mut();
-    let i = index_of(&s.pending, el)?;
-    Some(s.pending.swap_remove(i))
+/// The field itself, also inside an open shadow root (the event's `target`
+/// there is the component's host).
+fn field(event: &web_sys::Event) -> Option<Element> {
+    element::event_element(event).filter(|el| !element::is_blocked(el))
 }
 
-impl InputObserver {
-    pub fn new(core: &Rc<Core>, document: &Document) -> Self {
-        let state = Rc::new(RefCell::new(State::default()));
-        // The field itself, also inside an open shadow root (the event's
-        // `target` there is the component's host).
-        let field = |event: &web_sys::Event| {
-            element::event_element(event).filter(|el| !element::is_blocked(el))
-        };
-        let on_input = {
-            let (core, state) = (core.clone(), state.clone());
-            move |event: &web_sys::Event| {
-                let Some(el) = field(event) else {
-                    return;
-                };
-                // Typed as a password: a "show" click before the debounce ends
-                // must not unmask it.
-                if element::is_password_input(&el) {
-                    element::remember_password(&el);
-                }
-                let (now, actor) = (core.now(), core.actor_for(event));
-                // Read once per burst of typing, before borrowing the state (it
-                // reads the DOM).
-                let first = {
-                    let mut s = state.borrow_mut();
-                    s.settled.retain(|(f, _)| *f != el);
-                    index_of(&s.pending, &el).is_none()
-                };
-                let masked = if first { mask_of(&core, &el).1 } else { None };
-                let arm_needed = {
-                    let mut s = state.borrow_mut();
-                    match index_of(&s.pending, &el) {
-                        Some(i) => {
-                            let p = &mut s.pending[i];
-                            p.last = now;
-                            p.actor = actor;
-                        }
-                        None => s.pending.push(Pending {
-                            el,
-                            actor,
-                            last: now,
-                            masked,
-                        }),
-                    }
-                    s.timer.is_none()
-                };
-                if arm_needed {
-                    arm(&core, &state, DEBOUNCE_MS);
-                }
+pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
+    let Some(el) = field(event) else {
+        return;
+    };
+    // Typed as a password: a "show" click before the debounce ends
+    // must not unmask it.
+    if element::is_password_input(&el) {
+        element::remember_password(&el);
+    }
+    let core = &cap.core;
+    let (now, actor) = (core.now(), core.actor_for(event));
+    // Read once per burst of typing, before borrowing the state (it
+    // reads the DOM).
+    let first = {
+        let mut s = cap.input.borrow_mut();
+        s.settled.retain(|(f, _)| *f != el);
+        index_of(&s.pending, &el).is_none()
+    };
+    let masked = if first { mask_of(core, &el).1 } else { None };
+    let arm_needed = {
+        let mut s = cap.input.borrow_mut();
+        match index_of(&s.pending, &el) {
+            Some(i) => {
+                let p = &mut s.pending[i];
+                p.last = now;
+                p.actor = actor;
             }
-        };
-        let on_settle = |at_once: bool| {
-            let (core, state) = (core.clone(), state.clone());
-            move |event: &web_sys::Event| {
-                let Some(el) = field(event) else {
-                    return;
-                };
-                match take_pending(&state, &el) {
-                    // Who typed, not who moved the focus away.
-                    Some(p) => emit(&core, &p.el, p.actor, p.masked),
-                    None if at_once => {
-                        let value = crate::global::get(&el, &js_str!("value"));
-                        let repeat = {
-                            let mut s = state.borrow_mut();
-                            match s.settled.iter().position(|(f, _)| *f == el) {
-                                Some(i) => s.settled.swap_remove(i).1 == value,
-                                None => false,
-                            }
-                        };
-                        if changes_at_once(&el) || !repeat {
-                            emit(&core, &el, core.actor_for(event), None)
-                        }
-                    }
-                    None => {}
-                }
-            }
-        };
-        let listeners = vec![
-            Listener::new(document, EventKind::Input, on_input),
-            Listener::new(document, EventKind::Change, on_settle(true)),
-            Listener::new(document, EventKind::FocusOut, on_settle(false)),
-        ];
-        InputObserver {
-            core: core.clone(),
-            state,
-            _listeners: listeners,
-            _passwords: PasswordWatch::new(document),
+            None => s.pending.push(Pending {
+                el,
+                actor,
+                last: now,
+                masked,
+            }),
         }
-    }
-
-    /// Records every field still waiting for its debounce.
-    pub fn flush(&self) {
-        emit_settled(&self.core, &self.state, f64::INFINITY);
+        s.timer.is_none()
+    };
+    if arm_needed {
+        arm(cap, DEBOUNCE_MS);
     }
 }
 
-impl Drop for InputObserver {
-    fn drop(&mut self) {
-        self.state.borrow_mut().timer.take();
+pub(super) fn on_change(cap: &Rc<Capture>, event: &web_sys::Event) {
+    settle(cap, event, true)
+}
+
+pub(super) fn on_focus_out(cap: &Rc<Capture>, event: &web_sys::Event) {
+    settle(cap, event, false)
+}
+
+/// `change` (`at_once`) or `focusout`: the field's typing is recorded now.
+fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
+    let Some(el) = field(event) else {
+        return;
+    };
+    let core = &cap.core;
+    // Takes the field's pending entry, if it has one.
+    let taken = {
+        let mut s = cap.input.borrow_mut();
+        index_of(&s.pending, &el).map(|i| s.pending.swap_remove(i))
+    };
+    match taken {
+        // Who typed, not who moved the focus away.
+        Some(p) => emit(core, &p.el, p.actor, p.masked),
+        None if at_once => {
+            let value = crate::global::get(&el, &js_str!("value"));
+            let repeat = {
+                let mut s = cap.input.borrow_mut();
+                match s.settled.iter().position(|(f, _)| *f == el) {
+                    Some(i) => s.settled.swap_remove(i).1 == value,
+                    None => false,
+                }
+            };
+            if changes_at_once(&el) || !repeat {
+                emit(core, &el, core.actor_for(event), None)
+            }
+        }
+        None => {}
     }
 }

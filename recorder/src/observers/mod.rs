@@ -1,5 +1,9 @@
-//! One observer per DOM concern. Each owns its listeners (and timers); dropping
-//! an observer removes them. Handlers mask before they record.
+//! One observer per DOM concern. Their state is held together ([`Capture`])
+//! and their handlers are plain functions given it: one closure type for
+//! every listener and one for every timer, instead of a closure with its own
+//! vtable, call shims and drop glue per handler. [`Observers`] owns the
+//! listeners (and the timers, through the state); dropping it removes them.
+//! Handlers mask before they record.
 //!
 //! - [`click`]: `CLICK` on the control that was clicked.
 //! - [`scroll`]: `SCROLL` of the page or an element, throttled, final position kept.
@@ -11,10 +15,13 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 use alloc::rc::Rc;
+use core::cell::RefCell;
 
 use web_sys::{Document, Window};
 
+use crate::listener::{CaptureHandler, EventKind, Listener};
 use crate::recorder::Core;
+use crate::timer::Timer;
 
 pub mod click;
 pub mod form;
@@ -23,14 +30,41 @@ pub mod page;
 pub mod scroll;
 pub mod selection;
 
+/// What the observers of a running recorder keep between events.
+pub struct Capture {
+    pub core: Rc<Core>,
+    click: RefCell<Option<click::Forward>>,
+    scroll: RefCell<scroll::State>,
+    input: RefCell<input::State>,
+    selection: RefCell<selection::State>,
+    page: RefCell<page::State>,
+}
+
+/// The handlers of events that do not leave a shadow root (`scroll`,
+/// `submit`: not composed), added in every shadow root events come from
+/// (`element::see_shadow_root`), in this order.
+pub const ROOT_HANDLERS: [(EventKind, CaptureHandler); 2] = [
+    (EventKind::Submit, form::on_submit),
+    (EventKind::Scroll, scroll::on_scroll),
+];
+
+/// A timer that calls `f` with the observers' state, unless they are gone:
+/// one closure type for every observer's timer.
+fn after(cap: &Rc<Capture>, ms: u32, f: fn(&Rc<Capture>)) -> Timer {
+    let weak = Rc::downgrade(cap);
+    Timer::once(ms, move || {
+        if let Some(cap) = weak.upgrade() {
+            f(&cap)
+        }
+    })
+}
+
 /// Every observer of a running recorder.
 pub struct Observers {
-    _click: click::ClickObserver,
-    _form: form::FormObserver,
-    scroll: scroll::ScrollObserver,
-    input: input::InputObserver,
-    selection: selection::SelectionObserver,
-    page: page::PageObserver,
+    cap: Rc<Capture>,
+    _listeners: Vec<Listener>,
+    _patches: Vec<page::HistoryPatch>,
+    _passwords: Option<input::PasswordWatch>,
 }
 
 impl Observers {
@@ -38,30 +72,56 @@ impl Observers {
     /// hook one concern still records the others (and no error path has to
     /// drop what was built before it, which was 0.4 KB of what pages download).
     pub fn start(core: &Rc<Core>, window: &Window, document: &Document) -> Observers {
+        let cap = Rc::new(Capture {
+            core: core.clone(),
+            click: RefCell::new(None),
+            scroll: RefCell::default(),
+            input: RefCell::default(),
+            selection: RefCell::default(),
+            page: RefCell::default(),
+        });
+        // The page first, so the trail opens with where the person is.
+        page::start(&cap);
+        let mut listeners = Vec::new();
+        let mut on = |target: &web_sys::EventTarget, kind, handler| {
+            listeners.push(Listener::on(target, kind, &cap, handler, false));
+        };
+        on(window, EventKind::PopState, page::on_pop_state);
+        on(window, EventKind::HashChange, page::on_hash_change);
+        let patches = page::patch_history(&cap, window);
+        on(document, EventKind::Click, click::on_click);
+        // Also in shadow roots: `submit` and an element's `scroll` do not
+        // leave one.
+        crate::element::hook_roots(&cap);
+        on(document, EventKind::Submit, form::on_submit);
+        on(document, EventKind::Scroll, scroll::on_scroll);
+        on(document, EventKind::Input, input::on_input);
+        on(document, EventKind::Change, input::on_change);
+        on(document, EventKind::FocusOut, input::on_focus_out);
+        let passwords = input::PasswordWatch::new(document);
+        on(document, EventKind::SelectionChange, selection::on_change);
         Observers {
-            // The page first, so the trail opens with where the person is.
-            page: page::PageObserver::new(core, window),
-            _click: click::ClickObserver::new(core, document),
-            _form: form::FormObserver::new(core, document),
-            scroll: scroll::ScrollObserver::new(core, document),
-            input: input::InputObserver::new(core, document),
-            selection: selection::SelectionObserver::new(core, document),
+            cap,
+            _listeners: listeners,
+            _patches: patches,
+            _passwords: passwords,
         }
     }
 
     /// The page came back from the back/forward cache: a PAGE-CHANGE for it.
-    pub fn returned(&self, core: &Rc<Core>, actor: shared::Actor) {
-        self.page.returned(core, actor);
+    pub fn returned(&self, _core: &Rc<Core>, actor: shared::Actor) {
+        page::returned(&self.cap, actor);
     }
 
     /// Records what debouncing and throttling still hold back (page going away).
-    pub fn flush(&self, core: &Rc<Core>) {
+    pub fn flush(&self, _core: &Rc<Core>) {
+        let cap = &self.cap;
         // History calls still waiting for their title (one made just before
         // `stop()` or a departure).
-        self.page.flush(core);
-        self.input.flush();
-        self.scroll.flush();
-        self.selection.flush();
+        page::record_pending(cap);
+        input::emit_settled(cap, f64::INFINITY);
+        scroll::emit_ended(cap, f64::INFINITY);
+        selection::flush(cap);
     }
 }
 
@@ -70,5 +130,13 @@ impl Drop for Observers {
         // The listeners shadow roots were given for the scroll and form
         // observers go with them.
         crate::element::unhook_roots();
+        // Every timer is cancelled; the page's pending title reads are lost
+        // with the recorder.
+        let cap = &self.cap;
+        cap.click.borrow_mut().take();
+        cap.scroll.borrow_mut().timer.take();
+        cap.input.borrow_mut().timer.take();
+        cap.selection.borrow_mut().timer.take();
+        cap.page.borrow_mut().title_timer.take();
     }
 }

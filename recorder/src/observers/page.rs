@@ -7,7 +7,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use alloc::rc::{Rc, Weak};
+use alloc::rc::Rc;
 use core::cell::RefCell;
 
 use crate::timer::Timer;
@@ -17,7 +17,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Window;
 
-use crate::listener::{EventKind, Listener};
+use super::Capture;
 use crate::masking::MaskLevel;
 use crate::recorder::Core;
 use crate::text::{find_byte, split_byte};
@@ -88,7 +88,8 @@ pub fn is_new_page(last_url: Option<&str>, url: &str, nav: Navigation) -> bool {
     }
 }
 
-struct State {
+#[derive(Default)]
+pub(super) struct State {
     last_url: Option<String>,
     /// The history entry (Navigation API) of the last page change recorded.
     last_entry: Option<String>,
@@ -102,7 +103,7 @@ struct State {
     /// app sets it after its history call, or in its own `popstate`
     /// handler, which runs after the recorder's).
     pending: Vec<Pending>,
-    title_timer: Option<Timer>,
+    pub(super) title_timer: Option<Timer>,
 }
 
 /// A navigation as it was when it happened: URL, kind, who, `history.length`
@@ -116,12 +117,6 @@ struct Pending {
     /// When it happened (the page's clock): its event's time, though
     /// recorded after the task.
     at: f64,
-}
-
-pub struct PageObserver {
-    state: Rc<RefCell<State>>,
-    _listeners: Vec<Listener>,
-    _patches: Vec<HistoryPatch>,
 }
 
 fn current_url(core: &Core) -> String {
@@ -222,7 +217,8 @@ fn history_len() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn record(core: &Rc<Core>, state: &RefCell<State>, p: Pending) {
+fn record(cap: &Rc<Capture>, p: Pending) {
+    let (core, state) = (&cap.core, &cap.page);
     let Pending {
         url,
         mut nav,
@@ -272,147 +268,105 @@ fn record(core: &Rc<Core>, state: &RefCell<State>, p: Pending) {
 
 /// Records the navigations waiting for their title, in the order they
 /// happened; each one's history entry is seen from then on.
-fn record_pending(core: &Rc<Core>, state: &RefCell<State>) {
+pub(super) fn record_pending(cap: &Rc<Capture>) {
     let pending = {
-        let mut s = state.borrow_mut();
+        let mut s = cap.page.borrow_mut();
         s.title_timer.take();
         core::mem::take(&mut s.pending)
     };
     for p in pending {
         let entry = p.entry.clone();
-        record(core, state, p);
+        record(cap, p);
         if let Some(id) = entry {
-            remember_entry(state, id);
+            remember_entry(&cap.page, id);
         }
     }
 }
 
-/// A navigation now: the URL, kind, actor and history entry are read now,
-/// the title a moment later, once a single-page app has had the chance to
-/// set it (after its history call, or in its own `popstate` handler).
-fn navigated(core: &Rc<Core>, state: &Rc<RefCell<State>>, nav: Navigation, actor: Actor) {
-    let p = Pending {
+/// A navigation as it is now.
+fn now(core: &Core, nav: Navigation, actor: Actor) -> Pending {
+    Pending {
         url: current_url(core),
         nav,
         actor,
         len: history_len(),
         entry: entry_id(),
         at: core.now(),
-    };
-    let mut s = state.borrow_mut();
+    }
+}
+
+/// A navigation now: the URL, kind, actor and history entry are read now,
+/// the title a moment later, once a single-page app has had the chance to
+/// set it (after its history call, or in its own `popstate` handler).
+fn navigated(cap: &Rc<Capture>, nav: Navigation, actor: Actor) {
+    let p = now(&cap.core, nav, actor);
+    let mut s = cap.page.borrow_mut();
     s.pending.push(p);
     if s.title_timer.is_none() {
-        let (weak_core, weak_state) = (Rc::downgrade(core), Rc::downgrade(state));
-        s.title_timer = Some(Timer::once(0, move || {
-            if let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) {
-                record_pending(&core, &state);
-            }
-        }));
+        s.title_timer = Some(super::after(cap, 0, record_pending));
     }
 }
 
-impl PageObserver {
-    /// Records the navigations still waiting for their title.
-    pub fn flush(&self, core: &Rc<Core>) {
-        record_pending(core, &self.state);
-    }
-
-    /// The page came back from the back/forward cache (back or forward to a
-    /// document left earlier): recorded as back/forward, even at the URL this
-    /// page last recorded, since the person saw other pages in between.
-    pub fn returned(&self, core: &Rc<Core>, actor: Actor) {
-        record_pending(core, &self.state);
-        self.state.borrow_mut().last_url = None;
-        // The document is back as it was left: its title is already its own.
-        record(
-            core,
-            &self.state,
-            Pending {
-                url: current_url(core),
-                nav: Navigation::Pop,
-                actor,
-                len: history_len(),
-                entry: entry_id(),
-                at: core.now(),
-            },
-        );
-    }
-
-    pub fn new(core: &Rc<Core>, window: &Window) -> Self {
-        let state = Rc::new(RefCell::new(State {
-            last_url: None,
-            last_entry: None,
-            last_len: 0.0,
-            seen: Vec::new(),
-            pending: Vec::new(),
-            title_timer: None,
-        }));
-        record(
-            core,
-            &state,
-            Pending {
-                url: current_url(core),
-                nav: Navigation::Load,
-                actor: core.current_actor(),
-                len: history_len(),
-                entry: entry_id(),
-                at: core.now(),
-            },
-        );
-        see_entries(&state);
-        let on = |kind, nav| {
-            let (core, state) = (core.clone(), state.clone());
-            Listener::new(window, kind, move |event| {
-                // After the history calls made before it (the trail's order
-                // and the duplicate filter's last URL follow the navigations').
-                navigated(&core, &state, nav, core.actor_after(event));
-            })
-        };
-        let listeners = vec![
-            on(EventKind::PopState, Navigation::Pop),
-            on(EventKind::HashChange, Navigation::Hash),
-        ];
-        let mut patches = Vec::new();
-        let history: Option<web_sys::History> =
-            crate::global::get_object(window, &crate::global::js_str!("history"));
-        for (name, nav) in [
-            ("pushState", Navigation::Push),
-            ("replaceState", Navigation::Replace),
-        ] {
-            // A page that froze or replaced `history` keeps every other
-            // observer; only its single-page navigations go unrecorded.
-            match history
-                .as_ref()
-                .and_then(|h| HistoryPatch::new(h, name, core, &state, nav).ok())
-            {
-                Some(p) => patches.push(p),
-                None => crate::console::warn(&crate::text::concat(&[
-                    "cotrail: history.",
-                    name,
-                    " cannot be observed; its navigations are not recorded",
-                ])),
-            }
-        }
-        PageObserver {
-            state,
-            _listeners: listeners,
-            _patches: patches,
-        }
-    }
+/// The page came back from the back/forward cache (back or forward to a
+/// document left earlier): recorded as back/forward, even at the URL this
+/// page last recorded, since the person saw other pages in between.
+pub(super) fn returned(cap: &Rc<Capture>, actor: Actor) {
+    record_pending(cap);
+    cap.page.borrow_mut().last_url = None;
+    // The document is back as it was left: its title is already its own.
+    record(cap, now(&cap.core, Navigation::Pop, actor));
 }
 
-impl Drop for PageObserver {
-    fn drop(&mut self) {
-        // Cancels the title timer; its pending changes are lost with the recorder.
-        self.state.borrow_mut().title_timer.take();
+/// The page as the recorder starts: its load, and the history entries it
+/// starts with.
+pub(super) fn start(cap: &Rc<Capture>) {
+    let core = &cap.core;
+    record(cap, now(core, Navigation::Load, core.current_actor()));
+    see_entries(&cap.page);
+}
+
+// After the history calls made before them (the trail's order and the
+// duplicate filter's last URL follow the navigations').
+
+pub(super) fn on_pop_state(cap: &Rc<Capture>, event: &web_sys::Event) {
+    navigated(cap, Navigation::Pop, cap.core.actor_after(event));
+}
+
+pub(super) fn on_hash_change(cap: &Rc<Capture>, event: &web_sys::Event) {
+    navigated(cap, Navigation::Hash, cap.core.actor_after(event));
+}
+
+/// `pushState` and `replaceState` wrapped; a page that froze or replaced
+/// `history` keeps every other observer, only its single-page navigations go
+/// unrecorded.
+pub(super) fn patch_history(cap: &Rc<Capture>, window: &Window) -> Vec<HistoryPatch> {
+    let mut patches = Vec::new();
+    let history: Option<web_sys::History> =
+        crate::global::get_object(window, &crate::global::js_str!("history"));
+    for (name, nav) in [
+        ("pushState", Navigation::Push),
+        ("replaceState", Navigation::Replace),
+    ] {
+        match history
+            .as_ref()
+            .and_then(|h| HistoryPatch::new(h, name, cap, nav).ok())
+        {
+            Some(p) => patches.push(p),
+            None => crate::console::warn(&crate::text::concat(&[
+                "cotrail: history.",
+                name,
+                " cannot be observed; its navigations are not recorded",
+            ])),
+        }
     }
+    patches
 }
 
 type HistoryFn = dyn Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>;
 
 /// `history[name]` replaced by a wrapper that calls the original, then records.
 /// Dropping it puts the original back.
-struct HistoryPatch {
+pub(super) struct HistoryPatch {
     history: web_sys::History,
     name: &'static str,
     original: js_sys::Function,
@@ -425,15 +379,13 @@ impl HistoryPatch {
     fn new(
         history: &web_sys::History,
         name: &'static str,
-        core: &Rc<Core>,
-        state: &Rc<RefCell<State>>,
+        cap: &Rc<Capture>,
         nav: Navigation,
     ) -> Result<Self, JsValue> {
         let original: js_sys::Function = crate::global::get(history, &name.into()).dyn_into()?;
         let was_own =
             js_sys::Object::has_own(history.unchecked_ref::<js_sys::Object>(), &name.into());
-        let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
-            (Rc::downgrade(core), Rc::downgrade(state));
+        let weak = Rc::downgrade(cap);
         let (orig, hist) = (original.clone(), history.clone());
         let wrapper =
             Closure::<HistoryFn>::new(move |data: JsValue, unused: JsValue, url: JsValue| {
@@ -444,9 +396,9 @@ impl HistoryPatch {
                 } else {
                     orig.call3(&hist, &data, &unused, &url)
                 }?;
-                if let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) {
-                    see_entry(&state);
-                    navigated(&core, &state, nav, core.current_actor());
+                if let Some(cap) = weak.upgrade() {
+                    see_entry(&cap.page);
+                    navigated(&cap, nav, cap.core.current_actor());
                 }
                 Ok(result)
             });

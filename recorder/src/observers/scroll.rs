@@ -4,17 +4,16 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use alloc::rc::{Rc, Weak};
-use core::cell::RefCell;
+use alloc::rc::Rc;
 
 use crate::timer::Timer;
 use shared::{Actor, EventData, ScrollData};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element};
+use web_sys::Element;
 
+use super::Capture;
 use crate::element;
 use crate::global::{get, js_str};
-use crate::listener::{EventKind, Listener};
 use crate::recorder::Core;
 
 /// Least time between two events of one scrolling target: a reviewer needs where
@@ -31,15 +30,9 @@ struct Track {
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     tracks: Vec<Track>,
-    timer: Option<Timer>,
-}
-
-pub struct ScrollObserver {
-    core: Rc<Core>,
-    state: Rc<RefCell<State>>,
-    _listener: Listener,
+    pub(super) timer: Option<Timer>,
 }
 
 fn position(target: &Option<Element>) -> (i64, i64) {
@@ -65,105 +58,78 @@ fn emit(core: &Rc<Core>, target: &Option<Element>, actor: Actor, (x, y): (i64, i
 /// Stops the timer, records the final positions not yet recorded of the
 /// targets quiet since `now` (of every target when `now` is infinite: the page
 /// going away) and forgets them.
-fn emit_ended(core: &Rc<Core>, state: &RefCell<State>, now: f64) {
+pub(super) fn emit_ended(cap: &Rc<Capture>, now: f64) {
     let ended = {
-        let mut s = state.borrow_mut();
+        let mut s = cap.scroll.borrow_mut();
         s.timer.take();
         crate::timer::take_due(&mut s.tracks, |t| now - t.last_event >= THROTTLE_MS - 1.0)
     };
     for t in ended {
         let pos = position(&t.target);
         if t.emitted != Some(pos) {
-            emit(core, &t.target, t.actor, pos);
+            emit(&cap.core, &t.target, t.actor, pos);
         }
     }
 }
 
 /// After a burst: records final positions not yet recorded, forgets quiet targets.
-fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>) {
-    let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
-        (Rc::downgrade(core), Rc::downgrade(state));
-    state.borrow_mut().timer = Some(Timer::once(THROTTLE_MS as u32, move || {
-        let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
-            return;
-        };
-        emit_ended(&core, &state, core.now());
-        if !state.borrow().tracks.is_empty() {
-            arm(&core, &state);
+fn arm(cap: &Rc<Capture>) {
+    cap.scroll.borrow_mut().timer = Some(super::after(cap, THROTTLE_MS as u32, |cap| {
+        emit_ended(cap, cap.core.now());
+        if !cap.scroll.borrow().tracks.is_empty() {
+            arm(cap);
         }
     }));
 }
 
-impl ScrollObserver {
-    pub fn new(core: &Rc<Core>, document: &Document) -> Self {
-        let state = Rc::new(RefCell::new(State::default()));
-        let handler: element::RootHandler = {
-            let (core, state) = (core.clone(), state.clone());
-            Rc::new(move |event: &web_sys::Event| {
-                // The page scrolling targets the document; anything else is an element.
-                let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
-                if target.as_ref().is_some_and(element::is_blocked) {
-                    return;
-                }
-                let (now, actor) = (core.now(), core.actor_of_scroll(event));
-                let (emit_now, arm_needed) = {
-                    let mut s = state.borrow_mut();
-                    let i = match s.tracks.iter().position(|t| t.target == target) {
-                        Some(i) => i,
-                        None => {
-                            s.tracks.push(Track {
-                                target: target.clone(),
-                                actor: actor.clone(),
-                                last_emit: f64::NEG_INFINITY,
-                                last_event: now,
-                                emitted: None,
-                            });
-                            s.tracks.len() - 1
-                        }
-                    };
-                    let t = &mut s.tracks[i];
-                    t.last_event = now;
-                    t.actor = actor.clone();
-                    let emit_now = now - t.last_emit >= THROTTLE_MS;
-                    if emit_now {
-                        t.last_emit = now;
-                    }
-                    (emit_now, s.timer.is_none())
-                };
-                if emit_now {
-                    let pos = position(&target);
-                    if let Some(t) = state
-                        .borrow_mut()
-                        .tracks
-                        .iter_mut()
-                        .find(|t| t.target == target)
-                    {
-                        t.emitted = Some(pos);
-                    }
-                    emit(&core, &target, actor, pos);
-                }
-                if arm_needed {
-                    arm(&core, &state);
-                }
-            })
+/// `scroll`, on the document and in shadow roots (an element's does not
+/// leave one).
+pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
+    // The page scrolling targets the document; anything else is an element.
+    let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
+    if target.as_ref().is_some_and(element::is_blocked) {
+        return;
+    }
+    let core = &cap.core;
+    let (now, actor) = (core.now(), core.actor_of_scroll(event));
+    let (emit_now, arm_needed) = {
+        let mut s = cap.scroll.borrow_mut();
+        let i = match s.tracks.iter().position(|t| t.target == target) {
+            Some(i) => i,
+            None => {
+                s.tracks.push(Track {
+                    target: target.clone(),
+                    actor: actor.clone(),
+                    last_emit: f64::NEG_INFINITY,
+                    last_event: now,
+                    emitted: None,
+                });
+                s.tracks.len() - 1
+            }
         };
-        // Also in shadow roots: an element's `scroll` does not leave one.
-        element::hook_roots(EventKind::Scroll, handler.clone());
-        ScrollObserver {
-            core: core.clone(),
-            state,
-            _listener: Listener::new(document, EventKind::Scroll, move |e| handler(e)),
+        let t = &mut s.tracks[i];
+        t.last_event = now;
+        t.actor = actor.clone();
+        let emit_now = now - t.last_emit >= THROTTLE_MS;
+        if emit_now {
+            t.last_emit = now;
         }
+        (emit_now, s.timer.is_none())
+    };
+    if emit_now {
+        let pos = position(&target);
+        if let Some(t) = cap
+            .scroll
+            .borrow_mut()
+            .tracks
+            .iter_mut()
+            .find(|t| t.target == target)
+        {
+            t.emitted = Some(pos);
+        }
+        emit(core, &target, actor, pos);
     }
-
-    /// Records final positions of bursts still in progress.
-    pub fn flush(&self) {
-        emit_ended(&self.core, &self.state, f64::INFINITY);
-    }
-}
-
-impl Drop for ScrollObserver {
-    fn drop(&mut self) {
-        self.state.borrow_mut().timer.take();
+    if arm_needed {
+        arm(cap);
     }
 }

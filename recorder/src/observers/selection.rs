@@ -4,8 +4,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use alloc::rc::{Rc, Weak};
-use core::cell::RefCell;
+use alloc::rc::Rc;
 
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
@@ -13,26 +12,20 @@ use shared::{truncate_chars, Actor, EventData, SelectionData};
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
 
+use super::Capture;
 use crate::element::{self, PRIVATE_SELECTOR};
-use crate::listener::{EventKind, Listener};
 use crate::masking;
-use crate::recorder::Core;
 
 /// Quiet time after the last selection change: a drag-select fires dozens.
 pub const DEBOUNCE_MS: f64 = 500.0;
 
-struct State {
+#[derive(Default)]
+pub(super) struct State {
     last_change: f64,
     actor: Option<Actor>,
     /// The last recorded selection (kept in memory only, to skip repeats).
     last_text: Option<String>,
-    timer: Option<Timer>,
-}
-
-pub struct SelectionObserver {
-    core: Rc<Core>,
-    state: Rc<RefCell<State>>,
-    _listener: Listener,
+    pub(super) timer: Option<Timer>,
 }
 
 /// Non-whitespace characters of a text (selection text and range text differ
@@ -212,7 +205,8 @@ fn selected_elsewhere(field: &Element, text: &str) -> bool {
 }
 
 /// Records the current selection if it is new.
-fn settle(core: &Rc<Core>, state: &RefCell<State>) {
+fn settle(cap: &Rc<Capture>) {
+    let (core, state) = (&cap.core, &cap.selection);
     let Some(document) = crate::global::document() else {
         return;
     };
@@ -263,69 +257,41 @@ fn settle(core: &Rc<Core>, state: &RefCell<State>) {
     );
 }
 
-fn arm(core: &Rc<Core>, state: &Rc<RefCell<State>>, delay: f64) {
-    let (weak_core, weak_state): (Weak<Core>, Weak<RefCell<State>>) =
-        (Rc::downgrade(core), Rc::downgrade(state));
-    state.borrow_mut().timer = Some(Timer::once(
+fn arm(cap: &Rc<Capture>, delay: f64) {
+    cap.selection.borrow_mut().timer = Some(super::after(
+        cap,
         crate::num::ceil(delay).max(1.0) as u32,
-        move || {
-            let (Some(core), Some(state)) = (weak_core.upgrade(), weak_state.upgrade()) else {
-                return;
-            };
+        |cap| {
             let remaining = {
-                let mut s = state.borrow_mut();
+                let mut s = cap.selection.borrow_mut();
                 s.timer.take();
-                s.last_change + DEBOUNCE_MS - core.now()
+                s.last_change + DEBOUNCE_MS - cap.core.now()
             };
             if remaining > 1.0 {
-                arm(&core, &state, remaining);
+                arm(cap, remaining);
             } else {
-                settle(&core, &state);
+                settle(cap);
             }
         },
     ));
 }
 
-impl SelectionObserver {
-    pub fn new(core: &Rc<Core>, document: &Document) -> Self {
-        let state = Rc::new(RefCell::new(State {
-            last_change: 0.0,
-            actor: None,
-            last_text: None,
-            timer: None,
-        }));
-        let listener = {
-            let (core, state) = (core.clone(), state.clone());
-            Listener::new(document, EventKind::SelectionChange, move |event| {
-                let arm_needed = {
-                    let mut s = state.borrow_mut();
-                    s.last_change = core.now();
-                    s.actor = Some(core.actor_after(event));
-                    s.timer.is_none()
-                };
-                if arm_needed {
-                    arm(&core, &state, DEBOUNCE_MS);
-                }
-            })
-        };
-        SelectionObserver {
-            core: core.clone(),
-            state,
-            _listener: listener,
-        }
-    }
-
-    /// Records a selection still waiting for its debounce.
-    pub fn flush(&self) {
-        let waiting = self.state.borrow_mut().timer.take().is_some();
-        if waiting {
-            settle(&self.core, &self.state);
-        }
+pub(super) fn on_change(cap: &Rc<Capture>, event: &web_sys::Event) {
+    let arm_needed = {
+        let mut s = cap.selection.borrow_mut();
+        s.last_change = cap.core.now();
+        s.actor = Some(cap.core.actor_after(event));
+        s.timer.is_none()
+    };
+    if arm_needed {
+        arm(cap, DEBOUNCE_MS);
     }
 }
 
-impl Drop for SelectionObserver {
-    fn drop(&mut self) {
-        self.state.borrow_mut().timer.take();
+/// Records a selection still waiting for its debounce.
+pub(super) fn flush(cap: &Rc<Capture>) {
+    let waiting = cap.selection.borrow_mut().timer.take().is_some();
+    if waiting {
+        settle(cap);
     }
 }
