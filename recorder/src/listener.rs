@@ -72,19 +72,11 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Listens to `kind` on `target` (capture phase, passive). Infallible, so
-    /// that starting the observers has no error paths (see `observers::start`).
-    pub fn new(
-        target: &EventTarget,
-        kind: EventKind,
-        handler: impl Fn(&web_sys::Event) + 'static,
-    ) -> Listener {
-        Listener::boxed(target, kind, Box::new(handler))
-    }
-
-    /// Listens with one of the observers' handlers: a plain `fn` given the
-    /// capture state, so every observer shares one closure type (one vtable,
-    /// call shim and drop glue in the wasm instead of one per handler).
+    /// Listens to `kind` on `target` (capture phase, passive) with a plain
+    /// `fn` given the observers' state: every listener, the recorder's own
+    /// too, shares one closure type (one vtable, call shim and drop glue in
+    /// the wasm instead of one per handler). Infallible, so that starting the
+    /// observers has no error paths (see `observers::start`).
     /// `in_root`: a shadow root's listener, which hears only the root's own
     /// nodes (the page's nodes slotted into it pass through it too, and the
     /// document hears those).

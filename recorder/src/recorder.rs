@@ -7,7 +7,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use alloc::rc::{Rc, Weak};
+use alloc::rc::Rc;
 use core::cell::RefCell;
 
 use crate::timer::{Interval, Timer};
@@ -20,7 +20,7 @@ use crate::identity;
 use crate::json::{self, Event, EventData};
 use crate::listener::{EventKind, Listener};
 use crate::masking::MaskLevel;
-use crate::observers::Observers;
+use crate::observers::{Capture, Observers};
 use crate::queue::Limits;
 use crate::storage;
 use crate::transport::{self, Transport};
@@ -236,7 +236,7 @@ impl Core {
     /// The page came back from the back/forward cache: it owns its tab again,
     /// continues the tab's sequence where the pages shown meanwhile left it,
     /// and records the return (the `pageshow` event).
-    fn returned(self: &Rc<Self>, observers: &Observers, event: &web_sys::Event) {
+    fn returned(self: &Rc<Self>, observers: &Rc<Capture>, event: &web_sys::Event) {
         // The tab id's last claim is this page's, or a later page's of this
         // very tab (it went on with the sequence, which `reclaim` reads back).
         // A page of another tab took it while this one was in the cache (the
@@ -300,7 +300,7 @@ impl Core {
 
     /// The page is going away or hidden: capture what observers still hold and
     /// send everything unacknowledged with `keepalive`.
-    fn going_away(self: &Rc<Self>, observers: &Observers, leaving: bool) {
+    fn going_away(self: &Rc<Self>, observers: &Rc<Capture>, leaving: bool) {
         if self.disowned.get() {
             return;
         }
@@ -364,7 +364,7 @@ impl Recorder {
         core.beat();
         transport::restore(&core, core.now());
         let observers = Rc::new(Observers::start(&core, &window, &document));
-        let lifecycle = lifecycle_listeners(&window, &document, &core, &observers);
+        let lifecycle = lifecycle_listeners(&window, &document, observers.capture());
         let heartbeat = {
             let weak = Rc::downgrade(&core);
             Interval::new(storage::HEARTBEAT_MS, move || {
@@ -404,7 +404,7 @@ impl Recorder {
     /// Stops recording; what is still unacknowledged goes out with `keepalive`
     /// and stays saved for the next page.
     pub fn stop(self) {
-        self.core.going_away(&self.observers, true);
+        self.core.going_away(self.observers.capture(), true);
         // Dropping `self` removes listeners, timers and history patches.
     }
 }
@@ -412,51 +412,50 @@ impl Recorder {
 fn lifecycle_listeners(
     window: &web_sys::Window,
     document: &web_sys::Document,
-    core: &Rc<Core>,
-    observers: &Rc<Observers>,
+    cap: &Rc<Capture>,
 ) -> Vec<Listener> {
-    let going_away = {
-        let (core, observers): (Weak<Core>, Weak<Observers>) =
-            (Rc::downgrade(core), Rc::downgrade(observers));
-        move |leaving: bool| {
-            if let (Some(core), Some(observers)) = (core.upgrade(), observers.upgrade()) {
-                core.going_away(&observers, leaving);
-            }
-        }
-    };
-    let on_hide = going_away.clone();
-    let doc = document.clone();
-    let weak = Rc::downgrade(core);
-    let returned = {
-        let (core, observers): (Weak<Core>, Weak<Observers>) =
-            (Rc::downgrade(core), Rc::downgrade(observers));
-        move |event: &web_sys::Event| {
-            if let (Some(core), Some(observers)) = (core.upgrade(), observers.upgrade()) {
-                core.returned(&observers, event);
-            }
-        }
-    };
+    // Plain `fn`s through the observers' one closure type (see `Listener::on`).
     vec![
-        Listener::new(window, EventKind::PageHide, move |_| {
-            going_away(true);
-        }),
-        Listener::new(window, EventKind::PageShow, move |event| {
-            // `persisted`: shown again from the back/forward cache, not loaded.
-            if crate::global::get(event, &crate::global::js_str!("persisted")) == JsValue::TRUE {
-                returned(event);
-            }
-        }),
-        Listener::new(document, EventKind::VisibilityChange, move |_| {
-            if crate::element::prop(&doc, &crate::global::js_str!("visibilityState")).as_deref()
-                == Some("hidden")
-            {
-                on_hide(false);
-            }
-        }),
-        Listener::new(window, EventKind::Online, move |_| {
-            if let Some(core) = weak.upgrade() {
-                transport::retry_now(&core);
-            }
-        }),
+        Listener::on(
+            window,
+            EventKind::PageHide,
+            cap,
+            |cap, _| cap.core.going_away(cap, true),
+            false,
+        ),
+        Listener::on(
+            window,
+            EventKind::PageShow,
+            cap,
+            |cap, event| {
+                // `persisted`: shown again from the back/forward cache, not loaded.
+                if crate::global::get(event, &crate::global::js_str!("persisted")) == JsValue::TRUE
+                {
+                    cap.core.returned(cap, event);
+                }
+            },
+            false,
+        ),
+        Listener::on(
+            document,
+            EventKind::VisibilityChange,
+            cap,
+            |cap, _| {
+                if crate::global::document().is_some_and(|d| {
+                    crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
+                        == Some("hidden")
+                }) {
+                    cap.core.going_away(cap, false);
+                }
+            },
+            false,
+        ),
+        Listener::on(
+            window,
+            EventKind::Online,
+            cap,
+            |cap, _| transport::retry_now(&cap.core),
+            false,
+        ),
     ]
 }

@@ -108,20 +108,31 @@ impl Observers {
         }
     }
 
+    /// The observers' state, which the recorder's own listeners are given.
+    pub fn capture(&self) -> &Rc<Capture> {
+        &self.cap
+    }
+
+    /// Records what debouncing and throttling still hold back.
+    pub fn flush(&self, core: &Rc<Core>) {
+        self.cap.flush(core);
+    }
+}
+
+impl Capture {
     /// The page came back from the back/forward cache: a PAGE-CHANGE for it.
-    pub fn returned(&self, _core: &Rc<Core>, actor: shared::Actor) {
-        page::returned(&self.cap, actor);
+    pub fn returned(self: &Rc<Self>, _core: &Rc<Core>, actor: shared::Actor) {
+        page::returned(self, actor);
     }
 
     /// Records what debouncing and throttling still hold back (page going away).
-    pub fn flush(&self, _core: &Rc<Core>) {
-        let cap = &self.cap;
+    pub fn flush(self: &Rc<Self>, _core: &Rc<Core>) {
         // History calls still waiting for their title (one made just before
         // `stop()` or a departure).
-        page::record_pending(cap);
-        input::emit_settled(cap, f64::INFINITY);
-        scroll::emit_ended(cap, f64::INFINITY);
-        selection::flush(cap);
+        page::record_pending(self);
+        input::emit_settled(self, f64::INFINITY);
+        scroll::emit_ended(self, f64::INFINITY);
+        selection::flush(self);
     }
 }
 
