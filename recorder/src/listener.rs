@@ -54,11 +54,9 @@ impl EventKind {
     }
 }
 
-/// What a listener runs. Handlers do not fail: they skip what they cannot
-/// read (a `Result` here only added an error path to every handler).
-type Handler = Box<dyn Fn(&web_sys::Event)>;
-
-/// An observer's handler (see [`Listener::on`]).
+/// What a listener runs (see [`Listener::on`]). Handlers do not fail: they
+/// skip what they cannot read (a `Result` here only added an error path to
+/// every handler).
 pub type CaptureHandler = fn(&Rc<Capture>, &web_sys::Event);
 
 /// One registered listener; dropping it unregisters it.
@@ -88,21 +86,12 @@ impl Listener {
         in_root: bool,
     ) -> Listener {
         let cap = cap.clone();
-        Listener::boxed(
-            target,
-            kind,
-            Box::new(move |event: &web_sys::Event| {
-                if !in_root || crate::element::in_own_root(event) {
-                    handler(&cap, event)
-                }
-            }),
-        )
-    }
-
-    /// Not generic: one copy of the closure glue in the wasm for every listener.
-    fn boxed(target: &EventTarget, kind: EventKind, handler: Handler) -> Listener {
-        let callback =
-            Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| handler(event.unchecked_ref()));
+        let callback = Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
+            let event = event.unchecked_ref();
+            if !in_root || crate::element::in_own_root(event) {
+                handler(&cap, event)
+            }
+        });
         let options = AddEventListenerOptions::new();
         options.set_capture(true);
         // Passive: the recorder must never delay scrolling or call preventDefault.
