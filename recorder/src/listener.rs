@@ -63,9 +63,8 @@ pub type CaptureHandler = fn(&Rc<Capture>, &web_sys::Event);
 pub struct Listener {
     target: EventTarget,
     kind: EventKind,
-    /// Takes a `JsValue`, not a `web_sys::Event`: the closure type the
-    /// `type` observer's callback shares (one invoke shim and glue adapter
-    /// for both).
+    /// Takes a `JsValue`, not a `web_sys::Event`: the closure the `type`
+    /// observer's callback shares (see [`callback`]).
     callback: Closure<dyn Fn(JsValue)>,
 }
 
@@ -85,13 +84,7 @@ impl Listener {
         handler: CaptureHandler,
         in_root: bool,
     ) -> Listener {
-        let cap = cap.clone();
-        let callback = Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
-            let event = event.unchecked_ref();
-            if !in_root || crate::element::in_own_root(event) {
-                handler(&cap, event)
-            }
-        });
+        let callback = callback(cap, handler, in_root);
         let options = AddEventListenerOptions::new();
         options.set_capture(true);
         // Passive: the recorder must never delay scrolling or call preventDefault.
@@ -115,6 +108,23 @@ impl Listener {
             callback,
         }
     }
+}
+
+/// The JS function of a listener: calls `handler` with the observers' state
+/// (see [`Listener::on`]). Also the `type` observer's callback, whose
+/// argument is its records, not an event: one closure type for both.
+pub fn callback(
+    cap: &Rc<Capture>,
+    handler: CaptureHandler,
+    in_root: bool,
+) -> Closure<dyn Fn(JsValue)> {
+    let cap = cap.clone();
+    Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
+        let event = event.unchecked_ref();
+        if !in_root || crate::element::in_own_root(event) {
+            handler(&cap, event)
+        }
+    })
 }
 
 impl Drop for Listener {

@@ -14,7 +14,7 @@ use shared::limits::MAX_TEXT_CHARS;
 use shared::{truncate_chars, Actor, EventData, InputData, MaskReason};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, MutationObserver, MutationRecord};
+use web_sys::{Document, Element, MutationObserver};
 
 use super::Capture;
 use crate::element;
@@ -60,55 +60,61 @@ const MAX_SETTLED: usize = 16;
 /// there are remembered at start. Disconnected when dropped.
 pub(super) struct PasswordWatch {
     observer: MutationObserver,
-    /// `Fn(JsValue)`: the closure type of every listener (see `listener`).
+    /// The closure of every listener (see `listener::callback`).
     _callback: Closure<dyn Fn(JsValue)>,
 }
 
-impl PasswordWatch {
-    pub(super) fn new(document: &Document) -> Option<PasswordWatch> {
-        element::remember_passwords_in(document);
-        let callback = Closure::<dyn Fn(JsValue)>::new(|records: JsValue| {
-            for record in records.unchecked_into::<js_sys::Array>().iter() {
-                let nodes = |key: JsValue| {
-                    let list = crate::global::get(&record, &key);
-                    let n = crate::global::get(&list, &js_str!("length"))
-                        .as_f64()
-                        .unwrap_or(0.0) as u32;
-                    let mut elements = Vec::new();
-                    for i in 0..n {
-                        if let Ok(el) = crate::global::get(&list, &i.into()).dyn_into::<Element>() {
-                            elements.push(el);
-                        }
-                    }
-                    elements
-                };
-                // Password fields the page adds (a login route rendered after
-                // start), and a field put in a remembered one's place (a
-                // "show" button that swaps the input for a new one).
-                // A swap is one input for one remembered one (`replaceWith`);
-                // a whole form re-rendered is not: its new email field is no
-                // password.
-                let removed = nodes(js_str!("removedNodes"));
-                let added = nodes(js_str!("addedNodes"));
-                let swap = added.len() == 1
-                    && removed.len() == 1
-                    && removed.iter().all(element::is_remembered);
-                for el in &added {
-                    let input = crate::element::local_name(el).eq_ignore_ascii_case("input");
-                    if (swap && input) || element::is_password_input(el) {
-                        element::remember_password(el);
-                    }
-                    element::remember_passwords_in(el);
-                }
-                let record: MutationRecord = record.unchecked_into();
-                let was_password = record
-                    .old_value()
-                    .is_some_and(|t| t.eq_ignore_ascii_case("password"));
-                if let (true, Some(target)) = (was_password, record.target()) {
-                    element::remember_password(target.unchecked_ref());
+/// The `type` observer's callback: `records` are its `MutationRecord`s.
+fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
+    let records: &JsValue = records.as_ref();
+    for record in records.unchecked_ref::<js_sys::Array>().iter() {
+        let nodes = |key: JsValue| {
+            let list = crate::global::get(&record, &key);
+            let n = crate::global::get(&list, &js_str!("length"))
+                .as_f64()
+                .unwrap_or(0.0) as u32;
+            let mut elements = Vec::new();
+            for i in 0..n {
+                if let Ok(el) = crate::global::get(&list, &i.into()).dyn_into::<Element>() {
+                    elements.push(el);
                 }
             }
-        });
+            elements
+        };
+        // Password fields the page adds (a login route rendered after
+        // start), and a field put in a remembered one's place (a
+        // "show" button that swaps the input for a new one).
+        // A swap is one input for one remembered one (`replaceWith`);
+        // a whole form re-rendered is not: its new email field is no
+        // password.
+        let removed = nodes(js_str!("removedNodes"));
+        let added = nodes(js_str!("addedNodes"));
+        let swap =
+            added.len() == 1 && removed.len() == 1 && removed.iter().all(element::is_remembered);
+        for el in &added {
+            let input = crate::element::local_name(el).eq_ignore_ascii_case("input");
+            if (swap && input) || element::is_password_input(el) {
+                element::remember_password(el);
+            }
+            element::remember_passwords_in(el);
+        }
+        // `oldValue` and `target` through the one `Reflect.get` (an import
+        // and its glue each otherwise).
+        let was_password = element::prop(&record, &js_str!("oldValue"))
+            .is_some_and(|t| t.eq_ignore_ascii_case("password"));
+        if was_password {
+            if let Some(target) = crate::global::get_object::<Element>(&record, &js_str!("target"))
+            {
+                element::remember_password(&target);
+            }
+        }
+    }
+}
+
+impl PasswordWatch {
+    pub(super) fn new(cap: &Rc<Capture>, document: &Document) -> Option<PasswordWatch> {
+        element::remember_passwords_in(document);
+        let callback = crate::listener::callback(cap, on_types, false);
         let observer = MutationObserver::new(callback.as_ref().unchecked_ref()).ok()?;
         observer
             .observe_with_options(document, &element::type_watch_options())

@@ -98,7 +98,7 @@ impl Observers {
         on(document, EventKind::Input, input::on_input);
         on(document, EventKind::Change, input::on_change);
         on(document, EventKind::FocusOut, input::on_focus_out);
-        let passwords = input::PasswordWatch::new(document);
+        let passwords = input::PasswordWatch::new(&cap, document);
         on(document, EventKind::SelectionChange, selection::on_change);
         Observers {
             cap,
