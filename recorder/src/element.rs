@@ -7,7 +7,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 use shared::limits::{MAX_ID_LEN, MAX_PATH_CHARS, MAX_TEXT_CHARS};
-use shared::{truncate_chars, ElementRef};
+use shared::ElementRef;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
@@ -365,7 +365,7 @@ pub fn join_path(leaf_first: &[String]) -> String {
         }
         path.push_str(s);
     }
-    truncate_chars(&path, MAX_PATH_CHARS).to_owned()
+    crate::text::cut(path, MAX_PATH_CHARS)
 }
 
 /// Collapses whitespace runs to one space, trims, and cuts to `max` characters
@@ -648,11 +648,11 @@ pub fn describe(el: &Element, level: MaskLevel) -> ElementRef {
 
 /// As [`describe`], reusing facts the caller already gathered.
 pub fn describe_with(el: &Element, facts: &FieldFacts, level: MaskLevel) -> ElementRef {
-    let text = |s: String| truncate_chars(&s, MAX_TEXT_CHARS).to_owned();
+    let text = |s: String| crate::text::cut(s, MAX_TEXT_CHARS);
     ElementRef {
         id: attr(el, "id").map(text),
         name: attr(el, "name").map(text),
-        tag: truncate_chars(&facts.tag, MAX_ID_LEN).to_owned(),
+        tag: crate::text::cut(facts.tag.clone(), MAX_ID_LEN),
         path: css_path(el),
         label: if masking::label_allowed(facts, level) {
             label(el, facts)
@@ -665,6 +665,7 @@ pub fn describe_with(el: &Element, facts: &FieldFacts, level: MaskLevel) -> Elem
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::truncate_chars;
 
     #[test]
     fn selectors_name_the_attributes() {

@@ -21,6 +21,14 @@ pub fn push_int(out: &mut String, mut n: u64) {
     }
 }
 
+/// `s` cut to at most `max` characters (`shared::truncate_chars`), in place:
+/// one shared function instead of a copy into a new allocation at every site.
+pub fn cut(mut s: String, max: usize) -> String {
+    let n = shared::truncate_chars(&s, max).len();
+    s.truncate(n);
+    s
+}
+
 /// A decimal `u64` (ASCII digits only, no sign, no overflow), without core's
 /// generic `FromStr` machinery.
 pub fn parse_u64(s: &str) -> Option<u64> {
@@ -226,6 +234,19 @@ mod tests {
     fn uuids_have_the_8_4_4_4_12_layout() {
         let b: [u8; 16] = core::array::from_fn(|i| (i * 17) as u8);
         assert_eq!(uuid(&b), "00112233-4455-6677-8899-aabbccddeeff");
+    }
+
+    #[test]
+    fn cutting_keeps_what_truncate_chars_keeps() {
+        for s in ["", "abc", "é日本語x", "ab\u{301}c"] {
+            for max in 0..6 {
+                assert_eq!(
+                    cut(s.to_owned(), max),
+                    shared::truncate_chars(s, max),
+                    "{s:?} {max}"
+                );
+            }
+        }
     }
 
     #[test]

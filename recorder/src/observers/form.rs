@@ -5,13 +5,14 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 
 use shared::limits::{MAX_ID_LEN, MAX_URL_CHARS};
-use shared::{truncate_chars, EventData, FormData};
+use shared::{EventData, FormData};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlFormElement;
 
 use super::Capture;
 use crate::element;
 use crate::observers::page::strip_query;
+use crate::text::cut;
 
 /// `submit`, on the document and in shadow roots (it does not leave one).
 pub(super) fn on_submit(cap: &Rc<Capture>, event: &web_sys::Event) {
@@ -28,10 +29,10 @@ pub(super) fn on_submit(cap: &Rc<Capture>, event: &web_sys::Event) {
     // `action` and `method` are the resolved properties: absolute URL, lower case.
     let action = element::prop(&form, &crate::global::js_str!("action"))
         .filter(|a| !a.is_empty())
-        .map(|a| truncate_chars(&strip_query(&a, &core.allow_params), MAX_URL_CHARS).to_owned());
+        .map(|a| cut(strip_query(&a, &core.allow_params), MAX_URL_CHARS));
     let method = element::prop(&form, &crate::global::js_str!("method"))
         .filter(|m| !m.is_empty())
-        .map(|m| truncate_chars(&m.to_ascii_lowercase(), MAX_ID_LEN).to_owned());
+        .map(|m| cut(m.to_ascii_lowercase(), MAX_ID_LEN));
     let target = element::describe(&form, core.mask);
     core.record(
         core.actor_for_submit(event),

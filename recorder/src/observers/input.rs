@@ -11,7 +11,7 @@ use alloc::rc::Rc;
 
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
-use shared::{truncate_chars, Actor, EventData, InputData, MaskReason};
+use shared::{Actor, EventData, InputData, MaskReason};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, MutationObserver};
@@ -197,10 +197,7 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
             // A contenteditable host: its text is the value.
             _ => crate::element::prop(el, &crate::global::js_str!("textContent")),
         };
-        (
-            value.map(|v| truncate_chars(&v, MAX_TEXT_CHARS).to_owned()),
-            None,
-        )
+        (value.map(|v| crate::text::cut(v, MAX_TEXT_CHARS)), None)
     };
     let target = element::describe_with(el, &facts, core.mask);
     core.record(

@@ -12,7 +12,7 @@ use core::cell::RefCell;
 
 use crate::timer::Timer;
 use shared::limits::{MAX_TEXT_CHARS, MAX_URL_CHARS};
-use shared::{truncate_chars, Actor, EventData, Navigation, PageChangeData};
+use shared::{Actor, EventData, Navigation, PageChangeData};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Window;
@@ -126,7 +126,7 @@ fn current_url(core: &Core) -> String {
             crate::element::prop(&location, &crate::global::js_str!("href"))
         })
         .unwrap_or_default();
-    truncate_chars(&strip_query(&href, &core.allow_params), MAX_URL_CHARS).to_owned()
+    crate::text::cut(strip_query(&href, &core.allow_params), MAX_URL_CHARS)
 }
 
 /// The document title; empty at the strict level, which captures no text (a
@@ -149,7 +149,7 @@ fn title(core: &Core) -> String {
         return String::new();
     }
     let t = crate::element::prop(&document, &crate::global::js_str!("title")).unwrap_or_default();
-    truncate_chars(&t, MAX_TEXT_CHARS).to_owned()
+    crate::text::cut(t, MAX_TEXT_CHARS)
 }
 
 /// Entry ids remembered at most (Chromium keeps 50 entries).

@@ -8,7 +8,7 @@ use alloc::rc::Rc;
 
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
-use shared::{truncate_chars, Actor, EventData, SelectionData};
+use shared::{Actor, EventData, SelectionData};
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
 
@@ -237,7 +237,7 @@ fn settle(cap: &Rc<Capture>) {
         Some(field) => masking::value_mask(&element::facts(&field), core.mask),
         None => masking::selection_mask(touches_masked(&sel, &text, &anchor), core.mask),
     };
-    let text = truncate_chars(&text, MAX_TEXT_CHARS).to_owned();
+    let text = crate::text::cut(text, MAX_TEXT_CHARS);
     let actor = {
         let mut s = state.borrow_mut();
         if s.last_text.as_deref() == Some(text.as_str()) {
