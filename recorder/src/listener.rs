@@ -59,13 +59,19 @@ impl EventKind {
 /// every handler).
 pub type CaptureHandler = fn(&Rc<Capture>, &web_sys::Event);
 
+/// The one signature of the recorder's JS callbacks (listeners, the `type`
+/// observer, the history wrappers): one closure adapter in the glue and one
+/// invoke shim in the wasm for all of them. A listener's extra arguments are
+/// `undefined` and its result is ignored (it always returns `undefined`).
+pub type JsFn = dyn Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>;
+
 /// One registered listener; dropping it unregisters it.
 pub struct Listener {
     target: EventTarget,
     kind: EventKind,
-    /// Takes a `JsValue`, not a `web_sys::Event`: the closure the `type`
-    /// observer's callback shares (see [`callback`]).
-    callback: Closure<dyn Fn(JsValue)>,
+    /// Takes `JsValue`s, not a `web_sys::Event`: the closure type every
+    /// callback of the recorder shares ([`JsFn`], [`callback`]).
+    callback: Closure<JsFn>,
 }
 
 impl Listener {
@@ -113,17 +119,14 @@ impl Listener {
 /// The JS function of a listener: calls `handler` with the observers' state
 /// (see [`Listener::on`]). Also the `type` observer's callback, whose
 /// argument is its records, not an event: one closure type for both.
-pub fn callback(
-    cap: &Rc<Capture>,
-    handler: CaptureHandler,
-    in_root: bool,
-) -> Closure<dyn Fn(JsValue)> {
+pub fn callback(cap: &Rc<Capture>, handler: CaptureHandler, in_root: bool) -> Closure<JsFn> {
     let cap = cap.clone();
-    Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
+    Closure::<JsFn>::new(move |event: JsValue, _: JsValue, _: JsValue| {
         let event = event.unchecked_ref();
         if !in_root || crate::element::in_own_root(event) {
             handler(&cap, event)
         }
+        Ok(JsValue::UNDEFINED)
     })
 }
 

@@ -61,7 +61,7 @@ const MAX_SETTLED: usize = 16;
 pub(super) struct PasswordWatch {
     observer: MutationObserver,
     /// The closure of every listener (see `listener::callback`).
-    _callback: Closure<dyn Fn(JsValue)>,
+    _callback: Closure<crate::listener::JsFn>,
 }
 
 /// The `type` observer's callback: `records` are its `MutationRecord`s.

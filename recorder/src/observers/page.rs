@@ -362,8 +362,6 @@ pub(super) fn patch_history(cap: &Rc<Capture>, window: &Window) -> Vec<HistoryPa
     patches
 }
 
-type HistoryFn = dyn Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>;
-
 /// `history[name]` replaced by a wrapper that calls the original, then records.
 /// Dropping it puts the original back.
 pub(super) struct HistoryPatch {
@@ -372,7 +370,7 @@ pub(super) struct HistoryPatch {
     original: js_sys::Function,
     /// The original was the instance's own property (someone patched before us).
     was_own: bool,
-    wrapper: Option<Closure<HistoryFn>>,
+    wrapper: Option<Closure<crate::listener::JsFn>>,
 }
 
 impl HistoryPatch {
@@ -387,8 +385,8 @@ impl HistoryPatch {
             js_sys::Object::has_own(history.unchecked_ref::<js_sys::Object>(), &name.into());
         let weak = Rc::downgrade(cap);
         let (orig, hist) = (original.clone(), history.clone());
-        let wrapper =
-            Closure::<HistoryFn>::new(move |data: JsValue, unused: JsValue, url: JsValue| {
+        let wrapper = Closure::<crate::listener::JsFn>::new(
+            move |data: JsValue, unused: JsValue, url: JsValue| {
                 // The page's call must behave exactly as before: same result, same
                 // exception (a cross-origin URL throws), so the original runs first.
                 let result = if url.is_undefined() {
@@ -401,7 +399,8 @@ impl HistoryPatch {
                     navigated(&cap, nav, cap.core.current_actor());
                 }
                 Ok(result)
-            });
+            },
+        );
         // A non-writable method does not throw here: `Reflect.set` says false.
         if !js_sys::Reflect::set(history, &name.into(), wrapper.as_ref())? {
             return Err(JsValue::FALSE);
