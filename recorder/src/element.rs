@@ -164,7 +164,7 @@ pub fn is_remembered(el: &Element) -> bool {
 
 /// An `<input type="password">`.
 pub fn is_password_input(el: &Element) -> bool {
-    local_name(el).eq_ignore_ascii_case("input")
+    is_tag(el, "input")
         && el
             .get_attribute("type")
             .is_some_and(|t| t.eq_ignore_ascii_case("password"))
@@ -401,6 +401,11 @@ pub fn prop(obj: &JsValue, name: &JsValue) -> Option<String> {
     crate::global::get(obj, name).as_string()
 }
 
+/// Whether the element's `localName` is `tag`, ignoring ASCII case.
+pub fn is_tag(el: &Element, tag: &str) -> bool {
+    local_name(el).eq_ignore_ascii_case(tag)
+}
+
 /// `localName` (`""` if absent).
 pub fn local_name(el: &Element) -> String {
     prop(el, &js_str!("localName")).unwrap_or_default()
@@ -526,7 +531,7 @@ fn compute_css_path(el: &Element) -> String {
 
 /// Position among same-tag siblings, when there is more than one of them.
 fn nth_of_type(el: &Element, tag: &str) -> Option<usize> {
-    let same = |e: &Element| local_name(e).eq_ignore_ascii_case(tag);
+    let same = |e: &Element| is_tag(e, tag);
     let mut before = 0;
     let mut sib = el.previous_element_sibling();
     while let Some(s) = sib {

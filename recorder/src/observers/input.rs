@@ -92,7 +92,7 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
         let swap =
             added.len() == 1 && removed.len() == 1 && removed.iter().all(element::is_remembered);
         for el in &added {
-            let input = crate::element::local_name(el).eq_ignore_ascii_case("input");
+            let input = element::is_tag(el, "input");
             if (swap && input) || element::is_password_input(el) {
                 element::remember_password(el);
             }
@@ -135,7 +135,7 @@ impl Drop for PasswordWatch {
 }
 
 fn is_checkable(el: &Element) -> bool {
-    crate::element::local_name(el).eq_ignore_ascii_case("input")
+    element::is_tag(el, "input")
         && el
             .get_attribute("type")
             .is_some_and(|t| t.eq_ignore_ascii_case("checkbox") || t.eq_ignore_ascii_case("radio"))
@@ -144,7 +144,7 @@ fn is_checkable(el: &Element) -> bool {
 /// Fields whose `change` is the interaction itself (no typing to debounce).
 fn changes_at_once(el: &Element) -> bool {
     is_checkable(el)
-        || crate::element::local_name(el).eq_ignore_ascii_case("select")
+        || element::is_tag(el, "select")
         || el
             .get_attribute("type")
             .is_some_and(|t| t.eq_ignore_ascii_case("file"))
