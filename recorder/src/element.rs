@@ -164,10 +164,13 @@ pub fn is_remembered(el: &Element) -> bool {
 
 /// An `<input type="password">`.
 pub fn is_password_input(el: &Element) -> bool {
-    is_tag(el, "input")
-        && el
-            .get_attribute("type")
-            .is_some_and(|t| t.eq_ignore_ascii_case("password"))
+    is_tag(el, "input") && is_type(el, "password")
+}
+
+/// Whether the element's `type` attribute is `ty`, ignoring ASCII case.
+pub fn is_type(el: &Element, ty: &str) -> bool {
+    el.get_attribute("type")
+        .is_some_and(|t| t.eq_ignore_ascii_case(ty))
 }
 
 /// Whether an input is, or stands in for, a remembered password field.

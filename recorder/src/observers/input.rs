@@ -136,18 +136,12 @@ impl Drop for PasswordWatch {
 
 fn is_checkable(el: &Element) -> bool {
     element::is_tag(el, "input")
-        && el
-            .get_attribute("type")
-            .is_some_and(|t| t.eq_ignore_ascii_case("checkbox") || t.eq_ignore_ascii_case("radio"))
+        && (element::is_type(el, "checkbox") || element::is_type(el, "radio"))
 }
 
 /// Fields whose `change` is the interaction itself (no typing to debounce).
 fn changes_at_once(el: &Element) -> bool {
-    is_checkable(el)
-        || element::is_tag(el, "select")
-        || el
-            .get_attribute("type")
-            .is_some_and(|t| t.eq_ignore_ascii_case("file"))
+    is_checkable(el) || element::is_tag(el, "select") || element::is_type(el, "file")
 }
 
 /// The values of a `<select multiple>`'s selected options, joined by `, `
