@@ -107,12 +107,13 @@ fn shows_private_slot(
     let key = crate::global::js_str!("shadowRoot");
     let options = web_sys::AssignedNodesOptions::new();
     options.set_flatten(true);
-    let own = with_scope.then(|| scope.clone().unchecked_into::<web_sys::Node>());
-    for el in own
-        .into_iter()
-        .chain((0..all.length()).filter_map(|i| all.item(i)))
-    {
-        let Some(root) = crate::global::get_object::<Element>(&el, &key) else {
+    // 0: the scope itself (when `with_scope`), then the elements in it.
+    for i in u32::from(!with_scope)..=all.length() {
+        let el: Option<web_sys::Node> = match i {
+            0 => Some(scope.clone().unchecked_into()),
+            _ => all.item(i - 1),
+        };
+        let Some(root) = el.and_then(|el| crate::global::get_object::<Element>(&el, &key)) else {
             continue;
         };
         if let Ok(slots) = root.query_selector_all(PRIVATE_SLOTS) {
