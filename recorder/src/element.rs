@@ -404,6 +404,21 @@ pub fn prop(obj: &JsValue, name: &JsValue) -> Option<String> {
     crate::global::get(obj, name).as_string()
 }
 
+/// Whether `a` and `b` are the same object: `===`, the comparison import
+/// every `JsValue` comparison uses, where web-sys's derived `==` on elements
+/// calls `Object.is` (the same answer for objects) through one of its own.
+pub fn same(a: &JsValue, b: &JsValue) -> bool {
+    a == b
+}
+
+/// [`same`] for elements that may be absent (both absent: the same).
+pub fn same_or_none(a: &Option<Element>, b: &Option<Element>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
 /// Whether the element's `localName` is `tag`, ignoring ASCII case.
 pub fn is_tag(el: &Element, tag: &str) -> bool {
     local_name(el).eq_ignore_ascii_case(tag)

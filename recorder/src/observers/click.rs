@@ -29,7 +29,7 @@ pub(super) fn on_click(cap: &Rc<Capture>, event: &web_sys::Event) {
     let el = element::interactive(&el);
     // One click of the person is one event.
     let taken = cap.click.borrow_mut().take();
-    if taken.is_some_and(|f| f.control == el) {
+    if taken.is_some_and(|f| element::same(&f.control, &el)) {
         return;
     }
     if element::local_name(&el) == "label" {

@@ -249,7 +249,7 @@ fn arm(cap: &Rc<Capture>, delay: f64) {
 
 /// Where the field waits in `pending`, if it does (compared as JS objects, `===`).
 fn index_of(pending: &[Pending], el: &Element) -> Option<usize> {
-    pending.iter().position(|p| p.el == *el)
+    pending.iter().position(|p| element::same(&p.el, el))
 }
 
 /// The field itself, also inside an open shadow root (the event's `target`
@@ -273,7 +273,7 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
     // reads the DOM).
     let first = {
         let mut s = cap.input.borrow_mut();
-        s.settled.retain(|(f, _)| *f != el);
+        s.settled.retain(|(f, _)| !element::same(f, &el));
         index_of(&s.pending, &el).is_none()
     };
     let masked = if first { mask_of(core, &el).1 } else { None };
@@ -325,7 +325,7 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
             let value = crate::global::get(&el, &js_str!("value"));
             let repeat = {
                 let mut s = cap.input.borrow_mut();
-                match s.settled.iter().position(|(f, _)| *f == el) {
+                match s.settled.iter().position(|(f, _)| element::same(f, &el)) {
                     Some(i) => s.settled.swap_remove(i).1 == value,
                     None => false,
                 }

@@ -94,7 +94,11 @@ pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
     let (now, actor) = (core.now(), core.actor_of_scroll(event));
     let (emit_now, arm_needed) = {
         let mut s = cap.scroll.borrow_mut();
-        let i = match s.tracks.iter().position(|t| t.target == target) {
+        let i = match s
+            .tracks
+            .iter()
+            .position(|t| element::same_or_none(&t.target, &target))
+        {
             Some(i) => i,
             None => {
                 s.tracks.push(Track {
@@ -123,7 +127,7 @@ pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
             .borrow_mut()
             .tracks
             .iter_mut()
-            .find(|t| t.target == target)
+            .find(|t| element::same_or_none(&t.target, &target))
         {
             t.emitted = Some(pos);
         }
