@@ -284,8 +284,7 @@ fn see_shadow_root(el: &Element) {
     });
     if let Some(cap) = cap {
         for (kind, handler) in crate::observers::ROOT_HANDLERS {
-            let listener =
-                crate::listener::Listener::on(root.unchecked_ref(), kind, &cap, handler, true);
+            let listener = crate::listener::Listener::on(root.unchecked_ref(), kind, &cap, handler);
             ROOT_HOOKS.with(|h| h.borrow_mut().1.push(listener));
         }
     }

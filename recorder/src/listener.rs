@@ -80,17 +80,13 @@ impl Listener {
     /// too, shares one closure type (one vtable, call shim and drop glue in
     /// the wasm instead of one per handler). Infallible, so that starting the
     /// observers has no error paths (see `observers::start`).
-    /// `in_root`: a shadow root's listener, which hears only the root's own
-    /// nodes (the page's nodes slotted into it pass through it too, and the
-    /// document hears those).
     pub fn on(
         target: &EventTarget,
         kind: EventKind,
         cap: &Rc<Capture>,
         handler: CaptureHandler,
-        in_root: bool,
     ) -> Listener {
-        let callback = callback(cap, handler, in_root);
+        let callback = callback(cap, handler);
         let options = AddEventListenerOptions::new();
         options.set_capture(true);
         // Passive: the recorder must never delay scrolling or call preventDefault.
@@ -119,13 +115,10 @@ impl Listener {
 /// The JS function of a listener: calls `handler` with the observers' state
 /// (see [`Listener::on`]). Also the `type` observer's callback, whose
 /// argument is its records, not an event: one closure type for both.
-pub fn callback(cap: &Rc<Capture>, handler: CaptureHandler, in_root: bool) -> Closure<JsFn> {
+pub fn callback(cap: &Rc<Capture>, handler: CaptureHandler) -> Closure<JsFn> {
     let cap = cap.clone();
     Closure::<JsFn>::new(move |event: JsValue, _: JsValue, _: JsValue| {
-        let event = event.unchecked_ref();
-        if !in_root || crate::element::in_own_root(event) {
-            handler(&cap, event)
-        }
+        handler(&cap, event.unchecked_ref());
         Ok(JsValue::UNDEFINED)
     })
 }

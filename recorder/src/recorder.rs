@@ -416,46 +416,25 @@ fn lifecycle_listeners(
 ) -> Vec<Listener> {
     // Plain `fn`s through the observers' one closure type (see `Listener::on`).
     vec![
-        Listener::on(
-            window,
-            EventKind::PageHide,
-            cap,
-            |cap, _| cap.core.going_away(cap, true),
-            false,
-        ),
-        Listener::on(
-            window,
-            EventKind::PageShow,
-            cap,
-            |cap, event| {
-                // `persisted`: shown again from the back/forward cache, not loaded.
-                if crate::global::get(event, &crate::global::js_str!("persisted")) == JsValue::TRUE
-                {
-                    cap.core.returned(cap, event);
-                }
-            },
-            false,
-        ),
-        Listener::on(
-            document,
-            EventKind::VisibilityChange,
-            cap,
-            |cap, _| {
-                if crate::global::document().is_some_and(|d| {
-                    crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
-                        == Some("hidden")
-                }) {
-                    cap.core.going_away(cap, false);
-                }
-            },
-            false,
-        ),
-        Listener::on(
-            window,
-            EventKind::Online,
-            cap,
-            |cap, _| transport::retry_now(&cap.core),
-            false,
-        ),
+        Listener::on(window, EventKind::PageHide, cap, |cap, _| {
+            cap.core.going_away(cap, true)
+        }),
+        Listener::on(window, EventKind::PageShow, cap, |cap, event| {
+            // `persisted`: shown again from the back/forward cache, not loaded.
+            if crate::global::get(event, &crate::global::js_str!("persisted")) == JsValue::TRUE {
+                cap.core.returned(cap, event);
+            }
+        }),
+        Listener::on(document, EventKind::VisibilityChange, cap, |cap, _| {
+            if crate::global::document().is_some_and(|d| {
+                crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
+                    == Some("hidden")
+            }) {
+                cap.core.going_away(cap, false);
+            }
+        }),
+        Listener::on(window, EventKind::Online, cap, |cap, _| {
+            transport::retry_now(&cap.core)
+        }),
     ]
 }

@@ -114,7 +114,7 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
 impl PasswordWatch {
     pub(super) fn new(cap: &Rc<Capture>, document: &Document) -> Option<PasswordWatch> {
         element::remember_passwords_in(document);
-        let callback = crate::listener::callback(cap, on_types, false);
+        let callback = crate::listener::callback(cap, on_types);
         let observer = MutationObserver::new(callback.as_ref().unchecked_ref()).ok()?;
         observer
             .observe_with_options(document, &element::type_watch_options())

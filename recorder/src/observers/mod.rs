@@ -42,10 +42,20 @@ pub struct Capture {
 
 /// The handlers of events that do not leave a shadow root (`scroll`,
 /// `submit`: not composed), added in every shadow root events come from
-/// (`element::see_shadow_root`), in this order.
+/// (`element::see_shadow_root`), in this order. They hear only the root's
+/// own nodes: the page's nodes slotted into it pass through it too, and the
+/// document hears those.
 pub const ROOT_HANDLERS: [(EventKind, CaptureHandler); 2] = [
-    (EventKind::Submit, form::on_submit),
-    (EventKind::Scroll, scroll::on_scroll),
+    (EventKind::Submit, |cap, e| {
+        if crate::element::in_own_root(e) {
+            form::on_submit(cap, e)
+        }
+    }),
+    (EventKind::Scroll, |cap, e| {
+        if crate::element::in_own_root(e) {
+            scroll::on_scroll(cap, e)
+        }
+    }),
 ];
 
 /// A timer that calls `f` with the observers' state, unless they are gone:
@@ -84,7 +94,7 @@ impl Observers {
         page::start(&cap);
         let mut listeners = Vec::new();
         let mut on = |target: &web_sys::EventTarget, kind, handler| {
-            listeners.push(Listener::on(target, kind, &cap, handler, false));
+            listeners.push(Listener::on(target, kind, &cap, handler));
         };
         on(window, EventKind::PopState, page::on_pop_state);
         on(window, EventKind::HashChange, page::on_hash_change);
