@@ -301,15 +301,18 @@ const INTERACTIVE: &str = "a,button,input,select,textarea,label,summary,option,[
 
 /// True for a CSS identifier that needs no escaping (`#id`, `.class`).
 pub fn is_css_ident(s: &str) -> bool {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '-' => {}
+    // Bytes, not chars: every character allowed is ASCII, so a byte of a
+    // longer character fails like the character would (no UTF-8 decoding).
+    let b = s.as_bytes();
+    match b.first() {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b'-' => {}
         _ => return false,
     }
     // `-1x` and `--x` are not plain identifiers.
-    let odd_start = s.starts_with("--")
-        || (s.starts_with('-') && s.as_bytes().get(1).is_some_and(u8::is_ascii_digit));
-    !odd_start && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    let odd_start = b[0] == b'-' && b.get(1).is_some_and(|c| *c == b'-' || c.is_ascii_digit());
+    !odd_start
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
 }
 
 /// One step of a path: `tag#id`, `tag[id="…"]`, `tag.class`, with
@@ -741,6 +744,28 @@ mod tests {
         assert!(!is_css_ident("-1"));
         assert!(!is_css_ident("a b"));
         assert!(!is_css_ident(""));
+    }
+
+    /// The first version: over chars.
+    fn is_css_ident_reference(s: &str) -> bool {
+        let mut chars = s.chars();
+        match chars.next() {
+            Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '-' => {}
+            _ => return false,
+        }
+        let odd_start = s.starts_with("--")
+            || (s.starts_with('-') && s.as_bytes().get(1).is_some_and(u8::is_ascii_digit));
+        !odd_start && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }
+
+    #[test]
+    fn css_identifiers_are_recognised_as_the_char_version_did() {
+        for s in [
+            "", "a", "-", "--", "-a", "-1", "--a", "_", "_1", "a-b_c9", "1a", "é", "aé", "-é",
+            "a b", "a.b", "日本", "a\u{0}", "Z-", "-_", "a--", "x1-",
+        ] {
+            assert_eq!(is_css_ident(s), is_css_ident_reference(s), "{s:?}");
+        }
     }
 
     #[test]
