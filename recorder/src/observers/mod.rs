@@ -73,7 +73,7 @@ fn after(cap: &Rc<Capture>, ms: u32, f: fn(&Rc<Capture>)) -> Timer {
 pub struct Observers {
     cap: Rc<Capture>,
     _listeners: Vec<Listener>,
-    _patches: Vec<page::HistoryPatch>,
+    _patches: [Option<page::HistoryPatch>; 2],
     _passwords: Option<input::PasswordWatch>,
 }
 

@@ -339,27 +339,26 @@ pub(super) fn on_hash_change(cap: &Rc<Capture>, event: &web_sys::Event) {
 /// `pushState` and `replaceState` wrapped; a page that froze or replaced
 /// `history` keeps every other observer, only its single-page navigations go
 /// unrecorded.
-pub(super) fn patch_history(cap: &Rc<Capture>, window: &Window) -> Vec<HistoryPatch> {
-    let mut patches = Vec::new();
+pub(super) fn patch_history(cap: &Rc<Capture>, window: &Window) -> [Option<HistoryPatch>; 2] {
     let history: Option<web_sys::History> =
         crate::global::get_object(window, &crate::global::js_str!("history"));
-    for (name, nav) in [
-        ("pushState", Navigation::Push),
-        ("replaceState", Navigation::Replace),
-    ] {
-        match history
+    let patch = |name, nav| {
+        let patch = history
             .as_ref()
-            .and_then(|h| HistoryPatch::new(h, name, cap, nav).ok())
-        {
-            Some(p) => patches.push(p),
-            None => crate::console::warn(&crate::text::concat(&[
+            .and_then(|h| HistoryPatch::new(h, name, cap, nav).ok());
+        if patch.is_none() {
+            crate::console::warn(&crate::text::concat(&[
                 "cotrail: history.",
                 name,
                 " cannot be observed; its navigations are not recorded",
-            ])),
+            ]));
         }
-    }
-    patches
+        patch
+    };
+    [
+        patch("pushState", Navigation::Push),
+        patch("replaceState", Navigation::Replace),
+    ]
 }
 
 /// `history[name]` replaced by a wrapper that calls the original, then records.
