@@ -68,18 +68,26 @@ pub(super) struct PasswordWatch {
 fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
     let records: &JsValue = records.as_ref();
     for record in records.unchecked_ref::<js_sys::Array>().iter() {
-        let nodes = |key: JsValue| {
-            let list = crate::global::get(&record, &key);
-            let n = crate::global::get(&list, &js_str!("length"))
+        let len = |list: &JsValue| {
+            crate::global::get(list, &js_str!("length"))
                 .as_f64()
-                .unwrap_or(0.0) as u32;
-            let mut elements = Vec::new();
-            for i in 0..n {
-                if let Ok(el) = crate::global::get(&list, &i.into()).dyn_into::<Element>() {
-                    elements.push(el);
+                .unwrap_or(0.0) as u32
+        };
+        let element = |list: &JsValue, i: u32| {
+            crate::global::get(list, &i.into())
+                .dyn_into::<Element>()
+                .ok()
+        };
+        // How many elements a list holds (other nodes aside), and the last.
+        let elements = |list: &JsValue| {
+            let (mut n, mut last) = (0, None);
+            for i in 0..len(list) {
+                if let Some(el) = element(list, i) {
+                    n += 1;
+                    last = Some(el);
                 }
             }
-            elements
+            (n, last)
         };
         // Password fields the page adds (a login route rendered after
         // start), and a field put in a remembered one's place (a
@@ -87,16 +95,22 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
         // A swap is one input for one remembered one (`replaceWith`);
         // a whole form re-rendered is not: its new email field is no
         // password.
-        let removed = nodes(js_str!("removedNodes"));
-        let added = nodes(js_str!("addedNodes"));
-        let swap =
-            added.len() == 1 && removed.len() == 1 && removed.iter().all(element::is_remembered);
-        for el in &added {
-            let input = element::is_tag(el, "input");
-            if (swap && input) || element::is_password_input(el) {
-                element::remember_password(el);
+        let removed = crate::global::get(&record, &js_str!("removedNodes"));
+        let added = crate::global::get(&record, &js_str!("addedNodes"));
+        let (removed_count, removed_last) = elements(&removed);
+        let (added_count, _) = elements(&added);
+        let swap = added_count == 1
+            && removed_count == 1
+            && removed_last.is_some_and(|el| element::is_remembered(&el));
+        for i in 0..len(&added) {
+            let Some(el) = element(&added, i) else {
+                continue;
+            };
+            let input = element::is_tag(&el, "input");
+            if (swap && input) || element::is_password_input(&el) {
+                element::remember_password(&el);
             }
-            element::remember_passwords_in(el);
+            element::remember_passwords_in(&el);
         }
         // `oldValue` and `target` through the one `Reflect.get` (an import
         // and its glue each otherwise).
