@@ -123,14 +123,10 @@ const MAX_PASSWORD_KEYS: usize = 64;
 
 crate::global::page_const! {
     /// The observer of `type` attributes (see `observers::input`) while the
-    /// recorder runs: [`see_shadow_root`] points it at shadow roots too.
-    static TYPE_WATCH: core::cell::RefCell<Option<web_sys::MutationObserver>> = core::cell::RefCell::new(None);
-}
-
-crate::global::page_const! {
-    /// Shadow roots the running recorder's observer watches (see [`see_shadow_root`]);
-    /// `None` for none yet.
-    static WATCHED_ROOTS: core::cell::RefCell<Option<js_sys::WeakSet>> = core::cell::RefCell::new(None);
+    /// recorder runs: [`see_shadow_root`] points it at shadow roots too; and
+    /// the shadow roots it watches (`None` for none yet).
+    static TYPE_WATCH: core::cell::RefCell<(Option<web_sys::MutationObserver>, Option<js_sys::WeakSet>)> =
+        core::cell::RefCell::new((None, None));
 }
 
 /// `#id` and `@name` of an input.
@@ -246,9 +242,8 @@ pub fn in_own_root(e: &web_sys::Event) -> bool {
 
 /// Sets (or clears, on stop) the observer [`see_shadow_root`] extends.
 pub fn set_type_watch(observer: Option<web_sys::MutationObserver>) {
-    TYPE_WATCH.with(|w| *w.borrow_mut() = observer);
     // A new observer watches no shadow root yet.
-    WATCHED_ROOTS.with(|set| *set.borrow_mut() = None);
+    TYPE_WATCH.with(|w| *w.borrow_mut() = (observer, None));
 }
 
 /// The first time an event comes from inside an open shadow root: its password
@@ -258,20 +253,20 @@ pub fn set_type_watch(observer: Option<web_sys::MutationObserver>) {
 /// inside a component is seen before it switches its field.
 fn see_shadow_root(el: &Element) {
     let root: JsValue = el.get_root_node().into();
-    if !crate::global::get(&root, &js_str!("host")).is_object()
-        || WATCHED_ROOTS.with(|set| {
-            set.borrow()
-                .as_ref()
-                .is_some_and(|set| set.has(root.unchecked_ref()))
-        })
-    {
+    if !crate::global::get(&root, &js_str!("host")).is_object() {
         return;
     }
-    WATCHED_ROOTS.with(|set| {
-        set.borrow_mut()
-            .get_or_insert_with(js_sys::WeakSet::new)
-            .add(root.unchecked_ref());
+    let seen = TYPE_WATCH.with(|w| {
+        let mut w = w.borrow_mut();
+        let set = w.1.get_or_insert_with(js_sys::WeakSet::new);
+        set.has(root.unchecked_ref()) || {
+            set.add(root.unchecked_ref());
+            false
+        }
     });
+    if seen {
+        return;
+    }
     remember_passwords_in(&root);
     // The state is copied out first: adding a listener talks to the page.
     let cap = ROOT_HOOKS.with(|h| {
@@ -289,7 +284,7 @@ fn see_shadow_root(el: &Element) {
         }
     }
     TYPE_WATCH.with(|w| {
-        if let Some(observer) = w.borrow().as_ref() {
+        if let Some(observer) = w.borrow().0.as_ref() {
             let _ = observer.observe_with_options(root.unchecked_ref(), &type_watch_options());
         }
     });
