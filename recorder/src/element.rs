@@ -105,17 +105,16 @@ pub fn has_private(el: &Element) -> bool {
     has_match(el, PRIVATE_SELECTOR)
 }
 
-crate::global::page_const! {
-    /// Inputs seen as `type="password"` once, or switched away from it (a "show
-    /// password" button): their values stay masked whatever their type now says.
-    /// Made when the first one is remembered.
-    static PASSWORDS: core::cell::OnceCell<js_sys::WeakSet> = core::cell::OnceCell::new();
-}
+/// Inputs seen as `type="password"` once, or switched away from it (a "show
+/// password" button): their values stay masked whatever their type now says
+/// (made when the first one is remembered); and the ids and names (`#id`,
+/// `@name`) of those inputs: a "show password" button that replaces the
+/// input by a new `type="text"` one keeps them.
+type Passwords = (Option<js_sys::WeakSet>, Vec<String>);
 
 crate::global::page_const! {
-    /// The ids and names (`#id`, `@name`) of those inputs: a "show password"
-    /// button that replaces the input by a new `type="text"` one keeps them.
-    static PASSWORD_KEYS: core::cell::RefCell<Vec<String>> = core::cell::RefCell::new(Vec::new());
+    /// The remembered password fields (see [`Passwords`]).
+    static PASSWORDS: core::cell::RefCell<Passwords> = core::cell::RefCell::new((None, Vec::new()));
 }
 
 /// Remembered ids and names at most (a page has a handful of password fields).
@@ -139,11 +138,16 @@ fn password_keys(el: &Element) -> [Option<String>; 2] {
 
 /// Remembers an input that is, or was, a password field.
 pub fn remember_password(el: &Element) {
-    PASSWORDS.with(|set| {
-        set.get_or_init(js_sys::WeakSet::new).add(el);
+    // No borrow held while the page's `WeakSet` is called.
+    let set = PASSWORDS.with(|p| {
+        p.borrow_mut()
+            .0
+            .get_or_insert_with(js_sys::WeakSet::new)
+            .clone()
     });
-    PASSWORD_KEYS.with(|keys| {
-        let mut keys = keys.borrow_mut();
+    set.add(el);
+    PASSWORDS.with(|p| {
+        let keys = &mut p.borrow_mut().1;
         // By reference: an owning `flatten` links drop glue of its own.
         for key in password_keys(el).iter().flatten() {
             if keys.len() < MAX_PASSWORD_KEYS && !keys.contains(key) {
@@ -155,7 +159,8 @@ pub fn remember_password(el: &Element) {
 
 /// Whether this very element was remembered as a password field.
 pub fn is_remembered(el: &Element) -> bool {
-    PASSWORDS.with(|set| set.get().is_some_and(|set| set.has(el)))
+    let set = PASSWORDS.with(|p| p.borrow().0.clone());
+    set.is_some_and(|set| set.has(el))
 }
 
 /// An `<input type="password">`.
@@ -172,8 +177,8 @@ pub fn is_type(el: &Element, ty: &str) -> bool {
 /// Whether an input is, or stands in for, a remembered password field.
 fn was_password(el: &Element) -> bool {
     is_remembered(el)
-        || PASSWORD_KEYS.with(|keys| {
-            let keys = keys.borrow();
+        || PASSWORDS.with(|p| {
+            let keys = &p.borrow().1;
             !keys.is_empty() && password_keys(el).iter().flatten().any(|k| keys.contains(k))
         })
 }
