@@ -120,14 +120,6 @@ crate::global::page_const! {
 /// Remembered ids and names at most (a page has a handful of password fields).
 const MAX_PASSWORD_KEYS: usize = 64;
 
-crate::global::page_const! {
-    /// The observer of `type` attributes (see `observers::input`) while the
-    /// recorder runs: [`see_shadow_root`] points it at shadow roots too; and
-    /// the shadow roots it watches (`None` for none yet).
-    static TYPE_WATCH: core::cell::RefCell<(Option<web_sys::MutationObserver>, Option<js_sys::WeakSet>)> =
-        core::cell::RefCell::new((None, None));
-}
-
 /// `#id` and `@name` of an input.
 fn password_keys(el: &Element) -> [Option<String>; 2] {
     [
@@ -205,35 +197,48 @@ pub fn type_watch_options() -> web_sys::MutationObserverInit {
     options
 }
 
-/// The listeners shadow roots were given, and the running observers' state
-/// they listen with.
-type RootHooks = (
-    Option<alloc::rc::Rc<crate::observers::Capture>>,
-    Vec<crate::listener::Listener>,
-);
+/// What the running recorder keeps about shadow roots.
+struct Shadow {
+    /// The observer of `type` attributes (see `observers::input`) while the
+    /// recorder runs: [`see_shadow_root`] points it at shadow roots too.
+    type_watch: Option<web_sys::MutationObserver>,
+    /// The shadow roots it watches (`None` for none yet).
+    watched: Option<js_sys::WeakSet>,
+    /// The running observers' state, for the handlers of events that do not
+    /// leave a shadow root ([`crate::observers::ROOT_HANDLERS`]: `scroll`,
+    /// `submit`, not composed, so the document's listener never sees them).
+    cap: Option<alloc::rc::Rc<crate::observers::Capture>>,
+    /// The listeners [`see_shadow_root`] added for them.
+    listeners: Vec<crate::listener::Listener>,
+}
 
 /// Shadow roots given listeners at most: each keeps its root alive until the
 /// recorder stops.
 const MAX_HOOKED_ROOTS: usize = 256;
 
 crate::global::page_const! {
-    /// The running observers' state, for the handlers of events that do not
-    /// leave a shadow root ([`crate::observers::ROOT_HANDLERS`]: `scroll`,
-    /// `submit`, not composed, so the document's listener never sees them),
-    /// and the listeners [`see_shadow_root`] added for them.
-    static ROOT_HOOKS: core::cell::RefCell<RootHooks> =
-        core::cell::RefCell::new((None, Vec::new()));
+    /// See [`Shadow`].
+    static SHADOW: core::cell::RefCell<Shadow> = core::cell::RefCell::new(Shadow {
+        type_watch: None,
+        watched: None,
+        cap: None,
+        listeners: Vec::new(),
+    });
 }
 
 /// Listens with [`crate::observers::ROOT_HANDLERS`] in every shadow root seen
 /// from now on.
 pub fn hook_roots(cap: &alloc::rc::Rc<crate::observers::Capture>) {
-    ROOT_HOOKS.with(|h| h.borrow_mut().0 = Some(cap.clone()));
+    SHADOW.with(|h| h.borrow_mut().cap = Some(cap.clone()));
 }
 
 /// Removes the handlers and every listener added for them (on stop).
 pub fn unhook_roots() {
-    let hooks = ROOT_HOOKS.with(|h| core::mem::take(&mut *h.borrow_mut()));
+    // Dropped after the borrow: removing a listener talks to the page.
+    let hooks = SHADOW.with(|h| {
+        let mut h = h.borrow_mut();
+        (h.cap.take(), core::mem::take(&mut h.listeners))
+    });
     drop(hooks);
 }
 
@@ -248,7 +253,11 @@ pub fn in_own_root(e: &web_sys::Event) -> bool {
 /// Sets (or clears, on stop) the observer [`see_shadow_root`] extends.
 pub fn set_type_watch(observer: Option<web_sys::MutationObserver>) {
     // A new observer watches no shadow root yet.
-    TYPE_WATCH.with(|w| *w.borrow_mut() = (observer, None));
+    SHADOW.with(|w| {
+        let mut w = w.borrow_mut();
+        w.type_watch = observer;
+        w.watched = None;
+    });
 }
 
 /// The first time an event comes from inside an open shadow root: its password
@@ -261,9 +270,9 @@ fn see_shadow_root(el: &Element) {
     if !crate::global::get(&root, &js_str!("host")).is_object() {
         return;
     }
-    let seen = TYPE_WATCH.with(|w| {
+    let seen = SHADOW.with(|w| {
         let mut w = w.borrow_mut();
-        let set = w.1.get_or_insert_with(js_sys::WeakSet::new);
+        let set = w.watched.get_or_insert_with(js_sys::WeakSet::new);
         set.has(root.unchecked_ref()) || {
             set.add(root.unchecked_ref());
             false
@@ -274,22 +283,22 @@ fn see_shadow_root(el: &Element) {
     }
     remember_passwords_in(&root);
     // The state is copied out first: adding a listener talks to the page.
-    let cap = ROOT_HOOKS.with(|h| {
+    let cap = SHADOW.with(|h| {
         let h = h.borrow();
-        if h.1.len() >= MAX_HOOKED_ROOTS * crate::observers::ROOT_HANDLERS.len() {
+        if h.listeners.len() >= MAX_HOOKED_ROOTS * crate::observers::ROOT_HANDLERS.len() {
             None
         } else {
-            h.0.clone()
+            h.cap.clone()
         }
     });
     if let Some(cap) = cap {
         for (kind, handler) in crate::observers::ROOT_HANDLERS {
             let listener = crate::listener::Listener::on(root.unchecked_ref(), kind, &cap, handler);
-            ROOT_HOOKS.with(|h| h.borrow_mut().1.push(listener));
+            SHADOW.with(|h| h.borrow_mut().listeners.push(listener));
         }
     }
-    TYPE_WATCH.with(|w| {
-        if let Some(observer) = w.borrow().0.as_ref() {
+    SHADOW.with(|w| {
+        if let Some(observer) = w.borrow().type_watch.as_ref() {
             let _ = observer.observe_with_options(root.unchecked_ref(), &type_watch_options());
         }
     });
