@@ -327,12 +327,15 @@ pub fn is_css_ident(s: &str) -> bool {
 /// One step of a path: `tag#id`, `tag[id="…"]`, `tag.class`, with
 /// `:nth-of-type(n)` when siblings of the same tag need telling apart.
 pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usize>) -> String {
+    let mut s = tag.to_owned();
     if let Some(id) = id {
         if is_css_ident(id) {
-            return concat(&[tag, "#", id]);
+            s.push('#');
+            s.push_str(id);
+            return s;
         }
         // `\` and `"` escaped (a byte loop: `str::replace` links a searcher).
-        let mut s = concat(&[tag, "[id=\""]);
+        s.push_str("[id=\"");
         let mut copied = 0;
         for (i, b) in id.bytes().enumerate() {
             if b == b'\\' || b == b'"' {
@@ -345,7 +348,6 @@ pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usi
         s.push_str("\"]");
         return s;
     }
-    let mut s = tag.to_owned();
     if let Some(c) = class.filter(|c| is_css_ident(c)) {
         s.push('.');
         s.push_str(c);
