@@ -14,7 +14,7 @@ use web_sys::Element;
 
 use crate::global::{get, js_str};
 use crate::masking::{self, FieldFacts, MaskLevel};
-use crate::text::{concat, push_int};
+use crate::text::push_int;
 
 /// Ancestors a path climbs above the element: enough to tell siblings apart on a
 /// real page, short enough to read in a table cell.
@@ -123,8 +123,14 @@ const MAX_PASSWORD_KEYS: usize = 64;
 /// `#id` and `@name` of an input.
 fn password_keys(el: &Element) -> [Option<String>; 2] {
     [
-        attr(el, "id").map(|id| concat(&["#", &id])),
-        attr(el, "name").map(|name| concat(&["@", &name])),
+        attr(el, "id").map(|mut id| {
+            id.insert(0, '#');
+            id
+        }),
+        attr(el, "name").map(|mut name| {
+            name.insert(0, '@');
+            name
+        }),
     ]
 }
 
@@ -701,6 +707,7 @@ pub fn describe_with(el: &Element, facts: &FieldFacts, level: MaskLevel) -> Elem
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::concat;
     use shared::truncate_chars;
 
     #[test]
