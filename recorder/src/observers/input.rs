@@ -287,7 +287,15 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
     // reads the DOM).
     let first = {
         let mut s = cap.input.borrow_mut();
-        s.settled.retain(|(f, _)| !element::same(f, &el));
+        // A loop of `remove`, as `take_due` (`retain` is code of its own).
+        let mut i = 0;
+        while i < s.settled.len() {
+            if element::same(&s.settled[i].0, &el) {
+                s.settled.remove(i);
+            } else {
+                i += 1;
+            }
+        }
         index_of(&s.pending, &el).is_none()
     };
     let masked = if first { mask_of(core, &el).1 } else { None };
