@@ -227,7 +227,8 @@ pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
         s.timer.take();
         crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
     };
-    for p in due {
+    // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
+    for p in &due {
         let value = crate::global::get(&p.el, &js_str!("value"));
         {
             let mut s = cap.input.borrow_mut();
@@ -236,7 +237,7 @@ pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
             }
             s.settled.push((p.el.clone(), value));
         }
-        emit(&cap.core, &p.el, p.actor, p.masked);
+        emit(&cap.core, &p.el, p.actor.clone(), p.masked);
     }
 }
 

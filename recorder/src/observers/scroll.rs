@@ -64,10 +64,11 @@ pub(super) fn emit_ended(cap: &Rc<Capture>, now: f64) {
         s.timer.take();
         crate::timer::take_due(&mut s.tracks, |t| now - t.last_event >= THROTTLE_MS - 1.0)
     };
-    for t in ended {
+    // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
+    for t in &ended {
         let pos = position(&t.target);
         if t.emitted != Some(pos) {
-            emit(&cap.core, &t.target, t.actor, pos);
+            emit(&cap.core, &t.target, t.actor.clone(), pos);
         }
     }
 }
