@@ -217,16 +217,9 @@ fn history_len() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn record(cap: &Rc<Capture>, p: Pending) {
+fn record(cap: &Rc<Capture>, p: &Pending) {
     let (core, state) = (&cap.core, &cap.page);
-    let Pending {
-        url,
-        mut nav,
-        actor,
-        len,
-        entry,
-        at,
-    } = p;
+    let (url, mut nav, len, entry) = (p.url.clone(), p.nav, p.len, p.entry.clone());
     {
         let mut s = state.borrow_mut();
         // Back or forward to another entry with the same URL (a modal or a
@@ -260,9 +253,9 @@ fn record(cap: &Rc<Capture>, p: Pending) {
     }
     let title = title(core);
     core.record_at(
-        actor,
+        p.actor.clone(),
         EventData::PageChange(PageChangeData { url, title, nav }),
-        Some(at),
+        Some(p.at),
     );
 }
 
@@ -274,11 +267,11 @@ pub(super) fn record_pending(cap: &Rc<Capture>) {
         s.title_timer.take();
         core::mem::take(&mut s.pending)
     };
-    for p in pending {
-        let entry = p.entry.clone();
+    // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
+    for p in &pending {
         record(cap, p);
-        if let Some(id) = entry {
-            remember_entry(&cap.page, id);
+        if let Some(id) = &p.entry {
+            remember_entry(&cap.page, id.clone());
         }
     }
 }
@@ -314,14 +307,14 @@ pub(super) fn returned(cap: &Rc<Capture>, actor: Actor) {
     record_pending(cap);
     cap.page.borrow_mut().last_url = None;
     // The document is back as it was left: its title is already its own.
-    record(cap, now(&cap.core, Navigation::Pop, actor));
+    record(cap, &now(&cap.core, Navigation::Pop, actor));
 }
 
 /// The page as the recorder starts: its load, and the history entries it
 /// starts with.
 pub(super) fn start(cap: &Rc<Capture>) {
     let core = &cap.core;
-    record(cap, now(core, Navigation::Load, core.current_actor()));
+    record(cap, &now(core, Navigation::Load, core.current_actor()));
     see_entries(&cap.page);
 }
 
