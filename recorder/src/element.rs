@@ -298,7 +298,7 @@ fn see_shadow_root(el: &Element) {
         }
     });
     if let Some(cap) = cap {
-        for (kind, handler) in crate::observers::ROOT_HANDLERS {
+        for &(kind, handler) in &crate::observers::ROOT_HANDLERS {
             let listener = crate::listener::Listener::on(root.unchecked_ref(), kind, &cap, handler);
             SHADOW.with(|h| h.borrow_mut().listeners.push(listener));
         }
