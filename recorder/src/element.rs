@@ -381,11 +381,11 @@ pub fn join_path(leaf_first: &[String]) -> String {
         keep += 1;
     }
     let mut path = String::new();
-    for (i, s) in leaf_first[..keep].iter().rev().enumerate() {
+    for i in (0..keep).rev() {
+        path.push_str(&leaf_first[i]);
         if i > 0 {
             path.push('>');
         }
-        path.push_str(s);
     }
     crate::text::cut(path, MAX_PATH_CHARS)
 }
