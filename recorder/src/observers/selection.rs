@@ -150,23 +150,20 @@ fn end_element(sel: &web_sys::Selection, end: &wasm_bindgen::JsValue) -> Option<
 /// A field the person can select text in (a focused checkbox is not where a
 /// selection is).
 fn holds_text(el: &Element) -> bool {
+    let is = |ty| element::is_type(el, ty);
     match crate::element::local_name(el).as_str() {
         "textarea" => true,
-        "input" => !matches!(
-            el.get_attribute("type")
-                .unwrap_or_default()
-                .to_ascii_lowercase()
-                .as_str(),
-            "checkbox"
-                | "radio"
-                | "button"
-                | "submit"
-                | "reset"
-                | "image"
-                | "file"
-                | "range"
-                | "color"
-        ),
+        "input" => {
+            !(is("checkbox")
+                || is("radio")
+                || is("button")
+                || is("submit")
+                || is("reset")
+                || is("image")
+                || is("file")
+                || is("range")
+                || is("color"))
+        }
         _ => false,
     }
 }
