@@ -22,10 +22,13 @@ pub enum MaskLevel {
 impl MaskLevel {
     /// Parses `default` / `strict`; anything else is `None` (the caller warns).
     pub fn parse(s: &str) -> Option<MaskLevel> {
-        match crate::text::trim(s).to_ascii_lowercase().as_str() {
-            "" | "default" => Some(MaskLevel::Default),
-            "strict" => Some(MaskLevel::Strict),
-            _ => None,
+        let s = crate::text::trim(s);
+        if s.is_empty() || s.eq_ignore_ascii_case("default") {
+            Some(MaskLevel::Default)
+        } else if s.eq_ignore_ascii_case("strict") {
+            Some(MaskLevel::Strict)
+        } else {
+            None
         }
     }
 }
