@@ -644,7 +644,6 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     {
         return Some(l);
     }
-    let role = attr(el, "role").unwrap_or_default();
     match facts.tag.as_str() {
         "input" if matches!(facts.input_type.as_str(), "submit" | "button" | "reset") => {
             attr(el, "value").and_then(clean)
@@ -671,10 +670,12 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
         "button" | "a" | "summary" | "label" | "option" | "legend" => None,
         _ if !named => None,
         "img" => attr(el, "alt").and_then(clean),
-        _ if matches!(
-            role.as_str(),
-            "button" | "link" | "tab" | "menuitem" | "checkbox"
-        ) =>
+        _ if attr(el, "role").is_some_and(|role| {
+            matches!(
+                role.as_str(),
+                "button" | "link" | "tab" | "menuitem" | "checkbox"
+            )
+        }) =>
         {
             label_text(el).and_then(clean)
         }
