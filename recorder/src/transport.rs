@@ -496,7 +496,7 @@ fn post(
     body: &str,
     keepalive: bool,
     send: Option<&js_sys::Function>,
-    done: Box<dyn FnOnce(JsValue)>,
+    done: Box<dyn Fn(JsValue)>,
 ) -> Result<(), JsValue> {
     let window = crate::global::window().ok_or("no window")?;
     // A request that never settles (a stalled proxy) would hold the tab's
@@ -538,10 +538,13 @@ fn post(
             fetch.call2(&window, &JsValue::from_str(url), &init)?
         }
     };
-    // One function for both outcomes, called exactly once because a fetch promise
-    // always settles; `once_into_js` frees it after that call, so nothing leaks
+    // One function for both outcomes, called once because a fetch promise
+    // always settles. A `Fn(JsValue)`, the closure type the listeners use
+    // (one invoke shim and glue adapter for both; `Closure::once_into_js`
+    // brought a type, a `RefCell` and an `Rc` of its own): handed to JS,
+    // which frees it once the promise no longer holds it, so nothing leaks
     // and nothing needs to outlive the recorder.
-    let callback = Closure::once_into_js(done);
+    let callback = Closure::wrap(done).into_js_value();
     let then: js_sys::Function = js_sys::Reflect::get(&promise, &"then".into())?.dyn_into()?;
     then.call2(&promise, &callback, &callback)?;
     Ok(())
