@@ -33,7 +33,10 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 use shared::{Gap, GapReason, SessionId, TabId};
+use wasm_bindgen::JsValue;
 use web_sys::Storage;
+
+use crate::global::{call, js_str};
 
 use crate::queue::Encoded;
 use crate::text::{parse_u64, split_byte};
@@ -82,19 +85,21 @@ fn holder(heartbeat: &str) -> (Option<&str>, bool) {
 /// reader of either storage).
 #[inline(never)]
 pub fn item(s: &Storage, key: &str) -> Option<String> {
-    s.get_item(key).ok().flatten()
+    call(s, &js_str!("getItem"), &key.into(), &JsValue::UNDEFINED)
+        .ok()?
+        .as_string()
 }
 
 /// `s.setItem(key, value)`: whether it was stored (quota, security errors).
 #[inline(never)]
 pub fn set(s: &Storage, key: &str, value: &str) -> bool {
-    s.set_item(key, value).is_ok()
+    call(s, &js_str!("setItem"), &key.into(), &value.into()).is_ok()
 }
 
 /// `s.removeItem(key)` (it throws only where storage is disabled).
 #[inline(never)]
 pub fn remove(s: &Storage, key: &str) {
-    let _ = s.remove_item(key);
+    let _ = call(s, &js_str!("removeItem"), &key.into(), &JsValue::UNDEFINED);
 }
 
 /// The heartbeat saved for `tab`, if any.
@@ -311,10 +316,13 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
         orphans,
         waiting,
     } = &mut found;
-    let len = s.length().unwrap_or(0);
+    let len = crate::global::get(&s, &js_str!("length"))
+        .as_f64()
+        .unwrap_or(0.0) as u32;
     let mut keys: Vec<String> = Vec::new();
     for i in 0..len {
-        if let Ok(Some(k)) = s.key(i) {
+        let k = call(&s, &js_str!("key"), &i.into(), &JsValue::UNDEFINED);
+        if let Some(k) = k.ok().and_then(|k| k.as_string()) {
             if k.starts_with(PREFIX) {
                 keys.push(k);
             }

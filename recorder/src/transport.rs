@@ -371,7 +371,14 @@ fn status_of(value: &JsValue) -> (Option<u16>, Option<String>) {
             crate::global::get(r, &crate::global::js_str!("status"))
                 .as_f64()
                 .map(|s| s as u16),
-            r.headers().get("retry-after").ok().flatten(),
+            crate::global::call(
+                &crate::global::get(r, &crate::global::js_str!("headers")),
+                &crate::global::js_str!("get"),
+                &crate::global::js_str!("retry-after"),
+                &JsValue::UNDEFINED,
+            )
+            .ok()
+            .and_then(|v| v.as_string()),
         ),
         None => (None, None),
     }
