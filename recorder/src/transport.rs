@@ -469,16 +469,14 @@ pub fn send_for_unload(core: &Core) {
             return;
         }
         t.unloaded = Some(state);
-        let mut own = Vec::new();
-        t.own.queue.unload_bodies(MAX_BEACON_BYTES, &mut own);
-        let mut adopted = Vec::new();
+        // This tab's bodies, then the adopted queues'.
+        let mut all = Vec::new();
+        t.own.queue.unload_bodies(MAX_BEACON_BYTES, &mut all);
         for s in &t.adopted {
-            s.queue.unload_bodies(MAX_BEACON_BYTES, &mut adopted);
+            s.queue.unload_bodies(MAX_BEACON_BYTES, &mut all);
         }
         let (mut bodies, mut room) = (Vec::new(), MAX_BEACON_BYTES);
-        // (Appended, not chained: a `Chain` links its own drop glue.)
-        own.append(&mut adopted);
-        for body in own {
+        for body in all {
             if body.len() <= room {
                 room -= body.len();
                 bodies.push(body);
