@@ -56,12 +56,20 @@ pub const HEARTBEAT_STALE_MS: f64 = 3.0 * HEARTBEAT_MS as f64;
 /// for a gone one (its duplicate would reuse its tab id and sequence).
 pub const HIDDEN_STALE_MS: f64 = 180_000.0;
 
+/// A heartbeat's fields: its time (0 when unreadable), page and flag (`h`
+/// hidden, `r` released). One reader for every question asked of a heartbeat.
+#[inline(never)]
+fn fields(heartbeat: &str) -> (f64, Option<&str>, Option<&str>) {
+    let mut parts = split_byte(heartbeat, b'|');
+    let at = parts.next().and_then(parse_u64).unwrap_or(0) as f64;
+    (at, parts.next(), parts.next())
+}
+
 /// Whether a heartbeat (`<time>|<page>`, `|h` after it for a hidden page) is
 /// still fresh at `now` (wall-clock milliseconds).
 pub fn fresh(heartbeat: &str, now: f64) -> bool {
-    let mut parts = split_byte(heartbeat, b'|');
-    let at = parts.next().and_then(parse_u64).unwrap_or(0) as f64;
-    let stale = match parts.nth(1) {
+    let (at, _, flag) = fields(heartbeat);
+    let stale = match flag {
         Some("h") => HIDDEN_STALE_MS,
         // Released: the page has left.
         Some("r") => return false,
@@ -76,9 +84,8 @@ const LIVE_TTL_MS: f64 = 3_600_000.0;
 
 /// The page id of a heartbeat and whether it was released.
 fn holder(heartbeat: &str) -> (Option<&str>, bool) {
-    let mut parts = split_byte(heartbeat, b'|');
-    parts.next(); // the time
-    (parts.next(), parts.next() == Some("r"))
+    let (_, page, flag) = fields(heartbeat);
+    (page, flag == Some("r"))
 }
 
 /// `s.getItem(key)`, `None` also when reading throws (one copy for every
@@ -271,7 +278,7 @@ pub fn owned_elsewhere(tab: &str, page: &str, now: f64) -> bool {
     let Some(v) = live(tab) else {
         return false;
     };
-    split_byte(&v, b'|').nth(1) != Some(page) && fresh(&v, now)
+    fields(&v).1 != Some(page) && fresh(&v, now)
 }
 
 /// A page owns `tab` (its heartbeat is fresh).
@@ -336,9 +343,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
             };
             if fresh(&v, now) {
                 live.push(t);
-            } else if now - split_byte(&v, b'|').next().and_then(parse_u64).unwrap_or(0) as f64
-                > LIVE_TTL_MS
-            {
+            } else if now - fields(&v).0 > LIVE_TTL_MS {
                 remove(&s, k);
             }
         }
