@@ -415,48 +415,58 @@ fn lifecycle_listeners(
     core: &Rc<Core>,
     observers: &Rc<Observers>,
 ) -> Vec<Listener> {
-    let going_away = {
+    // One handler for the four events (one closure type: one body, vtable
+    // and drop glue instead of four), told apart by the kind it was made for.
+    let handler = |kind: EventKind| {
         let (core, observers): (Weak<Core>, Weak<Observers>) =
             (Rc::downgrade(core), Rc::downgrade(observers));
-        move |leaving: bool| {
-            if let (Some(core), Some(observers)) = (core.upgrade(), observers.upgrade()) {
-                core.going_away(&observers, leaving);
-            }
-        }
-    };
-    let on_hide = going_away.clone();
-    let doc = document.clone();
-    let weak = Rc::downgrade(core);
-    let returned = {
-        let (core, observers): (Weak<Core>, Weak<Observers>) =
-            (Rc::downgrade(core), Rc::downgrade(observers));
+        let doc = document.clone();
         move |event: &web_sys::Event| {
-            if let (Some(core), Some(observers)) = (core.upgrade(), observers.upgrade()) {
-                core.returned(&observers, event);
+            let Some(core) = core.upgrade() else {
+                return;
+            };
+            let leaving = match kind {
+                EventKind::Online => {
+                    transport::retry_now(&core);
+                    return;
+                }
+                EventKind::PageHide => Some(true),
+                EventKind::VisibilityChange => {
+                    if crate::element::prop(&doc, &crate::global::js_str!("visibilityState"))
+                        .as_deref()
+                        != Some("hidden")
+                    {
+                        return;
+                    }
+                    Some(false)
+                }
+                // `persisted`: shown again from the back/forward cache, not loaded.
+                _ => {
+                    if crate::global::get(event, &crate::global::js_str!("persisted"))
+                        != JsValue::TRUE
+                    {
+                        return;
+                    }
+                    None
+                }
+            };
+            let Some(observers) = observers.upgrade() else {
+                return;
+            };
+            match leaving {
+                Some(leaving) => core.going_away(&observers, leaving),
+                None => core.returned(&observers, event),
             }
         }
     };
     vec![
-        Listener::new(window, EventKind::PageHide, move |_| {
-            going_away(true);
-        }),
-        Listener::new(window, EventKind::PageShow, move |event| {
-            // `persisted`: shown again from the back/forward cache, not loaded.
-            if crate::global::get(event, &crate::global::js_str!("persisted")) == JsValue::TRUE {
-                returned(event);
-            }
-        }),
-        Listener::new(document, EventKind::VisibilityChange, move |_| {
-            if crate::element::prop(&doc, &crate::global::js_str!("visibilityState")).as_deref()
-                == Some("hidden")
-            {
-                on_hide(false);
-            }
-        }),
-        Listener::new(window, EventKind::Online, move |_| {
-            if let Some(core) = weak.upgrade() {
-                transport::retry_now(&core);
-            }
-        }),
+        Listener::new(window, EventKind::PageHide, handler(EventKind::PageHide)),
+        Listener::new(window, EventKind::PageShow, handler(EventKind::PageShow)),
+        Listener::new(
+            document,
+            EventKind::VisibilityChange,
+            handler(EventKind::VisibilityChange),
+        ),
+        Listener::new(window, EventKind::Online, handler(EventKind::Online)),
     ]
 }
