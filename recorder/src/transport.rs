@@ -339,18 +339,7 @@ pub fn pump(core: &Rc<Core>, force: bool) {
         next.map(|out| (t.url.clone(), out.body, t.send.clone()))
     };
     if let Some((url, body, send)) = next {
-        let weak = Rc::downgrade(core);
-        let sent = post(
-            &url,
-            &body,
-            false,
-            send.as_ref(),
-            Box::new(move |result| {
-                if let Some(core) = weak.upgrade() {
-                    settled(&core, &result);
-                }
-            }),
-        );
+        let sent = post(&url, &body, false, send.as_ref(), Rc::downgrade(core));
         if sent.is_err() {
             // `fetch` itself threw (a policy blocked it): like a network error.
             settled(core, &JsValue::UNDEFINED);
@@ -485,23 +474,26 @@ pub fn send_for_unload(core: &Core) {
         (t.url.clone(), bodies)
     };
     for body in bodies {
-        let _ = post(&url, &body, true, None, Box::new(|_| {}));
+        // Nobody to tell: the answer only needs a handler (an unhandled
+        // rejection would be logged in the page's console).
+        let _ = post(&url, &body, true, None, Weak::new());
     }
 }
 
 /// How long a batch's request may take before it is aborted and retried.
 pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
 
-/// POSTs `body` as `text/plain` (a CORS simple request: no preflight) and calls
-/// `done` once with the `Response` or the network error. `keepalive` (the page
-/// is going away) sends plain text that outlives the page; otherwise `send`
-/// (the loader's compressing sender), when there is one, sends it gzipped.
+/// POSTs `body` as `text/plain` (a CORS simple request: no preflight) and,
+/// while `core` is there, hands the `Response` or the network error to
+/// [`settled`] once. `keepalive` (the page is going away) sends plain text
+/// that outlives the page; otherwise `send` (the loader's compressing
+/// sender), when there is one, sends it gzipped.
 fn post(
     url: &str,
     body: &str,
     keepalive: bool,
     send: Option<&js_sys::Function>,
-    done: Box<dyn Fn(JsValue)>,
+    core: Weak<Core>,
 ) -> Result<(), JsValue> {
     let window = crate::global::window().ok_or("no window")?;
     // A request that never settles (a stalled proxy) would hold the tab's
@@ -549,7 +541,12 @@ fn post(
     // brought a type, a `RefCell` and an `Rc` of its own): handed to JS,
     // which frees it once the promise no longer holds it, so nothing leaks
     // and nothing needs to outlive the recorder.
-    let callback = Closure::wrap(done).into_js_value();
+    let callback = Closure::<dyn Fn(JsValue)>::new(move |result: JsValue| {
+        if let Some(core) = core.upgrade() {
+            settled(&core, &result);
+        }
+    })
+    .into_js_value();
     let then: js_sys::Function = js_sys::Reflect::get(&promise, &"then".into())?.dyn_into()?;
     then.call2(&promise, &callback, &callback)?;
     Ok(())
