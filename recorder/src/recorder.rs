@@ -183,9 +183,12 @@ impl Core {
             data,
         };
         let json = json::event(&event);
-        let was_saved = self.transport.borrow().mirrored();
-        let seq = self.transport.borrow_mut().push(json, now);
-        let saved = self.transport.borrow().mirrored();
+        let (seq, was_saved, saved, due) = {
+            let mut t = self.transport.borrow_mut();
+            let was_saved = t.mirrored();
+            let seq = t.push(json, now);
+            (seq, was_saved, t.mirrored(), t.due_in(now))
+        };
         if !saved {
             // No saved key records this seq as taken: record it directly.
             identity::store_seq(self.session_id.as_str(), self.tab_id.as_str(), seq + 1);
@@ -195,7 +198,7 @@ impl Core {
             // page's `console.warn` may call back into the recorder.
             crate::console::warn("cotrail: cannot save events in localStorage; a reload while the collector is unreachable may lose them");
         }
-        if self.transport.borrow().due_in(now) == Some(0.0) {
+        if due == Some(0.0) {
             transport::pump(self, false);
         }
         self.arm_flush();
