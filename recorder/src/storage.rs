@@ -289,8 +289,9 @@ pub fn alive(tab: &str, now: f64) -> bool {
 /// Saved events and gaps of one session's tab.
 #[derive(Debug, Default)]
 pub struct Saved {
-    pub session: Option<SessionId>,
-    pub tab: Option<TabId>,
+    /// Its ids (valid ones; empty for this page's own tab).
+    pub session: String,
+    pub tab: String,
     pub events: Vec<Encoded>,
     pub gaps: Vec<Gap>,
     /// The seq to continue at, recorded by a page that adopted this tab's queue.
@@ -379,18 +380,16 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
             }
             continue;
         } else {
-            let (Ok(sid), Ok(tid)) = (SessionId::parse(sess), TabId::parse(t)) else {
-                continue;
-            };
-            let found = orphans
-                .iter()
-                .position(|o| o.session.as_ref() == Some(&sid) && o.tab.as_ref() == Some(&tid));
+            let found = orphans.iter().position(|o| o.session == sess && o.tab == t);
             let i = match found {
                 Some(i) => i,
                 None => {
+                    let (Ok(session), Ok(tab)) = (SessionId::parse(sess), TabId::parse(t)) else {
+                        continue;
+                    };
                     orphans.push(Saved {
-                        session: Some(sid),
-                        tab: Some(tid),
+                        session: session.into(),
+                        tab: tab.into(),
                         ..Saved::default()
                     });
                     orphans.len() - 1

@@ -148,21 +148,18 @@ impl Transport {
     fn adopt(&mut self, orphans: Vec<storage::Saved>, now: f64) {
         let limits = Limits::new(shared::limits::MAX_EVENTS_PER_BATCH, 0);
         for o in orphans {
-            let (Some(session), Some(tab)) = (o.session, o.tab) else {
-                continue;
-            };
             if self
                 .adopted
                 .iter()
-                .any(|a| a.session == session.as_str() && a.tab == tab.as_str())
+                .any(|a| a.session == o.session && a.tab == o.tab)
             {
                 continue;
             }
-            let mut queue = Queue::new(session.as_str(), tab.as_str(), 0, limits);
+            let mut queue = Queue::new(&o.session, &o.tab, 0, limits);
             let dropped = queue.restore(o.events, o.gaps, now);
             let stream = Stream {
-                session: session.as_str().to_owned(),
-                tab: tab.as_str().to_owned(),
+                session: o.session,
+                tab: o.tab,
                 queue,
                 saved: true,
                 own: false,
