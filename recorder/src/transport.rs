@@ -499,13 +499,15 @@ fn post(
     let signal = if keepalive {
         JsValue::UNDEFINED
     } else {
-        let abort = crate::global::get(&window, &crate::global::js_str!("AbortSignal"));
-        crate::global::get(&abort, &crate::global::js_str!("timeout"))
-            .dyn_into::<js_sys::Function>()
-            .and_then(|timeout| {
-                timeout.call2(&abort, &REQUEST_TIMEOUT_MS.into(), &JsValue::UNDEFINED)
-            })
-            .unwrap_or(JsValue::UNDEFINED)
+        // (Through `global::call`, as the `fetch` and `then` below: what is
+        // not a function throws there, an error here.)
+        crate::global::call(
+            &crate::global::get(&window, &crate::global::js_str!("AbortSignal")),
+            &crate::global::js_str!("timeout"),
+            &REQUEST_TIMEOUT_MS.into(),
+            &JsValue::UNDEFINED,
+        )
+        .unwrap_or(JsValue::UNDEFINED)
     };
     let promise: JsValue = match send.filter(|_| !keepalive) {
         Some(send) => send.call3(
@@ -527,9 +529,12 @@ fn post(
             // The page's `fetch`, called so that a throw (a page's wrapper
             // of `fetch` that throws) is an error here, not an exception
             // through the recorder.
-            let fetch: js_sys::Function =
-                crate::global::get(&window, &crate::global::js_str!("fetch")).dyn_into()?;
-            fetch.call2(&window, &JsValue::from_str(url), &init)?
+            crate::global::call(
+                &window,
+                &crate::global::js_str!("fetch"),
+                &JsValue::from_str(url),
+                &init,
+            )?
         }
     };
     // One function for both outcomes, called once because a fetch promise
@@ -544,7 +549,11 @@ fn post(
         }
     })
     .into_js_value();
-    let then: js_sys::Function = js_sys::Reflect::get(&promise, &"then".into())?.dyn_into()?;
-    then.call2(&promise, &callback, &callback)?;
+    crate::global::call(
+        &promise,
+        &crate::global::js_str!("then"),
+        &callback,
+        &callback,
+    )?;
     Ok(())
 }
