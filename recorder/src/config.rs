@@ -173,7 +173,7 @@ fn number(
     warn: &mut impl FnMut(String),
 ) -> Option<u64> {
     let v = v?;
-    match crate::text::parse_u64(&v) {
+    match crate::num::parse_u64(&v) {
         Some(n) => {
             let kept = n.clamp(min, max);
             if kept != n {

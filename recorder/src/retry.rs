@@ -51,7 +51,7 @@ pub fn classify(status: Option<u16>, retry_after: Option<&str>) -> Outcome {
 /// Parses a `Retry-After` given in seconds (the HTTP-date form is rare for
 /// 429/503 and is treated as absent), capped at [`MAX_RETRY_AFTER_MS`].
 pub fn parse_retry_after(value: &str) -> Option<u32> {
-    let secs = crate::text::parse_u64(value.trim_ascii())?;
+    let secs = crate::num::parse_u64(value.trim_ascii())?;
     // Capped before multiplying (the cap is whole seconds): a saturating
     // `u64` multiply links a 128-bit multiplication routine.
     Some(secs.min(u64::from(MAX_RETRY_AFTER_MS / 1000)) as u32 * 1000)

@@ -38,8 +38,9 @@ use web_sys::Storage;
 
 use crate::global::{call, js_str};
 
+use crate::num::parse_u64;
 use crate::queue::Encoded;
-use crate::text::{parse_u64, split_byte};
+use crate::text::split_byte;
 
 const PREFIX: &str = "cotrail|";
 
