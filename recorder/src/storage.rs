@@ -230,41 +230,35 @@ fn parse_gaps(text: &str, out: &mut Vec<Gap>) {
     }
 }
 
-/// Marks `tab` as owned by this page (`page` tells pages apart) at `now`.
-/// With `owned_only`, only a heartbeat of this page that is still there is
-/// refreshed.
+/// Marks `tab` as owned by this page (`page` tells pages apart) at `now`,
+/// `|h` after it while the page is `hidden`. With `owned_only`, only a
+/// heartbeat of this page that is still there is refreshed.
 pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool, owned_only: bool) {
-    if let Some(s) = local() {
-        if owned_only && item(&s, &live_key(tab)).is_none_or(|v| holder(&v) != (Some(page), false))
-        {
-            return;
-        }
-        let mut v = crate::text::int(now as u64);
-        v.push('|');
-        v.push_str(page);
-        if hidden {
-            v.push_str("|h");
-        }
-        set(&s, &live_key(tab), &v);
-    }
+    claim(tab, page, now, if hidden { "|h" } else { "" }, owned_only);
 }
 
 /// The page is going away: release the tab so the next page of it (a reload)
 /// does not mistake it for a live duplicate. The release names the page, so
 /// that page, back from the back/forward cache, can tell whether a page of
-/// another tab took the tab id meanwhile ([`tab_holder`]).
+/// another tab took the tab id meanwhile ([`tab_holder`]). Only this page's
+/// claim, while it is still there, is released.
 pub fn release(tab: &str, page: &str, now: f64) {
+    claim(tab, page, now, "|r", true);
+}
+
+/// Writes `<now>|<page><flag>` as `tab`'s claim ([`heartbeat`], [`release`]).
+#[inline(never)]
+fn claim(tab: &str, page: &str, now: f64, flag: &str, owned_only: bool) {
     if let Some(s) = local() {
         let key = live_key(tab);
-        if let Some(v) = item(&s, &key) {
-            if holder(&v) == (Some(page), false) {
-                let mut v = crate::text::int(now as u64);
-                v.push('|');
-                v.push_str(page);
-                v.push_str("|r");
-                set(&s, &key, &v);
-            }
+        if owned_only && item(&s, &key).is_none_or(|v| holder(&v) != (Some(page), false)) {
+            return;
         }
+        let mut v = crate::text::int(now as u64);
+        v.push('|');
+        v.push_str(page);
+        v.push_str(flag);
+        set(&s, &key, &v);
     }
 }
 
