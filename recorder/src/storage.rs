@@ -331,14 +331,15 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
             }
         }
     }
-    let mut live: Vec<&str> = Vec::new();
+    // Owned, as the keys are: one `Vec<String>` type for both.
+    let mut live: Vec<String> = Vec::new();
     for k in &keys {
         if let Some(t) = k.strip_prefix("cotrail|live|") {
             let Some(v) = item(&s, k) else {
                 continue;
             };
             if fresh(&v, now) {
-                live.push(t);
+                live.push(t.to_owned());
             } else if now - fields(&v).0 > LIVE_TTL_MS {
                 remove(&s, k);
             }
@@ -365,7 +366,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
         }
         let target = if sess == session && t == tab {
             &mut *mine
-        } else if live.contains(&t) && t != tab {
+        } else if live.iter().any(|l| l == t) && t != tab {
             // Another open tab's queue: it sends it itself. (This tab's queue
             // of another session, left by the page before this one when the
             // site gave a new `data-session-id`, has no page left to send it:
