@@ -288,10 +288,7 @@ impl Core {
         if self.disowned.get() {
             return;
         }
-        let hidden = crate::global::document().is_some_and(|d| {
-            crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
-                == Some("hidden")
-        });
+        let hidden = hidden();
         storage::heartbeat(
             self.tab_id.as_str(),
             &self.page_id,
@@ -412,6 +409,14 @@ impl Recorder {
     }
 }
 
+/// Whether the page is hidden (`document.visibilityState`).
+fn hidden() -> bool {
+    crate::global::document().is_some_and(|d| {
+        crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
+            == Some("hidden")
+    })
+}
+
 fn lifecycle_listeners(
     window: &web_sys::Window,
     document: &web_sys::Document,
@@ -423,7 +428,6 @@ fn lifecycle_listeners(
     let handler = |kind: EventKind| {
         let (core, observers): (Weak<Core>, Weak<Observers>) =
             (Rc::downgrade(core), Rc::downgrade(observers));
-        let doc = document.clone();
         move |event: &web_sys::Event| {
             let Some(core) = core.upgrade() else {
                 return;
@@ -435,10 +439,7 @@ fn lifecycle_listeners(
                 }
                 EventKind::PageHide => Some(true),
                 EventKind::VisibilityChange => {
-                    if crate::element::prop(&doc, &crate::global::js_str!("visibilityState"))
-                        .as_deref()
-                        != Some("hidden")
-                    {
+                    if !hidden() {
                         return;
                     }
                     Some(false)
