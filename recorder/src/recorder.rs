@@ -248,19 +248,17 @@ impl Core {
         // over as a tab of its own.
         // (No claim to read, storage off or the claim cleaned up after an
         // hour: nothing says another tab took it.)
+        let page_key = identity::page_key(self.tab_id.as_str());
         let ours = match storage::tab_holder(self.tab_id.as_str()) {
             None => true,
-            Some(holder) => {
-                holder == self.page_id
-                    || identity::get(&identity::page_key(self.tab_id.as_str())) == Some(holder)
-            }
+            Some(holder) => holder == self.page_id || identity::get(&page_key) == Some(holder),
         };
         if !ours {
             self.disowned.set(true);
             crate::restart_as_new_tab();
             return;
         }
-        identity::set(&identity::page_key(self.tab_id.as_str()), &self.page_id);
+        identity::set(&page_key, &self.page_id);
         let now = self.now();
         self.beat();
         let stored = identity::reclaim(self.session_id.as_str(), self.tab_id.as_str());
