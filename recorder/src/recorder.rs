@@ -325,11 +325,12 @@ pub struct Recorder {
 impl Recorder {
     /// Starts recording. `send`: the loader's `(url, text) => Promise<Response>`
     /// that posts a batch gzipped where the browser can (see `transport`).
-    /// Fails only outside a page (no `window` or `document`); everything
-    /// after that degrades instead of failing.
-    pub fn start(config: Config, send: Option<js_sys::Function>) -> Result<Recorder, &'static str> {
-        let window = crate::global::window().ok_or("no window")?;
-        let document = crate::global::document().ok_or("no document")?;
+    /// `None` only outside a page (no `document`: `window` is always there,
+    /// see `global::window`); everything after that degrades instead of
+    /// failing.
+    pub fn start(config: Config, send: Option<js_sys::Function>) -> Option<Recorder> {
+        let window = crate::global::window()?;
+        let document = crate::global::document()?;
         let performance =
             crate::global::get_object(&window, &crate::global::js_str!("performance"));
         let page_id = identity::generate();
@@ -374,7 +375,7 @@ impl Recorder {
         };
         transport::pump(&core, false);
         core.arm_flush();
-        Ok(Recorder {
+        Some(Recorder {
             core,
             observers,
             _lifecycle: lifecycle,
