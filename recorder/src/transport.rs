@@ -448,7 +448,7 @@ pub fn retry_now(core: &Rc<Core>) {
 /// the last time (hidden, then `pagehide`). The queue and its saved copy stay
 /// as they are: the next page re-sends whatever was not acknowledged.
 pub fn send_for_unload(core: &Core) {
-    let (url, bodies) = {
+    let (url, all) = {
         let mut t = core.transport.borrow_mut();
         let state = (t.own.queue.next_seq(), t.stats.acked, t.adopted.len());
         if t.unloaded == Some(state) {
@@ -461,19 +461,17 @@ pub fn send_for_unload(core: &Core) {
         for s in &t.adopted {
             s.queue.unload_bodies(MAX_BEACON_BYTES, &mut all);
         }
-        let (mut bodies, mut room) = (Vec::new(), MAX_BEACON_BYTES);
-        for body in all {
-            if body.len() <= room {
-                room -= body.len();
-                bodies.push(body);
-            }
-        }
-        (t.url.clone(), bodies)
+        (t.url.clone(), all)
     };
-    for body in bodies {
-        // Nobody to tell: the answer only needs a handler (an unhandled
-        // rejection would be logged in the page's console).
-        let _ = post(&url, &body, true, None, Weak::new());
+    // Those that fit in the room left, in that order.
+    let mut room = MAX_BEACON_BYTES;
+    for body in all {
+        if body.len() <= room {
+            room -= body.len();
+            // Nobody to tell: the answer only needs a handler (an unhandled
+            // rejection would be logged in the page's console).
+            let _ = post(&url, &body, true, None, Weak::new());
+        }
     }
 }
 
