@@ -173,30 +173,18 @@ fn number(
     warn: &mut impl FnMut(String),
 ) -> Option<u64> {
     let v = v?;
-    match crate::text::parse_u64(&v) {
-        Some(n) => {
-            let kept = n.clamp(min, max);
-            if kept != n {
-                warn(concat(&[
-                    what,
-                    "=",
-                    &quoted(&v),
-                    " is out of range; using ",
-                    &crate::text::int(kept),
-                ]));
-            }
-            Some(kept)
-        }
-        None => {
-            warn(concat(&[
-                what,
-                "=",
-                &quoted(&v),
-                " is not a number; using the default",
-            ]));
-            None
-        }
+    let n = crate::num::parse_u64(&v);
+    let kept = n.map(|n| n.clamp(min, max));
+    // One message for both mistakes: out of range (brought inside it) or
+    // not a number (the default).
+    if kept != n || n.is_none() {
+        let (said, using) = match kept {
+            Some(k) => (" is out of range; using ", crate::text::int(k)),
+            None => (" is not a number; using the default", String::new()),
+        };
+        warn(concat(&[what, "=", &quoted(&v), said, &using]));
     }
+    kept
 }
 
 /// Percent-encodes everything outside the URL-unreserved set.

@@ -78,10 +78,8 @@ pub fn replace_lone_surrogates(text: String) -> String {
     // from slices of the input cut at ASCII bytes, so it needs no UTF-8
     // validation (another kilobyte).
     let b = text.as_bytes();
-    if !b.windows(3).any(|w| w == b"\\ud") {
-        return text;
-    }
-    let mut out = String::with_capacity(b.len());
+    // Built only once an escape is found (`copied` stays 0 until then).
+    let mut out = String::new();
     let (mut i, mut copied, mut in_string) = (0, 0, false);
     while i < b.len() {
         match b[i] {
@@ -106,6 +104,9 @@ pub fn replace_lone_surrogates(text: String) -> String {
             b'\\' => i += 2,
             _ => i += 1,
         }
+    }
+    if copied == 0 {
+        return text;
     }
     out.push_str(text.get(copied..).unwrap_or_default());
     out

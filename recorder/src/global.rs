@@ -43,19 +43,26 @@ pub(crate) use page_const;
 /// the selectors and property names read on every event.
 #[cfg(target_family = "wasm")]
 macro_rules! js_str {
-    ($s:expr) => {{
-        static S: $crate::global::JsStr = $crate::global::JsStr::new($s);
-        S.get()
-    }};
+    ($s:expr) => {
+        // A place (`*` of the `&'static JsValue`): sites borrow it, `&js_str!(..)`.
+        *{
+            static S: $crate::global::JsStr = $crate::global::JsStr::new($s);
+            &S
+        }
+        .get()
+    };
 }
 #[cfg(not(target_family = "wasm"))]
 macro_rules! js_str {
-    ($s:expr) => {{
-        $crate::global::page_global! {
-            static S: wasm_bindgen::JsValue = wasm_bindgen::JsValue::from_str($s);
+    ($s:expr) => {
+        *{
+            $crate::global::page_global! {
+                static S: &'static wasm_bindgen::JsValue =
+                    alloc::boxed::Box::leak(alloc::boxed::Box::new(wasm_bindgen::JsValue::from_str($s)));
+            }
+            S.with(|s| *s)
         }
-        S.with(wasm_bindgen::JsValue::clone)
-    }};
+    };
 }
 pub(crate) use js_str;
 
@@ -82,11 +89,11 @@ impl JsStr {
         }
     }
 
+    /// A reference, not a clone: a clone is an externref table slot taken
+    /// and given back at every call site.
     #[inline(never)]
-    pub fn get(&'static self) -> JsValue {
-        self.cell
-            .get_or_init(|| JsValue::from_str(self.text))
-            .clone()
+    pub fn get(&'static self) -> &'static JsValue {
+        self.cell.get_or_init(|| JsValue::from_str(self.text))
     }
 }
 
@@ -155,6 +162,16 @@ pub fn window() -> Option<web_sys::Window> {
 /// glue, in what every page downloads.
 pub fn get(obj: &JsValue, key: &JsValue) -> JsValue {
     js_sys::Reflect::get(obj, key).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `obj[name](a, b)`: methods called through `Function.call`, which the
+/// recorder imports anyway, rather than through an import (and glue) each:
+/// the storages' and `Headers.get`. (Those ignore arguments beyond theirs.)
+#[inline(never)]
+pub fn call(obj: &JsValue, name: &JsValue, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue> {
+    get(obj, name)
+        .unchecked_into::<js_sys::Function>()
+        .call2(obj, a, b)
 }
 
 /// `obj[key]` when it is an object, as `T`. Only for properties whose type

@@ -84,7 +84,7 @@ pub fn resume(
     let next_seq = if kept {
         count(session_id.as_str(), tab_id.as_str())
             .as_deref()
-            .and_then(crate::text::parse_u64)
+            .and_then(crate::num::parse_u64)
             .unwrap_or(0)
     } else {
         0
@@ -167,7 +167,7 @@ mod web {
             (&stored.session, &stored.tab, get(SEQ_KEY))
         {
             let key = seq_key(session, tab);
-            let count = |v: Option<&str>| v.and_then(crate::text::parse_u64);
+            let count = |v: Option<&str>| v.and_then(crate::num::parse_u64);
             let newer = get(&key);
             if count(Some(&older)) <= count(newer.as_deref()) || set(&key, &older) {
                 remove(SEQ_KEY);
@@ -188,7 +188,7 @@ mod web {
     pub fn reclaim(session: &str, tab: &str) -> Option<u64> {
         let next = get(&seq_key(session, tab))
             .as_deref()
-            .and_then(crate::text::parse_u64);
+            .and_then(crate::num::parse_u64);
         set(SESSION_KEY, session);
         set(TAB_KEY, tab);
         next

@@ -132,8 +132,9 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
     RESTART.with(|r| r.borrow_mut().0 = Some(config.clone()));
     let config = config::Config::parse(get, |w| console::warn(&concat(&["cotrail: ", &w])))
         .map_err(|e| JsError::new(&concat(&["cotrail: ", &e.0])))?;
+    // (`window` is always there: only a page without `document` fails.)
     let recorder = Recorder::start(config, send)
-        .map_err(|e| JsError::new(&concat(&["cotrail: could not start: ", e])))?;
+        .ok_or_else(|| JsError::new("cotrail: could not start: no document"))?;
     RECORDER.with(|r| *r.borrow_mut() = Some(recorder));
     Ok(())
 }
@@ -163,7 +164,6 @@ pub fn flush() {
 /// Records a `CUSTOM_EVENT`. Misuse is a console warning, never an exception.
 /// `at`: when the page made the call (`performance.now()`), for calls the
 /// loader queued before the recorder was ready; now when absent.
-#[wasm_bindgen(js_name = recordCustom)]
 pub fn record_custom(kind: JsValue, value: JsValue, at: Option<f64>) {
     let Some(core) = core() else {
         console::warn("cotrail: recordCustom called while not recording; ignored");
@@ -173,6 +173,14 @@ pub fn record_custom(kind: JsValue, value: JsValue, at: Option<f64>) {
         Ok(data) => core.record_at(core.current_actor(), shared::EventData::Custom(data), at),
         Err(e) => console::warn(&concat(&["cotrail: ", &e])),
     }
+}
+
+/// [`record_custom`] for the page. `at` comes as a `JsValue` (a number, or
+/// `undefined` from the loader's direct calls): an `Option<f64>` parameter
+/// takes two in the glue and the wasm.
+#[wasm_bindgen(js_name = recordCustom)]
+pub fn record_custom_js(kind: JsValue, value: JsValue, at: JsValue) {
+    record_custom(kind, value, at.as_f64());
 }
 
 /// Attributes DOM events dispatched until [`agent_scope_exit`] to this agent

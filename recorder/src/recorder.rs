@@ -183,9 +183,12 @@ impl Core {
             data,
         };
         let json = json::event(&event);
-        let was_saved = self.transport.borrow().mirrored();
-        let seq = self.transport.borrow_mut().push(json, now);
-        let saved = self.transport.borrow().mirrored();
+        let (seq, was_saved, saved, due) = {
+            let mut t = self.transport.borrow_mut();
+            let was_saved = t.mirrored();
+            let seq = t.push(json, now);
+            (seq, was_saved, t.mirrored(), t.due_in(now))
+        };
         if !saved {
             // No saved key records this seq as taken: record it directly.
             identity::store_seq(self.session_id.as_str(), self.tab_id.as_str(), seq + 1);
@@ -195,7 +198,7 @@ impl Core {
             // page's `console.warn` may call back into the recorder.
             crate::console::warn("cotrail: cannot save events in localStorage; a reload while the collector is unreachable may lose them");
         }
-        if self.transport.borrow().due_in(now) == Some(0.0) {
+        if due == Some(0.0) {
             transport::pump(self, false);
         }
         self.arm_flush();
@@ -245,19 +248,17 @@ impl Core {
         // over as a tab of its own.
         // (No claim to read, storage off or the claim cleaned up after an
         // hour: nothing says another tab took it.)
+        let page_key = identity::page_key(self.tab_id.as_str());
         let ours = match storage::tab_holder(self.tab_id.as_str()) {
             None => true,
-            Some(holder) => {
-                holder == self.page_id
-                    || identity::get(&identity::page_key(self.tab_id.as_str())) == Some(holder)
-            }
+            Some(holder) => holder == self.page_id || identity::get(&page_key) == Some(holder),
         };
         if !ours {
             self.disowned.set(true);
             crate::restart_as_new_tab();
             return;
         }
-        identity::set(&identity::page_key(self.tab_id.as_str()), &self.page_id);
+        identity::set(&page_key, &self.page_id);
         let now = self.now();
         self.beat();
         let stored = identity::reclaim(self.session_id.as_str(), self.tab_id.as_str());
@@ -285,10 +286,7 @@ impl Core {
         if self.disowned.get() {
             return;
         }
-        let hidden = crate::global::document().is_some_and(|d| {
-            crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
-                == Some("hidden")
-        });
+        let hidden = hidden();
         storage::heartbeat(
             self.tab_id.as_str(),
             &self.page_id,
@@ -327,11 +325,12 @@ pub struct Recorder {
 impl Recorder {
     /// Starts recording. `send`: the loader's `(url, text) => Promise<Response>`
     /// that posts a batch gzipped where the browser can (see `transport`).
-    /// Fails only outside a page (no `window` or `document`); everything
-    /// after that degrades instead of failing.
-    pub fn start(config: Config, send: Option<js_sys::Function>) -> Result<Recorder, &'static str> {
-        let window = crate::global::window().ok_or("no window")?;
-        let document = crate::global::document().ok_or("no document")?;
+    /// `None` only outside a page (no `document`: `window` is always there,
+    /// see `global::window`); everything after that degrades instead of
+    /// failing.
+    pub fn start(config: Config, send: Option<js_sys::Function>) -> Option<Recorder> {
+        let window = crate::global::window()?;
+        let document = crate::global::document()?;
         let performance =
             crate::global::get_object(&window, &crate::global::js_str!("performance"));
         let page_id = identity::generate();
@@ -376,7 +375,7 @@ impl Recorder {
         };
         transport::pump(&core, false);
         core.arm_flush();
-        Ok(Recorder {
+        Some(Recorder {
             core,
             observers,
             _lifecycle: lifecycle,
@@ -409,6 +408,14 @@ impl Recorder {
     }
 }
 
+/// Whether the page is hidden (`document.visibilityState`).
+fn hidden() -> bool {
+    crate::global::document().is_some_and(|d| {
+        crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
+            == Some("hidden")
+    })
+}
+
 fn lifecycle_listeners(
     window: &web_sys::Window,
     document: &web_sys::Document,
@@ -426,10 +433,7 @@ fn lifecycle_listeners(
             }
         }),
         Listener::on(document, EventKind::VisibilityChange, cap, |cap, _| {
-            if crate::global::document().is_some_and(|d| {
-                crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
-                    == Some("hidden")
-            }) {
+            if hidden() {
                 cap.core.going_away(cap, false);
             }
         }),

@@ -17,6 +17,8 @@ pub const MAX_DELAY_MS: u32 = 60_000;
 /// Longest `Retry-After` honoured. A misconfigured proxy asking for a day would
 /// otherwise park the tab's trail until the page closes.
 pub const MAX_RETRY_AFTER_MS: u32 = 5 * 60_000;
+// Whole seconds, as `parse_retry_after` caps the seconds, not the milliseconds.
+const _: () = assert!(MAX_RETRY_AFTER_MS.is_multiple_of(1000));
 
 /// What to do with a batch after the collector (or the network) answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +51,10 @@ pub fn classify(status: Option<u16>, retry_after: Option<&str>) -> Outcome {
 /// Parses a `Retry-After` given in seconds (the HTTP-date form is rare for
 /// 429/503 and is treated as absent), capped at [`MAX_RETRY_AFTER_MS`].
 pub fn parse_retry_after(value: &str) -> Option<u32> {
-    let secs = crate::text::parse_u64(value.trim_ascii())?;
-    Some(secs.saturating_mul(1000).min(u64::from(MAX_RETRY_AFTER_MS)) as u32)
+    let secs = crate::num::parse_u64(value.trim_ascii())?;
+    // Capped before multiplying (the cap is whole seconds): a saturating
+    // `u64` multiply links a 128-bit multiplication routine.
+    Some(secs.min(u64::from(MAX_RETRY_AFTER_MS / 1000)) as u32 * 1000)
 }
 
 /// Exponential backoff with jitter, one per transport.

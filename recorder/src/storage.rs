@@ -33,10 +33,14 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 use shared::{Gap, GapReason, SessionId, TabId};
+use wasm_bindgen::JsValue;
 use web_sys::Storage;
 
+use crate::global::{call, js_str};
+
+use crate::num::parse_u64;
 use crate::queue::Encoded;
-use crate::text::{parse_u64, split_byte};
+use crate::text::split_byte;
 
 const PREFIX: &str = "cotrail|";
 
@@ -53,12 +57,20 @@ pub const HEARTBEAT_STALE_MS: f64 = 3.0 * HEARTBEAT_MS as f64;
 /// for a gone one (its duplicate would reuse its tab id and sequence).
 pub const HIDDEN_STALE_MS: f64 = 180_000.0;
 
+/// A heartbeat's fields: its time (0 when unreadable), page and flag (`h`
+/// hidden, `r` released). One reader for every question asked of a heartbeat.
+#[inline(never)]
+fn fields(heartbeat: &str) -> (f64, Option<&str>, Option<&str>) {
+    let mut parts = split_byte(heartbeat, b'|');
+    let at = parts.next().and_then(parse_u64).unwrap_or(0) as f64;
+    (at, parts.next(), parts.next())
+}
+
 /// Whether a heartbeat (`<time>|<page>`, `|h` after it for a hidden page) is
 /// still fresh at `now` (wall-clock milliseconds).
 pub fn fresh(heartbeat: &str, now: f64) -> bool {
-    let mut parts = split_byte(heartbeat, b'|');
-    let at = parts.next().and_then(parse_u64).unwrap_or(0) as f64;
-    let stale = match parts.nth(1) {
+    let (at, _, flag) = fields(heartbeat);
+    let stale = match flag {
         Some("h") => HIDDEN_STALE_MS,
         // Released: the page has left.
         Some("r") => return false,
@@ -73,28 +85,29 @@ const LIVE_TTL_MS: f64 = 3_600_000.0;
 
 /// The page id of a heartbeat and whether it was released.
 fn holder(heartbeat: &str) -> (Option<&str>, bool) {
-    let mut parts = split_byte(heartbeat, b'|');
-    parts.next(); // the time
-    (parts.next(), parts.next() == Some("r"))
+    let (_, page, flag) = fields(heartbeat);
+    (page, flag == Some("r"))
 }
 
 /// `s.getItem(key)`, `None` also when reading throws (one copy for every
 /// reader of either storage).
 #[inline(never)]
 pub fn item(s: &Storage, key: &str) -> Option<String> {
-    s.get_item(key).ok().flatten()
+    call(s, &js_str!("getItem"), &key.into(), &JsValue::UNDEFINED)
+        .ok()?
+        .as_string()
 }
 
 /// `s.setItem(key, value)`: whether it was stored (quota, security errors).
 #[inline(never)]
 pub fn set(s: &Storage, key: &str, value: &str) -> bool {
-    s.set_item(key, value).is_ok()
+    call(s, &js_str!("setItem"), &key.into(), &value.into()).is_ok()
 }
 
 /// `s.removeItem(key)` (it throws only where storage is disabled).
 #[inline(never)]
 pub fn remove(s: &Storage, key: &str) {
-    let _ = s.remove_item(key);
+    let _ = call(s, &js_str!("removeItem"), &key.into(), &JsValue::UNDEFINED);
 }
 
 /// The heartbeat saved for `tab`, if any.
@@ -217,41 +230,35 @@ fn parse_gaps(text: &str, out: &mut Vec<Gap>) {
     }
 }
 
-/// Marks `tab` as owned by this page (`page` tells pages apart) at `now`.
-/// With `owned_only`, only a heartbeat of this page that is still there is
-/// refreshed.
+/// Marks `tab` as owned by this page (`page` tells pages apart) at `now`,
+/// `|h` after it while the page is `hidden`. With `owned_only`, only a
+/// heartbeat of this page that is still there is refreshed.
 pub fn heartbeat(tab: &str, page: &str, now: f64, hidden: bool, owned_only: bool) {
-    if let Some(s) = local() {
-        if owned_only && item(&s, &live_key(tab)).is_none_or(|v| holder(&v) != (Some(page), false))
-        {
-            return;
-        }
-        let mut v = crate::text::int(now as u64);
-        v.push('|');
-        v.push_str(page);
-        if hidden {
-            v.push_str("|h");
-        }
-        set(&s, &live_key(tab), &v);
-    }
+    claim(tab, page, now, if hidden { "|h" } else { "" }, owned_only);
 }
 
 /// The page is going away: release the tab so the next page of it (a reload)
 /// does not mistake it for a live duplicate. The release names the page, so
 /// that page, back from the back/forward cache, can tell whether a page of
-/// another tab took the tab id meanwhile ([`tab_holder`]).
+/// another tab took the tab id meanwhile ([`tab_holder`]). Only this page's
+/// claim, while it is still there, is released.
 pub fn release(tab: &str, page: &str, now: f64) {
+    claim(tab, page, now, "|r", true);
+}
+
+/// Writes `<now>|<page><flag>` as `tab`'s claim ([`heartbeat`], [`release`]).
+#[inline(never)]
+fn claim(tab: &str, page: &str, now: f64, flag: &str, owned_only: bool) {
     if let Some(s) = local() {
         let key = live_key(tab);
-        if let Some(v) = item(&s, &key) {
-            if holder(&v) == (Some(page), false) {
-                let mut v = crate::text::int(now as u64);
-                v.push('|');
-                v.push_str(page);
-                v.push_str("|r");
-                set(&s, &key, &v);
-            }
+        if owned_only && item(&s, &key).is_none_or(|v| holder(&v) != (Some(page), false)) {
+            return;
         }
+        let mut v = crate::text::int(now as u64);
+        v.push('|');
+        v.push_str(page);
+        v.push_str(flag);
+        set(&s, &key, &v);
     }
 }
 
@@ -266,7 +273,7 @@ pub fn owned_elsewhere(tab: &str, page: &str, now: f64) -> bool {
     let Some(v) = live(tab) else {
         return false;
     };
-    split_byte(&v, b'|').nth(1) != Some(page) && fresh(&v, now)
+    fields(&v).1 != Some(page) && fresh(&v, now)
 }
 
 /// A page owns `tab` (its heartbeat is fresh).
@@ -277,8 +284,9 @@ pub fn alive(tab: &str, now: f64) -> bool {
 /// Saved events and gaps of one session's tab.
 #[derive(Debug, Default)]
 pub struct Saved {
-    pub session: Option<SessionId>,
-    pub tab: Option<TabId>,
+    /// Its ids (valid ones; empty for this page's own tab).
+    pub session: String,
+    pub tab: String,
     pub events: Vec<Encoded>,
     pub gaps: Vec<Gap>,
     /// The seq to continue at, recorded by a page that adopted this tab's queue.
@@ -311,26 +319,28 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
         orphans,
         waiting,
     } = &mut found;
-    let len = s.length().unwrap_or(0);
+    let len = crate::global::get(&s, &js_str!("length"))
+        .as_f64()
+        .unwrap_or(0.0) as u32;
     let mut keys: Vec<String> = Vec::new();
     for i in 0..len {
-        if let Ok(Some(k)) = s.key(i) {
+        let k = call(&s, &js_str!("key"), &i.into(), &JsValue::UNDEFINED);
+        if let Some(k) = k.ok().and_then(|k| k.as_string()) {
             if k.starts_with(PREFIX) {
                 keys.push(k);
             }
         }
     }
-    let mut live: Vec<&str> = Vec::new();
+    // Owned, as the keys are: one `Vec<String>` type for both.
+    let mut live: Vec<String> = Vec::new();
     for k in &keys {
         if let Some(t) = k.strip_prefix("cotrail|live|") {
             let Some(v) = item(&s, k) else {
                 continue;
             };
             if fresh(&v, now) {
-                live.push(t);
-            } else if now - split_byte(&v, b'|').next().and_then(parse_u64).unwrap_or(0) as f64
-                > LIVE_TTL_MS
-            {
+                live.push(t.to_owned());
+            } else if now - fields(&v).0 > LIVE_TTL_MS {
                 remove(&s, k);
             }
         }
@@ -356,7 +366,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
         }
         let target = if sess == session && t == tab {
             &mut *mine
-        } else if live.contains(&t) && t != tab {
+        } else if live.iter().any(|l| l == t) && t != tab {
             // Another open tab's queue: it sends it itself. (This tab's queue
             // of another session, left by the page before this one when the
             // site gave a new `data-session-id`, has no page left to send it:
@@ -366,18 +376,16 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
             }
             continue;
         } else {
-            let (Ok(sid), Ok(tid)) = (SessionId::parse(sess), TabId::parse(t)) else {
-                continue;
-            };
-            let found = orphans
-                .iter()
-                .position(|o| o.session.as_ref() == Some(&sid) && o.tab.as_ref() == Some(&tid));
+            let found = orphans.iter().position(|o| o.session == sess && o.tab == t);
             let i = match found {
                 Some(i) => i,
                 None => {
+                    let (Ok(session), Ok(tab)) = (SessionId::parse(sess), TabId::parse(t)) else {
+                        continue;
+                    };
                     orphans.push(Saved {
-                        session: Some(sid),
-                        tab: Some(tid),
+                        session: session.into(),
+                        tab: tab.into(),
                         ..Saved::default()
                     });
                     orphans.len() - 1

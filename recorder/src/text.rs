@@ -29,22 +29,6 @@ pub fn cut(mut s: String, max: usize) -> String {
     s
 }
 
-/// A decimal `u64` (ASCII digits only, no sign, no overflow), without core's
-/// generic `FromStr` machinery.
-pub fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for b in s.bytes() {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some(n)
-}
-
 /// `n` in decimal.
 pub fn int(n: u64) -> String {
     let mut s = String::new();
@@ -189,26 +173,6 @@ impl<'a> Iterator for SplitByte<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parse_u64_takes_plain_decimals_only() {
-        for n in [0u64, 7, 42, 1_700_000_000_000, u64::MAX] {
-            assert_eq!(parse_u64(&int(n)), Some(n));
-        }
-        for bad in [
-            "",
-            " 1",
-            "1 ",
-            "+1",
-            "-1",
-            "1.5",
-            "x",
-            "18446744073709551616",
-            "１",
-        ] {
-            assert_eq!(parse_u64(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn id_errors_read_like_their_display() {

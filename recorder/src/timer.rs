@@ -22,10 +22,14 @@ extern "C" {
     fn clear_interval(id: &JsValue);
 }
 
+/// The closure type every timer, interval and listener shares (one invoke
+/// shim and glue adapter for all): the timers ignore the argument.
+type Callback = Closure<dyn Fn(JsValue)>;
+
 pub struct Timer {
     id: JsValue,
     // Kept alive until the timer fires or is dropped.
-    _callback: Closure<dyn FnMut()>,
+    _callback: Callback,
 }
 
 impl Timer {
@@ -35,7 +39,13 @@ impl Timer {
     }
 
     fn boxed(ms: u32, f: Box<dyn FnOnce()>) -> Timer {
-        let callback = Closure::once(f);
+        // Taken out before it runs: it may drop its own timer.
+        let f = core::cell::Cell::new(Some(f));
+        let callback = Callback::new(move |_: JsValue| {
+            if let Some(f) = f.take() {
+                f();
+            }
+        });
         let id = set_timeout(callback.as_ref(), ms);
         Timer {
             id,
@@ -53,13 +63,13 @@ impl Drop for Timer {
 /// A repeating timer, cancelled when dropped.
 pub struct Interval {
     id: JsValue,
-    _callback: Closure<dyn FnMut()>,
+    _callback: Callback,
 }
 
 impl Interval {
     /// Calls `f` every `ms` milliseconds until the interval is dropped.
-    pub fn new(ms: u32, f: impl FnMut() + 'static) -> Interval {
-        let callback = Closure::<dyn FnMut()>::new(f);
+    pub fn new(ms: u32, f: impl Fn() + 'static) -> Interval {
+        let callback = Callback::new(move |_: JsValue| f());
         let id = set_interval(callback.as_ref(), ms);
         Interval {
             id,

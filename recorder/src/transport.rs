@@ -148,21 +148,18 @@ impl Transport {
     fn adopt(&mut self, orphans: Vec<storage::Saved>, now: f64) {
         let limits = Limits::new(shared::limits::MAX_EVENTS_PER_BATCH, 0);
         for o in orphans {
-            let (Some(session), Some(tab)) = (o.session, o.tab) else {
-                continue;
-            };
             if self
                 .adopted
                 .iter()
-                .any(|a| a.session == session.as_str() && a.tab == tab.as_str())
+                .any(|a| a.session == o.session && a.tab == o.tab)
             {
                 continue;
             }
-            let mut queue = Queue::new(session.as_str(), tab.as_str(), 0, limits);
+            let mut queue = Queue::new(&o.session, &o.tab, 0, limits);
             let dropped = queue.restore(o.events, o.gaps, now);
             let stream = Stream {
-                session: session.as_str().to_owned(),
-                tab: tab.as_str().to_owned(),
+                session: o.session,
+                tab: o.tab,
                 queue,
                 saved: true,
                 own: false,
@@ -339,18 +336,7 @@ pub fn pump(core: &Rc<Core>, force: bool) {
         next.map(|out| (t.url.clone(), out.body, t.send.clone()))
     };
     if let Some((url, body, send)) = next {
-        let weak = Rc::downgrade(core);
-        let sent = post(
-            &url,
-            &body,
-            false,
-            send.as_ref(),
-            Box::new(move |result| {
-                if let Some(core) = weak.upgrade() {
-                    settled(&core, &result);
-                }
-            }),
-        );
+        let sent = post(&url, &body, false, send.as_ref(), Rc::downgrade(core));
         if sent.is_err() {
             // `fetch` itself threw (a policy blocked it): like a network error.
             settled(core, &JsValue::UNDEFINED);
@@ -371,7 +357,14 @@ fn status_of(value: &JsValue) -> (Option<u16>, Option<String>) {
             crate::global::get(r, &crate::global::js_str!("status"))
                 .as_f64()
                 .map(|s| s as u16),
-            r.headers().get("retry-after").ok().flatten(),
+            crate::global::call(
+                &crate::global::get(r, &crate::global::js_str!("headers")),
+                &crate::global::js_str!("get"),
+                &crate::global::js_str!("retry-after"),
+                &JsValue::UNDEFINED,
+            )
+            .ok()
+            .and_then(|v| v.as_string()),
         ),
         None => (None, None),
     }
@@ -455,48 +448,47 @@ pub fn retry_now(core: &Rc<Core>) {
 /// the last time (hidden, then `pagehide`). The queue and its saved copy stay
 /// as they are: the next page re-sends whatever was not acknowledged.
 pub fn send_for_unload(core: &Core) {
-    let (url, bodies) = {
+    let (url, all) = {
         let mut t = core.transport.borrow_mut();
         let state = (t.own.queue.next_seq(), t.stats.acked, t.adopted.len());
         if t.unloaded == Some(state) {
             return;
         }
         t.unloaded = Some(state);
-        let mut own = Vec::new();
-        t.own.queue.unload_bodies(MAX_BEACON_BYTES, &mut own);
-        let mut adopted = Vec::new();
+        // This tab's bodies, then the adopted queues'.
+        let mut all = Vec::new();
+        t.own.queue.unload_bodies(MAX_BEACON_BYTES, &mut all);
         for s in &t.adopted {
-            s.queue.unload_bodies(MAX_BEACON_BYTES, &mut adopted);
+            s.queue.unload_bodies(MAX_BEACON_BYTES, &mut all);
         }
-        let (mut bodies, mut room) = (Vec::new(), MAX_BEACON_BYTES);
-        // (Appended, not chained: a `Chain` links its own drop glue.)
-        own.append(&mut adopted);
-        for body in own {
-            if body.len() <= room {
-                room -= body.len();
-                bodies.push(body);
-            }
-        }
-        (t.url.clone(), bodies)
+        (t.url.clone(), all)
     };
-    for body in bodies {
-        let _ = post(&url, &body, true, None, Box::new(|_| {}));
+    // Those that fit in the room left, in that order.
+    let mut room = MAX_BEACON_BYTES;
+    for body in all {
+        if body.len() <= room {
+            room -= body.len();
+            // Nobody to tell: the answer only needs a handler (an unhandled
+            // rejection would be logged in the page's console).
+            let _ = post(&url, &body, true, None, Weak::new());
+        }
     }
 }
 
 /// How long a batch's request may take before it is aborted and retried.
 pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
 
-/// POSTs `body` as `text/plain` (a CORS simple request: no preflight) and calls
-/// `done` once with the `Response` or the network error. `keepalive` (the page
-/// is going away) sends plain text that outlives the page; otherwise `send`
-/// (the loader's compressing sender), when there is one, sends it gzipped.
+/// POSTs `body` as `text/plain` (a CORS simple request: no preflight) and,
+/// while `core` is there, hands the `Response` or the network error to
+/// [`settled`] once. `keepalive` (the page is going away) sends plain text
+/// that outlives the page; otherwise `send` (the loader's compressing
+/// sender), when there is one, sends it gzipped.
 fn post(
     url: &str,
     body: &str,
     keepalive: bool,
     send: Option<&js_sys::Function>,
-    done: Box<dyn FnOnce(JsValue)>,
+    core: Weak<Core>,
 ) -> Result<(), JsValue> {
     let window = crate::global::window().ok_or("no window")?;
     // A request that never settles (a stalled proxy) would hold the tab's
@@ -505,13 +497,15 @@ fn post(
     let signal = if keepalive {
         JsValue::UNDEFINED
     } else {
-        let abort = crate::global::get(&window, &crate::global::js_str!("AbortSignal"));
-        crate::global::get(&abort, &crate::global::js_str!("timeout"))
-            .dyn_into::<js_sys::Function>()
-            .and_then(|timeout| {
-                timeout.call2(&abort, &REQUEST_TIMEOUT_MS.into(), &JsValue::UNDEFINED)
-            })
-            .unwrap_or(JsValue::UNDEFINED)
+        // (Through `global::call`, as the `fetch` and `then` below: what is
+        // not a function throws there, an error here.)
+        crate::global::call(
+            &crate::global::get(&window, &crate::global::js_str!("AbortSignal")),
+            &crate::global::js_str!("timeout"),
+            &REQUEST_TIMEOUT_MS.into(),
+            &JsValue::UNDEFINED,
+        )
+        .unwrap_or(JsValue::UNDEFINED)
     };
     let promise: JsValue = match send.filter(|_| !keepalive) {
         Some(send) => send.call3(
@@ -533,16 +527,31 @@ fn post(
             // The page's `fetch`, called so that a throw (a page's wrapper
             // of `fetch` that throws) is an error here, not an exception
             // through the recorder.
-            let fetch: js_sys::Function =
-                crate::global::get(&window, &crate::global::js_str!("fetch")).dyn_into()?;
-            fetch.call2(&window, &JsValue::from_str(url), &init)?
+            crate::global::call(
+                &window,
+                &crate::global::js_str!("fetch"),
+                &JsValue::from_str(url),
+                &init,
+            )?
         }
     };
-    // One function for both outcomes, called exactly once because a fetch promise
-    // always settles; `once_into_js` frees it after that call, so nothing leaks
+    // One function for both outcomes, called once because a fetch promise
+    // always settles. A `Fn(JsValue)`, the closure type the listeners use
+    // (one invoke shim and glue adapter for both; `Closure::once_into_js`
+    // brought a type, a `RefCell` and an `Rc` of its own): handed to JS,
+    // which frees it once the promise no longer holds it, so nothing leaks
     // and nothing needs to outlive the recorder.
-    let callback = Closure::once_into_js(done);
-    let then: js_sys::Function = js_sys::Reflect::get(&promise, &"then".into())?.dyn_into()?;
-    then.call2(&promise, &callback, &callback)?;
+    let callback = Closure::<dyn Fn(JsValue)>::new(move |result: JsValue| {
+        if let Some(core) = core.upgrade() {
+            settled(&core, &result);
+        }
+    })
+    .into_js_value();
+    crate::global::call(
+        &promise,
+        &crate::global::js_str!("then"),
+        &callback,
+        &callback,
+    )?;
     Ok(())
 }

@@ -161,18 +161,18 @@ fn changes_at_once(el: &Element) -> bool {
 /// The values of a `<select multiple>`'s selected options, joined by `, `
 /// (its `value` is the first one only).
 fn selected_values(el: &Element) -> Option<String> {
-    let get = |obj: &JsValue, key: JsValue| crate::global::get(obj, &key);
-    if get(el, js_str!("multiple")) != JsValue::TRUE {
+    let get = |obj: &JsValue, key: &JsValue| crate::global::get(obj, key);
+    if get(el, &js_str!("multiple")) != JsValue::TRUE {
         return None;
     }
-    let options = get(el, js_str!("selectedOptions"));
-    let count = get(&options, js_str!("length")).as_f64().unwrap_or(0.0) as u32;
+    let options = get(el, &js_str!("selectedOptions"));
+    let count = get(&options, &js_str!("length")).as_f64().unwrap_or(0.0) as u32;
     let mut values = String::new();
     for i in 0..count {
         if i > 0 {
             values.push_str(", ");
         }
-        let option = get(&options, i.into());
+        let option = get(&options, &i.into());
         values.push_str(&element::prop(&option, &js_str!("value")).unwrap_or_default());
     }
     Some(values)

@@ -104,7 +104,7 @@ fn shows_private_slot(
     let Ok(all) = scope.query_selector_all("*") else {
         return false;
     };
-    let key = crate::global::js_str!("shadowRoot");
+    let key = &crate::global::js_str!("shadowRoot");
     let options = web_sys::AssignedNodesOptions::new();
     options.set_flatten(true);
     // 0: the scope itself (when `with_scope`), then the elements in it.
@@ -113,7 +113,7 @@ fn shows_private_slot(
             0 => Some(scope.clone().unchecked_into()),
             _ => all.item(i - 1),
         };
-        let Some(root) = el.and_then(|el| crate::global::get_object::<Element>(&el, &key)) else {
+        let Some(root) = el.and_then(|el| crate::global::get_object::<Element>(&el, key)) else {
             continue;
         };
         if let Ok(slots) = root.query_selector_all(PRIVATE_SLOTS) {
@@ -170,13 +170,13 @@ fn holds_text(el: &Element) -> bool {
 
 /// The focused element, inside open shadow roots too.
 fn deep_active(document: &Document) -> Option<Element> {
-    let key = crate::global::js_str!("activeElement");
-    let mut active: Element = crate::global::get_object(document, &key)?;
+    let key = &crate::global::js_str!("activeElement");
+    let mut active: Element = crate::global::get_object(document, key)?;
     while let Some(inner) = crate::global::get_object::<web_sys::ShadowRoot>(
         &active,
         &crate::global::js_str!("shadowRoot"),
     )
-    .and_then(|root| crate::global::get_object::<Element>(&root, &key))
+    .and_then(|root| crate::global::get_object::<Element>(&root, key))
     {
         active = inner;
     }
@@ -187,10 +187,10 @@ fn deep_active(document: &Document) -> Option<Element> {
 /// (the document's selection is elsewhere). Fields without a selection range
 /// (`email`, `number`) are taken at their word.
 fn selected_elsewhere(field: &Element, text: &str) -> bool {
-    let get = |key| crate::global::get(field, &key).as_f64();
+    let get = |key: &wasm_bindgen::JsValue| crate::global::get(field, key).as_f64();
     let (Some(start), Some(end)) = (
-        get(crate::global::js_str!("selectionStart")),
-        get(crate::global::js_str!("selectionEnd")),
+        get(&crate::global::js_str!("selectionStart")),
+        get(&crate::global::js_str!("selectionEnd")),
     ) else {
         return false;
     };
