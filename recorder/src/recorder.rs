@@ -317,8 +317,11 @@ impl Core {
 /// patches.
 pub struct Recorder {
     core: Rc<Core>,
-    observers: Rc<Observers>,
+    // Dropped before the observers (fields drop in order): the lifecycle
+    // listeners hold the observers' `Capture`, and a `pagehide` the page
+    // dispatches while the observers are taken down must find them gone.
     _lifecycle: Vec<Listener>,
+    observers: Rc<Observers>,
     _heartbeat: Interval,
 }
 

@@ -19,6 +19,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 use alloc::rc::{Rc, Weak};
+use core::cell::Cell;
 
 use crate::timer::Timer;
 use shared::limits::MAX_BEACON_BYTES;
@@ -535,14 +536,17 @@ fn post(
             )?
         }
     };
-    // One function for both outcomes, called once because a fetch promise
-    // always settles. A `Fn(JsValue)`, the closure type the listeners use
-    // (one invoke shim and glue adapter for both; `Closure::once_into_js`
-    // brought a type, a `RefCell` and an `Rc` of its own): handed to JS,
-    // which frees it once the promise no longer holds it, so nothing leaks
-    // and nothing needs to outlive the recorder.
+    // One function for both outcomes. A `Fn(JsValue)`, the closure type the
+    // listeners use (one invoke shim and glue adapter for both;
+    // `Closure::once_into_js` brought a type, a `RefCell` and an `Rc` of its
+    // own): handed to JS, which frees it once the promise no longer holds it,
+    // so nothing leaks and nothing needs to outlive the recorder. It answers
+    // once: a page's `fetch` wrapper may return a thenable that calls back
+    // twice, and a second call would settle the next batch in flight with
+    // this one's answer. The first call takes the core out of the cell.
+    let core = Cell::new(core);
     let callback = Closure::<dyn Fn(JsValue)>::new(move |result: JsValue| {
-        if let Some(core) = core.upgrade() {
+        if let Some(core) = core.take().upgrade() {
             settled(&core, &result);
         }
     })
