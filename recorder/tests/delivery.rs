@@ -266,6 +266,51 @@ async fn a_request_that_hangs_is_aborted_and_retried() {
     end();
 }
 
+/// A page's `fetch` wrapper that returns a thenable calling back twice: the
+/// second call (after the next batch went out) is not taken as that batch's
+/// answer. Here the next batch is refused with a 500: it must be sent again,
+/// not acknowledged by the first batch's stray answer and dropped.
+#[wasm_bindgen_test]
+async fn a_thenable_that_answers_twice_settles_its_own_batch_only() {
+    begin("");
+    eval(
+        "var inner = window.fetch, calls = 0; \
+         window.fetch = function (url, init) { \
+           var n = calls++; \
+           if (n === 0) { var p = inner(url, init); return { then: function (ok, err) { \
+             p.then(function (r) { ok(r); setTimeout(function () { try { ok(r); } catch (_) {} }, 300); }, err); } }; } \
+           if (n === 1) { window.__bodies.push(String(init.body)); \
+             return new Promise(function (resolve) { setTimeout(function () { \
+               resolve(new Response('{}', {status: 500})); }, 800); }); } \
+           return inner(url, init); };",
+    );
+    custom("first", json!(1));
+    cotrail_recorder::flush();
+    // Recorded while the first batch is in flight: the second batch.
+    custom("second", json!(2));
+    let sent = |kind: &str| {
+        bodies()
+            .iter()
+            .filter(|b| b.contains(&format!("\"type\":\"{kind}\"")))
+            .count()
+    };
+    wait_for("the second batch sent again after its 500", 8_000.0, || {
+        (sent("second") >= 2).then_some(())
+    })
+    .await;
+    // Every event recorded (the page view, "first", "second") acknowledged
+    // once: the stray answer counted nothing.
+    let recorded = events().len() as f64;
+    wait_for("every event acknowledged", 5_000.0, || {
+        (stat("acked") >= recorded).then_some(())
+    })
+    .await;
+    assert_eq!(sent("first"), 1, "{:?}", bodies());
+    assert_eq!(stat("acked"), recorded);
+    assert!(stat("retries") >= 1.0);
+    end();
+}
+
 /// The page goes away with more unacknowledged than browsers let keepalive
 /// requests carry in all (64 KiB): the newest events, the last interaction
 /// among them, go out within that; and a second departure signal with
