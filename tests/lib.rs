@@ -43,7 +43,8 @@ struct Running {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-fn www_dir() -> PathBuf {
+/// The repo's `www/`, which must hold the built recorder bundle.
+pub fn www_dir() -> PathBuf {
     let www = repo_root().join("www");
     assert!(
         www.join("recorder/recorder.js").exists()

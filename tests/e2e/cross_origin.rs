@@ -137,3 +137,105 @@ async fn a_page_with_a_wrong_site_key_is_told_so_and_does_not_retry() -> anyhow:
     collector.stop().await;
     Ok(())
 }
+
+/// The bundle as a site might host it itself: a server that sends the wasm
+/// without `application/wasm` still gets a recorder (compiled the slower way,
+/// with a console warning saying why), and a wasm that is not there is a
+/// recorder that does not start, with the status in the warning, and
+/// `cotrail.ready` resolving false.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wasm_served_without_its_type_still_records_and_a_missing_one_is_reported(
+) -> anyhow::Result<()> {
+    let collector = Collector::spawn().await;
+    let bundle = www_dir().join("recorder");
+    let read =
+        |f: &str| std::fs::read(bundle.join(f)).expect("the built bundle (cargo xtask build)");
+    let (loader, glue, wasm) = (
+        read("recorder.js"),
+        read("cotrail_recorder.js"),
+        read("cotrail_recorder_bg.wasm"),
+    );
+    // `/plain/`: the wasm as `application/octet-stream`; `/gone/`: no wasm.
+    let page = |dir: &str| {
+        format!(
+            r#"<!doctype html><html><head><title>Own hosting</title>
+<script>window.__warnings = []; var w = console.warn;
+console.warn = function () {{ window.__warnings.push(Array.prototype.map.call(arguments, String).join(' ')); return w.apply(console, arguments); }};</script>
+<script src="/{dir}/recorder.js" data-site-key="pk_demo" data-session-id="hosted-{dir}" data-collector="{base}"></script>
+<script>cotrail.ready.then(function (ok) {{ window.__ready = ok; }});</script>
+</head><body><button id="buy">Buy</button></body></html>"#,
+            base = collector.base
+        )
+    };
+    let (plain, gone) = (page("plain"), page("gone"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let site_port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        let file = |body: Vec<u8>, ty: &'static str| {
+            web::get().to(move || {
+                let body = body.clone();
+                async move { HttpResponse::Ok().content_type(ty).body(body) }
+            })
+        };
+        App::new()
+            .route("/plain/", file(plain.clone().into_bytes(), "text/html"))
+            .route("/gone/", file(gone.clone().into_bytes(), "text/html"))
+            .route(
+                "/{dir}/recorder.js",
+                file(loader.clone(), "text/javascript"),
+            )
+            .route(
+                "/{dir}/recorder/cotrail_recorder.js",
+                file(glue.clone(), "text/javascript"),
+            )
+            .route(
+                "/plain/recorder/cotrail_recorder_bg.wasm",
+                file(wasm.clone(), "application/octet-stream"),
+            )
+    })
+    .listen(listener)?
+    .workers(1)
+    .run();
+    let site = server.handle();
+    tokio::spawn(server);
+
+    let b = Browser::start().await?;
+    b.driver
+        .goto(format!("http://127.0.0.1:{site_port}/plain/"))
+        .await?;
+    b.wait_for_recorder().await?;
+    b.driver.find(By::Id("buy")).await?.click().await?;
+    collector
+        .wait_for_events("hosted-plain", "the click", |ev| {
+            ev.iter()
+                .any(|e| matches!(&e.event.data, EventData::Click(_)))
+        })
+        .await;
+    let warnings: Vec<String> = b.eval("return window.__warnings;").await?;
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("not served as application/wasm")),
+        "the console says why it compiled the slower way: {warnings:?}"
+    );
+
+    b.driver
+        .goto(format!("http://127.0.0.1:{site_port}/gone/"))
+        .await?;
+    b.wait_for_js(
+        "cotrail.ready resolving false without the wasm",
+        "return window.__ready === false",
+    )
+    .await?;
+    let warnings: Vec<String> = b.eval("return window.__warnings;").await?;
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("recorder did not start") && w.contains("404")),
+        "the console says why, with the status: {warnings:?}"
+    );
+    b.quit().await;
+    site.stop(true).await;
+    collector.stop().await;
+    Ok(())
+}

@@ -174,6 +174,7 @@ fn build_bundle(root: &Path) -> Result<()> {
     std::fs::write(&module, &bytes).context("writing the module")?;
     let text = shorten::drop_init_sync(&text)?;
     let text = shorten::loader_init(&text)?;
+    let text = shorten::loader_load(&text)?;
     let text = minify::minify(&text, minify::Kind::Module, "the wasm-bindgen glue")?;
     std::fs::write(&glue, &text).context("writing the glue")?;
     // The build's id, in the loader's URLs of the glue and the wasm (which the

@@ -237,6 +237,82 @@ pub fn loader_init(glue: &str) -> Result<String> {
     Ok(glue.replacen(GLUE_INIT, LOADER_INIT, 1))
 }
 
+/// The glue's `__wbg_load` as wasm-bindgen 0.2.130 writes it: a `Response`
+/// compiled while it streams in, with a fallback for a server that does not
+/// say `application/wasm`, and a branch for bytes or a compiled module.
+const GLUE_LOAD: &str = r#"async function __wbg_load(module, imports) {
+    if (typeof Response === 'function' && module instanceof Response) {
+        if (!module.ok) {
+            throw new Error(`failed to fetch Wasm: ${module.status} ${module.statusText} fetching '${module.url}'`);
+        }
+
+        if (typeof WebAssembly.instantiateStreaming === 'function') {
+            try {
+                return await WebAssembly.instantiateStreaming(module, imports);
+            } catch (e) {
+                const validResponse = expectedResponseType(module.type);
+
+                if (validResponse && module.headers.get('Content-Type') !== 'application/wasm') {
+                    console.warn("`WebAssembly.instantiateStreaming` failed because your server does not serve Wasm with `application/wasm` MIME type. Falling back to `WebAssembly.instantiate` which is slower. Original error:\n", e);
+
+                } else { throw e; }
+            }
+        }
+
+        const bytes = await module.arrayBuffer();
+        return await WebAssembly.instantiate(bytes, imports);
+    } else {
+        const instance = await WebAssembly.instantiate(module, imports);
+
+        if (instance instanceof WebAssembly.Instance) {
+            return { instance, module };
+        } else {
+            return instance;
+        }
+    }
+
+    function expectedResponseType(type) {
+        switch (type) {
+            case 'basic': case 'cors': case 'default': return true;
+        }
+        return false;
+    }
+}
+"#;
+
+/// `__wbg_load` for what the loader passes: always the `Response` of its own
+/// `fetch` of the wasm. The same steps for it: a failed download is an
+/// error (with its status and URL), the module is compiled while it streams
+/// in, and a server that does not say `application/wasm` gets the slower
+/// compile of the whole body with a warning (shorter than wasm-bindgen's).
+/// The branch for bytes or a compiled module, which the loader never passes,
+/// goes; so does the check of the response's type: an opaque response, which
+/// the loader's `cors` fetch never gets, fails to compile instead of failing
+/// to stream. (0.2 KB of gzip.)
+const LOADER_LOAD: &str = r#"async function __wbg_load(module, imports) {
+    if (!module.ok) throw new Error(`failed to fetch Wasm: ${module.status} ${module.url}`);
+    if (typeof WebAssembly.instantiateStreaming === 'function') {
+        try {
+            return await WebAssembly.instantiateStreaming(module, imports);
+        } catch (e) {
+            if (module.headers.get('Content-Type') === 'application/wasm') throw e;
+            console.warn('cotrail: the wasm is not served as application/wasm; compiling it the slower way', e);
+        }
+    }
+    return await WebAssembly.instantiate(await module.arrayBuffer(), imports);
+}
+"#;
+
+/// The glue with [`LOADER_LOAD`] for wasm-bindgen's `__wbg_load`. A load not
+/// written as expected is an error, as in [`loader_init`].
+pub fn loader_load(glue: &str) -> Result<String> {
+    let found = glue.matches(GLUE_LOAD).count();
+    if found != 1 {
+        bail!("expected the glue to hold wasm-bindgen's __wbg_load once, found it {found} times; did wasm-bindgen change?");
+    }
+    Ok(glue.replacen(GLUE_LOAD, LOADER_LOAD, 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +459,18 @@ mod tests {
             format!("let wasm;\n{LOADER_INIT}\nexport {{ __wbg_init as default }};\n")
         );
         let err = loader_init("async function __wbg_init(m) {}").unwrap_err();
+        assert!(err.to_string().contains("0 times"), "{err}");
+    }
+
+    #[test]
+    fn the_load_is_the_loaders_and_an_unknown_shape_is_an_error() {
+        let glue = format!("let wasm;\n{GLUE_LOAD}\nfunction initSync(module) {{}}\n");
+        let out = loader_load(&glue).unwrap();
+        assert_eq!(
+            out,
+            format!("let wasm;\n{LOADER_LOAD}\nfunction initSync(module) {{}}\n")
+        );
+        let err = loader_load("async function __wbg_load(m, i) {}").unwrap_err();
         assert!(err.to_string().contains("0 times"), "{err}");
     }
 }
