@@ -42,28 +42,40 @@ extern "C" {
     /// An element seen through the bindings below.
     #[wasm_bindgen(extends = Element)]
     type ElementExt;
-    /// `Element.closest` with the selector as a `JsValue` (see `js_str!`).
-    #[wasm_bindgen(catch, method, js_name = closest)]
-    fn closest(this: &ElementExt, selectors: &JsValue) -> Result<Option<Element>, JsValue>;
     /// The `<slot>` of an open shadow root this element is shown in.
     #[wasm_bindgen(method, getter, js_name = assignedSlot)]
     fn assigned_slot(this: &ElementExt) -> Option<Element>;
 }
 
-/// `el.closest(selectors)`, `None` also when it throws (one copy of the
-/// `Result` handling for every caller).
+/// `obj[method](arg)` through [`crate::global::call`] (the DOM methods the
+/// recorder calls with one argument: no import and glue adapter each),
+/// `undefined` when it throws.
 #[inline(never)]
+pub fn call1(obj: &JsValue, method: &JsValue, arg: &JsValue) -> JsValue {
+    crate::global::call(obj, method, arg, &JsValue::UNDEFINED).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// [`call1`] for a method answering an element or `null` (`closest`,
+/// `querySelector`, `getElementById`): `None` for `null` and when it throws.
+#[inline(never)]
+pub fn call_element(obj: &JsValue, method: &JsValue, arg: &JsValue) -> Option<Element> {
+    let v = call1(obj, method, arg);
+    v.is_object().then(|| v.unchecked_into())
+}
+
+/// `root.querySelectorAll(selectors)` (`None` when it throws).
+pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<web_sys::NodeList> {
+    call_element(root, &js_str!("querySelectorAll"), selectors).map(JsCast::unchecked_into)
+}
+
+/// `el.closest(selectors)`, `None` also when it throws.
 fn closest(el: &Element, selectors: &JsValue) -> Option<Element> {
-    el.unchecked_ref::<ElementExt>()
-        .closest(selectors)
-        .ok()
-        .flatten()
+    call_element(el, &js_str!("closest"), selectors)
 }
 
 /// Whether `el.querySelector(selectors)` finds something.
-#[inline(never)]
-fn has_match(el: &Element, selectors: &str) -> bool {
-    matches!(el.query_selector(selectors), Ok(Some(_)))
+pub fn has_match(el: &JsValue, selectors: &JsValue) -> bool {
+    call_element(el, &js_str!("querySelector"), selectors).is_some()
 }
 
 /// `closest` along what the page shows around an element (the flat tree), not
@@ -102,7 +114,7 @@ fn slot_above(el: &Element) -> Option<Element> {
 /// The element has a descendant whose text must not be read with its own
 /// (a masked `<span>` inside a button, a card field inside a label).
 pub fn has_private(el: &Element) -> bool {
-    has_match(el, PRIVATE_SELECTOR)
+    has_match(el, &js_str!(PRIVATE_SELECTOR))
 }
 
 /// Inputs seen as `type="password"` once, or switched away from it (a "show
@@ -168,8 +180,7 @@ pub fn is_password_input(el: &Element) -> bool {
 
 /// Whether the element's `type` attribute is `ty`, ignoring ASCII case.
 pub fn is_type(el: &Element, ty: &str) -> bool {
-    el.get_attribute("type")
-        .is_some_and(|t| t.eq_ignore_ascii_case(ty))
+    attr(el, "type").is_some_and(|t| t.eq_ignore_ascii_case(ty))
 }
 
 /// Whether an input is, or stands in for, a remembered password field.
@@ -183,8 +194,7 @@ fn was_password(el: &Element) -> bool {
 
 /// Remembers every password input of `root` (the document, a shadow root).
 pub fn remember_passwords_in(root: &JsValue) {
-    let root: &Element = root.unchecked_ref();
-    if let Ok(list) = root.query_selector_all("input[type=password]") {
+    if let Some(list) = select_all(root, &js_str!("input[type=password]")) {
         for i in 0..list.length() {
             if let Some(node) = list.item(i) {
                 remember_password(node.unchecked_ref());
@@ -448,8 +458,11 @@ pub fn local_name(el: &Element) -> String {
     prop(el, &js_str!("localName")).unwrap_or_default()
 }
 
+/// A non-empty attribute.
 fn attr(el: &Element, name: &str) -> Option<String> {
-    el.get_attribute(name).filter(|s| !s.is_empty())
+    call1(el, &js_str!("getAttribute"), &JsValue::from_str(name))
+        .as_string()
+        .filter(|s| !s.is_empty())
 }
 
 /// The element an event is about: the innermost target, seen through open
@@ -612,10 +625,10 @@ fn labelled_by(el: &Element) -> Option<String> {
     if root.node_type() == web_sys::Node::ELEMENT_NODE {
         return None;
     }
-    let document: &web_sys::Document = root.unchecked_ref();
     let mut text = String::new();
     for id in ids.split_ascii_whitespace() {
-        if let Some(part) = document.get_element_by_id(id) {
+        if let Some(part) = call_element(&root, &js_str!("getElementById"), &JsValue::from_str(id))
+        {
             // One private part withholds the whole label.
             text.push_str(&label_text(&part)?);
             text.push(' ');
@@ -636,7 +649,7 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     // mask or block.
     let under_hidden = closest_composed(el, &js_str!(HIDDEN_SELECTOR)).is_some();
     let open = !under_hidden && !has_private(el);
-    let named = open || (!under_hidden && !has_match(el, HIDDEN_SELECTOR));
+    let named = open || (!under_hidden && !has_match(el, &js_str!(HIDDEN_SELECTOR)));
     if let Some(l) = named
         .then(|| attr(el, "aria-label").and_then(clean))
         .flatten()

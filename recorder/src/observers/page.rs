@@ -139,12 +139,12 @@ fn title(core: &Core) -> String {
     let Some(document) = crate::global::document() else {
         return String::new();
     };
-    let hidden = document
-        .unchecked_ref::<web_sys::Element>()
-        .query_selector("title")
-        .ok()
-        .flatten()
-        .is_some_and(|el| !crate::element::readable(&el));
+    let hidden = crate::element::call_element(
+        &document,
+        &crate::global::js_str!("querySelector"),
+        &crate::global::js_str!("title"),
+    )
+    .is_some_and(|el| !crate::element::readable(&el));
     if hidden {
         return String::new();
     }

@@ -57,7 +57,8 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
     // Marked, blocked and password elements of the tree the anchor is in (the
     // document, or the shadow root a script selected in).
     let root: Element = anchor.get_root_node().unchecked_into();
-    let Ok(list) = root.query_selector_all(PRIVATE_SELECTOR) else {
+    let Some(list) = crate::element::select_all(&root, &crate::global::js_str!(PRIVATE_SELECTOR))
+    else {
         return false;
     };
     for i in 0..list.length() {
@@ -101,7 +102,7 @@ fn shows_private_slot(
     with_scope: bool,
     depth: u32,
 ) -> bool {
-    let Ok(all) = scope.query_selector_all("*") else {
+    let Some(all) = crate::element::select_all(scope, &crate::global::js_str!("*")) else {
         return false;
     };
     let key = &crate::global::js_str!("shadowRoot");
@@ -116,7 +117,9 @@ fn shows_private_slot(
         let Some(root) = el.and_then(|el| crate::global::get_object::<Element>(&el, key)) else {
             continue;
         };
-        if let Ok(slots) = root.query_selector_all(PRIVATE_SLOTS) {
+        if let Some(slots) =
+            crate::element::select_all(&root, &crate::global::js_str!(PRIVATE_SLOTS))
+        {
             for j in 0..slots.length() {
                 let Some(slot) = slots.item(j) else { continue };
                 let nodes = slot
