@@ -63,6 +63,12 @@ pub fn call_element(obj: &JsValue, method: &JsValue, arg: &JsValue) -> Option<El
     v.is_object().then(|| v.unchecked_into())
 }
 
+/// `node.getRootNode()`: the document or shadow root it is in, or the
+/// topmost node above it when it is in neither.
+pub fn root_node(node: &JsValue) -> JsValue {
+    call1(node, &js_str!("getRootNode"), &JsValue::UNDEFINED)
+}
+
 /// `root.querySelectorAll(selectors)` (`None` when it throws).
 pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<web_sys::NodeList> {
     call_element(root, &js_str!("querySelectorAll"), selectors).map(JsCast::unchecked_into)
@@ -93,7 +99,7 @@ fn closest_composed(el: &Element, selectors: &JsValue) -> Option<Element> {
         // in, else at the shadow root's host; a document has neither.
         el = match slot_above(&el) {
             Some(slot) => slot,
-            None => crate::global::get_object(&el.get_root_node(), &js_str!("host"))?,
+            None => crate::global::get_object(&root_node(&el), &js_str!("host"))?,
         };
     }
 }
@@ -203,14 +209,16 @@ pub fn remember_passwords_in(root: &JsValue) {
     }
 }
 
-/// What the `type` observer watches (in the document or a shadow root).
-pub fn type_watch_options() -> web_sys::MutationObserverInit {
-    let options = web_sys::MutationObserverInit::new();
-    options.set_subtree(true);
-    options.set_child_list(true);
-    options.set_attribute_old_value(true);
-    options.set_attribute_filter(&js_sys::Array::of1(&"type".into()));
-    options
+/// Points the `type` observer at `root` (the document or a shadow root):
+/// `observer.observe(root, options)` through [`crate::global::call`].
+pub fn observe_types(observer: &JsValue, root: &JsValue) -> Result<JsValue, JsValue> {
+    let options = crate::listener::flags(&["subtree", "childList", "attributeOldValue"]);
+    let _ = js_sys::Reflect::set(
+        &options,
+        &"attributeFilter".into(),
+        &js_sys::Array::of1(&"type".into()),
+    );
+    crate::global::call(observer, &js_str!("observe"), root, &options)
 }
 
 /// What the running recorder keeps about shadow roots.
@@ -263,7 +271,7 @@ pub fn unhook_roots() {
 pub fn in_own_root(e: &web_sys::Event) -> bool {
     e.target()
         .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
-        .is_some_and(|n| JsValue::from(n.get_root_node()) == get(e, &js_str!("currentTarget")))
+        .is_some_and(|n| root_node(&n) == get(e, &js_str!("currentTarget")))
 }
 
 /// Sets (or clears, on stop) the observer [`see_shadow_root`] extends.
@@ -282,7 +290,7 @@ pub fn set_type_watch(observer: Option<web_sys::MutationObserver>) {
 /// handlers (the recorder listens in the capture phase), so a "show" button
 /// inside a component is seen before it switches its field.
 fn see_shadow_root(el: &Element) {
-    let root: JsValue = el.get_root_node().into();
+    let root = root_node(el);
     if !crate::global::get(&root, &js_str!("host")).is_object() {
         return;
     }
@@ -315,7 +323,7 @@ fn see_shadow_root(el: &Element) {
     }
     SHADOW.with(|w| {
         if let Some(observer) = w.borrow().type_watch.as_ref() {
-            let _ = observer.observe_with_options(root.unchecked_ref(), &type_watch_options());
+            let _ = observe_types(observer, &root);
         }
     });
 }
@@ -468,7 +476,8 @@ fn attr(el: &Element, name: &str) -> Option<String> {
 /// The element an event is about: the innermost target, seen through open
 /// shadow roots, or the parent of a text node.
 pub fn event_element(event: &web_sys::Event) -> Option<Element> {
-    let first = event.composed_path().get(0);
+    let path = call1(event, &js_str!("composedPath"), &JsValue::UNDEFINED);
+    let first = get(&path, &JsValue::from(0));
     let target: JsValue = if first.is_undefined() {
         event.target()?.into()
     } else {
@@ -621,8 +630,8 @@ fn labelled_by(el: &Element) -> Option<String> {
     let ids = attr(el, "aria-labelledby")?;
     // A document or a shadow root (both have `getElementById`); an element
     // removed from the page has neither and no label by id.
-    let root = el.get_root_node();
-    if root.node_type() == web_sys::Node::ELEMENT_NODE {
+    let root = root_node(el);
+    if root.unchecked_ref::<web_sys::Node>().node_type() == web_sys::Node::ELEMENT_NODE {
         return None;
     }
     let mut text = String::new();

@@ -130,9 +130,7 @@ impl PasswordWatch {
         element::remember_passwords_in(document);
         let callback = crate::listener::callback(cap, on_types);
         let observer = MutationObserver::new(callback.as_ref().unchecked_ref()).ok()?;
-        observer
-            .observe_with_options(document, &element::type_watch_options())
-            .ok()?;
+        element::observe_types(&observer, document).ok()?;
         element::set_type_watch(Some(observer.clone()));
         Some(PasswordWatch {
             observer,
@@ -144,7 +142,8 @@ impl PasswordWatch {
 impl Drop for PasswordWatch {
     fn drop(&mut self) {
         element::set_type_watch(None);
-        self.observer.disconnect();
+        let u = JsValue::UNDEFINED;
+        let _ = crate::global::call(&self.observer, &js_str!("disconnect"), &u, &u);
     }
 }
 
