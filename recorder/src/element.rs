@@ -69,8 +69,10 @@ pub fn root_node(node: &JsValue) -> JsValue {
     call1(node, &js_str!("getRootNode"), &JsValue::UNDEFINED)
 }
 
-/// `root.querySelectorAll(selectors)` (`None` when it throws).
-pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<web_sys::NodeList> {
+/// `root.querySelectorAll(selectors)` (`None` when it throws), read as an
+/// array (`length` and `[i]`, which a `NodeList` has): the `Array` imports
+/// serve it, no `NodeList` ones of its own.
+pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<js_sys::Array> {
     call_element(root, &js_str!("querySelectorAll"), selectors).map(JsCast::unchecked_into)
 }
 
@@ -202,9 +204,7 @@ fn was_password(el: &Element) -> bool {
 pub fn remember_passwords_in(root: &JsValue) {
     if let Some(list) = select_all(root, &js_str!("input[type=password]")) {
         for i in 0..list.length() {
-            if let Some(node) = list.item(i) {
-                remember_password(node.unchecked_ref());
-            }
+            remember_password(list.get(i).unchecked_ref());
         }
     }
 }
@@ -672,13 +672,11 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
         }
         "input" | "select" | "textarea" => {
             // `labels` covers both `<label for=…>` and a wrapping `<label>`.
+            // (`null` for a hidden input: no first label.)
             let labels = crate::global::get(el, &js_str!("labels"));
-            let first = labels
-                .dyn_into::<web_sys::NodeList>()
-                .ok()
-                .and_then(|l| l.item(0));
+            let first = crate::global::get_object::<Element>(&labels, &JsValue::from(0));
             first
-                .and_then(|l| label_text(l.unchecked_ref()))
+                .and_then(|l| label_text(&l))
                 .and_then(clean)
                 .or_else(|| attr(el, "placeholder").and_then(clean))
         }

@@ -72,7 +72,7 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
         return false;
     };
     for i in 0..list.length() {
-        if list.item(i).is_some_and(|node| intersects(&range, &node)) {
+        if intersects(&range, &list.get(i)) {
             return true;
         }
     }
@@ -116,18 +116,18 @@ fn shows_private_slot(
     let options = crate::listener::flags(&["flatten"]);
     // 0: the scope itself (when `with_scope`), then the elements in it.
     for i in u32::from(!with_scope)..=all.length() {
-        let el: Option<web_sys::Node> = match i {
-            0 => Some(scope.clone().unchecked_into()),
-            _ => all.item(i - 1),
+        let el: JsValue = match i {
+            0 => scope.into(),
+            _ => all.get(i - 1),
         };
-        let Some(root) = el.and_then(|el| crate::global::get_object::<Element>(&el, key)) else {
+        let Some(root) = crate::global::get_object::<Element>(&el, key) else {
             continue;
         };
         if let Some(slots) =
             crate::element::select_all(&root, &crate::global::js_str!(PRIVATE_SLOTS))
         {
             for j in 0..slots.length() {
-                let Some(slot) = slots.item(j) else { continue };
+                let slot = slots.get(j);
                 let nodes = element::call_element(
                     &slot,
                     &crate::global::js_str!("assignedNodes"),
