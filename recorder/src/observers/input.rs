@@ -68,13 +68,11 @@ pub(super) struct PasswordWatch {
 fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
     let records: &JsValue = records.as_ref();
     for record in records.unchecked_ref::<js_sys::Array>().iter() {
-        let len = |list: &JsValue| {
-            crate::global::get(list, &js_str!("length"))
-                .as_f64()
-                .unwrap_or(0.0) as u32
-        };
+        // A record's `NodeList`s read as arrays (`length` and `[i]`).
+        let len = |list: &JsValue| list.unchecked_ref::<js_sys::Array>().length();
         let element = |list: &JsValue, i: u32| {
-            crate::global::get(list, &i.into())
+            list.unchecked_ref::<js_sys::Array>()
+                .get(i)
                 .dyn_into::<Element>()
                 .ok()
         };
