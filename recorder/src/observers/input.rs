@@ -162,14 +162,19 @@ fn selected_values(el: &Element) -> Option<String> {
     if get(el, &js_str!("multiple")) != JsValue::TRUE {
         return None;
     }
+    // Read as an array (`length` and `[i]`); none where there is no list.
     let options = get(el, &js_str!("selectedOptions"));
-    let count = get(&options, &js_str!("length")).as_f64().unwrap_or(0.0) as u32;
+    let count = if options.is_object() {
+        options.unchecked_ref::<js_sys::Array>().length()
+    } else {
+        0
+    };
     let mut values = String::new();
     for i in 0..count {
         if i > 0 {
             values.push_str(", ");
         }
-        let option = get(&options, &i.into());
+        let option = options.unchecked_ref::<js_sys::Array>().get(i);
         values.push_str(&element::prop(&option, &js_str!("value")).unwrap_or_default());
     }
     Some(values)

@@ -199,7 +199,8 @@ fn see_entries(state: &RefCell<State>) {
     let entries = crate::global::get(&nav, &crate::global::js_str!("entries"));
     if let Some(f) = entries.dyn_ref::<js_sys::Function>() {
         if let Ok(list) = f.call0(&nav) {
-            for entry in js_sys::Array::from(&list).iter() {
+            // An array already (no `Array.from` import for a copy).
+            for entry in list.unchecked_into::<js_sys::Array>().iter() {
                 if let Some(id) = id_of(&entry) {
                     remember_entry(state, id);
                 }
