@@ -37,16 +37,6 @@ const HIDDEN_SELECTOR: &str = "[data-cotrail-mask],[data-cotrail-block]";
 pub const PRIVATE_SELECTOR: &str =
     "[data-cotrail-mask],[data-cotrail-block],input[type=password],[autocomplete*=cc-]";
 
-#[wasm_bindgen]
-extern "C" {
-    /// An element seen through the bindings below.
-    #[wasm_bindgen(extends = Element)]
-    type ElementExt;
-    /// The `<slot>` of an open shadow root this element is shown in.
-    #[wasm_bindgen(method, getter, js_name = assignedSlot)]
-    fn assigned_slot(this: &ElementExt) -> Option<Element>;
-}
-
 /// `obj[method](arg)` through [`crate::global::call`] (the DOM methods the
 /// recorder calls with one argument: no import and glue adapter each),
 /// `undefined` when it throws.
@@ -111,7 +101,7 @@ fn closest_composed(el: &Element, selectors: &JsValue) -> Option<Element> {
 fn slot_above(el: &Element) -> Option<Element> {
     let mut current = Some(el.clone());
     while let Some(e) = current {
-        if let Some(slot) = e.unchecked_ref::<ElementExt>().assigned_slot() {
+        if let Some(slot) = crate::global::get_object(&e, &js_str!("assignedSlot")) {
             return Some(slot);
         }
         current = e.parent_element();

@@ -78,8 +78,12 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
     }
     // Page content a component shows in a masked part of its shadow root,
     // passed over from outside it (both ends elsewhere).
-    let scope: Element = match range.common_ancestor_container() {
-        Ok(node) => match node.dyn_into::<Element>() {
+    let ancestor = crate::global::get_object::<web_sys::Node>(
+        &range,
+        &crate::global::js_str!("commonAncestorContainer"),
+    );
+    let scope: Element = match ancestor {
+        Some(node) => match node.dyn_into::<Element>() {
             Ok(el) => el,
             Err(node) => match node.parent_element() {
                 Some(el) => el,
@@ -87,7 +91,7 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
                 None => node.unchecked_into(),
             },
         },
-        Err(_) => return true,
+        None => return true,
     };
     shows_private_slot(&range, &scope, true, 0)
 }
