@@ -259,9 +259,14 @@ pub fn unhook_roots() {
 /// Whether an event a shadow root's listener hears comes from the root's
 /// own nodes: its target's root is the root listening.
 pub fn in_own_root(e: &web_sys::Event) -> bool {
-    e.target()
-        .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
-        .is_some_and(|n| root_node(&n) == get(e, &js_str!("currentTarget")))
+    target(e)
+        .dyn_into::<web_sys::Node>()
+        .is_ok_and(|n| root_node(&n) == get(e, &js_str!("currentTarget")))
+}
+
+/// `event.target` (`null` for none) through [`get`], no getter import.
+pub fn target(event: &web_sys::Event) -> JsValue {
+    get(event, &js_str!("target"))
 }
 
 /// Sets (or clears, on stop) the observer [`see_shadow_root`] extends.
@@ -468,8 +473,9 @@ fn attr(el: &Element, name: &str) -> Option<String> {
 pub fn event_element(event: &web_sys::Event) -> Option<Element> {
     let path = call1(event, &js_str!("composedPath"), &JsValue::UNDEFINED);
     let first = get(&path, &JsValue::from(0));
+    // (No target: `null`, neither an element nor a node.)
     let target: JsValue = if first.is_undefined() {
-        event.target()?.into()
+        target(event)
     } else {
         first
     };

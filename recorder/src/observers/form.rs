@@ -16,10 +16,7 @@ use crate::text::cut;
 
 /// `submit`, on the document and in shadow roots (it does not leave one).
 pub(super) fn on_submit(cap: &Rc<Capture>, event: &web_sys::Event) {
-    let Some(form) = event
-        .target()
-        .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
-    else {
+    let Ok(form) = element::target(event).dyn_into::<HtmlFormElement>() else {
         return;
     };
     if element::is_blocked(&form) {
