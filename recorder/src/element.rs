@@ -132,16 +132,9 @@ const MAX_PASSWORD_KEYS: usize = 64;
 
 /// `#id` and `@name` of an input.
 fn password_keys(el: &Element) -> [Option<String>; 2] {
-    [
-        attr(el, "id").map(|mut id| {
-            id.insert(0, '#');
-            id
-        }),
-        attr(el, "name").map(|mut name| {
-            name.insert(0, '@');
-            name
-        }),
-    ]
+    // Built by the one `concat` (an `insert(0, ..)` each moved the text).
+    let key = |prefix: &str, name| attr(el, name).map(|v| crate::text::concat(&[prefix, &v]));
+    [key("#", "id"), key("@", "name")]
 }
 
 /// Remembers an input that is, or was, a password field.
