@@ -449,6 +449,12 @@ pub fn is_tag(el: &Element, tag: &str) -> bool {
     local_name(el).eq_ignore_ascii_case(tag)
 }
 
+/// `s` in ASCII lower case, in place (`to_ascii_lowercase` copies it).
+pub fn lower(mut s: String) -> String {
+    s.make_ascii_lowercase();
+    s
+}
+
 /// `localName` (`""` if absent).
 pub fn local_name(el: &Element) -> String {
     prop(el, &js_str!("localName")).unwrap_or_default()
@@ -499,8 +505,8 @@ pub fn is_marked(el: &Element) -> bool {
 
 /// The DOM facts masking decides on.
 pub fn facts(el: &Element) -> FieldFacts {
-    let lower = |name: &str| attr(el, name).unwrap_or_default().to_ascii_lowercase();
-    let tag = local_name(el).to_ascii_lowercase();
+    let tag = lower(local_name(el));
+    let lower = |name: &str| lower(attr(el, name).unwrap_or_default());
     let mut input_type = lower("type");
     let mut marked = is_marked(el);
     if tag == "input" {
@@ -551,7 +557,7 @@ fn compute_css_path(el: &Element) -> String {
     let mut segments = Vec::new();
     let mut current = Some(el.clone());
     while let Some(node) = current {
-        let tag = local_name(&node).to_ascii_lowercase();
+        let tag = lower(local_name(&node));
         if tag == "html" || segments.len() > MAX_ANCESTORS {
             break;
         }

@@ -29,7 +29,7 @@ pub(super) fn on_submit(cap: &Rc<Capture>, event: &web_sys::Event) {
         .map(|a| cut(strip_query(&a, &core.allow_params), MAX_URL_CHARS));
     let method = element::prop(&form, &crate::global::js_str!("method"))
         .filter(|m| !m.is_empty())
-        .map(|m| cut(m.to_ascii_lowercase(), MAX_ID_LEN));
+        .map(|m| cut(element::lower(m), MAX_ID_LEN));
     let target = element::describe(&form, core.mask);
     core.record(
         core.actor_for_submit(event),
