@@ -37,33 +37,43 @@ const HIDDEN_SELECTOR: &str = "[data-cotrail-mask],[data-cotrail-block]";
 pub const PRIVATE_SELECTOR: &str =
     "[data-cotrail-mask],[data-cotrail-block],input[type=password],[autocomplete*=cc-]";
 
-#[wasm_bindgen]
-extern "C" {
-    /// An element seen through the bindings below.
-    #[wasm_bindgen(extends = Element)]
-    type ElementExt;
-    /// `Element.closest` with the selector as a `JsValue` (see `js_str!`).
-    #[wasm_bindgen(catch, method, js_name = closest)]
-    fn closest(this: &ElementExt, selectors: &JsValue) -> Result<Option<Element>, JsValue>;
-    /// The `<slot>` of an open shadow root this element is shown in.
-    #[wasm_bindgen(method, getter, js_name = assignedSlot)]
-    fn assigned_slot(this: &ElementExt) -> Option<Element>;
+/// `obj[method](arg)` through [`crate::global::call`] (the DOM methods the
+/// recorder calls with one argument: no import and glue adapter each),
+/// `undefined` when it throws.
+#[inline(never)]
+pub fn call1(obj: &JsValue, method: &JsValue, arg: &JsValue) -> JsValue {
+    crate::global::call(obj, method, arg, &JsValue::UNDEFINED).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// `el.closest(selectors)`, `None` also when it throws (one copy of the
-/// `Result` handling for every caller).
+/// [`call1`] for a method answering an element or `null` (`closest`,
+/// `querySelector`, `getElementById`): `None` for `null` and when it throws.
 #[inline(never)]
+pub fn call_element(obj: &JsValue, method: &JsValue, arg: &JsValue) -> Option<Element> {
+    let v = call1(obj, method, arg);
+    v.is_object().then(|| v.unchecked_into())
+}
+
+/// `node.getRootNode()`: the document or shadow root it is in, or the
+/// topmost node above it when it is in neither.
+pub fn root_node(node: &JsValue) -> JsValue {
+    call1(node, &js_str!("getRootNode"), &JsValue::UNDEFINED)
+}
+
+/// `root.querySelectorAll(selectors)` (`None` when it throws), read as an
+/// array (`length` and `[i]`, which a `NodeList` has): the `Array` imports
+/// serve it, no `NodeList` ones of its own.
+pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<js_sys::Array> {
+    call_element(root, &js_str!("querySelectorAll"), selectors).map(JsCast::unchecked_into)
+}
+
+/// `el.closest(selectors)`, `None` also when it throws.
 fn closest(el: &Element, selectors: &JsValue) -> Option<Element> {
-    el.unchecked_ref::<ElementExt>()
-        .closest(selectors)
-        .ok()
-        .flatten()
+    call_element(el, &js_str!("closest"), selectors)
 }
 
 /// Whether `el.querySelector(selectors)` finds something.
-#[inline(never)]
-fn has_match(el: &Element, selectors: &str) -> bool {
-    matches!(el.query_selector(selectors), Ok(Some(_)))
+pub fn has_match(el: &JsValue, selectors: &JsValue) -> bool {
+    call_element(el, &js_str!("querySelector"), selectors).is_some()
 }
 
 /// `closest` along what the page shows around an element (the flat tree), not
@@ -81,7 +91,7 @@ fn closest_composed(el: &Element, selectors: &JsValue) -> Option<Element> {
         // in, else at the shadow root's host; a document has neither.
         el = match slot_above(&el) {
             Some(slot) => slot,
-            None => crate::global::get_object(&el.get_root_node(), &js_str!("host"))?,
+            None => crate::global::get_object(&root_node(&el), &js_str!("host"))?,
         };
     }
 }
@@ -91,7 +101,7 @@ fn closest_composed(el: &Element, selectors: &JsValue) -> Option<Element> {
 fn slot_above(el: &Element) -> Option<Element> {
     let mut current = Some(el.clone());
     while let Some(e) = current {
-        if let Some(slot) = e.unchecked_ref::<ElementExt>().assigned_slot() {
+        if let Some(slot) = crate::global::get_object(&e, &js_str!("assignedSlot")) {
             return Some(slot);
         }
         current = e.parent_element();
@@ -102,7 +112,7 @@ fn slot_above(el: &Element) -> Option<Element> {
 /// The element has a descendant whose text must not be read with its own
 /// (a masked `<span>` inside a button, a card field inside a label).
 pub fn has_private(el: &Element) -> bool {
-    has_match(el, PRIVATE_SELECTOR)
+    has_match(el, &js_str!(PRIVATE_SELECTOR))
 }
 
 /// Inputs seen as `type="password"` once, or switched away from it (a "show
@@ -122,16 +132,9 @@ const MAX_PASSWORD_KEYS: usize = 64;
 
 /// `#id` and `@name` of an input.
 fn password_keys(el: &Element) -> [Option<String>; 2] {
-    [
-        attr(el, "id").map(|mut id| {
-            id.insert(0, '#');
-            id
-        }),
-        attr(el, "name").map(|mut name| {
-            name.insert(0, '@');
-            name
-        }),
-    ]
+    // Built by the one `concat` (an `insert(0, ..)` each moved the text).
+    let key = |prefix: &str, name| attr(el, name).map(|v| crate::text::concat(&[prefix, &v]));
+    [key("#", "id"), key("@", "name")]
 }
 
 /// Remembers an input that is, or was, a password field.
@@ -168,8 +171,7 @@ pub fn is_password_input(el: &Element) -> bool {
 
 /// Whether the element's `type` attribute is `ty`, ignoring ASCII case.
 pub fn is_type(el: &Element, ty: &str) -> bool {
-    el.get_attribute("type")
-        .is_some_and(|t| t.eq_ignore_ascii_case(ty))
+    attr(el, "type").is_some_and(|t| t.eq_ignore_ascii_case(ty))
 }
 
 /// Whether an input is, or stands in for, a remembered password field.
@@ -183,24 +185,23 @@ fn was_password(el: &Element) -> bool {
 
 /// Remembers every password input of `root` (the document, a shadow root).
 pub fn remember_passwords_in(root: &JsValue) {
-    let root: &Element = root.unchecked_ref();
-    if let Ok(list) = root.query_selector_all("input[type=password]") {
+    if let Some(list) = select_all(root, &js_str!("input[type=password]")) {
         for i in 0..list.length() {
-            if let Some(node) = list.item(i) {
-                remember_password(node.unchecked_ref());
-            }
+            remember_password(list.get(i).unchecked_ref());
         }
     }
 }
 
-/// What the `type` observer watches (in the document or a shadow root).
-pub fn type_watch_options() -> web_sys::MutationObserverInit {
-    let options = web_sys::MutationObserverInit::new();
-    options.set_subtree(true);
-    options.set_child_list(true);
-    options.set_attribute_old_value(true);
-    options.set_attribute_filter(&js_sys::Array::of1(&"type".into()));
-    options
+/// Points the `type` observer at `root` (the document or a shadow root):
+/// `observer.observe(root, options)` through [`crate::global::call`].
+pub fn observe_types(observer: &JsValue, root: &JsValue) -> Result<JsValue, JsValue> {
+    let options = crate::listener::flags(&["subtree", "childList", "attributeOldValue"]);
+    let _ = js_sys::Reflect::set(
+        &options,
+        &"attributeFilter".into(),
+        &js_sys::Array::of1(&"type".into()),
+    );
+    crate::global::call(observer, &js_str!("observe"), root, &options)
 }
 
 /// What the running recorder keeps about shadow roots.
@@ -251,9 +252,14 @@ pub fn unhook_roots() {
 /// Whether an event a shadow root's listener hears comes from the root's
 /// own nodes: its target's root is the root listening.
 pub fn in_own_root(e: &web_sys::Event) -> bool {
-    e.target()
-        .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
-        .is_some_and(|n| JsValue::from(n.get_root_node()) == get(e, &js_str!("currentTarget")))
+    target(e)
+        .dyn_into::<web_sys::Node>()
+        .is_ok_and(|n| root_node(&n) == get(e, &js_str!("currentTarget")))
+}
+
+/// `event.target` (`null` for none) through [`get`], no getter import.
+pub fn target(event: &web_sys::Event) -> JsValue {
+    get(event, &js_str!("target"))
 }
 
 /// Sets (or clears, on stop) the observer [`see_shadow_root`] extends.
@@ -272,7 +278,7 @@ pub fn set_type_watch(observer: Option<web_sys::MutationObserver>) {
 /// handlers (the recorder listens in the capture phase), so a "show" button
 /// inside a component is seen before it switches its field.
 fn see_shadow_root(el: &Element) {
-    let root: JsValue = el.get_root_node().into();
+    let root = root_node(el);
     if !crate::global::get(&root, &js_str!("host")).is_object() {
         return;
     }
@@ -305,7 +311,7 @@ fn see_shadow_root(el: &Element) {
     }
     SHADOW.with(|w| {
         if let Some(observer) = w.borrow().type_watch.as_ref() {
-            let _ = observer.observe_with_options(root.unchecked_ref(), &type_watch_options());
+            let _ = observe_types(observer, &root);
         }
     });
 }
@@ -443,21 +449,32 @@ pub fn is_tag(el: &Element, tag: &str) -> bool {
     local_name(el).eq_ignore_ascii_case(tag)
 }
 
+/// `s` in ASCII lower case, in place (`to_ascii_lowercase` copies it).
+pub fn lower(mut s: String) -> String {
+    s.make_ascii_lowercase();
+    s
+}
+
 /// `localName` (`""` if absent).
 pub fn local_name(el: &Element) -> String {
     prop(el, &js_str!("localName")).unwrap_or_default()
 }
 
+/// A non-empty attribute.
 fn attr(el: &Element, name: &str) -> Option<String> {
-    el.get_attribute(name).filter(|s| !s.is_empty())
+    call1(el, &js_str!("getAttribute"), &JsValue::from_str(name))
+        .as_string()
+        .filter(|s| !s.is_empty())
 }
 
 /// The element an event is about: the innermost target, seen through open
 /// shadow roots, or the parent of a text node.
 pub fn event_element(event: &web_sys::Event) -> Option<Element> {
-    let first = event.composed_path().get(0);
+    let path = call1(event, &js_str!("composedPath"), &JsValue::UNDEFINED);
+    let first = get(&path, &JsValue::from(0));
+    // (No target: `null`, neither an element nor a node.)
     let target: JsValue = if first.is_undefined() {
-        event.target()?.into()
+        target(event)
     } else {
         first
     };
@@ -488,8 +505,8 @@ pub fn is_marked(el: &Element) -> bool {
 
 /// The DOM facts masking decides on.
 pub fn facts(el: &Element) -> FieldFacts {
-    let lower = |name: &str| attr(el, name).unwrap_or_default().to_ascii_lowercase();
-    let tag = local_name(el).to_ascii_lowercase();
+    let tag = lower(local_name(el));
+    let lower = |name: &str| lower(attr(el, name).unwrap_or_default());
     let mut input_type = lower("type");
     let mut marked = is_marked(el);
     if tag == "input" {
@@ -540,7 +557,7 @@ fn compute_css_path(el: &Element) -> String {
     let mut segments = Vec::new();
     let mut current = Some(el.clone());
     while let Some(node) = current {
-        let tag = local_name(&node).to_ascii_lowercase();
+        let tag = lower(local_name(&node));
         if tag == "html" || segments.len() > MAX_ANCESTORS {
             break;
         }
@@ -608,14 +625,14 @@ fn labelled_by(el: &Element) -> Option<String> {
     let ids = attr(el, "aria-labelledby")?;
     // A document or a shadow root (both have `getElementById`); an element
     // removed from the page has neither and no label by id.
-    let root = el.get_root_node();
-    if root.node_type() == web_sys::Node::ELEMENT_NODE {
+    let root = root_node(el);
+    if root.unchecked_ref::<web_sys::Node>().node_type() == web_sys::Node::ELEMENT_NODE {
         return None;
     }
-    let document: &web_sys::Document = root.unchecked_ref();
     let mut text = String::new();
     for id in ids.split_ascii_whitespace() {
-        if let Some(part) = document.get_element_by_id(id) {
+        if let Some(part) = call_element(&root, &js_str!("getElementById"), &JsValue::from_str(id))
+        {
             // One private part withholds the whole label.
             text.push_str(&label_text(&part)?);
             text.push(' ');
@@ -636,7 +653,7 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     // mask or block.
     let under_hidden = closest_composed(el, &js_str!(HIDDEN_SELECTOR)).is_some();
     let open = !under_hidden && !has_private(el);
-    let named = open || (!under_hidden && !has_match(el, HIDDEN_SELECTOR));
+    let named = open || (!under_hidden && !has_match(el, &js_str!(HIDDEN_SELECTOR)));
     if let Some(l) = named
         .then(|| attr(el, "aria-label").and_then(clean))
         .flatten()
@@ -650,13 +667,11 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
         }
         "input" | "select" | "textarea" => {
             // `labels` covers both `<label for=…>` and a wrapping `<label>`.
+            // (`null` for a hidden input: no first label.)
             let labels = crate::global::get(el, &js_str!("labels"));
-            let first = labels
-                .dyn_into::<web_sys::NodeList>()
-                .ok()
-                .and_then(|l| l.item(0));
+            let first = crate::global::get_object::<Element>(&labels, &JsValue::from(0));
             first
-                .and_then(|l| label_text(l.unchecked_ref()))
+                .and_then(|l| label_text(&l))
                 .and_then(clean)
                 .or_else(|| attr(el, "placeholder").and_then(clean))
         }

@@ -11,7 +11,9 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AddEventListenerOptions, EventTarget};
+use web_sys::EventTarget;
+
+use crate::global::js_str;
 
 use crate::observers::Capture;
 
@@ -87,18 +89,10 @@ impl Listener {
         handler: CaptureHandler,
     ) -> Listener {
         let callback = callback(cap, handler);
-        let options = AddEventListenerOptions::new();
-        options.set_capture(true);
-        // Passive: the recorder must never delay scrolling or call preventDefault.
-        options.set_passive(true);
         // It does not throw for a function and these options; if a page's
         // patched `addEventListener` does, that concern goes unrecorded, said
         // once, and the recorder goes on with the others.
-        if let Err(err) = target.add_event_listener_with_callback_and_add_event_listener_options(
-            kind.as_str(),
-            callback.as_ref().unchecked_ref(),
-            &options,
-        ) {
+        if let Err(err) = call(target, &js_str!("addEventListener"), kind, &callback) {
             crate::console::warn_js(
                 &crate::text::concat(&["cotrail: cannot listen to ", kind.as_str()]),
                 &err,
@@ -123,12 +117,46 @@ pub fn callback(cap: &Rc<Capture>, handler: CaptureHandler) -> Closure<JsFn> {
     })
 }
 
+/// `target[method](kind, callback, {capture: true, passive: true})`, for
+/// `addEventListener` and `removeEventListener` (which reads only `capture`
+/// of its options) through `Function.call`, imported anyway, rather than an
+/// import and glue adapter each.
+fn call(
+    target: &EventTarget,
+    method: &JsValue,
+    kind: EventKind,
+    callback: &Closure<JsFn>,
+) -> Result<JsValue, JsValue> {
+    crate::global::get(target, method)
+        .unchecked_into::<js_sys::Function>()
+        .call3(
+            target,
+            &JsValue::from_str(kind.as_str()),
+            callback.as_ref(),
+            // Passive: the recorder must never delay scrolling or call
+            // preventDefault.
+            &flags(&["capture", "passive"]),
+        )
+}
+
+/// A new object with each of `keys` set to `true` (the options of a
+/// listener, an observer, a slot's `assignedNodes`): `Reflect.set`, imported
+/// anyway, instead of a setter import and glue per option.
+pub fn flags(keys: &[&str]) -> js_sys::Object {
+    let options = js_sys::Object::new();
+    for key in keys {
+        let _ = js_sys::Reflect::set(&options, &JsValue::from_str(key), &JsValue::TRUE);
+    }
+    options
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.target.remove_event_listener_with_callback_and_bool(
-            self.kind.as_str(),
-            self.callback.as_ref().unchecked_ref(),
-            true,
+        let _ = call(
+            &self.target,
+            &js_str!("removeEventListener"),
+            self.kind,
+            &self.callback,
         );
     }
 }

@@ -23,8 +23,9 @@ extern "C" {
 }
 
 /// The closure type every timer, interval and listener shares (one invoke
-/// shim and glue adapter for all): the timers ignore the argument.
-type Callback = Closure<dyn Fn(JsValue)>;
+/// shim and glue adapter for all, [`crate::listener::JsFn`]): the timers
+/// ignore the arguments and answer `undefined`.
+type Callback = Closure<crate::listener::JsFn>;
 
 pub struct Timer {
     id: JsValue,
@@ -41,10 +42,11 @@ impl Timer {
     fn boxed(ms: u32, f: Box<dyn FnOnce()>) -> Timer {
         // Taken out before it runs: it may drop its own timer.
         let f = core::cell::Cell::new(Some(f));
-        let callback = Callback::new(move |_: JsValue| {
+        let callback = Callback::new(move |_: JsValue, _: JsValue, _: JsValue| {
             if let Some(f) = f.take() {
                 f();
             }
+            Ok(JsValue::UNDEFINED)
         });
         let id = set_timeout(callback.as_ref(), ms);
         Timer {
@@ -69,7 +71,10 @@ pub struct Interval {
 impl Interval {
     /// Calls `f` every `ms` milliseconds until the interval is dropped.
     pub fn new(ms: u32, f: impl Fn() + 'static) -> Interval {
-        let callback = Callback::new(move |_: JsValue| f());
+        let callback = Callback::new(move |_: JsValue, _: JsValue, _: JsValue| {
+            f();
+            Ok(JsValue::UNDEFINED)
+        });
         let id = set_interval(callback.as_ref(), ms);
         Interval {
             id,

@@ -536,8 +536,8 @@ fn post(
             )?
         }
     };
-    // One function for both outcomes. A `Fn(JsValue)`, the closure type the
-    // listeners use (one invoke shim and glue adapter for both;
+    // One function for both outcomes. A `listener::JsFn`, the closure type
+    // the listeners and timers use (one invoke shim and glue adapter for all;
     // `Closure::once_into_js` brought a type, a `RefCell` and an `Rc` of its
     // own): handed to JS, which frees it once the promise no longer holds it,
     // so nothing leaks and nothing needs to outlive the recorder. It answers
@@ -545,10 +545,11 @@ fn post(
     // twice, and a second call would settle the next batch in flight with
     // this one's answer. The first call takes the core out of the cell.
     let core = Cell::new(core);
-    let callback = Closure::<dyn Fn(JsValue)>::new(move |result: JsValue| {
+    let callback = Closure::<crate::listener::JsFn>::new(move |result: JsValue, _, _| {
         if let Some(core) = core.take().upgrade() {
             settled(&core, &result);
         }
+        Ok(JsValue::UNDEFINED)
     })
     .into_js_value();
     crate::global::call(

@@ -16,10 +16,7 @@ use crate::text::cut;
 
 /// `submit`, on the document and in shadow roots (it does not leave one).
 pub(super) fn on_submit(cap: &Rc<Capture>, event: &web_sys::Event) {
-    let Some(form) = event
-        .target()
-        .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
-    else {
+    let Ok(form) = element::target(event).dyn_into::<HtmlFormElement>() else {
         return;
     };
     if element::is_blocked(&form) {
@@ -32,7 +29,7 @@ pub(super) fn on_submit(cap: &Rc<Capture>, event: &web_sys::Event) {
         .map(|a| cut(strip_query(&a, &core.allow_params), MAX_URL_CHARS));
     let method = element::prop(&form, &crate::global::js_str!("method"))
         .filter(|m| !m.is_empty())
-        .map(|m| cut(m.to_ascii_lowercase(), MAX_ID_LEN));
+        .map(|m| cut(element::lower(m), MAX_ID_LEN));
     let target = element::describe(&form, core.mask);
     core.record(
         core.actor_for_submit(event),

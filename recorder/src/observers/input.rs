@@ -68,13 +68,11 @@ pub(super) struct PasswordWatch {
 fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
     let records: &JsValue = records.as_ref();
     for record in records.unchecked_ref::<js_sys::Array>().iter() {
-        let len = |list: &JsValue| {
-            crate::global::get(list, &js_str!("length"))
-                .as_f64()
-                .unwrap_or(0.0) as u32
-        };
+        // A record's `NodeList`s read as arrays (`length` and `[i]`).
+        let len = |list: &JsValue| list.unchecked_ref::<js_sys::Array>().length();
         let element = |list: &JsValue, i: u32| {
-            crate::global::get(list, &i.into())
+            list.unchecked_ref::<js_sys::Array>()
+                .get(i)
                 .dyn_into::<Element>()
                 .ok()
         };
@@ -130,9 +128,7 @@ impl PasswordWatch {
         element::remember_passwords_in(document);
         let callback = crate::listener::callback(cap, on_types);
         let observer = MutationObserver::new(callback.as_ref().unchecked_ref()).ok()?;
-        observer
-            .observe_with_options(document, &element::type_watch_options())
-            .ok()?;
+        element::observe_types(&observer, document).ok()?;
         element::set_type_watch(Some(observer.clone()));
         Some(PasswordWatch {
             observer,
@@ -144,7 +140,8 @@ impl PasswordWatch {
 impl Drop for PasswordWatch {
     fn drop(&mut self) {
         element::set_type_watch(None);
-        self.observer.disconnect();
+        let u = JsValue::UNDEFINED;
+        let _ = crate::global::call(&self.observer, &js_str!("disconnect"), &u, &u);
     }
 }
 
@@ -165,14 +162,19 @@ fn selected_values(el: &Element) -> Option<String> {
     if get(el, &js_str!("multiple")) != JsValue::TRUE {
         return None;
     }
+    // Read as an array (`length` and `[i]`); none where there is no list.
     let options = get(el, &js_str!("selectedOptions"));
-    let count = get(&options, &js_str!("length")).as_f64().unwrap_or(0.0) as u32;
+    let count = if options.is_object() {
+        options.unchecked_ref::<js_sys::Array>().length()
+    } else {
+        0
+    };
     let mut values = String::new();
     for i in 0..count {
         if i > 0 {
             values.push_str(", ");
         }
-        let option = get(&options, &i.into());
+        let option = options.unchecked_ref::<js_sys::Array>().get(i);
         values.push_str(&element::prop(&option, &js_str!("value")).unwrap_or_default());
     }
     Some(values)

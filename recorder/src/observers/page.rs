@@ -139,12 +139,12 @@ fn title(core: &Core) -> String {
     let Some(document) = crate::global::document() else {
         return String::new();
     };
-    let hidden = document
-        .unchecked_ref::<web_sys::Element>()
-        .query_selector("title")
-        .ok()
-        .flatten()
-        .is_some_and(|el| !crate::element::readable(&el));
+    let hidden = crate::element::call_element(
+        &document,
+        &crate::global::js_str!("querySelector"),
+        &crate::global::js_str!("title"),
+    )
+    .is_some_and(|el| !crate::element::readable(&el));
     if hidden {
         return String::new();
     }
@@ -199,7 +199,8 @@ fn see_entries(state: &RefCell<State>) {
     let entries = crate::global::get(&nav, &crate::global::js_str!("entries"));
     if let Some(f) = entries.dyn_ref::<js_sys::Function>() {
         if let Ok(list) = f.call0(&nav) {
-            for entry in js_sys::Array::from(&list).iter() {
+            // An array already (no `Array.from` import for a copy).
+            for entry in list.unchecked_into::<js_sys::Array>().iter() {
                 if let Some(id) = id_of(&entry) {
                     remember_entry(state, id);
                 }

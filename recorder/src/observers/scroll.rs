@@ -87,7 +87,7 @@ fn arm(cap: &Rc<Capture>) {
 /// leave one).
 pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
     // The page scrolling targets the document; anything else is an element.
-    let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
+    let target = element::target(event).dyn_into::<Element>().ok();
     if target.as_ref().is_some_and(element::is_blocked) {
         return;
     }

@@ -9,7 +9,7 @@ use alloc::rc::Rc;
 use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
 use shared::{Actor, EventData, SelectionData};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element};
 
 use super::Capture;
@@ -34,6 +34,11 @@ fn visible_chars(text: &str) -> usize {
     text.chars().filter(|c| !c.is_whitespace()).count()
 }
 
+/// `range.intersectsNode(node)` (false when it throws).
+fn intersects(range: &web_sys::Range, node: &JsValue) -> bool {
+    element::call1(range, &crate::global::js_str!("intersectsNode"), node) == JsValue::TRUE
+}
+
 /// Whether the selection starts in, ends in or crosses masked content, or text
 /// the recorder cannot check.
 fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> bool {
@@ -45,9 +50,14 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
     {
         return true;
     }
-    let Ok(range) = sel.get_range_at(0) else {
+    let Some(range) = element::call_element(
+        sel,
+        &crate::global::js_str!("getRangeAt"),
+        &JsValue::from(0),
+    ) else {
         return true;
     };
+    let range: web_sys::Range = range.unchecked_into();
     // Text inside a shadow root: the document's range stops at the host
     // (collapsed, for a selection made with the mouse) and holds less text than
     // the selection. What it hides cannot be checked, so it is withheld.
@@ -56,22 +66,24 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
     }
     // Marked, blocked and password elements of the tree the anchor is in (the
     // document, or the shadow root a script selected in).
-    let root: Element = anchor.get_root_node().unchecked_into();
-    let Ok(list) = root.query_selector_all(PRIVATE_SELECTOR) else {
+    let root = element::root_node(anchor);
+    let Some(list) = crate::element::select_all(&root, &crate::global::js_str!(PRIVATE_SELECTOR))
+    else {
         return false;
     };
     for i in 0..list.length() {
-        if list
-            .item(i)
-            .is_some_and(|node| range.intersects_node(&node).unwrap_or(false))
-        {
+        if intersects(&range, &list.get(i)) {
             return true;
         }
     }
     // Page content a component shows in a masked part of its shadow root,
     // passed over from outside it (both ends elsewhere).
-    let scope: Element = match range.common_ancestor_container() {
-        Ok(node) => match node.dyn_into::<Element>() {
+    let ancestor = crate::global::get_object::<web_sys::Node>(
+        &range,
+        &crate::global::js_str!("commonAncestorContainer"),
+    );
+    let scope: Element = match ancestor {
+        Some(node) => match node.dyn_into::<Element>() {
             Ok(el) => el,
             Err(node) => match node.parent_element() {
                 Some(el) => el,
@@ -79,7 +91,7 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
                 None => node.unchecked_into(),
             },
         },
-        Err(_) => return true,
+        None => return true,
     };
     shows_private_slot(&range, &scope, true, 0)
 }
@@ -101,31 +113,36 @@ fn shows_private_slot(
     with_scope: bool,
     depth: u32,
 ) -> bool {
-    let Ok(all) = scope.query_selector_all("*") else {
+    let Some(all) = crate::element::select_all(scope, &crate::global::js_str!("*")) else {
         return false;
     };
     let key = &crate::global::js_str!("shadowRoot");
-    let options = web_sys::AssignedNodesOptions::new();
-    options.set_flatten(true);
+    let options = crate::listener::flags(&["flatten"]);
     // 0: the scope itself (when `with_scope`), then the elements in it.
     for i in u32::from(!with_scope)..=all.length() {
-        let el: Option<web_sys::Node> = match i {
-            0 => Some(scope.clone().unchecked_into()),
-            _ => all.item(i - 1),
+        let el: JsValue = match i {
+            0 => scope.into(),
+            _ => all.get(i - 1),
         };
-        let Some(root) = el.and_then(|el| crate::global::get_object::<Element>(&el, key)) else {
+        let Some(root) = crate::global::get_object::<Element>(&el, key) else {
             continue;
         };
-        if let Ok(slots) = root.query_selector_all(PRIVATE_SLOTS) {
+        if let Some(slots) =
+            crate::element::select_all(&root, &crate::global::js_str!(PRIVATE_SLOTS))
+        {
             for j in 0..slots.length() {
-                let Some(slot) = slots.item(j) else { continue };
-                let nodes = slot
-                    .unchecked_ref::<web_sys::HtmlSlotElement>()
-                    .assigned_nodes_with_options(&options);
-                if nodes
-                    .iter()
-                    .any(|n| range.intersects_node(n.unchecked_ref()).unwrap_or(false))
-                {
+                let slot = slots.get(j);
+                let nodes = element::call_element(
+                    &slot,
+                    &crate::global::js_str!("assignedNodes"),
+                    &options,
+                );
+                if nodes.is_some_and(|nodes| {
+                    nodes
+                        .unchecked_into::<js_sys::Array>()
+                        .iter()
+                        .any(|n| intersects(range, &n))
+                }) {
                     return true;
                 }
             }
@@ -208,9 +225,12 @@ fn settle(cap: &Rc<Capture>) {
     let Some(document) = crate::global::document() else {
         return;
     };
-    let Ok(Some(sel)) = document.get_selection() else {
+    let u = JsValue::UNDEFINED;
+    let Some(sel) = element::call_element(&document, &crate::global::js_str!("getSelection"), &u)
+    else {
         return;
     };
+    let sel: web_sys::Selection = sel.unchecked_into();
     let text: String = js_sys::Object::to_string(&sel).into();
     if crate::text::is_blank(&text) {
         state.borrow_mut().last_text = None;
