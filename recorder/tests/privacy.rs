@@ -607,6 +607,23 @@ async fn a_multiple_select_records_every_selected_value() {
     host.remove();
 }
 
+/// `multiple` on an input (a list of e-mail addresses) is not a select's:
+/// the value typed is recorded, not an empty list of selected options.
+#[wasm_bindgen_test]
+async fn an_input_with_multiple_records_its_value() {
+    let host = mount(r#"<input id="cc-list" type="email" name="cc" multiple>"#);
+    begin("");
+    type_into("cc-list", "ada@example.com,alan@example.com");
+    fire("cc-list", "change");
+    let e = first_on("INPUT", "cc-list").await;
+    assert_eq!(
+        e["data"]["value"], "ada@example.com,alan@example.com",
+        "{e}"
+    );
+    end();
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn a_click_on_a_label_is_one_click() {
     let host = mount(

@@ -162,13 +162,13 @@ fn selected_values(el: &Element) -> Option<String> {
     if get(el, &js_str!("multiple")) != JsValue::TRUE {
         return None;
     }
-    // Read as an array (`length` and `[i]`); none where there is no list.
+    // Read as an array (`length` and `[i]`). Only a select has the list: an
+    // input's `multiple` (e-mail addresses, files) leaves it to its value.
     let options = get(el, &js_str!("selectedOptions"));
-    let count = if options.is_object() {
-        options.unchecked_ref::<js_sys::Array>().length()
-    } else {
-        0
-    };
+    if !options.is_object() {
+        return None;
+    }
+    let count = options.unchecked_ref::<js_sys::Array>().length();
     let mut values = String::new();
     for i in 0..count {
         if i > 0 {
