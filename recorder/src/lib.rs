@@ -171,7 +171,7 @@ pub fn record_custom(kind: JsValue, value: JsValue, at: Option<f64>) {
     };
     match custom::custom_data(&kind, &value) {
         Ok(data) => core.record_at(core.current_actor(), shared::EventData::Custom(data), at),
-        Err(e) => console::warn(&concat(&["cotrail: ", &e])),
+        Err(e) => console::warn(&concat(&["cotrail: recordCustom(type, value): ", &e])),
     }
 }
 
