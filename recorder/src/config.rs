@@ -40,7 +40,7 @@ pub struct Config {
 
 /// Why the recorder refuses to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
+pub struct ConfigError(pub alloc::borrow::Cow<'static, str>);
 
 impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -94,14 +94,17 @@ impl Config {
                     ConfigError("data-actor=\"agent\" needs data-agent-id".into())
                 })?;
                 let id = AgentId::parse(id)
-                    .map_err(|e| ConfigError(concat(&["data-agent-id ", &id_error(&e)])))?;
+                    .map_err(|e| ConfigError(concat(&["data-agent-id ", &id_error(&e)]).into()))?;
                 Actor::Agent { id }
             }
             Some(other) => {
-                return Err(ConfigError(concat(&[
-                    "data-actor must be \"customer\" or \"agent\", not ",
-                    &quoted(other),
-                ])))
+                return Err(ConfigError(
+                    concat(&[
+                        "data-actor must be \"customer\" or \"agent\", not ",
+                        &quoted(other),
+                    ])
+                    .into(),
+                ))
             }
         };
         let mask = match field("mask") {
