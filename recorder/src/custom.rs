@@ -117,10 +117,14 @@ pub fn replace_lone_surrogates(text: String) -> String {
 const _: () =
     assert!(MAX_CUSTOM_TYPE_CHARS == 64 && MAX_CUSTOM_VALUE_BYTES == 8192 && MAX_JSON_DEPTH == 16);
 
+/// What is wrong with a call: most messages are fixed, borrowed rather than
+/// copied into a `String` each.
+pub type Error = alloc::borrow::Cow<'static, str>;
+
 /// Checks the type name before anything else is done with the call. Errors
 /// here say what is wrong; the caller puts `recordCustom(type, value): `
 /// before them.
-pub fn check_type(kind: Option<String>) -> Result<String, String> {
+pub fn check_type(kind: Option<String>) -> Result<String, Error> {
     let kind = kind.ok_or("type must be a string")?;
     if crate::text::is_blank(&kind) {
         return Err("type must not be empty".into());
@@ -132,27 +136,29 @@ pub fn check_type(kind: Option<String>) -> Result<String, String> {
 }
 
 /// Checks the JSON text of a value against the size and depth limits.
-pub fn check_value_text(text: &str) -> Result<(), String> {
+pub fn check_value_text(text: &str) -> Result<(), Error> {
     let (depth, bytes) = json_text_measure(text);
     if bytes > MAX_CUSTOM_VALUE_BYTES {
         return Err(concat(&[
             "value is ",
             &int(bytes as u64),
             " bytes as JSON, the limit is 8192",
-        ]));
+        ])
+        .into());
     }
     if depth > MAX_JSON_DEPTH {
         return Err(concat(&[
             "value nests ",
             &int(depth as u64),
             " levels, the limit is 16",
-        ]));
+        ])
+        .into());
     }
     Ok(())
 }
 
 /// Builds the event data from the page's arguments.
-pub fn custom_data(kind: &JsValue, value: &JsValue) -> Result<CustomData, String> {
+pub fn custom_data(kind: &JsValue, value: &JsValue) -> Result<CustomData, Error> {
     let custom_type = check_type(kind.as_string())?;
     let value = if value.is_undefined() {
         RawJson::null()
