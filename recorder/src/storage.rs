@@ -385,7 +385,9 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
                     orphans.push(Saved {
                         session: session.into(),
                         tab: tab.into(),
-                        ..Saved::default()
+                        events: Vec::new(),
+                        gaps: Vec::new(),
+                        next_seq: None,
                     });
                     orphans.len() - 1
                 }
