@@ -90,7 +90,8 @@ impl Stream {
 
 /// Delivery state of the page.
 pub struct Transport {
-    url: String,
+    /// The batch endpoint, made a JS string once (every send passes it).
+    url: JsValue,
     own: Stream,
     /// Queues of tabs whose page is gone, adopted at start; sent first.
     adopted: Vec<Stream>,
@@ -123,7 +124,7 @@ impl Transport {
         send: Option<js_sys::Function>,
     ) -> Self {
         Transport {
-            url,
+            url: JsValue::from_str(&url),
             own: Stream {
                 session: session.to_owned(),
                 tab: tab.to_owned(),
@@ -485,7 +486,7 @@ pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
 /// that outlives the page; otherwise `send` (the loader's compressing
 /// sender), when there is one, sends it gzipped.
 fn post(
-    url: &str,
+    url: &JsValue,
     body: &str,
     keepalive: bool,
     send: Option<&js_sys::Function>,
@@ -508,9 +509,9 @@ fn post(
         )
         .unwrap_or(JsValue::UNDEFINED)
     };
-    let (url, body) = (JsValue::from_str(url), JsValue::from_str(body));
+    let body = JsValue::from_str(body);
     let promise: JsValue = match send.filter(|_| !keepalive) {
-        Some(send) => send.call3(&JsValue::UNDEFINED, &url, &body, &signal)?,
+        Some(send) => send.call3(&JsValue::UNDEFINED, url, &body, &signal)?,
         None => {
             // A plain object through `Reflect.set` (imported anyway), not a
             // `RequestInit` with an import and glue adapter per setter.
@@ -530,7 +531,7 @@ fn post(
             // The page's `fetch`, called so that a throw (a page's wrapper
             // of `fetch` that throws) is an error here, not an exception
             // through the recorder.
-            crate::global::call(&window, &crate::global::js_str!("fetch"), &url, &init)?
+            crate::global::call(&window, &crate::global::js_str!("fetch"), url, &init)?
         }
     };
     // One function for both outcomes. A `Fn(JsValue)`, the closure type the
