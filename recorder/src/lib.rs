@@ -257,13 +257,12 @@ pub fn stats() -> JsValue {
     };
     let s = core.stats();
     let o = js_sys::Object::new();
-    for (k, v) in [
-        ("acked", s.acked),
-        ("rejected", s.rejected),
-        ("retries", s.retries),
-        ("dropped", s.dropped),
-    ] {
+    let set = |k: &str, v: u64| {
         let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_f64(v as f64));
-    }
+    };
+    set("acked", s.acked);
+    set("rejected", s.rejected);
+    set("retries", s.retries);
+    set("dropped", s.dropped);
     o.into()
 }
