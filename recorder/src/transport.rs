@@ -467,12 +467,12 @@ pub fn send_for_unload(core: &Core) {
     };
     // Those that fit in the room left, in that order.
     let mut room = MAX_BEACON_BYTES;
-    for body in all {
+    for body in &all {
         if body.len() <= room {
             room -= body.len();
             // Nobody to tell: the answer only needs a handler (an unhandled
             // rejection would be logged in the page's console).
-            let _ = post(&url, &body, true, None, Weak::new());
+            let _ = post(&url, body, true, None, Weak::new());
         }
     }
 }
