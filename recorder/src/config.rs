@@ -51,7 +51,8 @@ impl core::fmt::Display for ConfigError {
 impl Config {
     /// Parses the fields (`collector`, `siteKey`, `sessionId`, `actor`, `agentId`,
     /// `mask`, `flushMs`, `batchEvents`, `allowParams`) read through `get`. Harmless mistakes are
-    /// reported through `warn` and replaced by defaults.
+    /// reported through `warn` (as the console shows them, `cotrail: ` first)
+    /// and replaced by defaults.
     pub fn parse(
         get: impl Fn(&str) -> Option<String>,
         mut warn: impl FnMut(String),
@@ -76,7 +77,7 @@ impl Config {
             Ok(id) => Some(id),
             Err(e) => {
                 warn(concat(&[
-                    "data-session-id ",
+                    "cotrail: data-session-id ",
                     &id_error(&e),
                     "; a session id is generated instead",
                 ]));
@@ -112,7 +113,7 @@ impl Config {
             Some(s) => MaskLevel::parse(&s).unwrap_or_else(|| {
                 // Unknown level: the safer of the two.
                 warn(concat(&[
-                    "data-mask=",
+                    "cotrail: data-mask=",
                     &quoted(&s),
                     " is unknown; using \"strict\"",
                 ]));
@@ -121,7 +122,7 @@ impl Config {
         };
         let flush_ms = number(
             field("flushMs"),
-            "data-flush-ms",
+            "cotrail: data-flush-ms",
             u64::from(MIN_FLUSH_MS),
             u64::from(MAX_FLUSH_MS),
             &mut warn,
@@ -129,7 +130,7 @@ impl Config {
         .map_or(DEFAULT_FLUSH_MS, |n| n as u32);
         let batch_events = number(
             field("batchEvents"),
-            "data-batch-events",
+            "cotrail: data-batch-events",
             1,
             MAX_EVENTS_PER_BATCH as u64,
             &mut warn,
