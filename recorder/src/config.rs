@@ -38,7 +38,7 @@ pub struct Config {
     pub allow_params: Vec<String>,
 }
 
-/// Why the recorder refuses to start.
+/// Why the recorder refuses to start (as the page sees it, `cotrail: ` first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub alloc::borrow::Cow<'static, str>);
 
@@ -62,8 +62,9 @@ impl Config {
                 .map(|s| crate::text::trim(&s).to_owned())
                 .filter(|s| !s.is_empty())
         };
-        let mut collector = field("collector")
-            .ok_or_else(|| ConfigError("no collector URL (data-collector or script src)".into()))?;
+        let mut collector = field("collector").ok_or_else(|| {
+            ConfigError("cotrail: no collector URL (data-collector or script src)".into())
+        })?;
         // Trailing slashes go (a byte loop: `trim_end_matches` links a char searcher).
         while collector.ends_with('/') {
             collector.pop();
@@ -71,7 +72,9 @@ impl Config {
         // Required: the collector refuses every batch without one, so a typo
         // (`data-sitekey`) would record a whole visit only to lose it.
         let site_key = field("siteKey").ok_or_else(|| {
-            ConfigError("no site key (data-site-key); nothing is recorded without one".into())
+            ConfigError(
+                "cotrail: no site key (data-site-key); nothing is recorded without one".into(),
+            )
         })?;
         let session_id = field("sessionId").and_then(|s| match SessionId::parse(s.as_str()) {
             Ok(id) => Some(id),
@@ -92,16 +95,17 @@ impl Config {
             None | Some("customer") => Actor::Customer,
             Some("agent") => {
                 let id = field("agentId").ok_or_else(|| {
-                    ConfigError("data-actor=\"agent\" needs data-agent-id".into())
+                    ConfigError("cotrail: data-actor=\"agent\" needs data-agent-id".into())
                 })?;
-                let id = AgentId::parse(id)
-                    .map_err(|e| ConfigError(concat(&["data-agent-id ", &id_error(&e)]).into()))?;
+                let id = AgentId::parse(id).map_err(|e| {
+                    ConfigError(concat(&["cotrail: data-agent-id ", &id_error(&e)]).into())
+                })?;
                 Actor::Agent { id }
             }
             Some(other) => {
                 return Err(ConfigError(
                     concat(&[
-                        "data-actor must be \"customer\" or \"agent\", not ",
+                        "cotrail: data-actor must be \"customer\" or \"agent\", not ",
                         &quoted(other),
                     ])
                     .into(),

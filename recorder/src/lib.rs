@@ -130,8 +130,8 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
         .dyn_into::<js_sys::Function>()
         .ok();
     RESTART.with(|r| r.borrow_mut().0 = Some(config.clone()));
-    let config = config::Config::parse(get, |w| console::warn(&w))
-        .map_err(|e| JsError::new(&concat(&["cotrail: ", &*e.0])))?;
+    let config =
+        config::Config::parse(get, |w| console::warn(&w)).map_err(|e| JsError::new(&e.0))?;
     // (`window` is always there: only a page without `document` fails.)
     let recorder = Recorder::start(config, send)
         .ok_or_else(|| JsError::new("cotrail: could not start: no document"))?;
