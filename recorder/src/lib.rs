@@ -126,9 +126,11 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
     let get = |name: &str| global::get(&config, &JsValue::from_str(name)).as_string();
     // The loader's compressing sender (absent when started directly, or where the
     // browser has no CompressionStream): batches then go out as plain text.
-    let send = global::get(&config, &JsValue::from_str("send"))
-        .dyn_into::<js_sys::Function>()
-        .ok();
+    let send = global::get(&config, &JsValue::from_str("send"));
+    // (`typeof` is what `dyn_into::<Function>` checks too.)
+    let send = send
+        .is_function()
+        .then(|| send.unchecked_into::<js_sys::Function>());
     RESTART.with(|r| r.borrow_mut().0 = Some(config.clone()));
     let config =
         config::Config::parse(get, |w| console::warn(&w)).map_err(|e| JsError::new(&e.0))?;
