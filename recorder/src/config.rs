@@ -38,9 +38,9 @@ pub struct Config {
     pub allow_params: Vec<String>,
 }
 
-/// Why the recorder refuses to start.
+/// Why the recorder refuses to start (as the page sees it, `cotrail: ` first).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
+pub struct ConfigError(pub alloc::borrow::Cow<'static, str>);
 
 impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -51,7 +51,8 @@ impl core::fmt::Display for ConfigError {
 impl Config {
     /// Parses the fields (`collector`, `siteKey`, `sessionId`, `actor`, `agentId`,
     /// `mask`, `flushMs`, `batchEvents`, `allowParams`) read through `get`. Harmless mistakes are
-    /// reported through `warn` and replaced by defaults.
+    /// reported through `warn` (as the console shows them, `cotrail: ` first)
+    /// and replaced by defaults.
     pub fn parse(
         get: impl Fn(&str) -> Option<String>,
         mut warn: impl FnMut(String),
@@ -61,8 +62,9 @@ impl Config {
                 .map(|s| crate::text::trim(&s).to_owned())
                 .filter(|s| !s.is_empty())
         };
-        let mut collector = field("collector")
-            .ok_or_else(|| ConfigError("no collector URL (data-collector or script src)".into()))?;
+        let mut collector = field("collector").ok_or_else(|| {
+            ConfigError("cotrail: no collector URL (data-collector or script src)".into())
+        })?;
         // Trailing slashes go (a byte loop: `trim_end_matches` links a char searcher).
         while collector.ends_with('/') {
             collector.pop();
@@ -70,13 +72,15 @@ impl Config {
         // Required: the collector refuses every batch without one, so a typo
         // (`data-sitekey`) would record a whole visit only to lose it.
         let site_key = field("siteKey").ok_or_else(|| {
-            ConfigError("no site key (data-site-key); nothing is recorded without one".into())
+            ConfigError(
+                "cotrail: no site key (data-site-key); nothing is recorded without one".into(),
+            )
         })?;
         let session_id = field("sessionId").and_then(|s| match SessionId::parse(s.as_str()) {
             Ok(id) => Some(id),
             Err(e) => {
                 warn(concat(&[
-                    "data-session-id ",
+                    "cotrail: data-session-id ",
                     &id_error(&e),
                     "; a session id is generated instead",
                 ]));
@@ -91,17 +95,21 @@ impl Config {
             None | Some("customer") => Actor::Customer,
             Some("agent") => {
                 let id = field("agentId").ok_or_else(|| {
-                    ConfigError("data-actor=\"agent\" needs data-agent-id".into())
+                    ConfigError("cotrail: data-actor=\"agent\" needs data-agent-id".into())
                 })?;
-                let id = AgentId::parse(id)
-                    .map_err(|e| ConfigError(concat(&["data-agent-id ", &id_error(&e)])))?;
+                let id = AgentId::parse(id).map_err(|e| {
+                    ConfigError(concat(&["cotrail: data-agent-id ", &id_error(&e)]).into())
+                })?;
                 Actor::Agent { id }
             }
             Some(other) => {
-                return Err(ConfigError(concat(&[
-                    "data-actor must be \"customer\" or \"agent\", not ",
-                    &quoted(other),
-                ])))
+                return Err(ConfigError(
+                    concat(&[
+                        "cotrail: data-actor must be \"customer\" or \"agent\", not ",
+                        &quoted(other),
+                    ])
+                    .into(),
+                ))
             }
         };
         let mask = match field("mask") {
@@ -109,7 +117,7 @@ impl Config {
             Some(s) => MaskLevel::parse(&s).unwrap_or_else(|| {
                 // Unknown level: the safer of the two.
                 warn(concat(&[
-                    "data-mask=",
+                    "cotrail: data-mask=",
                     &quoted(&s),
                     " is unknown; using \"strict\"",
                 ]));
@@ -118,7 +126,7 @@ impl Config {
         };
         let flush_ms = number(
             field("flushMs"),
-            "data-flush-ms",
+            "cotrail: data-flush-ms",
             u64::from(MIN_FLUSH_MS),
             u64::from(MAX_FLUSH_MS),
             &mut warn,
@@ -126,7 +134,7 @@ impl Config {
         .map_or(DEFAULT_FLUSH_MS, |n| n as u32);
         let batch_events = number(
             field("batchEvents"),
-            "data-batch-events",
+            "cotrail: data-batch-events",
             1,
             MAX_EVENTS_PER_BATCH as u64,
             &mut warn,

@@ -112,60 +112,63 @@ pub fn replace_lone_surrogates(text: String) -> String {
     out
 }
 
-/// Checks the type name before anything else is done with the call.
-pub fn check_type(kind: Option<String>) -> Result<String, String> {
-    let kind = kind.ok_or("recordCustom(type, value): type must be a string")?;
+// The limits as the messages below write them (literals: no digits built
+// at run time for a constant).
+const _: () =
+    assert!(MAX_CUSTOM_TYPE_CHARS == 64 && MAX_CUSTOM_VALUE_BYTES == 8192 && MAX_JSON_DEPTH == 16);
+
+/// What is wrong with a call: most messages are fixed, borrowed rather than
+/// copied into a `String` each.
+pub type Error = alloc::borrow::Cow<'static, str>;
+
+/// Checks the type name before anything else is done with the call. Errors
+/// here say what is wrong; the caller puts `recordCustom(type, value): `
+/// before them.
+pub fn check_type(kind: Option<String>) -> Result<String, Error> {
+    let kind = kind.ok_or("type must be a string")?;
     if crate::text::is_blank(&kind) {
-        return Err("recordCustom(type, value): type must not be empty".into());
+        return Err("type must not be empty".into());
     }
     if shared::char_count(&kind) > MAX_CUSTOM_TYPE_CHARS {
-        return Err(concat(&[
-            "recordCustom(type, value): type is longer than ",
-            &int(MAX_CUSTOM_TYPE_CHARS as u64),
-            " characters",
-        ]));
+        return Err("type is longer than 64 characters".into());
     }
     Ok(kind)
 }
 
 /// Checks the JSON text of a value against the size and depth limits.
-pub fn check_value_text(text: &str) -> Result<(), String> {
+pub fn check_value_text(text: &str) -> Result<(), Error> {
     let (depth, bytes) = json_text_measure(text);
     if bytes > MAX_CUSTOM_VALUE_BYTES {
         return Err(concat(&[
-            "recordCustom(type, value): value is ",
+            "value is ",
             &int(bytes as u64),
-            " bytes as JSON, the limit is ",
-            &int(MAX_CUSTOM_VALUE_BYTES as u64),
-        ]));
+            " bytes as JSON, the limit is 8192",
+        ])
+        .into());
     }
     if depth > MAX_JSON_DEPTH {
         return Err(concat(&[
-            "recordCustom(type, value): value nests ",
+            "value nests ",
             &int(depth as u64),
-            " levels, the limit is ",
-            &int(MAX_JSON_DEPTH as u64),
-        ]));
+            " levels, the limit is 16",
+        ])
+        .into());
     }
     Ok(())
 }
 
 /// Builds the event data from the page's arguments.
-pub fn custom_data(kind: &JsValue, value: &JsValue) -> Result<CustomData, String> {
+pub fn custom_data(kind: &JsValue, value: &JsValue) -> Result<CustomData, Error> {
     let custom_type = check_type(kind.as_string())?;
     let value = if value.is_undefined() {
         RawJson::null()
     } else {
-        let text = js_sys::JSON::stringify(value).map_err(|_| {
-            "recordCustom(type, value): value is not JSON-serialisable (a cycle or a BigInt?)"
-        })?;
+        let text = js_sys::JSON::stringify(value)
+            .map_err(|_| "value is not JSON-serialisable (a cycle or a BigInt?)")?;
         // A function or a symbol has no JSON form (stringify gives `undefined`):
         // that is a mistake in the page's call, not a value to record.
         match text.as_string() {
-            None => return Err(
-                "recordCustom(type, value): value is not a JSON value (a function or a symbol?)"
-                    .into(),
-            ),
+            None => return Err("value is not a JSON value (a function or a symbol?)".into()),
             Some(text) => {
                 let text = replace_lone_surrogates(text);
                 check_value_text(&text)?;

@@ -126,12 +126,14 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
     let get = |name: &str| global::get(&config, &JsValue::from_str(name)).as_string();
     // The loader's compressing sender (absent when started directly, or where the
     // browser has no CompressionStream): batches then go out as plain text.
-    let send = global::get(&config, &JsValue::from_str("send"))
-        .dyn_into::<js_sys::Function>()
-        .ok();
+    let send = global::get(&config, &JsValue::from_str("send"));
+    // (`typeof` is what `dyn_into::<Function>` checks too.)
+    let send = send
+        .is_function()
+        .then(|| send.unchecked_into::<js_sys::Function>());
     RESTART.with(|r| r.borrow_mut().0 = Some(config.clone()));
-    let config = config::Config::parse(get, |w| console::warn(&concat(&["cotrail: ", &w])))
-        .map_err(|e| JsError::new(&concat(&["cotrail: ", &e.0])))?;
+    let config =
+        config::Config::parse(get, |w| console::warn(&w)).map_err(|e| JsError::new(&e.0))?;
     // (`window` is always there: only a page without `document` fails.)
     let recorder = Recorder::start(config, send)
         .ok_or_else(|| JsError::new("cotrail: could not start: no document"))?;
@@ -171,7 +173,7 @@ pub fn record_custom(kind: JsValue, value: JsValue, at: Option<f64>) {
     };
     match custom::custom_data(&kind, &value) {
         Ok(data) => core.record_at(core.current_actor(), shared::EventData::Custom(data), at),
-        Err(e) => console::warn(&concat(&["cotrail: ", &e])),
+        Err(e) => console::warn(&concat(&["cotrail: recordCustom(type, value): ", &e])),
     }
 }
 
@@ -257,13 +259,12 @@ pub fn stats() -> JsValue {
     };
     let s = core.stats();
     let o = js_sys::Object::new();
-    for (k, v) in [
-        ("acked", s.acked),
-        ("rejected", s.rejected),
-        ("retries", s.retries),
-        ("dropped", s.dropped),
-    ] {
+    let set = |k: &str, v: u64| {
         let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_f64(v as f64));
-    }
+    };
+    set("acked", s.acked);
+    set("rejected", s.rejected);
+    set("retries", s.retries);
+    set("dropped", s.dropped);
     o.into()
 }

@@ -237,7 +237,7 @@ impl Queue {
     /// (they were persisted); they go out before anything new.
     pub fn restore(&mut self, mut saved: Vec<Encoded>, gaps: Vec<Gap>, now: f64) -> Vec<u64> {
         sort_by_seq(&mut saved);
-        for g in gaps {
+        for g in &gaps {
             add_gap(&mut self.gaps, 0, g.from, g.to, g.reason);
         }
         let mut dropped = Vec::new();

@@ -331,25 +331,20 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
             }
         }
     }
-    // Owned, as the keys are: one `Vec<String>` type for both.
-    let mut live: Vec<String> = Vec::new();
-    for k in &keys {
-        if let Some(t) = k.strip_prefix("cotrail|live|") {
-            let Some(v) = item(&s, k) else {
-                continue;
-            };
-            if fresh(&v, now) {
-                live.push(t.to_owned());
-            } else if now - fields(&v).0 > LIVE_TTL_MS {
-                remove(&s, k);
-            }
-        }
-    }
     for k in &keys {
         let mut parts = split_byte(k, b'|');
         parts.next(); // "cotrail"
         let kind = parts.next();
-        let (Some(sess), Some(t)) = (parts.next(), parts.next()) else {
+        let sess = parts.next();
+        if kind == Some("live") && sess.is_some() {
+            // A heartbeat (`cotrail|live|<tab>`): gone once older than the
+            // TTL (never fresh, then). Whose tab is alive is read below, once
+            // per tab whose keys ask.
+            if item(&s, k).is_some_and(|v| now - fields(&v).0 > LIVE_TTL_MS) {
+                remove(&s, k);
+            }
+        }
+        let (Some(sess), Some(t)) = (sess, parts.next()) else {
             continue;
         };
         let seq = parts.next();
@@ -366,27 +361,33 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
         }
         let target = if sess == session && t == tab {
             &mut *mine
-        } else if live.iter().any(|l| l == t) && t != tab {
-            // Another open tab's queue: it sends it itself. (This tab's queue
-            // of another session, left by the page before this one when the
-            // site gave a new `data-session-id`, has no page left to send it:
-            // it is adopted like a crashed tab's.)
-            if !waiting.iter().any(|w| w == t) {
-                waiting.push(t.to_owned());
-            }
-            continue;
         } else {
             let found = orphans.iter().position(|o| o.session == sess && o.tab == t);
             let i = match found {
                 Some(i) => i,
                 None => {
+                    // Another open tab's queue: it sends it itself. (This
+                    // tab's queue of another session, left by the page before
+                    // this one when the site gave a new `data-session-id`,
+                    // has no page left to send it: it is adopted like a
+                    // crashed tab's.) Its heartbeat is read once: then the
+                    // tab is waiting or has a queue adopted.
+                    if waiting.iter().any(|w| w == t) {
+                        continue;
+                    }
+                    if t != tab && alive(t, now) {
+                        waiting.push(t.to_owned());
+                        continue;
+                    }
                     let (Ok(session), Ok(tab)) = (SessionId::parse(sess), TabId::parse(t)) else {
                         continue;
                     };
                     orphans.push(Saved {
                         session: session.into(),
                         tab: tab.into(),
-                        ..Saved::default()
+                        events: Vec::new(),
+                        gaps: Vec::new(),
+                        next_seq: None,
                     });
                     orphans.len() - 1
                 }

@@ -25,7 +25,7 @@ use crate::timer::Timer;
 use shared::limits::MAX_BEACON_BYTES;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{RequestInit, Response};
+use web_sys::Response;
 
 use crate::console::warn;
 use crate::queue::{Limits, Queue};
@@ -90,7 +90,8 @@ impl Stream {
 
 /// Delivery state of the page.
 pub struct Transport {
-    url: String,
+    /// The batch endpoint, made a JS string once (every send passes it).
+    url: JsValue,
     own: Stream,
     /// Queues of tabs whose page is gone, adopted at start; sent first.
     adopted: Vec<Stream>,
@@ -123,7 +124,7 @@ impl Transport {
         send: Option<js_sys::Function>,
     ) -> Self {
         Transport {
-            url,
+            url: JsValue::from_str(&url),
             own: Stream {
                 session: session.to_owned(),
                 tab: tab.to_owned(),
@@ -466,12 +467,12 @@ pub fn send_for_unload(core: &Core) {
     };
     // Those that fit in the room left, in that order.
     let mut room = MAX_BEACON_BYTES;
-    for body in all {
+    for body in &all {
         if body.len() <= room {
             room -= body.len();
             // Nobody to tell: the answer only needs a handler (an unhandled
             // rejection would be logged in the page's console).
-            let _ = post(&url, &body, true, None, Weak::new());
+            let _ = post(&url, body, true, None, Weak::new());
         }
     }
 }
@@ -485,7 +486,7 @@ pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
 /// that outlives the page; otherwise `send` (the loader's compressing
 /// sender), when there is one, sends it gzipped.
 fn post(
-    url: &str,
+    url: &JsValue,
     body: &str,
     keepalive: bool,
     send: Option<&js_sys::Function>,
@@ -508,32 +509,29 @@ fn post(
         )
         .unwrap_or(JsValue::UNDEFINED)
     };
+    let body = JsValue::from_str(body);
     let promise: JsValue = match send.filter(|_| !keepalive) {
-        Some(send) => send.call3(
-            &JsValue::UNDEFINED,
-            &JsValue::from_str(url),
-            &JsValue::from_str(body),
-            &signal,
-        )?,
+        Some(send) => send.call3(&JsValue::UNDEFINED, url, &body, &signal)?,
         None => {
-            let init = RequestInit::new();
-            init.set_method("POST");
+            // A plain object through `Reflect.set` (imported anyway), not a
+            // `RequestInit` with an import and glue adapter per setter.
+            let init = js_sys::Object::new();
+            let set = |k: &JsValue, v: &JsValue| js_sys::Reflect::set(&init, k, v);
+            set(
+                &crate::global::js_str!("method"),
+                &crate::global::js_str!("POST"),
+            )?;
             // A string body is sent as `text/plain;charset=UTF-8` by the browser itself.
-            init.set_body(&JsValue::from_str(body));
+            set(&crate::global::js_str!("body"), &body)?;
             if keepalive {
-                js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE)?;
+                set(&crate::global::js_str!("keepalive"), &JsValue::TRUE)?;
             } else if !signal.is_undefined() {
-                js_sys::Reflect::set(&init, &"signal".into(), &signal)?;
+                set(&crate::global::js_str!("signal"), &signal)?;
             }
             // The page's `fetch`, called so that a throw (a page's wrapper
             // of `fetch` that throws) is an error here, not an exception
             // through the recorder.
-            crate::global::call(
-                &window,
-                &crate::global::js_str!("fetch"),
-                &JsValue::from_str(url),
-                &init,
-            )?
+            crate::global::call(&window, &crate::global::js_str!("fetch"), url, &init)?
         }
     };
     // One function for both outcomes. A `listener::JsFn`, the closure type
