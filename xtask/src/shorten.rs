@@ -214,9 +214,9 @@ async function __wbg_init_once(module_or_path) {
 
 /// `__wbg_init` for the one call the loader makes (`recorder/js/loader.js`):
 /// once per page, with `{ module_or_path }` holding the promise of the wasm's
-/// `Response`. What that call does is unchanged (`__wbg_load` stays whole,
-/// with its fallback for a server that does not say `application/wasm`);
-/// the shapes of the argument it never passes, their deprecation warning and
+/// `Response`. What that call does is unchanged (`__wbg_load`, see
+/// [`LOADER_LOAD`], keeps the fallback for a server that does not say
+/// `application/wasm`); the shapes of the argument it never passes, their deprecation warning and
 /// the promise a concurrent second call would share go (0.1 KB of gzip); a
 /// call after the first finished still answers the same instance.
 const LOADER_INIT: &str = "async function __wbg_init({ module_or_path }) {
