@@ -506,9 +506,23 @@ pub fn is_marked(el: &Element) -> bool {
 /// The DOM facts masking decides on.
 pub fn facts(el: &Element) -> FieldFacts {
     let tag = lower(local_name(el));
-    let lower = |name: &str| lower(attr(el, name).unwrap_or_default());
+    // A `getAttribute` that throws (a page's patch of it) hides what masking
+    // decides on: the field is then taken as marked, its value masked rather
+    // than sent as an ordinary field's.
+    let mut unread = false;
+    let mut lower = |name: &str| {
+        let v = crate::global::call(
+            el,
+            &js_str!("getAttribute"),
+            &JsValue::from_str(name),
+            &JsValue::UNDEFINED,
+        );
+        unread |= v.is_err();
+        lower(v.ok().and_then(|v| v.as_string()).unwrap_or_default())
+    };
     let mut input_type = lower("type");
-    let mut marked = is_marked(el);
+    let autocomplete = lower("autocomplete");
+    let mut marked = unread || is_marked(el);
     if tag == "input" {
         if input_type == "password" {
             remember_password(el);
@@ -528,7 +542,7 @@ pub fn facts(el: &Element) -> FieldFacts {
     FieldFacts {
         tag,
         input_type,
-        autocomplete: lower("autocomplete"),
+        autocomplete,
         marked,
     }
 }

@@ -607,6 +607,41 @@ async fn a_multiple_select_records_every_selected_value() {
     host.remove();
 }
 
+/// A page whose patched `getAttribute` throws for a field hides its type
+/// and autocomplete from the recorder: the field is masked as marked, not
+/// recorded as an ordinary one (and nothing is thrown into the page).
+#[wasm_bindgen_test]
+async fn a_field_whose_attributes_cannot_be_read_is_masked() {
+    let host = mount(r#"<input id="odd-card" autocomplete="cc-number"><input id="odd-open">"#);
+    begin("");
+    eval(
+        "window.__getAttribute = Element.prototype.getAttribute; \
+         Element.prototype.getAttribute = function (name) { \
+           if (this.id === 'odd-card') throw new Error('patched'); \
+           return window.__getAttribute.call(this, name); };",
+    );
+    type_into("odd-card", "4111111111111111");
+    fire("odd-card", "change");
+    type_into("odd-open", "open-value");
+    fire("odd-open", "change");
+    let open = first_on("INPUT", "odd-open").await;
+    // Its id is unread too: the card field's event is the other INPUT.
+    let card = wait_for("the card field's INPUT", 3_000.0, || {
+        events_of("INPUT")
+            .into_iter()
+            .find(|e| e["data"]["target"]["id"] != "odd-open")
+    })
+    .await;
+    eval("Element.prototype.getAttribute = window.__getAttribute;");
+    assert_eq!(card["data"]["masked"], "marked", "{card}");
+    assert!(card["data"].get("value").is_none(), "{card}");
+    // The control: the other field reads as usual.
+    assert_eq!(open["data"]["value"], "open-value", "{open}");
+    assert_none_left(&["4111111111111111"]);
+    end();
+    host.remove();
+}
+
 /// `multiple` on an input (a list of e-mail addresses) is not a select's:
 /// the value typed is recorded, not an empty list of selected options.
 #[wasm_bindgen_test]
