@@ -68,7 +68,25 @@ pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<js_sys::Array> 
 
 /// `el.closest(selectors)`, `None` also when it throws.
 fn closest(el: &Element, selectors: &JsValue) -> Option<Element> {
-    call_element(el, &js_str!("closest"), selectors)
+    let v = CLOSEST
+        .with(|f| f.call1(el, selectors))
+        .unwrap_or(JsValue::UNDEFINED);
+    v.is_object().then(|| v.unchecked_into())
+}
+
+crate::global::page_global! {
+    /// `Element.prototype.closest`, called on an element rather than read
+    /// from it: a form's control named `closest` shadows the method on the
+    /// form (a form's named properties), and the block or mask around that
+    /// form would go unseen.
+    static CLOSEST: js_sys::Function = crate::global::window()
+        .map(|w| {
+            let element = crate::global::get(&w, &js_str!("Element"));
+            let proto = crate::global::get(&element, &js_str!("prototype"));
+            crate::global::get(&proto, &js_str!("closest"))
+        })
+        .unwrap_or(JsValue::UNDEFINED)
+        .unchecked_into();
 }
 
 /// Whether `el.querySelector(selectors)` finds something.

@@ -433,6 +433,36 @@ async fn request_submit_records_the_form() {
     host.remove();
 }
 
+/// A form inside `data-cotrail-block` whose control is named `closest` (a
+/// form's controls shadow its methods by name) is still blocked: its submit
+/// records nothing. The control: the same form outside the block records.
+#[wasm_bindgen_test]
+async fn a_blocked_form_whose_control_shadows_closest_stays_blocked() {
+    let host = mount(
+        r#"<div data-cotrail-block><form id="f-shadow" action="/blocked-form">
+             <input name="closest" value="x"></form></div>
+           <form id="f-open" action="/open-form"><input name="closest" value="x"></form>"#,
+    );
+    eval(
+        "['f-shadow', 'f-open'].forEach(function (id) { \
+           document.getElementById(id).addEventListener('submit', function (e) { e.preventDefault(); }); });",
+    );
+    begin("");
+    eval("document.getElementById('f-shadow').requestSubmit(); document.getElementById('f-open').requestSubmit();");
+    wait_for("the open form's FORM event", 3_000.0, || {
+        events_on("FORM", "f-open").into_iter().next()
+    })
+    .await;
+    assert!(
+        events_on("FORM", "f-shadow").is_empty(),
+        "{:?}",
+        events_of("FORM")
+    );
+    assert!(!everything().contains("blocked-form"));
+    end();
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn a_submit_prevented_by_the_page_is_recorded() {
     let host = mount(
