@@ -166,7 +166,10 @@ pub fn get(obj: &JsValue, key: &JsValue) -> JsValue {
 
 /// `obj[name](a, b)`: methods called through `Function.call`, which the
 /// recorder imports anyway, rather than through an import (and glue) each:
-/// the storages' and `Headers.get`. (Those ignore arguments beyond theirs.)
+/// the storages', `Headers.get`, `fetch`, and the DOM methods of `element`
+/// and `listener`. (Those ignore arguments beyond theirs.) `name` is read
+/// from `obj`: what a page puts there (a form's control of that name) is
+/// called, or is an error when it is no function.
 #[inline(never)]
 pub fn call(obj: &JsValue, name: &JsValue, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue> {
     get(obj, name)

@@ -268,7 +268,7 @@ impl Core {
             self.tab_id.as_str(),
             self.transport.borrow().next_seq(),
         );
-        observers.returned(self, self.actor_for(event));
+        observers.returned(self.actor_for(event));
         transport::pump(self, false);
         self.arm_flush();
     }
@@ -302,7 +302,7 @@ impl Core {
         if self.disowned.get() {
             return;
         }
-        observers.flush(self);
+        observers.flush();
         transport::send_for_unload(self);
         if leaving {
             storage::release(self.tab_id.as_str(), &self.page_id, js_sys::Date::now());
@@ -399,7 +399,7 @@ impl Recorder {
 
     /// Sends everything recorded so far now (debounced inputs included).
     pub fn flush((core, observers): (Rc<Core>, Rc<Observers>)) {
-        observers.flush(&core);
+        observers.flush();
         transport::flush(&core);
     }
 

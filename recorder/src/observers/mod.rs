@@ -124,19 +124,19 @@ impl Observers {
     }
 
     /// Records what debouncing and throttling still hold back.
-    pub fn flush(&self, core: &Rc<Core>) {
-        self.cap.flush(core);
+    pub fn flush(&self) {
+        self.cap.flush();
     }
 }
 
 impl Capture {
     /// The page came back from the back/forward cache: a PAGE-CHANGE for it.
-    pub fn returned(self: &Rc<Self>, _core: &Rc<Core>, actor: shared::Actor) {
+    pub fn returned(self: &Rc<Self>, actor: shared::Actor) {
         page::returned(self, actor);
     }
 
     /// Records what debouncing and throttling still hold back (page going away).
-    pub fn flush(self: &Rc<Self>, _core: &Rc<Core>) {
+    pub fn flush(self: &Rc<Self>) {
         // History calls still waiting for their title (one made just before
         // `stop()` or a departure).
         page::record_pending(self);
