@@ -87,11 +87,11 @@ impl Config {
                 None
             }
         });
-        let actor = match field("actor")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let mut actor = field("actor");
+        if let Some(a) = &mut actor {
+            a.make_ascii_lowercase();
+        }
+        let actor = match actor.as_deref() {
             None | Some("customer") => Actor::Customer,
             Some("agent") => {
                 let id = field("agentId").ok_or_else(|| {
