@@ -22,38 +22,77 @@ pub fn json_text_depth(text: &str) -> usize {
     json_text_measure(text).0
 }
 
-/// Depth (as [`json_text_depth`]) and an upper bound of the length the collector
-/// measures after decoding the text and encoding it again with `serde_json`.
+/// Depth (as [`json_text_depth`]) and an upper bound of the length the
+/// collector measures (see [`fix_and_measure`]).
+fn json_text_measure(text: &str) -> (usize, usize) {
+    let (_, depth, bytes) = fix_and_measure(text.into());
+    (depth, bytes)
+}
+
+/// Replaces the `\udXXX` escapes `JSON.stringify` writes for lone surrogates by
+/// U+FFFD, as the browser's strings become when they enter Rust: the collector's
+/// JSON decoder rejects lone surrogates, and a rejected batch is lost.
+pub fn replace_lone_surrogates(text: String) -> String {
+    fix_and_measure(text).0
+}
+
+/// One pass over JSON text from `JSON.stringify` (one loop where a loop to
+/// replace and another to measure each tracked strings and escapes): the
+/// text with lone surrogate escapes replaced ([`replace_lone_surrogates`]),
+/// its nesting depth (as [`json_text_depth`]) and an upper bound of the
+/// length the collector measures after decoding the text and encoding it
+/// again with `serde_json`.
 ///
 /// Both encoders escape strings alike and write the same shortest digits, but an
 /// integer beyond 64 bits that JS writes in full (`18446744073709552000`)
 /// becomes a float for `serde_json` (`1.8446744073709552e19`), up to 2 bytes
 /// longer; counting those keeps the recorder from sending what the collector
 /// would reject.
-fn json_text_measure(text: &str) -> (usize, usize) {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    let (mut digits, mut bytes) = (0usize, text.len());
-    for b in text.bytes() {
+fn fix_and_measure(text: String) -> (String, usize, usize) {
+    // Byte loops rather than `str` searching: the JSON is ASCII where it matters,
+    // and core's substring searcher is kilobytes of wasm. The output is built
+    // from slices of the input cut at ASCII bytes, so it needs no UTF-8
+    // validation (another kilobyte).
+    let b = text.as_bytes();
+    // Built only once an escape is found (`copied` stays 0 until then).
+    let mut out = String::new();
+    let (mut i, mut copied, mut in_string) = (0, 0, false);
+    let (mut depth, mut max, mut digits, mut extra) = (0usize, 0usize, 0usize, 0usize);
+    while i < b.len() {
+        let c = b[i];
+        i += 1;
         if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
+            match c {
                 b'"' => in_string = false,
+                b'\\'
+                    if i + 5 <= b.len()
+                        && b[i] == b'u'
+                        && b[i + 1] == b'd'
+                        && matches!(b[i + 2], b'8'..=b'9' | b'a'..=b'f') =>
+                {
+                    out.push_str(text.get(copied..i - 1).unwrap_or_default());
+                    out.push('\u{fffd}');
+                    i += 5;
+                    copied = i;
+                }
+                // Any other escape is skipped with the character it escapes,
+                // so an escaped quote does not end the string.
+                b'\\' => i += 1,
                 _ => {}
             }
             continue;
         }
-        if b.is_ascii_digit() {
+        if c.is_ascii_digit() {
             digits += 1;
             continue;
         }
         // Only plain integers end here with a long run of digits: a fraction or
         // an exponent already makes `serde_json` write a float no longer than JS.
-        if digits >= 20 && !matches!(b, b'.' | b'e' | b'E') {
-            bytes += 2;
+        if digits >= 20 && !matches!(c, b'.' | b'e' | b'E') {
+            extra += 2;
         }
         digits = 0;
-        match b {
+        match c {
             b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
@@ -64,52 +103,16 @@ fn json_text_measure(text: &str) -> (usize, usize) {
         }
     }
     if digits >= 20 {
-        bytes += 2;
+        extra += 2;
     }
-    (max + 1, bytes)
-}
-
-/// Replaces the `\udXXX` escapes `JSON.stringify` writes for lone surrogates by
-/// U+FFFD, as the browser's strings become when they enter Rust: the collector's
-/// JSON decoder rejects lone surrogates, and a rejected batch is lost.
-pub fn replace_lone_surrogates(text: String) -> String {
-    // Byte loops rather than `str` searching: the JSON is ASCII where it matters,
-    // and core's substring searcher is kilobytes of wasm. The output is built
-    // from slices of the input cut at ASCII bytes, so it needs no UTF-8
-    // validation (another kilobyte).
-    let b = text.as_bytes();
-    // Built only once an escape is found (`copied` stays 0 until then).
-    let mut out = String::new();
-    let (mut i, mut copied, mut in_string) = (0, 0, false);
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                in_string = !in_string;
-                i += 1;
-            }
-            b'\\'
-                if in_string
-                    && i + 6 <= b.len()
-                    && b[i + 1] == b'u'
-                    && b[i + 2] == b'd'
-                    && matches!(b[i + 3], b'8'..=b'9' | b'a'..=b'f') =>
-            {
-                out.push_str(text.get(copied..i).unwrap_or_default());
-                out.push('\u{fffd}');
-                i += 6;
-                copied = i;
-            }
-            // Any other escape is skipped with the character it escapes, so an
-            // escaped quote does not end the string.
-            b'\\' => i += 2,
-            _ => i += 1,
-        }
-    }
-    if copied == 0 {
-        return text;
-    }
-    out.push_str(text.get(copied..).unwrap_or_default());
-    out
+    let out = if copied == 0 {
+        text
+    } else {
+        out.push_str(text.get(copied..).unwrap_or_default());
+        out
+    };
+    let bytes = out.len() + extra;
+    (out, max + 1, bytes)
 }
 
 // The limits as the messages below write them (literals: no digits built
@@ -138,6 +141,12 @@ pub fn check_type(kind: Option<String>) -> Result<String, Error> {
 /// Checks the JSON text of a value against the size and depth limits.
 pub fn check_value_text(text: &str) -> Result<(), Error> {
     let (depth, bytes) = json_text_measure(text);
+    check_measure(depth, bytes)
+}
+
+/// Checks a value's measure ([`fix_and_measure`]) against the size and depth
+/// limits.
+fn check_measure(depth: usize, bytes: usize) -> Result<(), Error> {
     if bytes > MAX_CUSTOM_VALUE_BYTES {
         return Err(concat(&[
             "value is ",
@@ -170,8 +179,8 @@ pub fn custom_data(kind: &JsValue, value: &JsValue) -> Result<CustomData, Error>
         match text.as_string() {
             None => return Err("value is not a JSON value (a function or a symbol?)".into()),
             Some(text) => {
-                let text = replace_lone_surrogates(text);
-                check_value_text(&text)?;
+                let (text, depth, bytes) = fix_and_measure(text);
+                check_measure(depth, bytes)?;
                 RawJson::new(text)
             }
         }
@@ -182,6 +191,142 @@ pub fn custom_data(kind: &JsValue, value: &JsValue) -> Result<CustomData, Error>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The two loops `fix_and_measure` replaced, as they were: the reference
+    /// it must agree with.
+    fn old_measure(text: &str) -> (usize, usize) {
+        let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+        let (mut digits, mut bytes) = (0usize, text.len());
+        for b in text.bytes() {
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            if b.is_ascii_digit() {
+                digits += 1;
+                continue;
+            }
+            if digits >= 20 && !matches!(b, b'.' | b'e' | b'E') {
+                bytes += 2;
+            }
+            digits = 0;
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if digits >= 20 {
+            bytes += 2;
+        }
+        (max + 1, bytes)
+    }
+
+    fn old_replace(text: String) -> String {
+        let b = text.as_bytes();
+        let mut out = String::new();
+        let (mut i, mut copied, mut in_string) = (0, 0, false);
+        while i < b.len() {
+            match b[i] {
+                b'"' => {
+                    in_string = !in_string;
+                    i += 1;
+                }
+                b'\\'
+                    if in_string
+                        && i + 6 <= b.len()
+                        && b[i + 1] == b'u'
+                        && b[i + 2] == b'd'
+                        && matches!(b[i + 3], b'8'..=b'9' | b'a'..=b'f') =>
+                {
+                    out.push_str(text.get(copied..i).unwrap_or_default());
+                    out.push('\u{fffd}');
+                    i += 6;
+                    copied = i;
+                }
+                b'\\' => i += 2,
+                _ => i += 1,
+            }
+        }
+        if copied == 0 {
+            return text;
+        }
+        out.push_str(text.get(copied..).unwrap_or_default());
+        out
+    }
+
+    /// One pass gives what replacing, then measuring the result, gave, for
+    /// JSON texts as `JSON.stringify` writes them (strings with every kind of
+    /// escape, lone surrogates among them, long integers, nesting).
+    #[test]
+    fn one_pass_agrees_with_replacing_then_measuring() {
+        let pieces = [
+            "\"a\"",
+            "\"\\ud800\"",
+            "\"x\\udfffy\"",
+            "\"\\\\ud800\"",
+            "\"\\\"\"",
+            "\"\\u0001\\n\"",
+            "\"é日\\udc00本\"",
+            "\"\\ud7ff\\ue000\"",
+            "\"[{\"",
+            "18446744073709552000",
+            "1.8446744073709552e19",
+            "123456789012345678901.5",
+            "99999999999999999999e3",
+            "0",
+            "-12",
+            "true",
+            "null",
+            "\"\\ud83d\\ude00\"",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..5000 {
+            // A random valid JSON value: nested arrays and objects of pieces.
+            fn value(next: &mut impl FnMut(usize) -> usize, pieces: &[&str], d: usize) -> String {
+                match next(if d > 20 { 1 } else { 4 }) {
+                    0 => pieces[next(pieces.len())].to_owned(),
+                    1 | 2 => {
+                        let items: Vec<String> =
+                            (0..next(4)).map(|_| value(next, pieces, d + 1)).collect();
+                        format!("[{}]", items.join(","))
+                    }
+                    _ => {
+                        let items: Vec<String> = (0..next(4))
+                            .map(|_| {
+                                let k = pieces[next(3)];
+                                format!("{k}:{}", value(next, pieces, d + 1))
+                            })
+                            .collect();
+                        format!("{{{}}}", items.join(","))
+                    }
+                }
+            }
+            let text = value(&mut next, &pieces, 0);
+            let fixed = old_replace(text.clone());
+            let (depth, bytes) = old_measure(&fixed);
+            assert_eq!(
+                fix_and_measure(text.clone()),
+                (fixed, depth, bytes),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn depth_counts_brackets_outside_strings() {
