@@ -313,6 +313,47 @@ pub fn loader_load(glue: &str) -> Result<String> {
     Ok(glue.replacen(GLUE_LOAD, LOADER_LOAD, 1))
 }
 
+/// The start of the glue's `passStringToWasm0` as wasm-bindgen 0.2.130
+/// writes it: a branch for callers that pass no `realloc`, which encodes the
+/// string into a buffer of its own and copies it.
+const GLUE_PASS_STRING: &str = "function passStringToWasm0(arg, malloc, realloc) {
+    if (realloc === undefined) {
+        const buf = cachedTextEncoder.encode(arg);
+        const ptr = malloc(buf.length, 1) >>> 0;
+        getUint8ArrayMemory0().subarray(ptr, ptr + buf.length).set(buf);
+        WASM_VECTOR_LEN = buf.length;
+        return ptr;
+    }
+
+";
+
+/// How the glue calls `passStringToWasm0`: always with `realloc`.
+const GLUE_PASS_STRING_CALL: &str =
+    "passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc)";
+
+/// The glue without the branch of `passStringToWasm0` for callers without
+/// `realloc` ([`GLUE_PASS_STRING`]): its only callers pass one (checked:
+/// every call is [`GLUE_PASS_STRING_CALL`]), so the branch never runs
+/// (0.04 KB of gzip). Run before [`shorten`], which renames `wasm.`'s
+/// exports. A function or a call not written as expected is an error, as in
+/// [`loader_init`].
+pub fn pass_string_with_realloc(glue: &str) -> Result<String> {
+    let found = glue.matches(GLUE_PASS_STRING).count();
+    if found != 1 {
+        bail!("expected the glue to hold wasm-bindgen's passStringToWasm0 once, found it {found} times; did wasm-bindgen change?");
+    }
+    let uses = glue.matches("passStringToWasm0(").count();
+    let with_realloc = glue.matches(GLUE_PASS_STRING_CALL).count();
+    if uses != with_realloc + 1 {
+        bail!("expected every call of passStringToWasm0 to pass realloc ({with_realloc} of {} do); did wasm-bindgen change?", uses - 1);
+    }
+    Ok(glue.replacen(
+        GLUE_PASS_STRING,
+        "function passStringToWasm0(arg, malloc, realloc) {\n",
+        1,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,6 +500,25 @@ mod tests {
             format!("let wasm;\n{LOADER_INIT}\nexport {{ __wbg_init as default }};\n")
         );
         let err = loader_init("async function __wbg_init(m) {}").unwrap_err();
+        assert!(err.to_string().contains("0 times"), "{err}");
+    }
+
+    #[test]
+    fn strings_are_passed_with_realloc_and_an_unknown_shape_is_an_error() {
+        let rest = "    let len = arg.length;\n}\n";
+        let glue = format!("let a;\n{GLUE_PASS_STRING}{rest}var p = {GLUE_PASS_STRING_CALL};\n");
+        let out = pass_string_with_realloc(&glue).unwrap();
+        assert_eq!(
+            out,
+            format!("let a;\nfunction passStringToWasm0(arg, malloc, realloc) {{\n{rest}var p = {GLUE_PASS_STRING_CALL};\n")
+        );
+        // A call without realloc would need the branch.
+        let err = pass_string_with_realloc(&format!(
+            "{glue}var q = passStringToWasm0(ret, wasm.__wbindgen_malloc);\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("1 of 2"), "{err}");
+        let err = pass_string_with_realloc("function passStringToWasm0(a, m, r) {}").unwrap_err();
         assert!(err.to_string().contains("0 times"), "{err}");
     }
 
