@@ -65,9 +65,10 @@ impl Config {
         let mut collector = field("collector").ok_or_else(|| {
             ConfigError("cotrail: no collector URL (data-collector or script src)".into())
         })?;
-        // Trailing slashes go (a byte loop: `trim_end_matches` links a char searcher).
-        while collector.ends_with('/') {
-            collector.pop();
+        // Trailing slashes go (bytes: `trim_end_matches` links a char searcher,
+        // `ends_with(char)` and `pop` a UTF-8 encoder and decoder).
+        while collector.as_bytes().last() == Some(&b'/') {
+            collector.truncate(collector.len() - 1);
         }
         // Required: the collector refuses every batch without one, so a typo
         // (`data-sitekey`) would record a whole visit only to lose it.
@@ -240,6 +241,24 @@ mod tests {
             "https://c.example/api/v1/batches?site_key=pk_1"
         );
         assert!(warnings.is_empty());
+    }
+
+    /// Trailing slashes go as `trim_end_matches('/')` takes them, after any
+    /// character.
+    #[test]
+    fn every_trailing_slash_of_the_collector_goes() {
+        for url in [
+            "https://c.example",
+            "https://c.example///",
+            "https://c.é/日本/",
+            "/x/",
+        ] {
+            let (cfg, _) = parse(&[("collector", url), ("siteKey", "k")]);
+            assert_eq!(cfg.unwrap().collector, url.trim_end_matches('/'), "{url}");
+        }
+        // Nothing but slashes leaves nothing (the attribute was not empty).
+        let (cfg, _) = parse(&[("collector", "//"), ("siteKey", "k")]);
+        assert_eq!(cfg.unwrap().collector, "");
     }
 
     /// A typo in the attribute's name would record a whole visit for the
