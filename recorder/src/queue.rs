@@ -111,7 +111,7 @@ fn add_gap(gaps: &mut Vec<Gap>, frozen: usize, from: u64, to: u64, reason: GapRe
     let before = at > frozen && gaps[at - 1].reason == reason && gaps[at - 1].to + 1 == from;
     let after = at < gaps.len() && gaps[at].reason == reason && to + 1 == gaps[at].from;
     if before {
-        gaps[at - 1].to = if after { gaps.remove(at).to } else { to };
+        gaps[at - 1].to = if after { remove_gap(gaps, at) } else { to };
         return;
     }
     if after {
@@ -129,9 +129,20 @@ fn add_gap(gaps: &mut Vec<Gap>, frozen: usize, from: u64, to: u64, reason: GapRe
                 best = i;
             }
         }
-        let next = gaps.remove(best + 1);
-        gaps[best].to = gaps[best].to.max(next.to);
+        let next = remove_gap(gaps, best + 1);
+        gaps[best].to = gaps[best].to.max(next);
     }
+}
+
+/// Removes `gaps[i]` and returns its `to`: a loop over the few records of
+/// one queue, where `Vec::remove` brings a copy of its own for `Gap`.
+fn remove_gap(gaps: &mut Vec<Gap>, i: usize) -> u64 {
+    let to = gaps[i].to;
+    for j in i + 1..gaps.len() {
+        gaps[j - 1] = gaps[j].clone();
+    }
+    gaps.truncate(gaps.len() - 1);
+    to
 }
 
 fn gap_json(out: &mut String, g: &Gap) {
