@@ -53,26 +53,30 @@ pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
-        let esc = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
         out.push_str(s.get(start..i).unwrap_or_default());
         start = i + 1;
-        if esc.is_empty() {
+        out.push('\\');
+        // The short escapes, one `match` of bytes: the letter after the
+        // backslash, or `u00` and two hex digits.
+        let short = match b {
+            b'"' | b'\\' => b,
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0c => b'f',
+            _ => 0,
+        };
+        if short != 0 {
+            out.push(short as char);
+        } else {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
+            out.push_str("u00");
             out.push(HEX[(b >> 4) as usize] as char);
             out.push(HEX[(b & 15) as usize] as char);
-        } else {
-            out.push_str(esc);
         }
     }
     out.push_str(s.get(start..).unwrap_or_default());
@@ -386,6 +390,14 @@ mod tests {
         let mut out = String::new();
         push_str(&mut out, &s);
         assert_eq!(out, serde_json::to_string(&s).unwrap());
+        // Each alone, between text and at either end.
+        for c in s.chars() {
+            for t in [format!("{c}"), format!("a{c}é"), format!("{c}{c}x{c}")] {
+                let mut out = String::new();
+                push_str(&mut out, &t);
+                assert_eq!(out, serde_json::to_string(&t).unwrap(), "{t:?}");
+            }
+        }
     }
 
     #[test]
