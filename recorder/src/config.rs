@@ -10,8 +10,9 @@ use crate::prelude::*;
 use shared::limits::{DEFAULT_BATCH_EVENTS, DEFAULT_FLUSH_MS, MAX_EVENTS_PER_BATCH};
 use shared::{Actor, AgentId, SessionId};
 
+use crate::json::push_str;
 use crate::masking::MaskLevel;
-use crate::text::{concat, id_error, quoted};
+use crate::text::{concat, id_error};
 
 /// Shortest flush interval accepted: below this a busy page would send a request
 /// per interaction.
@@ -104,24 +105,20 @@ impl Config {
                 Actor::Agent { id }
             }
             Some(other) => {
-                return Err(ConfigError(
-                    concat(&[
-                        "cotrail: data-actor must be \"customer\" or \"agent\", not ",
-                        &quoted(other),
-                    ])
-                    .into(),
-                ))
+                let mut msg =
+                    String::from("cotrail: data-actor must be \"customer\" or \"agent\", not ");
+                push_str(&mut msg, other);
+                return Err(ConfigError(msg.into()));
             }
         };
         let mask = match field("mask") {
             None => MaskLevel::Default,
             Some(s) => MaskLevel::parse(&s).unwrap_or_else(|| {
                 // Unknown level: the safer of the two.
-                warn(concat(&[
-                    "cotrail: data-mask=",
-                    &quoted(&s),
-                    " is unknown; using \"strict\"",
-                ]));
+                let mut msg = String::from("cotrail: data-mask=");
+                push_str(&mut msg, &s);
+                msg.push_str(" is unknown; using \"strict\"");
+                warn(msg);
                 MaskLevel::Strict
             }),
         };
@@ -187,11 +184,16 @@ fn number(
     // One message for both mistakes: out of range (brought inside it) or
     // not a number (the default).
     if kept != n || n.is_none() {
-        let (said, using) = match kept {
-            Some(k) => (" is out of range; using ", crate::text::int(k)),
-            None => (" is not a number; using the default", String::new()),
-        };
-        warn(concat(&[what, "=", &quoted(&v), said, &using]));
+        let mut msg = concat(&[what, "="]);
+        push_str(&mut msg, &v);
+        match kept {
+            Some(k) => {
+                msg.push_str(" is out of range; using ");
+                crate::text::push_int(&mut msg, k);
+            }
+            None => msg.push_str(" is not a number; using the default"),
+        }
+        warn(msg);
     }
     kept
 }
@@ -259,6 +261,38 @@ mod tests {
         // Nothing but slashes leaves nothing (the attribute was not empty).
         let (cfg, _) = parse(&[("collector", "//"), ("siteKey", "k")]);
         assert_eq!(cfg.unwrap().collector, "");
+    }
+
+    /// Values in warnings and errors are quoted and escaped like JSON.
+    #[test]
+    fn warnings_and_errors_quote_the_value() {
+        let (cfg, warnings) = parse(&[
+            ("collector", "http://x"),
+            ("siteKey", "k"),
+            ("mask", "lo\"ose"),
+            ("flushMs", "so\\on"),
+            ("batchEvents", "100000"),
+        ]);
+        assert!(cfg.is_ok());
+        assert_eq!(
+            warnings,
+            [
+                "cotrail: data-mask=\"lo\\\"ose\" is unknown; using \"strict\"",
+                "cotrail: data-flush-ms=\"so\\\\on\" is not a number; using the default",
+                &format!(
+                    "cotrail: data-batch-events=\"100000\" is out of range; using {MAX_EVENTS_PER_BATCH}"
+                ),
+            ]
+        );
+        let (cfg, _) = parse(&[
+            ("collector", "http://x"),
+            ("siteKey", "k"),
+            ("actor", "Bo\"SS"),
+        ]);
+        assert_eq!(
+            cfg.unwrap_err().0,
+            "cotrail: data-actor must be \"customer\" or \"agent\", not \"bo\\\"ss\""
+        );
     }
 
     /// A typo in the attribute's name would record a whole visit for the

@@ -202,12 +202,13 @@ pub fn agent_scope_enter(agent_id: JsValue) {
         Ok(id) => Some(id),
         Err(e) => {
             let like = text::id_like(&agent_id);
-            console::warn(&concat(&[
+            let mut msg = concat(&[
                 "cotrail: asAgent: agent id ",
                 &text::id_error(&e),
                 "; recorded as ",
-                &text::quoted(&like),
-            ]));
+            ]);
+            json::push_str(&mut msg, &like);
+            console::warn(&msg);
             // Always valid (a native test of `id_like` says so).
             shared::AgentId::parse(like).ok()
         }
