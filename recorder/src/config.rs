@@ -12,7 +12,7 @@ use shared::{Actor, AgentId, SessionId};
 
 use crate::json::push_str;
 use crate::masking::MaskLevel;
-use crate::text::{concat, id_error};
+use crate::text::{concat, push_id_error};
 
 /// Shortest flush interval accepted: below this a busy page would send a request
 /// per interaction.
@@ -81,11 +81,10 @@ impl Config {
         let session_id = field("sessionId").and_then(|s| match SessionId::parse(s.as_str()) {
             Ok(id) => Some(id),
             Err(e) => {
-                warn(concat(&[
-                    "cotrail: data-session-id ",
-                    &id_error(&e),
-                    "; a session id is generated instead",
-                ]));
+                let mut msg = String::from("cotrail: data-session-id ");
+                push_id_error(&mut msg, &e);
+                msg.push_str("; a session id is generated instead");
+                warn(msg);
                 None
             }
         });
@@ -100,7 +99,9 @@ impl Config {
                     ConfigError("cotrail: data-actor=\"agent\" needs data-agent-id".into())
                 })?;
                 let id = AgentId::parse(id).map_err(|e| {
-                    ConfigError(concat(&["cotrail: data-agent-id ", &id_error(&e)]).into())
+                    let mut msg = String::from("cotrail: data-agent-id ");
+                    push_id_error(&mut msg, &e);
+                    ConfigError(msg.into())
                 })?;
                 Actor::Agent { id }
             }

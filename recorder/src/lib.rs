@@ -202,11 +202,9 @@ pub fn agent_scope_enter(agent_id: JsValue) {
         Ok(id) => Some(id),
         Err(e) => {
             let like = text::id_like(&agent_id);
-            let mut msg = concat(&[
-                "cotrail: asAgent: agent id ",
-                &text::id_error(&e),
-                "; recorded as ",
-            ]);
+            let mut msg = String::from("cotrail: asAgent: agent id ");
+            text::push_id_error(&mut msg, &e);
+            msg.push_str("; recorded as ");
             json::push_str(&mut msg, &like);
             console::warn(&msg);
             // Always valid (a native test of `id_like` says so).

@@ -91,21 +91,30 @@ pub fn id_like(s: &str) -> String {
 
 /// What `IdError`'s `Display` says, without `core::fmt`.
 pub fn id_error(e: &shared::IdError) -> String {
+    let mut s = String::new();
+    push_id_error(&mut s, e);
+    s
+}
+
+// The limit as the message writes it (a literal: no digits built at run time
+// for a constant).
+const _: () = assert!(shared::limits::MAX_ID_LEN == 64);
+
+/// Appends [`id_error`]'s text to `out` (the messages that say it go on
+/// after it: no copy of it of its own).
+pub fn push_id_error(out: &mut String, e: &shared::IdError) {
     match e {
-        shared::IdError::Empty => "must not be empty".into(),
-        shared::IdError::TooLong { len } => concat(&[
-            "is ",
-            &int(*len as u64),
-            " characters long, the limit is ",
-            &int(shared::limits::MAX_ID_LEN as u64),
-        ]),
+        shared::IdError::Empty => out.push_str("must not be empty"),
+        shared::IdError::TooLong { len } => {
+            out.push_str("is ");
+            push_int(out, *len as u64);
+            out.push_str(" characters long, the limit is 64");
+        }
         shared::IdError::BadChar { ch } => {
             let q = quoted(ch.encode_utf8(&mut [0; 4]));
-            concat(&[
-                "contains '",
-                q.get(1..q.len().saturating_sub(1)).unwrap_or_default(),
-                "'; only ASCII letters, digits and - _ . : are allowed",
-            ])
+            out.push_str("contains '");
+            out.push_str(q.get(1..q.len().saturating_sub(1)).unwrap_or_default());
+            out.push_str("'; only ASCII letters, digits and - _ . : are allowed");
         }
     }
 }
