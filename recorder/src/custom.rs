@@ -14,7 +14,7 @@ use shared::limits::{MAX_CUSTOM_TYPE_CHARS, MAX_CUSTOM_VALUE_BYTES, MAX_JSON_DEP
 use wasm_bindgen::JsValue;
 
 use crate::json::{CustomData, RawJson};
-use crate::text::{concat, int};
+use crate::text::push_int;
 
 /// Nesting depth of JSON text (a scalar is 1, `[1]` is 2), counting brackets
 /// outside strings. Only meaningful for valid JSON, which `JSON.stringify` gives.
@@ -147,23 +147,18 @@ pub fn check_value_text(text: &str) -> Result<(), Error> {
 /// Checks a value's measure ([`fix_and_measure`]) against the size and depth
 /// limits.
 fn check_measure(depth: usize, bytes: usize) -> Result<(), Error> {
-    if bytes > MAX_CUSTOM_VALUE_BYTES {
-        return Err(concat(&[
-            "value is ",
-            &int(bytes as u64),
-            " bytes as JSON, the limit is 8192",
-        ])
-        .into());
-    }
-    if depth > MAX_JSON_DEPTH {
-        return Err(concat(&[
-            "value nests ",
-            &int(depth as u64),
-            " levels, the limit is 16",
-        ])
-        .into());
-    }
-    Ok(())
+    let (what, n, limit) = if bytes > MAX_CUSTOM_VALUE_BYTES {
+        ("value is ", bytes, " bytes as JSON, the limit is 8192")
+    } else if depth > MAX_JSON_DEPTH {
+        ("value nests ", depth, " levels, the limit is 16")
+    } else {
+        return Ok(());
+    };
+    // One message for both, built in one string.
+    let mut msg = String::from(what);
+    push_int(&mut msg, n as u64);
+    msg.push_str(limit);
+    Err(msg.into())
 }
 
 /// Builds the event data from the page's arguments.
@@ -354,6 +349,21 @@ mod tests {
         );
         assert!(check_value_text(&deep).unwrap_err().contains("nests"));
         assert!(check_value_text(r#"{"sku":"A-1","qty":2}"#).is_ok());
+    }
+
+    #[test]
+    fn limit_errors_say_the_measure_and_the_limit() {
+        // A string of 8193 bytes with its quotes.
+        let big = format!("\"{}\"", "x".repeat(MAX_CUSTOM_VALUE_BYTES - 1));
+        assert_eq!(
+            check_value_text(&big).unwrap_err(),
+            "value is 8193 bytes as JSON, the limit is 8192"
+        );
+        let deep = "[".repeat(20) + &"]".repeat(20);
+        assert_eq!(
+            check_value_text(&deep).unwrap_err(),
+            "value nests 21 levels, the limit is 16"
+        );
     }
 
     #[test]
