@@ -123,16 +123,15 @@ pub fn push_id_error(out: &mut String, e: &shared::IdError) {
 /// core's generic pattern matcher and a reverse UTF-8 decoder for it. For short
 /// values (attributes, names); see [`is_blank`] for texts.
 pub fn trim(s: &str) -> &str {
-    let (mut start, mut end) = (None, 0);
+    // Nothing but whitespace leaves `start` past `end`: empty.
+    let (mut start, mut end) = (s.len(), 0);
     for (i, c) in s.char_indices() {
         if !c.is_whitespace() {
-            start.get_or_insert(i);
+            start = start.min(i);
             end = i + c.len_utf8();
         }
     }
-    start
-        .and_then(|start| s.get(start..end))
-        .unwrap_or_default()
+    s.get(start..end).unwrap_or_default()
 }
 
 /// Whether `s` is empty or only whitespace; stops at the first other character
