@@ -337,12 +337,14 @@ impl Recorder {
         let performance =
             crate::global::get_object(&window, &crate::global::js_str!("performance"));
         let page_id = identity::generate();
-        let id = identity::load(config.session_id.clone(), |tab| {
+        let url = config.batches_url();
+        // (Moved out of the config: the rest of it is read field by field.)
+        let id = identity::load(config.session_id, |tab| {
             storage::owned_elsewhere(tab, &page_id, js_sys::Date::now())
         });
         identity::set(&identity::page_key(id.tab_id.as_str()), &page_id);
         let transport = Transport::new(
-            config.batches_url(),
+            url,
             id.session_id.as_str(),
             id.tab_id.as_str(),
             id.next_seq,
