@@ -125,7 +125,7 @@ impl Config {
         };
         let flush_ms = number(
             field("flushMs"),
-            "cotrail: data-flush-ms",
+            "cotrail: data-flush-ms=",
             u64::from(MIN_FLUSH_MS),
             u64::from(MAX_FLUSH_MS),
             &mut warn,
@@ -133,7 +133,7 @@ impl Config {
         .map_or(DEFAULT_FLUSH_MS, |n| n as u32);
         let batch_events = number(
             field("batchEvents"),
-            "cotrail: data-batch-events",
+            "cotrail: data-batch-events=",
             1,
             MAX_EVENTS_PER_BATCH as u64,
             &mut warn,
@@ -171,7 +171,8 @@ impl Config {
 }
 
 /// A number attribute within `min..=max`: one outside is brought inside it,
-/// and one that is not a number is the default, each with a warning.
+/// and one that is not a number is the default, each with a warning that
+/// starts with `what` (`cotrail: data-flush-ms=`).
 fn number(
     v: Option<String>,
     what: &str,
@@ -185,7 +186,7 @@ fn number(
     // One message for both mistakes: out of range (brought inside it) or
     // not a number (the default).
     if kept != n || n.is_none() {
-        let mut msg = concat(&[what, "="]);
+        let mut msg = String::from(what);
         push_str(&mut msg, &v);
         match kept {
             Some(k) => {
