@@ -71,9 +71,7 @@ pub fn resume(
         .and_then(|s| TabId::parse(s).ok())
         .filter(|t| !taken(t.as_str()));
     let gen_session = || SessionId::parse(generate()).unwrap_or_else(|_| fallback_session());
-    let session_id = page_session
-        .or_else(|| stored_session.clone())
-        .unwrap_or_else(gen_session);
+    let session_id = page_session.or(stored_session).unwrap_or_else(gen_session);
     let (tab_id, kept) = match stored_tab {
         Some(t) => (t, true),
         None => (
