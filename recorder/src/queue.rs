@@ -111,7 +111,7 @@ fn add_gap(gaps: &mut Vec<Gap>, frozen: usize, from: u64, to: u64, reason: GapRe
     let before = at > frozen && gaps[at - 1].reason == reason && gaps[at - 1].to + 1 == from;
     let after = at < gaps.len() && gaps[at].reason == reason && to + 1 == gaps[at].from;
     if before {
-        gaps[at - 1].to = if after { remove_gap(gaps, at) } else { to };
+        gaps[at - 1].to = if after { remove_gaps(gaps, at, 1) } else { to };
         return;
     }
     if after {
@@ -129,19 +129,20 @@ fn add_gap(gaps: &mut Vec<Gap>, frozen: usize, from: u64, to: u64, reason: GapRe
                 best = i;
             }
         }
-        let next = remove_gap(gaps, best + 1);
+        let next = remove_gaps(gaps, best + 1, 1);
         gaps[best].to = gaps[best].to.max(next);
     }
 }
 
-/// Removes `gaps[i]` and returns its `to`: a loop over the few records of
-/// one queue, where `Vec::remove` brings a copy of its own for `Gap`.
-fn remove_gap(gaps: &mut Vec<Gap>, i: usize) -> u64 {
-    let to = gaps[i].to;
-    for j in i + 1..gaps.len() {
-        gaps[j - 1] = gaps[j].clone();
+/// Removes the `n` records from `gaps[i]` on (there are that many) and
+/// returns the first one's `to`: a loop over the few records of one queue,
+/// where `Vec::remove` and `Vec::drain` bring copies of their own for `Gap`.
+fn remove_gaps(gaps: &mut Vec<Gap>, i: usize, n: usize) -> u64 {
+    let to = gaps.get(i).map_or(0, |g| g.to);
+    for j in i + n..gaps.len() {
+        gaps[j - n] = gaps[j].clone();
     }
-    gaps.truncate(gaps.len() - 1);
+    gaps.truncate(gaps.len() - n);
     to
 }
 
@@ -395,7 +396,8 @@ impl Queue {
             return Vec::new();
         };
         self.gaps_first = false;
-        self.gaps.drain(..f.gaps.min(self.gaps.len()));
+        let n = f.gaps.min(self.gaps.len());
+        remove_gaps(&mut self.gaps, 0, n);
         let mut done = Vec::with_capacity(f.events);
         for e in self.events.drain(..f.events) {
             self.bytes -= e.json.len();
