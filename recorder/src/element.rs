@@ -69,7 +69,9 @@ pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<js_sys::Array> 
 /// `el.closest(selectors)`, `None` also when it throws.
 fn closest(el: &Element, selectors: &JsValue) -> Option<Element> {
     let v = CLOSEST
-        .with(|f| f.call1(el, selectors))
+        // `call2`, which `global::call` imports anyway: a `Function.call`
+        // of one argument is an import and glue of its own.
+        .with(|f| f.call2(el, selectors, &JsValue::UNDEFINED))
         .unwrap_or(JsValue::UNDEFINED);
     v.is_object().then(|| v.unchecked_into())
 }

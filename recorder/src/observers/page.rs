@@ -195,15 +195,16 @@ fn see_entry(state: &RefCell<State>) {
 /// Remembers the entries the page starts with (those of this document before
 /// a reload, which back and forward may return to).
 fn see_entries(state: &RefCell<State>) {
-    let nav = navigation();
-    let entries = crate::global::get(&nav, &crate::global::js_str!("entries"));
-    if let Some(f) = entries.dyn_ref::<js_sys::Function>() {
-        if let Ok(list) = f.call0(&nav) {
-            // An array already (no `Array.from` import for a copy).
-            for entry in list.unchecked_into::<js_sys::Array>().iter() {
-                if let Some(id) = id_of(&entry) {
-                    remember_entry(state, id);
-                }
+    let u = JsValue::UNDEFINED;
+    // Through `global::call`: a `Function.call` of no arguments would be an
+    // import and glue of its own. (Not a function, or no Navigation API: it
+    // throws, and no entry is seen.)
+    if let Ok(list) = crate::global::call(&navigation(), &crate::global::js_str!("entries"), &u, &u)
+    {
+        // An array already (no `Array.from` import for a copy).
+        for entry in list.unchecked_into::<js_sys::Array>().iter() {
+            if let Some(id) = id_of(&entry) {
+                remember_entry(state, id);
             }
         }
     }
