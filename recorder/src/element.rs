@@ -140,11 +140,23 @@ pub fn has_private(el: &Element) -> bool {
 /// (made when the first one is remembered); and the ids and names (`#id`,
 /// `@name`) of those inputs: a "show password" button that replaces the
 /// input by a new `type="text"` one keeps them.
-type Passwords = (Option<js_sys::WeakSet>, Vec<String>);
+type Passwords = (Option<js_sys::WeakMap>, Vec<String>);
 
 crate::global::page_const! {
     /// The remembered password fields (see [`Passwords`]).
     static PASSWORDS: core::cell::RefCell<Passwords> = core::cell::RefCell::new((None, Vec::new()));
+}
+
+/// Adds `key` to a `WeakMap` used as a set (mapped to `true`): the
+/// `WeakMap` imports the path cache needs serve the sets too, no `WeakSet`
+/// ones of their own.
+fn weak_add(set: &js_sys::WeakMap, key: &JsValue) {
+    set.set(key.unchecked_ref(), &JsValue::TRUE);
+}
+
+/// Whether [`weak_add`] added `key` to `set`.
+fn weak_has(set: &js_sys::WeakMap, key: &JsValue) -> bool {
+    !set.get(key.unchecked_ref()).is_undefined()
 }
 
 /// Remembered ids and names at most (a page has a handful of password fields).
@@ -159,14 +171,14 @@ fn password_keys(el: &Element) -> [Option<String>; 2] {
 
 /// Remembers an input that is, or was, a password field.
 pub fn remember_password(el: &Element) {
-    // No borrow held while the page's `WeakSet` is called.
+    // No borrow held while the page's `WeakMap` is called.
     let set = PASSWORDS.with(|p| {
         p.borrow_mut()
             .0
-            .get_or_insert_with(js_sys::WeakSet::new)
+            .get_or_insert_with(js_sys::WeakMap::new)
             .clone()
     });
-    set.add(el);
+    weak_add(&set, el);
     PASSWORDS.with(|p| {
         let keys = &mut p.borrow_mut().1;
         // By reference: an owning `flatten` links drop glue of its own.
@@ -181,7 +193,7 @@ pub fn remember_password(el: &Element) {
 /// Whether this very element was remembered as a password field.
 pub fn is_remembered(el: &Element) -> bool {
     let set = PASSWORDS.with(|p| p.borrow().0.clone());
-    set.is_some_and(|set| set.has(el))
+    set.is_some_and(|set| weak_has(&set, el))
 }
 
 /// An `<input type="password">`.
@@ -230,7 +242,7 @@ struct Shadow {
     /// recorder runs: [`see_shadow_root`] points it at shadow roots too.
     type_watch: Option<web_sys::MutationObserver>,
     /// The shadow roots it watches (`None` for none yet).
-    watched: Option<js_sys::WeakSet>,
+    watched: Option<js_sys::WeakMap>,
     /// The running observers' state, for the handlers of events that do not
     /// leave a shadow root ([`crate::observers::ROOT_HANDLERS`]: `scroll`,
     /// `submit`, not composed, so the document's listener never sees them).
@@ -304,9 +316,9 @@ fn see_shadow_root(el: &Element) {
     }
     let seen = SHADOW.with(|w| {
         let mut w = w.borrow_mut();
-        let set = w.watched.get_or_insert_with(js_sys::WeakSet::new);
-        set.has(root.unchecked_ref()) || {
-            set.add(root.unchecked_ref());
+        let set = w.watched.get_or_insert_with(js_sys::WeakMap::new);
+        weak_has(set, &root) || {
+            weak_add(set, &root);
             false
         }
     });
