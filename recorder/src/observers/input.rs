@@ -66,8 +66,11 @@ pub(super) struct PasswordWatch {
 
 /// The `type` observer's callback: `records` are its `MutationRecord`s.
 fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
-    let records: &JsValue = records.as_ref();
-    for record in records.unchecked_ref::<js_sys::Array>().iter() {
+    // By index (`length` once, then `[i]`): `Array::iter` reads through an
+    // import of its own.
+    let records: &js_sys::Array = records.unchecked_ref();
+    for i in 0..records.length() {
+        let record = records.get(i);
         // A record's `NodeList`s read as arrays (`length` and `[i]`).
         let len = |list: &JsValue| list.unchecked_ref::<js_sys::Array>().length();
         let element = |list: &JsValue, i: u32| {

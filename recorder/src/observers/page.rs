@@ -201,9 +201,11 @@ fn see_entries(state: &RefCell<State>) {
     // throws, and no entry is seen.)
     if let Ok(list) = crate::global::call(&navigation(), &crate::global::js_str!("entries"), &u, &u)
     {
-        // An array already (no `Array.from` import for a copy).
-        for entry in list.unchecked_into::<js_sys::Array>().iter() {
-            if let Some(id) = id_of(&entry) {
+        // An array already (no `Array.from` import for a copy), read by
+        // index (`Array::iter` reads through an import of its own).
+        let list: js_sys::Array = list.unchecked_into();
+        for i in 0..list.length() {
+            if let Some(id) = id_of(&list.get(i)) {
                 remember_entry(state, id);
             }
         }

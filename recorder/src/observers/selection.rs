@@ -137,13 +137,14 @@ fn shows_private_slot(
                     &crate::global::js_str!("assignedNodes"),
                     &options,
                 );
-                if nodes.is_some_and(|nodes| {
-                    nodes
-                        .unchecked_into::<js_sys::Array>()
-                        .iter()
-                        .any(|n| intersects(range, &n))
-                }) {
-                    return true;
+                // By index: `Array::iter` reads through an import of its own.
+                if let Some(nodes) = nodes {
+                    let nodes: js_sys::Array = nodes.unchecked_into();
+                    for k in 0..nodes.length() {
+                        if intersects(range, &nodes.get(k)) {
+                            return true;
+                        }
+                    }
                 }
             }
         }
