@@ -670,9 +670,11 @@ fn label_text(el: &Element) -> Option<String> {
 fn labelled_by(el: &Element) -> Option<String> {
     let ids = attr(el, "aria-labelledby")?;
     // A document or a shadow root (both have `getElementById`); an element
-    // removed from the page has neither and no label by id.
+    // removed from the page has neither and no label by id. (`instanceof
+    // Element`, imported anyway, rather than a `nodeType` import: one of
+    // another window's elements fails it, and has no `getElementById`.)
     let root = root_node(el);
-    if root.unchecked_ref::<web_sys::Node>().node_type() == web_sys::Node::ELEMENT_NODE {
+    if root.is_instance_of::<Element>() {
         return None;
     }
     let mut text = String::new();
