@@ -202,8 +202,11 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
     let (value, checked) = if masked.is_some() {
         (None, None)
     } else if is_checkable(el) {
-        let checked = crate::global::get(el, &crate::global::js_str!("checked")).as_bool();
-        (None, checked)
+        // `===` against `true` and `false` (the comparison import every
+        // `JsValue` comparison uses), not `as_bool`, an import of its own.
+        let checked = crate::global::get(el, &crate::global::js_str!("checked"));
+        let on = checked == JsValue::TRUE;
+        (None, (on || checked == JsValue::FALSE).then_some(on))
     } else {
         let value = match crate::element::prop(el, &crate::global::js_str!("value")) {
             Some(v) if facts.is_field() => selected_values(el).or(Some(v)),
