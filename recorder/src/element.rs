@@ -510,12 +510,17 @@ pub fn event_element(event: &web_sys::Event) -> Option<Element> {
     } else {
         first
     };
-    let el = match target.dyn_into::<Element>() {
-        Ok(el) => el,
-        Err(other) => other.dyn_into::<web_sys::Node>().ok()?.parent_element()?,
-    };
+    let el = element_or_parent(target.dyn_into::<web_sys::Node>().ok()?)?;
     see_shadow_root(&el);
     Some(el)
+}
+
+/// The node if it is an element, else its parent element (a text node's).
+pub fn element_or_parent(node: web_sys::Node) -> Option<Element> {
+    match node.dyn_into::<Element>() {
+        Ok(el) => Some(el),
+        Err(node) => node.parent_element(),
+    }
 }
 
 /// The control a click landed in, or the element itself.

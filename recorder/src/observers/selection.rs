@@ -82,17 +82,11 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
         &range,
         &crate::global::js_str!("commonAncestorContainer"),
     );
-    let scope: Element = match ancestor {
-        Some(node) => match node.dyn_into::<Element>() {
-            Ok(el) => el,
-            Err(node) => match node.parent_element() {
-                Some(el) => el,
-                // The document itself (a selection of everything).
-                None => node.unchecked_into(),
-            },
-        },
-        None => return true,
+    let Some(node) = ancestor else {
+        return true;
     };
+    // The document itself when it has no parent (a selection of everything).
+    let scope = element::element_or_parent(node.clone()).unwrap_or_else(|| node.unchecked_into());
     shows_private_slot(&range, &scope, true, 0)
 }
 
@@ -158,11 +152,7 @@ fn shows_private_slot(
 /// The element at one end of the selection (`anchorNode` or `focusNode`), or
 /// the parent of the text node there.
 fn end_element(sel: &web_sys::Selection, end: &wasm_bindgen::JsValue) -> Option<Element> {
-    let node: web_sys::Node = crate::global::get_object(sel, end)?;
-    match node.dyn_into::<Element>() {
-        Ok(el) => Some(el),
-        Err(node) => node.parent_element(),
-    }
+    element::element_or_parent(crate::global::get_object(sel, end)?)
 }
 
 /// A field the person can select text in (a focused checkbox is not where a
