@@ -203,7 +203,8 @@ fn selected_elsewhere(field: &Element, text: &str) -> bool {
         return false;
     };
     let value = crate::global::get(field, &crate::global::js_str!("value"));
-    value.is_string()
+    // (`as_string` for the type check: `is_string` is an import of its own.)
+    value.as_string().is_some()
         && value
             .unchecked_into::<js_sys::JsString>()
             .slice(start as u32, end as u32)
