@@ -37,6 +37,12 @@ const HIDDEN_SELECTOR: &str = "[data-cotrail-mask],[data-cotrail-block]";
 pub const PRIVATE_SELECTOR: &str =
     "[data-cotrail-mask],[data-cotrail-block],input[type=password],[autocomplete*=cc-]";
 
+/// `"value"`, read at several sites: one [`js_str!`] (a static and a JS
+/// string each).
+pub fn value_key() -> &'static JsValue {
+    &js_str!("value")
+}
+
 /// `obj[method](arg)` through [`crate::global::call`] (the DOM methods the
 /// recorder calls with one argument: no import and glue adapter each),
 /// `undefined` when it throws.

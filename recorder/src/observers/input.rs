@@ -178,7 +178,7 @@ fn selected_values(el: &Element) -> Option<String> {
             values.push_str(", ");
         }
         let option = options.unchecked_ref::<js_sys::Array>().get(i);
-        values.push_str(&element::prop(&option, &js_str!("value")).unwrap_or_default());
+        values.push_str(&element::prop(&option, element::value_key()).unwrap_or_default());
     }
     Some(values)
 }
@@ -208,7 +208,7 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
         let on = checked == JsValue::TRUE;
         (None, (on || checked == JsValue::FALSE).then_some(on))
     } else {
-        let value = match crate::element::prop(el, &crate::global::js_str!("value")) {
+        let value = match crate::element::prop(el, element::value_key()) {
             Some(v) if facts.is_field() => selected_values(el).or(Some(v)),
             // A contenteditable host: its text is the value.
             _ => crate::element::prop(el, &crate::global::js_str!("textContent")),
@@ -237,7 +237,7 @@ pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
     };
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for p in &due {
-        let value = crate::global::get(&p.el, &js_str!("value"));
+        let value = crate::global::get(&p.el, element::value_key());
         {
             let mut s = cap.input.borrow_mut();
             if s.settled.len() >= MAX_SETTLED {
@@ -353,7 +353,7 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
         // Who typed, not who moved the focus away.
         Some(p) => emit(core, &p.el, p.actor, p.masked),
         None if at_once => {
-            let value = crate::global::get(&el, &js_str!("value"));
+            let value = crate::global::get(&el, element::value_key());
             let repeat = {
                 let mut s = cap.input.borrow_mut();
                 match s.settled.iter().position(|(f, _)| element::same(f, &el)) {

@@ -202,7 +202,7 @@ fn selected_elsewhere(field: &Element, text: &str) -> bool {
     ) else {
         return false;
     };
-    let value = crate::global::get(field, &crate::global::js_str!("value"));
+    let value = crate::global::get(field, element::value_key());
     // (`as_string` for the type check: `is_string` is an import of its own.)
     value.as_string().is_some()
         && value
