@@ -16,7 +16,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, MutationObserver};
 
-use super::Capture;
+use super::{Capture, Entry};
 use crate::element;
 use crate::global::js_str;
 use crate::masking;
@@ -26,19 +26,10 @@ use crate::recorder::Core;
 /// enough to swallow typing, short enough that a live reviewer sees the word.
 pub const DEBOUNCE_MS: f64 = 400.0;
 
-struct Pending {
-    el: Element,
-    actor: Actor,
-    last: f64,
-    /// The field's masking when typing began: a field that leaves its masked
-    /// part of the page before the debounce ends (a wizard step re-rendered on
-    /// Enter) is still masked when its value is recorded.
-    masked: Option<MaskReason>,
-}
-
 #[derive(Default)]
 pub(super) struct State {
-    pending: Vec<Pending>,
+    /// Fields typed into, their typing not yet recorded.
+    pending: Vec<Entry>,
     /// Fields whose typing the timer recorded and that were not typed into
     /// since, with the value recorded (the page's own JS string, compared
     /// with `===`): their `change` (on blur) with that value repeats what is
@@ -237,15 +228,18 @@ pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
     };
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for p in &due {
-        let value = crate::global::get(&p.el, element::value_key());
+        let Some(el) = &p.target else {
+            continue;
+        };
+        let value = crate::global::get(el, element::value_key());
         {
             let mut s = cap.input.borrow_mut();
             if s.settled.len() >= MAX_SETTLED {
                 s.settled.remove(0);
             }
-            s.settled.push((p.el.clone(), value));
+            s.settled.push((el.clone(), value));
         }
-        emit(&cap.core, &p.el, p.actor.clone(), p.masked);
+        emit(&cap.core, el, p.actor.clone(), p.masked);
     }
 }
 
@@ -271,8 +265,10 @@ fn arm(cap: &Rc<Capture>, delay: f64) {
 }
 
 /// Where the field waits in `pending`, if it does (compared as JS objects, `===`).
-fn index_of(pending: &[Pending], el: &Element) -> Option<usize> {
-    pending.iter().position(|p| element::same(&p.el, el))
+fn index_of(pending: &[Entry], el: &Element) -> Option<usize> {
+    pending
+        .iter()
+        .position(|p| p.target.as_ref().is_some_and(|t| element::same(t, el)))
 }
 
 /// The field itself, also inside an open shadow root (the event's `target`
@@ -316,10 +312,12 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
                 p.last = now;
                 p.actor = actor;
             }
-            None => s.pending.push(Pending {
-                el,
+            None => s.pending.push(Entry {
+                target: Some(el),
                 actor,
                 last: now,
+                last_emit: 0.0,
+                emitted: None,
                 masked,
             }),
         }
@@ -351,7 +349,12 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
     };
     match taken {
         // Who typed, not who moved the focus away.
-        Some(p) => emit(core, &p.el, p.actor, p.masked),
+        Some(Entry {
+            target: Some(el),
+            actor,
+            masked,
+            ..
+        }) => emit(core, &el, actor, masked),
         None if at_once => {
             let value = crate::global::get(&el, element::value_key());
             let repeat = {
@@ -365,6 +368,7 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
                 emit(core, &el, core.actor_for(event), None)
             }
         }
-        None => {}
+        // (An entry of the list always has its field.)
+        _ => {}
     }
 }

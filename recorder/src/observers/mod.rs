@@ -30,6 +30,26 @@ pub mod page;
 pub mod scroll;
 pub mod selection;
 
+/// A target waiting in the input debounce or the scroll throttle: one type
+/// for both lists, so that they share their `Vec` code (push, growth,
+/// removal, drop).
+pub(super) struct Entry {
+    /// The field (`input`: always one), or the scrolled element (`None`:
+    /// the page).
+    target: Option<web_sys::Element>,
+    actor: shared::Actor,
+    /// When its last event came.
+    last: f64,
+    /// `scroll`: when it was last recorded.
+    last_emit: f64,
+    /// `scroll`: the position last recorded.
+    emitted: Option<(i64, i64)>,
+    /// `input`: the field's masking when typing began: a field that leaves
+    /// its masked part of the page before the debounce ends (a wizard step
+    /// re-rendered on Enter) is still masked when its value is recorded.
+    masked: Option<shared::MaskReason>,
+}
+
 /// What the observers of a running recorder keep between events.
 pub struct Capture {
     pub core: Rc<Core>,
