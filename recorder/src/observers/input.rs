@@ -36,7 +36,7 @@ pub(super) struct State {
     /// recorded. Any other `change` of a text field (a date picker that sets
     /// the value and fires `change` with no `input`, also after typing) is
     /// recorded.
-    settled: Vec<(Element, JsValue)>,
+    settled: Vec<Entry>,
     /// One timer for all fields, armed for the earliest due field.
     pub(super) timer: Option<Timer>,
 }
@@ -237,7 +237,16 @@ pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
             if s.settled.len() >= MAX_SETTLED {
                 s.settled.remove(0);
             }
-            s.settled.push((el.clone(), value));
+            s.settled.push(Entry {
+                target: Some(el.clone()),
+                // (Unused.)
+                actor: Actor::Script,
+                last: 0.0,
+                last_emit: 0.0,
+                emitted: None,
+                masked: None,
+                value,
+            });
         }
         emit(&cap.core, el, p.actor.clone(), p.masked);
     }
@@ -264,7 +273,7 @@ fn arm(cap: &Rc<Capture>, delay: f64) {
     ));
 }
 
-/// Where the field waits in `pending`, if it does (compared as JS objects, `===`).
+/// Where the field is in `pending` or `settled`, if it is (compared as JS objects, `===`).
 fn index_of(pending: &[Entry], el: &Element) -> Option<usize> {
     pending
         .iter()
@@ -293,13 +302,8 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
     let first = {
         let mut s = cap.input.borrow_mut();
         // A loop of `remove`, as `take_due` (`retain` is code of its own).
-        let mut i = 0;
-        while i < s.settled.len() {
-            if element::same(&s.settled[i].0, &el) {
-                s.settled.remove(i);
-            } else {
-                i += 1;
-            }
+        while let Some(i) = index_of(&s.settled, &el) {
+            s.settled.remove(i);
         }
         index_of(&s.pending, &el).is_none()
     };
@@ -319,6 +323,7 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
                 last_emit: 0.0,
                 emitted: None,
                 masked,
+                value: JsValue::UNDEFINED,
             }),
         }
         s.timer.is_none()
@@ -359,8 +364,8 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
             let value = crate::global::get(&el, element::value_key());
             let repeat = {
                 let mut s = cap.input.borrow_mut();
-                match s.settled.iter().position(|(f, _)| element::same(f, &el)) {
-                    Some(i) => s.settled.swap_remove(i).1 == value,
+                match index_of(&s.settled, &el) {
+                    Some(i) => s.settled.swap_remove(i).value == value,
                     None => false,
                 }
             };

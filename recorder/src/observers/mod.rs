@@ -31,8 +31,8 @@ pub mod scroll;
 pub mod selection;
 
 /// A target waiting in the input debounce or the scroll throttle: one type
-/// for both lists, so that they share their `Vec` code (push, growth,
-/// removal, drop).
+/// for those lists and the input's settled fields, so that they share their
+/// `Vec` code (push, growth, removal, drop).
 pub(super) struct Entry {
     /// The field (`input`: always one), or the scrolled element (`None`:
     /// the page).
@@ -48,6 +48,8 @@ pub(super) struct Entry {
     /// its masked part of the page before the debounce ends (a wizard step
     /// re-rendered on Enter) is still masked when its value is recorded.
     masked: Option<shared::MaskReason>,
+    /// `input`'s settled fields: the value recorded (`undefined` otherwise).
+    value: wasm_bindgen::JsValue,
 }
 
 /// What the observers of a running recorder keep between events.

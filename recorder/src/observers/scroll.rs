@@ -100,6 +100,7 @@ pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
                     last_emit: f64::NEG_INFINITY,
                     emitted: None,
                     masked: None,
+                    value: JsValue::UNDEFINED,
                 });
                 s.tracks.len() - 1
             }
