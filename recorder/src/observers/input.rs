@@ -238,14 +238,9 @@ pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
                 s.settled.remove(0);
             }
             s.settled.push(Entry {
-                target: Some(el.clone()),
-                // (Unused.)
-                actor: Actor::Script,
-                last: 0.0,
-                last_emit: 0.0,
-                emitted: None,
-                masked: None,
                 value,
+                // (The actor unused.)
+                ..Entry::new(Some(el.clone()), Actor::Script, 0.0)
             });
         }
         emit(&cap.core, el, p.actor.clone(), p.masked);
@@ -317,13 +312,8 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
                 p.actor = actor;
             }
             None => s.pending.push(Entry {
-                target: Some(el),
-                actor,
-                last: now,
-                last_emit: 0.0,
-                emitted: None,
                 masked,
-                value: JsValue::UNDEFINED,
+                ..Entry::new(Some(el), actor, now)
             }),
         }
         s.timer.is_none()

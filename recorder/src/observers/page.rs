@@ -17,7 +17,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Window;
 
-use super::Capture;
+use super::{Capture, Entry};
 use crate::masking::MaskLevel;
 use crate::recorder::Core;
 use crate::text::{find_byte, split_byte};
@@ -102,21 +102,8 @@ pub(super) struct State {
     /// Navigations waiting for the page to set its new title (a single-page
     /// app sets it after its history call, or in its own `popstate`
     /// handler, which runs after the recorder's).
-    pending: Vec<Pending>,
+    pending: Vec<Entry>,
     pub(super) title_timer: Option<Timer>,
-}
-
-/// A navigation as it was when it happened: URL, kind, who, `history.length`
-/// and the history entry (Navigation API); only the title is read later.
-struct Pending {
-    url: String,
-    nav: Navigation,
-    actor: Actor,
-    len: f64,
-    entry: Option<String>,
-    /// When it happened (the page's clock): its event's time, though
-    /// recorded after the task.
-    at: f64,
 }
 
 fn current_url(core: &Core) -> String {
@@ -221,9 +208,9 @@ fn history_len() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn record(cap: &Rc<Capture>, p: &Pending) {
+fn record(cap: &Rc<Capture>, p: &Entry) {
     let (core, state) = (&cap.core, &cap.page);
-    let (url, mut nav, len, entry) = (p.url.clone(), p.nav, p.len, p.entry.clone());
+    let (url, mut nav, len, entry) = (p.url.clone(), p.nav, p.last_emit, p.entry.clone());
     {
         let mut s = state.borrow_mut();
         // Back or forward to another entry with the same URL (a modal or a
@@ -259,7 +246,7 @@ fn record(cap: &Rc<Capture>, p: &Pending) {
     core.record_at(
         p.actor.clone(),
         EventData::PageChange(PageChangeData { url, title, nav }),
-        Some(p.at),
+        Some(p.last),
     );
 }
 
@@ -280,15 +267,15 @@ pub(super) fn record_pending(cap: &Rc<Capture>) {
     }
 }
 
-/// A navigation as it is now.
-fn now(core: &Core, nav: Navigation, actor: Actor) -> Pending {
-    Pending {
+/// A navigation as it is now: URL, kind, who, `history.length` and the
+/// history entry (Navigation API); only the title is read later.
+fn now(core: &Core, nav: Navigation, actor: Actor) -> Entry {
+    Entry {
         url: current_url(core),
         nav,
-        actor,
-        len: history_len(),
+        last_emit: history_len(),
         entry: entry_id(),
-        at: core.now(),
+        ..Entry::new(None, actor, core.now())
     }
 }
 

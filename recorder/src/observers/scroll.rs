@@ -94,13 +94,8 @@ pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
             Some(i) => i,
             None => {
                 s.tracks.push(super::Entry {
-                    target: target.clone(),
-                    actor: actor.clone(),
-                    last: now,
                     last_emit: f64::NEG_INFINITY,
-                    emitted: None,
-                    masked: None,
-                    value: JsValue::UNDEFINED,
+                    ..super::Entry::new(target.clone(), actor.clone(), now)
                 });
                 s.tracks.len() - 1
             }
