@@ -72,6 +72,16 @@ pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<js_sys::Array> 
     call_element(root, &js_str!("querySelectorAll"), selectors).map(JsCast::unchecked_into)
 }
 
+/// `list.length` of an array or a `NodeList` (read as an array).
+pub fn length(list: &JsValue) -> u32 {
+    list.unchecked_ref::<js_sys::Array>().length()
+}
+
+/// `list[i]`, through [`get`]: no `Array` import of its own.
+pub fn item(list: &JsValue, i: u32) -> JsValue {
+    get(list, &JsValue::from(i))
+}
+
 /// `el.closest(selectors)`, `None` also when it throws.
 fn closest(el: &Element, selectors: &JsValue) -> Option<Element> {
     let v = CLOSEST
@@ -224,8 +234,8 @@ fn was_password(el: &Element) -> bool {
 /// Remembers every password input of `root` (the document, a shadow root).
 pub fn remember_passwords_in(root: &JsValue) {
     if let Some(list) = select_all(root, &js_str!("input[type=password]")) {
-        for i in 0..list.length() {
-            remember_password(list.get(i).unchecked_ref());
+        for i in 0..length(&list) {
+            remember_password(item(&list, i).unchecked_ref());
         }
     }
 }

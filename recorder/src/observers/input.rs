@@ -59,17 +59,11 @@ pub(super) struct PasswordWatch {
 fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
     // By index (`length` once, then `[i]`): `Array::iter` reads through an
     // import of its own.
-    let records: &js_sys::Array = records.unchecked_ref();
-    for i in 0..records.length() {
-        let record = records.get(i);
+    for i in 0..element::length(records) {
+        let record = element::item(records, i);
         // A record's `NodeList`s read as arrays (`length` and `[i]`).
-        let len = |list: &JsValue| list.unchecked_ref::<js_sys::Array>().length();
-        let element = |list: &JsValue, i: u32| {
-            list.unchecked_ref::<js_sys::Array>()
-                .get(i)
-                .dyn_into::<Element>()
-                .ok()
-        };
+        let len = |list: &JsValue| element::length(list);
+        let element = |list: &JsValue, i: u32| element::item(list, i).dyn_into::<Element>().ok();
         // How many elements a list holds (other nodes aside), and the last.
         let elements = |list: &JsValue| {
             let (mut n, mut last) = (0, None);
@@ -162,13 +156,13 @@ fn selected_values(el: &Element) -> Option<String> {
     if !options.is_object() {
         return None;
     }
-    let count = options.unchecked_ref::<js_sys::Array>().length();
+    let count = element::length(&options);
     let mut values = String::new();
     for i in 0..count {
         if i > 0 {
             values.push_str(", ");
         }
-        let option = options.unchecked_ref::<js_sys::Array>().get(i);
+        let option = element::item(&options, i);
         values.push_str(&element::prop(&option, element::value_key()).unwrap_or_default());
     }
     Some(values)

@@ -190,9 +190,8 @@ fn see_entries(state: &RefCell<State>) {
     {
         // An array already (no `Array.from` import for a copy), read by
         // index (`Array::iter` reads through an import of its own).
-        let list: js_sys::Array = list.unchecked_into();
-        for i in 0..list.length() {
-            if let Some(id) = id_of(&list.get(i)) {
+        for i in 0..crate::element::length(&list) {
+            if let Some(id) = id_of(&crate::element::item(&list, i)) {
                 remember_entry(state, id);
             }
         }

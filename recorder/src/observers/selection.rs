@@ -71,8 +71,8 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
     else {
         return false;
     };
-    for i in 0..list.length() {
-        if intersects(&range, &list.get(i)) {
+    for i in 0..element::length(&list) {
+        if intersects(&range, &element::item(&list, i)) {
             return true;
         }
     }
@@ -113,10 +113,10 @@ fn shows_private_slot(
     let key = &crate::global::js_str!("shadowRoot");
     let options = crate::listener::flags(&["flatten"]);
     // 0: the scope itself (when `with_scope`), then the elements in it.
-    for i in u32::from(!with_scope)..=all.length() {
+    for i in u32::from(!with_scope)..=element::length(&all) {
         let el: JsValue = match i {
             0 => scope.into(),
-            _ => all.get(i - 1),
+            _ => element::item(&all, i - 1),
         };
         let Some(root) = crate::global::get_object::<Element>(&el, key) else {
             continue;
@@ -124,8 +124,8 @@ fn shows_private_slot(
         if let Some(slots) =
             crate::element::select_all(&root, &crate::global::js_str!(PRIVATE_SLOTS))
         {
-            for j in 0..slots.length() {
-                let slot = slots.get(j);
+            for j in 0..element::length(&slots) {
+                let slot = element::item(&slots, j);
                 let nodes = element::call_element(
                     &slot,
                     &crate::global::js_str!("assignedNodes"),
@@ -133,9 +133,8 @@ fn shows_private_slot(
                 );
                 // By index: `Array::iter` reads through an import of its own.
                 if let Some(nodes) = nodes {
-                    let nodes: js_sys::Array = nodes.unchecked_into();
-                    for k in 0..nodes.length() {
-                        if intersects(range, &nodes.get(k)) {
+                    for k in 0..element::length(&nodes) {
+                        if intersects(range, &element::item(&nodes, k)) {
                             return true;
                         }
                     }
