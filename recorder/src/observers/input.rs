@@ -145,6 +145,7 @@ fn changes_at_once(el: &Element) -> bool {
 
 /// The values of a `<select multiple>`'s selected options, joined by `, `
 /// (its `value` is the first one only).
+#[inline(never)]
 fn selected_values(el: &Element) -> Option<String> {
     let get = |obj: &JsValue, key: &JsValue| crate::global::get(obj, key);
     if get(el, &js_str!("multiple")) != JsValue::TRUE {
