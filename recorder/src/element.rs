@@ -386,6 +386,7 @@ pub fn is_css_ident(s: &str) -> bool {
 
 /// One step of a path: `tag#id`, `tag[id="…"]`, `tag.class`, with
 /// `:nth-of-type(n)` when siblings of the same tag need telling apart.
+#[inline(always)]
 pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usize>) -> String {
     let mut s = tag.to_owned();
     if let Some(id) = id {
@@ -620,6 +621,7 @@ pub fn css_path(el: &Element) -> String {
     })
 }
 
+#[inline(never)]
 fn compute_css_path(el: &Element) -> String {
     let mut segments = Vec::new();
     let mut current = Some(el.clone());
