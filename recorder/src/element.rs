@@ -37,6 +37,12 @@ const HIDDEN_SELECTOR: &str = "[data-cotrail-mask],[data-cotrail-block]";
 pub const PRIVATE_SELECTOR: &str =
     "[data-cotrail-mask],[data-cotrail-block],input[type=password],[autocomplete*=cc-]";
 
+/// `"value"`, read at several sites: one [`js_str!`] (a static and a JS
+/// string each).
+pub fn value_key() -> &'static JsValue {
+    &js_str!("value")
+}
+
 /// `obj[method](arg)` through [`crate::global::call`] (the DOM methods the
 /// recorder calls with one argument: no import and glue adapter each),
 /// `undefined` when it throws.
@@ -66,10 +72,22 @@ pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<js_sys::Array> 
     call_element(root, &js_str!("querySelectorAll"), selectors).map(JsCast::unchecked_into)
 }
 
+/// `list.length` of an array or a `NodeList` (read as an array).
+pub fn length(list: &JsValue) -> u32 {
+    list.unchecked_ref::<js_sys::Array>().length()
+}
+
+/// `list[i]`, through [`get`]: no `Array` import of its own.
+pub fn item(list: &JsValue, i: u32) -> JsValue {
+    get(list, &JsValue::from(i))
+}
+
 /// `el.closest(selectors)`, `None` also when it throws.
 fn closest(el: &Element, selectors: &JsValue) -> Option<Element> {
     let v = CLOSEST
-        .with(|f| f.call1(el, selectors))
+        // `call2`, which `global::call` imports anyway: a `Function.call`
+        // of one argument is an import and glue of its own.
+        .with(|f| f.call2(el, selectors, &JsValue::UNDEFINED))
         .unwrap_or(JsValue::UNDEFINED);
     v.is_object().then(|| v.unchecked_into())
 }
@@ -138,11 +156,23 @@ pub fn has_private(el: &Element) -> bool {
 /// (made when the first one is remembered); and the ids and names (`#id`,
 /// `@name`) of those inputs: a "show password" button that replaces the
 /// input by a new `type="text"` one keeps them.
-type Passwords = (Option<js_sys::WeakSet>, Vec<String>);
+type Passwords = (Option<js_sys::WeakMap>, Vec<String>);
 
 crate::global::page_const! {
     /// The remembered password fields (see [`Passwords`]).
     static PASSWORDS: core::cell::RefCell<Passwords> = core::cell::RefCell::new((None, Vec::new()));
+}
+
+/// Adds `key` to a `WeakMap` used as a set (mapped to `true`): the
+/// `WeakMap` imports the path cache needs serve the sets too, no `WeakSet`
+/// ones of their own.
+fn weak_add(set: &js_sys::WeakMap, key: &JsValue) {
+    set.set(key.unchecked_ref(), &JsValue::TRUE);
+}
+
+/// Whether [`weak_add`] added `key` to `set`.
+fn weak_has(set: &js_sys::WeakMap, key: &JsValue) -> bool {
+    !set.get(key.unchecked_ref()).is_undefined()
 }
 
 /// Remembered ids and names at most (a page has a handful of password fields).
@@ -157,14 +187,14 @@ fn password_keys(el: &Element) -> [Option<String>; 2] {
 
 /// Remembers an input that is, or was, a password field.
 pub fn remember_password(el: &Element) {
-    // No borrow held while the page's `WeakSet` is called.
+    // No borrow held while the page's `WeakMap` is called.
     let set = PASSWORDS.with(|p| {
         p.borrow_mut()
             .0
-            .get_or_insert_with(js_sys::WeakSet::new)
+            .get_or_insert_with(js_sys::WeakMap::new)
             .clone()
     });
-    set.add(el);
+    weak_add(&set, el);
     PASSWORDS.with(|p| {
         let keys = &mut p.borrow_mut().1;
         // By reference: an owning `flatten` links drop glue of its own.
@@ -179,7 +209,7 @@ pub fn remember_password(el: &Element) {
 /// Whether this very element was remembered as a password field.
 pub fn is_remembered(el: &Element) -> bool {
     let set = PASSWORDS.with(|p| p.borrow().0.clone());
-    set.is_some_and(|set| set.has(el))
+    set.is_some_and(|set| weak_has(&set, el))
 }
 
 /// An `<input type="password">`.
@@ -204,8 +234,8 @@ fn was_password(el: &Element) -> bool {
 /// Remembers every password input of `root` (the document, a shadow root).
 pub fn remember_passwords_in(root: &JsValue) {
     if let Some(list) = select_all(root, &js_str!("input[type=password]")) {
-        for i in 0..list.length() {
-            remember_password(list.get(i).unchecked_ref());
+        for i in 0..length(&list) {
+            remember_password(item(&list, i).unchecked_ref());
         }
     }
 }
@@ -228,7 +258,7 @@ struct Shadow {
     /// recorder runs: [`see_shadow_root`] points it at shadow roots too.
     type_watch: Option<web_sys::MutationObserver>,
     /// The shadow roots it watches (`None` for none yet).
-    watched: Option<js_sys::WeakSet>,
+    watched: Option<js_sys::WeakMap>,
     /// The running observers' state, for the handlers of events that do not
     /// leave a shadow root ([`crate::observers::ROOT_HANDLERS`]: `scroll`,
     /// `submit`, not composed, so the document's listener never sees them).
@@ -302,9 +332,9 @@ fn see_shadow_root(el: &Element) {
     }
     let seen = SHADOW.with(|w| {
         let mut w = w.borrow_mut();
-        let set = w.watched.get_or_insert_with(js_sys::WeakSet::new);
-        set.has(root.unchecked_ref()) || {
-            set.add(root.unchecked_ref());
+        let set = w.watched.get_or_insert_with(js_sys::WeakMap::new);
+        weak_has(set, &root) || {
+            weak_add(set, &root);
             false
         }
     });
@@ -356,6 +386,7 @@ pub fn is_css_ident(s: &str) -> bool {
 
 /// One step of a path: `tag#id`, `tag[id="…"]`, `tag.class`, with
 /// `:nth-of-type(n)` when siblings of the same tag need telling apart.
+#[inline(always)]
 pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usize>) -> String {
     let mut s = tag.to_owned();
     if let Some(id) = id {
@@ -496,12 +527,17 @@ pub fn event_element(event: &web_sys::Event) -> Option<Element> {
     } else {
         first
     };
-    let el = match target.dyn_into::<Element>() {
-        Ok(el) => el,
-        Err(other) => other.dyn_into::<web_sys::Node>().ok()?.parent_element()?,
-    };
+    let el = element_or_parent(target.dyn_into::<web_sys::Node>().ok()?)?;
     see_shadow_root(&el);
     Some(el)
+}
+
+/// The node if it is an element, else its parent element (a text node's).
+pub fn element_or_parent(node: web_sys::Node) -> Option<Element> {
+    match node.dyn_into::<Element>() {
+        Ok(el) => Some(el),
+        Err(node) => node.parent_element(),
+    }
 }
 
 /// The control a click landed in, or the element itself.
@@ -585,6 +621,7 @@ pub fn css_path(el: &Element) -> String {
     })
 }
 
+#[inline(never)]
 fn compute_css_path(el: &Element) -> String {
     let mut segments = Vec::new();
     let mut current = Some(el.clone());
@@ -656,9 +693,11 @@ fn label_text(el: &Element) -> Option<String> {
 fn labelled_by(el: &Element) -> Option<String> {
     let ids = attr(el, "aria-labelledby")?;
     // A document or a shadow root (both have `getElementById`); an element
-    // removed from the page has neither and no label by id.
+    // removed from the page has neither and no label by id. (`instanceof
+    // Element`, imported anyway, rather than a `nodeType` import: one of
+    // another window's elements fails it, and has no `getElementById`.)
     let root = root_node(el);
-    if root.unchecked_ref::<web_sys::Node>().node_type() == web_sys::Node::ELEMENT_NODE {
+    if root.is_instance_of::<Element>() {
         return None;
     }
     let mut text = String::new();

@@ -16,7 +16,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, MutationObserver};
 
-use super::Capture;
+use super::{Capture, Entry};
 use crate::element;
 use crate::global::js_str;
 use crate::masking;
@@ -26,26 +26,17 @@ use crate::recorder::Core;
 /// enough to swallow typing, short enough that a live reviewer sees the word.
 pub const DEBOUNCE_MS: f64 = 400.0;
 
-struct Pending {
-    el: Element,
-    actor: Actor,
-    last: f64,
-    /// The field's masking when typing began: a field that leaves its masked
-    /// part of the page before the debounce ends (a wizard step re-rendered on
-    /// Enter) is still masked when its value is recorded.
-    masked: Option<MaskReason>,
-}
-
 #[derive(Default)]
 pub(super) struct State {
-    pending: Vec<Pending>,
+    /// Fields typed into, their typing not yet recorded.
+    pending: Vec<Entry>,
     /// Fields whose typing the timer recorded and that were not typed into
     /// since, with the value recorded (the page's own JS string, compared
     /// with `===`): their `change` (on blur) with that value repeats what is
     /// recorded. Any other `change` of a text field (a date picker that sets
     /// the value and fires `change` with no `input`, also after typing) is
     /// recorded.
-    settled: Vec<(Element, JsValue)>,
+    settled: Vec<Entry>,
     /// One timer for all fields, armed for the earliest due field.
     pub(super) timer: Option<Timer>,
 }
@@ -66,16 +57,13 @@ pub(super) struct PasswordWatch {
 
 /// The `type` observer's callback: `records` are its `MutationRecord`s.
 fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
-    let records: &JsValue = records.as_ref();
-    for record in records.unchecked_ref::<js_sys::Array>().iter() {
+    // By index (`length` once, then `[i]`): `Array::iter` reads through an
+    // import of its own.
+    for i in 0..element::length(records) {
+        let record = element::item(records, i);
         // A record's `NodeList`s read as arrays (`length` and `[i]`).
-        let len = |list: &JsValue| list.unchecked_ref::<js_sys::Array>().length();
-        let element = |list: &JsValue, i: u32| {
-            list.unchecked_ref::<js_sys::Array>()
-                .get(i)
-                .dyn_into::<Element>()
-                .ok()
-        };
+        let len = |list: &JsValue| element::length(list);
+        let element = |list: &JsValue, i: u32| element::item(list, i).dyn_into::<Element>().ok();
         // How many elements a list holds (other nodes aside), and the last.
         let elements = |list: &JsValue| {
             let (mut n, mut last) = (0, None);
@@ -157,6 +145,7 @@ fn changes_at_once(el: &Element) -> bool {
 
 /// The values of a `<select multiple>`'s selected options, joined by `, `
 /// (its `value` is the first one only).
+#[inline(never)]
 fn selected_values(el: &Element) -> Option<String> {
     let get = |obj: &JsValue, key: &JsValue| crate::global::get(obj, key);
     if get(el, &js_str!("multiple")) != JsValue::TRUE {
@@ -168,14 +157,14 @@ fn selected_values(el: &Element) -> Option<String> {
     if !options.is_object() {
         return None;
     }
-    let count = options.unchecked_ref::<js_sys::Array>().length();
+    let count = element::length(&options);
     let mut values = String::new();
     for i in 0..count {
         if i > 0 {
             values.push_str(", ");
         }
-        let option = options.unchecked_ref::<js_sys::Array>().get(i);
-        values.push_str(&element::prop(&option, &js_str!("value")).unwrap_or_default());
+        let option = element::item(&options, i);
+        values.push_str(&element::prop(&option, element::value_key()).unwrap_or_default());
     }
     Some(values)
 }
@@ -199,10 +188,13 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
     let (value, checked) = if masked.is_some() {
         (None, None)
     } else if is_checkable(el) {
-        let checked = crate::global::get(el, &crate::global::js_str!("checked")).as_bool();
-        (None, checked)
+        // `===` against `true` and `false` (the comparison import every
+        // `JsValue` comparison uses), not `as_bool`, an import of its own.
+        let checked = crate::global::get(el, &crate::global::js_str!("checked"));
+        let on = checked == JsValue::TRUE;
+        (None, (on || checked == JsValue::FALSE).then_some(on))
     } else {
-        let value = match crate::element::prop(el, &crate::global::js_str!("value")) {
+        let value = match crate::element::prop(el, element::value_key()) {
             Some(v) if facts.is_field() => selected_values(el).or(Some(v)),
             // A contenteditable host: its text is the value.
             _ => crate::element::prop(el, &crate::global::js_str!("textContent")),
@@ -231,15 +223,22 @@ pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
     };
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for p in &due {
-        let value = crate::global::get(&p.el, &js_str!("value"));
+        let Some(el) = &p.target else {
+            continue;
+        };
+        let value = crate::global::get(el, element::value_key());
         {
             let mut s = cap.input.borrow_mut();
             if s.settled.len() >= MAX_SETTLED {
                 s.settled.remove(0);
             }
-            s.settled.push((p.el.clone(), value));
+            s.settled.push(Entry {
+                value,
+                // (The actor unused.)
+                ..Entry::new(Some(el.clone()), Actor::Script, 0.0)
+            });
         }
-        emit(&cap.core, &p.el, p.actor.clone(), p.masked);
+        emit(&cap.core, el, p.actor.clone(), p.masked);
     }
 }
 
@@ -264,9 +263,11 @@ fn arm(cap: &Rc<Capture>, delay: f64) {
     ));
 }
 
-/// Where the field waits in `pending`, if it does (compared as JS objects, `===`).
-fn index_of(pending: &[Pending], el: &Element) -> Option<usize> {
-    pending.iter().position(|p| element::same(&p.el, el))
+/// Where the field is in `pending` or `settled`, if it is (compared as JS objects, `===`).
+fn index_of(pending: &[Entry], el: &Element) -> Option<usize> {
+    pending
+        .iter()
+        .position(|p| p.target.as_ref().is_some_and(|t| element::same(t, el)))
 }
 
 /// The field itself, also inside an open shadow root (the event's `target`
@@ -291,13 +292,8 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
     let first = {
         let mut s = cap.input.borrow_mut();
         // A loop of `remove`, as `take_due` (`retain` is code of its own).
-        let mut i = 0;
-        while i < s.settled.len() {
-            if element::same(&s.settled[i].0, &el) {
-                s.settled.remove(i);
-            } else {
-                i += 1;
-            }
+        while let Some(i) = index_of(&s.settled, &el) {
+            s.settled.remove(i);
         }
         index_of(&s.pending, &el).is_none()
     };
@@ -310,11 +306,9 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
                 p.last = now;
                 p.actor = actor;
             }
-            None => s.pending.push(Pending {
-                el,
-                actor,
-                last: now,
+            None => s.pending.push(Entry {
                 masked,
+                ..Entry::new(Some(el), actor, now)
             }),
         }
         s.timer.is_none()
@@ -345,13 +339,18 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
     };
     match taken {
         // Who typed, not who moved the focus away.
-        Some(p) => emit(core, &p.el, p.actor, p.masked),
+        Some(Entry {
+            target: Some(el),
+            actor,
+            masked,
+            ..
+        }) => emit(core, &el, actor, masked),
         None if at_once => {
-            let value = crate::global::get(&el, &js_str!("value"));
+            let value = crate::global::get(&el, element::value_key());
             let repeat = {
                 let mut s = cap.input.borrow_mut();
-                match s.settled.iter().position(|(f, _)| element::same(f, &el)) {
-                    Some(i) => s.settled.swap_remove(i).1 == value,
+                match index_of(&s.settled, &el) {
+                    Some(i) => s.settled.swap_remove(i).value == value,
                     None => false,
                 }
             };
@@ -359,6 +358,7 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
                 emit(core, &el, core.actor_for(event), None)
             }
         }
-        None => {}
+        // (An entry of the list always has its field.)
+        _ => {}
     }
 }

@@ -30,6 +30,53 @@ pub mod page;
 pub mod scroll;
 pub mod selection;
 
+/// A target waiting in the input debounce or the scroll throttle, or a
+/// navigation waiting for its title: one type for those lists and the
+/// input's settled fields, so that they share their `Vec` code (push,
+/// growth, removal, drop).
+pub(super) struct Entry {
+    /// The field (`input`: always one), or the scrolled element (`None`:
+    /// the page).
+    target: Option<web_sys::Element>,
+    actor: shared::Actor,
+    /// When its last event came (`page`: when the navigation happened, the
+    /// page's clock: its event's time, though recorded after the task).
+    last: f64,
+    /// `scroll`: when it was last recorded; `page`: `history.length`.
+    last_emit: f64,
+    /// `scroll`: the position last recorded.
+    emitted: Option<(i64, i64)>,
+    /// `input`: the field's masking when typing began: a field that leaves
+    /// its masked part of the page before the debounce ends (a wizard step
+    /// re-rendered on Enter) is still masked when its value is recorded.
+    masked: Option<shared::MaskReason>,
+    /// `input`'s settled fields: the value recorded (`undefined` otherwise).
+    value: wasm_bindgen::JsValue,
+    /// `page`: the URL, the kind of navigation and its history entry
+    /// (Navigation API).
+    url: String,
+    nav: shared::Navigation,
+    entry: Option<String>,
+}
+
+impl Entry {
+    /// An entry with nothing but its target, actor and time.
+    fn new(target: Option<web_sys::Element>, actor: shared::Actor, last: f64) -> Entry {
+        Entry {
+            target,
+            actor,
+            last,
+            last_emit: 0.0,
+            emitted: None,
+            masked: None,
+            value: wasm_bindgen::JsValue::UNDEFINED,
+            url: String::new(),
+            nav: shared::Navigation::Load,
+            entry: None,
+        }
+    }
+}
+
 /// What the observers of a running recorder keep between events.
 pub struct Capture {
     pub core: Rc<Core>,

@@ -17,7 +17,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Window;
 
-use super::Capture;
+use super::{Capture, Entry};
 use crate::masking::MaskLevel;
 use crate::recorder::Core;
 use crate::text::{find_byte, split_byte};
@@ -102,21 +102,8 @@ pub(super) struct State {
     /// Navigations waiting for the page to set its new title (a single-page
     /// app sets it after its history call, or in its own `popstate`
     /// handler, which runs after the recorder's).
-    pending: Vec<Pending>,
+    pending: Vec<Entry>,
     pub(super) title_timer: Option<Timer>,
-}
-
-/// A navigation as it was when it happened: URL, kind, who, `history.length`
-/// and the history entry (Navigation API); only the title is read later.
-struct Pending {
-    url: String,
-    nav: Navigation,
-    actor: Actor,
-    len: f64,
-    entry: Option<String>,
-    /// When it happened (the page's clock): its event's time, though
-    /// recorded after the task.
-    at: f64,
 }
 
 fn current_url(core: &Core) -> String {
@@ -195,15 +182,17 @@ fn see_entry(state: &RefCell<State>) {
 /// Remembers the entries the page starts with (those of this document before
 /// a reload, which back and forward may return to).
 fn see_entries(state: &RefCell<State>) {
-    let nav = navigation();
-    let entries = crate::global::get(&nav, &crate::global::js_str!("entries"));
-    if let Some(f) = entries.dyn_ref::<js_sys::Function>() {
-        if let Ok(list) = f.call0(&nav) {
-            // An array already (no `Array.from` import for a copy).
-            for entry in list.unchecked_into::<js_sys::Array>().iter() {
-                if let Some(id) = id_of(&entry) {
-                    remember_entry(state, id);
-                }
+    let u = JsValue::UNDEFINED;
+    // Through `global::call`: a `Function.call` of no arguments would be an
+    // import and glue of its own. (Not a function, or no Navigation API: it
+    // throws, and no entry is seen.)
+    if let Ok(list) = crate::global::call(&navigation(), &crate::global::js_str!("entries"), &u, &u)
+    {
+        // An array already (no `Array.from` import for a copy), read by
+        // index (`Array::iter` reads through an import of its own).
+        for i in 0..crate::element::length(&list) {
+            if let Some(id) = id_of(&crate::element::item(&list, i)) {
+                remember_entry(state, id);
             }
         }
     }
@@ -218,9 +207,9 @@ fn history_len() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn record(cap: &Rc<Capture>, p: &Pending) {
+fn record(cap: &Rc<Capture>, p: &Entry) {
     let (core, state) = (&cap.core, &cap.page);
-    let (url, mut nav, len, entry) = (p.url.clone(), p.nav, p.len, p.entry.clone());
+    let (url, mut nav, len, entry) = (p.url.clone(), p.nav, p.last_emit, p.entry.clone());
     {
         let mut s = state.borrow_mut();
         // Back or forward to another entry with the same URL (a modal or a
@@ -256,7 +245,7 @@ fn record(cap: &Rc<Capture>, p: &Pending) {
     core.record_at(
         p.actor.clone(),
         EventData::PageChange(PageChangeData { url, title, nav }),
-        Some(p.at),
+        Some(p.last),
     );
 }
 
@@ -277,15 +266,15 @@ pub(super) fn record_pending(cap: &Rc<Capture>) {
     }
 }
 
-/// A navigation as it is now.
-fn now(core: &Core, nav: Navigation, actor: Actor) -> Pending {
-    Pending {
+/// A navigation as it is now: URL, kind, who, `history.length` and the
+/// history entry (Navigation API); only the title is read later.
+fn now(core: &Core, nav: Navigation, actor: Actor) -> Entry {
+    Entry {
         url: current_url(core),
         nav,
-        actor,
-        len: history_len(),
+        last_emit: history_len(),
         entry: entry_id(),
-        at: core.now(),
+        ..Entry::new(None, actor, core.now())
     }
 }
 

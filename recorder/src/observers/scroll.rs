@@ -20,18 +20,9 @@ use crate::recorder::Core;
 /// the person looked, not every frame.
 pub const THROTTLE_MS: f64 = 250.0;
 
-struct Track {
-    /// `None`: the page.
-    target: Option<Element>,
-    actor: Actor,
-    last_emit: f64,
-    last_event: f64,
-    emitted: Option<(i64, i64)>,
-}
-
 #[derive(Default)]
 pub(super) struct State {
-    tracks: Vec<Track>,
+    tracks: Vec<super::Entry>,
     pub(super) timer: Option<Timer>,
 }
 
@@ -62,7 +53,7 @@ pub(super) fn emit_ended(cap: &Rc<Capture>, now: f64) {
     let ended = {
         let mut s = cap.scroll.borrow_mut();
         s.timer.take();
-        crate::timer::take_due(&mut s.tracks, |t| now - t.last_event >= THROTTLE_MS - 1.0)
+        crate::timer::take_due(&mut s.tracks, |t| now - t.last >= THROTTLE_MS - 1.0)
     };
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for t in &ended {
@@ -102,18 +93,15 @@ pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
         {
             Some(i) => i,
             None => {
-                s.tracks.push(Track {
-                    target: target.clone(),
-                    actor: actor.clone(),
+                s.tracks.push(super::Entry {
                     last_emit: f64::NEG_INFINITY,
-                    last_event: now,
-                    emitted: None,
+                    ..super::Entry::new(target.clone(), actor.clone(), now)
                 });
                 s.tracks.len() - 1
             }
         };
         let t = &mut s.tracks[i];
-        t.last_event = now;
+        t.last = now;
         t.actor = actor.clone();
         let emit_now = now - t.last_emit >= THROTTLE_MS;
         if emit_now {

@@ -71,8 +71,8 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
     else {
         return false;
     };
-    for i in 0..list.length() {
-        if intersects(&range, &list.get(i)) {
+    for i in 0..element::length(&list) {
+        if intersects(&range, &element::item(&list, i)) {
             return true;
         }
     }
@@ -82,17 +82,11 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
         &range,
         &crate::global::js_str!("commonAncestorContainer"),
     );
-    let scope: Element = match ancestor {
-        Some(node) => match node.dyn_into::<Element>() {
-            Ok(el) => el,
-            Err(node) => match node.parent_element() {
-                Some(el) => el,
-                // The document itself (a selection of everything).
-                None => node.unchecked_into(),
-            },
-        },
-        None => return true,
+    let Some(node) = ancestor else {
+        return true;
     };
+    // The document itself when it has no parent (a selection of everything).
+    let scope = element::element_or_parent(node.clone()).unwrap_or_else(|| node.unchecked_into());
     shows_private_slot(&range, &scope, true, 0)
 }
 
@@ -119,10 +113,10 @@ fn shows_private_slot(
     let key = &crate::global::js_str!("shadowRoot");
     let options = crate::listener::flags(&["flatten"]);
     // 0: the scope itself (when `with_scope`), then the elements in it.
-    for i in u32::from(!with_scope)..=all.length() {
+    for i in u32::from(!with_scope)..=element::length(&all) {
         let el: JsValue = match i {
             0 => scope.into(),
-            _ => all.get(i - 1),
+            _ => element::item(&all, i - 1),
         };
         let Some(root) = crate::global::get_object::<Element>(&el, key) else {
             continue;
@@ -130,20 +124,20 @@ fn shows_private_slot(
         if let Some(slots) =
             crate::element::select_all(&root, &crate::global::js_str!(PRIVATE_SLOTS))
         {
-            for j in 0..slots.length() {
-                let slot = slots.get(j);
+            for j in 0..element::length(&slots) {
+                let slot = element::item(&slots, j);
                 let nodes = element::call_element(
                     &slot,
                     &crate::global::js_str!("assignedNodes"),
                     &options,
                 );
-                if nodes.is_some_and(|nodes| {
-                    nodes
-                        .unchecked_into::<js_sys::Array>()
-                        .iter()
-                        .any(|n| intersects(range, &n))
-                }) {
-                    return true;
+                // By index: `Array::iter` reads through an import of its own.
+                if let Some(nodes) = nodes {
+                    for k in 0..element::length(&nodes) {
+                        if intersects(range, &element::item(&nodes, k)) {
+                            return true;
+                        }
+                    }
                 }
             }
         }
@@ -157,11 +151,7 @@ fn shows_private_slot(
 /// The element at one end of the selection (`anchorNode` or `focusNode`), or
 /// the parent of the text node there.
 fn end_element(sel: &web_sys::Selection, end: &wasm_bindgen::JsValue) -> Option<Element> {
-    let node: web_sys::Node = crate::global::get_object(sel, end)?;
-    match node.dyn_into::<Element>() {
-        Ok(el) => Some(el),
-        Err(node) => node.parent_element(),
-    }
+    element::element_or_parent(crate::global::get_object(sel, end)?)
 }
 
 /// A field the person can select text in (a focused checkbox is not where a
@@ -211,8 +201,9 @@ fn selected_elsewhere(field: &Element, text: &str) -> bool {
     ) else {
         return false;
     };
-    let value = crate::global::get(field, &crate::global::js_str!("value"));
-    value.is_string()
+    let value = crate::global::get(field, element::value_key());
+    // (`as_string` for the type check: `is_string` is an import of its own.)
+    value.as_string().is_some()
         && value
             .unchecked_into::<js_sys::JsString>()
             .slice(start as u32, end as u32)
