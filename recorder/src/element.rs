@@ -255,46 +255,63 @@ pub fn observe_types(observer: &JsValue, root: &JsValue) -> Result<JsValue, JsVa
 /// What the running recorder keeps about shadow roots.
 struct Shadow {
     /// The observer of `type` attributes (see `observers::input`) while the
-    /// recorder runs: [`see_shadow_root`] points it at shadow roots too.
+    /// recorder runs: [`watch_root`] points it at shadow roots too.
     type_watch: Option<web_sys::MutationObserver>,
-    /// The shadow roots it watches (`None` for none yet).
+    /// The shadow roots hooked (`None` for none yet).
     watched: Option<js_sys::WeakMap>,
-    /// The running observers' state, for the handlers of events that do not
-    /// leave a shadow root ([`crate::observers::ROOT_HANDLERS`]: `scroll`,
-    /// `submit`, not composed, so the document's listener never sees them).
-    cap: Option<alloc::rc::Rc<crate::observers::Capture>>,
-    /// The listeners [`see_shadow_root`] added for them.
-    listeners: Vec<crate::listener::Listener>,
+    /// While the recorder runs, what every shadow root listens with.
+    hooks: Option<RootHooks>,
 }
 
-/// Shadow roots given listeners at most: each keeps its root alive until the
-/// recorder stops.
-const MAX_HOOKED_ROOTS: usize = 256;
+/// The listeners of events that do not leave a shadow root
+/// ([`crate::observers::ROOT_HANDLERS`]: `scroll`, `submit`, not composed,
+/// so the document's listeners never hear them): one closure per handler for
+/// every root, and the controller whose `abort()` removes them from every
+/// root at once. The recorder holds no root: a component the page drops goes
+/// with its listeners.
+struct RootHooks {
+    callbacks: [Closure<crate::listener::JsFn>; 2],
+    abort: JsValue,
+}
 
 crate::global::page_const! {
     /// See [`Shadow`].
     static SHADOW: core::cell::RefCell<Shadow> = core::cell::RefCell::new(Shadow {
         type_watch: None,
         watched: None,
-        cap: None,
-        listeners: Vec::new(),
+        hooks: None,
     });
 }
 
-/// Listens with [`crate::observers::ROOT_HANDLERS`] in every shadow root seen
-/// from now on.
+/// Listens with [`crate::observers::ROOT_HANDLERS`] in every shadow root
+/// [`watch_root`] hooks from now on.
 pub fn hook_roots(cap: &alloc::rc::Rc<crate::observers::Capture>) {
-    SHADOW.with(|h| h.borrow_mut().cap = Some(cap.clone()));
+    let Ok(abort) = web_sys::AbortController::new() else {
+        return;
+    };
+    let [(_, submit), (_, scroll)] = crate::observers::ROOT_HANDLERS;
+    let hooks = RootHooks {
+        callbacks: [
+            crate::listener::callback(cap, submit),
+            crate::listener::callback(cap, scroll),
+        ],
+        abort: abort.into(),
+    };
+    SHADOW.with(|h| h.borrow_mut().hooks = Some(hooks));
 }
 
-/// Removes the handlers and every listener added for them (on stop).
+/// On stop: every root's listeners removed, no root hooked any more.
 pub fn unhook_roots() {
-    // Dropped after the borrow: removing a listener talks to the page.
+    // Dropped after the borrow: aborting talks to the page.
     let hooks = SHADOW.with(|h| {
         let mut h = h.borrow_mut();
-        (h.cap.take(), core::mem::take(&mut h.listeners))
+        h.watched = None;
+        h.hooks.take()
     });
-    drop(hooks);
+    if let Some(hooks) = hooks {
+        let u = JsValue::UNDEFINED;
+        let _ = crate::global::call(&hooks.abort, &js_str!("abort"), &u, &u);
+    }
 }
 
 /// Whether an event a shadow root's listener hears comes from the root's
@@ -310,58 +327,77 @@ pub fn target(event: &web_sys::Event) -> JsValue {
     get(event, &js_str!("target"))
 }
 
-/// Sets (or clears, on stop) the observer [`see_shadow_root`] extends.
+/// Sets (or clears, on stop) the observer [`watch_root`] extends.
 pub fn set_type_watch(observer: Option<web_sys::MutationObserver>) {
-    // A new observer watches no shadow root yet.
-    SHADOW.with(|w| {
-        let mut w = w.borrow_mut();
-        w.type_watch = observer;
-        w.watched = None;
-    });
+    SHADOW.with(|w| w.borrow_mut().type_watch = observer);
 }
 
-/// The first time an event comes from inside an open shadow root: its password
-/// inputs are remembered and its `type` changes watched too (the document's
-/// observer does not see into shadow roots). This runs before the page's own
-/// handlers (the recorder listens in the capture phase), so a "show" button
-/// inside a component is seen before it switches its field.
+/// Hooks an open shadow root once, while the recorder runs: its password
+/// inputs are remembered, its `type` changes and added fields watched (the
+/// document's observer does not see into shadow roots), its scrolls and
+/// submits heard; then the roots nested in it. Called for every root there
+/// at start ([`watch_tree`]), for every root `attachShadow` makes after
+/// ([`attached`]), for one the type observer sees added, and, for a root made
+/// some other way, from its first event (before the page's own handlers: the
+/// recorder listens in the capture phase).
+pub fn watch_root(root: &JsValue) {
+    let hooks = SHADOW.with(|w| {
+        let mut w = w.borrow_mut();
+        let w = &mut *w;
+        let hooks = w.hooks.as_ref()?;
+        let set = w.watched.get_or_insert_with(js_sys::WeakMap::new);
+        if weak_has(set, root) {
+            return None;
+        }
+        weak_add(set, root);
+        // Copied out: what follows talks to the page.
+        Some((
+            w.type_watch.clone(),
+            hooks.abort.clone(),
+            hooks.callbacks.each_ref().map(|c| c.as_ref().clone()),
+        ))
+    });
+    let Some((observer, abort, callbacks)) = hooks else {
+        return;
+    };
+    remember_passwords_in(root);
+    if let Some(observer) = observer {
+        let _ = observe_types(&observer, root);
+    }
+    let signal = get(&abort, &js_str!("signal"));
+    for (&(kind, _), callback) in crate::observers::ROOT_HANDLERS.iter().zip(&callbacks) {
+        crate::listener::listen_until(root, kind, callback, &signal);
+    }
+    watch_tree(root);
+}
+
+/// Hooks every open shadow root of the elements in `root` (the document or a
+/// shadow root), and the roots nested in those: at start, once.
+pub fn watch_tree(root: &JsValue) {
+    if let Some(all) = select_all(root, &js_str!("*")) {
+        for i in 0..length(&all) {
+            let inner = get(&item(&all, i), &js_str!("shadowRoot"));
+            if inner.is_object() {
+                watch_root(&inner);
+            }
+        }
+    }
+}
+
+/// After the page's `attachShadow` returned `root` (see [`crate::patch`]):
+/// hooked when open (a closed root's events reach the recorder as its host's).
+pub fn attached(_: &alloc::rc::Rc<crate::observers::Capture>, root: &JsValue, _: &'static str) {
+    if get(root, &js_str!("mode")) == "open" {
+        watch_root(root);
+    }
+}
+
+/// The shadow root an event came from, hooked if it was not yet.
 fn see_shadow_root(el: &Element) {
     let root = root_node(el);
-    if !crate::global::get(&root, &js_str!("host")).is_object() {
-        return;
+    if get(&root, &js_str!("host")).is_object() {
+        watch_root(&root);
     }
-    let seen = SHADOW.with(|w| {
-        let mut w = w.borrow_mut();
-        let set = w.watched.get_or_insert_with(js_sys::WeakMap::new);
-        weak_has(set, &root) || {
-            weak_add(set, &root);
-            false
-        }
-    });
-    if seen {
-        return;
-    }
-    remember_passwords_in(&root);
-    // The state is copied out first: adding a listener talks to the page.
-    let cap = SHADOW.with(|h| {
-        let h = h.borrow();
-        if h.listeners.len() >= MAX_HOOKED_ROOTS * crate::observers::ROOT_HANDLERS.len() {
-            None
-        } else {
-            h.cap.clone()
-        }
-    });
-    if let Some(cap) = cap {
-        for &(kind, handler) in &crate::observers::ROOT_HANDLERS {
-            let listener = crate::listener::Listener::on(root.unchecked_ref(), kind, &cap, handler);
-            SHADOW.with(|h| h.borrow_mut().listeners.push(listener));
-        }
-    }
-    SHADOW.with(|w| {
-        if let Some(observer) = w.borrow().type_watch.as_ref() {
-            let _ = observe_types(observer, &root);
-        }
-    });
 }
 
 /// What a click is usually about: the control around the clicked node (the

@@ -9,6 +9,8 @@
 //! - [`recorder`]: the running recorder (`Core` shared by the observers).
 //! - [`observers`]: one per DOM concern (click, scroll, input, form, page, selection).
 //! - [`listener`]: owned event listeners, the only `addEventListener` call site.
+//! - [`patch`]: page methods replaced by proxies (`history.pushState`,
+//!   `replaceState`, `attachShadow`).
 //! - [`element`]: element descriptors (id, name, tag, CSS path, label).
 //! - [`masking`]: pure privacy decisions.
 //! - [`custom`]: `recordCustom(type, value)` validation.
@@ -23,7 +25,7 @@
 //!
 //! Invariants: nothing here throws into the host page's event dispatch, calls
 //! `preventDefault` or blocks scrolling; values are masked before they are
-//! buffered; `stop()` leaves no listener, timer or history patch behind.
+//! buffered; `stop()` leaves no listener, timer or patched method behind.
 //!
 //! In the page the crate is `no_std` (with `alloc`): `std`'s panic and
 //! formatting machinery were a fifth of the wasm. The shipped module is built
@@ -66,6 +68,7 @@ pub mod listener;
 pub mod masking;
 pub mod num;
 pub mod observers;
+pub mod patch;
 pub mod queue;
 pub mod recorder;
 pub mod retry;

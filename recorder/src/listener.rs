@@ -92,7 +92,14 @@ impl Listener {
         // It does not throw for a function and these options; if a page's
         // patched `addEventListener` does, that concern goes unrecorded, said
         // once, and the recorder goes on with the others.
-        if let Err(err) = call(target, &js_str!("addEventListener"), kind, &callback) {
+        let add = call(
+            target,
+            &js_str!("addEventListener"),
+            kind,
+            callback.as_ref(),
+            &JsValue::UNDEFINED,
+        );
+        if let Err(err) = add {
             crate::console::warn_js(
                 &crate::text::concat(&["cotrail: cannot listen to ", kind.as_str()]),
                 &err,
@@ -120,23 +127,37 @@ pub fn callback(cap: &Rc<Capture>, handler: CaptureHandler) -> Closure<JsFn> {
 /// `target[method](kind, callback, {capture: true, passive: true})`, for
 /// `addEventListener` and `removeEventListener` (which reads only `capture`
 /// of its options) through `Function.call`, imported anyway, rather than an
-/// import and glue adapter each.
+/// import and glue adapter each. With a `signal` (not `undefined`), the
+/// listener goes when it aborts.
 fn call(
-    target: &EventTarget,
+    target: &JsValue,
     method: &JsValue,
     kind: EventKind,
-    callback: &Closure<JsFn>,
+    callback: &JsValue,
+    signal: &JsValue,
 ) -> Result<JsValue, JsValue> {
+    // Passive: the recorder must never delay scrolling or call
+    // preventDefault.
+    let options = flags(&["capture", "passive"]);
+    if !signal.is_undefined() {
+        let _ = js_sys::Reflect::set(&options, &js_str!("signal"), signal);
+    }
     crate::global::get(target, method)
         .unchecked_into::<js_sys::Function>()
         .call3(
             target,
             &JsValue::from_str(kind.as_str()),
-            callback.as_ref(),
-            // Passive: the recorder must never delay scrolling or call
-            // preventDefault.
-            &flags(&["capture", "passive"]),
+            callback,
+            &options,
         )
+}
+
+/// Listens to `kind` on `target` (capture phase, passive) with `callback`
+/// until `signal` aborts: the listeners in shadow roots, which the recorder
+/// does not hold (each would keep its root alive), all go with one
+/// `AbortController.abort()` on stop.
+pub fn listen_until(target: &JsValue, kind: EventKind, callback: &JsValue, signal: &JsValue) {
+    let _ = call(target, &js_str!("addEventListener"), kind, callback, signal);
 }
 
 /// A new object with each of `keys` set to `true` (the options of a
@@ -156,7 +177,8 @@ impl Drop for Listener {
             &self.target,
             &js_str!("removeEventListener"),
             self.kind,
-            &self.callback,
+            self.callback.as_ref(),
+            &JsValue::UNDEFINED,
         );
     }
 }

@@ -513,6 +513,23 @@ async fn history_calls_are_recorded_without_query_strings() {
     let orig = original_url();
     begin("");
     let o = origin();
+    // The patched methods look and behave as the page's own: name, arity,
+    // source, `this`, the exception of a bad call.
+    assert_eq!(
+        eval_str(
+            "var p = history.pushState; \
+             return [p.name, p.length, /native code/.test(String(p)), \
+               p !== History.prototype.pushState].join();"
+        ),
+        "pushState,2,true,true"
+    );
+    assert_eq!(
+        eval_str(
+            "try { history.pushState.call({}, null, ''); return 'no error'; } \
+             catch (e) { return e.name; }"
+        ),
+        "TypeError"
+    );
     eval("history.pushState({}, '', '/cotrail-a?token=secret-tok#top');");
     eval("history.replaceState({}, '', '/cotrail-b?email=ada%40example.com');");
     eval("history.replaceState({}, '', '/cotrail-b?email=other');"); // same URL once stripped

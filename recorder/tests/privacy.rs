@@ -422,7 +422,7 @@ async fn marks_and_blocks_in_a_shadow_root_reach_the_page_content_its_slots_show
 
 /// A component's own scroller and form (Ionic's `ion-content`, a Lit form):
 /// `scroll` and `submit` do not leave a shadow root, so the recorder listens
-/// in each one it sees (from the first event that comes out of it).
+/// in each one.
 #[wasm_bindgen_test]
 async fn scrolls_and_submits_inside_a_shadow_root_are_recorded() {
     let host = mount(r#"<div id="sr-comp"><form id="sr-light"></form></div>"#);
@@ -461,6 +461,149 @@ async fn scrolls_and_submits_inside_a_shadow_root_are_recorded() {
     in_shadow("sr-comp", "root.getElementById('sr-pane').scrollTop = 10;");
     sleep(400).await;
     assert_eq!(events().len(), before);
+    host.remove();
+}
+
+/// Types `value` into `#field` of `#host`'s shadow root (`input` and
+/// `change`, composed, as a keyboard would send them).
+fn type_in_shadow(host_id: &str, field: &str, value: &str) {
+    in_shadow(
+        host_id,
+        &format!(
+            "var f = root.getElementById('{field}'); f.value = {value:?}; \
+             f.dispatchEvent(new Event('input', {{bubbles: true, composed: true}})); \
+             f.dispatchEvent(new Event('change', {{bubbles: true, composed: true}}));"
+        ),
+    );
+}
+
+/// A script outside a component switches the password field inside it to
+/// text before anything happens in the component: the recorder knows the
+/// component's password fields from the moment its shadow root exists (at
+/// start for the roots already there, from `attachShadow` for later ones,
+/// also when the component renders its field after attaching the root), not
+/// from the first event that comes out of it.
+#[wasm_bindgen_test]
+async fn a_password_in_a_shadow_root_shown_as_text_before_any_event_stays_masked() {
+    let host = mount(
+        r#"<div id="pq-early"></div><div id="pq-nest"></div><div id="pq-late"></div>
+           <div id="pq-render"></div><div id="pq-plain"></div>"#,
+    );
+    // A root there before start, and one nested in another's.
+    shadow("pq-early", r#"<input id="pq-early-in" type="password">"#);
+    shadow("pq-nest", r#"<div id="pq-nest-inner"></div>"#);
+    in_shadow(
+        "pq-nest",
+        "root.getElementById('pq-nest-inner').attachShadow({mode: 'open'}).innerHTML = \
+         '<input id=\"pq-nest-in\" type=\"password\">';",
+    );
+    shadow("pq-plain", r#"<input id="pq-plain-in">"#);
+    begin("");
+    // Roots attached after start: filled at once, and rendered into later.
+    shadow("pq-late", r#"<input id="pq-late-in" type="password">"#);
+    shadow("pq-render", "");
+    sleep(50).await;
+    in_shadow(
+        "pq-render",
+        "root.innerHTML = '<input id=\"pq-render-in\" type=\"password\">';",
+    );
+    sleep(50).await;
+    for (host_id, field) in [
+        ("pq-early", "pq-early-in"),
+        ("pq-late", "pq-late-in"),
+        ("pq-render", "pq-render-in"),
+    ] {
+        in_shadow(
+            host_id,
+            &format!("root.getElementById('{field}').type = 'text';"),
+        );
+    }
+    in_shadow(
+        "pq-nest",
+        "root.getElementById('pq-nest-inner').shadowRoot.getElementById('pq-nest-in').type = 'text';",
+    );
+    sleep(50).await;
+    type_in_shadow("pq-early", "pq-early-in", "EARLY-SHOWN-91");
+    type_in_shadow("pq-late", "pq-late-in", "LATE-SHOWN-92");
+    type_in_shadow("pq-render", "pq-render-in", "RENDER-SHOWN-93");
+    in_shadow(
+        "pq-nest",
+        "var f = root.getElementById('pq-nest-inner').shadowRoot.getElementById('pq-nest-in'); \
+         f.value = 'NEST-SHOWN-94'; \
+         f.dispatchEvent(new Event('input', {bubbles: true, composed: true})); \
+         f.dispatchEvent(new Event('change', {bubbles: true, composed: true}));",
+    );
+    type_in_shadow("pq-plain", "pq-plain-in", "plain-shadow-95");
+    for id in ["pq-early-in", "pq-late-in", "pq-render-in", "pq-nest-in"] {
+        let e = first_on("INPUT", id).await;
+        assert_eq!(e["data"]["masked"], "password", "{e}");
+    }
+    // The control: a plain field in a root records its value.
+    assert_eq!(
+        first_on("INPUT", "pq-plain-in").await["data"]["value"],
+        "plain-shadow-95"
+    );
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_none_left(&["EARLY-SHOWN", "LATE-SHOWN", "RENDER-SHOWN", "NEST-SHOWN"]);
+    end();
+    host.remove();
+}
+
+/// Scrolls and submits inside a component are recorded before any event
+/// comes out of it: in roots there at start (nested ones too) and in roots
+/// attached later. Stopping puts the page's `attachShadow` back.
+#[wasm_bindgen_test]
+async fn scrolls_and_submits_in_a_shadow_root_are_recorded_before_any_event_comes_out() {
+    let host = mount(r#"<div id="sq-early"></div><div id="sq-late"></div>"#);
+    let pane = r#"<div id="PANE" style="height:60px;overflow:auto"><div style="height:900px">long</div></div>
+           <form id="FORM" action="/apply"></form>"#;
+    shadow("sq-early", r#"<div id="sq-inner"></div>"#);
+    in_shadow(
+        "sq-early",
+        &format!(
+            "root.getElementById('sq-inner').attachShadow({{mode: 'open'}}).innerHTML = {:?};",
+            pane.replace("PANE", "sq-early-pane")
+                .replace("FORM", "sq-early-form")
+        ),
+    );
+    let original = eval("return Element.prototype.attachShadow;");
+    begin("");
+    shadow(
+        "sq-late",
+        &pane
+            .replace("PANE", "sq-late-pane")
+            .replace("FORM", "sq-late-form"),
+    );
+    let early = "var root = document.getElementById('sq-early').shadowRoot\
+                 .getElementById('sq-inner').shadowRoot;";
+    let late = "var root = document.getElementById('sq-late').shadowRoot;";
+    for (root, name) in [(early, "sq-early"), (late, "sq-late")] {
+        eval(&format!(
+            "{root} var f = root.getElementById('{name}-form'); \
+             f.addEventListener('submit', function (e) {{ e.preventDefault(); }}); \
+             root.getElementById('{name}-pane').scrollTop = 300; f.requestSubmit();"
+        ));
+    }
+    for name in ["sq-early", "sq-late"] {
+        let scroll = first_on("SCROLL", &format!("{name}-pane")).await;
+        assert_eq!(scroll["data"]["y"], 300, "{scroll}");
+        first_on("FORM", &format!("{name}-form")).await;
+    }
+    // The page's bad call fails as it would without the recorder.
+    assert_eq!(
+        eval_str(
+            "try { document.createElement('input').attachShadow({mode: 'open'}); \
+               return 'no error'; } catch (e) { return e.name; }"
+        ),
+        "NotSupportedError"
+    );
+    end();
+    let restored = eval("return Element.prototype.attachShadow;");
+    assert!(
+        restored == original,
+        "stop() leaves Element.prototype.attachShadow as the page had it"
+    );
     host.remove();
 }
 

@@ -46,9 +46,9 @@ const MAX_SETTLED: usize = 16;
 
 /// A `MutationObserver` of `type` attributes and added nodes that remembers
 /// every input that stops being `type="password"`, every password input added
-/// and every element put in a remembered one's place, on the document and on the shadow roots
-/// events come from ([`element::set_type_watch`]); the password inputs already
-/// there are remembered at start. Disconnected when dropped.
+/// and every element put in a remembered one's place, on the document and on
+/// every open shadow root ([`element::watch_root`]); the password inputs
+/// already there are remembered at start. Disconnected when dropped.
 pub(super) struct PasswordWatch {
     observer: MutationObserver,
     /// The closure of every listener (see `listener::callback`).
@@ -97,6 +97,12 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
                 element::remember_password(&el);
             }
             element::remember_passwords_in(&el);
+            // A component added with its shadow root (made before the
+            // recorder started, or without `attachShadow`).
+            let root = crate::global::get(&el, &js_str!("shadowRoot"));
+            if root.is_object() {
+                element::watch_root(&root);
+            }
         }
         // `oldValue` and `target` through the one `Reflect.get` (an import
         // and its glue each otherwise).

@@ -88,8 +88,8 @@ pub struct Capture {
 }
 
 /// The handlers of events that do not leave a shadow root (`scroll`,
-/// `submit`: not composed), added in every shadow root events come from
-/// (`element::see_shadow_root`), in this order. They hear only the root's
+/// `submit`: not composed), added in every open shadow root
+/// (`element::watch_root`), in this order. They hear only the root's
 /// own nodes: the page's nodes slotted into it pass through it too, and the
 /// document hears those.
 pub const ROOT_HANDLERS: [(EventKind, CaptureHandler); 2] = [
@@ -120,7 +120,7 @@ fn after(cap: &Rc<Capture>, ms: u32, f: fn(&Rc<Capture>)) -> Timer {
 pub struct Observers {
     cap: Rc<Capture>,
     _listeners: Vec<Listener>,
-    _patches: [Option<page::HistoryPatch>; 2],
+    _patches: [Option<crate::patch::Patch>; 3],
     _passwords: Option<input::PasswordWatch>,
 }
 
@@ -145,22 +145,32 @@ impl Observers {
         };
         on(window, EventKind::PopState, page::on_pop_state);
         on(window, EventKind::HashChange, page::on_hash_change);
-        let patches = page::patch_history(&cap, window);
+        let [push, replace] = page::patch_history(&cap, window);
         on(document, EventKind::Click, click::on_click);
         // Also in shadow roots: `submit` and an element's `scroll` do not
-        // leave one.
+        // leave one, and the document's `type` observer does not see into
+        // one. Every root `attachShadow` makes from now on is hooked, and
+        // (once the observer is there) every open root already there.
         crate::element::hook_roots(&cap);
+        let element = crate::global::get(window, &crate::global::js_str!("Element"));
+        let attach = crate::patch::Patch::new(
+            &crate::global::get(&element, &crate::global::js_str!("prototype")),
+            "attachShadow",
+            &cap,
+            crate::element::attached,
+        );
         on(document, EventKind::Submit, form::on_submit);
         on(document, EventKind::Scroll, scroll::on_scroll);
         on(document, EventKind::Input, input::on_input);
         on(document, EventKind::Change, input::on_change);
         on(document, EventKind::FocusOut, input::on_focus_out);
         let passwords = input::PasswordWatch::new(&cap, document);
+        crate::element::watch_tree(document);
         on(document, EventKind::SelectionChange, selection::on_change);
         Observers {
             cap,
             _listeners: listeners,
-            _patches: patches,
+            _patches: [push, replace, attach],
             _passwords: passwords,
         }
     }

@@ -10,11 +10,11 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 use core::cell::RefCell;
 
+use crate::patch::Patch;
 use crate::timer::Timer;
 use shared::limits::{MAX_TEXT_CHARS, MAX_URL_CHARS};
 use shared::{Actor, EventData, Navigation, PageChangeData};
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use web_sys::Window;
 
 use super::{Capture, Entry};
@@ -319,16 +319,13 @@ pub(super) fn on_hash_change(cap: &Rc<Capture>, event: &web_sys::Event) {
     navigated(cap, Navigation::Hash, cap.core.actor_after(event));
 }
 
-/// `pushState` and `replaceState` wrapped; a page that froze or replaced
-/// `history` keeps every other observer, only its single-page navigations go
-/// unrecorded.
-pub(super) fn patch_history(cap: &Rc<Capture>, window: &Window) -> [Option<HistoryPatch>; 2] {
-    let history: Option<web_sys::History> =
-        crate::global::get_object(window, &crate::global::js_str!("history"));
-    let patch = |name, nav| {
-        let patch = history
-            .as_ref()
-            .and_then(|h| HistoryPatch::new(h, name, cap, nav).ok());
+/// `pushState` and `replaceState` patched ([`crate::patch`]); a page that
+/// froze or replaced `history` keeps every other observer, only its
+/// single-page navigations go unrecorded.
+pub(super) fn patch_history(cap: &Rc<Capture>, window: &Window) -> [Option<Patch>; 2] {
+    let history = crate::global::get(window, &crate::global::js_str!("history"));
+    let patch = |name| {
+        let patch = Patch::new(&history, name, cap, pushed);
         if patch.is_none() {
             crate::console::warn(&crate::text::concat(&[
                 "cotrail: history.",
@@ -338,91 +335,18 @@ pub(super) fn patch_history(cap: &Rc<Capture>, window: &Window) -> [Option<Histo
         }
         patch
     };
-    [
-        patch("pushState", Navigation::Push),
-        patch("replaceState", Navigation::Replace),
-    ]
+    [patch("pushState"), patch("replaceState")]
 }
 
-/// `history[name]` replaced by a wrapper that calls the original, then records.
-/// Dropping it puts the original back.
-pub(super) struct HistoryPatch {
-    history: web_sys::History,
-    name: &'static str,
-    original: js_sys::Function,
-    /// The original was the instance's own property (someone patched before us).
-    was_own: bool,
-    wrapper: Option<Closure<crate::listener::JsFn>>,
-}
-
-impl HistoryPatch {
-    fn new(
-        history: &web_sys::History,
-        name: &'static str,
-        cap: &Rc<Capture>,
-        nav: Navigation,
-    ) -> Result<Self, JsValue> {
-        let original: js_sys::Function = crate::global::get(history, &name.into()).dyn_into()?;
-        let was_own =
-            js_sys::Object::has_own(history.unchecked_ref::<js_sys::Object>(), &name.into());
-        let weak = Rc::downgrade(cap);
-        let (orig, hist) = (original.clone(), history.clone());
-        let wrapper = Closure::<crate::listener::JsFn>::new(
-            move |data: JsValue, unused: JsValue, url: JsValue| {
-                // The page's call must behave exactly as before: same result, same
-                // exception (a cross-origin URL throws), so the original runs first.
-                let result = if url.is_undefined() {
-                    orig.call2(&hist, &data, &unused)
-                } else {
-                    orig.call3(&hist, &data, &unused, &url)
-                }?;
-                if let Some(cap) = weak.upgrade() {
-                    see_entry(&cap.page);
-                    navigated(&cap, nav, cap.core.current_actor());
-                }
-                Ok(result)
-            },
-        );
-        // A non-writable method does not throw here: `Reflect.set` says false.
-        if !js_sys::Reflect::set(history, &name.into(), wrapper.as_ref())? {
-            return Err(JsValue::FALSE);
-        }
-        Ok(HistoryPatch {
-            history: history.clone(),
-            name,
-            original,
-            was_own,
-            wrapper: Some(wrapper),
-        })
-    }
-}
-
-impl Drop for HistoryPatch {
-    fn drop(&mut self) {
-        let Some(wrapper) = self.wrapper.take() else {
-            return;
-        };
-        let key = JsValue::from_str(self.name);
-        let current = crate::global::get(&self.history, &key);
-        let ours: &JsValue = wrapper.as_ref();
-        if &current == ours {
-            let _ = if self.was_own {
-                js_sys::Reflect::set(&self.history, &key, &self.original)
-            } else {
-                js_sys::Reflect::delete_property(
-                    self.history.unchecked_ref::<js_sys::Object>(),
-                    &key,
-                )
-            };
-            drop(wrapper);
-        } else {
-            // Someone wrapped our wrapper after us and still calls it: removing it
-            // would break their chain, and dropping the closure would make their
-            // calls throw. The one deliberate leak of the crate: the wrapper stays,
-            // and with the recorder gone (its `Weak`s dead) it only calls through.
-            wrapper.forget();
-        }
-    }
+/// After the page's `history.pushState` or `replaceState` returned.
+fn pushed(cap: &Rc<Capture>, _: &JsValue, name: &'static str) {
+    let nav = if name == "pushState" {
+        Navigation::Push
+    } else {
+        Navigation::Replace
+    };
+    see_entry(&cap.page);
+    navigated(cap, nav, cap.core.current_actor());
 }
 
 #[cfg(test)]

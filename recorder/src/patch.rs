@@ -1,0 +1,110 @@
+//! Page methods the recorder must hear being called: `history.pushState` and
+//! `replaceState` (single-page navigations fire no event) and
+//! `Element.prototype.attachShadow` (a component's shadow root, whose password
+//! fields, scrolls and submits the document's listeners cannot see).
+//!
+//! Each is replaced by a `Proxy` of the original whose `apply` trap calls the
+//! original with the page's own `this` and arguments, then tells the
+//! recorder. A proxy rather than a wrapper function: the call behaves exactly
+//! as before (same `this`, every argument, same result, same exception), and
+//! so does the method itself (`name`, `length`, `toString()`).
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::rc::Rc;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::listener::JsFn;
+use crate::observers::Capture;
+
+/// What a patch runs after the page's call returned: the observers' state,
+/// the call's result and the method's name.
+pub type After = fn(&Rc<Capture>, &JsValue, &'static str);
+
+/// `obj[name]` replaced by a proxy of it; dropping it puts the original back.
+pub struct Patch {
+    obj: JsValue,
+    name: &'static str,
+    original: JsValue,
+    /// The original was `obj`'s own property (`Element.prototype`'s method,
+    /// or someone patched `history` before us); else it was inherited and the
+    /// proxy is deleted again.
+    was_own: bool,
+    proxy: JsValue,
+    trap: Option<Closure<JsFn>>,
+}
+
+impl Patch {
+    /// `None` when `obj[name]` is no function or cannot be replaced (a page
+    /// that froze it): the caller says what goes unrecorded.
+    pub fn new(
+        obj: &JsValue,
+        name: &'static str,
+        cap: &Rc<Capture>,
+        after: After,
+    ) -> Option<Patch> {
+        let key = JsValue::from_str(name);
+        let original = crate::global::get(obj, &key);
+        // (`typeof`, which `dyn_into::<Function>` checks too.)
+        if !original.is_function() {
+            return None;
+        }
+        let was_own = js_sys::Object::has_own(obj.unchecked_ref::<js_sys::Object>(), &key);
+        let weak = Rc::downgrade(cap);
+        // The `apply` trap gets the original, the call's `this` and its
+        // arguments (an array): the recorder's one closure type fits it.
+        let trap = Closure::<JsFn>::new(move |target: JsValue, this: JsValue, args: JsValue| {
+            // The original first: if it throws (a cross-origin URL does), the
+            // page gets that exception and nothing is recorded.
+            let result = js_sys::Reflect::apply(
+                target.unchecked_ref::<js_sys::Function>(),
+                &this,
+                args.unchecked_ref(),
+            )?;
+            if let Some(cap) = weak.upgrade() {
+                after(&cap, &result, name);
+            }
+            Ok(result)
+        });
+        let handler = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&handler, &crate::global::js_str!("apply"), trap.as_ref());
+        let proxy: JsValue = js_sys::Proxy::new(&original, &handler).into();
+        // A non-writable method does not throw here: `Reflect.set` says false.
+        if !js_sys::Reflect::set(obj, &key, &proxy).unwrap_or(false) {
+            return None;
+        }
+        Some(Patch {
+            obj: obj.clone(),
+            name,
+            original,
+            was_own,
+            proxy,
+            trap: Some(trap),
+        })
+    }
+}
+
+impl Drop for Patch {
+    fn drop(&mut self) {
+        let Some(trap) = self.trap.take() else {
+            return;
+        };
+        let key = JsValue::from_str(self.name);
+        if crate::global::get(&self.obj, &key) == self.proxy {
+            let _ = if self.was_own {
+                js_sys::Reflect::set(&self.obj, &key, &self.original)
+            } else {
+                js_sys::Reflect::delete_property(self.obj.unchecked_ref::<js_sys::Object>(), &key)
+            };
+            drop(trap);
+        } else {
+            // Someone wrapped our proxy after us and still calls it: removing
+            // it would break their chain, and dropping the trap would make
+            // their calls throw. The one deliberate leak of the crate: the
+            // proxy stays, and with the recorder gone (its `Weak` dead) it
+            // only calls through.
+            trap.forget();
+        }
+    }
+}
