@@ -171,6 +171,58 @@ async fn a_rejected_batch_comes_back_as_a_rejected_gap() {
     end();
 }
 
+/// A page whose `console.warn` throws (a logging wrapper with a bug): the
+/// recorder's warnings neither throw into the page's call nor cut the
+/// recorder's own work short (the gap record of a refused batch still goes
+/// out at once).
+#[wasm_bindgen_test]
+async fn a_console_warn_that_throws_reaches_neither_the_page_nor_the_delivery() {
+    begin("");
+    let hook = wasm_bindgen::closure::Closure::<dyn Fn(JsValue, JsValue)>::new(
+        |kind: JsValue, value: JsValue| cotrail_recorder::record_custom(kind, value, None),
+    );
+    js_sys::Reflect::set(
+        &web_sys::window().unwrap(),
+        &"recordCustomThrowing".into(),
+        hook.as_ref(),
+    )
+    .unwrap();
+    hook.forget();
+    eval(
+        "window.__warnBefore = console.warn; window.__thrown = 0; \
+         console.warn = function () { window.__thrown++; throw new Error('logger down'); };",
+    );
+    let misuse = eval_str(
+        "try { window.recordCustomThrowing('', 1); return 'returned'; } \
+         catch (e) { return 'threw: ' + e; }",
+    );
+    eval("window.__plan = [{status: 400}];");
+    custom("refused", json!(1));
+    let gap = wait_for("the gap record after the refusal", 2_000.0, || {
+        batches().get(1).cloned()
+    })
+    .await;
+    let thrown = eval("return window.__thrown").as_f64();
+    eval("console.warn = window.__warnBefore;");
+    assert_eq!(misuse, "returned");
+    assert_eq!(thrown, Some(2.0), "both warnings were given");
+    assert_eq!(
+        gap["gaps"],
+        json!([{ "from": 0, "to": 1, "reason": "rejected" }]),
+        "{gap}"
+    );
+    // And the recorder goes on.
+    custom("after", json!(2));
+    wait_for("the next event", 3_000.0, || {
+        events_of("CUSTOM_EVENT")
+            .iter()
+            .any(|e| e["data"]["type"] == "after")
+            .then_some(())
+    })
+    .await;
+    end();
+}
+
 /// A page that records its console into the trail (`console.warn` wrapped to
 /// call `recordCustom`): a warning the recorder gives while it handles a
 /// refused batch reaches that wrapper after the recorder returned, so the
