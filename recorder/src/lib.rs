@@ -110,7 +110,9 @@ pub(crate) fn restart_as_new_tab() {
             console::warn_js("cotrail: could not start again as a new tab", &e.into());
         }
     });
-    RESTART.with(|r| r.borrow_mut().1 = Some(restart));
+    // The one it replaces is dropped with the cell free (see `timer`).
+    let old = RESTART.with(|r| r.borrow_mut().1.replace(restart));
+    drop(old);
 }
 
 fn core() -> Option<Rc<Core>> {

@@ -209,18 +209,24 @@ impl Core {
         let Some(due) = self.transport.borrow().due_in(self.now()) else {
             return;
         };
-        let mut timer = self.flush_timer.borrow_mut();
-        if timer.is_some() {
+        if self.flush_timer.borrow().is_some() {
             return;
         }
         let weak = Rc::downgrade(self);
-        *timer = Some(Timer::once(crate::num::ceil(due) as u32, move || {
+        let timer = Timer::once(crate::num::ceil(due) as u32, move || {
             if let Some(core) = weak.upgrade() {
-                core.flush_timer.borrow_mut().take();
+                // Dropped with the state free (see `timer`).
+                let fired = core.flush_timer.borrow_mut().take();
+                drop(fired);
                 transport::pump(&core, false);
                 core.arm_flush();
             }
-        }));
+        });
+        // Set with the state free: the page's `setTimeout` above and
+        // `clearTimeout` of one a call back armed meanwhile may call back
+        // into the recorder (see `timer`).
+        let old = self.flush_timer.borrow_mut().replace(timer);
+        drop(old);
     }
 
     /// Delivery counters (`cotrail.stats()`).

@@ -5,6 +5,12 @@
 //! callback: the wasm then carries one copy of the closure glue instead of one
 //! per call site (each copy was close to a kilobyte). The global `setTimeout`
 //! is imported directly (gloo-timers needs `std`, which the bundle leaves out).
+//!
+//! `setTimeout` and `clearTimeout` are the page's, and a page may wrap them
+//! with code that calls back into the recorder (`flush()`, `recordCustom`):
+//! a timer is therefore made before, and dropped after, any borrow of the
+//! recorder's state (`let old = cell.borrow_mut().timer.replace(new);
+//! drop(old);`), never inside one.
 
 #[allow(unused_imports)]
 use crate::prelude::*;

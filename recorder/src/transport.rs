@@ -379,6 +379,7 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
     // console warnings (`console.warn` wrapped to call `recordCustom`) calls
     // back into the recorder.
     let mut warning = None;
+    let mut retry = None;
     {
         let mut t = core.transport.borrow_mut();
         match outcome {
@@ -413,18 +414,25 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 t.adopted_failing = t.sending_adopted;
                 t.current().queue.retry();
                 t.stats.retries += 1;
-                let delay = t.backoff.next_delay(after_ms, js_sys::Math::random());
-                let weak: Weak<Core> = Rc::downgrade(core);
-                t.retry_timer = Some(Timer::once(delay, move || {
-                    if let Some(core) = weak.upgrade() {
-                        core.transport.borrow_mut().retry_timer = None;
-                        pump(&core, true);
-                        core.arm_flush();
-                    }
-                }));
-                return;
+                retry = Some(t.backoff.next_delay(after_ms, js_sys::Math::random()));
             }
         }
+    }
+    if let Some(delay) = retry {
+        // Armed with the transport free: the page's `setTimeout` and
+        // `clearTimeout` may call back into the recorder (see `timer`).
+        let weak: Weak<Core> = Rc::downgrade(core);
+        let timer = Timer::once(delay, move || {
+            if let Some(core) = weak.upgrade() {
+                let fired = core.transport.borrow_mut().retry_timer.take();
+                drop(fired);
+                pump(&core, true);
+                core.arm_flush();
+            }
+        });
+        let old = core.transport.borrow_mut().retry_timer.replace(timer);
+        drop(old);
+        return;
     }
     if let Some(msg) = warning {
         warn(&msg);
@@ -435,8 +443,10 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
 
 /// The network is back (`online`): retry now instead of waiting out the backoff.
 pub fn retry_now(core: &Rc<Core>) {
-    let waiting = core.transport.borrow_mut().retry_timer.take().is_some();
-    if waiting {
+    // Dropped with the transport free (see `timer`).
+    let waiting = core.transport.borrow_mut().retry_timer.take();
+    if waiting.is_some() {
+        drop(waiting);
         pump(core, true);
         core.arm_flush();
     }

@@ -833,3 +833,77 @@ async fn a_hash_change_right_after_push_state_keeps_the_order_and_back_is_record
     end();
     eval(&format!("history.replaceState(null, '', {orig:?});"));
 }
+
+/// A page whose `setTimeout` and `clearTimeout` call back into the recorder
+/// (a wrapper that flushes it and records a custom event, as a page that
+/// traces its timers might): the recorder arms and cancels its timers holding
+/// none of its state, so those calls work, nothing throws and recording goes
+/// on.
+#[wasm_bindgen_test]
+async fn timers_that_call_back_into_the_recorder_do_not_break_it() {
+    let host = mount(
+        r#"<input id="tc-in"><div id="tc-pane" style="height:60px;overflow:auto"><div style="height:900px">long</div></div>
+           <p id="tc-text">Some text to select</p>"#,
+    );
+    let orig = original_url();
+    begin("");
+    let api = wasm_bindgen::closure::Closure::<dyn Fn()>::new(|| {
+        cotrail_recorder::flush();
+        cotrail_recorder::record_custom("timer".into(), wasm_bindgen::JsValue::from_f64(1.0), None);
+    });
+    js_sys::Reflect::set(
+        &web_sys::window().unwrap(),
+        &"__timerHook".into(),
+        api.as_ref(),
+    )
+    .unwrap();
+    api.forget();
+    eval(
+        "window.__st = window.setTimeout; window.__ct = window.clearTimeout; \
+         window.__hookErrors = []; window.__inHook = false; window.__hooked = 0; \
+         var hook = function () { if (window.__inHook) return; window.__inHook = true; \
+           try { window.__hooked++; window.__timerHook(); } \
+           catch (e) { window.__hookErrors.push(String(e)); } \
+           finally { window.__inHook = false; } }; \
+         window.setTimeout = function () { hook(); return window.__st.apply(window, arguments); }; \
+         window.clearTimeout = function () { hook(); return window.__ct.apply(window, arguments); };",
+    );
+    // A batch retried too: its timer goes through the page's functions.
+    eval("window.__plan = [{status: 503}];");
+    type_into("tc-in", "first");
+    type_into("tc-in", "second");
+    eval("document.getElementById('tc-pane').scrollTop = 100;");
+    sleep(50).await;
+    eval("document.getElementById('tc-pane').scrollTop = 300;");
+    select_contents("tc-text");
+    eval("history.pushState({}, '', '/cotrail-timers');");
+    fire("tc-in", "change");
+    sleep(700).await;
+    cotrail_recorder::flush();
+    // (Each flush records the value typed so far: the last one is final.)
+    let input = wait_for("the final value", 3_000.0, || {
+        events_on("INPUT", "tc-in")
+            .into_iter()
+            .find(|e| e["data"]["value"] == "second")
+    })
+    .await;
+    let scroll = wait_for("the final scroll", 3_000.0, || {
+        events_on("SCROLL", "tc-pane")
+            .into_iter()
+            .find(|e| e["data"]["y"] == 300)
+    })
+    .await;
+    end();
+    eval("window.setTimeout = window.__st; window.clearTimeout = window.__ct;");
+    eval(&format!("history.replaceState(null, '', {orig:?});"));
+    assert_eq!(eval_str("return window.__hookErrors.join('|')"), "");
+    assert!(eval("return window.__hooked").as_f64().unwrap() > 0.0);
+    assert_eq!(input["data"]["value"], "second", "{input}");
+    assert_eq!(scroll["data"]["y"], 300, "{scroll}");
+    assert!(!events_of("SELECTION").is_empty());
+    assert!(page_changes().iter().any(|(k, _)| k == "push"));
+    assert!(events_of("CUSTOM_EVENT")
+        .iter()
+        .any(|e| e["data"]["type"] == "timer"));
+    host.remove();
+}

@@ -37,12 +37,15 @@ pub(super) fn on_click(cap: &Rc<Capture>, event: &web_sys::Event) {
             crate::global::get_object(&el, &crate::global::js_str!("control"));
         if let Some(control) = control {
             let forget = super::after(cap, 0, |cap| {
-                cap.click.borrow_mut().take();
+                // Dropped with the state free (see `timer`).
+                let fired = cap.click.borrow_mut().take();
+                drop(fired);
             });
-            *cap.click.borrow_mut() = Some(Forward {
+            let old = cap.click.borrow_mut().replace(Forward {
                 control,
                 _forget: forget,
             });
+            drop(old);
         }
     }
     let core = &cap.core;

@@ -222,11 +222,13 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
 /// Stops the timer and records the fields whose typing settled by `now`; every
 /// field when `now` is infinite (the page going away).
 pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
-    let due = {
+    // The timer is dropped once the state is free again (see `timer`).
+    let (timer, due) = {
         let mut s = cap.input.borrow_mut();
-        s.timer.take();
-        crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
+        let due = crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0);
+        (s.timer.take(), due)
     };
+    drop(timer);
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for p in &due {
         let Some(el) = &p.target else {
@@ -249,24 +251,24 @@ pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
 }
 
 fn arm(cap: &Rc<Capture>, delay: f64) {
-    cap.input.borrow_mut().timer = Some(super::after(
-        cap,
-        crate::num::ceil(delay).max(1.0) as u32,
-        |cap| {
-            let now = cap.core.now();
-            emit_settled(cap, now);
-            let next = cap
-                .input
-                .borrow()
-                .pending
-                .iter()
-                .map(|p| p.last + DEBOUNCE_MS - now)
-                .fold(f64::INFINITY, f64::min);
-            if next.is_finite() {
-                arm(cap, next);
-            }
-        },
-    ));
+    let timer = super::after(cap, crate::num::ceil(delay).max(1.0) as u32, |cap| {
+        let now = cap.core.now();
+        emit_settled(cap, now);
+        let next = cap
+            .input
+            .borrow()
+            .pending
+            .iter()
+            .map(|p| p.last + DEBOUNCE_MS - now)
+            .fold(f64::INFINITY, f64::min);
+        if next.is_finite() {
+            arm(cap, next);
+        }
+    });
+    // Set with the state free: dropping the one it replaces calls the
+    // page's `clearTimeout` (see `timer`).
+    let old = cap.input.borrow_mut().timer.replace(timer);
+    drop(old);
 }
 
 /// Where the field is in `pending` or `settled`, if it is (compared as JS objects, `===`).

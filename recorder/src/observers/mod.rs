@@ -210,11 +210,15 @@ impl Drop for Observers {
         crate::element::unhook_roots();
         // Every timer is cancelled; the page's pending title reads are lost
         // with the recorder.
+        // Each dropped with no state borrowed (see `timer`).
         let cap = &self.cap;
-        cap.click.borrow_mut().take();
-        cap.scroll.borrow_mut().timer.take();
-        cap.input.borrow_mut().timer.take();
-        cap.selection.borrow_mut().timer.take();
-        cap.page.borrow_mut().title_timer.take();
+        let timers = (
+            cap.click.borrow_mut().take(),
+            cap.scroll.borrow_mut().timer.take(),
+            cap.input.borrow_mut().timer.take(),
+            cap.selection.borrow_mut().timer.take(),
+            cap.page.borrow_mut().title_timer.take(),
+        );
+        drop(timers);
     }
 }

@@ -252,11 +252,14 @@ fn record(cap: &Rc<Capture>, p: &Entry) {
 /// Records the navigations waiting for their title, in the order they
 /// happened; each one's history entry is seen from then on.
 pub(super) fn record_pending(cap: &Rc<Capture>) {
-    let pending = {
+    // The timer is dropped once the state is free again: its
+    // `clearTimeout` is the page's, which may call back into the recorder
+    // (see `timer`).
+    let (timer, pending) = {
         let mut s = cap.page.borrow_mut();
-        s.title_timer.take();
-        core::mem::take(&mut s.pending)
+        (s.title_timer.take(), core::mem::take(&mut s.pending))
     };
+    drop(timer);
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for p in &pending {
         record(cap, p);
@@ -283,10 +286,16 @@ fn now(core: &Core, nav: Navigation, actor: Actor) -> Entry {
 /// set it (after its history call, or in its own `popstate` handler).
 fn navigated(cap: &Rc<Capture>, nav: Navigation, actor: Actor) {
     let p = now(&cap.core, nav, actor);
-    let mut s = cap.page.borrow_mut();
-    s.pending.push(p);
-    if s.title_timer.is_none() {
-        s.title_timer = Some(super::after(cap, 0, record_pending));
+    let armed = {
+        let mut s = cap.page.borrow_mut();
+        s.pending.push(p);
+        s.title_timer.is_some()
+    };
+    if !armed {
+        // Armed with the state free (the page's `setTimeout` may call back).
+        let timer = super::after(cap, 0, record_pending);
+        let old = cap.page.borrow_mut().title_timer.replace(timer);
+        drop(old);
     }
 }
 

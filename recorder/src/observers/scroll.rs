@@ -50,11 +50,13 @@ fn emit(core: &Rc<Core>, target: &Option<Element>, actor: Actor, (x, y): (i64, i
 /// targets quiet since `now` (of every target when `now` is infinite: the page
 /// going away) and forgets them.
 pub(super) fn emit_ended(cap: &Rc<Capture>, now: f64) {
-    let ended = {
+    // The timer is dropped once the state is free again (see `timer`).
+    let (timer, ended) = {
         let mut s = cap.scroll.borrow_mut();
-        s.timer.take();
-        crate::timer::take_due(&mut s.tracks, |t| now - t.last >= THROTTLE_MS - 1.0)
+        let ended = crate::timer::take_due(&mut s.tracks, |t| now - t.last >= THROTTLE_MS - 1.0);
+        (s.timer.take(), ended)
     };
+    drop(timer);
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for t in &ended {
         let pos = position(&t.target);
@@ -66,12 +68,15 @@ pub(super) fn emit_ended(cap: &Rc<Capture>, now: f64) {
 
 /// After a burst: records final positions not yet recorded, forgets quiet targets.
 fn arm(cap: &Rc<Capture>) {
-    cap.scroll.borrow_mut().timer = Some(super::after(cap, THROTTLE_MS as u32, |cap| {
+    let timer = super::after(cap, THROTTLE_MS as u32, |cap| {
         emit_ended(cap, cap.core.now());
         if !cap.scroll.borrow().tracks.is_empty() {
             arm(cap);
         }
-    }));
+    });
+    // Set with the state free (see `timer`).
+    let old = cap.scroll.borrow_mut().timer.replace(timer);
+    drop(old);
 }
 
 /// `scroll`, on the document and in shadow roots (an element's does not

@@ -267,22 +267,22 @@ fn settle(cap: &Rc<Capture>) {
 }
 
 fn arm(cap: &Rc<Capture>, delay: f64) {
-    cap.selection.borrow_mut().timer = Some(super::after(
-        cap,
-        crate::num::ceil(delay).max(1.0) as u32,
-        |cap| {
-            let remaining = {
-                let mut s = cap.selection.borrow_mut();
-                s.timer.take();
-                s.last_change + DEBOUNCE_MS - cap.core.now()
-            };
-            if remaining > 1.0 {
-                arm(cap, remaining);
-            } else {
-                settle(cap);
-            }
-        },
-    ));
+    let timer = super::after(cap, crate::num::ceil(delay).max(1.0) as u32, |cap| {
+        // Dropped with the state free (see `timer`).
+        let (fired, remaining) = {
+            let mut s = cap.selection.borrow_mut();
+            (s.timer.take(), s.last_change + DEBOUNCE_MS - cap.core.now())
+        };
+        drop(fired);
+        if remaining > 1.0 {
+            arm(cap, remaining);
+        } else {
+            settle(cap);
+        }
+    });
+    // Set with the state free (see `timer`).
+    let old = cap.selection.borrow_mut().timer.replace(timer);
+    drop(old);
 }
 
 pub(super) fn on_change(cap: &Rc<Capture>, event: &web_sys::Event) {
@@ -299,8 +299,10 @@ pub(super) fn on_change(cap: &Rc<Capture>, event: &web_sys::Event) {
 
 /// Records a selection still waiting for its debounce.
 pub(super) fn flush(cap: &Rc<Capture>) {
-    let waiting = cap.selection.borrow_mut().timer.take().is_some();
-    if waiting {
+    // Dropped with the state free (see `timer`).
+    let waiting = cap.selection.borrow_mut().timer.take();
+    if waiting.is_some() {
+        drop(waiting);
         settle(cap);
     }
 }
