@@ -161,7 +161,7 @@ fn save(cmd: &mut Command, to: &Path) -> Result<()> {
 }
 
 /// Node and npm from Debian when missing.
-fn ensure_node() -> Result<()> {
+pub fn ensure_node() -> Result<()> {
     if output(Command::new("npm").arg("--version")).is_some() {
         return Ok(());
     }

@@ -1,7 +1,7 @@
 //! `cargo xtask`: build, run and test orchestration for cotrail.
 //!
 //! - `cargo xtask run`   installs what the build needs (wasm target, the matching
-//!   `wasm-bindgen-cli`), builds the recorder bundle into `www/recorder/`, and runs
+//!   `wasm-bindgen-cli`, Node and Binaryen), builds the recorder bundle into `www/recorder/`, and runs
 //!   the collector with the demo site and review app on the embedded sled store.
 //! - `cargo xtask test`  also installs Chromium and chromedriver (Debian packages)
 //!   when missing, then runs every test: unit, API, wasm-in-browser and end to end.
@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 
 mod bench;
 mod minify;
+mod optimize;
 mod prune;
 mod shorten;
 
@@ -172,6 +173,7 @@ fn build_bundle(root: &Path) -> Result<()> {
         "xtask: {} of the module's {} functions cannot be called; emptied",
         pruned.emptied, pruned.functions
     );
+    let bytes = optimize::optimize(&target_dir, &bytes)?;
     std::fs::write(&module, &bytes).context("writing the module")?;
     let text = shorten::drop_init_sync(&text)?;
     let text = shorten::loader_init(&text)?;

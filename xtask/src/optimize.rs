@@ -1,0 +1,193 @@
+//! Binaryen's `wasm-opt -Oz` over the finished module (after wasm-bindgen,
+//! `shorten.rs` and `prune.rs`): rustc's LLVM optimises each function for
+//! size, Binaryen then folds, merges and re-lays out what is left across the
+//! whole module (about 5 KB raw, 0.6 KB gzipped off the recorder).
+//!
+//! Binaryen comes from npm (the `binaryen` package: the tools compiled to
+//! wasm, run by Node), pinned, installed once into the target directory. Not
+//! Debian's binaryen (108 rewrote the export of the externref table, so the
+//! module no longer instantiated) nor the `wasm-opt` crate (it compiles
+//! Binaryen's C++, about 15 minutes on two cores).
+//!
+//! The module's imports and exports are the glue's contract: the build fails
+//! if Binaryen changes any of them ([`interface`]).
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{ensure, Context, Result};
+use wasmparser::{Parser, Payload};
+
+/// The `binaryen` npm package's version.
+const BINARYEN: &str = "132.0.0";
+
+/// What the module may use, said explicitly: `prune.rs` drops the
+/// `target_features` section Binaryen would read them from. These are what
+/// rustc's wasm32 target enables (Chromium, Firefox and Safari run them all);
+/// Binaryen adds no other.
+const FEATURES: [&str; 8] = [
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-bulk-memory",
+    "--enable-bulk-memory-opt",
+    "--enable-sign-ext",
+    "--enable-reference-types",
+    "--enable-multivalue",
+    "--enable-call-indirect-overlong",
+];
+
+/// The module, optimised by `wasm-opt -Oz --converge`.
+pub fn optimize(target_dir: &Path, module: &[u8]) -> Result<Vec<u8>> {
+    let wasm_opt = ensure_binaryen(target_dir)?;
+    let dir = target_dir.join("tools");
+    let (input, output) = (dir.join("before-opt.wasm"), dir.join("after-opt.wasm"));
+    std::fs::write(&input, module).context("writing the module for wasm-opt")?;
+    crate::run(
+        Command::new("node")
+            .arg(&wasm_opt)
+            .arg(&input)
+            .args(["-Oz", "--converge", "--strip-debug", "--strip-producers"])
+            .args(FEATURES)
+            .arg("-o")
+            .arg(&output),
+    )?;
+    let optimized = std::fs::read(&output).context("reading wasm-opt's module")?;
+    let (before, after) = (interface(module)?, interface(&optimized)?);
+    ensure!(
+        before == after,
+        "wasm-opt changed the module's imports or exports, which the glue names:\n before: {before:?}\n after:  {after:?}"
+    );
+    Ok(optimized)
+}
+
+/// Installs the pinned `binaryen` package (and Node) when missing; returns
+/// its `wasm-opt` script.
+fn ensure_binaryen(target_dir: &Path) -> Result<std::path::PathBuf> {
+    let dir = target_dir.join("tools/binaryen");
+    let package = dir.join("node_modules/binaryen");
+    let manifest = std::fs::read_to_string(package.join("package.json")).unwrap_or_default();
+    if !manifest.contains(&format!("\"version\": \"{BINARYEN}\"")) {
+        crate::bench::ensure_node()?;
+        std::fs::create_dir_all(&dir)?;
+        crate::run(
+            Command::new("npm")
+                .arg("install")
+                .arg("--prefix")
+                .arg(&dir)
+                .args(["--no-save", "--no-audit", "--no-fund", "--loglevel=error"])
+                .arg(format!("binaryen@{BINARYEN}")),
+        )?;
+    }
+    Ok(package.join("bin/wasm-opt"))
+}
+
+/// A module's imports (module, name, kind) and exports (name, kind; a
+/// table's with its element type), in order.
+pub fn interface(module: &[u8]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    // Every table's element type, imported ones first (the index space).
+    let mut tables = Vec::new();
+    for payload in Parser::new(0).parse_all(module) {
+        match payload.context("reading the module")? {
+            Payload::ImportSection(imports) => {
+                for import in imports.into_imports() {
+                    let import = import?;
+                    let kind = match import.ty {
+                        wasmparser::TypeRef::Func(_) => "func".to_owned(),
+                        wasmparser::TypeRef::Table(t) => {
+                            tables.push(t.element_type);
+                            format!("table {}", t.element_type)
+                        }
+                        wasmparser::TypeRef::Memory(_) => "memory".to_owned(),
+                        wasmparser::TypeRef::Global(_) => "global".to_owned(),
+                        other => format!("{other:?}"),
+                    };
+                    out.push(format!("import {} {} {kind}", import.module, import.name));
+                }
+            }
+            Payload::TableSection(section) => {
+                for table in section {
+                    tables.push(table?.ty.element_type);
+                }
+            }
+            Payload::ExportSection(exports) => {
+                for export in exports {
+                    let export = export?;
+                    let mut line = format!("export {} {:?}", export.name, export.kind);
+                    if export.kind == wasmparser::ExternalKind::Table {
+                        let ty = tables
+                            .get(export.index as usize)
+                            .context("an export of no table")?;
+                        line.push_str(&format!(" {ty}"));
+                    }
+                    out.push(line);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interface;
+    use wasm_encoder::{
+        CodeSection, EntityType, ExportKind, ExportSection, Function, FunctionSection,
+        ImportSection, Instruction, Module, RefType, TableSection, TableType, TypeSection,
+    };
+
+    /// A module importing one function, with an externref table (0) and a
+    /// function table (1), exporting a function and, as `t`, table `table`.
+    fn module(table: u32) -> Vec<u8> {
+        let mut m = Module::new();
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        m.section(&types);
+        let mut imports = ImportSection::new();
+        imports.import("wbg", "a", EntityType::Function(0));
+        m.section(&imports);
+        let mut functions = FunctionSection::new();
+        functions.function(0);
+        m.section(&functions);
+        let mut tables = TableSection::new();
+        for element_type in [RefType::EXTERNREF, RefType::FUNCREF] {
+            tables.table(TableType {
+                element_type,
+                minimum: 1,
+                maximum: None,
+                table64: false,
+                shared: false,
+            });
+        }
+        m.section(&tables);
+        let mut exports = ExportSection::new();
+        exports.export("f", ExportKind::Func, 1);
+        exports.export("t", ExportKind::Table, table);
+        m.section(&exports);
+        let mut code = CodeSection::new();
+        let mut f = Function::new([]);
+        f.instruction(&Instruction::End);
+        code.function(&f);
+        m.section(&code);
+        m.finish()
+    }
+
+    /// What the build compares before and after wasm-opt: every import and
+    /// export with its kind, a table's with its element type, so that the
+    /// externref table's export pointed at the function table (what Debian's
+    /// binaryen 108 did) differs.
+    #[test]
+    fn the_interface_names_every_import_and_export_with_its_kind() {
+        let kept = interface(&module(0)).unwrap();
+        assert_eq!(
+            kept,
+            [
+                "import wbg a func",
+                "export f Func",
+                "export t Table externref"
+            ]
+        );
+        assert_ne!(interface(&module(1)).unwrap(), kept);
+    }
+}
