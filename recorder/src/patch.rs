@@ -7,7 +7,10 @@
 //! original with the page's own `this` and arguments, then tells the
 //! recorder. A proxy rather than a wrapper function: the call behaves exactly
 //! as before (same `this`, every argument, same result, same exception), and
-//! so does the method itself (`name`, `length`, `toString()`).
+//! so does the method itself (`name`, `length`, `toString()`). And a proxy
+//! can be disarmed: on stop its trap is deleted from its handler, after which
+//! it forwards every call to the original, so a page that kept a reference to
+//! it (or wrapped it) goes on working, and the recorder leaks nothing.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -32,7 +35,9 @@ pub struct Patch {
     /// proxy is deleted again.
     was_own: bool,
     proxy: JsValue,
-    trap: Option<Closure<JsFn>>,
+    /// The proxy's handler, whose `apply` is `_trap` until dropped.
+    handler: js_sys::Object,
+    _trap: Closure<JsFn>,
 }
 
 impl Patch {
@@ -80,16 +85,18 @@ impl Patch {
             original,
             was_own,
             proxy,
-            trap: Some(trap),
+            handler,
+            _trap: trap,
         })
     }
 }
 
 impl Drop for Patch {
     fn drop(&mut self) {
-        let Some(trap) = self.trap.take() else {
-            return;
-        };
+        // Disarmed first: without an `apply` trap the proxy calls the
+        // original itself, so the closure can go even if the page still
+        // holds the proxy (it kept a reference, or wrapped it after us).
+        let _ = js_sys::Reflect::delete_property(&self.handler, &crate::global::js_str!("apply"));
         let key = JsValue::from_str(self.name);
         if crate::global::get(&self.obj, &key) == self.proxy {
             let _ = if self.was_own {
@@ -97,14 +104,6 @@ impl Drop for Patch {
             } else {
                 js_sys::Reflect::delete_property(self.obj.unchecked_ref::<js_sys::Object>(), &key)
             };
-            drop(trap);
-        } else {
-            // Someone wrapped our proxy after us and still calls it: removing
-            // it would break their chain, and dropping the trap would make
-            // their calls throw. The one deliberate leak of the crate: the
-            // proxy stays, and with the recorder gone (its `Weak` dead) it
-            // only calls through.
-            trap.forget();
         }
     }
 }

@@ -530,6 +530,8 @@ async fn history_calls_are_recorded_without_query_strings() {
         ),
         "TypeError"
     );
+    // A router that keeps the method it found (the recorder's) to call later.
+    eval("window.__savedPush = history.pushState;");
     eval("history.pushState({}, '', '/cotrail-a?token=secret-tok#top');");
     eval("history.replaceState({}, '', '/cotrail-b?email=ada%40example.com');");
     eval("history.replaceState({}, '', '/cotrail-b?email=other');"); // same URL once stripped
@@ -556,6 +558,18 @@ async fn history_calls_are_recorded_without_query_strings() {
         "{all}"
     );
     end();
+    // After stop: the original is back, and the kept one still works (it
+    // calls the original) and records nothing.
+    assert_eq!(
+        eval_str(
+            "var ok = history.pushState === History.prototype.pushState; \
+             window.__savedPush.call(history, {}, '', '/cotrail-kept'); \
+             return ok + ',' + location.pathname;"
+        ),
+        "true,/cotrail-kept"
+    );
+    sleep(100).await;
+    assert_eq!(page_changes().len(), 3, "{:?}", page_changes());
     eval(&format!("history.replaceState(null, '', {orig:?});"));
 }
 

@@ -598,11 +598,21 @@ async fn scrolls_and_submits_in_a_shadow_root_are_recorded_before_any_event_come
         ),
         "NotSupportedError"
     );
+    let kept = eval("return Element.prototype.attachShadow;");
     end();
     let restored = eval("return Element.prototype.attachShadow;");
     assert!(
         restored == original,
         "stop() leaves Element.prototype.attachShadow as the page had it"
+    );
+    // A library that kept the patched method still makes roots with it.
+    js_sys::Reflect::set(&js_sys::global(), &"__keptAttach".into(), &kept).unwrap();
+    assert_eq!(
+        eval_str(
+            "var el = document.createElement('div'); \
+             return String(window.__keptAttach.call(el, {mode: 'open'}) === el.shadowRoot);"
+        ),
+        "true"
     );
     host.remove();
 }
