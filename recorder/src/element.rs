@@ -72,9 +72,13 @@ pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<js_sys::Array> 
     call_element(root, &js_str!("querySelectorAll"), selectors).map(JsCast::unchecked_into)
 }
 
-/// `list.length` of an array or a `NodeList` (read as an array).
+/// `list.length` of an array or a `NodeList`, through [`get`]: 0 for what
+/// has none (a page's `navigation.entries()` that answers `null` is not an
+/// exception out of `start()`).
 pub fn length(list: &JsValue) -> u32 {
-    list.unchecked_ref::<js_sys::Array>().length()
+    get(list, &js_str!("length"))
+        .as_f64()
+        .map_or(0, |n| n as u32)
 }
 
 /// `list[i]`, through [`get`]: no `Array` import of its own.

@@ -921,3 +921,30 @@ async fn timers_that_call_back_into_the_recorder_do_not_break_it() {
         .any(|e| e["data"]["type"] == "timer"));
     host.remove();
 }
+
+/// A page that replaced `navigation.entries()` with one answering something
+/// that is no list: the recorder starts and records all the same.
+#[wasm_bindgen_test]
+async fn a_broken_navigation_entries_does_not_keep_the_recorder_from_starting() {
+    let host = mount(r#"<button id="ne-btn">Go</button>"#);
+    assert!(
+        eval("return typeof navigation === 'object'").as_bool() == Some(true),
+        "this Chromium has the Navigation API"
+    );
+    for answer in ["null", "undefined", "42", "{length: 2}"] {
+        eval(&format!(
+            "navigation.entries = function () {{ return {answer}; }};"
+        ));
+        begin("");
+        click("ne-btn");
+        let clicks = wait_for("the click", 3_000.0, || {
+            let c = events_on("CLICK", "ne-btn");
+            (!c.is_empty()).then_some(c)
+        })
+        .await;
+        assert_eq!(clicks.len(), 1, "{answer}: {clicks:?}");
+        end();
+    }
+    eval("delete navigation.entries;");
+    host.remove();
+}
