@@ -463,6 +463,37 @@ async fn a_blocked_form_whose_control_shadows_closest_stays_blocked() {
     host.remove();
 }
 
+/// A server-rendered form with hidden controls named `action` and `method`
+/// (which shadow the form's properties of those names): its own action and
+/// method are recorded.
+#[wasm_bindgen_test]
+async fn a_form_whose_controls_are_named_action_and_method_records_its_own() {
+    let host = mount(
+        r#"<form id="f-named" action="/cotrail-named?sid=S3CR3T" method="post">
+             <input type="hidden" name="action" value="login">
+             <input type="hidden" name="method" value="token"></form>"#,
+    );
+    eval(
+        "document.getElementById('f-named').addEventListener('submit', \
+           function (e) { e.preventDefault(); });",
+    );
+    begin("");
+    eval("document.getElementById('f-named').requestSubmit();");
+    let e = wait_for("the FORM event", 3_000.0, || {
+        events_on("FORM", "f-named").into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        e["data"]["action"],
+        format!("{}/cotrail-named", origin()),
+        "{e}"
+    );
+    assert_eq!(e["data"]["method"], "post", "{e}");
+    assert!(!everything().contains("S3CR3T"));
+    end();
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn a_submit_prevented_by_the_page_is_recorded() {
     let host = mount(

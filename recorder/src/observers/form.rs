@@ -6,13 +6,48 @@ use alloc::rc::Rc;
 
 use shared::limits::{MAX_ID_LEN, MAX_URL_CHARS};
 use shared::{EventData, FormData};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlFormElement;
 
 use super::Capture;
 use crate::element;
 use crate::observers::page::strip_query;
 use crate::text::cut;
+
+crate::global::page_global! {
+    /// The `action` and `method` getters of `HTMLFormElement.prototype`,
+    /// called on a form rather than read from it: a form's controls shadow
+    /// its properties by name, and `<input type="hidden" name="action">` is
+    /// common in server-rendered forms.
+    static GETTERS: [JsValue; 2] = {
+        let proto = crate::global::window()
+            .map(|w| crate::global::get(&w, &crate::global::js_str!("HTMLFormElement")))
+            .map(|f| crate::global::get(&f, &crate::global::js_str!("prototype")))
+            .unwrap_or(JsValue::UNDEFINED);
+        let getter = |name: &str| {
+            let d = js_sys::Object::get_own_property_descriptor(
+                proto.unchecked_ref::<js_sys::Object>(),
+                &JsValue::from_str(name),
+            );
+            crate::global::get(&d, &crate::global::js_str!("get"))
+        };
+        [getter("action"), getter("method")]
+    };
+}
+
+/// The form's own `action` (0) or `method` (1), whatever its controls are
+/// named (see [`GETTERS`]).
+fn resolved(form: &HtmlFormElement, which: usize) -> Option<String> {
+    let u = JsValue::UNDEFINED;
+    GETTERS
+        .with(|g| {
+            g[which]
+                .unchecked_ref::<js_sys::Function>()
+                .call2(form, &u, &u)
+        })
+        .ok()?
+        .as_string()
+}
 
 /// `submit`, on the document and in shadow roots (it does not leave one).
 pub(super) fn on_submit(cap: &Rc<Capture>, event: &web_sys::Event) {
@@ -24,10 +59,10 @@ pub(super) fn on_submit(cap: &Rc<Capture>, event: &web_sys::Event) {
     }
     let core = &cap.core;
     // `action` and `method` are the resolved properties: absolute URL, lower case.
-    let action = element::prop(&form, &crate::global::js_str!("action"))
+    let action = resolved(&form, 0)
         .filter(|a| !a.is_empty())
         .map(|a| cut(strip_query(&a, &core.allow_params), MAX_URL_CHARS));
-    let method = element::prop(&form, &crate::global::js_str!("method"))
+    let method = resolved(&form, 1)
         .filter(|m| !m.is_empty())
         .map(|m| cut(element::lower(m), MAX_ID_LEN));
     let target = element::describe(&form, core.mask);
