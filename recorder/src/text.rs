@@ -89,7 +89,10 @@ pub fn id_like(s: &str) -> String {
     out
 }
 
-/// What `IdError`'s `Display` says, without `core::fmt`.
+/// What `IdError`'s `Display` says, without `core::fmt`: the same words,
+/// with a bad character escaped as JSON escapes it where `Display` uses
+/// Rust's `{:?}`. The two differ for `'`, `"`, `\` and what Rust escapes as
+/// non-printing (combining marks, for one).
 pub fn id_error(e: &shared::IdError) -> String {
     let mut s = String::new();
     push_id_error(&mut s, e);
