@@ -460,3 +460,69 @@ async fn the_check_command_verifies_the_whole_store_offline() {
     assert!(out.contains("UNREADABLE session acme/s2: "), "{out}");
     assert!(out.contains(": 2 problems"), "{out}");
 }
+
+/// A broken trail the activity log checkpointed is one problem, not two:
+/// the log's check fails on that trail too, and `--check` says so on a line
+/// of its own without counting it again.
+#[tokio::test]
+async fn the_check_counts_a_broken_checkpointed_trail_once() {
+    let app = TestApp::spawn_with(|s| s.checkpoint_interval_secs = 1).await;
+    let b = batch(
+        "s",
+        "t",
+        (0..4).map(|i| click(i, 100 + i as i64, "b")).collect(),
+    );
+    assert_eq!(app.post_batch(&b).await.status(), 200);
+    // Until a checkpoint entry names the trail.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log: serde_json::Value = app
+            .get_as(
+                Some(ADMIN_TOKEN),
+                "/api/v1/audit?source=collector&user=collector",
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let pinned = log["records"].as_array().is_some_and(|r| {
+            r.iter().any(|e| {
+                e["action"] == "sessions.checkpointed" && !e["change"]["after"]["s"].is_null()
+            })
+        });
+        if pinned {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint of s: {log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let data = app.stop_keeping_data().await;
+    {
+        // The last event and its link deleted: the trail no longer holds
+        // what the checkpoint pinned.
+        let db = sled::open(TestApp::sled_dir(data.path())).unwrap();
+        tree(&db, "events").remove(ev_key(3)).unwrap().unwrap();
+        tree(&db, "chain").remove(chain_key(3)).unwrap().unwrap();
+        db.flush().unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_collector"))
+        .arg("--check")
+        .arg("--data-dir")
+        .arg(data.path().join("store"))
+        .output()
+        .expect("the collector binary runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("BROKEN session acme/s at record 3: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("(session acme/s, reported above, is also what checkpoint entry"),
+        "{text}"
+    );
+    assert!(text.contains(": 1 problem\n"), "{text}");
+}
