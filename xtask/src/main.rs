@@ -167,6 +167,7 @@ fn build_bundle(root: &Path) -> Result<()> {
     let text = std::fs::read_to_string(&glue).context("reading the wasm-bindgen glue")?;
     let text = shorten::pass_string_with_realloc(&text)?;
     let text = shorten::import_methods(&text)?;
+    let text = shorten::closure_registry(&text)?;
     let bytes = std::fs::read(&module).context("reading the wasm-bindgen module")?;
     let (bytes, text) = shorten::shorten(&bytes, &text)?;
     let (bytes, pruned) = prune::prune(&bytes)?;
