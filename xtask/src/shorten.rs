@@ -11,7 +11,10 @@
 //!   the module, and as keys of the glue's import object;
 //! - exports are renamed in the module and at every `wasm.<name>` in the glue;
 //!   the glue's own exported functions (`start`, `recordCustom`, …, what the
-//!   loader calls) keep their names, only their calls into wasm change.
+//!   loader calls) keep their names, only their calls into wasm change. An
+//!   export the glue does not use (wasm-bindgen's `__wbindgen_free` and the
+//!   `__abort_handler` and `__instance_terminated` globals of its abort
+//!   machinery, here) is dropped: nothing else holds the instance's exports.
 //!
 //! Every other section is copied byte for byte. An import the glue does not
 //! name exactly once (its key), or an import module not named once, is an
@@ -126,8 +129,17 @@ pub fn shorten(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
                     let short = fresh();
                     let (text, n) = replace_ident(&glue, "wasm.", export.name, &short);
                     if n == 0 {
-                        // Not called by the glue (nothing to keep in step): keep the name.
-                        section.export(export.name, kind, export.index);
+                        // Not used by the glue, the one holder of the
+                        // instance's exports (the loader ignores what its
+                        // init answers): dropped, and with it what only it
+                        // kept. Named otherwise, it would be an error.
+                        let (_, named) = replace_ident(&glue, "", export.name, "");
+                        if named != 0 {
+                            bail!(
+                                "the glue names the export {:?} but not as wasm.{0}; did wasm-bindgen change?",
+                                export.name
+                            );
+                        }
                         continue;
                     }
                     glue = text;
@@ -496,7 +508,8 @@ mod tests {
     }
 
     /// Two imports from the glue, one from elsewhere, two exports (one the glue
-    /// calls): the result must validate and agree with the glue.
+    /// calls, the other dropped): the result must validate and agree with the
+    /// glue.
     #[test]
     fn module_and_glue_are_renamed_together() {
         let wasm = module(
@@ -532,14 +545,16 @@ mod tests {
         }
         assert_eq!(
             seen,
-            [
-                "import w a",
-                "import w b",
-                "import env other",
-                "export c",
-                "export unused_by_glue"
-            ]
+            ["import w a", "import w b", "import env other", "export c",]
         );
+    }
+
+    #[test]
+    fn an_export_the_glue_names_other_than_through_wasm_is_an_error() {
+        let wasm = module(&[], &["start", "unused_by_glue"]);
+        let glue = "export function start() { wasm.start(); }\nconst f = wasm['unused_by_glue'];\nconst import0 = {};\nreturn { \"./cotrail_recorder_bg.js\": import0 };\n";
+        let err = shorten(&wasm, glue).unwrap_err();
+        assert!(err.to_string().contains("unused_by_glue"), "{err}");
     }
 
     #[test]
