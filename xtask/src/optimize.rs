@@ -41,8 +41,9 @@ const FEATURES: [&str; 8] = [
 /// control flow with the Relooper (`--flatten --rereloop`), whose structure
 /// `-Oz` then shrinks further (-0.2 KB); and `--low-memory-unused` (-0.1 KB),
 /// which lets it fold `pointer + constant` into a load's offset: true of
-/// Rust's wasm32 layout, where the stack sits first and grows down from
-/// 1 MiB, so the first kilobyte is touched only by a stack a megabyte deep.
+/// Rust's wasm32 layout, where the stack sits first and grows down from its
+/// size (960 KiB, `recorder/bundle/build.rs`), so the first kilobyte is
+/// touched only by a stack that deep.
 /// The flattening runs twice, each time after an `-Oz` (Zopfli -120 B
 /// against once without the first `-Oz`; a third round gave back 30 B).
 /// Not taken: `--traps-never-happen` (-0.2 KB), which would let a panic's
