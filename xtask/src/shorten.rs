@@ -11,7 +11,10 @@
 //!   the module, and as keys of the glue's import object;
 //! - exports are renamed in the module and at every `wasm.<name>` in the glue;
 //!   the glue's own exported functions (`start`, `recordCustom`, …, what the
-//!   loader calls) keep their names, only their calls into wasm change.
+//!   loader calls) keep their names, only their calls into wasm change. An
+//!   export the glue does not use (wasm-bindgen's `__wbindgen_free` and the
+//!   `__abort_handler` and `__instance_terminated` globals of its abort
+//!   machinery, here) is dropped: nothing else holds the instance's exports.
 //!
 //! Every other section is copied byte for byte. An import the glue does not
 //! name exactly once (its key), or an import module not named once, is an
@@ -126,8 +129,17 @@ pub fn shorten(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
                     let short = fresh();
                     let (text, n) = replace_ident(&glue, "wasm.", export.name, &short);
                     if n == 0 {
-                        // Not called by the glue (nothing to keep in step): keep the name.
-                        section.export(export.name, kind, export.index);
+                        // Not used by the glue, the one holder of the
+                        // instance's exports (the loader ignores what its
+                        // init answers): dropped, and with it what only it
+                        // kept. Named otherwise, it would be an error.
+                        let (_, named) = replace_ident(&glue, "", export.name, "");
+                        if named != 0 {
+                            bail!(
+                                "the glue names the export {:?} but not as wasm.{0}; did wasm-bindgen change?",
+                                export.name
+                            );
+                        }
                         continue;
                     }
                     glue = text;
@@ -288,16 +300,16 @@ const GLUE_LOAD: &str = r#"async function __wbg_load(module, imports) {
 /// The branch for bytes or a compiled module, which the loader never passes,
 /// goes; so does the check of the response's type: an opaque response, which
 /// the loader's `cors` fetch never gets, fails to compile instead of failing
-/// to stream. (0.2 KB of gzip.)
+/// to stream. Nor is `instantiateStreaming` looked for first: every engine
+/// with the reference types the module needs has it (Chromium 61, Firefox
+/// 58, Safari 15). (0.2 KB of gzip.)
 const LOADER_LOAD: &str = r#"async function __wbg_load(module, imports) {
     if (!module.ok) throw new Error(`failed to fetch Wasm: ${module.status} ${module.url}`);
-    if (typeof WebAssembly.instantiateStreaming === 'function') {
-        try {
-            return await WebAssembly.instantiateStreaming(module, imports);
-        } catch (e) {
-            if (module.headers.get('Content-Type') === 'application/wasm') throw e;
-            console.warn('cotrail: the wasm is not served as application/wasm; compiling it the slower way', e);
-        }
+    try {
+        return await WebAssembly.instantiateStreaming(module, imports);
+    } catch (e) {
+        if (module.headers.get('Content-Type') === 'application/wasm') throw e;
+        console.warn('cotrail: the wasm is not served as application/wasm; compiling it the slower way', e);
     }
     return await WebAssembly.instantiate(await module.arrayBuffer(), imports);
 }
@@ -350,6 +362,84 @@ pub fn pass_string_with_realloc(glue: &str) -> Result<String> {
     Ok(glue.replacen(
         GLUE_PASS_STRING,
         "function passStringToWasm0(arg, malloc, realloc) {\n",
+        1,
+    ))
+}
+
+/// The start and the end of the glue's import object as wasm-bindgen 0.2.130
+/// writes it: each import a key at eight spaces, `name: function(…) {`.
+const GLUE_IMPORTS_START: &str = "    const import0 = {\n        __proto__: null,\n";
+const GLUE_IMPORTS_END: &str = "\n    };\n    return {\n";
+
+/// The glue's imports written as methods (`name(…) {`) instead of keys
+/// holding function expressions (`name: function(…) {`): the module only
+/// calls them, and a method is called the same way, with the same `this`
+/// and `arguments`; what it lacks, a `prototype` and being a constructor,
+/// nothing uses (0.03 KB of gzip: oxc keeps the form it is given). Run
+/// before [`shorten`], which renames the keys. A key at the import object's
+/// indentation written otherwise, or an import object not written as
+/// expected, is an error, as in [`loader_init`].
+pub fn import_methods(glue: &str) -> Result<String> {
+    let found = glue.matches(GLUE_IMPORTS_START).count();
+    if found != 1 {
+        bail!("expected the glue to hold wasm-bindgen's import object once, found it {found} times; did wasm-bindgen change?");
+    }
+    let start = glue.find(GLUE_IMPORTS_START).expect("counted") + GLUE_IMPORTS_START.len();
+    let Some(len) = glue[start..].find(GLUE_IMPORTS_END) else {
+        bail!("the glue's import object has no end written as expected; did wasm-bindgen change?");
+    };
+    let mut out = String::with_capacity(glue.len());
+    out.push_str(&glue[..start]);
+    let mut methods = 0;
+    for line in glue[start..start + len].split_inclusive('\n') {
+        let key = line
+            .strip_prefix("        ")
+            .filter(|rest| rest.bytes().next().is_some_and(is_ident_byte));
+        let Some(key) = key else {
+            // Deeper lines (bodies) and closing braces.
+            out.push_str(line);
+            continue;
+        };
+        let Some((name, rest)) = key.split_once(": function(") else {
+            bail!("expected the glue's import {:?} to be written `name: function(`; did wasm-bindgen change?", line.trim());
+        };
+        if !name.bytes().all(is_ident_byte) {
+            bail!("expected the glue's import {:?} to be written `name: function(`; did wasm-bindgen change?", line.trim());
+        }
+        out.push_str("        ");
+        out.push_str(name);
+        out.push('(');
+        out.push_str(rest);
+        methods += 1;
+    }
+    if methods == 0 {
+        bail!("the glue's import object holds no import; did wasm-bindgen change?");
+    }
+    out.push_str(&glue[start + len..]);
+    Ok(out)
+}
+
+/// The glue's registry of closures handed to JS as wasm-bindgen 0.2.130
+/// writes it: a do-nothing stand-in where `FinalizationRegistry` is missing.
+const GLUE_CLOSURE_DTORS: &str =
+    "const CLOSURE_DTORS = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(";
+
+/// The glue's closure registry without its stand-in for engines without
+/// `FinalizationRegistry`: the module needs reference types (Chromium 96,
+/// Firefox 79, Safari 15), and every engine that has them has the registry
+/// (Chromium 84, Firefox 79, Safari 14.1), so the stand-in never runs (0.02
+/// KB of gzip). A registry not written as expected is an error, as in
+/// [`loader_init`].
+pub fn closure_registry(glue: &str) -> Result<String> {
+    let found = glue.matches(GLUE_CLOSURE_DTORS).count();
+    if found != 1 {
+        bail!("expected the glue to hold wasm-bindgen's CLOSURE_DTORS once, found it {found} times; did wasm-bindgen change?");
+    }
+    Ok(glue.replacen(
+        GLUE_CLOSURE_DTORS,
+        "const CLOSURE_DTORS = new FinalizationRegistry(",
         1,
     ))
 }
@@ -418,7 +508,8 @@ mod tests {
     }
 
     /// Two imports from the glue, one from elsewhere, two exports (one the glue
-    /// calls): the result must validate and agree with the glue.
+    /// calls, the other dropped): the result must validate and agree with the
+    /// glue.
     #[test]
     fn module_and_glue_are_renamed_together() {
         let wasm = module(
@@ -454,14 +545,16 @@ mod tests {
         }
         assert_eq!(
             seen,
-            [
-                "import w a",
-                "import w b",
-                "import env other",
-                "export c",
-                "export unused_by_glue"
-            ]
+            ["import w a", "import w b", "import env other", "export c",]
         );
+    }
+
+    #[test]
+    fn an_export_the_glue_names_other_than_through_wasm_is_an_error() {
+        let wasm = module(&[], &["start", "unused_by_glue"]);
+        let glue = "export function start() { wasm.start(); }\nconst f = wasm['unused_by_glue'];\nconst import0 = {};\nreturn { \"./cotrail_recorder_bg.js\": import0 };\n";
+        let err = shorten(&wasm, glue).unwrap_err();
+        assert!(err.to_string().contains("unused_by_glue"), "{err}");
     }
 
     #[test]
@@ -531,6 +624,38 @@ mod tests {
             format!("let wasm;\n{LOADER_LOAD}\nfunction initSync(module) {{}}\n")
         );
         let err = loader_load("async function __wbg_load(m, i) {}").unwrap_err();
+        assert!(err.to_string().contains("0 times"), "{err}");
+    }
+
+    #[test]
+    fn imports_become_methods_and_an_unknown_shape_is_an_error() {
+        let glue = format!("function __wbg_get_imports() {{\n{GLUE_IMPORTS_START}        __wbg_a_1: function(arg0) {{\n            const ret = {{ b: function() {{}} }};\n            return ret;\n        }},\n        __wbg_c_2: function() {{ return handleError(function () {{\n        }}, arguments); }},{GLUE_IMPORTS_END}        x: import0,\n    }};\n}}\n");
+        let out = import_methods(&glue).unwrap();
+        assert_eq!(
+            out,
+            format!("function __wbg_get_imports() {{\n{GLUE_IMPORTS_START}        __wbg_a_1(arg0) {{\n            const ret = {{ b: function() {{}} }};\n            return ret;\n        }},\n        __wbg_c_2() {{ return handleError(function () {{\n        }}, arguments); }},{GLUE_IMPORTS_END}        x: import0,\n    }};\n}}\n")
+        );
+        // A key holding anything but a function expression.
+        let other = glue.replace("__wbg_c_2: function()", "__wbg_c_2: () =>");
+        let err = import_methods(&other).unwrap_err();
+        assert!(err.to_string().contains("__wbg_c_2"), "{err}");
+        let err = import_methods("const import0 = {};").unwrap_err();
+        assert!(err.to_string().contains("0 times"), "{err}");
+        let empty = format!("{GLUE_IMPORTS_START}{GLUE_IMPORTS_END}");
+        assert!(import_methods(&empty).is_err());
+    }
+
+    #[test]
+    fn the_closure_registry_is_always_made_and_an_unknown_shape_is_an_error() {
+        let rest = "state => wasm.__wbindgen_destroy_closure(state.a, state.b));\n";
+        let glue = format!("let a;\n{GLUE_CLOSURE_DTORS}{rest}");
+        let out = closure_registry(&glue).unwrap();
+        assert_eq!(
+            out,
+            format!("let a;\nconst CLOSURE_DTORS = new FinalizationRegistry({rest}")
+        );
+        let err =
+            closure_registry("const CLOSURE_DTORS = new FinalizationRegistry(f);").unwrap_err();
         assert!(err.to_string().contains("0 times"), "{err}");
     }
 }
