@@ -255,11 +255,13 @@ fn settle(cap: &Rc<Capture>) {
         s.last_text = Some(text.clone());
         s.actor.take().unwrap_or_else(|| core.current_actor())
     };
+    // Settled before describing the anchor: one path to `record`.
+    let text = masked.is_none().then_some(text);
     let target = Some(element::describe(&anchor, core.mask));
     core.record(
         actor,
         EventData::Selection(SelectionData {
-            text: if masked.is_none() { Some(text) } else { None },
+            text,
             target,
             masked,
         }),
