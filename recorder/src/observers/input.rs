@@ -362,7 +362,8 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
                     None => false,
                 }
             };
-            if changes_at_once(&el) || !repeat {
+            // (What the field is, read only for a repeat: one call.)
+            if !repeat || changes_at_once(&el) {
                 emit(core, &el, core.actor_for(event), None)
             }
         }
