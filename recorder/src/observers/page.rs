@@ -58,10 +58,10 @@ fn push_filtered(out: &mut String, part: &str, allowed: &[String]) {
 /// (`#/accounts?iban=…`) and a sign-in flow's parameter list
 /// (`#access_token=…&state=…`, dropped whole unless a name is allowed).
 pub fn strip_query(url: &str, allowed: &[String]) -> String {
-    let hash = find_byte(url, b'#').unwrap_or(url.len());
+    let before = before_fragment(url);
     let mut out = String::new();
-    push_filtered(&mut out, url.get(..hash).unwrap_or_default(), allowed);
-    if let Some(fragment) = url.get(hash + 1..) {
+    push_filtered(&mut out, before, allowed);
+    if let Some(fragment) = url.get(before.len() + 1..) {
         if find_byte(fragment, b'?').is_none() && find_byte(fragment, b'=').is_some() {
             push_allowed(&mut out, fragment, allowed, Some('#'));
         } else {
