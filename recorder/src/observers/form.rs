@@ -4,14 +4,14 @@
 use crate::prelude::*;
 use alloc::rc::Rc;
 
-use shared::limits::{MAX_ID_LEN, MAX_URL_CHARS};
+use shared::limits::MAX_ID_LEN;
 use shared::{EventData, FormData};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlFormElement;
 
 use super::Capture;
 use crate::element;
-use crate::observers::page::strip_query;
+use crate::observers::page::recorded_url;
 use crate::text::cut;
 
 crate::global::page_global! {
@@ -61,7 +61,7 @@ pub(super) fn on_submit(cap: &Rc<Capture>, event: &web_sys::Event) {
     // `action` and `method` are the resolved properties: absolute URL, lower case.
     let action = resolved(&form, 0)
         .filter(|a| !a.is_empty())
-        .map(|a| cut(strip_query(&a, &core.allow_params), MAX_URL_CHARS));
+        .map(|a| recorded_url(core, &a));
     let method = resolved(&form, 1)
         .filter(|m| !m.is_empty())
         .map(|m| cut(element::lower(m), MAX_ID_LEN));

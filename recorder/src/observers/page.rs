@@ -113,7 +113,14 @@ fn current_url(core: &Core) -> String {
             crate::element::prop(&location, &crate::global::js_str!("href"))
         })
         .unwrap_or_default();
-    crate::text::cut(strip_query(&href, &core.allow_params), MAX_URL_CHARS)
+    recorded_url(core, &href)
+}
+
+/// A URL as the trail holds it: without the parameters the site does not
+/// allow ([`strip_query`]), cut to the URL limit (the page's, a form's
+/// `action`).
+pub fn recorded_url(core: &Core, url: &str) -> String {
+    crate::text::cut(strip_query(url, &core.allow_params), MAX_URL_CHARS)
 }
 
 /// The document title; empty at the strict level, which captures no text (a
