@@ -762,9 +762,10 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     // may stand in for text withheld as private (a form around a password
     // field keeps `aria-label="Sign in"`), not for text under or holding a
     // mask or block.
-    let under_hidden = closest_composed(el, &js_str!(HIDDEN_SELECTOR)).is_some();
+    let hidden = &js_str!(HIDDEN_SELECTOR);
+    let under_hidden = closest_composed(el, hidden).is_some();
     let open = !under_hidden && !has_private(el);
-    let named = open || (!under_hidden && !has_match(el, &js_str!(HIDDEN_SELECTOR)));
+    let named = open || (!under_hidden && !has_match(el, hidden));
     if let Some(l) = named
         .then(|| attr(el, "aria-label").and_then(clean))
         .flatten()

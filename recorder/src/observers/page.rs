@@ -133,16 +133,15 @@ fn title(core: &Core) -> String {
     let Some(document) = crate::global::document() else {
         return String::new();
     };
-    let hidden = crate::element::call_element(
-        &document,
-        &crate::global::js_str!("querySelector"),
-        &crate::global::js_str!("title"),
-    )
-    .is_some_and(|el| !crate::element::readable(&el));
+    // The `<title>` selector and the document's property: one string.
+    let title = &crate::global::js_str!("title");
+    let hidden =
+        crate::element::call_element(&document, &crate::global::js_str!("querySelector"), title)
+            .is_some_and(|el| !crate::element::readable(&el));
     if hidden {
         return String::new();
     }
-    let t = crate::element::prop(&document, &crate::global::js_str!("title")).unwrap_or_default();
+    let t = crate::element::prop(&document, title).unwrap_or_default();
     crate::text::cut(t, MAX_TEXT_CHARS)
 }
 
