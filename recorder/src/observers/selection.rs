@@ -233,18 +233,19 @@ fn settle(cap: &Rc<Capture>) {
     let field = deep_active(&document)
         .filter(holds_text)
         .filter(|f| !selected_elsewhere(f, &text));
-    let anchor = field
-        .clone()
-        .or_else(|| end_element(&sel, &crate::global::js_str!("anchorNode")));
+    // The field is the anchor (no copy of it kept for later).
+    let in_field = field.is_some();
+    let anchor = field.or_else(|| end_element(&sel, &crate::global::js_str!("anchorNode")));
     let Some(anchor) = anchor else {
         return;
     };
     if element::is_blocked(&anchor) {
         return;
     }
-    let masked = match field {
-        Some(field) => masking::value_mask(&element::facts(&field), core.mask),
-        None => masking::selection_mask(touches_masked(&sel, &text, &anchor), core.mask),
+    let masked = if in_field {
+        masking::value_mask(&element::facts(&anchor), core.mask)
+    } else {
+        masking::selection_mask(touches_masked(&sel, &text, &anchor), core.mask)
     };
     let text = crate::text::cut(text, MAX_TEXT_CHARS);
     let actor = {
