@@ -581,8 +581,8 @@ pub fn element_or_parent(node: web_sys::Node) -> Option<Element> {
 }
 
 /// The control a click landed in, or the element itself.
-pub fn interactive(el: &Element) -> Element {
-    closest(el, &js_str!(INTERACTIVE)).unwrap_or_else(|| el.clone())
+pub fn interactive(el: Element) -> Element {
+    closest(&el, &js_str!(INTERACTIVE)).unwrap_or(el)
 }
 
 /// Inside `data-cotrail-block` (also from outside a shadow root): no event at

@@ -26,7 +26,7 @@ pub(super) fn on_click(cap: &Rc<Capture>, event: &web_sys::Event) {
     if element::is_blocked(&el) {
         return;
     }
-    let el = element::interactive(&el);
+    let el = element::interactive(el);
     // One click of the person is one event.
     let taken = cap.click.borrow_mut().take();
     if taken.is_some_and(|f| element::same(&f.control, &el)) {
