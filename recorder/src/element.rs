@@ -572,6 +572,13 @@ pub fn event_element(event: &web_sys::Event) -> Option<Element> {
     Some(el)
 }
 
+/// [`event_element`] unless it is blocked ([`is_blocked`]): the clicked
+/// element, the field typed into (also inside an open shadow root, where
+/// the event's `target` is the component's host).
+pub fn unblocked_event_element(event: &web_sys::Event) -> Option<Element> {
+    event_element(event).filter(|el| !is_blocked(el))
+}
+
 /// The node if it is an element, else its parent element (a text node's).
 pub fn element_or_parent(node: web_sys::Node) -> Option<Element> {
     match node.dyn_into::<Element>() {

@@ -278,14 +278,8 @@ fn index_of(pending: &[Entry], el: &Element) -> Option<usize> {
         .position(|p| p.target.as_ref().is_some_and(|t| element::same(t, el)))
 }
 
-/// The field itself, also inside an open shadow root (the event's `target`
-/// there is the component's host).
-fn field(event: &web_sys::Event) -> Option<Element> {
-    element::event_element(event).filter(|el| !element::is_blocked(el))
-}
-
 pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
-    let Some(el) = field(event) else {
+    let Some(el) = element::unblocked_event_element(event) else {
         return;
     };
     // Typed as a password: a "show" click before the debounce ends
@@ -336,7 +330,7 @@ pub(super) fn on_focus_out(cap: &Rc<Capture>, event: &web_sys::Event) {
 
 /// `change` (`at_once`) or `focusout`: the field's typing is recorded now.
 fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
-    let Some(el) = field(event) else {
+    let Some(el) = element::unblocked_event_element(event) else {
         return;
     };
     let core = &cap.core;
