@@ -380,11 +380,16 @@ pub fn watch_root(root: &JsValue) {
 pub fn watch_tree(root: &JsValue) {
     if let Some(all) = select_all(root, &js_str!("*")) {
         for i in 0..length(&all) {
-            let inner = get(&item(&all, i), &js_str!("shadowRoot"));
-            if inner.is_object() {
-                watch_root(&inner);
-            }
+            watch_shadow_of(&item(&all, i));
         }
+    }
+}
+
+/// Hooks the open shadow root of `el`, if it has one ([`watch_root`]).
+pub fn watch_shadow_of(el: &JsValue) {
+    let root = get(el, &js_str!("shadowRoot"));
+    if root.is_object() {
+        watch_root(&root);
     }
 }
 

@@ -99,10 +99,7 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
             element::remember_passwords_in(&el);
             // A component added with its shadow root (made before the
             // recorder started, or without `attachShadow`).
-            let root = crate::global::get(&el, &js_str!("shadowRoot"));
-            if root.is_object() {
-                element::watch_root(&root);
-            }
+            element::watch_shadow_of(&el);
         }
         // `oldValue` and `target` through the one `Reflect.get` (an import
         // and its glue each otherwise).
