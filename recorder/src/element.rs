@@ -517,6 +517,12 @@ pub fn clean_text(s: &str, max: usize) -> String {
     out
 }
 
+/// `el.textContent` (`None` when it is no string): the text of a label,
+/// of a button, of a contenteditable host.
+pub fn text_content(el: &Element) -> Option<String> {
+    prop(el, &js_str!("textContent"))
+}
+
 /// A string property of a DOM object (`localName`, `textContent`, a form's
 /// `action` ...), read with [`crate::global::get`].
 pub fn prop(obj: &JsValue, name: &JsValue) -> Option<String> {
@@ -735,9 +741,7 @@ pub fn readable(el: &Element) -> bool {
 
 /// The text of an element that may be read as a label (see [`readable`]).
 fn label_text(el: &Element) -> Option<String> {
-    readable(el)
-        .then(|| prop(el, &js_str!("textContent")))
-        .flatten()
+    readable(el).then(|| text_content(el)).flatten()
 }
 
 /// `aria-labelledby`: the texts of the elements it names, in order, looked up
@@ -801,11 +805,9 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
         }
         // Text withheld for what it holds: no `title` in its place either (a
         // title often repeats the text).
-        "button" | "a" | "summary" | "label" | "option" | "legend" if open => {
-            prop(el, &js_str!("textContent"))
-                .and_then(clean)
-                .or_else(|| attr(el, "title").and_then(clean))
-        }
+        "button" | "a" | "summary" | "label" | "option" | "legend" if open => text_content(el)
+            .and_then(clean)
+            .or_else(|| attr(el, "title").and_then(clean)),
         "button" | "a" | "summary" | "label" | "option" | "legend" => None,
         _ if !named => None,
         "img" => attr(el, "alt").and_then(clean),

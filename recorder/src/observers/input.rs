@@ -200,7 +200,7 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
         let value = match crate::element::prop(el, element::value_key()) {
             Some(v) if facts.is_field() => selected_values(el).or(Some(v)),
             // A contenteditable host: its text is the value.
-            _ => crate::element::prop(el, &crate::global::js_str!("textContent")),
+            _ => element::text_content(el),
         };
         (value.map(|v| crate::text::cut(v, MAX_TEXT_CHARS)), None)
     };
