@@ -326,8 +326,9 @@ pub fn in_own_root(e: &web_sys::Event) -> bool {
         .is_ok_and(|n| root_node(&n) == get(e, &js_str!("currentTarget")))
 }
 
-/// `event.target` (`null` for none) through [`get`], no getter import.
-pub fn target(event: &web_sys::Event) -> JsValue {
+/// `event.target` (`null` for none) through [`get`], no getter import; also
+/// a `MutationRecord`'s `target`.
+pub fn target(event: &JsValue) -> JsValue {
     get(event, &js_str!("target"))
 }
 

@@ -106,9 +106,10 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
         let was_password = element::prop(&record, &js_str!("oldValue"))
             .is_some_and(|t| t.eq_ignore_ascii_case("password"));
         if was_password {
-            if let Some(target) = crate::global::get_object::<Element>(&record, &js_str!("target"))
-            {
-                element::remember_password(&target);
+            // (A record's `target`, read as an event's is.)
+            let target = element::target(&record);
+            if target.is_object() {
+                element::remember_password(target.unchecked_ref());
             }
         }
     }
