@@ -206,11 +206,10 @@ fn see_entries(state: &RefCell<State>) {
 
 /// `history.length`: grows with a new entry, not with back and forward.
 fn history_len() -> f64 {
+    // (An `unsigned long`: read as a list's length is.)
     crate::global::window()
         .map(|w| crate::global::get(&w, &crate::global::js_str!("history")))
-        .map(|h| crate::global::get(&h, &crate::global::js_str!("length")))
-        .and_then(|l| l.as_f64())
-        .unwrap_or(0.0)
+        .map_or(0.0, |h| f64::from(crate::element::length(&h)))
 }
 
 fn record(cap: &Rc<Capture>, p: &Entry) {
