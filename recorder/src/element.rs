@@ -572,7 +572,7 @@ fn attr(el: &Element, name: &str) -> Option<String> {
 /// shadow roots, or the parent of a text node.
 pub fn event_element(event: &web_sys::Event) -> Option<Element> {
     let path = call1(event, &js_str!("composedPath"), &JsValue::UNDEFINED);
-    let first = get(&path, &JsValue::from(0));
+    let first = item(&path, 0);
     // (No target: `null`, neither an element nor a node.)
     let target: JsValue = if first.is_undefined() {
         target(event)
@@ -696,7 +696,7 @@ fn compute_css_path(el: &Element) -> String {
         }
         // The first class (`classList[0]`; SVG elements have one too).
         let classes = crate::global::get(&node, &js_str!("classList"));
-        let class = crate::global::get(&classes, &JsValue::from(0)).as_string();
+        let class = item(&classes, 0).as_string();
         segments.push(segment(
             &tag,
             None,
@@ -798,7 +798,9 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
             // `labels` covers both `<label for=…>` and a wrapping `<label>`.
             // (`null` for a hidden input: no first label.)
             let labels = crate::global::get(el, &js_str!("labels"));
-            let first = crate::global::get_object::<Element>(&labels, &JsValue::from(0));
+            let first = Some(item(&labels, 0))
+                .filter(JsValue::is_object)
+                .map(JsCast::unchecked_into::<Element>);
             first
                 .and_then(|l| label_text(&l))
                 .and_then(clean)
