@@ -92,8 +92,8 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
             let Some(el) = element(&added, i) else {
                 continue;
             };
-            let input = element::is_tag(&el, "input");
-            if (swap && input) || element::is_password_input(&el) {
+            // (`is_password_input` with the tag read once.)
+            if element::is_tag(&el, "input") && (swap || element::is_type(&el, "password")) {
                 element::remember_password(&el);
             }
             element::remember_passwords_in(&el);
