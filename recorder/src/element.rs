@@ -326,8 +326,9 @@ pub fn in_own_root(e: &web_sys::Event) -> bool {
         .is_ok_and(|n| root_node(&n) == get(e, &js_str!("currentTarget")))
 }
 
-/// `event.target` (`null` for none) through [`get`], no getter import.
-pub fn target(event: &web_sys::Event) -> JsValue {
+/// `event.target` (`null` for none) through [`get`], no getter import; also
+/// a `MutationRecord`'s `target`.
+pub fn target(event: &JsValue) -> JsValue {
     get(event, &js_str!("target"))
 }
 
@@ -380,11 +381,16 @@ pub fn watch_root(root: &JsValue) {
 pub fn watch_tree(root: &JsValue) {
     if let Some(all) = select_all(root, &js_str!("*")) {
         for i in 0..length(&all) {
-            let inner = get(&item(&all, i), &js_str!("shadowRoot"));
-            if inner.is_object() {
-                watch_root(&inner);
-            }
+            watch_shadow_of(&item(&all, i));
         }
+    }
+}
+
+/// Hooks the open shadow root of `el`, if it has one ([`watch_root`]).
+pub fn watch_shadow_of(el: &JsValue) {
+    let root = get(el, &js_str!("shadowRoot"));
+    if root.is_object() {
+        watch_root(&root);
     }
 }
 
@@ -512,6 +518,12 @@ pub fn clean_text(s: &str, max: usize) -> String {
     out
 }
 
+/// `el.textContent` (`None` when it is no string): the text of a label,
+/// of a button, of a contenteditable host.
+pub fn text_content(el: &Element) -> Option<String> {
+    prop(el, &js_str!("textContent"))
+}
+
 /// A string property of a DOM object (`localName`, `textContent`, a form's
 /// `action` ...), read with [`crate::global::get`].
 pub fn prop(obj: &JsValue, name: &JsValue) -> Option<String> {
@@ -560,7 +572,7 @@ fn attr(el: &Element, name: &str) -> Option<String> {
 /// shadow roots, or the parent of a text node.
 pub fn event_element(event: &web_sys::Event) -> Option<Element> {
     let path = call1(event, &js_str!("composedPath"), &JsValue::UNDEFINED);
-    let first = get(&path, &JsValue::from(0));
+    let first = item(&path, 0);
     // (No target: `null`, neither an element nor a node.)
     let target: JsValue = if first.is_undefined() {
         target(event)
@@ -572,6 +584,13 @@ pub fn event_element(event: &web_sys::Event) -> Option<Element> {
     Some(el)
 }
 
+/// [`event_element`] unless it is blocked ([`is_blocked`]): the clicked
+/// element, the field typed into (also inside an open shadow root, where
+/// the event's `target` is the component's host).
+pub fn unblocked_event_element(event: &web_sys::Event) -> Option<Element> {
+    event_element(event).filter(|el| !is_blocked(el))
+}
+
 /// The node if it is an element, else its parent element (a text node's).
 pub fn element_or_parent(node: web_sys::Node) -> Option<Element> {
     match node.dyn_into::<Element>() {
@@ -581,8 +600,8 @@ pub fn element_or_parent(node: web_sys::Node) -> Option<Element> {
 }
 
 /// The control a click landed in, or the element itself.
-pub fn interactive(el: &Element) -> Element {
-    closest(el, &js_str!(INTERACTIVE)).unwrap_or_else(|| el.clone())
+pub fn interactive(el: Element) -> Element {
+    closest(&el, &js_str!(INTERACTIVE)).unwrap_or(el)
 }
 
 /// Inside `data-cotrail-block` (also from outside a shadow root): no event at
@@ -677,7 +696,7 @@ fn compute_css_path(el: &Element) -> String {
         }
         // The first class (`classList[0]`; SVG elements have one too).
         let classes = crate::global::get(&node, &js_str!("classList"));
-        let class = crate::global::get(&classes, &JsValue::from(0)).as_string();
+        let class = item(&classes, 0).as_string();
         segments.push(segment(
             &tag,
             None,
@@ -723,9 +742,7 @@ pub fn readable(el: &Element) -> bool {
 
 /// The text of an element that may be read as a label (see [`readable`]).
 fn label_text(el: &Element) -> Option<String> {
-    readable(el)
-        .then(|| prop(el, &js_str!("textContent")))
-        .flatten()
+    readable(el).then(|| text_content(el)).flatten()
 }
 
 /// `aria-labelledby`: the texts of the elements it names, in order, looked up
@@ -762,9 +779,10 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     // may stand in for text withheld as private (a form around a password
     // field keeps `aria-label="Sign in"`), not for text under or holding a
     // mask or block.
-    let under_hidden = closest_composed(el, &js_str!(HIDDEN_SELECTOR)).is_some();
+    let hidden = &js_str!(HIDDEN_SELECTOR);
+    let under_hidden = closest_composed(el, hidden).is_some();
     let open = !under_hidden && !has_private(el);
-    let named = open || (!under_hidden && !has_match(el, &js_str!(HIDDEN_SELECTOR)));
+    let named = open || (!under_hidden && !has_match(el, hidden));
     if let Some(l) = named
         .then(|| attr(el, "aria-label").and_then(clean))
         .flatten()
@@ -780,7 +798,9 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
             // `labels` covers both `<label for=…>` and a wrapping `<label>`.
             // (`null` for a hidden input: no first label.)
             let labels = crate::global::get(el, &js_str!("labels"));
-            let first = crate::global::get_object::<Element>(&labels, &JsValue::from(0));
+            let first = Some(item(&labels, 0))
+                .filter(JsValue::is_object)
+                .map(JsCast::unchecked_into::<Element>);
             first
                 .and_then(|l| label_text(&l))
                 .and_then(clean)
@@ -788,11 +808,9 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
         }
         // Text withheld for what it holds: no `title` in its place either (a
         // title often repeats the text).
-        "button" | "a" | "summary" | "label" | "option" | "legend" if open => {
-            prop(el, &js_str!("textContent"))
-                .and_then(clean)
-                .or_else(|| attr(el, "title").and_then(clean))
-        }
+        "button" | "a" | "summary" | "label" | "option" | "legend" if open => text_content(el)
+            .and_then(clean)
+            .or_else(|| attr(el, "title").and_then(clean)),
         "button" | "a" | "summary" | "label" | "option" | "legend" => None,
         _ if !named => None,
         "img" => attr(el, "alt").and_then(clean),

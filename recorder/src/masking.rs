@@ -58,18 +58,20 @@ impl FieldFacts {
 /// The order matters only for the reason reported: a password inside a marked
 /// block is reported as `password`, the most specific reason.
 pub fn value_mask(f: &FieldFacts, level: MaskLevel) -> Option<MaskReason> {
-    // `autocomplete` may hold several tokens ("shipping cc-number").
-    let mut tokens = f.autocomplete.split_ascii_whitespace();
     // A field the site declares a password is one even while a "show password"
     // button makes it `type="text"`.
-    if (f.tag == "input" && f.input_type == "password")
-        || tokens
-            .clone()
-            .any(|t| t == "current-password" || t == "new-password")
-    {
+    let mut password = f.tag == "input" && f.input_type == "password";
+    let mut card = false;
+    // `autocomplete` may hold several tokens ("shipping cc-number"), read in
+    // one pass.
+    for t in f.autocomplete.split_ascii_whitespace() {
+        password |= t == "current-password" || t == "new-password";
+        card |= t.starts_with("cc-");
+    }
+    if password {
         return Some(MaskReason::Password);
     }
-    if tokens.any(|t| t.starts_with("cc-")) {
+    if card {
         return Some(MaskReason::CreditCard);
     }
     if f.tag == "input" && f.input_type == "hidden" {

@@ -55,7 +55,14 @@ impl Patch {
         if !original.is_function() {
             return None;
         }
-        let was_own = js_sys::Object::has_own(obj.unchecked_ref::<js_sys::Object>(), &key);
+        // `Object.hasOwn` is whether the object has an own descriptor for
+        // the key: asked through `getOwnPropertyDescriptor`, which the form
+        // observer imports anyway (no `hasOwn` import of its own).
+        let was_own = !js_sys::Object::get_own_property_descriptor(
+            obj.unchecked_ref::<js_sys::Object>(),
+            &key,
+        )
+        .is_undefined();
         let weak = Rc::downgrade(cap);
         // The `apply` trap gets the original, the call's `this` and its
         // arguments (an array): the recorder's one closure type fits it.

@@ -20,13 +20,10 @@ pub(super) struct Forward {
 }
 
 pub(super) fn on_click(cap: &Rc<Capture>, event: &web_sys::Event) {
-    let Some(el) = element::event_element(event) else {
+    let Some(el) = element::unblocked_event_element(event) else {
         return;
     };
-    if element::is_blocked(&el) {
-        return;
-    }
-    let el = element::interactive(&el);
+    let el = element::interactive(el);
     // One click of the person is one event.
     let taken = cap.click.borrow_mut().take();
     if taken.is_some_and(|f| element::same(&f.control, &el)) {

@@ -4,14 +4,14 @@
 use crate::prelude::*;
 use alloc::rc::Rc;
 
-use shared::limits::{MAX_ID_LEN, MAX_URL_CHARS};
+use shared::limits::MAX_ID_LEN;
 use shared::{EventData, FormData};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlFormElement;
 
 use super::Capture;
 use crate::element;
-use crate::observers::page::strip_query;
+use crate::observers::page::recorded_url;
 use crate::text::cut;
 
 crate::global::page_global! {
@@ -36,7 +36,7 @@ crate::global::page_global! {
 }
 
 /// The form's own `action` (0) or `method` (1), whatever its controls are
-/// named (see [`GETTERS`]).
+/// named (see [`GETTERS`]); `None` when empty.
 fn resolved(form: &HtmlFormElement, which: usize) -> Option<String> {
     let u = JsValue::UNDEFINED;
     GETTERS
@@ -47,6 +47,7 @@ fn resolved(form: &HtmlFormElement, which: usize) -> Option<String> {
         })
         .ok()?
         .as_string()
+        .filter(|s| !s.is_empty())
 }
 
 /// `submit`, on the document and in shadow roots (it does not leave one).
@@ -59,12 +60,8 @@ pub(super) fn on_submit(cap: &Rc<Capture>, event: &web_sys::Event) {
     }
     let core = &cap.core;
     // `action` and `method` are the resolved properties: absolute URL, lower case.
-    let action = resolved(&form, 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| cut(strip_query(&a, &core.allow_params), MAX_URL_CHARS));
-    let method = resolved(&form, 1)
-        .filter(|m| !m.is_empty())
-        .map(|m| cut(element::lower(m), MAX_ID_LEN));
+    let action = resolved(&form, 0).map(|a| recorded_url(core, &a));
+    let method = resolved(&form, 1).map(|m| cut(element::lower(m), MAX_ID_LEN));
     let target = element::describe(&form, core.mask);
     core.record(
         core.actor_for_submit(event),

@@ -92,26 +92,24 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
             let Some(el) = element(&added, i) else {
                 continue;
             };
-            let input = element::is_tag(&el, "input");
-            if (swap && input) || element::is_password_input(&el) {
+            // (`is_password_input` with the tag read once.)
+            if element::is_tag(&el, "input") && (swap || element::is_type(&el, "password")) {
                 element::remember_password(&el);
             }
             element::remember_passwords_in(&el);
             // A component added with its shadow root (made before the
             // recorder started, or without `attachShadow`).
-            let root = crate::global::get(&el, &js_str!("shadowRoot"));
-            if root.is_object() {
-                element::watch_root(&root);
-            }
+            element::watch_shadow_of(&el);
         }
         // `oldValue` and `target` through the one `Reflect.get` (an import
         // and its glue each otherwise).
         let was_password = element::prop(&record, &js_str!("oldValue"))
             .is_some_and(|t| t.eq_ignore_ascii_case("password"));
         if was_password {
-            if let Some(target) = crate::global::get_object::<Element>(&record, &js_str!("target"))
-            {
-                element::remember_password(&target);
+            // (A record's `target`, read as an event's is.)
+            let target = element::target(&record);
+            if target.is_object() {
+                element::remember_password(target.unchecked_ref());
             }
         }
     }
@@ -203,7 +201,7 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
         let value = match crate::element::prop(el, element::value_key()) {
             Some(v) if facts.is_field() => selected_values(el).or(Some(v)),
             // A contenteditable host: its text is the value.
-            _ => crate::element::prop(el, &crate::global::js_str!("textContent")),
+            _ => element::text_content(el),
         };
         (value.map(|v| crate::text::cut(v, MAX_TEXT_CHARS)), None)
     };
@@ -278,14 +276,8 @@ fn index_of(pending: &[Entry], el: &Element) -> Option<usize> {
         .position(|p| p.target.as_ref().is_some_and(|t| element::same(t, el)))
 }
 
-/// The field itself, also inside an open shadow root (the event's `target`
-/// there is the component's host).
-fn field(event: &web_sys::Event) -> Option<Element> {
-    element::event_element(event).filter(|el| !element::is_blocked(el))
-}
-
 pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
-    let Some(el) = field(event) else {
+    let Some(el) = element::unblocked_event_element(event) else {
         return;
     };
     // Typed as a password: a "show" click before the debounce ends
@@ -336,7 +328,7 @@ pub(super) fn on_focus_out(cap: &Rc<Capture>, event: &web_sys::Event) {
 
 /// `change` (`at_once`) or `focusout`: the field's typing is recorded now.
 fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
-    let Some(el) = field(event) else {
+    let Some(el) = element::unblocked_event_element(event) else {
         return;
     };
     let core = &cap.core;
@@ -362,7 +354,8 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
                     None => false,
                 }
             };
-            if changes_at_once(&el) || !repeat {
+            // (What the field is, read only for a repeat: one call.)
+            if !repeat || changes_at_once(&el) {
                 emit(core, &el, core.actor_for(event), None)
             }
         }

@@ -58,10 +58,10 @@ fn push_filtered(out: &mut String, part: &str, allowed: &[String]) {
 /// (`#/accounts?iban=…`) and a sign-in flow's parameter list
 /// (`#access_token=…&state=…`, dropped whole unless a name is allowed).
 pub fn strip_query(url: &str, allowed: &[String]) -> String {
-    let hash = find_byte(url, b'#').unwrap_or(url.len());
+    let before = before_fragment(url);
     let mut out = String::new();
-    push_filtered(&mut out, url.get(..hash).unwrap_or_default(), allowed);
-    if let Some(fragment) = url.get(hash + 1..) {
+    push_filtered(&mut out, before, allowed);
+    if let Some(fragment) = url.get(before.len() + 1..) {
         if find_byte(fragment, b'?').is_none() && find_byte(fragment, b'=').is_some() {
             push_allowed(&mut out, fragment, allowed, Some('#'));
         } else {
@@ -113,7 +113,14 @@ fn current_url(core: &Core) -> String {
             crate::element::prop(&location, &crate::global::js_str!("href"))
         })
         .unwrap_or_default();
-    crate::text::cut(strip_query(&href, &core.allow_params), MAX_URL_CHARS)
+    recorded_url(core, &href)
+}
+
+/// A URL as the trail holds it: without the parameters the site does not
+/// allow ([`strip_query`]), cut to the URL limit (the page's, a form's
+/// `action`).
+pub fn recorded_url(core: &Core, url: &str) -> String {
+    crate::text::cut(strip_query(url, &core.allow_params), MAX_URL_CHARS)
 }
 
 /// The document title; empty at the strict level, which captures no text (a
@@ -126,16 +133,15 @@ fn title(core: &Core) -> String {
     let Some(document) = crate::global::document() else {
         return String::new();
     };
-    let hidden = crate::element::call_element(
-        &document,
-        &crate::global::js_str!("querySelector"),
-        &crate::global::js_str!("title"),
-    )
-    .is_some_and(|el| !crate::element::readable(&el));
+    // The `<title>` selector and the document's property: one string.
+    let title = &crate::global::js_str!("title");
+    let hidden =
+        crate::element::call_element(&document, &crate::global::js_str!("querySelector"), title)
+            .is_some_and(|el| !crate::element::readable(&el));
     if hidden {
         return String::new();
     }
-    let t = crate::element::prop(&document, &crate::global::js_str!("title")).unwrap_or_default();
+    let t = crate::element::prop(&document, title).unwrap_or_default();
     crate::text::cut(t, MAX_TEXT_CHARS)
 }
 
@@ -200,11 +206,10 @@ fn see_entries(state: &RefCell<State>) {
 
 /// `history.length`: grows with a new entry, not with back and forward.
 fn history_len() -> f64 {
+    // (An `unsigned long`: read as a list's length is.)
     crate::global::window()
         .map(|w| crate::global::get(&w, &crate::global::js_str!("history")))
-        .map(|h| crate::global::get(&h, &crate::global::js_str!("length")))
-        .and_then(|l| l.as_f64())
-        .unwrap_or(0.0)
+        .map_or(0.0, |h| f64::from(crate::element::length(&h)))
 }
 
 fn record(cap: &Rc<Capture>, p: &Entry) {

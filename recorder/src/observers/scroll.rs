@@ -98,9 +98,10 @@ pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
         {
             Some(i) => i,
             None => {
+                // (Its actor set below, as a known target's is.)
                 s.tracks.push(super::Entry {
                     last_emit: f64::NEG_INFINITY,
-                    ..super::Entry::new(target.clone(), actor.clone(), now)
+                    ..super::Entry::new(target.clone(), Actor::Script, now)
                 });
                 s.tracks.len() - 1
             }

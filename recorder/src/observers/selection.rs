@@ -39,6 +39,13 @@ fn intersects(range: &web_sys::Range, node: &JsValue) -> bool {
     element::call1(range, &crate::global::js_str!("intersectsNode"), node) == JsValue::TRUE
 }
 
+/// Whether the range intersects a node of `list` (an array or a
+/// `NodeList`, read by index: `Array::iter` reads through an import of its
+/// own).
+fn intersects_any(range: &web_sys::Range, list: &JsValue) -> bool {
+    (0..element::length(list)).any(|i| intersects(range, &element::item(list, i)))
+}
+
 /// Whether the selection starts in, ends in or crosses masked content, or text
 /// the recorder cannot check.
 fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> bool {
@@ -71,10 +78,8 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
     else {
         return false;
     };
-    for i in 0..element::length(&list) {
-        if intersects(&range, &element::item(&list, i)) {
-            return true;
-        }
+    if intersects_any(&range, &list) {
+        return true;
     }
     // Page content a component shows in a masked part of its shadow root,
     // passed over from outside it (both ends elsewhere).
@@ -131,13 +136,8 @@ fn shows_private_slot(
                     &crate::global::js_str!("assignedNodes"),
                     &options,
                 );
-                // By index: `Array::iter` reads through an import of its own.
-                if let Some(nodes) = nodes {
-                    for k in 0..element::length(&nodes) {
-                        if intersects(range, &element::item(&nodes, k)) {
-                            return true;
-                        }
-                    }
+                if nodes.is_some_and(|nodes| intersects_any(range, &nodes)) {
+                    return true;
                 }
             }
         }
@@ -233,18 +233,19 @@ fn settle(cap: &Rc<Capture>) {
     let field = deep_active(&document)
         .filter(holds_text)
         .filter(|f| !selected_elsewhere(f, &text));
-    let anchor = field
-        .clone()
-        .or_else(|| end_element(&sel, &crate::global::js_str!("anchorNode")));
+    // The field is the anchor (no copy of it kept for later).
+    let in_field = field.is_some();
+    let anchor = field.or_else(|| end_element(&sel, &crate::global::js_str!("anchorNode")));
     let Some(anchor) = anchor else {
         return;
     };
     if element::is_blocked(&anchor) {
         return;
     }
-    let masked = match field {
-        Some(field) => masking::value_mask(&element::facts(&field), core.mask),
-        None => masking::selection_mask(touches_masked(&sel, &text, &anchor), core.mask),
+    let masked = if in_field {
+        masking::value_mask(&element::facts(&anchor), core.mask)
+    } else {
+        masking::selection_mask(touches_masked(&sel, &text, &anchor), core.mask)
     };
     let text = crate::text::cut(text, MAX_TEXT_CHARS);
     let actor = {
@@ -255,11 +256,13 @@ fn settle(cap: &Rc<Capture>) {
         s.last_text = Some(text.clone());
         s.actor.take().unwrap_or_else(|| core.current_actor())
     };
+    // Settled before describing the anchor: one path to `record`.
+    let text = masked.is_none().then_some(text);
     let target = Some(element::describe(&anchor, core.mask));
     core.record(
         actor,
         EventData::Selection(SelectionData {
-            text: if masked.is_none() { Some(text) } else { None },
+            text,
             target,
             masked,
         }),
