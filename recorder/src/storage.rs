@@ -319,9 +319,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
         orphans,
         waiting,
     } = &mut found;
-    let len = crate::global::get(&s, &js_str!("length"))
-        .as_f64()
-        .unwrap_or(0.0) as u32;
+    let len = crate::element::length(&s);
     let mut keys: Vec<String> = Vec::new();
     for i in 0..len {
         let k = call(&s, &js_str!("key"), &i.into(), &JsValue::UNDEFINED);
