@@ -33,9 +33,9 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 use shared::{Gap, GapReason, SessionId, TabId};
-use wasm_bindgen::JsValue;
 use web_sys::Storage;
 
+use crate::element::call1;
 use crate::global::{call, js_str};
 
 use crate::num::parse_u64;
@@ -93,9 +93,7 @@ fn holder(heartbeat: &str) -> (Option<&str>, bool) {
 /// reader of either storage).
 #[inline(never)]
 pub fn item(s: &Storage, key: &str) -> Option<String> {
-    call(s, &js_str!("getItem"), &key.into(), &JsValue::UNDEFINED)
-        .ok()?
-        .as_string()
+    call1(s, &js_str!("getItem"), &key.into()).as_string()
 }
 
 /// `s.setItem(key, value)`: whether it was stored (quota, security errors).
@@ -107,7 +105,7 @@ pub fn set(s: &Storage, key: &str, value: &str) -> bool {
 /// `s.removeItem(key)` (it throws only where storage is disabled).
 #[inline(never)]
 pub fn remove(s: &Storage, key: &str) {
-    let _ = call(s, &js_str!("removeItem"), &key.into(), &JsValue::UNDEFINED);
+    call1(s, &js_str!("removeItem"), &key.into());
 }
 
 /// The heartbeat saved for `tab`, if any.
@@ -322,8 +320,7 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
     let len = crate::element::length(&s);
     let mut keys: Vec<String> = Vec::new();
     for i in 0..len {
-        let k = call(&s, &js_str!("key"), &i.into(), &JsValue::UNDEFINED);
-        if let Some(k) = k.ok().and_then(|k| k.as_string()) {
+        if let Some(k) = call1(&s, &js_str!("key"), &i.into()).as_string() {
             if k.starts_with(PREFIX) {
                 keys.push(k);
             }

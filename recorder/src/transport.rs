@@ -359,14 +359,12 @@ fn status_of(value: &JsValue) -> (Option<u16>, Option<String>) {
             crate::global::get(r, &crate::global::js_str!("status"))
                 .as_f64()
                 .map(|s| s as u16),
-            crate::global::call(
+            crate::element::call1(
                 &crate::global::get(r, &crate::global::js_str!("headers")),
                 &crate::global::js_str!("get"),
                 &crate::global::js_str!("retry-after"),
-                &JsValue::UNDEFINED,
             )
-            .ok()
-            .and_then(|v| v.as_string()),
+            .as_string(),
         ),
         None => (None, None),
     }
@@ -510,14 +508,12 @@ fn post(
         JsValue::UNDEFINED
     } else {
         // (Through `global::call`, as the `fetch` and `then` below: what is
-        // not a function throws there, an error here.)
-        crate::global::call(
+        // not a function throws there, `undefined` here.)
+        crate::element::call1(
             &crate::global::get(&window, &crate::global::js_str!("AbortSignal")),
             &crate::global::js_str!("timeout"),
             &REQUEST_TIMEOUT_MS.into(),
-            &JsValue::UNDEFINED,
         )
-        .unwrap_or(JsValue::UNDEFINED)
     };
     let body = JsValue::from_str(body);
     let promise: JsValue = match send.filter(|_| !keepalive) {
