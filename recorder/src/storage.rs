@@ -274,9 +274,10 @@ pub fn owned_elsewhere(tab: &str, page: &str, now: f64) -> bool {
     fields(&v).1 != Some(page) && fresh(&v, now)
 }
 
-/// A page owns `tab` (its heartbeat is fresh).
+/// A page owns `tab` (its heartbeat is fresh): [`owned_elsewhere`] with a
+/// page id no heartbeat names (a heartbeat's fields never hold a `|`).
 pub fn alive(tab: &str, now: f64) -> bool {
-    live(tab).is_some_and(|v| fresh(&v, now))
+    owned_elsewhere(tab, "|", now)
 }
 
 /// Saved events and gaps of one session's tab.
