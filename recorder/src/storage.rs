@@ -344,18 +344,19 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
             continue;
         };
         let seq = parts.next();
+        let own = sess == session && t == tab;
         if kind == Some("n") {
             let Some((next, at)) = item(&s, k).as_deref().and_then(parse_next) else {
                 continue;
             };
-            if sess == session && t == tab {
+            if own {
                 mine.next_seq = Some(next);
             } else if now - at > NEXT_KEY_TTL_MS {
                 remove(&s, k);
             }
             continue;
         }
-        let target = if sess == session && t == tab {
+        let target = if own {
             &mut *mine
         } else {
             let found = orphans.iter().position(|o| o.session == sess && o.tab == t);
