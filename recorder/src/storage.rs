@@ -263,7 +263,7 @@ fn claim(tab: &str, page: &str, now: f64, flag: &str, owned_only: bool) {
 /// The page that last claimed `tab` (live or released), if a claim is there.
 pub fn tab_holder(tab: &str) -> Option<String> {
     let v = live(tab)?;
-    holder(&v).0.map(String::from)
+    fields(&v).1.map(String::from)
 }
 
 /// Another live page owns `tab` (this page is a duplicated tab).
