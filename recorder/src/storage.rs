@@ -70,6 +70,11 @@ fn fields(heartbeat: &str) -> (f64, Option<&str>, Option<&str>) {
 /// still fresh at `now` (wall-clock milliseconds).
 pub fn fresh(heartbeat: &str, now: f64) -> bool {
     let (at, _, flag) = fields(heartbeat);
+    fresh_at(at, flag, now)
+}
+
+/// [`fresh`] of a heartbeat's time and flag, read by [`fields`].
+fn fresh_at(at: f64, flag: Option<&str>, now: f64) -> bool {
     let stale = match flag {
         Some("h") => HIDDEN_STALE_MS,
         // Released: the page has left.
@@ -271,7 +276,8 @@ pub fn owned_elsewhere(tab: &str, page: &str, now: f64) -> bool {
     let Some(v) = live(tab) else {
         return false;
     };
-    fields(&v).1 != Some(page) && fresh(&v, now)
+    let (at, holder, flag) = fields(&v);
+    holder != Some(page) && fresh_at(at, flag, now)
 }
 
 /// A page owns `tab` (its heartbeat is fresh): [`owned_elsewhere`] with a
