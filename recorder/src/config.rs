@@ -78,7 +78,7 @@ impl Config {
                 "cotrail: no site key (data-site-key); nothing is recorded without one".into(),
             )
         })?;
-        let session_id = field("sessionId").and_then(|s| match SessionId::parse(s.as_str()) {
+        let session_id = field("sessionId").and_then(|s| match SessionId::parse(s) {
             Ok(id) => Some(id),
             Err(e) => {
                 let mut msg = String::from("cotrail: data-session-id ");
