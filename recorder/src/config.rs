@@ -78,7 +78,7 @@ impl Config {
                 "cotrail: no site key (data-site-key); nothing is recorded without one".into(),
             )
         })?;
-        let session_id = field("sessionId").and_then(|s| match SessionId::parse(s.as_str()) {
+        let session_id = field("sessionId").and_then(|s| match SessionId::parse(s) {
             Ok(id) => Some(id),
             Err(e) => {
                 let mut msg = String::from("cotrail: data-session-id ");
@@ -162,11 +162,9 @@ impl Config {
 
     /// The batch endpoint, with the site key percent-encoded.
     pub fn batches_url(&self) -> String {
-        concat(&[
-            &self.collector,
-            "/api/v1/batches?site_key=",
-            &percent_encode(&self.site_key),
-        ])
+        let mut url = concat(&[&self.collector, "/api/v1/batches?site_key="]);
+        push_percent_encoded(&mut url, &self.site_key);
+        url
     }
 }
 
@@ -203,6 +201,12 @@ fn number(
 /// Percent-encodes everything outside the URL-unreserved set.
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_percent_encoded(&mut out, s);
+    out
+}
+
+/// Appends [`percent_encode`]'s text to `out` (no copy of it of its own).
+pub fn push_percent_encoded(out: &mut String, s: &str) {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
@@ -213,7 +217,6 @@ pub fn percent_encode(s: &str) -> String {
             out.push(HEX[(b & 15) as usize] as char);
         }
     }
-    out
 }
 
 #[cfg(test)]

@@ -51,6 +51,13 @@ impl RawJson {
 /// `JSON.stringify`): `"`, `\` and control characters only.
 pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
+    push_escaped(out, s);
+    out.push('"');
+}
+
+/// Appends `s` escaped as inside a JSON string literal ([`push_str`] without
+/// the quotes).
+pub fn push_escaped(out: &mut String, s: &str) {
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         if b >= 0x20 && b != b'"' && b != b'\\' {
@@ -80,7 +87,6 @@ pub fn push_str(out: &mut String, s: &str) {
         }
     }
     out.push_str(s.get(start..).unwrap_or_default());
-    out.push('"');
 }
 
 /// An object being written: puts the commas between its members.

@@ -114,9 +114,8 @@ pub fn push_id_error(out: &mut String, e: &shared::IdError) {
             out.push_str(" characters long, the limit is 64");
         }
         shared::IdError::BadChar { ch } => {
-            let q = quoted(ch.encode_utf8(&mut [0; 4]));
             out.push_str("contains '");
-            out.push_str(q.get(1..q.len().saturating_sub(1)).unwrap_or_default());
+            crate::json::push_escaped(out, ch.encode_utf8(&mut [0; 4]));
             out.push_str("'; only ASCII letters, digits and - _ . : are allowed");
         }
     }
