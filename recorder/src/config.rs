@@ -198,14 +198,8 @@ fn number(
     kept
 }
 
-/// Percent-encodes everything outside the URL-unreserved set.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    push_percent_encoded(&mut out, s);
-    out
-}
-
-/// Appends [`percent_encode`]'s text to `out` (no copy of it of its own).
+/// Appends `s` to `out`, percent-encoding everything outside the
+/// URL-unreserved set.
 pub fn push_percent_encoded(out: &mut String, s: &str) {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

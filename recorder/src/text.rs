@@ -59,14 +59,6 @@ pub fn uuid(b: &[u8; 16]) -> String {
     s
 }
 
-/// `s` in double quotes, escaped like JSON: what `{s:?}` showed, without
-/// linking `Debug` for `str` (its Unicode tables are a few KB).
-pub fn quoted(s: &str) -> String {
-    let mut out = String::new();
-    crate::json::push_str(&mut out, s);
-    out
-}
-
 /// An id made of what `s` would be as one: every character outside the id
 /// alphabet (ASCII letters, digits, `- _ . :`) becomes `_`, cut at the id
 /// length limit; `unknown` when nothing is left. For an agent id the page got
@@ -193,8 +185,10 @@ mod tests {
     }
 
     #[test]
-    fn quoted_matches_debug_for_plain_text() {
-        assert_eq!(quoted("a \"b\" c"), format!("{:?}", "a \"b\" c"));
+    fn json_quoting_matches_debug_for_plain_text() {
+        let mut quoted = String::new();
+        crate::json::push_str(&mut quoted, "a \"b\" c");
+        assert_eq!(quoted, format!("{:?}", "a \"b\" c"));
     }
 
     #[test]
