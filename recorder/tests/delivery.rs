@@ -178,16 +178,12 @@ async fn a_rejected_batch_comes_back_as_a_rejected_gap() {
 #[wasm_bindgen_test]
 async fn a_console_warn_that_throws_reaches_neither_the_page_nor_the_delivery() {
     begin("");
-    let hook = wasm_bindgen::closure::Closure::<dyn Fn(JsValue, JsValue)>::new(
-        |kind: JsValue, value: JsValue| cotrail_recorder::record_custom(kind, value, None),
+    expose(
+        "recordCustomThrowing",
+        wasm_bindgen::closure::Closure::<dyn Fn(JsValue, JsValue)>::new(
+            |kind: JsValue, value: JsValue| cotrail_recorder::record_custom(kind, value, None),
+        ),
     );
-    js_sys::Reflect::set(
-        &web_sys::window().unwrap(),
-        &"recordCustomThrowing".into(),
-        hook.as_ref(),
-    )
-    .unwrap();
-    hook.forget();
     eval(
         "window.__warnBefore = console.warn; window.__thrown = 0; \
          console.warn = function () { window.__thrown++; throw new Error('logger down'); };",
@@ -233,16 +229,12 @@ async fn a_page_that_records_its_console_warnings_keeps_recording() {
     eval(
         "window.__pageWarn = console.warn; window.__hookErrors = [];          console.warn = function (m) {            try { window.recordCustomForTest('console', String(m)); }            catch (e) { window.__hookErrors.push(String(e)); }            return window.__pageWarn.apply(console, arguments); };",
     );
-    let hook = wasm_bindgen::closure::Closure::<dyn Fn(JsValue, JsValue)>::new(
-        |kind: JsValue, value: JsValue| cotrail_recorder::record_custom(kind, value, None),
+    expose(
+        "recordCustomForTest",
+        wasm_bindgen::closure::Closure::<dyn Fn(JsValue, JsValue)>::new(
+            |kind: JsValue, value: JsValue| cotrail_recorder::record_custom(kind, value, None),
+        ),
     );
-    js_sys::Reflect::set(
-        &web_sys::window().unwrap(),
-        &"recordCustomForTest".into(),
-        hook.as_ref(),
-    )
-    .unwrap();
-    hook.forget();
     eval("window.__plan = [{status: 400}];");
     custom("first", json!(1));
     wait_for("the rejection", 3_000.0, || {
@@ -1203,13 +1195,7 @@ async fn the_api_answers_from_a_fetch_wrapper_during_flush() {
         .unwrap();
         cotrail_recorder::record_custom("from-fetch".into(), JsValue::from_f64(1.0), None);
     });
-    js_sys::Reflect::set(
-        &web_sys::window().unwrap(),
-        &"__probe".into(),
-        probe.as_ref(),
-    )
-    .unwrap();
-    probe.forget();
+    expose("__probe", probe);
     eval(
         "var inner = window.fetch; window.__probed = false; \
          window.fetch = function (url, init) { \

@@ -892,17 +892,17 @@ async fn timers_that_call_back_into_the_recorder_do_not_break_it() {
     );
     let orig = original_url();
     begin("");
-    let api = wasm_bindgen::closure::Closure::<dyn Fn()>::new(|| {
-        cotrail_recorder::flush();
-        cotrail_recorder::record_custom("timer".into(), wasm_bindgen::JsValue::from_f64(1.0), None);
-    });
-    js_sys::Reflect::set(
-        &web_sys::window().unwrap(),
-        &"__timerHook".into(),
-        api.as_ref(),
-    )
-    .unwrap();
-    api.forget();
+    expose(
+        "__timerHook",
+        wasm_bindgen::closure::Closure::<dyn Fn()>::new(|| {
+            cotrail_recorder::flush();
+            cotrail_recorder::record_custom(
+                "timer".into(),
+                wasm_bindgen::JsValue::from_f64(1.0),
+                None,
+            );
+        }),
+    );
     eval(
         "window.__st = window.setTimeout; window.__ct = window.clearTimeout; \
          window.__hookErrors = []; window.__inHook = false; window.__hooked = 0; \

@@ -70,6 +70,16 @@ pub fn install_collector() {
     );
 }
 
+/// Puts `f` on `window` as `name` for page scripts to call (a page's own
+/// wrapper calling into the recorder); it stays for the page's life.
+pub fn expose<F: ?Sized + wasm_bindgen::closure::WasmClosure>(
+    name: &str,
+    f: wasm_bindgen::closure::Closure<F>,
+) {
+    js_sys::Reflect::set(&web_sys::window().unwrap(), &name.into(), f.as_ref()).unwrap();
+    f.forget();
+}
+
 /// Console warnings from now on land in `window.__warns` (and still print).
 pub fn capture_warnings() {
     eval(
