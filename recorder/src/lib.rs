@@ -41,10 +41,11 @@ use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
-// Single-threaded wasm (no `atomics`): talc instead of dlmalloc, see Cargo.toml.
+// Single-threaded wasm (no `atomics`): size classes instead of dlmalloc, see
+// `heap.rs`.
 #[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: heap::Heap<heap::WasmPages> = heap::Heap::new(heap::WasmPages);
 
 /// The `alloc` names the modules use, imported explicitly so they also build
 /// without `std`'s prelude.
@@ -57,6 +58,7 @@ mod prelude {
 }
 
 pub mod global;
+pub mod heap;
 
 pub mod config;
 pub mod console;

@@ -432,6 +432,57 @@ async fn storage_full_for_a_while_saves_again_and_leaves_no_keys_behind() {
     clear_storage();
 }
 
+/// A page left open for hours with the collector down: once the queue is at
+/// its byte bound, recording goes on (the oldest events become a gap record)
+/// and the module's memory stops growing, because freed blocks are reused.
+#[wasm_bindgen_test]
+async fn memory_stops_growing_once_the_queue_is_at_its_bound() {
+    use wasm_bindgen::JsCast;
+    begin("");
+    // Every request fails as a network error: retried with backoff, never acked.
+    eval("window.__status = 0;");
+    let memory = || {
+        wasm_bindgen::memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
+    };
+    let text = "x".repeat(1000);
+    // About 1.5 MB of events a round, three times the queue's 512 KiB bound.
+    let round = || {
+        for n in 0..1500 {
+            custom("filler", json!({ "n": n, "text": text }));
+        }
+    };
+    // Two rounds to warm up: the first leaves the queue at its bound, the
+    // second its blocks in every size class it cycles through.
+    for _ in 0..2 {
+        round();
+        sleep(300).await;
+    }
+    let warm = memory();
+    let dropped = stat("dropped");
+    assert!(
+        dropped > 0.0,
+        "the queue reached its bound and dropped the oldest"
+    );
+    for _ in 0..4 {
+        round();
+        sleep(300).await;
+    }
+    let after = memory();
+    assert!(stat("dropped") > dropped, "recording went on");
+    assert_eq!(
+        after,
+        warm,
+        "memory grew by {} bytes after the queue reached its bound",
+        after - warm
+    );
+    end();
+    clear_storage();
+}
+
 // ---------------------------------------------------------------- (c) 429 + Retry-After
 
 #[wasm_bindgen_test]

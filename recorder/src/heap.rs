@@ -1,0 +1,347 @@
+//! The page's allocator: power-of-two size classes, one free list each.
+//!
+//! Hand-written rather than a crate because what a page downloads is the
+//! recorder's first cost, and the allocator is the largest piece of code in
+//! the module that is not the recorder's own: talc (the crate used before)
+//! was 0.7 KB gzip more, and `lol_alloc`'s free list searches and merges in
+//! time linear in the number of free blocks, on every allocation. Here both
+//! `alloc` and `dealloc` are a few instructions, whatever the heap holds.
+//!
+//! - A block is `2^class` bytes (at least 8) and aligned to its size up to
+//!   16 bytes, so any layout whose alignment is at most 16 fits the block of
+//!   its size (no recorder type asks for more: a larger alignment is refused
+//!   with a null pointer, which Rust turns into an allocation failure).
+//! - A freed block goes on its class's free list, its first word the link,
+//!   and the next allocation of the class takes it back. Blocks never split
+//!   or merge, so the heap is bounded by the most that was ever live in each
+//!   class (at most twice what was asked), and a page that cycles through the
+//!   same sizes for hours (a bounded queue, events made and dropped) reuses
+//!   the same blocks.
+//! - New blocks come from the end of the heap, which grows by whole wasm
+//!   pages; nothing else in the module grows the memory, so the new pages
+//!   follow the old ones.
+//!
+//! The logic is [`Heap`], generic over where pages come from, so native tests
+//! run it over a plain buffer; the page's allocator is [`Heap`] over
+//! `memory.grow`.
+
+// An allocator is unsafe code by nature; this module and `global.rs` are the
+// crate's only unsafe code, each block with its reasons.
+#![allow(unsafe_code)]
+
+/// A wasm page.
+pub const PAGE: usize = 65536;
+
+/// Size classes 3 (8 bytes) to 31; a request too large for the address
+/// space is refused before it gets a class.
+const CLASSES: usize = 32;
+
+/// The largest alignment a block is guaranteed.
+const MAX_ALIGN: usize = 16;
+
+/// Where new pages come from: `grow(pages)` returns the address of the first
+/// new page, or `None` when the memory cannot grow.
+pub trait Pages {
+    fn grow(&self, pages: usize) -> Option<usize>;
+}
+
+/// The free lists and the unused end of the heap. Single-threaded: the page's
+/// module has no threads, and the tests use one heap per test.
+pub struct Heap<P> {
+    free: [core::cell::Cell<usize>; CLASSES],
+    next: core::cell::Cell<usize>,
+    end: core::cell::Cell<usize>,
+    pages: P,
+}
+
+/// The class of a block that holds `size` bytes aligned to `align`: the
+/// smallest `c` with `2^c >= max(size, align, 8)`, or `None` when no block
+/// the heap hands out could hold it.
+pub fn class_of(size: usize, align: usize) -> Option<usize> {
+    if align > MAX_ALIGN || size > 1 << (CLASSES - 1) {
+        return None;
+    }
+    let need = size.max(align).max(8);
+    Some((usize::BITS - (need - 1).leading_zeros()) as usize)
+}
+
+impl<P: Pages> Heap<P> {
+    pub const fn new(pages: P) -> Self {
+        Heap {
+            free: [const { core::cell::Cell::new(0) }; CLASSES],
+            next: core::cell::Cell::new(0),
+            end: core::cell::Cell::new(0),
+            pages,
+        }
+    }
+
+    /// A block of class `class`, or 0 when the memory cannot grow.
+    ///
+    /// # Safety
+    /// Every block on a free list was handed out by this heap and freed once.
+    pub unsafe fn take(&self, class: usize) -> usize {
+        let free = &self.free[class];
+        let head = free.get();
+        if head != 0 {
+            // SAFETY: a freed block's first word is the next free block of
+            // its class (`give`), and blocks are at least 8 bytes.
+            free.set(unsafe { *(head as *const usize) });
+            return head;
+        }
+        let size = 1usize << class;
+        let align = size.min(MAX_ALIGN);
+        // `next` is at most `end`, which is page-aligned, so `at` is too and
+        // `end - at` cannot overflow.
+        let mut at = (self.next.get() + align - 1) & !(align - 1);
+        if size > self.end.get() - at {
+            // Enough for the block even when the new pages do not follow
+            // ours; when they do, the rest stays for the next blocks.
+            let pages = size.div_ceil(PAGE);
+            let Some(start) = self.pages.grow(pages) else {
+                return 0;
+            };
+            if start != self.end.get() {
+                // The first pages, or pages after memory someone else grew:
+                // page-aligned, so aligned for any block.
+                at = start;
+            }
+            self.end.set(start + pages * PAGE);
+        }
+        self.next.set(at + size);
+        at
+    }
+
+    /// Puts a block of class `class` back on its free list.
+    ///
+    /// # Safety
+    /// `block` was handed out by [`Heap::take`] for `class` and is not used
+    /// after this.
+    pub unsafe fn give(&self, block: usize, class: usize) {
+        let free = &self.free[class];
+        // SAFETY: the block is ours, at least 8 bytes and aligned to 8.
+        unsafe { *(block as *mut usize) = free.get() };
+        free.set(block);
+    }
+}
+
+// SAFETY: a page's module without `atomics` has one thread, so the `Cell`s
+// are never touched from two.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+unsafe impl<P> Sync for Heap<P> {}
+
+// SAFETY (the impl): the heap's state is `Cell`s, touched only by the one
+// thread a page's module has; `alloc` hands out blocks of the layout's class,
+// which hold its size at its alignment (`class_of`), and `dealloc` and
+// `realloc` receive the layout the block was allocated with, so they find the
+// same class.
+unsafe impl<P: Pages> core::alloc::GlobalAlloc for Heap<P> {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        match class_of(layout.size(), layout.align()) {
+            // SAFETY: see the impl.
+            Some(class) => unsafe { self.take(class) as *mut u8 },
+            None => core::ptr::null_mut(),
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: core::alloc::Layout) {
+        if let Some(class) = class_of(layout.size(), layout.align()) {
+            // SAFETY: see the impl.
+            unsafe { self.give(ptr as usize, class) }
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: core::alloc::Layout, size: usize) -> *mut u8 {
+        let old = class_of(layout.size(), layout.align());
+        if old.is_some() && old == class_of(size, layout.align()) {
+            // The block already holds the new size: a growing `Vec` or
+            // `String` moves only when it crosses a power of two.
+            return ptr;
+        }
+        // SAFETY: see the impl; the new layout is valid, as `realloc`'s
+        // contract says.
+        unsafe {
+            let new = self.alloc(core::alloc::Layout::from_size_align_unchecked(
+                size,
+                layout.align(),
+            ));
+            if !new.is_null() {
+                core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(size));
+                self.dealloc(ptr, layout);
+            }
+            new
+        }
+    }
+}
+
+/// The page's pages: `memory.grow` on memory 0.
+#[cfg(target_family = "wasm")]
+pub struct WasmPages;
+
+#[cfg(target_family = "wasm")]
+impl Pages for WasmPages {
+    fn grow(&self, pages: usize) -> Option<usize> {
+        // The heap's end must stay an address: refuse the memory's last
+        // page (4 GiB), whose end would wrap to 0.
+        if core::arch::wasm32::memory_size(0) + pages >= 1 << 16 {
+            return None;
+        }
+        match core::arch::wasm32::memory_grow(0, pages) {
+            usize::MAX => None,
+            old => Some(old * PAGE),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::alloc::{GlobalAlloc, Layout};
+    use std::cell::Cell;
+
+    /// Pages from one leaked buffer, `limit` pages at most; `grow` answers
+    /// page-aligned addresses, as `memory.grow` does.
+    struct Buffer {
+        base: usize,
+        used: Cell<usize>,
+        limit: usize,
+    }
+
+    impl Buffer {
+        fn new(limit: usize) -> Self {
+            let bytes = vec![0u8; (limit + 1) * PAGE].leak();
+            let base = (bytes.as_ptr() as usize).next_multiple_of(PAGE);
+            Buffer {
+                base,
+                used: Cell::new(0),
+                limit,
+            }
+        }
+    }
+
+    impl Pages for Buffer {
+        fn grow(&self, pages: usize) -> Option<usize> {
+            let used = self.used.get();
+            if used + pages > self.limit {
+                // `memory.grow` fails the same way, past the maximum.
+                return None;
+            }
+            self.used.set(used + pages);
+            Some(self.base + used * PAGE)
+        }
+    }
+
+    #[test]
+    fn classes_are_the_smallest_power_of_two_that_holds_the_layout() {
+        assert_eq!(class_of(0, 1), Some(3));
+        assert_eq!(class_of(1, 1), Some(3));
+        assert_eq!(class_of(8, 8), Some(3));
+        assert_eq!(class_of(9, 1), Some(4));
+        assert_eq!(class_of(4, 16), Some(4));
+        assert_eq!(class_of(16, 16), Some(4));
+        assert_eq!(class_of(17, 4), Some(5));
+        assert_eq!(class_of(65536, 1), Some(16));
+        assert_eq!(class_of(65537, 1), Some(17));
+        assert_eq!(class_of(1 << 31, 1), Some(31));
+        assert_eq!(class_of((1 << 31) + 1, 1), None);
+        assert_eq!(class_of(8, 32), None);
+    }
+
+    /// Random allocations, reallocations and frees: every block is aligned,
+    /// holds its size, and never overlaps a live one (each live block is
+    /// filled with its own byte and checked before it is freed).
+    #[test]
+    fn blocks_are_aligned_and_never_overlap() {
+        let heap = Heap::new(Buffer::new(1024));
+        let mut live: Vec<(*mut u8, Layout, u8)> = Vec::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for round in 0..20_000u32 {
+            let tag = (round % 251) as u8 + 1;
+            match rand(3) {
+                0 | 1 if live.len() < 400 => {
+                    let size = [0, 1, 7, 8, 9, 24, 100, 1000, 5000, 70_000][rand(10) as usize];
+                    let align = [1, 2, 4, 8, 16][rand(5) as usize];
+                    let layout = Layout::from_size_align(size, align).unwrap();
+                    let p = unsafe { heap.alloc(layout) };
+                    assert!(!p.is_null(), "out of memory at round {round}");
+                    assert_eq!(p as usize % align, 0);
+                    unsafe { p.write_bytes(tag, size) };
+                    live.push((p, layout, tag));
+                }
+                2 if !live.is_empty() && rand(2) == 0 => {
+                    let i = rand(live.len() as u64) as usize;
+                    let (p, layout, tag) = live[i];
+                    let size = rand(3000) as usize;
+                    let q = unsafe { heap.realloc(p, layout, size) };
+                    assert!(!q.is_null());
+                    let kept = layout.size().min(size);
+                    let bytes = unsafe { std::slice::from_raw_parts(q, kept) };
+                    assert!(bytes.iter().all(|&b| b == tag), "realloc lost data");
+                    let layout = Layout::from_size_align(size, layout.align()).unwrap();
+                    unsafe { q.write_bytes(tag, size) };
+                    live[i] = (q, layout, tag);
+                }
+                _ if !live.is_empty() => {
+                    let (p, layout, tag) = live.swap_remove(rand(live.len() as u64) as usize);
+                    let bytes = unsafe { std::slice::from_raw_parts(p, layout.size()) };
+                    assert!(
+                        bytes.iter().all(|&b| b == tag),
+                        "a live block was overwritten"
+                    );
+                    unsafe { heap.dealloc(p, layout) };
+                }
+                _ => {}
+            }
+        }
+        for (p, layout, tag) in live {
+            let bytes = unsafe { std::slice::from_raw_parts(p, layout.size()) };
+            assert!(
+                bytes.iter().all(|&b| b == tag),
+                "a live block was overwritten"
+            );
+        }
+    }
+
+    /// Hours of the same churn stay in the pages the first minutes took: freed
+    /// blocks are reused, not left behind.
+    #[test]
+    fn churn_reuses_freed_blocks() {
+        let heap = Heap::new(Buffer::new(64));
+        let layouts = [
+            Layout::new::<[u8; 40]>(),
+            Layout::from_size_align(900, 1).unwrap(),
+        ];
+        for _ in 0..100_000 {
+            for layout in layouts {
+                let p = unsafe { heap.alloc(layout) };
+                assert!(!p.is_null());
+                unsafe { heap.dealloc(p, layout) };
+            }
+        }
+        assert_eq!(heap.pages.used.get(), 1);
+    }
+
+    /// A growing buffer moves only when it crosses a power of two, keeps its
+    /// bytes when it does, and a heap that cannot grow answers null.
+    #[test]
+    fn realloc_stays_in_place_within_a_class_and_null_when_out_of_pages() {
+        let heap = Heap::new(Buffer::new(2));
+        let layout = Layout::from_size_align(20, 1).unwrap();
+        let p = unsafe { heap.alloc(layout) };
+        unsafe { p.write_bytes(7, 20) };
+        assert_eq!(unsafe { heap.realloc(p, layout, 32) }, p);
+        let q = unsafe { heap.realloc(p, layout, 33) };
+        assert_ne!(q, p);
+        assert!(unsafe { std::slice::from_raw_parts(q, 20) }
+            .iter()
+            .all(|&b| b == 7));
+        let big = Layout::from_size_align(3 * PAGE, 1).unwrap();
+        assert!(unsafe { heap.alloc(big) }.is_null());
+        assert!(unsafe { heap.alloc(Layout::from_size_align(8, 32).unwrap()) }.is_null());
+    }
+}
