@@ -259,7 +259,7 @@ async function main() {
     playwright: require('playwright-core/package.json').version,
     reps: REPS, quick: QUICK, counts: COUNTS, trusted: TRUSTED,
     shipped: {
-      cotrail: await sizes(['recorder.js', 'cotrail_recorder.js', 'cotrail_recorder_bg.wasm'].map((f) => path.join(WWW, 'recorder', f))),
+      cotrail: await sizes(['recorder.js', 'cotrail_recorder_bg.wasm'].map((f) => path.join(WWW, 'recorder', f))),
       rrweb: await sizes([RRWEB_FILE]),
     },
     runs: [], startup: [],

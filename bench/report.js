@@ -120,7 +120,7 @@ if (browser) {
   const cg = served / 1024;
   L.push('', `cotrail / rrweb: gzip -9 **${f(sc.gzip / sr.gzip, 2)}**${hasZo ? `, Zopfli **${f(sc.zopfli / sr.zopfli, 2)}**` : ''}, brotli **${f(sc.brotli / sr.brotli, 2)}**.`, '');
   goal('shipped gzip', '≤ 12 KiB', `${f(cg, 1)} KiB`, cg <= 12, cg > 12 ? `${f(cg - 12, 1)} KiB over` : '');
-  L.push('Start-up: time from inserting the script tag into a loaded page until the recorder is recording (cotrail: `cotrail.ready` resolved; rrweb: script loaded and `record()` returned, which includes its full snapshot), fresh context (empty cache), files from loopback, and again with DevTools adding 50 ms to every request (cotrail needs two round trips: the loader, then the glue and the wasm side by side; rrweb one).', '');
+  L.push('Start-up: time from inserting the script tag into a loaded page until the recorder is recording (cotrail: `cotrail.ready` resolved; rrweb: script loaded and `record()` returned, which includes its full snapshot), fresh context (empty cache), files from loopback, and again with DevTools adding 50 ms to every request (cotrail needs two round trips: the loader, with the glue inside, then the wasm; rrweb one).', '');
   L.push('| CPU | added latency per request | cotrail ms | rrweb ms | cotrail / rrweb |');
   L.push('|---|---|---|---|---|');
   // Runs from before the latency rows existed have no `latency` field: 0.

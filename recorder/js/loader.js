@@ -9,6 +9,11 @@
   function warn(msg, err) {
     try { w.console && console.warn('cotrail: ' + msg, err === undefined ? '' : err); } catch (_) { /* nothing to do */ }
   }
+  // The wasm-bindgen glue, which `cargo xtask build` puts in this function's
+  // body (xtask/src/shorten.rs, `function_body`): it returns the recorder's
+  // functions (`start`, `recordCustom` ...) and `init`, which instantiates
+  // the wasm. Run once, when the recorder starts.
+  function glue() { /* __COTRAIL_GLUE__ */ }
   try {
     if (w.cotrail && w.cotrail.__cotrail) {
       warn('recorder.js loaded twice; the second copy does nothing');
@@ -141,21 +146,20 @@
     api.ready = new Promise(function (resolve) {
      try {
       if (!src) { resolve(failed('cannot find my own script tag (document.currentScript)')); return; }
-      // Under the build's id (`cargo xtask build` writes it here): the glue
-      // and the wasm are one build's, cached for good under it.
+      // Under the build's id (`cargo xtask build` writes it here): the wasm
+      // is this build's, cached for good under it.
       var build = '?v=__COTRAIL_BUILD__';
-      var moduleUrl = new URL('recorder/cotrail_recorder.js' + build, src).href;
       var wasmUrl = new URL('recorder/cotrail_recorder_bg.wasm' + build, src).href;
-      // The wasm downloads alongside the glue: left to the glue, its download
-      // would start only once the glue had loaded, one round trip later.
       var wasm;
       // Promise.resolve: a page's fetch wrapper may return a bare thenable.
       try { wasm = Promise.resolve(fetch(wasmUrl)); } catch (e) { wasm = Promise.reject(e); }
-      // Handled here too, so a wasm that fails to download while the glue also
-      // fails is not an unhandled rejection; the glue's init still sees it.
+      // Handled here too, so a wasm that fails to download while the glue
+      // fails before it looks is not an unhandled rejection; the glue's init
+      // still sees it.
       wasm['catch'](function () { /* reported by the init below */ });
-      import(moduleUrl).then(function (m) {
-        return m['default']({ module_or_path: wasm }).then(function () {
+      Promise.resolve().then(function () {
+        var m = glue();
+        return m.init({ module_or_path: wasm }).then(function () {
           if (stopped) { resolve(false); return; }
           m.start(config);
           mod = m;

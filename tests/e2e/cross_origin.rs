@@ -41,21 +41,26 @@ async fn a_site_on_another_origin_embeds_the_recorder_with_one_script_tag() -> a
         .goto(format!("http://localhost:{site_port}/"))
         .await?;
     b.wait_for_recorder().await?;
-    // The loader asks for the wasm before the glue, not after the glue has
-    // loaded: two round trips to recording instead of three. (Resource Timing
-    // gives a cross-origin entry its start and end without Timing-Allow-Origin.)
-    let (wasm_start, glue_start, glue_end): (f64, f64, f64) = b
+    // The page downloads two files of the recorder: the loader (the glue is
+    // inside it) and then the wasm, two round trips to recording. The wasm is
+    // under the build's id (`?v=`), which lets browsers cache it for good.
+    let files: Vec<String> = b
         .eval(
-            r#"const r = performance.getEntriesByType('resource');
-               // Under the build's id (`?v=`), which lets browsers cache them for good.
-               const find = (f) => r.find((e) => /\?v=[0-9a-f]{16}$/.test(e.name) && e.name.includes('/recorder/' + f + '?'));
-               const wasm = find('cotrail_recorder_bg.wasm'), glue = find('cotrail_recorder.js');
-               return [wasm.startTime, glue.startTime, glue.responseEnd];"#,
+            r#"return performance.getEntriesByType('resource').map((e) => e.name)
+                 .filter((n) => n.includes('/recorder'));"#,
         )
         .await?;
+    let port = collector.port;
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0], format!("http://127.0.0.1:{port}/recorder.js"));
+    let id = files[1]
+        .strip_prefix(&format!(
+            "http://127.0.0.1:{port}/recorder/cotrail_recorder_bg.wasm?v="
+        ))
+        .unwrap_or_else(|| panic!("the wasm under the build's id: {files:?}"));
     assert!(
-        wasm_start <= glue_start,
-        "the wasm download started at {wasm_start} ms, the glue's at {glue_start} ms (ended {glue_end} ms)"
+        id.len() == 16 && id.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{files:?}"
     );
     b.driver.find(By::Id("buy")).await?.click().await?;
 
@@ -150,11 +155,7 @@ async fn a_wasm_served_without_its_type_still_records_and_a_missing_one_is_repor
     let bundle = www_dir().join("recorder");
     let read =
         |f: &str| std::fs::read(bundle.join(f)).expect("the built bundle (cargo xtask build)");
-    let (loader, glue, wasm) = (
-        read("recorder.js"),
-        read("cotrail_recorder.js"),
-        read("cotrail_recorder_bg.wasm"),
-    );
+    let (loader, wasm) = (read("recorder.js"), read("cotrail_recorder_bg.wasm"));
     // `/plain/`: the wasm as `application/octet-stream`; `/gone/`: no wasm.
     let page = |dir: &str| {
         format!(
@@ -183,10 +184,6 @@ console.warn = function () {{ window.__warnings.push(Array.prototype.map.call(ar
             .route(
                 "/{dir}/recorder.js",
                 file(loader.clone(), "text/javascript"),
-            )
-            .route(
-                "/{dir}/recorder/cotrail_recorder.js",
-                file(glue.clone(), "text/javascript"),
             )
             .route(
                 "/plain/recorder/cotrail_recorder_bg.wasm",

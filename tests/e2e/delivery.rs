@@ -304,9 +304,11 @@ async fn events_unacknowledged_when_the_tab_reloads_arrive_once_after_the_collec
     Ok(())
 }
 
-/// A page that loads the recorder twice (two tags) and also calls the wasm
-/// `start` a second time records each event once; after `cotrail.stop()` clicks,
-/// typing, `recordCustom` and `flush()` record and send nothing.
+/// A page that loads the recorder twice (two tags) records each event once
+/// (the wasm's own `start` called twice is a browser test, recorder/tests/web.rs:
+/// the page cannot reach it, the glue is inside the loader); after
+/// `cotrail.stop()` clicks, typing, `recordCustom` and `flush()` record and
+/// send nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_start_records_nothing_twice_and_stop_records_nothing_more() -> anyhow::Result<()>
 {
@@ -322,23 +324,9 @@ async fn a_second_start_records_nothing_twice_and_stop_records_nothing_more() ->
             r#"<!doctype html><html><head><title>Twice</title>{COUNT_BATCH_POSTS}
 {tag}
 {tag}
-<script>
-window.__secondStart = 'pending';
-// The module the loader started (the same URL: its build's id included).
-cotrail.ready.then(function () {{
-    var glue = performance.getEntriesByType('resource').map(function (e) {{ return e.name; }})
-      .filter(function (n) {{ return n.indexOf('/recorder/cotrail_recorder.js?v=') >= 0; }})[0];
-    return import(glue);
-  }})
-  .then(function (m) {{
-    m.start({{ collector: {collector:?}, siteKey: 'pk_demo', sessionId: 'lifecycle-1', flushMs: '200' }});
-    window.__secondStart = 'returned';
-  }})
-  ['catch'](function (e) {{ window.__secondStart = 'threw: ' + e; }});
-</script></head>
+</head>
 <body><button id="once">Once</button> <button id="after-stop">After stop</button>
-<label for="field">Field</label> <input id="field" name="field"></body></html>"#,
-            collector = collector.base
+<label for="field">Field</label> <input id="field" name="field"></body></html>"#
         ),
     )])
     .await;
@@ -346,16 +334,6 @@ cotrail.ready.then(function () {{
     let b = Browser::start().await?;
     b.driver.goto(format!("{}/", site.base)).await?;
     b.wait_for_recorder().await?;
-    b.wait_for_js(
-        "the page's second start() call",
-        "return window.__secondStart !== 'pending'",
-    )
-    .await?;
-    let second: String = b.eval("return window.__secondStart").await?;
-    assert_eq!(
-        second, "returned",
-        "a second start() is ignored, not an error"
-    );
 
     click(&b, "once").await?;
     b.driver

@@ -113,8 +113,8 @@ fn ensure_wasm_tools() -> Result<()> {
 }
 
 /// Builds the recorder for the browser and writes the bundle a site loads:
-/// `www/recorder/recorder.js` (the loader behind `GET /recorder.js`) plus the
-/// generated `cotrail_recorder.js` glue and `cotrail_recorder_bg.wasm`.
+/// `www/recorder/recorder.js` (the loader behind `GET /recorder.js`, with the
+/// wasm-bindgen glue inside) and `cotrail_recorder_bg.wasm`.
 fn build_bundle(root: &Path) -> Result<()> {
     ensure_wasm_tools()?;
     // No build id while the files change: a collector serving meanwhile
@@ -177,29 +177,34 @@ fn build_bundle(root: &Path) -> Result<()> {
     );
     let bytes = optimize::optimize(&target_dir, &bytes)?;
     std::fs::write(&module, &bytes).context("writing the module")?;
-    let text = shorten::drop_init_sync(&text)?;
     let text = shorten::loader_init(&text)?;
     let text = shorten::loader_load(&text)?;
-    let text = minify::minify(&text, minify::Kind::Module, "the wasm-bindgen glue")?;
-    std::fs::write(&glue, &text).context("writing the glue")?;
-    // The build's id, in the loader's URLs of the glue and the wasm (which the
-    // collector then lets browsers cache for good) and beside the bundle for
-    // the collector to compare them with.
+    let text = shorten::function_body(&text)?;
+    // The glue goes into the loader: the page downloads the loader and the
+    // wasm, nothing else.
+    std::fs::remove_file(&glue).context("removing the glue's own file")?;
+    for twin in ["cotrail_recorder.js.gz", "cotrail_recorder.js.br"] {
+        let _ = std::fs::remove_file(out.join(twin));
+    }
+    // The build's id, in the loader's URL of the wasm (which the collector
+    // then lets browsers cache for good) and beside the bundle for the
+    // collector to compare it with; of the glue and the wasm, which must be
+    // one build's.
     let build = build_id(text.as_bytes(), &bytes);
     let loader = std::fs::read_to_string(root.join("recorder/js/loader.js"))
         .context("reading the loader")?;
-    anyhow::ensure!(
-        loader.contains(BUILD_PLACEHOLDER),
-        "recorder/js/loader.js has no {BUILD_PLACEHOLDER} for the build's id"
-    );
-    let loader = loader.replace(BUILD_PLACEHOLDER, &build);
-    let loader = minify::minify(&loader, minify::Kind::Script, "the loader")?;
+    for placeholder in [BUILD_PLACEHOLDER, GLUE_PLACEHOLDER] {
+        anyhow::ensure!(
+            loader.matches(placeholder).count() == 1,
+            "recorder/js/loader.js must hold {placeholder} once"
+        );
+    }
+    let loader = loader
+        .replace(BUILD_PLACEHOLDER, &build)
+        .replace(GLUE_PLACEHOLDER, &text);
+    let loader = minify::minify(&loader, "the loader")?;
     std::fs::write(out.join("recorder.js"), loader).context("writing the loader")?;
-    for f in [
-        "recorder.js",
-        "cotrail_recorder.js",
-        "cotrail_recorder_bg.wasm",
-    ] {
+    for f in ["recorder.js", "cotrail_recorder_bg.wasm"] {
         let bytes = std::fs::read(out.join(f))?;
         let gz = gzip_best(&bytes)?;
         std::fs::write(out.join(format!("{f}.gz")), &gz)?;
@@ -218,6 +223,8 @@ fn build_bundle(root: &Path) -> Result<()> {
 
 /// What `recorder/js/loader.js` says where the build's id goes.
 const BUILD_PLACEHOLDER: &str = "__COTRAIL_BUILD__";
+/// Where the glue goes in `recorder/js/loader.js`: the body of its `glue()`.
+const GLUE_PLACEHOLDER: &str = "/* __COTRAIL_GLUE__ */";
 
 /// The id of a build of the glue and the wasm: the first 16 hex digits of
 /// the SHA-256 of both.

@@ -175,16 +175,46 @@ pub fn shorten(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
 /// The glue's export statement as wasm-bindgen 0.2.130 writes it.
 const GLUE_EXPORTS: &str = "export { initSync, __wbg_init as default };";
 
-/// The glue without its `initSync` export: the loader only calls the default
-/// export (asynchronous instantiation), so the minifier can then drop
-/// `initSync` and its deprecation warning (0.07 KB of gzip). An export
-/// statement not written as expected is an error, as in [`shorten`].
-pub fn drop_init_sync(glue: &str) -> Result<String> {
+/// The glue as the body of a function inside the loader
+/// (`recorder/js/loader.js`), which returns what the module exported: its
+/// exported functions by their names, and its init as `init`. The page then
+/// downloads one script and the wasm instead of a script, a module and the
+/// wasm: one request fewer, no module for a site's CSP to allow, and the
+/// loader and the glue compressed and minified as one (about 0.3 KB of
+/// gzip). `initSync` is not returned, so the minifier drops it and its
+/// deprecation warning: the loader only instantiates asynchronously.
+/// A glue with an export or import of another shape (or `import.meta`) is an
+/// error, as in [`shorten`]: a function body cannot hold one.
+pub fn function_body(glue: &str) -> Result<String> {
     let found = glue.matches(GLUE_EXPORTS).count();
     if found != 1 {
         bail!("expected the glue to hold {GLUE_EXPORTS:?} once, found it {found} times; did wasm-bindgen change?");
     }
-    Ok(glue.replacen(GLUE_EXPORTS, "export { __wbg_init as default };", 1))
+    let mut names = Vec::new();
+    let mut body = String::with_capacity(glue.len());
+    for line in glue.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("export function ") {
+            let name = rest.split('(').next().unwrap_or_default();
+            names.push(name.to_string());
+            body.push_str("function ");
+            body.push_str(rest);
+        } else if line.trim_end() == GLUE_EXPORTS {
+            body.push_str("return { init: __wbg_init");
+            for name in &names {
+                body.push_str(", ");
+                body.push_str(name);
+            }
+            body.push_str(" };\n");
+        } else {
+            body.push_str(line);
+        }
+    }
+    for word in ["export ", "import ", "import(", "import.meta"] {
+        if body.contains(word) {
+            bail!("the glue still holds `{word}` where the loader inlines it; did wasm-bindgen change?");
+        }
+    }
+    Ok(body)
 }
 
 /// The glue's `__wbg_init` as wasm-bindgen 0.2.130 writes it with
@@ -573,15 +603,26 @@ mod tests {
     }
 
     #[test]
-    fn init_sync_goes_from_the_exports_and_an_unknown_shape_is_an_error() {
-        let glue = "function initSync(m) {}\nasync function __wbg_init(m) {}\nexport { initSync, __wbg_init as default };\n";
-        let out = drop_init_sync(glue).unwrap();
-        assert!(
-            out.ends_with("\nexport { __wbg_init as default };\n"),
-            "{out}"
+    fn the_glue_becomes_a_function_body_that_returns_its_exports() {
+        let glue = "let wasm;\nexport function start(config) {\n    wasm.a(config);\n}\n\
+                    function initSync(m) {}\nasync function __wbg_init(m) {}\n\
+                    export function stop() {\n    wasm.b();\n}\n\
+                    export { initSync, __wbg_init as default };\n";
+        let out = function_body(glue).unwrap();
+        assert_eq!(
+            out,
+            "let wasm;\nfunction start(config) {\n    wasm.a(config);\n}\n\
+             function initSync(m) {}\nasync function __wbg_init(m) {}\n\
+             function stop() {\n    wasm.b();\n}\n\
+             return { init: __wbg_init, start, stop };\n"
         );
-        let err = drop_init_sync("export { __wbg_init as default, initSync };").unwrap_err();
+        let err = function_body("export { __wbg_init as default, initSync };").unwrap_err();
         assert!(err.to_string().contains("0 times"), "{err}");
+        let err = function_body(&format!("export const x = 1;\n{GLUE_EXPORTS}\n")).unwrap_err();
+        assert!(err.to_string().contains("`export `"), "{err}");
+        let err = function_body(&format!("new URL('x', import.meta.url);\n{GLUE_EXPORTS}\n"))
+            .unwrap_err();
+        assert!(err.to_string().contains("import.meta"), "{err}");
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub async fn recorder_js(
 }
 
 /// The file `cargo xtask build` writes beside the bundle: the id of the glue
-/// and wasm it built (a hash of both), which the loader puts in their URLs.
+/// and wasm it built (a hash of both), which the loader (holding the glue)
+/// puts in the wasm's URL.
 pub const BUILD_ID_FILE: &str = "build-id";
 
 /// `?v=` of a bundle file's URL.
@@ -54,11 +55,11 @@ pub struct BundleQuery {
     v: Option<String>,
 }
 
-/// The rest of the recorder bundle (its wasm module and JavaScript glue),
-/// which `recorder.js` loads under its build's id (`?v=`). Any origin may load
-/// them. Under the id of the build served here they are cached for good
-/// (`immutable`): a new build comes under a new id, so a browser never pairs a
-/// cached glue with another build's wasm. Without it, or under another build's
+/// The rest of the recorder bundle (its wasm module; the JavaScript glue is
+/// inside `recorder.js`), which `recorder.js` loads under its build's id
+/// (`?v=`). Any origin may load it. Under the id of the build served here it
+/// is cached for good (`immutable`): a new build comes under a new id, so a
+/// browser never pairs a loader's glue with another build's cached wasm. Without it, or under another build's
 /// id (a page whose loader came before an upgrade), the current files are
 /// served to be revalidated (`no-cache`).
 #[utoipa::path(
