@@ -473,9 +473,12 @@ async fn memory_stops_growing_once_the_queue_is_at_its_bound() {
     }
     let after = memory();
     assert!(stat("dropped") > dropped, "recording went on");
-    assert_eq!(
-        after,
-        warm,
+    // It has stayed the same in every run here; one page (64 KiB) of slack
+    // for a new peak of some size class, against 6,000 events since the
+    // warm-up: a leak of a few dozen bytes an event would show (a heap that
+    // never frees grew by 80 MB here).
+    assert!(
+        after - warm <= 65536,
         "memory grew by {} bytes after the queue reached its bound",
         after - warm
     );
