@@ -690,20 +690,16 @@ fn compute_css_path(el: &Element) -> String {
             break;
         }
         let id = attr(&node, "id");
-        if id.is_some() {
-            segments.push(segment(&tag, id.as_deref(), None, None));
-            break;
-        }
-        // The first class (`classList[0]`; SVG elements have one too).
-        let classes = crate::global::get(&node, &js_str!("classList"));
-        let class = item(&classes, 0).as_string();
-        segments.push(segment(
-            &tag,
-            None,
-            class.as_deref(),
-            nth_of_type(&node, &tag),
-        ));
-        if tag == "body" {
+        // With an id, neither class nor position is read (one `segment` call).
+        let (class, nth) = if id.is_some() {
+            (None, None)
+        } else {
+            // The first class (`classList[0]`; SVG elements have one too).
+            let classes = crate::global::get(&node, &js_str!("classList"));
+            (item(&classes, 0).as_string(), nth_of_type(&node, &tag))
+        };
+        segments.push(segment(&tag, id.as_deref(), class.as_deref(), nth));
+        if id.is_some() || tag == "body" {
             break;
         }
         current = node.parent_element();
