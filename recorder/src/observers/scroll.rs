@@ -79,6 +79,13 @@ fn arm(cap: &Rc<Capture>) {
     drop(old);
 }
 
+/// Where the target is in `tracks`, if it is.
+fn index_of(tracks: &[super::Entry], target: &Option<Element>) -> Option<usize> {
+    tracks
+        .iter()
+        .position(|t| element::same_or_none(&t.target, target))
+}
+
 /// `scroll`, on the document and in shadow roots (an element's does not
 /// leave one).
 pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
@@ -91,11 +98,7 @@ pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
     let (now, actor) = (core.now(), core.actor_of_scroll(event));
     let (emit_now, arm_needed) = {
         let mut s = cap.scroll.borrow_mut();
-        let i = match s
-            .tracks
-            .iter()
-            .position(|t| element::same_or_none(&t.target, &target))
-        {
+        let i = match index_of(&s.tracks, &target) {
             Some(i) => i,
             None => {
                 // (Its actor set below, as a known target's is.)
@@ -117,15 +120,11 @@ pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
     };
     if emit_now {
         let pos = position(&target);
-        if let Some(t) = cap
-            .scroll
-            .borrow_mut()
-            .tracks
-            .iter_mut()
-            .find(|t| element::same_or_none(&t.target, &target))
-        {
-            t.emitted = Some(pos);
+        let mut s = cap.scroll.borrow_mut();
+        if let Some(i) = index_of(&s.tracks, &target) {
+            s.tracks[i].emitted = Some(pos);
         }
+        drop(s);
         emit(core, &target, actor, pos);
     }
     if arm_needed {
