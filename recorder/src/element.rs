@@ -467,28 +467,24 @@ pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usi
     s
 }
 
-/// Joins segments given leaf first into `a>b>leaf`, dropping the outermost
-/// ancestors until it fits [`MAX_PATH_CHARS`] (the leaf is always kept, cut if it
-/// alone is too long).
-pub fn join_path(leaf_first: &[String]) -> String {
-    // The leaf and as many ancestors as fit (each costs its `>` too).
-    let (mut keep, mut chars) = (0, 0);
-    for s in leaf_first {
-        let c = shared::char_count(s) + 1;
-        if keep > 0 && chars + c > MAX_PATH_CHARS + 1 {
-            break;
+/// Puts the next segment of a path, leaf first, in front of `path`, whose
+/// segments so far count `chars` characters (each with its `>`), if it fits
+/// [`MAX_PATH_CHARS`] (the leaf always does; cut later if it alone is too
+/// long). False when it does not: the outermost ancestors are dropped, so no
+/// segment further out is kept either. Built in front: no list of segments
+/// to join.
+pub fn prepend_segment(path: &mut String, chars: &mut usize, mut segment: String) -> bool {
+    let c = shared::char_count(&segment) + 1;
+    if *chars > 0 {
+        if *chars + c > MAX_PATH_CHARS + 1 {
+            return false;
         }
-        chars += c;
-        keep += 1;
+        segment.push('>');
+        segment.push_str(path);
     }
-    let mut path = String::new();
-    for i in (0..keep).rev() {
-        path.push_str(&leaf_first[i]);
-        if i > 0 {
-            path.push('>');
-        }
-    }
-    crate::text::cut(path, MAX_PATH_CHARS)
+    *chars += c;
+    *path = segment;
+    true
 }
 
 /// Collapses whitespace runs to one space, trims, and cuts to `max` characters
@@ -682,11 +678,11 @@ pub fn css_path(el: &Element) -> String {
 
 #[inline(never)]
 fn compute_css_path(el: &Element) -> String {
-    let mut segments = Vec::new();
+    let (mut path, mut chars, mut count) = (String::new(), 0, 0);
     let mut current = Some(el.clone());
     while let Some(node) = current {
         let tag = lower(local_name(&node));
-        if tag == "html" || segments.len() > MAX_ANCESTORS {
+        if tag == "html" || count > MAX_ANCESTORS {
             break;
         }
         let id = attr(&node, "id");
@@ -698,13 +694,17 @@ fn compute_css_path(el: &Element) -> String {
             let classes = crate::global::get(&node, &js_str!("classList"));
             (item(&classes, 0).as_string(), nth_of_type(&node, &tag))
         };
-        segments.push(segment(&tag, id.as_deref(), class.as_deref(), nth));
+        let seg = segment(&tag, id.as_deref(), class.as_deref(), nth);
+        if !prepend_segment(&mut path, &mut chars, seg) {
+            break;
+        }
+        count += 1;
         if id.is_some() || tag == "body" {
             break;
         }
         current = node.parent_element();
     }
-    join_path(&segments)
+    crate::text::cut(path, MAX_PATH_CHARS)
 }
 
 /// Position among same-tag siblings, when there is more than one of them.
@@ -925,6 +925,17 @@ mod tests {
         ] {
             assert_eq!(is_css_ident(s), is_css_ident_reference(s), "{s:?}");
         }
+    }
+
+    /// A path of segments given leaf first, built as `compute_css_path` does.
+    fn join_path(leaf_first: &[String]) -> String {
+        let (mut path, mut chars) = (String::new(), 0);
+        for s in leaf_first {
+            if !prepend_segment(&mut path, &mut chars, s.clone()) {
+                break;
+            }
+        }
+        crate::text::cut(path, MAX_PATH_CHARS)
     }
 
     #[test]
