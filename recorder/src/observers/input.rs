@@ -9,7 +9,6 @@
 use crate::prelude::*;
 use alloc::rc::Rc;
 
-use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
 use shared::{Actor, EventData, InputData, MaskReason};
 use wasm_bindgen::closure::Closure;
@@ -37,8 +36,6 @@ pub(super) struct State {
     /// the value and fires `change` with no `input`, also after typing) is
     /// recorded.
     settled: Vec<Entry>,
-    /// One timer for all fields, armed for the earliest due field.
-    pub(super) timer: Option<Timer>,
 }
 
 /// Settled fields remembered at most (a form has a handful being edited).
@@ -221,11 +218,11 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
 /// field when `now` is infinite (the page going away).
 pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
     // The timer is dropped once the state is free again (see `timer`).
-    let (timer, due) = {
+    let due = {
         let mut s = cap.input.borrow_mut();
-        let due = crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0);
-        (s.timer.take(), due)
+        crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
     };
+    let timer = super::take_timer(cap, super::INPUT);
     drop(timer);
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for p in &due {
@@ -249,24 +246,26 @@ pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
 }
 
 fn arm(cap: &Rc<Capture>, delay: f64) {
-    let timer = super::after(cap, crate::num::ceil(delay).max(1.0) as u32, |cap| {
-        let now = cap.core.now();
-        emit_settled(cap, now);
-        let next = cap
-            .input
-            .borrow()
-            .pending
-            .iter()
-            .map(|p| p.last + DEBOUNCE_MS - now)
-            .fold(f64::INFINITY, f64::min);
-        if next.is_finite() {
-            arm(cap, next);
-        }
-    });
-    // Set with the state free: dropping the one it replaces calls the
-    // page's `clearTimeout` (see `timer`).
-    let old = cap.input.borrow_mut().timer.replace(timer);
-    drop(old);
+    // One timer for all fields, armed for the earliest due field.
+    super::arm(
+        cap,
+        super::INPUT,
+        crate::num::ceil(delay).max(1.0) as u32,
+        |cap| {
+            let now = cap.core.now();
+            emit_settled(cap, now);
+            let next = cap
+                .input
+                .borrow()
+                .pending
+                .iter()
+                .map(|p| p.last + DEBOUNCE_MS - now)
+                .fold(f64::INFINITY, f64::min);
+            if next.is_finite() {
+                arm(cap, next);
+            }
+        },
+    );
 }
 
 /// Where the field is in `pending` or `settled`, if it is (compared as JS objects, `===`).
@@ -311,7 +310,7 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
                 ..Entry::new(Some(el), actor, now)
             }),
         }
-        s.timer.is_none()
+        !super::armed(cap, super::INPUT)
     };
     if arm_needed {
         arm(cap, DEBOUNCE_MS);

@@ -85,7 +85,16 @@ pub struct Capture {
     input: RefCell<input::State>,
     selection: RefCell<selection::State>,
     page: RefCell<page::State>,
+    /// The scroll throttle's, the input and selection debounces' and the
+    /// page title's timer ([`SCROLL`], [`INPUT`], [`SELECTION`], [`TITLE`]):
+    /// one slot type for all of them, set and taken by the same code.
+    timers: [RefCell<Option<Timer>>; 4],
 }
+
+const SCROLL: usize = 0;
+const INPUT: usize = 1;
+const SELECTION: usize = 2;
+const TITLE: usize = 3;
 
 /// The handlers of events that do not leave a shadow root (`scroll`,
 /// `submit`: not composed), added in every open shadow root
@@ -116,6 +125,27 @@ fn after(cap: &Rc<Capture>, ms: u32, f: fn(&Rc<Capture>)) -> Timer {
     })
 }
 
+/// Arms timer `which` of [`Capture::timers`] ([`after`]). Set with the state
+/// free: dropping the one it replaces calls the page's `clearTimeout`, and
+/// the page's `setTimeout` above may call back into the recorder (see
+/// `timer`).
+fn arm(cap: &Rc<Capture>, which: usize, ms: u32, f: fn(&Rc<Capture>)) {
+    let timer = after(cap, ms, f);
+    let old = cap.timers[which].replace(Some(timer));
+    drop(old);
+}
+
+/// Stops timer `which` of [`Capture::timers`]: dropped by the caller once
+/// its state is free again (see `timer`).
+fn take_timer(cap: &Capture, which: usize) -> Option<Timer> {
+    cap.timers[which].take()
+}
+
+/// Whether timer `which` of [`Capture::timers`] is armed.
+fn armed(cap: &Capture, which: usize) -> bool {
+    cap.timers[which].borrow().is_some()
+}
+
 /// Every observer of a running recorder.
 pub struct Observers {
     cap: Rc<Capture>,
@@ -136,6 +166,7 @@ impl Observers {
             input: RefCell::default(),
             selection: RefCell::default(),
             page: RefCell::default(),
+            timers: Default::default(),
         });
         // The page first, so the trail opens with where the person is.
         page::start(&cap);
@@ -212,13 +243,13 @@ impl Drop for Observers {
         // with the recorder.
         // Each dropped with no state borrowed (see `timer`).
         let cap = &self.cap;
-        let timers = (
+        let taken = (
             cap.click.borrow_mut().take(),
-            cap.scroll.borrow_mut().timer.take(),
-            cap.input.borrow_mut().timer.take(),
-            cap.selection.borrow_mut().timer.take(),
-            cap.page.borrow_mut().title_timer.take(),
+            take_timer(cap, SCROLL),
+            take_timer(cap, INPUT),
+            take_timer(cap, SELECTION),
+            take_timer(cap, TITLE),
         );
-        drop(timers);
+        drop(taken);
     }
 }

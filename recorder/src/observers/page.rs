@@ -11,7 +11,6 @@ use alloc::rc::Rc;
 use core::cell::RefCell;
 
 use crate::patch::Patch;
-use crate::timer::Timer;
 use shared::limits::{MAX_TEXT_CHARS, MAX_URL_CHARS};
 use shared::{Actor, EventData, Navigation, PageChangeData};
 use wasm_bindgen::JsValue;
@@ -103,7 +102,6 @@ pub(super) struct State {
     /// app sets it after its history call, or in its own `popstate`
     /// handler, which runs after the recorder's).
     pending: Vec<Entry>,
-    pub(super) title_timer: Option<Timer>,
 }
 
 fn current_url(core: &Core) -> String {
@@ -262,10 +260,8 @@ pub(super) fn record_pending(cap: &Rc<Capture>) {
     // The timer is dropped once the state is free again: its
     // `clearTimeout` is the page's, which may call back into the recorder
     // (see `timer`).
-    let (timer, mut pending) = {
-        let mut s = cap.page.borrow_mut();
-        (s.title_timer.take(), core::mem::take(&mut s.pending))
-    };
+    let timer = super::take_timer(cap, super::TITLE);
+    let mut pending = core::mem::take(&mut cap.page.borrow_mut().pending);
     drop(timer);
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for p in &mut pending {
@@ -293,16 +289,10 @@ fn now(core: &Core, nav: Navigation, actor: Actor) -> Entry {
 /// set it (after its history call, or in its own `popstate` handler).
 fn navigated(cap: &Rc<Capture>, nav: Navigation, actor: Actor) {
     let p = now(&cap.core, nav, actor);
-    let armed = {
-        let mut s = cap.page.borrow_mut();
-        s.pending.push(p);
-        s.title_timer.is_some()
-    };
-    if !armed {
+    cap.page.borrow_mut().pending.push(p);
+    if !super::armed(cap, super::TITLE) {
         // Armed with the state free (the page's `setTimeout` may call back).
-        let timer = super::after(cap, 0, record_pending);
-        let old = cap.page.borrow_mut().title_timer.replace(timer);
-        drop(old);
+        super::arm(cap, super::TITLE, 0, record_pending);
     }
 }
 

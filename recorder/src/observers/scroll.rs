@@ -6,7 +6,6 @@
 use crate::prelude::*;
 use alloc::rc::Rc;
 
-use crate::timer::Timer;
 use shared::{Actor, EventData, ScrollData};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
@@ -23,7 +22,6 @@ pub const THROTTLE_MS: f64 = 250.0;
 #[derive(Default)]
 pub(super) struct State {
     tracks: Vec<super::Entry>,
-    pub(super) timer: Option<Timer>,
 }
 
 fn position(target: &Option<Element>) -> (i64, i64) {
@@ -51,11 +49,11 @@ fn emit(core: &Rc<Core>, target: &Option<Element>, actor: Actor, (x, y): (i64, i
 /// going away) and forgets them.
 pub(super) fn emit_ended(cap: &Rc<Capture>, now: f64) {
     // The timer is dropped once the state is free again (see `timer`).
-    let (timer, ended) = {
+    let ended = {
         let mut s = cap.scroll.borrow_mut();
-        let ended = crate::timer::take_due(&mut s.tracks, |t| now - t.last >= THROTTLE_MS - 1.0);
-        (s.timer.take(), ended)
+        crate::timer::take_due(&mut s.tracks, |t| now - t.last >= THROTTLE_MS - 1.0)
     };
+    let timer = super::take_timer(cap, super::SCROLL);
     drop(timer);
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for t in &ended {
@@ -68,15 +66,12 @@ pub(super) fn emit_ended(cap: &Rc<Capture>, now: f64) {
 
 /// After a burst: records final positions not yet recorded, forgets quiet targets.
 fn arm(cap: &Rc<Capture>) {
-    let timer = super::after(cap, THROTTLE_MS as u32, |cap| {
+    super::arm(cap, super::SCROLL, THROTTLE_MS as u32, |cap| {
         emit_ended(cap, cap.core.now());
         if !cap.scroll.borrow().tracks.is_empty() {
             arm(cap);
         }
     });
-    // Set with the state free (see `timer`).
-    let old = cap.scroll.borrow_mut().timer.replace(timer);
-    drop(old);
 }
 
 /// Where the target is in `tracks`, if it is.
@@ -116,7 +111,7 @@ pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
         if emit_now {
             t.last_emit = now;
         }
-        (emit_now, s.timer.is_none())
+        (emit_now, !super::armed(cap, super::SCROLL))
     };
     if emit_now {
         let pos = position(&target);

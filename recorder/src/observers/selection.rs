@@ -6,7 +6,6 @@
 use crate::prelude::*;
 use alloc::rc::Rc;
 
-use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
 use shared::{Actor, EventData, SelectionData};
 use wasm_bindgen::{JsCast, JsValue};
@@ -25,7 +24,6 @@ pub(super) struct State {
     actor: Option<Actor>,
     /// The last recorded selection (kept in memory only, to skip repeats).
     last_text: Option<String>,
-    pub(super) timer: Option<Timer>,
 }
 
 /// Non-whitespace characters of a text (selection text and range text differ
@@ -270,22 +268,22 @@ fn settle(cap: &Rc<Capture>) {
 }
 
 fn arm(cap: &Rc<Capture>, delay: f64) {
-    let timer = super::after(cap, crate::num::ceil(delay).max(1.0) as u32, |cap| {
-        // Dropped with the state free (see `timer`).
-        let (fired, remaining) = {
-            let mut s = cap.selection.borrow_mut();
-            (s.timer.take(), s.last_change + DEBOUNCE_MS - cap.core.now())
-        };
-        drop(fired);
-        if remaining > 1.0 {
-            arm(cap, remaining);
-        } else {
-            settle(cap);
-        }
-    });
-    // Set with the state free (see `timer`).
-    let old = cap.selection.borrow_mut().timer.replace(timer);
-    drop(old);
+    super::arm(
+        cap,
+        super::SELECTION,
+        crate::num::ceil(delay).max(1.0) as u32,
+        |cap| {
+            // Dropped with the state free (see `timer`).
+            let fired = super::take_timer(cap, super::SELECTION);
+            let remaining = cap.selection.borrow().last_change + DEBOUNCE_MS - cap.core.now();
+            drop(fired);
+            if remaining > 1.0 {
+                arm(cap, remaining);
+            } else {
+                settle(cap);
+            }
+        },
+    );
 }
 
 pub(super) fn on_change(cap: &Rc<Capture>, event: &web_sys::Event) {
@@ -293,7 +291,7 @@ pub(super) fn on_change(cap: &Rc<Capture>, event: &web_sys::Event) {
         let mut s = cap.selection.borrow_mut();
         s.last_change = cap.core.now();
         s.actor = Some(cap.core.actor_after(event));
-        s.timer.is_none()
+        !super::armed(cap, super::SELECTION)
     };
     if arm_needed {
         arm(cap, DEBOUNCE_MS);
@@ -303,7 +301,7 @@ pub(super) fn on_change(cap: &Rc<Capture>, event: &web_sys::Event) {
 /// Records a selection still waiting for its debounce.
 pub(super) fn flush(cap: &Rc<Capture>) {
     // Dropped with the state free (see `timer`).
-    let waiting = cap.selection.borrow_mut().timer.take();
+    let waiting = super::take_timer(cap, super::SELECTION);
     if waiting.is_some() {
         drop(waiting);
         settle(cap);
