@@ -80,21 +80,27 @@ impl Entry {
 /// What the observers of a running recorder keep between events.
 pub struct Capture {
     pub core: Rc<Core>,
-    click: RefCell<Option<click::Forward>>,
+    /// The control a `<label>` click passes on to: the browser clicks it
+    /// within the same task, after the page's handlers of the label click
+    /// (however long they take); a 0 ms timer ([`CLICK`]) forgets it once
+    /// that task is over.
+    click: RefCell<Option<web_sys::Element>>,
     scroll: RefCell<scroll::State>,
     input: RefCell<input::State>,
     selection: RefCell<selection::State>,
     page: RefCell<page::State>,
-    /// The scroll throttle's, the input and selection debounces' and the
-    /// page title's timer ([`SCROLL`], [`INPUT`], [`SELECTION`], [`TITLE`]):
-    /// one slot type for all of them, set and taken by the same code.
-    timers: [RefCell<Option<Timer>>; 4],
+    /// The scroll throttle's, the input and selection debounces', the
+    /// page title's and the forwarded click's timer ([`SCROLL`], [`INPUT`],
+    /// [`SELECTION`], [`TITLE`], [`CLICK`]): one slot type for all of them,
+    /// set and taken by the same code.
+    timers: [RefCell<Option<Timer>>; 5],
 }
 
 const SCROLL: usize = 0;
 const INPUT: usize = 1;
 const SELECTION: usize = 2;
 const TITLE: usize = 3;
+const CLICK: usize = 4;
 
 /// The handlers of events that do not leave a shadow root (`scroll`,
 /// `submit`: not composed), added in every open shadow root
@@ -130,9 +136,15 @@ fn after(cap: &Rc<Capture>, ms: u32, f: fn(&Rc<Capture>)) -> Timer {
 /// the page's `setTimeout` above may call back into the recorder (see
 /// `timer`).
 fn arm(cap: &Rc<Capture>, which: usize, ms: u32, f: fn(&Rc<Capture>)) {
-    let timer = after(cap, ms, f);
-    let old = cap.timers[which].replace(Some(timer));
+    let old = arm_keep(cap, which, ms, f);
     drop(old);
+}
+
+/// [`arm`], answering the timer replaced, for the caller to drop once it
+/// has set what goes with the new one.
+fn arm_keep(cap: &Rc<Capture>, which: usize, ms: u32, f: fn(&Rc<Capture>)) -> Option<Timer> {
+    let timer = after(cap, ms, f);
+    cap.timers[which].replace(Some(timer))
 }
 
 /// Stops timer `which` of [`Capture::timers`]: dropped by the caller once
@@ -244,7 +256,8 @@ impl Drop for Observers {
         // Each dropped with no state borrowed (see `timer`).
         let cap = &self.cap;
         let taken = (
-            cap.click.borrow_mut().take(),
+            cap.click.take(),
+            take_timer(cap, CLICK),
             take_timer(cap, SCROLL),
             take_timer(cap, INPUT),
             take_timer(cap, SELECTION),
