@@ -69,13 +69,14 @@ impl Core {
     /// Who caused a DOM event: an agent scope wins, then untrusted events are the
     /// page's own script, then the page's owner.
     pub fn actor_for(&self, event: &web_sys::Event) -> Actor {
-        if let Some(id) = self.agent_scope.borrow().last() {
-            return Actor::Agent { id: id.clone() };
-        }
-        if crate::global::get(event, &crate::global::js_str!("isTrusted")) != JsValue::TRUE {
+        // (`isTrusted` is unforgeable: reading it runs no page code between
+        // the two looks at the scope.)
+        if self.agent_scope.borrow().is_empty()
+            && crate::global::get(event, &crate::global::js_str!("isTrusted")) != JsValue::TRUE
+        {
             return Actor::Script;
         }
-        self.page_actor.clone()
+        self.current_actor()
     }
 
     /// As [`Core::actor_for`], for events the browser dispatches after the code
