@@ -779,9 +779,9 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     let under_hidden = closest_composed(el, hidden).is_some();
     let open = !under_hidden && !has_private(el);
     let named = open || (!under_hidden && !has_match(el, hidden));
-    if let Some(l) = named
-        .then(|| attr(el, "aria-label").and_then(clean))
-        .flatten()
+    // (An `if`, not `bool::then` and `flatten`: smaller.)
+    if let Some(l) = if named { attr(el, "aria-label") } else { None }
+        .and_then(clean)
         .or_else(|| labelled_by(el).and_then(clean))
     {
         return Some(l);
