@@ -794,13 +794,13 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
             // `labels` covers both `<label for=…>` and a wrapping `<label>`.
             // (`null` for a hidden input: no first label.)
             let labels = crate::global::get(el, &js_str!("labels"));
-            let first = Some(item(&labels, 0))
-                .filter(JsValue::is_object)
-                .map(JsCast::unchecked_into::<Element>);
-            first
-                .and_then(|l| label_text(&l))
-                .and_then(clean)
-                .or_else(|| attr(el, "placeholder").and_then(clean))
+            let first = item(&labels, 0);
+            if first.is_object() {
+                if let Some(l) = label_text(first.unchecked_ref()).and_then(clean) {
+                    return Some(l);
+                }
+            }
+            attr(el, "placeholder").and_then(clean)
         }
         // Text withheld for what it holds: no `title` in its place either (a
         // title often repeats the text).
