@@ -738,7 +738,11 @@ pub fn readable(el: &Element) -> bool {
 
 /// The text of an element that may be read as a label (see [`readable`]).
 fn label_text(el: &Element) -> Option<String> {
-    readable(el).then(|| text_content(el)).flatten()
+    if readable(el) {
+        text_content(el)
+    } else {
+        None
+    }
 }
 
 /// `aria-labelledby`: the texts of the elements it names, in order, looked up
