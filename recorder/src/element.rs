@@ -626,8 +626,14 @@ pub fn facts(el: &Element) -> FieldFacts {
             &JsValue::from_str(name),
             &JsValue::UNDEFINED,
         );
-        unread |= v.is_err();
-        lower(v.ok().and_then(|v| v.as_string()).unwrap_or_default())
+        let v = match v {
+            Ok(v) => v.as_string(),
+            Err(_) => {
+                unread = true;
+                None
+            }
+        };
+        lower(v.unwrap_or_default())
     };
     let mut input_type = lower("type");
     let autocomplete = lower("autocomplete");
