@@ -359,10 +359,11 @@ pub fn watch_root(root: &JsValue) {
         Some((
             w.type_watch.clone(),
             hooks.abort.clone(),
-            hooks.callbacks.each_ref().map(|c| c.as_ref().clone()),
+            hooks.callbacks[0].as_ref().clone(),
+            hooks.callbacks[1].as_ref().clone(),
         ))
     });
-    let Some((observer, abort, callbacks)) = hooks else {
+    let Some((observer, abort, submit, scroll)) = hooks else {
         return;
     };
     remember_passwords_in(root);
@@ -370,9 +371,9 @@ pub fn watch_root(root: &JsValue) {
         let _ = observe_types(&observer, root);
     }
     let signal = get(&abort, &js_str!("signal"));
-    for (&(kind, _), callback) in crate::observers::ROOT_HANDLERS.iter().zip(&callbacks) {
-        crate::listener::listen_until(root, kind, callback, &signal);
-    }
+    let [(submit_kind, _), (scroll_kind, _)] = crate::observers::ROOT_HANDLERS;
+    crate::listener::listen_until(root, submit_kind, &submit, &signal);
+    crate::listener::listen_until(root, scroll_kind, &scroll, &signal);
     watch_tree(root);
 }
 
