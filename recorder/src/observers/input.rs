@@ -254,13 +254,10 @@ fn arm(cap: &Rc<Capture>, delay: f64) {
         |cap| {
             let now = cap.core.now();
             emit_settled(cap, now);
-            let next = cap
-                .input
-                .borrow()
-                .pending
-                .iter()
-                .map(|p| p.last + DEBOUNCE_MS - now)
-                .fold(f64::INFINITY, f64::min);
+            let mut next = f64::INFINITY;
+            for p in &cap.input.borrow().pending {
+                next = next.min(p.last + DEBOUNCE_MS - now);
+            }
             if next.is_finite() {
                 arm(cap, next);
             }
