@@ -177,12 +177,16 @@ fn holds_text(el: &Element) -> bool {
 fn deep_active(document: &Document) -> Option<Element> {
     let key = &crate::global::js_str!("activeElement");
     let mut active: Element = crate::global::get_object(document, key)?;
-    while let Some(inner) = crate::global::get_object::<web_sys::ShadowRoot>(
-        &active,
-        &crate::global::js_str!("shadowRoot"),
-    )
-    .and_then(|root| crate::global::get_object::<Element>(&root, key))
-    {
+    loop {
+        let Some(root) = crate::global::get_object::<web_sys::ShadowRoot>(
+            &active,
+            &crate::global::js_str!("shadowRoot"),
+        ) else {
+            break;
+        };
+        let Some(inner) = crate::global::get_object::<Element>(&root, key) else {
+            break;
+        };
         active = inner;
     }
     Some(active)
