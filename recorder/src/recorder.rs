@@ -422,9 +422,10 @@ impl Recorder {
 
 /// Whether the page is hidden (`document.visibilityState`).
 fn hidden() -> bool {
+    // Compared as JS strings (`===`): no copy of the state into the wasm.
     crate::global::document().is_some_and(|d| {
-        crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
-            == Some("hidden")
+        crate::global::get(&d, &crate::global::js_str!("visibilityState"))
+            == crate::global::js_str!("hidden")
     })
 }
 
