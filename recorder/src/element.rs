@@ -398,7 +398,7 @@ pub fn watch_shadow_of(el: &JsValue) {
 /// After the page's `attachShadow` returned `root` (see [`crate::patch`]):
 /// hooked when open (a closed root's events reach the recorder as its host's).
 pub fn attached(_: &alloc::rc::Rc<crate::observers::Capture>, root: &JsValue, _: &'static str) {
-    if get(root, &js_str!("mode")) == "open" {
+    if get(root, &js_str!("mode")) == js_str!("open") {
         watch_root(root);
     }
 }
