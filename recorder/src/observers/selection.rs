@@ -232,9 +232,12 @@ fn settle(cap: &Rc<Capture>) {
     // A selection inside a text field is the field's, not the document's, and is
     // masked as the field's value is. Only if it is that field's: page code can
     // select text elsewhere while a field keeps the focus.
-    let field = deep_active(&document)
-        .filter(holds_text)
-        .filter(|f| !selected_elsewhere(f, &text));
+    let mut field = deep_active(&document);
+    if let Some(f) = &field {
+        if !holds_text(f) || selected_elsewhere(f, &text) {
+            field = None;
+        }
+    }
     // The field is the anchor (no copy of it kept for later).
     let in_field = field.is_some();
     let anchor = field.or_else(|| end_element(&sel, &crate::global::js_str!("anchorNode")));
