@@ -255,7 +255,7 @@ fn settle(cap: &Rc<Capture>) {
     let text = crate::text::cut(text, MAX_TEXT_CHARS);
     let actor = {
         let mut s = state.borrow_mut();
-        if s.last_text.as_deref() == Some(text.as_str()) {
+        if s.last_text.as_ref() == Some(&text) {
             return;
         }
         s.last_text = Some(text.clone());
