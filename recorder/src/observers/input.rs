@@ -116,8 +116,12 @@ impl PasswordWatch {
     pub(super) fn new(cap: &Rc<Capture>, document: &Document) -> Option<PasswordWatch> {
         element::remember_passwords_in(document);
         let callback = crate::listener::callback(cap, on_types);
-        let observer = MutationObserver::new(callback.as_ref().unchecked_ref()).ok()?;
-        element::observe_types(&observer, document).ok()?;
+        let Ok(observer) = MutationObserver::new(callback.as_ref().unchecked_ref()) else {
+            return None;
+        };
+        if element::observe_types(&observer, document).is_err() {
+            return None;
+        }
         element::set_type_watch(Some(observer.clone()));
         Some(PasswordWatch {
             observer,
