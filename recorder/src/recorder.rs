@@ -217,7 +217,7 @@ impl Core {
         let timer = Timer::once(crate::num::ceil(due) as u32, move || {
             if let Some(core) = weak.upgrade() {
                 // Dropped with the state free (see `timer`).
-                let fired = core.flush_timer.borrow_mut().take();
+                let fired = core.flush_timer.take();
                 drop(fired);
                 transport::pump(&core, false);
                 core.arm_flush();
@@ -226,7 +226,7 @@ impl Core {
         // Set with the state free: the page's `setTimeout` above and
         // `clearTimeout` of one a call back armed meanwhile may call back
         // into the recorder (see `timer`).
-        let old = self.flush_timer.borrow_mut().replace(timer);
+        let old = self.flush_timer.replace(Some(timer));
         drop(old);
     }
 
