@@ -258,7 +258,9 @@ impl Core {
         let page_key = identity::page_key(self.tab_id.as_str());
         let ours = match storage::tab_holder(self.tab_id.as_str()) {
             None => true,
-            Some(holder) => holder == self.page_id || identity::get(&page_key) == Some(holder),
+            Some(holder) => {
+                holder == self.page_id || identity::get(&page_key).as_ref() == Some(&holder)
+            }
         };
         if !ours {
             self.disowned.set(true);
