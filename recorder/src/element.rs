@@ -797,10 +797,10 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     {
         return Some(l);
     }
-    match facts.tag.as_str() {
-        "input" if matches!(facts.input_type.as_str(), "submit" | "button" | "reset") => {
-            attr(el, "value").and_then(clean)
-        }
+    // The attribute read last, when nothing before it gave a label (one
+    // read for every arm).
+    let last = match facts.tag.as_str() {
+        "input" if matches!(facts.input_type.as_str(), "submit" | "button" | "reset") => "value",
         "input" | "select" | "textarea" => {
             // `labels` covers both `<label for=…>` and a wrapping `<label>`.
             // (`null` for a hidden input: no first label.)
@@ -811,16 +811,19 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
                     return Some(l);
                 }
             }
-            attr(el, "placeholder").and_then(clean)
+            "placeholder"
         }
         // Text withheld for what it holds: no `title` in its place either (a
         // title often repeats the text).
-        "button" | "a" | "summary" | "label" | "option" | "legend" if open => text_content(el)
-            .and_then(clean)
-            .or_else(|| attr(el, "title").and_then(clean)),
-        "button" | "a" | "summary" | "label" | "option" | "legend" => None,
-        _ if !named => None,
-        "img" => attr(el, "alt").and_then(clean),
+        "button" | "a" | "summary" | "label" | "option" | "legend" if open => {
+            if let Some(l) = text_content(el).and_then(clean) {
+                return Some(l);
+            }
+            "title"
+        }
+        "button" | "a" | "summary" | "label" | "option" | "legend" => return None,
+        _ if !named => return None,
+        "img" => "alt",
         _ if attr(el, "role").is_some_and(|role| {
             matches!(
                 role.as_str(),
@@ -828,10 +831,11 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
             )
         }) =>
         {
-            label_text(el).and_then(clean)
+            return label_text(el).and_then(clean);
         }
-        _ => attr(el, "title").and_then(clean),
-    }
+        _ => "title",
+    };
+    attr(el, last).and_then(clean)
 }
 
 /// The descriptor of `el`, with its label withheld when masking says so.
