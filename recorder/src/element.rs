@@ -643,7 +643,8 @@ pub fn facts(el: &Element) -> FieldFacts {
         if input_type == "password" {
             remember_password(el);
         } else if was_password(el) {
-            input_type = "password".into();
+            input_type.clear();
+            input_type.push_str("password");
         }
     } else if tag == "select" {
         // Its value is its selected options' values (or their texts): one
