@@ -321,9 +321,8 @@ pub fn unhook_roots() {
 /// Whether an event a shadow root's listener hears comes from the root's
 /// own nodes: its target's root is the root listening.
 pub fn in_own_root(e: &web_sys::Event) -> bool {
-    target(e)
-        .dyn_into::<web_sys::Node>()
-        .is_ok_and(|n| root_node(&n) == get(e, &js_str!("currentTarget")))
+    let t = target(e);
+    t.is_instance_of::<web_sys::Node>() && root_node(&t) == get(e, &js_str!("currentTarget"))
 }
 
 /// `event.target` (`null` for none) through [`get`], no getter import; also
