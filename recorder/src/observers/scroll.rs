@@ -85,7 +85,12 @@ fn index_of(tracks: &[super::Entry], target: &Option<Element>) -> Option<usize> 
 /// leave one).
 pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
     // The page scrolling targets the document; anything else is an element.
-    let target = element::target(event).dyn_into::<Element>().ok();
+    let t = element::target(event);
+    let target: Option<Element> = if t.is_instance_of::<Element>() {
+        Some(t.unchecked_into())
+    } else {
+        None
+    };
     if target.as_ref().is_some_and(element::is_blocked) {
         return;
     }
