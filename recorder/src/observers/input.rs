@@ -60,7 +60,14 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
         let record = element::item(records, i);
         // A record's `NodeList`s read as arrays (`length` and `[i]`).
         let len = |list: &JsValue| element::length(list);
-        let element = |list: &JsValue, i: u32| element::item(list, i).dyn_into::<Element>().ok();
+        let element = |list: &JsValue, i: u32| {
+            let item = element::item(list, i);
+            if item.is_instance_of::<Element>() {
+                Some(item.unchecked_into::<Element>())
+            } else {
+                None
+            }
+        };
         // How many elements a list holds (other nodes aside), and the last.
         let elements = |list: &JsValue| {
             let (mut n, mut last) = (0, None);
