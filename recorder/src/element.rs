@@ -321,9 +321,8 @@ pub fn unhook_roots() {
 /// Whether an event a shadow root's listener hears comes from the root's
 /// own nodes: its target's root is the root listening.
 pub fn in_own_root(e: &web_sys::Event) -> bool {
-    target(e)
-        .dyn_into::<web_sys::Node>()
-        .is_ok_and(|n| root_node(&n) == get(e, &js_str!("currentTarget")))
+    let t = target(e);
+    t.is_instance_of::<web_sys::Node>() && root_node(&t) == get(e, &js_str!("currentTarget"))
 }
 
 /// `event.target` (`null` for none) through [`get`], no getter import; also
@@ -359,10 +358,11 @@ pub fn watch_root(root: &JsValue) {
         Some((
             w.type_watch.clone(),
             hooks.abort.clone(),
-            hooks.callbacks.each_ref().map(|c| c.as_ref().clone()),
+            hooks.callbacks[0].as_ref().clone(),
+            hooks.callbacks[1].as_ref().clone(),
         ))
     });
-    let Some((observer, abort, callbacks)) = hooks else {
+    let Some((observer, abort, submit, scroll)) = hooks else {
         return;
     };
     remember_passwords_in(root);
@@ -370,9 +370,9 @@ pub fn watch_root(root: &JsValue) {
         let _ = observe_types(&observer, root);
     }
     let signal = get(&abort, &js_str!("signal"));
-    for (&(kind, _), callback) in crate::observers::ROOT_HANDLERS.iter().zip(&callbacks) {
-        crate::listener::listen_until(root, kind, callback, &signal);
-    }
+    let [(submit_kind, _), (scroll_kind, _)] = crate::observers::ROOT_HANDLERS;
+    crate::listener::listen_until(root, submit_kind, &submit, &signal);
+    crate::listener::listen_until(root, scroll_kind, &scroll, &signal);
     watch_tree(root);
 }
 
@@ -397,7 +397,7 @@ pub fn watch_shadow_of(el: &JsValue) {
 /// After the page's `attachShadow` returned `root` (see [`crate::patch`]):
 /// hooked when open (a closed root's events reach the recorder as its host's).
 pub fn attached(_: &alloc::rc::Rc<crate::observers::Capture>, root: &JsValue, _: &'static str) {
-    if get(root, &js_str!("mode")) == "open" {
+    if get(root, &js_str!("mode")) == js_str!("open") {
         watch_root(root);
     }
 }
@@ -467,28 +467,24 @@ pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usi
     s
 }
 
-/// Joins segments given leaf first into `a>b>leaf`, dropping the outermost
-/// ancestors until it fits [`MAX_PATH_CHARS`] (the leaf is always kept, cut if it
-/// alone is too long).
-pub fn join_path(leaf_first: &[String]) -> String {
-    // The leaf and as many ancestors as fit (each costs its `>` too).
-    let (mut keep, mut chars) = (0, 0);
-    for s in leaf_first {
-        let c = shared::char_count(s) + 1;
-        if keep > 0 && chars + c > MAX_PATH_CHARS + 1 {
-            break;
+/// Puts the next segment of a path, leaf first, in front of `path`, whose
+/// segments so far count `chars` characters (each with its `>`), if it fits
+/// [`MAX_PATH_CHARS`] (the leaf always does; cut later if it alone is too
+/// long). False when it does not: the outermost ancestors are dropped, so no
+/// segment further out is kept either. Built in front: no list of segments
+/// to join.
+pub fn prepend_segment(path: &mut String, chars: &mut usize, mut segment: String) -> bool {
+    let c = shared::char_count(&segment) + 1;
+    if *chars > 0 {
+        if *chars + c > MAX_PATH_CHARS + 1 {
+            return false;
         }
-        chars += c;
-        keep += 1;
+        segment.push('>');
+        segment.push_str(path);
     }
-    let mut path = String::new();
-    for i in (0..keep).rev() {
-        path.push_str(&leaf_first[i]);
-        if i > 0 {
-            path.push('>');
-        }
-    }
-    crate::text::cut(path, MAX_PATH_CHARS)
+    *chars += c;
+    *path = segment;
+    true
 }
 
 /// Collapses whitespace runs to one space, trims, and cuts to `max` characters
@@ -630,8 +626,14 @@ pub fn facts(el: &Element) -> FieldFacts {
             &JsValue::from_str(name),
             &JsValue::UNDEFINED,
         );
-        unread |= v.is_err();
-        lower(v.ok().and_then(|v| v.as_string()).unwrap_or_default())
+        let v = match v {
+            Ok(v) => v.as_string(),
+            Err(_) => {
+                unread = true;
+                None
+            }
+        };
+        lower(v.unwrap_or_default())
     };
     let mut input_type = lower("type");
     let autocomplete = lower("autocomplete");
@@ -640,7 +642,8 @@ pub fn facts(el: &Element) -> FieldFacts {
         if input_type == "password" {
             remember_password(el);
         } else if was_password(el) {
-            input_type = "password".into();
+            input_type.clear();
+            input_type.push_str("password");
         }
     } else if tag == "select" {
         // Its value is its selected options' values (or their texts): one
@@ -682,33 +685,33 @@ pub fn css_path(el: &Element) -> String {
 
 #[inline(never)]
 fn compute_css_path(el: &Element) -> String {
-    let mut segments = Vec::new();
+    let (mut path, mut chars, mut count) = (String::new(), 0, 0);
     let mut current = Some(el.clone());
     while let Some(node) = current {
         let tag = lower(local_name(&node));
-        if tag == "html" || segments.len() > MAX_ANCESTORS {
+        if tag == "html" || count > MAX_ANCESTORS {
             break;
         }
         let id = attr(&node, "id");
-        if id.is_some() {
-            segments.push(segment(&tag, id.as_deref(), None, None));
+        // With an id, neither class nor position is read (one `segment` call).
+        let (class, nth) = if id.is_some() {
+            (None, None)
+        } else {
+            // The first class (`classList[0]`; SVG elements have one too).
+            let classes = crate::global::get(&node, &js_str!("classList"));
+            (item(&classes, 0).as_string(), nth_of_type(&node, &tag))
+        };
+        let seg = segment(&tag, id.as_deref(), class.as_deref(), nth);
+        if !prepend_segment(&mut path, &mut chars, seg) {
             break;
         }
-        // The first class (`classList[0]`; SVG elements have one too).
-        let classes = crate::global::get(&node, &js_str!("classList"));
-        let class = item(&classes, 0).as_string();
-        segments.push(segment(
-            &tag,
-            None,
-            class.as_deref(),
-            nth_of_type(&node, &tag),
-        ));
-        if tag == "body" {
+        count += 1;
+        if id.is_some() || tag == "body" {
             break;
         }
         current = node.parent_element();
     }
-    join_path(&segments)
+    crate::text::cut(path, MAX_PATH_CHARS)
 }
 
 /// Position among same-tag siblings, when there is more than one of them.
@@ -742,7 +745,11 @@ pub fn readable(el: &Element) -> bool {
 
 /// The text of an element that may be read as a label (see [`readable`]).
 fn label_text(el: &Element) -> Option<String> {
-    readable(el).then(|| text_content(el)).flatten()
+    if readable(el) {
+        text_content(el)
+    } else {
+        None
+    }
 }
 
 /// `aria-labelledby`: the texts of the elements it names, in order, looked up
@@ -783,37 +790,40 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     let under_hidden = closest_composed(el, hidden).is_some();
     let open = !under_hidden && !has_private(el);
     let named = open || (!under_hidden && !has_match(el, hidden));
-    if let Some(l) = named
-        .then(|| attr(el, "aria-label").and_then(clean))
-        .flatten()
+    // (An `if`, not `bool::then` and `flatten`: smaller.)
+    if let Some(l) = if named { attr(el, "aria-label") } else { None }
+        .and_then(clean)
         .or_else(|| labelled_by(el).and_then(clean))
     {
         return Some(l);
     }
-    match facts.tag.as_str() {
-        "input" if matches!(facts.input_type.as_str(), "submit" | "button" | "reset") => {
-            attr(el, "value").and_then(clean)
-        }
+    // The attribute read last, when nothing before it gave a label (one
+    // read for every arm).
+    let last = match facts.tag.as_str() {
+        "input" if matches!(facts.input_type.as_str(), "submit" | "button" | "reset") => "value",
         "input" | "select" | "textarea" => {
             // `labels` covers both `<label for=…>` and a wrapping `<label>`.
             // (`null` for a hidden input: no first label.)
             let labels = crate::global::get(el, &js_str!("labels"));
-            let first = Some(item(&labels, 0))
-                .filter(JsValue::is_object)
-                .map(JsCast::unchecked_into::<Element>);
-            first
-                .and_then(|l| label_text(&l))
-                .and_then(clean)
-                .or_else(|| attr(el, "placeholder").and_then(clean))
+            let first = item(&labels, 0);
+            if first.is_object() {
+                if let Some(l) = label_text(first.unchecked_ref()).and_then(clean) {
+                    return Some(l);
+                }
+            }
+            "placeholder"
         }
         // Text withheld for what it holds: no `title` in its place either (a
         // title often repeats the text).
-        "button" | "a" | "summary" | "label" | "option" | "legend" if open => text_content(el)
-            .and_then(clean)
-            .or_else(|| attr(el, "title").and_then(clean)),
-        "button" | "a" | "summary" | "label" | "option" | "legend" => None,
-        _ if !named => None,
-        "img" => attr(el, "alt").and_then(clean),
+        "button" | "a" | "summary" | "label" | "option" | "legend" if open => {
+            if let Some(l) = text_content(el).and_then(clean) {
+                return Some(l);
+            }
+            "title"
+        }
+        "button" | "a" | "summary" | "label" | "option" | "legend" => return None,
+        _ if !named => return None,
+        "img" => "alt",
         _ if attr(el, "role").is_some_and(|role| {
             matches!(
                 role.as_str(),
@@ -821,10 +831,11 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
             )
         }) =>
         {
-            label_text(el).and_then(clean)
+            return label_text(el).and_then(clean);
         }
-        _ => attr(el, "title").and_then(clean),
-    }
+        _ => "title",
+    };
+    attr(el, last).and_then(clean)
 }
 
 /// The descriptor of `el`, with its label withheld when masking says so.
@@ -929,6 +940,17 @@ mod tests {
         ] {
             assert_eq!(is_css_ident(s), is_css_ident_reference(s), "{s:?}");
         }
+    }
+
+    /// A path of segments given leaf first, built as `compute_css_path` does.
+    fn join_path(leaf_first: &[String]) -> String {
+        let (mut path, mut chars) = (String::new(), 0);
+        for s in leaf_first {
+            if !prepend_segment(&mut path, &mut chars, s.clone()) {
+                break;
+            }
+        }
+        crate::text::cut(path, MAX_PATH_CHARS)
     }
 
     #[test]

@@ -69,13 +69,14 @@ impl Core {
     /// Who caused a DOM event: an agent scope wins, then untrusted events are the
     /// page's own script, then the page's owner.
     pub fn actor_for(&self, event: &web_sys::Event) -> Actor {
-        if let Some(id) = self.agent_scope.borrow().last() {
-            return Actor::Agent { id: id.clone() };
-        }
-        if crate::global::get(event, &crate::global::js_str!("isTrusted")) != JsValue::TRUE {
+        // (`isTrusted` is unforgeable: reading it runs no page code between
+        // the two looks at the scope.)
+        if self.agent_scope.borrow().is_empty()
+            && crate::global::get(event, &crate::global::js_str!("isTrusted")) != JsValue::TRUE
+        {
             return Actor::Script;
         }
-        self.page_actor.clone()
+        self.current_actor()
     }
 
     /// As [`Core::actor_for`], for events the browser dispatches after the code
@@ -216,7 +217,7 @@ impl Core {
         let timer = Timer::once(crate::num::ceil(due) as u32, move || {
             if let Some(core) = weak.upgrade() {
                 // Dropped with the state free (see `timer`).
-                let fired = core.flush_timer.borrow_mut().take();
+                let fired = core.flush_timer.take();
                 drop(fired);
                 transport::pump(&core, false);
                 core.arm_flush();
@@ -225,7 +226,7 @@ impl Core {
         // Set with the state free: the page's `setTimeout` above and
         // `clearTimeout` of one a call back armed meanwhile may call back
         // into the recorder (see `timer`).
-        let old = self.flush_timer.borrow_mut().replace(timer);
+        let old = self.flush_timer.replace(Some(timer));
         drop(old);
     }
 
@@ -257,7 +258,9 @@ impl Core {
         let page_key = identity::page_key(self.tab_id.as_str());
         let ours = match storage::tab_holder(self.tab_id.as_str()) {
             None => true,
-            Some(holder) => holder == self.page_id || identity::get(&page_key) == Some(holder),
+            Some(holder) => {
+                holder == self.page_id || identity::get(&page_key).as_ref() == Some(&holder)
+            }
         };
         if !ours {
             self.disowned.set(true);
@@ -421,9 +424,10 @@ impl Recorder {
 
 /// Whether the page is hidden (`document.visibilityState`).
 fn hidden() -> bool {
+    // Compared as JS strings (`===`): no copy of the state into the wasm.
     crate::global::document().is_some_and(|d| {
-        crate::element::prop(&d, &crate::global::js_str!("visibilityState")).as_deref()
-            == Some("hidden")
+        crate::global::get(&d, &crate::global::js_str!("visibilityState"))
+            == crate::global::js_str!("hidden")
     })
 }
 

@@ -9,7 +9,6 @@
 use crate::prelude::*;
 use alloc::rc::Rc;
 
-use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
 use shared::{Actor, EventData, InputData, MaskReason};
 use wasm_bindgen::closure::Closure;
@@ -37,8 +36,6 @@ pub(super) struct State {
     /// the value and fires `change` with no `input`, also after typing) is
     /// recorded.
     settled: Vec<Entry>,
-    /// One timer for all fields, armed for the earliest due field.
-    pub(super) timer: Option<Timer>,
 }
 
 /// Settled fields remembered at most (a form has a handful being edited).
@@ -63,7 +60,14 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
         let record = element::item(records, i);
         // A record's `NodeList`s read as arrays (`length` and `[i]`).
         let len = |list: &JsValue| element::length(list);
-        let element = |list: &JsValue, i: u32| element::item(list, i).dyn_into::<Element>().ok();
+        let element = |list: &JsValue, i: u32| {
+            let item = element::item(list, i);
+            if item.is_instance_of::<Element>() {
+                Some(item.unchecked_into::<Element>())
+            } else {
+                None
+            }
+        };
         // How many elements a list holds (other nodes aside), and the last.
         let elements = |list: &JsValue| {
             let (mut n, mut last) = (0, None);
@@ -119,8 +123,12 @@ impl PasswordWatch {
     pub(super) fn new(cap: &Rc<Capture>, document: &Document) -> Option<PasswordWatch> {
         element::remember_passwords_in(document);
         let callback = crate::listener::callback(cap, on_types);
-        let observer = MutationObserver::new(callback.as_ref().unchecked_ref()).ok()?;
-        element::observe_types(&observer, document).ok()?;
+        let Ok(observer) = MutationObserver::new(callback.as_ref().unchecked_ref()) else {
+            return None;
+        };
+        if element::observe_types(&observer, document).is_err() {
+            return None;
+        }
         element::set_type_watch(Some(observer.clone()));
         Some(PasswordWatch {
             observer,
@@ -221,11 +229,11 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
 /// field when `now` is infinite (the page going away).
 pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
     // The timer is dropped once the state is free again (see `timer`).
-    let (timer, due) = {
+    let due = {
         let mut s = cap.input.borrow_mut();
-        let due = crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0);
-        (s.timer.take(), due)
+        crate::timer::take_due(&mut s.pending, |p| now - p.last >= DEBOUNCE_MS - 1.0)
     };
+    let timer = super::take_timer(cap, super::INPUT);
     drop(timer);
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for p in &due {
@@ -249,24 +257,23 @@ pub(super) fn emit_settled(cap: &Rc<Capture>, now: f64) {
 }
 
 fn arm(cap: &Rc<Capture>, delay: f64) {
-    let timer = super::after(cap, crate::num::ceil(delay).max(1.0) as u32, |cap| {
-        let now = cap.core.now();
-        emit_settled(cap, now);
-        let next = cap
-            .input
-            .borrow()
-            .pending
-            .iter()
-            .map(|p| p.last + DEBOUNCE_MS - now)
-            .fold(f64::INFINITY, f64::min);
-        if next.is_finite() {
-            arm(cap, next);
-        }
-    });
-    // Set with the state free: dropping the one it replaces calls the
-    // page's `clearTimeout` (see `timer`).
-    let old = cap.input.borrow_mut().timer.replace(timer);
-    drop(old);
+    // One timer for all fields, armed for the earliest due field.
+    super::arm(
+        cap,
+        super::INPUT,
+        crate::num::ceil(delay).max(1.0) as u32,
+        |cap| {
+            let now = cap.core.now();
+            emit_settled(cap, now);
+            let mut next = f64::INFINITY;
+            for p in &cap.input.borrow().pending {
+                next = next.min(p.last + DEBOUNCE_MS - now);
+            }
+            if next.is_finite() {
+                arm(cap, next);
+            }
+        },
+    );
 }
 
 /// Where the field is in `pending` or `settled`, if it is (compared as JS objects, `===`).
@@ -311,7 +318,7 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
                 ..Entry::new(Some(el), actor, now)
             }),
         }
-        s.timer.is_none()
+        !super::armed(cap, super::INPUT)
     };
     if arm_needed {
         arm(cap, DEBOUNCE_MS);

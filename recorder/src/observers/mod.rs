@@ -80,12 +80,27 @@ impl Entry {
 /// What the observers of a running recorder keep between events.
 pub struct Capture {
     pub core: Rc<Core>,
-    click: RefCell<Option<click::Forward>>,
+    /// The control a `<label>` click passes on to: the browser clicks it
+    /// within the same task, after the page's handlers of the label click
+    /// (however long they take); a 0 ms timer ([`CLICK`]) forgets it once
+    /// that task is over.
+    click: RefCell<Option<web_sys::Element>>,
     scroll: RefCell<scroll::State>,
     input: RefCell<input::State>,
     selection: RefCell<selection::State>,
     page: RefCell<page::State>,
+    /// The scroll throttle's, the input and selection debounces', the
+    /// page title's and the forwarded click's timer ([`SCROLL`], [`INPUT`],
+    /// [`SELECTION`], [`TITLE`], [`CLICK`]): one slot type for all of them,
+    /// set and taken by the same code.
+    timers: [RefCell<Option<Timer>>; 5],
 }
+
+const SCROLL: usize = 0;
+const INPUT: usize = 1;
+const SELECTION: usize = 2;
+const TITLE: usize = 3;
+const CLICK: usize = 4;
 
 /// The handlers of events that do not leave a shadow root (`scroll`,
 /// `submit`: not composed), added in every open shadow root
@@ -116,6 +131,33 @@ fn after(cap: &Rc<Capture>, ms: u32, f: fn(&Rc<Capture>)) -> Timer {
     })
 }
 
+/// Arms timer `which` of [`Capture::timers`] ([`after`]). Set with the state
+/// free: dropping the one it replaces calls the page's `clearTimeout`, and
+/// the page's `setTimeout` above may call back into the recorder (see
+/// `timer`).
+fn arm(cap: &Rc<Capture>, which: usize, ms: u32, f: fn(&Rc<Capture>)) {
+    let old = arm_keep(cap, which, ms, f);
+    drop(old);
+}
+
+/// [`arm`], answering the timer replaced, for the caller to drop once it
+/// has set what goes with the new one.
+fn arm_keep(cap: &Rc<Capture>, which: usize, ms: u32, f: fn(&Rc<Capture>)) -> Option<Timer> {
+    let timer = after(cap, ms, f);
+    cap.timers[which].replace(Some(timer))
+}
+
+/// Stops timer `which` of [`Capture::timers`]: dropped by the caller once
+/// its state is free again (see `timer`).
+fn take_timer(cap: &Capture, which: usize) -> Option<Timer> {
+    cap.timers[which].take()
+}
+
+/// Whether timer `which` of [`Capture::timers`] is armed.
+fn armed(cap: &Capture, which: usize) -> bool {
+    cap.timers[which].borrow().is_some()
+}
+
 /// Every observer of a running recorder.
 pub struct Observers {
     cap: Rc<Capture>,
@@ -136,6 +178,7 @@ impl Observers {
             input: RefCell::default(),
             selection: RefCell::default(),
             page: RefCell::default(),
+            timers: Default::default(),
         });
         // The page first, so the trail opens with where the person is.
         page::start(&cap);
@@ -212,13 +255,14 @@ impl Drop for Observers {
         // with the recorder.
         // Each dropped with no state borrowed (see `timer`).
         let cap = &self.cap;
-        let timers = (
-            cap.click.borrow_mut().take(),
-            cap.scroll.borrow_mut().timer.take(),
-            cap.input.borrow_mut().timer.take(),
-            cap.selection.borrow_mut().timer.take(),
-            cap.page.borrow_mut().title_timer.take(),
+        let taken = (
+            cap.click.take(),
+            take_timer(cap, CLICK),
+            take_timer(cap, SCROLL),
+            take_timer(cap, INPUT),
+            take_timer(cap, SELECTION),
+            take_timer(cap, TITLE),
         );
-        drop(timers);
+        drop(taken);
     }
 }

@@ -11,7 +11,6 @@ use alloc::rc::Rc;
 use core::cell::RefCell;
 
 use crate::patch::Patch;
-use crate::timer::Timer;
 use shared::limits::{MAX_TEXT_CHARS, MAX_URL_CHARS};
 use shared::{Actor, EventData, Navigation, PageChangeData};
 use wasm_bindgen::JsValue;
@@ -103,7 +102,6 @@ pub(super) struct State {
     /// app sets it after its history call, or in its own `popstate`
     /// handler, which runs after the recorder's).
     pending: Vec<Entry>,
-    pub(super) title_timer: Option<Timer>,
 }
 
 fn current_url(core: &Core) -> String {
@@ -212,9 +210,11 @@ fn history_len() -> f64 {
         .map_or(0.0, |h| f64::from(crate::element::length(&h)))
 }
 
-fn record(cap: &Rc<Capture>, p: &Entry) {
+/// (The URL taken out of `p`: recorded once, it is not needed again.)
+fn record(cap: &Rc<Capture>, p: &mut Entry) {
     let (core, state) = (&cap.core, &cap.page);
-    let (url, mut nav, len, entry) = (p.url.clone(), p.nav, p.last_emit, p.entry.clone());
+    let url = core::mem::take(&mut p.url);
+    let (mut nav, len, entry) = (p.nav, p.last_emit, p.entry.clone());
     {
         let mut s = state.borrow_mut();
         // Back or forward to another entry with the same URL (a modal or a
@@ -260,13 +260,11 @@ pub(super) fn record_pending(cap: &Rc<Capture>) {
     // The timer is dropped once the state is free again: its
     // `clearTimeout` is the page's, which may call back into the recorder
     // (see `timer`).
-    let (timer, pending) = {
-        let mut s = cap.page.borrow_mut();
-        (s.title_timer.take(), core::mem::take(&mut s.pending))
-    };
+    let timer = super::take_timer(cap, super::TITLE);
+    let mut pending = core::mem::take(&mut cap.page.borrow_mut().pending);
     drop(timer);
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
-    for p in &pending {
+    for p in &mut pending {
         record(cap, p);
         if let Some(id) = &p.entry {
             remember_entry(&cap.page, id.clone());
@@ -291,16 +289,10 @@ fn now(core: &Core, nav: Navigation, actor: Actor) -> Entry {
 /// set it (after its history call, or in its own `popstate` handler).
 fn navigated(cap: &Rc<Capture>, nav: Navigation, actor: Actor) {
     let p = now(&cap.core, nav, actor);
-    let armed = {
-        let mut s = cap.page.borrow_mut();
-        s.pending.push(p);
-        s.title_timer.is_some()
-    };
-    if !armed {
+    cap.page.borrow_mut().pending.push(p);
+    if !super::armed(cap, super::TITLE) {
         // Armed with the state free (the page's `setTimeout` may call back).
-        let timer = super::after(cap, 0, record_pending);
-        let old = cap.page.borrow_mut().title_timer.replace(timer);
-        drop(old);
+        super::arm(cap, super::TITLE, 0, record_pending);
     }
 }
 
@@ -311,14 +303,14 @@ pub(super) fn returned(cap: &Rc<Capture>, actor: Actor) {
     record_pending(cap);
     cap.page.borrow_mut().last_url = None;
     // The document is back as it was left: its title is already its own.
-    record(cap, &now(&cap.core, Navigation::Pop, actor));
+    record(cap, &mut now(&cap.core, Navigation::Pop, actor));
 }
 
 /// The page as the recorder starts: its load, and the history entries it
 /// starts with.
 pub(super) fn start(cap: &Rc<Capture>) {
     let core = &cap.core;
-    record(cap, &now(core, Navigation::Load, core.current_actor()));
+    record(cap, &mut now(core, Navigation::Load, core.current_actor()));
     see_entries(&cap.page);
 }
 

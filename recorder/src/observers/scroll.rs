@@ -6,7 +6,6 @@
 use crate::prelude::*;
 use alloc::rc::Rc;
 
-use crate::timer::Timer;
 use shared::{Actor, EventData, ScrollData};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
@@ -23,7 +22,6 @@ pub const THROTTLE_MS: f64 = 250.0;
 #[derive(Default)]
 pub(super) struct State {
     tracks: Vec<super::Entry>,
-    pub(super) timer: Option<Timer>,
 }
 
 fn position(target: &Option<Element>) -> (i64, i64) {
@@ -51,11 +49,11 @@ fn emit(core: &Rc<Core>, target: &Option<Element>, actor: Actor, (x, y): (i64, i
 /// going away) and forgets them.
 pub(super) fn emit_ended(cap: &Rc<Capture>, now: f64) {
     // The timer is dropped once the state is free again (see `timer`).
-    let (timer, ended) = {
+    let ended = {
         let mut s = cap.scroll.borrow_mut();
-        let ended = crate::timer::take_due(&mut s.tracks, |t| now - t.last >= THROTTLE_MS - 1.0);
-        (s.timer.take(), ended)
+        crate::timer::take_due(&mut s.tracks, |t| now - t.last >= THROTTLE_MS - 1.0)
     };
+    let timer = super::take_timer(cap, super::SCROLL);
     drop(timer);
     // By reference: a by-value loop instantiates `vec::IntoIter` of its own.
     for t in &ended {
@@ -68,22 +66,31 @@ pub(super) fn emit_ended(cap: &Rc<Capture>, now: f64) {
 
 /// After a burst: records final positions not yet recorded, forgets quiet targets.
 fn arm(cap: &Rc<Capture>) {
-    let timer = super::after(cap, THROTTLE_MS as u32, |cap| {
+    super::arm(cap, super::SCROLL, THROTTLE_MS as u32, |cap| {
         emit_ended(cap, cap.core.now());
         if !cap.scroll.borrow().tracks.is_empty() {
             arm(cap);
         }
     });
-    // Set with the state free (see `timer`).
-    let old = cap.scroll.borrow_mut().timer.replace(timer);
-    drop(old);
+}
+
+/// Where the target is in `tracks`, if it is.
+fn index_of(tracks: &[super::Entry], target: &Option<Element>) -> Option<usize> {
+    tracks
+        .iter()
+        .position(|t| element::same_or_none(&t.target, target))
 }
 
 /// `scroll`, on the document and in shadow roots (an element's does not
 /// leave one).
 pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
     // The page scrolling targets the document; anything else is an element.
-    let target = element::target(event).dyn_into::<Element>().ok();
+    let t = element::target(event);
+    let target: Option<Element> = if t.is_instance_of::<Element>() {
+        Some(t.unchecked_into())
+    } else {
+        None
+    };
     if target.as_ref().is_some_and(element::is_blocked) {
         return;
     }
@@ -91,11 +98,7 @@ pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
     let (now, actor) = (core.now(), core.actor_of_scroll(event));
     let (emit_now, arm_needed) = {
         let mut s = cap.scroll.borrow_mut();
-        let i = match s
-            .tracks
-            .iter()
-            .position(|t| element::same_or_none(&t.target, &target))
-        {
+        let i = match index_of(&s.tracks, &target) {
             Some(i) => i,
             None => {
                 // (Its actor set below, as a known target's is.)
@@ -113,19 +116,15 @@ pub(super) fn on_scroll(cap: &Rc<Capture>, event: &web_sys::Event) {
         if emit_now {
             t.last_emit = now;
         }
-        (emit_now, s.timer.is_none())
+        (emit_now, !super::armed(cap, super::SCROLL))
     };
     if emit_now {
         let pos = position(&target);
-        if let Some(t) = cap
-            .scroll
-            .borrow_mut()
-            .tracks
-            .iter_mut()
-            .find(|t| element::same_or_none(&t.target, &target))
-        {
-            t.emitted = Some(pos);
+        let mut s = cap.scroll.borrow_mut();
+        if let Some(i) = index_of(&s.tracks, &target) {
+            s.tracks[i].emitted = Some(pos);
         }
+        drop(s);
         emit(core, &target, actor, pos);
     }
     if arm_needed {

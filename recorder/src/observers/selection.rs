@@ -6,7 +6,6 @@
 use crate::prelude::*;
 use alloc::rc::Rc;
 
-use crate::timer::Timer;
 use shared::limits::MAX_TEXT_CHARS;
 use shared::{Actor, EventData, SelectionData};
 use wasm_bindgen::{JsCast, JsValue};
@@ -25,7 +24,6 @@ pub(super) struct State {
     actor: Option<Actor>,
     /// The last recorded selection (kept in memory only, to skip repeats).
     last_text: Option<String>,
-    pub(super) timer: Option<Timer>,
 }
 
 /// Non-whitespace characters of a text (selection text and range text differ
@@ -179,12 +177,16 @@ fn holds_text(el: &Element) -> bool {
 fn deep_active(document: &Document) -> Option<Element> {
     let key = &crate::global::js_str!("activeElement");
     let mut active: Element = crate::global::get_object(document, key)?;
-    while let Some(inner) = crate::global::get_object::<web_sys::ShadowRoot>(
-        &active,
-        &crate::global::js_str!("shadowRoot"),
-    )
-    .and_then(|root| crate::global::get_object::<Element>(&root, key))
-    {
+    loop {
+        let Some(root) = crate::global::get_object::<web_sys::ShadowRoot>(
+            &active,
+            &crate::global::js_str!("shadowRoot"),
+        ) else {
+            break;
+        };
+        let Some(inner) = crate::global::get_object::<Element>(&root, key) else {
+            break;
+        };
         active = inner;
     }
     Some(active)
@@ -230,9 +232,12 @@ fn settle(cap: &Rc<Capture>) {
     // A selection inside a text field is the field's, not the document's, and is
     // masked as the field's value is. Only if it is that field's: page code can
     // select text elsewhere while a field keeps the focus.
-    let field = deep_active(&document)
-        .filter(holds_text)
-        .filter(|f| !selected_elsewhere(f, &text));
+    let mut field = deep_active(&document);
+    if let Some(f) = &field {
+        if !holds_text(f) || selected_elsewhere(f, &text) {
+            field = None;
+        }
+    }
     // The field is the anchor (no copy of it kept for later).
     let in_field = field.is_some();
     let anchor = field.or_else(|| end_element(&sel, &crate::global::js_str!("anchorNode")));
@@ -250,7 +255,7 @@ fn settle(cap: &Rc<Capture>) {
     let text = crate::text::cut(text, MAX_TEXT_CHARS);
     let actor = {
         let mut s = state.borrow_mut();
-        if s.last_text.as_deref() == Some(text.as_str()) {
+        if s.last_text.as_ref() == Some(&text) {
             return;
         }
         s.last_text = Some(text.clone());
@@ -270,22 +275,22 @@ fn settle(cap: &Rc<Capture>) {
 }
 
 fn arm(cap: &Rc<Capture>, delay: f64) {
-    let timer = super::after(cap, crate::num::ceil(delay).max(1.0) as u32, |cap| {
-        // Dropped with the state free (see `timer`).
-        let (fired, remaining) = {
-            let mut s = cap.selection.borrow_mut();
-            (s.timer.take(), s.last_change + DEBOUNCE_MS - cap.core.now())
-        };
-        drop(fired);
-        if remaining > 1.0 {
-            arm(cap, remaining);
-        } else {
-            settle(cap);
-        }
-    });
-    // Set with the state free (see `timer`).
-    let old = cap.selection.borrow_mut().timer.replace(timer);
-    drop(old);
+    super::arm(
+        cap,
+        super::SELECTION,
+        crate::num::ceil(delay).max(1.0) as u32,
+        |cap| {
+            // Dropped with the state free (see `timer`).
+            let fired = super::take_timer(cap, super::SELECTION);
+            let remaining = cap.selection.borrow().last_change + DEBOUNCE_MS - cap.core.now();
+            drop(fired);
+            if remaining > 1.0 {
+                arm(cap, remaining);
+            } else {
+                settle(cap);
+            }
+        },
+    );
 }
 
 pub(super) fn on_change(cap: &Rc<Capture>, event: &web_sys::Event) {
@@ -293,7 +298,7 @@ pub(super) fn on_change(cap: &Rc<Capture>, event: &web_sys::Event) {
         let mut s = cap.selection.borrow_mut();
         s.last_change = cap.core.now();
         s.actor = Some(cap.core.actor_after(event));
-        s.timer.is_none()
+        !super::armed(cap, super::SELECTION)
     };
     if arm_needed {
         arm(cap, DEBOUNCE_MS);
@@ -303,7 +308,7 @@ pub(super) fn on_change(cap: &Rc<Capture>, event: &web_sys::Event) {
 /// Records a selection still waiting for its debounce.
 pub(super) fn flush(cap: &Rc<Capture>) {
     // Dropped with the state free (see `timer`).
-    let waiting = cap.selection.borrow_mut().timer.take();
+    let waiting = super::take_timer(cap, super::SELECTION);
     if waiting.is_some() {
         drop(waiting);
         settle(cap);
