@@ -399,10 +399,11 @@ impl Queue {
         let n = f.gaps.min(self.gaps.len());
         remove_gaps(&mut self.gaps, 0, n);
         let mut done = Vec::with_capacity(f.events);
-        for e in self.events.drain(..f.events) {
+        for e in &self.events[..f.events] {
             self.bytes -= e.json.len();
             done.push(e.seq);
         }
+        self.events = self.events.split_off(f.events);
         done
     }
 
