@@ -4,20 +4,20 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-/// Appends the decimal digits of `n`.
-pub fn push_int(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
+/// Appends the decimal digits of `n`, the highest first: no buffer, and
+/// each digit is known to be ASCII where it is pushed (one byte, no UTF-8
+/// encoding).
+pub fn push_int(out: &mut String, n: u64) {
+    let mut p = 1u64;
+    while n / p >= 10 {
+        p *= 10;
+    }
     loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
+        out.push(char::from(b'0' + (n / p % 10) as u8));
+        if p == 1 {
             break;
         }
-    }
-    for &b in &buf[i..] {
-        out.push(b as char);
+        p /= 10;
     }
 }
 
@@ -193,7 +193,18 @@ mod tests {
 
     #[test]
     fn integers_print_like_display() {
-        for n in [0, 7, 10, 99, 1234567890, u64::MAX] {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            99,
+            100,
+            1234567890,
+            10_000_000_000_000_000_000,
+            9_999_999_999_999_999_999,
+            u64::MAX,
+        ] {
             assert_eq!(int(n), n.to_string());
         }
     }
