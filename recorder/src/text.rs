@@ -53,8 +53,10 @@ pub fn uuid(b: &[u8; 16]) -> String {
         if matches!(i, 4 | 6 | 8 | 10) {
             s.push('-');
         }
-        s.push(HEX[(x >> 4) as usize] as char);
-        s.push(HEX[(x & 15) as usize] as char);
+        // (`& 0x7f`: the compiler then knows the digits are ASCII, pushed
+        // as one byte each without UTF-8 encoding.)
+        s.push(char::from(HEX[(x >> 4) as usize] & 0x7f));
+        s.push(char::from(HEX[(x & 15) as usize] & 0x7f));
     }
     s
 }
