@@ -59,9 +59,9 @@ impl Config {
         mut warn: impl FnMut(String),
     ) -> Result<Config, ConfigError> {
         let field = |name: &str| {
-            get(name)
-                .map(|s| crate::text::trim(&s).to_owned())
-                .filter(|s| !s.is_empty())
+            let s = get(name)?;
+            let s = crate::text::trim(&s);
+            (!s.is_empty()).then(|| s.to_owned())
         };
         let mut collector = field("collector").ok_or_else(|| {
             ConfigError("cotrail: no collector URL (data-collector or script src)".into())
