@@ -140,7 +140,14 @@ pub fn is_blank(s: &str) -> bool {
 /// core's char searcher and its word-at-a-time `memchr` (most of a kilobyte of
 /// wasm): the texts searched here are keys, URLs and short values.
 pub fn find_byte(s: &str, b: u8) -> Option<usize> {
-    s.bytes().position(|c| c == b)
+    let mut i = 0;
+    for &c in s.as_bytes() {
+        if c == b {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// `s.split(sep as char)` for an ASCII `sep`, without the char searcher (see
