@@ -104,10 +104,10 @@ fn add_gap(gaps: &mut Vec<Gap>, frozen: usize, from: u64, to: u64, reason: GapRe
     // In seq order (a rejected batch can come after later drops, and drops
     // of a retried batch's events before records made meanwhile); a loop,
     // not core's sort, which is 2 KB of what pages download.
-    let at = gaps[frozen..]
-        .iter()
-        .position(|g| g.from > from)
-        .map_or(gaps.len(), |i| frozen + i);
+    let mut at = frozen;
+    while gaps.get(at).is_some_and(|g| g.from <= from) {
+        at += 1;
+    }
     let before = at > frozen && gaps[at - 1].reason == reason && gaps[at - 1].to + 1 == from;
     let after = at < gaps.len() && gaps[at].reason == reason && to + 1 == gaps[at].from;
     if before {
