@@ -254,13 +254,13 @@ impl Queue {
             add_gap(&mut self.gaps, 0, g.from, g.to, g.reason);
         }
         let mut dropped = Vec::new();
-        let mut last = None;
+        let (mut any, mut last) = (false, 0);
         for e in saved {
             // Sorted: a seq saved twice is skipped here.
-            if last == Some(e.seq) {
+            if any && last == e.seq {
                 continue;
             }
-            last = Some(e.seq);
+            (any, last) = (true, e.seq);
             self.next_seq = self.next_seq.max(e.seq + 1);
             self.bytes += e.json.len();
             self.events.push(e);
