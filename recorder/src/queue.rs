@@ -398,7 +398,7 @@ impl Queue {
         self.gaps_first = false;
         let n = f.gaps.min(self.gaps.len());
         remove_gaps(&mut self.gaps, 0, n);
-        let mut done = Vec::with_capacity(f.events);
+        let mut done = Vec::new();
         for e in &self.events[..f.events] {
             self.bytes -= e.json.len();
             done.push(e.seq);
