@@ -160,8 +160,7 @@ fn gap_json(out: &mut String, g: &Gap) {
 /// alphabet (`shared::ids`) and need no escaping; a test checks the result parses
 /// as a `shared::Batch` equal to the one it encodes.
 pub fn body(head: &str, events: &[Encoded], gaps: &[Gap]) -> String {
-    let mut out = String::with_capacity(head.len() + 64);
-    out.push_str(head);
+    let mut out = String::from(head);
     out.push_str("\"events\":[");
     for (i, e) in events.iter().enumerate() {
         if i > 0 {
