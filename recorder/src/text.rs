@@ -38,7 +38,7 @@ pub fn int(n: u64) -> String {
 
 /// The concatenation of `parts`.
 pub fn concat(parts: &[&str]) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    let mut s = String::new();
     for p in parts {
         s.push_str(p);
     }
