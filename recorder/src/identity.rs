@@ -159,9 +159,12 @@ mod web {
             (&stored.session, &stored.tab, get(SEQ_KEY))
         {
             let key = seq_key(session, tab);
-            let count = |v: Option<&str>| v.and_then(crate::num::parse_u64);
-            let newer = get(&key);
-            if count(Some(&older)) <= count(newer.as_deref()) || set(&key, &older) {
+            let newer = get(&key).as_deref().and_then(crate::num::parse_u64);
+            // Nothing to move when the old count does not parse or is no
+            // higher than the one kept per session and tab (`Option`'s
+            // order, `None` lowest, spelt out).
+            let kept = crate::num::parse_u64(&older).is_none_or(|o| newer.is_some_and(|n| o <= n));
+            if kept || set(&key, &older) {
                 remove(SEQ_KEY);
             }
         }
