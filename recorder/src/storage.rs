@@ -215,11 +215,13 @@ pub fn save_gaps(session: &str, tab: &str, gaps: &[Gap]) {
 fn parse_gaps(text: &str, out: &mut Vec<Gap>) {
     for line in split_byte(text, b'\n') {
         let mut parts = split_byte(line, b' ');
-        let (Some(from), Some(to), Some(reason)) = (
-            parts.next().and_then(parse_u64),
-            parts.next().and_then(parse_u64),
-            parts.next(),
-        ) else {
+        let Some(from) = parts.next().and_then(parse_u64) else {
+            continue;
+        };
+        let Some(to) = parts.next().and_then(parse_u64) else {
+            continue;
+        };
+        let Some(reason) = parts.next() else {
             continue;
         };
         let reason = match reason {
