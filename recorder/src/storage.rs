@@ -384,7 +384,10 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
                         waiting.push(t.to_owned());
                         continue;
                     }
-                    let (Ok(session), Ok(tab)) = (SessionId::parse(sess), TabId::parse(t)) else {
+                    let Ok(session) = SessionId::parse(sess) else {
+                        continue;
+                    };
+                    let Ok(tab) = TabId::parse(t) else {
                         continue;
                     };
                     orphans.push(Saved {
