@@ -203,7 +203,7 @@ fn number(
 pub fn push_percent_encoded(out: &mut String, s: &str) {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
+            out.push(char::from(b & 0x7f));
         } else {
             const HEX: &[u8; 16] = b"0123456789ABCDEF";
             out.push('%');
