@@ -140,12 +140,10 @@ pub fn is_blank(s: &str) -> bool {
 /// core's char searcher and its word-at-a-time `memchr` (most of a kilobyte of
 /// wasm): the texts searched here are keys, URLs and short values.
 pub fn find_byte(s: &str, b: u8) -> Option<usize> {
-    let mut i = 0;
-    for &c in s.as_bytes() {
+    for (i, &c) in s.as_bytes().iter().enumerate() {
         if c == b {
             return Some(i);
         }
-        i += 1;
     }
     None
 }
