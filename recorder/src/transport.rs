@@ -352,26 +352,21 @@ pub fn flush(core: &Rc<Core>) {
     pump(core, true);
 }
 
-/// What a settled request gave: the status and `Retry-After`, or a network error.
-fn status_of(value: &JsValue) -> (Option<u16>, Option<String>) {
-    match value.dyn_ref::<Response>() {
-        Some(r) => (
-            crate::global::get(r, &crate::global::js_str!("status"))
-                .as_f64()
-                .map(|s| s as u16),
-            crate::element::call1(
-                &crate::global::get(r, &crate::global::js_str!("headers")),
-                &crate::global::js_str!("get"),
-                &crate::global::js_str!("retry-after"),
-            )
-            .as_string(),
-        ),
-        None => (None, None),
-    }
-}
-
 fn settled(core: &Rc<Core>, result: &JsValue) {
-    let (status, retry_after) = status_of(result);
+    // What the request gave: the status and `Retry-After` of a response,
+    // neither for a network error.
+    let response = result.dyn_ref::<Response>();
+    let status = response
+        .and_then(|r| crate::global::get(r, &crate::global::js_str!("status")).as_f64())
+        .map(|s| s as u16);
+    let retry_after = response.and_then(|r| {
+        crate::element::call1(
+            &crate::global::get(r, &crate::global::js_str!("headers")),
+            &crate::global::js_str!("get"),
+            &crate::global::js_str!("retry-after"),
+        )
+        .as_string()
+    });
     let outcome = classify(status, retry_after.as_deref());
     // Written once the transport is free again: a page that records its
     // console warnings (`console.warn` wrapped to call `recordCustom`) calls
