@@ -304,7 +304,8 @@ pub fn rejoin(core: &Core, stored_next: Option<u64>, now: f64) {
 /// tab's when due (or at once when `force`).
 pub fn pump(core: &Rc<Core>, force: bool) {
     let now = core.now();
-    let next = {
+    // (Nothing to send: returned with the transport's borrow.)
+    let (url, body, send) = {
         let mut t = core.transport.borrow_mut();
         if t.retry_timer.is_some() || t.in_flight() {
             return;
@@ -335,14 +336,15 @@ pub fn pump(core: &Rc<Core>, force: bool) {
                 t.flushing = false;
             }
         }
-        next.map(|out| (t.url.clone(), out.body, t.send.clone()))
+        let Some(out) = next else {
+            return;
+        };
+        (t.url.clone(), out.body, t.send.clone())
     };
-    if let Some((url, body, send)) = next {
-        let sent = post(&url, &body, false, send.as_ref(), Rc::downgrade(core));
-        if sent.is_err() {
-            // `fetch` itself threw (a policy blocked it): like a network error.
-            settled(core, &JsValue::UNDEFINED);
-        }
+    let sent = post(&url, &body, false, send.as_ref(), Rc::downgrade(core));
+    if sent.is_err() {
+        // `fetch` itself threw (a policy blocked it): like a network error.
+        settled(core, &JsValue::UNDEFINED);
     }
 }
 
