@@ -59,9 +59,9 @@ impl Config {
         mut warn: impl FnMut(String),
     ) -> Result<Config, ConfigError> {
         let field = |name: &str| {
-            get(name)
-                .map(|s| crate::text::trim(&s).to_owned())
-                .filter(|s| !s.is_empty())
+            let s = get(name)?;
+            let s = crate::text::trim(&s);
+            (!s.is_empty()).then(|| s.to_owned())
         };
         let mut collector = field("collector").ok_or_else(|| {
             ConfigError("cotrail: no collector URL (data-collector or script src)".into())
@@ -203,7 +203,7 @@ fn number(
 pub fn push_percent_encoded(out: &mut String, s: &str) {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
+            out.push(char::from(b & 0x7f));
         } else {
             const HEX: &[u8; 16] = b"0123456789ABCDEF";
             out.push('%');

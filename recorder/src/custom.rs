@@ -65,10 +65,10 @@ fn fix_and_measure(text: String) -> (String, usize, usize) {
             match c {
                 b'"' => in_string = false,
                 b'\\'
-                    if i + 5 <= b.len()
-                        && b[i] == b'u'
-                        && b[i + 1] == b'd'
-                        && matches!(b[i + 2], b'8'..=b'9' | b'a'..=b'f') =>
+                    if matches!(
+                        b.get(i..i + 5),
+                        Some([b'u', b'd', b'8'..=b'9' | b'a'..=b'f', _, _])
+                    ) =>
                 {
                     out.push_str(text.get(copied..i - 1).unwrap_or_default());
                     out.push('\u{fffd}');

@@ -58,6 +58,9 @@ pub struct Stored {
 /// sequence goes on from the tab's count in that session (`count`, read
 /// from [`seq_key`]), also when the tab recorded another session in
 /// between; a new tab id starts at 0. So `(session, tab, seq)` never repeats.
+/// `generate` gives valid ids (the page's, [`uuid_from_bytes`], always does:
+/// a native test parses it for any bytes), so an id it gives is not checked
+/// for a fallback of its own.
 pub fn resume(
     page_session: Option<SessionId>,
     stored: Stored,
@@ -70,12 +73,12 @@ pub fn resume(
         .tab
         .and_then(|s| TabId::parse(s).ok())
         .filter(|t| !taken(t.as_str()));
-    let gen_session = || SessionId::parse(generate()).unwrap_or_else(|_| fallback_session());
+    let gen_session = || SessionId::parse(generate()).unwrap_or_else(|_| unreachable!());
     let session_id = page_session.or(stored_session).unwrap_or_else(gen_session);
     let (tab_id, kept) = match stored_tab {
         Some(t) => (t, true),
         None => (
-            TabId::parse(generate()).unwrap_or_else(|_| fallback_tab()),
+            TabId::parse(generate()).unwrap_or_else(|_| unreachable!()),
             false,
         ),
     };
@@ -92,15 +95,6 @@ pub fn resume(
         tab_id,
         next_seq,
     }
-}
-
-fn fallback_session() -> SessionId {
-    // Unreachable with a working generator; a fixed valid id keeps the type total.
-    SessionId::parse("s-unknown").unwrap_or_else(|_| unreachable!("literal id is valid"))
-}
-
-fn fallback_tab() -> TabId {
-    TabId::parse("t-unknown").unwrap_or_else(|_| unreachable!("literal id is valid"))
 }
 
 /// Formats 16 random bytes as an RFC 4122 version-4 UUID.
@@ -165,9 +159,12 @@ mod web {
             (&stored.session, &stored.tab, get(SEQ_KEY))
         {
             let key = seq_key(session, tab);
-            let count = |v: Option<&str>| v.and_then(crate::num::parse_u64);
-            let newer = get(&key);
-            if count(Some(&older)) <= count(newer.as_deref()) || set(&key, &older) {
+            let newer = get(&key).as_deref().and_then(crate::num::parse_u64);
+            // Nothing to move when the old count does not parse or is no
+            // higher than the one kept per session and tab (`Option`'s
+            // order, `None` lowest, spelt out).
+            let kept = crate::num::parse_u64(&older).is_none_or(|o| newer.is_some_and(|n| o <= n));
+            if kept || set(&key, &older) {
                 remove(SEQ_KEY);
             }
         }
@@ -320,6 +317,26 @@ mod tests {
         let id = resume(None, stored, free, gen, none);
         assert_eq!(id.next_seq, 0);
         assert_eq!(id.tab_id.as_str(), gen());
+    }
+
+    /// What `resume` takes for granted of the page's generator.
+    #[test]
+    fn every_generated_uuid_is_a_valid_session_and_tab_id() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut bytes = [[0u8; 16], [0xff; 16]].to_vec();
+        for _ in 0..1000 {
+            bytes.push(core::array::from_fn(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            }));
+        }
+        for b in bytes {
+            let id = uuid_from_bytes(b);
+            assert!(SessionId::parse(id.as_str()).is_ok(), "{id}");
+            assert!(TabId::parse(id.as_str()).is_ok(), "{id}");
+        }
     }
 
     #[test]

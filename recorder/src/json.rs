@@ -66,22 +66,14 @@ pub fn push_escaped(out: &mut String, s: &str) {
         out.push_str(s.get(start..i).unwrap_or_default());
         start = i + 1;
         out.push('\\');
-        // The short escapes, one `match` of bytes: the letter after the
-        // backslash, or `u00` and two hex digits.
-        let short = match b {
-            b'"' | b'\\' => b,
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            0x08 => b'b',
-            0x0c => b'f',
-            _ => 0,
-        };
-        if short != 0 {
-            out.push(short as char);
-        } else {
+        // The letter after the backslash, from a table for the control
+        // characters: a short escape's, or `u` for `u00` and two hex digits.
+        const LETTER: &[u8; 32] = b"uuuuuuuubtnufruuuuuuuuuuuuuuuuuu";
+        let letter = if b < 0x20 { LETTER[b as usize] } else { b };
+        out.push(char::from(letter & 0x7f));
+        if letter == b'u' {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("u00");
+            out.push_str("00");
             out.push(HEX[(b >> 4) as usize] as char);
             out.push(HEX[(b & 15) as usize] as char);
         }
@@ -337,6 +329,20 @@ mod tests {
             shared::EventData::Input(d) => shared::EventData::Input(d),
             shared::EventData::PageChange(d) => shared::EventData::PageChange(d),
             shared::EventData::Selection(d) => shared::EventData::Selection(d),
+        }
+    }
+
+    /// Every ASCII character, alone and beside others, escapes as
+    /// `serde_json` escapes it (the control characters through the table).
+    #[test]
+    fn every_ascii_character_escapes_like_serde_json() {
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            for s in [c.to_string(), format!("a{c}b{c}")] {
+                let mut ours = String::new();
+                push_str(&mut ours, &s);
+                assert_eq!(ours, serde_json::to_string(&s).unwrap(), "{b:#x}");
+            }
         }
     }
 

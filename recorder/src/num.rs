@@ -7,17 +7,16 @@
 /// `u64::checked_mul` links compiler-rt's 128-bit multiplication
 /// (`__multi3`) into what pages download.
 pub fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
     let mut n: u64 = 0;
-    for b in s.bytes() {
-        if !b.is_ascii_digit() || n > u64::MAX / 10 {
+    for &b in s.as_bytes() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 || n > u64::MAX / 10 {
             return None;
         }
-        n = (n * 10).checked_add(u64::from(b - b'0'))?;
+        n = (n * 10).checked_add(u64::from(d))?;
     }
-    Some(n)
+    // (Nothing at all is no number.)
+    (!s.is_empty()).then_some(n)
 }
 
 /// Rounds half away from zero, like `f64::round`.

@@ -104,10 +104,10 @@ fn add_gap(gaps: &mut Vec<Gap>, frozen: usize, from: u64, to: u64, reason: GapRe
     // In seq order (a rejected batch can come after later drops, and drops
     // of a retried batch's events before records made meanwhile); a loop,
     // not core's sort, which is 2 KB of what pages download.
-    let at = gaps[frozen..]
-        .iter()
-        .position(|g| g.from > from)
-        .map_or(gaps.len(), |i| frozen + i);
+    let mut at = frozen;
+    while gaps.get(at).is_some_and(|g| g.from <= from) {
+        at += 1;
+    }
     let before = at > frozen && gaps[at - 1].reason == reason && gaps[at - 1].to + 1 == from;
     let after = at < gaps.len() && gaps[at].reason == reason && to + 1 == gaps[at].from;
     if before {
@@ -160,8 +160,7 @@ fn gap_json(out: &mut String, g: &Gap) {
 /// alphabet (`shared::ids`) and need no escaping; a test checks the result parses
 /// as a `shared::Batch` equal to the one it encodes.
 pub fn body(head: &str, events: &[Encoded], gaps: &[Gap]) -> String {
-    let mut out = String::with_capacity(head.len() + 64);
-    out.push_str(head);
+    let mut out = String::from(head);
     out.push_str("\"events\":[");
     for (i, e) in events.iter().enumerate() {
         if i > 0 {
@@ -254,13 +253,13 @@ impl Queue {
             add_gap(&mut self.gaps, 0, g.from, g.to, g.reason);
         }
         let mut dropped = Vec::new();
-        let mut last = None;
+        let (mut any, mut last) = (false, 0);
         for e in saved {
             // Sorted: a seq saved twice is skipped here.
-            if last == Some(e.seq) {
+            if any && last == e.seq {
                 continue;
             }
-            last = Some(e.seq);
+            (any, last) = (true, e.seq);
             self.next_seq = self.next_seq.max(e.seq + 1);
             self.bytes += e.json.len();
             self.events.push(e);
@@ -398,11 +397,12 @@ impl Queue {
         self.gaps_first = false;
         let n = f.gaps.min(self.gaps.len());
         remove_gaps(&mut self.gaps, 0, n);
-        let mut done = Vec::with_capacity(f.events);
-        for e in self.events.drain(..f.events) {
+        let mut done = Vec::new();
+        for e in &self.events[..f.events] {
             self.bytes -= e.json.len();
             done.push(e.seq);
         }
+        self.events = self.events.split_off(f.events);
         done
     }
 

@@ -215,11 +215,13 @@ pub fn save_gaps(session: &str, tab: &str, gaps: &[Gap]) {
 fn parse_gaps(text: &str, out: &mut Vec<Gap>) {
     for line in split_byte(text, b'\n') {
         let mut parts = split_byte(line, b' ');
-        let (Some(from), Some(to), Some(reason)) = (
-            parts.next().and_then(parse_u64),
-            parts.next().and_then(parse_u64),
-            parts.next(),
-        ) else {
+        let Some(from) = parts.next().and_then(parse_u64) else {
+            continue;
+        };
+        let Some(to) = parts.next().and_then(parse_u64) else {
+            continue;
+        };
+        let Some(reason) = parts.next() else {
             continue;
         };
         let reason = match reason {
@@ -382,7 +384,10 @@ pub fn load(session: &str, tab: &str, now: f64) -> Loaded {
                         waiting.push(t.to_owned());
                         continue;
                     }
-                    let (Ok(session), Ok(tab)) = (SessionId::parse(sess), TabId::parse(t)) else {
+                    let Ok(session) = SessionId::parse(sess) else {
+                        continue;
+                    };
+                    let Ok(tab) = TabId::parse(t) else {
                         continue;
                     };
                     orphans.push(Saved {

@@ -4,20 +4,20 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-/// Appends the decimal digits of `n`.
-pub fn push_int(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
+/// Appends the decimal digits of `n`, the highest first: no buffer, and
+/// each digit is known to be ASCII where it is pushed (one byte, no UTF-8
+/// encoding).
+pub fn push_int(out: &mut String, n: u64) {
+    let mut p = 1u64;
+    while n / p >= 10 {
+        p *= 10;
+    }
     loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
+        out.push(char::from(b'0' + (n / p % 10) as u8));
+        if p == 1 {
             break;
         }
-    }
-    for &b in &buf[i..] {
-        out.push(b as char);
+        p /= 10;
     }
 }
 
@@ -38,7 +38,7 @@ pub fn int(n: u64) -> String {
 
 /// The concatenation of `parts`.
 pub fn concat(parts: &[&str]) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    let mut s = String::new();
     for p in parts {
         s.push_str(p);
     }
@@ -53,8 +53,10 @@ pub fn uuid(b: &[u8; 16]) -> String {
         if matches!(i, 4 | 6 | 8 | 10) {
             s.push('-');
         }
-        s.push(HEX[(x >> 4) as usize] as char);
-        s.push(HEX[(x & 15) as usize] as char);
+        // (`& 0x7f`: the compiler then knows the digits are ASCII, pushed
+        // as one byte each without UTF-8 encoding.)
+        s.push(char::from(HEX[(x >> 4) as usize] & 0x7f));
+        s.push(char::from(HEX[(x & 15) as usize] & 0x7f));
     }
     s
 }
@@ -138,7 +140,12 @@ pub fn is_blank(s: &str) -> bool {
 /// core's char searcher and its word-at-a-time `memchr` (most of a kilobyte of
 /// wasm): the texts searched here are keys, URLs and short values.
 pub fn find_byte(s: &str, b: u8) -> Option<usize> {
-    s.bytes().position(|c| c == b)
+    for (i, &c) in s.as_bytes().iter().enumerate() {
+        if c == b {
+            return Some(i);
+        }
+    }
+    None
 }
 
 /// `s.split(sep as char)` for an ASCII `sep`, without the char searcher (see
@@ -193,7 +200,18 @@ mod tests {
 
     #[test]
     fn integers_print_like_display() {
-        for n in [0, 7, 10, 99, 1234567890, u64::MAX] {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            99,
+            100,
+            1234567890,
+            10_000_000_000_000_000_000,
+            9_999_999_999_999_999_999,
+            u64::MAX,
+        ] {
             assert_eq!(int(n), n.to_string());
         }
     }

@@ -304,7 +304,8 @@ pub fn rejoin(core: &Core, stored_next: Option<u64>, now: f64) {
 /// tab's when due (or at once when `force`).
 pub fn pump(core: &Rc<Core>, force: bool) {
     let now = core.now();
-    let next = {
+    // (Nothing to send: returned with the transport's borrow.)
+    let (url, body, send) = {
         let mut t = core.transport.borrow_mut();
         if t.retry_timer.is_some() || t.in_flight() {
             return;
@@ -335,14 +336,15 @@ pub fn pump(core: &Rc<Core>, force: bool) {
                 t.flushing = false;
             }
         }
-        next.map(|out| (t.url.clone(), out.body, t.send.clone()))
+        let Some(out) = next else {
+            return;
+        };
+        (t.url.clone(), out.body, t.send.clone())
     };
-    if let Some((url, body, send)) = next {
-        let sent = post(&url, &body, false, send.as_ref(), Rc::downgrade(core));
-        if sent.is_err() {
-            // `fetch` itself threw (a policy blocked it): like a network error.
-            settled(core, &JsValue::UNDEFINED);
-        }
+    let sent = post(&url, &body, false, send.as_ref(), Rc::downgrade(core));
+    if sent.is_err() {
+        // `fetch` itself threw (a policy blocked it): like a network error.
+        settled(core, &JsValue::UNDEFINED);
     }
 }
 
@@ -352,26 +354,21 @@ pub fn flush(core: &Rc<Core>) {
     pump(core, true);
 }
 
-/// What a settled request gave: the status and `Retry-After`, or a network error.
-fn status_of(value: &JsValue) -> (Option<u16>, Option<String>) {
-    match value.dyn_ref::<Response>() {
-        Some(r) => (
-            crate::global::get(r, &crate::global::js_str!("status"))
-                .as_f64()
-                .map(|s| s as u16),
-            crate::element::call1(
-                &crate::global::get(r, &crate::global::js_str!("headers")),
-                &crate::global::js_str!("get"),
-                &crate::global::js_str!("retry-after"),
-            )
-            .as_string(),
-        ),
-        None => (None, None),
-    }
-}
-
 fn settled(core: &Rc<Core>, result: &JsValue) {
-    let (status, retry_after) = status_of(result);
+    // What the request gave: the status and `Retry-After` of a response,
+    // neither for a network error.
+    let response = result.dyn_ref::<Response>();
+    let status = response
+        .and_then(|r| crate::global::get(r, &crate::global::js_str!("status")).as_f64())
+        .map(|s| s as u16);
+    let retry_after = response.and_then(|r| {
+        crate::element::call1(
+            &crate::global::get(r, &crate::global::js_str!("headers")),
+            &crate::global::js_str!("get"),
+            &crate::global::js_str!("retry-after"),
+        )
+        .as_string()
+    });
     let outcome = classify(status, retry_after.as_deref());
     // Written once the transport is free again: a page that records its
     // console warnings (`console.warn` wrapped to call `recordCustom`) calls
