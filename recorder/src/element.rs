@@ -575,7 +575,10 @@ pub fn event_element(event: &web_sys::Event) -> Option<Element> {
     } else {
         first
     };
-    let el = element_or_parent(target.dyn_into::<web_sys::Node>().ok()?)?;
+    if !target.is_instance_of::<web_sys::Node>() {
+        return None;
+    }
+    let el = element_or_parent(target.unchecked_into())?;
     see_shadow_root(&el);
     Some(el)
 }
