@@ -128,17 +128,17 @@ impl Config {
             "cotrail: data-flush-ms=",
             u64::from(MIN_FLUSH_MS),
             u64::from(MAX_FLUSH_MS),
+            u64::from(DEFAULT_FLUSH_MS),
             &mut warn,
-        )
-        .map_or(DEFAULT_FLUSH_MS, |n| n as u32);
+        ) as u32;
         let batch_events = number(
             field("batchEvents"),
             "cotrail: data-batch-events=",
             1,
             MAX_EVENTS_PER_BATCH as u64,
+            DEFAULT_BATCH_EVENTS as u64,
             &mut warn,
-        )
-        .map_or(DEFAULT_BATCH_EVENTS, |n| n as usize);
+        ) as usize;
         Ok(Config {
             collector,
             site_key,
@@ -176,9 +176,12 @@ fn number(
     what: &str,
     min: u64,
     max: u64,
+    default: u64,
     warn: &mut impl FnMut(String),
-) -> Option<u64> {
-    let v = v?;
+) -> u64 {
+    let Some(v) = v else {
+        return default;
+    };
     let n = crate::num::parse_u64(&v);
     let kept = n.map(|n| n.clamp(min, max));
     // One message for both mistakes: out of range (brought inside it) or
@@ -195,7 +198,10 @@ fn number(
         }
         warn(msg);
     }
-    kept
+    match kept {
+        Some(k) => k,
+        None => default,
+    }
 }
 
 /// Appends `s` to `out`, percent-encoding everything outside the
