@@ -27,9 +27,10 @@ pub(super) struct State {
 fn position(target: &Option<Element>) -> (i64, i64) {
     match target {
         Some(el) => offsets(el, &js_str!("scrollLeft"), &js_str!("scrollTop")),
-        None => crate::global::window().map_or((0, 0), |w| {
-            offsets(&w, &js_str!("scrollX"), &js_str!("scrollY"))
-        }),
+        None => match crate::global::window() {
+            Some(w) => offsets(&w, &js_str!("scrollX"), &js_str!("scrollY")),
+            None => (0, 0),
+        },
     }
 }
 
