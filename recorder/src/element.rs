@@ -843,23 +843,27 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
 
 /// The descriptor of `el`, with its label withheld when masking says so.
 pub fn describe(el: &Element, level: MaskLevel) -> ElementRef {
-    let facts = facts(el);
-    describe_with(el, &facts, level)
+    describe_with(el, facts(el), level)
 }
 
-/// As [`describe`], reusing facts the caller already gathered.
-pub fn describe_with(el: &Element, facts: &FieldFacts, level: MaskLevel) -> ElementRef {
+/// As [`describe`], reusing facts the caller already gathered (its tag is
+/// moved into the descriptor, not copied).
+pub fn describe_with(el: &Element, facts: FieldFacts, level: MaskLevel) -> ElementRef {
     let text = |s: String| crate::text::cut(s, MAX_TEXT_CHARS);
+    let id = attr(el, "id").map(text);
+    let name = attr(el, "name").map(text);
+    let path = css_path(el);
+    let label = if masking::label_allowed(&facts, level) {
+        label(el, &facts)
+    } else {
+        None
+    };
     ElementRef {
-        id: attr(el, "id").map(text),
-        name: attr(el, "name").map(text),
-        tag: crate::text::cut(facts.tag.clone(), MAX_ID_LEN),
-        path: css_path(el),
-        label: if masking::label_allowed(facts, level) {
-            label(el, facts)
-        } else {
-            None
-        },
+        id,
+        name,
+        tag: crate::text::cut(facts.tag, MAX_ID_LEN),
+        path,
+        label,
     }
 }
 

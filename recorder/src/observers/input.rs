@@ -213,7 +213,7 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
         };
         (value.map(|v| crate::text::cut(v, MAX_TEXT_CHARS)), None)
     };
-    let target = element::describe_with(el, &facts, core.mask);
+    let target = element::describe_with(el, facts, core.mask);
     core.record(
         actor,
         EventData::Input(InputData {
