@@ -794,10 +794,12 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     let open = !under_hidden && !has_private(el);
     let named = open || (!under_hidden && !has_match(el, hidden));
     // (An `if`, not `bool::then` and `flatten`: smaller.)
-    if let Some(l) = if named { attr(el, "aria-label") } else { None }
-        .and_then(clean)
-        .or_else(|| labelled_by(el).and_then(clean))
-    {
+    if named {
+        if let Some(l) = attr(el, "aria-label").and_then(clean) {
+            return Some(l);
+        }
+    }
+    if let Some(l) = labelled_by(el).and_then(clean) {
         return Some(l);
     }
     // The attribute read last, when nothing before it gave a label (one
