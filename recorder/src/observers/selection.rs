@@ -240,9 +240,14 @@ fn settle(cap: &Rc<Capture>) {
     }
     // The field is the anchor (no copy of it kept for later).
     let in_field = field.is_some();
-    let anchor = field.or_else(|| end_element(&sel, &crate::global::js_str!("anchorNode")));
-    let Some(anchor) = anchor else {
-        return;
+    let anchor = match field {
+        Some(f) => f,
+        None => {
+            let Some(a) = end_element(&sel, &crate::global::js_str!("anchorNode")) else {
+                return;
+            };
+            a
+        }
     };
     if element::is_blocked(&anchor) {
         return;
