@@ -256,8 +256,13 @@ pub fn release(tab: &str, page: &str, now: f64) {
 fn claim(tab: &str, page: &str, now: f64, flag: &str, owned_only: bool) {
     if let Some(s) = local() {
         let key = live_key(tab);
-        if owned_only && item(&s, &key).is_none_or(|v| holder(&v) != (Some(page), false)) {
-            return;
+        if owned_only {
+            let Some(v) = item(&s, &key) else {
+                return;
+            };
+            if holder(&v) != (Some(page), false) {
+                return;
+            }
         }
         let mut v = crate::text::int(now as u64);
         v.push('|');
