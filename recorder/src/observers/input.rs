@@ -91,7 +91,7 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
         let (added_count, _) = elements(&added);
         let swap = added_count == 1
             && removed_count == 1
-            && removed_last.is_some_and(|el| element::is_remembered(&el));
+            && removed_last.as_ref().is_some_and(element::is_remembered);
         for i in 0..len(&added) {
             let Some(el) = element(&added, i) else {
                 continue;
