@@ -237,7 +237,7 @@ fn record(cap: &Rc<Capture>, p: &mut Entry) {
         if nav == Navigation::Pop
             && new_entry
             && s.last_url
-                .as_deref()
+                .as_ref()
                 .is_some_and(|last| before_fragment(last) == before_fragment(&url))
         {
             nav = Navigation::Hash;
