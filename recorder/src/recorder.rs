@@ -3,12 +3,19 @@
 //!
 //! Observers hold an `Rc<Core>`; timers and promise callbacks hold a `Weak<Core>`
 //! so that once the recorder is dropped they do nothing. `RefCell` borrows are
-//! short and never held across a call into page code.
+//! short and never held across a call into page code, but for the
+//! transport's: it is held while the queue is saved in `localStorage`, whose
+//! methods a page may have replaced with its own (a wrapper of
+//! `Storage.prototype.setItem` that records or flushes). What such code asks
+//! for meanwhile, events, `flush()`, the unload send, waits in the `Core`
+//! until the transport is free ([`Core::drain`]), and the counters
+//! (`stats()`) live beside it, so a call back into the recorder never meets
+//! a held borrow.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 use alloc::rc::Rc;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 use crate::timer::{Interval, Timer};
 use shared::{Actor, AgentId, SessionId, TabId};
@@ -48,8 +55,18 @@ pub struct Core {
     /// Another tab took this page's tab id while it was in the back/forward
     /// cache: until the restart as a new tab, it records, claims and sends
     /// nothing under that id.
-    disowned: core::cell::Cell<bool>,
+    disowned: Cell<bool>,
     pub(crate) transport: RefCell<Transport>,
+    /// Events recorded while the transport was busy (see the module docs),
+    /// oldest first, with when they happened.
+    deferred: RefCell<Vec<(Actor, EventData, f64)>>,
+    /// `flush()` asked for everything now, not when due.
+    pub(crate) flushing: Cell<bool>,
+    /// The page went away (or `stop()` was called) while the transport was
+    /// busy: the unload send is still to make.
+    pub(crate) unload_later: Cell<bool>,
+    /// Delivery counters (`cotrail.stats()`), readable while the transport is busy.
+    pub(crate) stats: Cell<transport::Stats>,
     flush_timer: RefCell<Option<Timer>>,
     /// Agents on whose behalf page code is running (`cotrail.asAgent`), innermost last.
     agent_scope: RefCell<Vec<AgentId>>,
@@ -176,20 +193,52 @@ impl Core {
         }
         let now = self.now();
         let at = at.filter(|a| (0.0..=now).contains(a)).unwrap_or(now);
+        // Through the deferred list, which keeps the order of events the
+        // page recorded from inside the saving of an earlier one.
+        self.deferred.borrow_mut().push((actor, data, at));
+        self.arm_flush();
+    }
+
+    /// Records the deferred events and does what was asked for while the
+    /// transport was busy, unless it still is (the outermost call, which
+    /// holds it, comes back here: every path that saves or forgets events
+    /// ends in [`Core::arm_flush`]).
+    fn drain(self: &Rc<Self>) {
+        if self.transport.try_borrow_mut().is_err() {
+            return;
+        }
+        // One at a time, oldest first: what the page records while one is
+        // saved comes after it.
+        while let Some((actor, data, at)) = {
+            let mut d = self.deferred.borrow_mut();
+            (!d.is_empty()).then(|| d.remove(0))
+        } {
+            self.push(actor, data, at);
+        }
+        if self.unload_later.take() {
+            transport::send_for_unload(self);
+        }
+    }
+
+    /// Encodes one event, queues and saves it.
+    fn push(self: &Rc<Self>, actor: Actor, data: EventData, at: f64) {
+        let now = self.now();
+        let mut t = self.transport.borrow_mut();
         let event = Event {
-            seq: self.transport.borrow().next_seq(),
+            seq: t.next_seq(),
             ts: (js_sys::Date::now() - (now - at)) as i64,
             mono: crate::num::round(at).max(0.0) as u64,
             actor,
             data,
         };
         let json = json::event(&event);
-        let (seq, was_saved, saved, due) = {
-            let mut t = self.transport.borrow_mut();
-            let was_saved = t.mirrored();
-            let seq = t.push(json, now);
-            (seq, was_saved, t.mirrored(), t.due_in(now))
-        };
+        let was_saved = t.mirrored();
+        let (seq, dropped) = t.push(json, now);
+        let (saved, due) = (t.mirrored(), t.due_in(now, self.flushing.get()));
+        drop(t);
+        if dropped != 0 {
+            self.count(|s| s.dropped += dropped);
+        }
         if !saved {
             // No saved key records this seq as taken: record it directly.
             identity::store_seq(self.session_id.as_str(), self.tab_id.as_str(), seq + 1);
@@ -202,12 +251,25 @@ impl Core {
         if due == Some(0.0) {
             transport::pump(self, false);
         }
-        self.arm_flush();
+    }
+
+    /// Adds to the delivery counters.
+    pub fn count(&self, f: impl FnOnce(&mut transport::Stats)) {
+        let mut s = self.stats.get();
+        f(&mut s);
+        self.stats.set(s);
     }
 
     /// Makes sure a timer will send the waiting events when they are due.
+    /// Records the deferred events first (see [`Core::drain`]).
     pub fn arm_flush(self: &Rc<Self>) {
-        let Some(due) = self.transport.borrow().due_in(self.now()) else {
+        self.drain();
+        let Some(due) = self
+            .transport
+            .try_borrow()
+            .ok()
+            .and_then(|t| t.due_in(self.now(), self.flushing.get()))
+        else {
             return;
         };
         if self.flush_timer.borrow().is_some() {
@@ -232,7 +294,7 @@ impl Core {
 
     /// Delivery counters (`cotrail.stats()`).
     pub fn stats(&self) -> transport::Stats {
-        self.transport.borrow().stats
+        self.stats.get()
     }
 
     pub fn session_id(&self) -> &SessionId {
@@ -367,8 +429,12 @@ impl Recorder {
             session_id: id.session_id,
             tab_id: id.tab_id,
             page_id,
-            disowned: core::cell::Cell::new(false),
+            disowned: Cell::new(false),
             transport: RefCell::new(transport),
+            deferred: RefCell::new(Vec::new()),
+            flushing: Cell::new(false),
+            unload_later: Cell::new(false),
+            stats: Cell::new(transport::Stats::default()),
             flush_timer: RefCell::new(None),
             agent_scope: RefCell::new(Vec::new()),
             last_agent: RefCell::new(None),

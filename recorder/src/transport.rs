@@ -99,8 +99,6 @@ pub struct Transport {
     waiting: Vec<String>,
     /// The request in flight belongs to `adopted[0]` rather than `own`.
     sending_adopted: bool,
-    /// `flush()` asked for everything now, not when due.
-    flushing: bool,
     backoff: Backoff,
     retry_timer: Option<Timer>,
     /// The loader's compressing `send(url, text)`, when the browser can gzip.
@@ -111,7 +109,6 @@ pub struct Transport {
     adopted_failing: bool,
     /// What the queues were (next seq, acked, adopted) at the last unload send.
     unloaded: Option<(u64, u64, usize)>,
-    pub stats: Stats,
 }
 
 impl Transport {
@@ -135,14 +132,12 @@ impl Transport {
             adopted: Vec::new(),
             waiting: Vec::new(),
             sending_adopted: false,
-            flushing: false,
             backoff: Backoff::default(),
             retry_timer: None,
             send,
             own_first: false,
             adopted_failing: false,
             unloaded: None,
-            stats: Stats::default(),
         }
     }
 
@@ -181,8 +176,9 @@ impl Transport {
         self.own.queue.next_seq()
     }
 
-    /// Queues an encoded event and saves it. Returns the seq it got.
-    pub fn push(&mut self, json: String, now: f64) -> u64 {
+    /// Queues an encoded event and saves it. Returns the seq it got and how
+    /// many events the queue's bound dropped for it.
+    pub fn push(&mut self, json: String, now: f64) -> (u64, u64) {
         let (seq, dropped) = self.own.queue.push(json, now);
         // Tried for every event, also after a failure: storage that was full
         // (quota) may have room again once acknowledged events are removed.
@@ -198,20 +194,20 @@ impl Transport {
         // since (here: this one alone).
         self.own.saved = ok && (self.own.saved || self.own.queue.len() == 1);
         if !dropped.is_empty() {
-            self.stats.dropped += dropped.len() as u64;
             self.own.forget(&dropped);
             self.own.save_gaps();
         }
-        seq
+        (seq, dropped.len() as u64)
     }
 
     /// Milliseconds until something should be sent; `None`: nothing to do now
     /// (idle, a request in flight, or waiting out a retry delay).
-    pub fn due_in(&self, now: f64) -> Option<f64> {
+    /// `flushing`: `flush()` asked for everything now, not when due.
+    pub fn due_in(&self, now: f64, flushing: bool) -> Option<f64> {
         if self.retry_timer.is_some() || self.in_flight() {
             return None;
         }
-        if !self.adopted.is_empty() || self.flushing {
+        if !self.adopted.is_empty() || flushing {
             return (!self.own.queue.is_empty() || !self.adopted.is_empty()).then_some(0.0);
         }
         self.own.queue.due_in(now)
@@ -270,6 +266,7 @@ pub fn adopt_waiting(core: &Rc<Core>, now: f64) {
     }
     // What was adopted goes out first (see `pump`).
     pump(core, false);
+    core.arm_flush();
 }
 
 /// The page came back from the back/forward cache. The pages this tab showed
@@ -306,7 +303,11 @@ pub fn pump(core: &Rc<Core>, force: bool) {
     let now = core.now();
     // (Nothing to send: returned with the transport's borrow.)
     let (url, body, send) = {
-        let mut t = core.transport.borrow_mut();
+        // Busy: called back from the page's storage while the transport
+        // saves; the call that holds it pumps when it is done.
+        let Ok(mut t) = core.transport.try_borrow_mut() else {
+            return;
+        };
         if t.retry_timer.is_some() || t.in_flight() {
             return;
         }
@@ -330,10 +331,10 @@ pub fn pump(core: &Rc<Core>, force: bool) {
             t.adopted.remove(0).save_gaps();
         }
         if next.is_none() {
-            let force = force || t.flushing;
+            let force = force || core.flushing.get();
             next = t.own.queue.next_batch(now, force);
             if next.is_none() {
-                t.flushing = false;
+                core.flushing.set(false);
             }
         }
         let Some(out) = next else {
@@ -349,9 +350,12 @@ pub fn pump(core: &Rc<Core>, force: bool) {
 }
 
 /// `flush()`: send everything waiting now, batch after batch.
+/// Asked while the transport is busy (see `Core::drain`), the flush timer
+/// sends them once it is free.
 pub fn flush(core: &Rc<Core>) {
-    core.transport.borrow_mut().flushing = true;
+    core.flushing.set(true);
     pump(core, true);
+    core.arm_flush();
 }
 
 fn settled(core: &Rc<Core>, result: &JsValue) {
@@ -375,6 +379,7 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
     // back into the recorder.
     let mut warning = None;
     let mut retry = None;
+    let mut counted = Stats::default();
     {
         let mut t = core.transport.borrow_mut();
         match outcome {
@@ -389,14 +394,14 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 let done = s.queue.ack();
                 s.forget(&done);
                 s.save_gaps();
-                t.stats.acked += done.len() as u64;
+                counted.acked = done.len() as u64;
             }
             Outcome::Reject => {
                 let s = t.current();
                 let lost = s.queue.reject();
                 s.forget(&lost);
                 s.save_gaps();
-                t.stats.rejected += 1;
+                counted.rejected = 1;
                 let mut msg = String::from("cotrail: the collector rejected a batch (HTTP ");
                 crate::text::push_int(&mut msg, u64::from(status.unwrap_or(0)));
                 msg.push_str(
@@ -408,11 +413,16 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 t.own_first = t.sending_adopted;
                 t.adopted_failing = t.sending_adopted;
                 t.current().queue.retry();
-                t.stats.retries += 1;
+                counted.retries = 1;
                 retry = Some(t.backoff.next_delay(after_ms, js_sys::Math::random()));
             }
         }
     }
+    core.count(|s| {
+        s.acked += counted.acked;
+        s.rejected += counted.rejected;
+        s.retries += counted.retries;
+    });
     if let Some(delay) = retry {
         // Armed with the transport free: the page's `setTimeout` and
         // `clearTimeout` may call back into the recorder (see `timer`).
@@ -427,19 +437,25 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
         });
         let old = core.transport.borrow_mut().retry_timer.replace(timer);
         drop(old);
-        return;
+    } else {
+        if let Some(msg) = warning {
+            warn(&msg);
+        }
+        pump(core, false);
     }
-    if let Some(msg) = warning {
-        warn(&msg);
-    }
-    pump(core, false);
+    // (Also what the page's storage asked for meanwhile: see `Core::drain`.)
     core.arm_flush();
 }
 
 /// The network is back (`online`): retry now instead of waiting out the backoff.
 pub fn retry_now(core: &Rc<Core>) {
-    // Dropped with the transport free (see `timer`).
-    let waiting = core.transport.borrow_mut().retry_timer.take();
+    // Dropped with the transport free (see `timer`). (None while it is busy:
+    // an `online` event the page's storage dispatched.)
+    let waiting = core
+        .transport
+        .try_borrow_mut()
+        .ok()
+        .and_then(|mut t| t.retry_timer.take());
     if waiting.is_some() {
         drop(waiting);
         pump(core, true);
@@ -453,11 +469,19 @@ pub fn retry_now(core: &Rc<Core>) {
 /// in all (browsers refuse keepalive requests beyond 64 KiB in flight, so the
 /// last interaction must not come last). Not again when nothing changed since
 /// the last time (hidden, then `pagehide`). The queue and its saved copy stay
-/// as they are: the next page re-sends whatever was not acknowledged.
+/// as they are: the next page re-sends whatever was not acknowledged. Asked
+/// while the transport is busy, it is done once it is free (see `Core::drain`).
 pub fn send_for_unload(core: &Core) {
     let (url, all) = {
-        let mut t = core.transport.borrow_mut();
-        let state = (t.own.queue.next_seq(), t.stats.acked, t.adopted.len());
+        let Ok(mut t) = core.transport.try_borrow_mut() else {
+            core.unload_later.set(true);
+            return;
+        };
+        let state = (
+            t.own.queue.next_seq(),
+            core.stats.get().acked,
+            t.adopted.len(),
+        );
         if t.unloaded == Some(state) {
             return;
         }

@@ -1313,3 +1313,128 @@ async fn a_custom_event_queued_before_start_keeps_the_time_it_was_called() {
     end();
     clear_storage();
 }
+
+/// A page whose `localStorage` methods call back into the recorder (a
+/// wrapper of `Storage.prototype.setItem`, `getItem` and `removeItem` that
+/// flushes it, records a custom event and asks for its counters, as a page
+/// that audits its own storage might): the recorder talks to storage holding
+/// none of its state, so those calls work, nothing throws into the wrapper,
+/// and every event, the wrapper's included (custom events and the clicks it
+/// dispatches), is delivered, in order.
+#[wasm_bindgen_test]
+async fn storage_that_calls_back_into_the_recorder_does_not_break_it() {
+    let host = mount(r#"<button id="st-btn">Saved</button>"#);
+    begin("");
+    expose(
+        "__storageHook",
+        wasm_bindgen::closure::Closure::<dyn Fn(JsValue)>::new(|key: JsValue| {
+            cotrail_recorder::flush();
+            let _ = cotrail_recorder::stats();
+            cotrail_recorder::record_custom("storage".into(), key, None);
+        }),
+    );
+    eval(
+        "var p = Storage.prototype; window.__saved = [p.setItem, p.getItem, p.removeItem]; \
+         window.__hookErrors = []; window.__inHook = false; window.__hooked = 0; \
+         var hook = function (key) { \
+           if (window.__inHook || this !== localStorage || window.__hooked >= 40) return; \
+           window.__inHook = true; \
+           try { window.__hooked++; window.__storageHook(String(key).slice(0, 12)); \
+             document.getElementById('st-btn').click(); } \
+           catch (e) { window.__hookErrors.push(String(e)); } \
+           finally { window.__inHook = false; } }; \
+         ['setItem', 'getItem', 'removeItem'].forEach(function (name, i) { \
+           p[name] = function (key) { hook.call(this, key); return window.__saved[i].apply(this, arguments); }; });",
+    );
+    // A refused batch too: its retry removes and rewrites keys.
+    eval("window.__plan = [{status: 503}];");
+    for i in 0..5 {
+        custom("page", json!(i));
+    }
+    cotrail_recorder::flush();
+    sleep(50).await;
+    custom("page", json!(5));
+    cotrail_recorder::flush();
+    let pages = wait_for("the page's six custom events", 5_000.0, || {
+        let pages: Vec<Value> = events_of("CUSTOM_EVENT")
+            .into_iter()
+            .filter(|e| e["data"]["type"] == "page")
+            .map(|e| e["data"]["value"].clone())
+            .collect();
+        (pages.len() >= 6).then_some(pages)
+    })
+    .await;
+    eval(
+        "var p = Storage.prototype; p.setItem = window.__saved[0]; \
+         p.getItem = window.__saved[1]; p.removeItem = window.__saved[2];",
+    );
+    cotrail_recorder::flush();
+    sleep(300).await;
+    assert_eq!(pages, (0..6).map(|i| json!(i)).collect::<Vec<_>>());
+    assert_eq!(eval_str("return window.__hookErrors.join('|')"), "");
+    assert!(eval("return window.__hooked").as_f64().unwrap() > 6.0);
+    let all = events();
+    assert!(
+        all.iter().any(|e| e["data"]["type"] == "storage"),
+        "the wrapper's own events: {all:?}"
+    );
+    let clicks = events_on("CLICK", "st-btn");
+    assert!(!clicks.is_empty(), "{all:?}");
+    assert!(
+        clicks.iter().all(|c| c["actor"]["kind"] == "script"),
+        "{clicks:?}"
+    );
+    let seqs: Vec<u64> = all.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (seqs[0]..seqs[0] + seqs.len() as u64).collect::<Vec<_>>(),
+        "no seq missing"
+    );
+    end();
+    host.remove();
+    clear_storage();
+}
+
+/// `stop()` called from the page's `localStorage.setItem` while the recorder
+/// saves an event: it stops, the event being saved still goes out with the
+/// unload send (made once the transport is free), and nothing after is
+/// recorded.
+#[wasm_bindgen_test]
+async fn stop_from_inside_storage_sends_what_was_recorded_and_records_nothing_after() {
+    begin("");
+    expose(
+        "__stopHook",
+        wasm_bindgen::closure::Closure::<dyn Fn()>::new(cotrail_recorder::stop),
+    );
+    eval(
+        "window.__status = 503; window.__hookErrors = []; window.__stopArmed = false; \
+         window.__origSet = Storage.prototype.setItem; \
+         Storage.prototype.setItem = function (key) { \
+           if (window.__stopArmed && String(key).indexOf('cotrail|e|') === 0) { \
+             window.__stopArmed = false; \
+             try { window.__stopHook(); } catch (e) { window.__hookErrors.push(String(e)); } } \
+           return window.__origSet.apply(this, arguments); };",
+    );
+    custom("before", json!(1));
+    eval("window.__stopArmed = true;");
+    custom("trigger", json!(2));
+    eval("Storage.prototype.setItem = window.__origSet;");
+    assert_eq!(cotrail_recorder::session_id(), None, "stopped");
+    custom("after", json!(3));
+    sleep(300).await;
+    assert_eq!(eval_str("return window.__hookErrors.join('|')"), "");
+    let keepalive: Vec<bool> =
+        serde_json::from_str(&eval_str("return JSON.stringify(window.__keepalive)")).unwrap();
+    let sent: Vec<(String, bool)> = bodies().into_iter().zip(keepalive).collect();
+    assert!(
+        sent.iter()
+            .any(|(b, keep)| *keep && b.contains("\"trigger\"") && b.contains("\"before\"")),
+        "{sent:?}"
+    );
+    assert!(
+        !sent.iter().any(|(b, _)| b.contains("\"after\"")),
+        "{sent:?}"
+    );
+    end();
+    clear_storage();
+}
