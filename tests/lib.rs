@@ -115,8 +115,9 @@ impl Collector {
         self.running = Some(Running::start(app));
     }
 
-    /// Asserts the session reports no lost events: no gap records and a zero
-    /// `lost_events` on its summary.
+    /// Asserts the session reports no lost events: no gap records, a zero
+    /// `lost_events` on its summary, and no sequence number unaccounted for
+    /// (every tab's events from 0 to its last are stored).
     pub async fn assert_no_gaps_reported(&self, session: &str) {
         let summary = self
             .sessions()
@@ -133,6 +134,11 @@ impl Collector {
             page.gaps.is_empty(),
             "the session reports gaps: {:?}",
             page.gaps
+        );
+        assert!(
+            page.unaccounted.is_empty(),
+            "sequence numbers unaccounted for: {:?}",
+            page.unaccounted
         );
     }
 

@@ -68,6 +68,36 @@ pub fn cover(covered: &mut Vec<Range>, from: u64, to: u64) {
     *covered = out;
 }
 
+/// What `covered` (sorted, disjoint, merged) leaves out of `0..=` its highest
+/// number, in order: for a tab's stored events and gap records, the sequence
+/// numbers nothing explains (a tab numbers its events from 0 and never skips
+/// one without a gap record saying so).
+pub fn holes(covered: &[Range]) -> Vec<Range> {
+    let mut out = Vec::new();
+    let mut next = 0u64;
+    for &(a, b) in covered {
+        if a > next {
+            out.push((next, a - 1));
+        }
+        match b.checked_add(1) {
+            Some(n) => next = n,
+            None => break,
+        }
+    }
+    out
+}
+
+/// Adds `seq` to `covered` when it is past every range there (numbers read
+/// in ascending order, as a tab's event keys are): extends the last range
+/// when it touches it, O(1).
+pub fn push_ascending(covered: &mut Vec<Range>, seq: u64) {
+    match covered.last_mut() {
+        Some(last) if last.1.checked_add(1) == Some(seq) => last.1 = seq,
+        Some(last) if last.1 >= seq => cover(covered, seq, seq),
+        _ => covered.push((seq, seq)),
+    }
+}
+
 /// The stored form of a tab's covered ranges: `from:u64be to:u64be` each.
 pub fn encode(covered: &[Range]) -> Vec<u8> {
     let mut out = Vec::with_capacity(covered.len() * 16);
@@ -138,6 +168,27 @@ mod tests {
         assert_eq!(decode(&[1, 2, 3]), None);
     }
 
+    #[test]
+    fn holes_are_what_nothing_covers_below_the_highest_number() {
+        assert_eq!(holes(&[]), vec![]);
+        assert_eq!(holes(&[(0, 9)]), vec![]);
+        assert_eq!(holes(&[(3, 4)]), vec![(0, 2)]);
+        assert_eq!(holes(&[(0, 1), (5, 5), (7, 9)]), vec![(2, 4), (6, 6)]);
+        assert_eq!(holes(&[(0, u64::MAX)]), vec![]);
+        assert_eq!(holes(&[(2, u64::MAX)]), vec![(0, 1)]);
+        let mut c = Vec::new();
+        for s in [0, 1, 2, 5, 6, 9] {
+            push_ascending(&mut c, s);
+        }
+        assert_eq!(c, vec![(0, 2), (5, 6), (9, 9)]);
+        // Out of order or repeated: still merged.
+        push_ascending(&mut c, 3);
+        push_ascending(&mut c, 9);
+        assert_eq!(c, vec![(0, 3), (5, 6), (9, 9)]);
+        push_ascending(&mut c, u64::MAX);
+        assert_eq!(holes(&c), vec![(4, 4), (7, 8), (10, u64::MAX - 1)]);
+    }
+
     /// A tab's numbers `0..64` as bits: the model the ranges must agree with.
     fn bits(ranges: &[Range]) -> u64 {
         ranges
@@ -168,6 +219,23 @@ mod tests {
                 prop_assert!(covered.iter().all(|r| r.0 <= r.1));
                 prop_assert!(covered.windows(2).all(|w| w[0].1 + 1 < w[1].0));
             }
+        }
+
+        #[test]
+        fn holes_and_ascending_pushes_agree_with_a_set_of_numbers(
+            seqs in proptest::collection::vec(0u64..64, 0..40)
+        ) {
+            let mut covered: Vec<Range> = Vec::new();
+            let mut model = 0u64;
+            for s in seqs {
+                push_ascending(&mut covered, s);
+                model |= 1 << s;
+                prop_assert_eq!(bits(&covered), model);
+                prop_assert!(covered.windows(2).all(|w| w[0].1 + 1 < w[1].0));
+            }
+            // Below the highest number, the holes are exactly what is not covered.
+            let below = if model == 0 { 0 } else { u64::MAX >> model.leading_zeros() };
+            prop_assert_eq!(bits(&holes(&covered)), below & !model);
         }
     }
 }

@@ -77,13 +77,14 @@
 //! newest-first is a reverse scan; `audit_ids` makes a platform `record_id` stored
 //! once per tenant.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use shared::api::{
     ChainVerification, EventRecord, GapRecord, IngestAck, Origin, SessionSummary, Tombstone,
+    UnaccountedRange,
 };
 use shared::audit::{AccessAction, AuditEntry, PlatformRecordType};
 use shared::UserId;
@@ -96,6 +97,11 @@ use sled::Transactional;
 use crate::chain::{self, Hash, Link, RecordKind, Verifier};
 use crate::compact;
 use crate::gaps::{self as gap_ranges, MAX_GAP_RECORDS_PER_SESSION};
+
+/// Most runs of unaccounted sequence numbers [`Store::unaccounted`] gives: a
+/// real trail has none or a few; this bounds the answer for one whose
+/// numbers a forger scattered.
+pub const MAX_UNACCOUNTED_RANGES: usize = 1_000;
 
 /// Keys removed per sled batch when a deleted session's records are purged:
 /// bounds the memory of one batch for sessions of millions of events while
@@ -1912,6 +1918,64 @@ impl Store {
             .scan_prefix(session_prefix(tenant, session))
             .map(|kv| Ok(serde_json::from_slice(&kv?.1)?))
             .collect()
+    }
+
+    /// What neither a stored event nor one of `gaps` (the session's gap
+    /// records) accounts for, per tab, in tab and sequence order: the
+    /// sequence numbers below the tab's highest stored or reported one
+    /// ([`gap_ranges::holes`]). At most [`MAX_UNACCOUNTED_RANGES`] runs.
+    /// Reads the session's event keys once (one key scan, the values not
+    /// decoded).
+    pub fn unaccounted(
+        &self,
+        tenant: &TenantId,
+        session: &SessionId,
+        gaps: &[GapRecord],
+    ) -> anyhow::Result<Vec<UnaccountedRange>> {
+        let prefix = session_prefix(tenant, session);
+        let mut tabs: BTreeMap<String, Vec<gap_ranges::Range>> = BTreeMap::new();
+        // Keys come sorted by tab, then by sequence number (big-endian).
+        let mut current: Option<(Vec<u8>, Vec<gap_ranges::Range>)> = None;
+        for k in self.events.scan_prefix(&prefix).keys() {
+            let k = k?;
+            // `prefix tab 0x00 seq:u64be`
+            let (tab, seq) = k[prefix.len()..].split_at(k.len() - prefix.len() - 8);
+            let tab = tab.strip_suffix(&[0]).context("event key without a tab")?;
+            let seq = u64::from_be_bytes(seq.try_into()?);
+            match &mut current {
+                Some((t, covered)) if t.as_slice() == tab => {
+                    gap_ranges::push_ascending(covered, seq)
+                }
+                _ => {
+                    if let Some((t, covered)) = current.take() {
+                        tabs.insert(String::from_utf8(t)?, covered);
+                    }
+                    current = Some((tab.to_vec(), vec![(seq, seq)]));
+                }
+            }
+        }
+        if let Some((t, covered)) = current {
+            tabs.insert(String::from_utf8(t)?, covered);
+        }
+        for g in gaps {
+            let covered = tabs.entry(g.tab_id.as_str().to_owned()).or_default();
+            gap_ranges::cover(covered, g.from, g.to);
+        }
+        let mut out = Vec::new();
+        for (tab, covered) in tabs {
+            let tab_id = TabId::parse(tab)?;
+            for (from, to) in gap_ranges::holes(&covered) {
+                if out.len() == MAX_UNACCOUNTED_RANGES {
+                    return Ok(out);
+                }
+                out.push(UnaccountedRange {
+                    tab_id: tab_id.clone(),
+                    from,
+                    to,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Writes a probe record (the `meta` tree, key `probe`): proves the store

@@ -128,11 +128,30 @@ pub struct GapRecord {
     pub received_at: i64,
 }
 
-/// A session's reported gaps, by tab and sequence.
+/// A session's reported gaps, by tab and sequence, and what nothing explains.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GapsPage {
     pub gaps: Vec<GapRecord>,
+    /// Sequence numbers no stored event holds and no gap record reports
+    /// lost, below the tab's highest stored or reported one, by tab and
+    /// sequence (at most 1,000 runs). A recorder numbers a tab's events from 0
+    /// and reports every loss it knows of, so these are events still on
+    /// their way (a queue another page of the site delivers later) or lost
+    /// without a word (a browser that could not save them). Empty when the
+    /// trail is complete as far as it goes.
+    #[serde(default)]
+    pub unaccounted: Vec<UnaccountedRange>,
+}
+
+/// Sequence numbers `from..=to` (inclusive) of one tab that the collector
+/// neither stored nor was told are lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UnaccountedRange {
+    pub tab_id: TabId,
+    pub from: u64,
+    pub to: u64,
 }
 
 /// What deleting a session leaves behind: who or what deleted it and the

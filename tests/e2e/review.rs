@@ -608,6 +608,40 @@ async fn following_a_session_live_appends_rows_as_the_customer_clicks() -> anyho
     let banner = text_of(&b, "#gaps-banner").await?;
     assert!(banner.contains("5 events never arrived"), "{banner}");
 
+    // A tab whose first events have not come (a queue another page sends
+    // later): shown as not accounted for, until they arrive.
+    let late = |seq: u64| {
+        json!({"seq": seq, "ts": now_ms + seq as i64, "mono": seq, "actor": {"kind": "customer"},
+               "type": "CLICK", "data": {"target": element("add-to-cart")}})
+    };
+    post_batch(
+        &collector,
+        &json!({"v": 1, "session_id": session, "tab_id": "tab-late", "events": [late(2)]}),
+    )
+    .await;
+    b.wait_for_js(
+        "the unaccounted numbers, shown while following",
+        "return !!document.querySelector('#trail tr.gap-row[data-unaccounted=\"tab-late:0-1\"]')",
+    )
+    .await?;
+    let banner = text_of(&b, "#gaps-banner").await?;
+    assert!(
+        banner.contains("2 events not accounted for") && banner.contains("not received (#0–#1)"),
+        "{banner}"
+    );
+    screenshot(&b, "15-trail-unaccounted", 1280).await?;
+    post_batch(
+        &collector,
+        &json!({"v": 1, "session_id": session, "tab_id": "tab-late", "events": [late(0), late(1)]}),
+    )
+    .await;
+    b.wait_for_js(
+        "the late events accounted for",
+        "return !document.querySelector('#trail tr.gap-row[data-unaccounted]') \
+         && !document.getElementById('gaps-banner').textContent.includes('not accounted')",
+    )
+    .await?;
+
     b.quit().await;
     collector.stop().await;
     Ok(())

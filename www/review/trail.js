@@ -58,6 +58,9 @@ const t = {
   params: { type: "", actor: "", order: "asc", at: "" },
   summary: null,
   gaps: [],
+  // Runs of sequence numbers no stored event or gap record accounts for.
+  unaccounted: [],
+  gapsAt: 0, // the summary's event count when the gaps were read
   gapsLoaded: false,
   pager: new Pager(),
   scrollOnLoad: false, // the reader asked for another page: show its top
@@ -106,6 +109,7 @@ export function show(route) {
     t.id = route.sessionId;
     t.summary = null;
     t.gaps = [];
+    t.unaccounted = [];
     t.gapsLoaded = false;
     t.check = null;
     endGone();
@@ -154,8 +158,10 @@ async function loadSummary() {
     t.summary = s;
     renderSummary();
     // Gap records travel with batches of events: while following live, a
-    // summary that counts other losses than the gaps shown brings the new ones.
-    if (t.stopLive && t.gapsLoaded && Number(s.lost_events || 0) !== lostIn(t.gaps)) loadGaps();
+    // summary that counts other losses than the gaps shown brings the new
+    // ones, and new events may leave numbers unaccounted for or fill them.
+    const stale = Number(s.lost_events || 0) !== lostIn(t.gaps) || Number(s.event_count || 0) !== t.gapsAt;
+    if (t.stopLive && t.gapsLoaded && stale) loadGaps();
   } catch (e) {
     if (id !== t.id || unreadable(e, id)) return;
     showError(e, `Could not load session ${visible(id)}`);
@@ -203,9 +209,12 @@ function renderSummary() {
 async function loadGaps() {
   const id = t.id;
   try {
+    const count = Number((t.summary && t.summary.event_count) || 0);
     const page = await api(`/sessions/${encodeURIComponent(id)}/gaps`);
     if (id !== t.id) return;
     t.gaps = page.gaps || [];
+    t.unaccounted = page.unaccounted || [];
+    t.gapsAt = count;
     t.gapsLoaded = true;
     renderGapsBanner();
     renderSinceCheck();
@@ -225,20 +234,52 @@ function gapText(g) {
   return `${plural(n, "event")} lost from tab ${shortId(visible(g.tab_id), 10)} (#${g.from}–#${g.to}): ${GAP_REASONS[g.reason] || visible(g.reason)}.`;
 }
 
+function unaccountedText(u) {
+  const n = u.to - u.from + 1;
+  return `${plural(n, "event")} of tab ${shortId(visible(u.tab_id), 10)} not received (#${u.from}–#${u.to}): no batch brought ${n === 1 ? "it" : "them"} and no gap record reports ${n === 1 ? "it" : "them"} lost.`;
+}
+
 function renderGapsBanner() {
   const banner = $("gaps-banner");
-  if (!t.gaps.length) {
+  if (!t.gaps.length && !t.unaccounted.length) {
     banner.hidden = true;
     return;
   }
-  const lost = lostIn(t.gaps);
-  banner.replaceChildren(
-    h("strong", {}, `This trail has ${plural(t.gaps.length, "gap")}: ${plural(lost, "event")} never arrived. `),
-    "They are shown as rows where they are missing. ",
-    h("ul", {}, ...t.gaps.slice(0, 5).map((g) => h("li", {}, gapText(g)))),
-    t.gaps.length > 5 ? h("span", { class: "muted" }, `and ${t.gaps.length - 5} more`) : "",
-  );
+  const parts = [];
+  if (t.gaps.length) {
+    const lost = lostIn(t.gaps);
+    parts.push(
+      h("strong", {}, `This trail has ${plural(t.gaps.length, "gap")}: ${plural(lost, "event")} never arrived. `),
+      "They are shown as rows where they are missing. ",
+      h("ul", {}, ...t.gaps.slice(0, 5).map((g) => h("li", {}, gapText(g)))),
+      t.gaps.length > 5 ? h("span", { class: "muted" }, `and ${t.gaps.length - 5} more`) : "",
+    );
+  }
+  if (t.unaccounted.length) {
+    const n = lostIn(t.unaccounted);
+    parts.push(
+      h("strong", {}, `${plural(n, "event")} not accounted for. `),
+      "They may still be on their way (a later page of the site sends a closed tab's saved events), or were lost without a report. ",
+      h("ul", {}, ...t.unaccounted.slice(0, 5).map((u) => h("li", {}, unaccountedText(u)))),
+      t.unaccounted.length > 5 ? h("span", { class: "muted" }, `and ${t.unaccounted.length - 5} more`) : "",
+    );
+  }
+  banner.replaceChildren(...parts);
   banner.hidden = false;
+}
+
+function unaccountedRow(u) {
+  return h(
+    "tr",
+    { class: "gap-row", "data-unaccounted": `${u.tab_id}:${u.from}-${u.to}` },
+    h(
+      "td",
+      { colspan: "6" },
+      h("span", { class: "gap-icon", "aria-hidden": "true" }, "?"),
+      h("strong", {}, "Not received: "),
+      unaccountedText(u),
+    ),
+  );
 }
 
 function gapRow(g) {
@@ -258,21 +299,23 @@ function gapRow(g) {
   );
 }
 
-/** Puts each gap's row beside the events around the missing sequence numbers. */
+/** Puts each gap's (and each unaccounted run's) row beside the events around
+ * the missing sequence numbers. */
 function placeGapRows() {
   const body = $("trail").tBodies[0];
   body.querySelectorAll("tr.gap-row").forEach((r) => r.remove());
   const desc = t.params.order === "desc";
-  for (const g of t.gaps) {
+  const runs = [...t.gaps.map((g) => [g, gapRow]), ...t.unaccounted.map((u) => [u, unaccountedRow])];
+  for (const [g, make] of runs) {
     const row = (seq) => body.querySelector(`tr[data-key="${CSS.escape(`${g.tab_id}/${seq}`)}"]`);
     const before = g.from > 0 ? row(g.from - 1) : null;
     const after = row(g.to + 1);
     if (before) {
-      if (desc) before.before(gapRow(g));
-      else before.after(gapRow(g));
+      if (desc) before.before(make(g));
+      else before.after(make(g));
     } else if (after) {
-      if (desc) after.after(gapRow(g));
-      else after.before(gapRow(g));
+      if (desc) after.after(make(g));
+      else after.before(make(g));
     }
   }
 }

@@ -218,6 +218,72 @@ async fn gap_records_are_stored_once_and_counted_on_the_session() {
 }
 
 #[tokio::test]
+async fn sequence_numbers_neither_stored_nor_reported_lost_are_listed_as_unaccounted() {
+    let app = TestApp::spawn().await;
+    let unaccounted = |page: shared::api::GapsPage| -> Vec<(String, u64, u64)> {
+        page.unaccounted
+            .into_iter()
+            .map(|u| (u.tab_id.as_str().to_owned(), u.from, u.to))
+            .collect()
+    };
+    let page = || async {
+        let res = app.get("/api/v1/sessions/s/gaps").await;
+        assert_eq!(res.status(), 200);
+        res.json::<shared::api::GapsPage>().await.unwrap()
+    };
+    // Tab t: 0, 1 and 4 stored, 2 reported lost: 3 is unaccounted.
+    let mut b = batch(
+        "s",
+        "t",
+        vec![click(0, 1, "a"), click(1, 2, "b"), click(4, 5, "e")],
+    );
+    b["gaps"] = json!([{"from": 2, "to": 2, "reason": "queue_full"}]);
+    assert_eq!(app.post_batch(&b).await.status(), 200);
+    // Tab u: its first event stored is 5 (0-4 still on their way).
+    let b = batch("s", "u", vec![click(5, 6, "f"), click(7, 8, "h")]);
+    assert_eq!(app.post_batch(&b).await.status(), 200);
+    // Tab v: only lost numbers, from 0: nothing unexplained.
+    app.post_gaps(
+        "s",
+        "v",
+        json!([{"from": 0, "to": 3, "reason": "rejected"}]),
+    )
+    .await;
+    assert_eq!(
+        unaccounted(page().await),
+        [
+            ("t".to_owned(), 3, 3),
+            ("u".to_owned(), 0, 4),
+            ("u".to_owned(), 6, 6)
+        ]
+    );
+    // They arrive (a queue adopted by a later page): accounted for.
+    let b = batch("s", "t", vec![click(3, 4, "d")]);
+    assert_eq!(app.post_batch(&b).await.status(), 200);
+    let late: Vec<serde_json::Value> = (0..7)
+        .filter(|s| *s != 5)
+        .map(|s| click(s, 9, "x"))
+        .collect();
+    assert_eq!(app.post_batch(&batch("s", "u", late)).await.status(), 200);
+    let p = page().await;
+    assert_eq!(unaccounted(p.clone()), []);
+    assert_eq!(p.gaps.len(), 2);
+    // A tab whose numbers are scattered: the answer stops at its bound.
+    let max = collector::store::MAX_UNACCOUNTED_RANGES as u64;
+    let odd: Vec<u64> = (0..=max).map(|i| 2 * i + 1).collect();
+    for chunk in odd.chunks(50) {
+        let events = chunk.iter().map(|&s| click(s, 1, "o")).collect();
+        assert_eq!(app.post_batch(&batch("w", "t", events)).await.status(), 200);
+    }
+    let res = app.get("/api/v1/sessions/w/gaps").await;
+    let p: shared::api::GapsPage = res.json().await.unwrap();
+    assert_eq!(p.unaccounted.len() as u64, max);
+    assert_eq!((p.unaccounted[0].from, p.unaccounted[0].to), (0, 0));
+    assert_eq!(p.unaccounted.last().unwrap().from, 2 * (max - 1));
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_lost_sequence_number_is_counted_once_whatever_batches_report_it() {
     let app = TestApp::spawn().await;
     let mut b = batch("s", "t", vec![click(0, 1, "a")]);
