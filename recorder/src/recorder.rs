@@ -66,7 +66,7 @@ pub struct Core {
     /// busy: the unload send is still to make.
     pub(crate) unload_later: Cell<bool>,
     /// Delivery counters (`cotrail.stats()`), readable while the transport is busy.
-    pub(crate) stats: Cell<transport::Stats>,
+    pub(crate) stats: transport::Stats,
     flush_timer: RefCell<Option<Timer>>,
     /// Agents on whose behalf page code is running (`cotrail.asAgent`), innermost last.
     agent_scope: RefCell<Vec<AgentId>>,
@@ -234,11 +234,9 @@ impl Core {
         let json = json::event(&event);
         let was_saved = t.mirrored();
         let (seq, dropped) = t.push(json, now);
+        transport::add(&self.stats.dropped, dropped);
         let (saved, due) = (t.mirrored(), t.due_in(now, self.flushing.get()));
         drop(t);
-        if dropped != 0 {
-            self.count(|s| s.dropped += dropped);
-        }
         if !saved {
             // No saved key records this seq as taken: record it directly.
             identity::store_seq(self.session_id.as_str(), self.tab_id.as_str(), seq + 1);
@@ -251,13 +249,6 @@ impl Core {
         if due == Some(0.0) {
             transport::pump(self, false);
         }
-    }
-
-    /// Adds to the delivery counters.
-    pub fn count(&self, f: impl FnOnce(&mut transport::Stats)) {
-        let mut s = self.stats.get();
-        f(&mut s);
-        self.stats.set(s);
     }
 
     /// Makes sure a timer will send the waiting events when they are due.
@@ -293,8 +284,8 @@ impl Core {
     }
 
     /// Delivery counters (`cotrail.stats()`).
-    pub fn stats(&self) -> transport::Stats {
-        self.stats.get()
+    pub fn stats(&self) -> &transport::Stats {
+        &self.stats
     }
 
     pub fn session_id(&self) -> &SessionId {
@@ -434,7 +425,7 @@ impl Recorder {
             deferred: RefCell::new(Vec::new()),
             flushing: Cell::new(false),
             unload_later: Cell::new(false),
-            stats: Cell::new(transport::Stats::default()),
+            stats: transport::Stats::default(),
             flush_timer: RefCell::new(None),
             agent_scope: RefCell::new(Vec::new()),
             last_agent: RefCell::new(None),
