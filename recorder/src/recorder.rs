@@ -59,7 +59,9 @@ pub struct Core {
     pub(crate) transport: RefCell<Transport>,
     /// Events recorded while the transport was busy (see the module docs),
     /// oldest first, with when they happened.
-    deferred: RefCell<Vec<(Actor, EventData, f64)>>,
+    /// (Each already an `Event`: its seq and times are filled in when it is
+    /// queued, not moved into one then.)
+    deferred: RefCell<Vec<(Event, f64)>>,
     /// `flush()` asked for everything now, not when due.
     pub(crate) flushing: Cell<bool>,
     /// The page went away (or `stop()` was called) while the transport was
@@ -195,7 +197,14 @@ impl Core {
         let at = at.filter(|a| (0.0..=now).contains(a)).unwrap_or(now);
         // Through the deferred list, which keeps the order of events the
         // page recorded from inside the saving of an earlier one.
-        self.deferred.borrow_mut().push((actor, data, at));
+        let event = Event {
+            seq: 0,
+            ts: 0,
+            mono: 0,
+            actor,
+            data,
+        };
+        self.deferred.borrow_mut().push((event, at));
         self.arm_flush();
     }
 
@@ -209,11 +218,11 @@ impl Core {
         }
         // One at a time, oldest first: what the page records while one is
         // saved comes after it.
-        while let Some((actor, data, at)) = {
+        while let Some((event, at)) = {
             let mut d = self.deferred.borrow_mut();
             (!d.is_empty()).then(|| d.remove(0))
         } {
-            self.push(actor, data, at);
+            self.push(event, at);
         }
         if self.unload_later.take() {
             transport::send_for_unload(self);
@@ -221,16 +230,12 @@ impl Core {
     }
 
     /// Encodes one event, queues and saves it.
-    fn push(self: &Rc<Self>, actor: Actor, data: EventData, at: f64) {
+    fn push(self: &Rc<Self>, mut event: Event, at: f64) {
         let now = self.now();
         let mut t = self.transport.borrow_mut();
-        let event = Event {
-            seq: t.next_seq(),
-            ts: (js_sys::Date::now() - (now - at)) as i64,
-            mono: crate::num::round(at).max(0.0) as u64,
-            actor,
-            data,
-        };
+        event.seq = t.next_seq();
+        event.ts = (js_sys::Date::now() - (now - at)) as i64;
+        event.mono = crate::num::round(at).max(0.0) as u64;
         let json = json::event(&event);
         let was_saved = t.mirrored();
         let (seq, dropped) = t.push(json, now);
