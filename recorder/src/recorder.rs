@@ -235,7 +235,8 @@ impl Core {
         let mut t = self.transport.borrow_mut();
         event.seq = t.next_seq();
         event.ts = (js_sys::Date::now() - (now - at)) as i64;
-        event.mono = crate::num::round(at).max(0.0) as u64;
+        // (`as` saturates: a negative or NaN time is 0, as `max(0.0)` made it.)
+        event.mono = crate::num::round(at) as u64;
         let json = json::event(&event);
         let was_saved = t.mirrored();
         let (seq, dropped) = t.push(json, now);
