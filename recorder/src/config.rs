@@ -183,25 +183,21 @@ fn number(
         return default;
     };
     let n = crate::num::parse_u64(&v);
-    let kept = n.map(|n| n.clamp(min, max));
+    let kept = n.map_or(default, |n| n.clamp(min, max));
     // One message for both mistakes: out of range (brought inside it) or
     // not a number (the default).
-    if kept != n || n.is_none() {
+    if n != Some(kept) {
         let mut msg = String::from(what);
         push_str(&mut msg, &v);
-        match kept {
-            Some(k) => {
-                msg.push_str(" is out of range; using ");
-                crate::text::push_int(&mut msg, k);
-            }
-            None => msg.push_str(" is not a number; using the default"),
+        if n.is_some() {
+            msg.push_str(" is out of range; using ");
+            crate::text::push_int(&mut msg, kept);
+        } else {
+            msg.push_str(" is not a number; using the default");
         }
         warn(msg);
     }
-    match kept {
-        Some(k) => k,
-        None => default,
-    }
+    kept
 }
 
 /// Appends `s` to `out`, percent-encoding everything outside the

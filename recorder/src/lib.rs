@@ -268,9 +268,9 @@ pub fn stats() -> JsValue {
     let set = |k: &str, v: u64| {
         let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_f64(v as f64));
     };
-    set("acked", s.acked);
-    set("rejected", s.rejected);
-    set("retries", s.retries);
-    set("dropped", s.dropped);
+    set("acked", s.acked.get());
+    set("rejected", s.rejected.get());
+    set("retries", s.retries.get());
+    set("dropped", s.dropped.get());
     o.into()
 }

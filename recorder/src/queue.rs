@@ -82,6 +82,7 @@ pub struct Queue {
     head: String,
     next_seq: u64,
     events: Vec<Encoded>,
+    /// The JSON bytes of all of `events`, in flight or not.
     bytes: usize,
     gaps: Vec<Gap>,
     in_flight: Option<Flight>,
@@ -313,30 +314,18 @@ impl Queue {
         }
     }
 
-    fn unsent(&self) -> usize {
-        self.events.len() - self.in_flight.map_or(0, |f| f.events)
-    }
-
-    fn unsent_bytes(&self) -> usize {
-        let sent = self.in_flight.map_or(0, |f| f.events);
-        let mut bytes = 0;
-        for e in &self.events[sent..] {
-            bytes += e.json.len();
-        }
-        bytes
-    }
-
     /// Milliseconds until the next batch is due (0: now); `None` while a batch
     /// is in flight (its answer triggers the next) or nothing waits.
     pub fn due_in(&self, now: f64) -> Option<f64> {
         if self.in_flight.is_some() {
             return None;
         }
-        let waiting = self.unsent();
+        // Nothing in flight: every event waits, and `bytes` is theirs.
+        let waiting = self.events.len();
         if waiting == 0 && self.gaps.is_empty() {
             return None;
         }
-        if waiting >= self.limits.max_events || self.unsent_bytes() >= self.limits.max_batch_bytes {
+        if waiting >= self.limits.max_events || self.bytes >= self.limits.max_batch_bytes {
             return Some(0.0);
         }
         // Recorded events set the time; what waits without one is what a

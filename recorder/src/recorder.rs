@@ -59,14 +59,16 @@ pub struct Core {
     pub(crate) transport: RefCell<Transport>,
     /// Events recorded while the transport was busy (see the module docs),
     /// oldest first, with when they happened.
-    deferred: RefCell<Vec<(Actor, EventData, f64)>>,
+    /// (Each already an `Event`: its seq and times are filled in when it is
+    /// queued, not moved into one then.)
+    deferred: RefCell<Vec<(Event, f64)>>,
     /// `flush()` asked for everything now, not when due.
     pub(crate) flushing: Cell<bool>,
     /// The page went away (or `stop()` was called) while the transport was
     /// busy: the unload send is still to make.
     pub(crate) unload_later: Cell<bool>,
     /// Delivery counters (`cotrail.stats()`), readable while the transport is busy.
-    pub(crate) stats: Cell<transport::Stats>,
+    pub(crate) stats: transport::Stats,
     flush_timer: RefCell<Option<Timer>>,
     /// Agents on whose behalf page code is running (`cotrail.asAgent`), innermost last.
     agent_scope: RefCell<Vec<AgentId>>,
@@ -195,7 +197,14 @@ impl Core {
         let at = at.filter(|a| (0.0..=now).contains(a)).unwrap_or(now);
         // Through the deferred list, which keeps the order of events the
         // page recorded from inside the saving of an earlier one.
-        self.deferred.borrow_mut().push((actor, data, at));
+        let event = Event {
+            seq: 0,
+            ts: 0,
+            mono: 0,
+            actor,
+            data,
+        };
+        self.deferred.borrow_mut().push((event, at));
         self.arm_flush();
     }
 
@@ -209,11 +218,11 @@ impl Core {
         }
         // One at a time, oldest first: what the page records while one is
         // saved comes after it.
-        while let Some((actor, data, at)) = {
+        while let Some((event, at)) = {
             let mut d = self.deferred.borrow_mut();
             (!d.is_empty()).then(|| d.remove(0))
         } {
-            self.push(actor, data, at);
+            self.push(event, at);
         }
         if self.unload_later.take() {
             transport::send_for_unload(self);
@@ -221,24 +230,19 @@ impl Core {
     }
 
     /// Encodes one event, queues and saves it.
-    fn push(self: &Rc<Self>, actor: Actor, data: EventData, at: f64) {
+    fn push(self: &Rc<Self>, mut event: Event, at: f64) {
         let now = self.now();
         let mut t = self.transport.borrow_mut();
-        let event = Event {
-            seq: t.next_seq(),
-            ts: (js_sys::Date::now() - (now - at)) as i64,
-            mono: crate::num::round(at).max(0.0) as u64,
-            actor,
-            data,
-        };
+        event.seq = t.next_seq();
+        event.ts = (js_sys::Date::now() - (now - at)) as i64;
+        // (`as` saturates: a negative or NaN time is 0, as `max(0.0)` made it.)
+        event.mono = crate::num::round(at) as u64;
         let json = json::event(&event);
         let was_saved = t.mirrored();
         let (seq, dropped) = t.push(json, now);
+        transport::add(&self.stats.dropped, dropped);
         let (saved, due) = (t.mirrored(), t.due_in(now, self.flushing.get()));
         drop(t);
-        if dropped != 0 {
-            self.count(|s| s.dropped += dropped);
-        }
         if !saved {
             // No saved key records this seq as taken: record it directly.
             identity::store_seq(self.session_id.as_str(), self.tab_id.as_str(), seq + 1);
@@ -251,13 +255,6 @@ impl Core {
         if due == Some(0.0) {
             transport::pump(self, false);
         }
-    }
-
-    /// Adds to the delivery counters.
-    pub fn count(&self, f: impl FnOnce(&mut transport::Stats)) {
-        let mut s = self.stats.get();
-        f(&mut s);
-        self.stats.set(s);
     }
 
     /// Makes sure a timer will send the waiting events when they are due.
@@ -293,8 +290,8 @@ impl Core {
     }
 
     /// Delivery counters (`cotrail.stats()`).
-    pub fn stats(&self) -> transport::Stats {
-        self.stats.get()
+    pub fn stats(&self) -> &transport::Stats {
+        &self.stats
     }
 
     pub fn session_id(&self) -> &SessionId {
@@ -434,7 +431,7 @@ impl Recorder {
             deferred: RefCell::new(Vec::new()),
             flushing: Cell::new(false),
             unload_later: Cell::new(false),
-            stats: Cell::new(transport::Stats::default()),
+            stats: transport::Stats::default(),
             flush_timer: RefCell::new(None),
             agent_scope: RefCell::new(Vec::new()),
             last_agent: RefCell::new(None),

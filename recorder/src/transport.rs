@@ -34,16 +34,23 @@ use crate::retry::{classify, Backoff, Outcome};
 use crate::storage;
 
 /// Counters a site can read with `cotrail.stats()`: delivery made visible.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Each a `Cell`, counted in place ([`add`]) also while the transport is
+/// borrowed (see `Core`).
+#[derive(Debug, Default)]
 pub struct Stats {
     /// Events acknowledged by the collector.
-    pub acked: u64,
+    pub acked: Cell<u64>,
     /// Batches the collector refused for good (4xx).
-    pub rejected: u64,
+    pub rejected: Cell<u64>,
     /// Attempts that failed and were retried.
-    pub retries: u64,
+    pub retries: Cell<u64>,
     /// Events dropped because the queue was full (reported as gaps).
-    pub dropped: u64,
+    pub dropped: Cell<u64>,
+}
+
+/// Adds `n` to a counter of [`Stats`].
+pub fn add(counter: &Cell<u64>, n: u64) {
+    counter.set(counter.get() + n);
 }
 
 /// One tab's (or an adopted dead tab's) queue with the ids its storage keys use.
@@ -379,7 +386,6 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
     // back into the recorder.
     let mut warning = None;
     let mut retry = None;
-    let mut counted = Stats::default();
     {
         let mut t = core.transport.borrow_mut();
         match outcome {
@@ -394,14 +400,14 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 let done = s.queue.ack();
                 s.forget(&done);
                 s.save_gaps();
-                counted.acked = done.len() as u64;
+                add(&core.stats.acked, done.len() as u64);
             }
             Outcome::Reject => {
                 let s = t.current();
                 let lost = s.queue.reject();
                 s.forget(&lost);
                 s.save_gaps();
-                counted.rejected = 1;
+                add(&core.stats.rejected, 1);
                 let mut msg = String::from("cotrail: the collector rejected a batch (HTTP ");
                 crate::text::push_int(&mut msg, u64::from(status.unwrap_or(0)));
                 msg.push_str(
@@ -413,16 +419,11 @@ fn settled(core: &Rc<Core>, result: &JsValue) {
                 t.own_first = t.sending_adopted;
                 t.adopted_failing = t.sending_adopted;
                 t.current().queue.retry();
-                counted.retries = 1;
                 retry = Some(t.backoff.next_delay(after_ms, js_sys::Math::random()));
+                add(&core.stats.retries, 1);
             }
         }
     }
-    core.count(|s| {
-        s.acked += counted.acked;
-        s.rejected += counted.rejected;
-        s.retries += counted.retries;
-    });
     if let Some(delay) = retry {
         // Armed with the transport free: the page's `setTimeout` and
         // `clearTimeout` may call back into the recorder (see `timer`).
@@ -479,7 +480,7 @@ pub fn send_for_unload(core: &Core) {
         };
         let state = (
             t.own.queue.next_seq(),
-            core.stats.get().acked,
+            core.stats.acked.get(),
             t.adopted.len(),
         );
         if t.unloaded == Some(state) {

@@ -45,27 +45,46 @@ const FEATURES: [&str; 8] = [
 /// size (960 KiB, `recorder/bundle/build.rs`), so the first kilobyte is
 /// touched only by a stack that deep.
 /// The flattening runs twice, each time after an `-Oz` (Zopfli -120 B
-/// against once without the first `-Oz`; a third round gave back 30 B).
-/// `--monomorphize` (Zopfli -133 B) gives calls with constant arguments a
-/// copy of the function optimised for them where Binaryen finds the copy
-/// does less; here the module also comes out smaller. A function called from
-/// one place is inlined only up to 25 of Binaryen's size units instead of
-/// whatever its size (-144 B; 15, 20, 35 and 50 measured between -103 and
-/// -73 B). Binaryen's memory packing is skipped: it split the data around
-/// every run of zeros into 131 segments, each with a header of its own,
-/// where two segments with their zeros compress better (raw +0.7 KB, gzip
-/// -219 B). So is its local CSE, which moves an expression computed twice
-/// into a local: gzip encodes the repeat more cheaply than the local's
-/// `local.tee` and `local.get` (raw +484 B, gzip -67 B); and
+/// against once without the first `-Oz`; a third round gave back 30 B;
+/// re-measured at 33,894 B: once +38 B, three times +38 B, never +329 B).
+/// `--monomorphize` (Zopfli -133 B; +90 B without it at 33,894 B) gives
+/// calls with constant arguments a copy of the function optimised for them
+/// where Binaryen finds the copy does less; here the module also comes out
+/// smaller. A function called from one place is inlined only up to 25 of
+/// Binaryen's size units instead of whatever its size (-144 B; 15, 20, 35
+/// and 50 measured between -103 and -73 B; at 33,894 B, 15, 20, 30 and 40
+/// between +-0 and +107 B against 25, and with the next flag 15 to 35
+/// between -13 and +87 B over two builds), and a function of up to 4 units is inlined
+/// wherever it is called, not only up to Binaryen's 2 (-35 B at 33,832 B:
+/// 3 -21 B, 5 -29 B, 6 +459 B; raw +0.1 KB). Binaryen's memory packing is
+/// skipped: it split the data around every run of zeros into 131 segments,
+/// each with a header of its own, where two segments with their zeros
+/// compress better (raw +0.7 KB, gzip -219 B; Zopfli -222 B at 33,894 B).
+/// So is its local CSE, which moves an expression computed twice into a
+/// local: gzip encodes the repeat more cheaply than the local's `local.tee`
+/// and `local.get` (raw +484 B, gzip -67 B; Zopfli -154 B at 33,894 B); and
 /// `simplify-locals` (the `simplify-locals-nostructure` that `-Oz` runs
-/// earlier still runs), for the same reason (raw +182 B, gzip -72 B).
-/// Skipping 25 other passes of `-Oz`, one at a time, came out larger or
-/// within 10 B.
+/// earlier still runs), for the same reason (raw +182 B, gzip -72 B;
+/// Zopfli -93 B at 33,894 B). Skipping 25 other passes of `-Oz`, one at a
+/// time, came out larger or within 10 B.
+/// Appended one at a time at 33,894 B, the same bytes or within 10 B:
+/// `--zero-filled-memory`, `--reorder-locals`, `--reorder-globals`,
+/// `--merge-locals`, `--coalesce-locals-learning`,
+/// `--inline-functions-with-loops`, `--dae2`,
+/// `--simplify-globals-optimizing`, `--once-reduction`,
+/// `--pick-load-signs`, `--licm`, `--optimize-added-constants-propagate`,
+/// `--propagate-globals-globally`, `--tuple-optimization`,
+/// `--avoid-reinterprets`, `--code-folding`, `--simplify-locals-nonesting`,
+/// `--duplicate-function-elimination` (also first), a last `-Oz` after
+/// `--monomorphize`, `--merge-similar-functions` after the first `-Oz`;
+/// larger: `-Os` for the first or every `-Oz` (+11, +13 B; the last: +-0),
+/// `--inline-max-combined-binary-size=200` (+106 B), `--ssa` (+5 KB),
+/// `--monomorphize-always` (+51 KB); `--constraint-analysis` aborts.
 /// Not taken: `--traps-never-happen` (-0.2 KB), which would let a panic's
 /// check go and the code behind it run on, where the recorder traps;
 /// `--reorder-functions` (raw -1.4 KB, Zopfli +0.2 KB: callers no longer
 /// sit beside what they call); `-O3` or `-O4` before `-Oz` (+0.3 KB).
-const PASSES: [&str; 14] = [
+const PASSES: [&str; 15] = [
     "-Oz",
     "--flatten",
     "--rereloop",
@@ -77,6 +96,7 @@ const PASSES: [&str; 14] = [
     "--low-memory-unused",
     "--monomorphize",
     "--one-caller-inline-max-function-size=25",
+    "--always-inline-max-function-size=4",
     "--skip-pass=memory-packing",
     "--skip-pass=local-cse",
     "--skip-pass=simplify-locals",
