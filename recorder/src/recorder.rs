@@ -506,7 +506,12 @@ fn lifecycle_listeners(
         }),
         Listener::on(window, EventKind::PageShow, cap, |cap, event| {
             // `persisted`: shown again from the back/forward cache, not loaded.
-            if crate::global::get(event, &crate::global::js_str!("persisted")) == JsValue::TRUE {
+            // Never while the transport is busy: the browser shows a page
+            // between tasks, and a `pageshow` the page's storage wrapper
+            // dispatches then is no return (see the module docs).
+            if crate::global::get(event, &crate::global::js_str!("persisted")) == JsValue::TRUE
+                && cap.core.transport.try_borrow_mut().is_ok()
+            {
                 cap.core.returned(cap, event);
             }
         }),

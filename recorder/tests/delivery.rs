@@ -1335,6 +1335,8 @@ async fn storage_that_calls_back_into_the_recorder_does_not_break_it() {
     );
     eval(
         "var p = Storage.prototype; window.__saved = [p.setItem, p.getItem, p.removeItem]; \
+         window.__pageErrors = []; \
+         addEventListener('error', function (e) { window.__pageErrors.push(String(e.message)); }); \
          window.__hookErrors = []; window.__inHook = false; window.__hooked = 0; \
          var hook = function (key) { \
            if (window.__inHook || window.__hooked >= 40) return; \
@@ -1372,6 +1374,9 @@ async fn storage_that_calls_back_into_the_recorder_does_not_break_it() {
     sleep(300).await;
     assert_eq!(pages, (0..6).map(|i| json!(i)).collect::<Vec<_>>());
     assert_eq!(eval_str("return window.__hookErrors.join('|')"), "");
+    // (The clicks' listeners run inside `click()`, which reports their
+    // exceptions as error events rather than throwing them.)
+    assert_eq!(eval_str("return window.__pageErrors.join('|')"), "");
     assert!(eval("return window.__hooked").as_f64().unwrap() > 6.0);
     let all = events();
     assert!(
@@ -1435,6 +1440,59 @@ async fn stop_from_inside_storage_sends_what_was_recorded_and_records_nothing_af
         !sent.iter().any(|(b, _)| b.contains("\"after\"")),
         "{sent:?}"
     );
+    end();
+    clear_storage();
+}
+
+/// A `pageshow` (from the back/forward cache, as far as the event says) and a
+/// `pagehide` that the page's storage wrapper dispatches while the recorder
+/// saves an event: nothing throws into the wrapper or the page (no error
+/// event), the `pagehide` sends what
+/// is unacknowledged once the recorder is done, and recording goes on.
+#[wasm_bindgen_test]
+async fn lifecycle_events_dispatched_from_inside_storage_do_not_break_the_recorder() {
+    begin("");
+    eval(
+        "window.__status = 503; window.__hookErrors = []; window.__armed = false; \
+         window.__pageErrors = []; \
+         addEventListener('error', function (e) { window.__pageErrors.push(String(e.message)); }); \
+         window.__origSet = Storage.prototype.setItem; \
+         Storage.prototype.setItem = function (key) { \
+           if (window.__armed && String(key).indexOf('cotrail|e|') === 0) { \
+             window.__armed = false; \
+             try { dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true})); \
+                   dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true})); } \
+             catch (e) { window.__hookErrors.push(String(e)); } } \
+           return window.__origSet.apply(this, arguments); };",
+    );
+    custom("before", json!(1));
+    eval("window.__armed = true;");
+    custom("inside", json!(2));
+    eval("Storage.prototype.setItem = window.__origSet;");
+    assert_eq!(eval_str("return window.__hookErrors.join('|')"), "");
+    // (A listener's exception does not reach `dispatchEvent`'s caller: the
+    // page sees it as an error event, as an error tracker would.)
+    assert_eq!(eval_str("return window.__pageErrors.join('|')"), "");
+    let keepalive: Vec<bool> =
+        serde_json::from_str(&eval_str("return JSON.stringify(window.__keepalive)")).unwrap();
+    let sent: Vec<(String, bool)> = bodies().into_iter().zip(keepalive).collect();
+    assert!(
+        sent.iter()
+            .any(|(b, keep)| *keep && b.contains("\"inside\"")),
+        "{sent:?}"
+    );
+    eval("window.__status = 200;");
+    custom("after", json!(3));
+    cotrail_recorder::flush();
+    let types = wait_for("the three custom events", 3_000.0, || {
+        let types: Vec<String> = events_of("CUSTOM_EVENT")
+            .iter()
+            .map(|e| e["data"]["type"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (types.len() == 3).then_some(types)
+    })
+    .await;
+    assert_eq!(types, ["before", "inside", "after"]);
     end();
     clear_storage();
 }
