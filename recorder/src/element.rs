@@ -666,24 +666,27 @@ pub fn facts(el: &Element) -> FieldFacts {
     }
 }
 
-crate::global::page_global! {
+crate::global::page_const! {
     /// Paths already computed, per element (weak keys: removed elements are
-    /// freed). A path walks ancestors and their siblings; a burst of clicks or
-    /// keystrokes on one element pays for that once. A path cached before the page
-    /// moved the element stays as it was first seen.
-    static PATHS: js_sys::WeakMap = js_sys::WeakMap::new();
+    /// freed), made on first use. A path walks ancestors and their siblings; a
+    /// burst of clicks or keystrokes on one element pays for that once. A path
+    /// cached before the page moved the element stays as it was first seen.
+    static PATHS: core::cell::RefCell<Option<js_sys::WeakMap>> = core::cell::RefCell::new(None);
 }
 
 /// The short CSS path of `el`, e.g. `form#checkout>div.row:nth-of-type(2)>input`.
 pub fn css_path(el: &Element) -> String {
-    PATHS.with(|cache| {
-        if let Some(path) = cache.get(el).as_string() {
-            return path;
-        }
-        let path = compute_css_path(el);
-        cache.set(el, &JsValue::from_str(&path));
-        path
-    })
+    let cache = PATHS.with(|c| {
+        c.borrow_mut()
+            .get_or_insert_with(js_sys::WeakMap::new)
+            .clone()
+    });
+    if let Some(path) = cache.get(el).as_string() {
+        return path;
+    }
+    let path = compute_css_path(el);
+    cache.set(el, &JsValue::from_str(&path));
+    path
 }
 
 #[inline(never)]
