@@ -72,6 +72,12 @@ pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<js_sys::Array> 
     call_element(root, &js_str!("querySelectorAll"), selectors).map(JsCast::unchecked_into)
 }
 
+/// `window[key]`, through [`get`] (`undefined` without a window, as
+/// reading a property of `undefined` is).
+pub fn window_get(key: &JsValue) -> JsValue {
+    crate::global::window().map_or(JsValue::UNDEFINED, |w| get(&w, key))
+}
+
 /// `list.length` of an array or a `NodeList`, through [`get`]: 0 for what
 /// has none (a page's `navigation.entries()` that answers `null` is not an
 /// exception out of `start()`).

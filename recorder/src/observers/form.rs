@@ -25,10 +25,8 @@ crate::global::page_const! {
 
 /// The getters [`GETTERS`] holds.
 fn getters() -> [JsValue; 2] {
-    let proto = crate::global::window()
-        .map(|w| crate::global::get(&w, &crate::global::js_str!("HTMLFormElement")))
-        .map(|f| crate::global::get(&f, &crate::global::js_str!("prototype")))
-        .unwrap_or(JsValue::UNDEFINED);
+    let form = crate::element::window_get(&crate::global::js_str!("HTMLFormElement"));
+    let proto = crate::global::get(&form, &crate::global::js_str!("prototype"));
     let getter = |name: &str| {
         let d = js_sys::Object::get_own_property_descriptor(
             proto.unchecked_ref::<js_sys::Object>(),
