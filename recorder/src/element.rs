@@ -27,15 +27,27 @@ pub const MAX_LABEL_CHARS: usize = 80;
 pub const MASK_ATTR: &str = "data-cotrail-mask";
 /// Attribute that makes an element and its descendants invisible to the recorder.
 pub const BLOCK_ATTR: &str = "data-cotrail-block";
-/// Selectors for [`MASK_ATTR`] and [`BLOCK_ATTR`] (a test keeps them in step).
-const MASK_SELECTOR: &str = "[data-cotrail-mask]";
-const BLOCK_SELECTOR: &str = "[data-cotrail-block]";
-/// Either: an element under one gives no label to another element.
-const HIDDEN_SELECTOR: &str = "[data-cotrail-mask],[data-cotrail-block]";
 /// What a selection or a label text must not reveal: masked or blocked subtrees,
-/// passwords and payment card fields (any `cc-*` autocomplete token).
+/// passwords and payment card fields (any `cc-*` autocomplete token). The
+/// selectors below are parts of it: one text in the module for all of them.
 pub const PRIVATE_SELECTOR: &str =
     "[data-cotrail-mask],[data-cotrail-block],input[type=password],[autocomplete*=cc-]";
+/// Selectors for [`MASK_ATTR`] and [`BLOCK_ATTR`] (a test keeps them in step).
+const MASK_SELECTOR: &str = part(0, 19);
+const BLOCK_SELECTOR: &str = part(20, 40);
+/// Either: an element under one gives no label to another element.
+const HIDDEN_SELECTOR: &str = part(0, 40);
+/// Password inputs.
+const PASSWORD_SELECTOR: &str = part(41, 61);
+
+/// `PRIVATE_SELECTOR[start..end]`, at compile time.
+const fn part(start: usize, end: usize) -> &'static str {
+    let (head, _) = PRIVATE_SELECTOR.as_bytes().split_at(end);
+    match core::str::from_utf8(head.split_at(start).1) {
+        Ok(s) => s,
+        Err(_) => panic!(),
+    }
+}
 
 /// `"value"`, read at several sites: one [`js_str!`] (a static and a JS
 /// string each).
@@ -70,6 +82,12 @@ pub fn root_node(node: &JsValue) -> JsValue {
 /// serve it, no `NodeList` ones of its own.
 pub fn select_all(root: &JsValue, selectors: &JsValue) -> Option<js_sys::Array> {
     call_element(root, &js_str!("querySelectorAll"), selectors).map(JsCast::unchecked_into)
+}
+
+/// `window[key]`, through [`get`] (`undefined` without a window, as
+/// reading a property of `undefined` is).
+pub fn window_get(key: &JsValue) -> JsValue {
+    crate::global::window().map_or(JsValue::UNDEFINED, |w| get(&w, key))
 }
 
 /// `list.length` of an array or a `NodeList`, through [`get`]: 0 for what
@@ -237,7 +255,7 @@ fn was_password(el: &Element) -> bool {
 
 /// Remembers every password input of `root` (the document, a shadow root).
 pub fn remember_passwords_in(root: &JsValue) {
-    if let Some(list) = select_all(root, &js_str!("input[type=password]")) {
+    if let Some(list) = select_all(root, &js_str!(PASSWORD_SELECTOR)) {
         for i in 0..length(&list) {
             remember_password(item(&list, i).unchecked_ref());
         }
@@ -666,24 +684,27 @@ pub fn facts(el: &Element) -> FieldFacts {
     }
 }
 
-crate::global::page_global! {
+crate::global::page_const! {
     /// Paths already computed, per element (weak keys: removed elements are
-    /// freed). A path walks ancestors and their siblings; a burst of clicks or
-    /// keystrokes on one element pays for that once. A path cached before the page
-    /// moved the element stays as it was first seen.
-    static PATHS: js_sys::WeakMap = js_sys::WeakMap::new();
+    /// freed), made on first use. A path walks ancestors and their siblings; a
+    /// burst of clicks or keystrokes on one element pays for that once. A path
+    /// cached before the page moved the element stays as it was first seen.
+    static PATHS: core::cell::RefCell<Option<js_sys::WeakMap>> = core::cell::RefCell::new(None);
 }
 
 /// The short CSS path of `el`, e.g. `form#checkout>div.row:nth-of-type(2)>input`.
 pub fn css_path(el: &Element) -> String {
-    PATHS.with(|cache| {
-        if let Some(path) = cache.get(el).as_string() {
-            return path;
-        }
-        let path = compute_css_path(el);
-        cache.set(el, &JsValue::from_str(&path));
-        path
-    })
+    let cache = PATHS.with(|c| {
+        c.borrow_mut()
+            .get_or_insert_with(js_sys::WeakMap::new)
+            .clone()
+    });
+    if let Some(path) = cache.get(el).as_string() {
+        return path;
+    }
+    let path = compute_css_path(el);
+    cache.set(el, &JsValue::from_str(&path));
+    path
 }
 
 #[inline(never)]
@@ -883,6 +904,7 @@ mod tests {
             HIDDEN_SELECTOR,
             concat(&[MASK_SELECTOR, ",", BLOCK_SELECTOR])
         );
+        assert_eq!(PASSWORD_SELECTOR, "input[type=password]");
         assert_eq!(
             PRIVATE_SELECTOR,
             concat(&[

@@ -3,6 +3,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 use alloc::rc::Rc;
+use core::cell::RefCell;
 
 use shared::limits::MAX_ID_LEN;
 use shared::{EventData, FormData};
@@ -14,37 +15,37 @@ use crate::element;
 use crate::observers::page::recorded_url;
 use crate::text::cut;
 
-crate::global::page_global! {
+crate::global::page_const! {
     /// The `action` and `method` getters of `HTMLFormElement.prototype`,
     /// called on a form rather than read from it: a form's controls shadow
     /// its properties by name, and `<input type="hidden" name="action">` is
-    /// common in server-rendered forms.
-    static GETTERS: [JsValue; 2] = {
-        let proto = crate::global::window()
-            .map(|w| crate::global::get(&w, &crate::global::js_str!("HTMLFormElement")))
-            .map(|f| crate::global::get(&f, &crate::global::js_str!("prototype")))
-            .unwrap_or(JsValue::UNDEFINED);
-        let getter = |name: &str| {
-            let d = js_sys::Object::get_own_property_descriptor(
-                proto.unchecked_ref::<js_sys::Object>(),
-                &JsValue::from_str(name),
-            );
-            crate::global::get(&d, &crate::global::js_str!("get"))
-        };
-        [getter("action"), getter("method")]
+    /// common in server-rendered forms. Read on first use ([`getters`]).
+    static GETTERS: RefCell<Option<[JsValue; 2]>> = RefCell::new(None);
+}
+
+/// The getters [`GETTERS`] holds.
+fn getters() -> [JsValue; 2] {
+    let form = crate::element::window_get(&crate::global::js_str!("HTMLFormElement"));
+    let proto = crate::global::get(&form, &crate::global::js_str!("prototype"));
+    let getter = |name: &str| {
+        let d = js_sys::Object::get_own_property_descriptor(
+            proto.unchecked_ref::<js_sys::Object>(),
+            &JsValue::from_str(name),
+        );
+        crate::global::get(&d, &crate::global::js_str!("get"))
     };
+    [getter("action"), getter("method")]
 }
 
 /// The form's own `action` (0) or `method` (1), whatever its controls are
 /// named (see [`GETTERS`]); `None` when empty.
 fn resolved(form: &HtmlFormElement, which: usize) -> Option<String> {
     let u = JsValue::UNDEFINED;
-    GETTERS
-        .with(|g| {
-            g[which]
-                .unchecked_ref::<js_sys::Function>()
-                .call2(form, &u, &u)
-        })
+    // Copied out: the getter may be the page's.
+    let getter = GETTERS.with(|g| g.borrow_mut().get_or_insert_with(getters)[which].clone());
+    getter
+        .unchecked_ref::<js_sys::Function>()
+        .call2(form, &u, &u)
         .ok()?
         .as_string()
         .filter(|s| !s.is_empty())

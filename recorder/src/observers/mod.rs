@@ -15,7 +15,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 use alloc::rc::Rc;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 use web_sys::{Document, Window};
 
@@ -84,7 +84,7 @@ pub struct Capture {
     /// within the same task, after the page's handlers of the label click
     /// (however long they take); a 0 ms timer ([`CLICK`]) forgets it once
     /// that task is over.
-    click: RefCell<Option<web_sys::Element>>,
+    click: Cell<Option<web_sys::Element>>,
     scroll: RefCell<scroll::State>,
     input: RefCell<input::State>,
     selection: RefCell<selection::State>,
@@ -173,7 +173,7 @@ impl Observers {
     pub fn start(core: &Rc<Core>, window: &Window, document: &Document) -> Observers {
         let cap = Rc::new(Capture {
             core: core.clone(),
-            click: RefCell::new(None),
+            click: Cell::new(None),
             scroll: RefCell::default(),
             input: RefCell::default(),
             selection: RefCell::default(),

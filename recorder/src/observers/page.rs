@@ -105,12 +105,8 @@ pub(super) struct State {
 }
 
 fn current_url(core: &Core) -> String {
-    let href = crate::global::window()
-        .and_then(|w| {
-            let location = crate::global::get(&w, &crate::global::js_str!("location"));
-            crate::element::prop(&location, &crate::global::js_str!("href"))
-        })
-        .unwrap_or_default();
+    let location = crate::element::window_get(&crate::global::js_str!("location"));
+    let href = crate::element::prop(&location, &crate::global::js_str!("href")).unwrap_or_default();
     recorded_url(core, &href)
 }
 
@@ -148,9 +144,7 @@ const MAX_SEEN_ENTRIES: usize = 256;
 
 /// `window.navigation`, where the browser has the Navigation API.
 fn navigation() -> JsValue {
-    crate::global::window()
-        .map(|w| crate::global::get(&w, &crate::global::js_str!("navigation")))
-        .unwrap_or(JsValue::UNDEFINED)
+    crate::element::window_get(&crate::global::js_str!("navigation"))
 }
 
 fn id_of(entry: &JsValue) -> Option<String> {
@@ -205,9 +199,8 @@ fn see_entries(state: &RefCell<State>) {
 /// `history.length`: grows with a new entry, not with back and forward.
 fn history_len() -> f64 {
     // (An `unsigned long`: read as a list's length is.)
-    crate::global::window()
-        .map(|w| crate::global::get(&w, &crate::global::js_str!("history")))
-        .map_or(0.0, |h| f64::from(crate::element::length(&h)))
+    let history = crate::element::window_get(&crate::global::js_str!("history"));
+    f64::from(crate::element::length(&history))
 }
 
 /// (The URL taken out of `p`: recorded once, it is not needed again.)
