@@ -217,10 +217,12 @@ pub fn remember_password(el: &Element) {
             .clone()
     });
     weak_add(&set, el);
+    // Read before the borrow: `getAttribute` may be the page's.
+    let found = password_keys(el);
     PASSWORDS.with(|p| {
         let keys = &mut p.borrow_mut().1;
         // By reference: an owning `flatten` links drop glue of its own.
-        for key in password_keys(el).iter().flatten() {
+        for key in found.iter().flatten() {
             if keys.len() < MAX_PASSWORD_KEYS && !keys.contains(key) {
                 keys.push(key.clone());
             }
@@ -246,11 +248,18 @@ pub fn is_type(el: &Element, ty: &str) -> bool {
 
 /// Whether an input is, or stands in for, a remembered password field.
 fn was_password(el: &Element) -> bool {
-    is_remembered(el)
-        || PASSWORDS.with(|p| {
-            let keys = &p.borrow().1;
-            !keys.is_empty() && password_keys(el).iter().flatten().any(|k| keys.contains(k))
-        })
+    if is_remembered(el) {
+        return true;
+    }
+    if PASSWORDS.with(|p| p.borrow().1.is_empty()) {
+        return false;
+    }
+    // Read with no borrow held: `getAttribute` may be the page's.
+    let found = password_keys(el);
+    PASSWORDS.with(|p| {
+        let keys = &p.borrow().1;
+        found.iter().flatten().any(|k| keys.contains(k))
+    })
 }
 
 /// Remembers every password input of `root` (the document, a shadow root).
@@ -367,22 +376,23 @@ pub fn watch_root(root: &JsValue) {
         let mut w = w.borrow_mut();
         let w = &mut *w;
         let hooks = w.hooks.as_ref()?;
-        let set = w.watched.get_or_insert_with(js_sys::WeakMap::new);
-        if weak_has(set, root) {
-            return None;
-        }
-        weak_add(set, root);
-        // Copied out: what follows talks to the page.
+        // Copied out: what follows talks to the page (the `WeakMap`'s
+        // methods are the page's too).
         Some((
+            w.watched.get_or_insert_with(js_sys::WeakMap::new).clone(),
             w.type_watch.clone(),
             hooks.abort.clone(),
             hooks.callbacks[0].as_ref().clone(),
             hooks.callbacks[1].as_ref().clone(),
         ))
     });
-    let Some((observer, abort, submit, scroll)) = hooks else {
+    let Some((set, observer, abort, submit, scroll)) = hooks else {
         return;
     };
+    if weak_has(&set, root) {
+        return;
+    }
+    weak_add(&set, root);
     remember_passwords_in(root);
     if let Some(observer) = observer {
         let _ = observe_types(&observer, root);

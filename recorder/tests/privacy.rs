@@ -795,6 +795,77 @@ async fn a_field_whose_attributes_cannot_be_read_is_masked() {
     host.remove();
 }
 
+/// A page whose `getAttribute` (read for a new password field's id and name)
+/// and `WeakMap` `get` (the recorder's set of hooked shadow roots) call back
+/// into the recorder: an `input` on another field, a shadow root attached.
+/// The recorder reads them holding none of its state: no error reaches the
+/// page, the field's value is recorded, the new password field is
+/// remembered, and the root made inside is hooked.
+#[wasm_bindgen_test]
+async fn dom_methods_that_call_back_into_the_recorder_do_not_break_it() {
+    let host = mount(r#"<input id="re-text"><div id="re-host"></div><div id="re-inner"></div>"#);
+    begin("");
+    eval(
+        "window.__pageErrors = []; \
+         addEventListener('error', function (e) { window.__pageErrors.push(String(e.message)); }); \
+         window.__getAttribute = Element.prototype.getAttribute; window.__typed = false; \
+         Element.prototype.getAttribute = function (name) { \
+           if (!window.__typed && this.id === 're-pw' && name === 'name') { \
+             window.__typed = true; var t = document.getElementById('re-text'); \
+             t.value = 'typed inside'; t.dispatchEvent(new Event('input', {bubbles: true})); } \
+           return window.__getAttribute.call(this, name); }; \
+         window.__weakGet = WeakMap.prototype.get; window.__attached = false; \
+         WeakMap.prototype.get = function (key) { \
+           if (!window.__attached && key && key.host && key.host.id === 're-host') { \
+             window.__attached = true; \
+             document.getElementById('re-inner').attachShadow({mode: 'open'}).innerHTML = \
+               '<input type=password id=re-inner-pw name=pin>'; } \
+           return window.__weakGet.call(this, key); };",
+    );
+    // A password field added after start: its id and name are read.
+    let pw = document().create_element("input").unwrap();
+    for (k, v) in [("type", "password"), ("id", "re-pw"), ("name", "secret")] {
+        pw.set_attribute(k, v).unwrap();
+    }
+    host.append_child(&pw).unwrap();
+    // A shadow root attached after start: looked up in the hooked set.
+    eval(
+        "document.getElementById('re-host').attachShadow({mode: 'open'}).innerHTML = '<p>in</p>';",
+    );
+    sleep(50).await;
+    eval(
+        "Element.prototype.getAttribute = window.__getAttribute; \
+         WeakMap.prototype.get = window.__weakGet;",
+    );
+    assert_eq!(eval("return window.__typed"), wasm_bindgen::JsValue::TRUE);
+    assert_eq!(
+        eval("return window.__attached"),
+        wasm_bindgen::JsValue::TRUE
+    );
+    assert_eq!(eval_str("return window.__pageErrors.join('|')"), "");
+    fire("re-text", "change");
+    let text = first_on("INPUT", "re-text").await;
+    assert_eq!(text["data"]["value"], "typed inside", "{text}");
+    // Shown as text later, the field is still a password field.
+    pw.set_attribute("type", "text").unwrap();
+    type_into("re-pw", "hunter2-reentered");
+    fire("re-pw", "change");
+    let shown = first_on("INPUT", "re-pw").await;
+    assert!(shown["data"].get("value").is_none(), "{shown}");
+    // The inner root's password field, typed into as text, is masked too.
+    eval(
+        "var f = document.getElementById('re-inner').shadowRoot.getElementById('re-inner-pw'); \
+         f.type = 'text'; f.value = 'inner-pin-9'; \
+         f.dispatchEvent(new Event('input', {bubbles: true, composed: true})); \
+         f.dispatchEvent(new Event('change', {bubbles: true, composed: true}));",
+    );
+    cotrail_recorder::flush();
+    sleep(200).await;
+    assert_none_left(&["hunter2-reentered", "inner-pin-9"]);
+    end();
+    host.remove();
+}
+
 /// `multiple` on an input (a list of e-mail addresses) is not a select's:
 /// the value typed is recorded, not an empty list of selected options.
 #[wasm_bindgen_test]
