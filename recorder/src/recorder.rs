@@ -57,10 +57,9 @@ pub struct Core {
     /// nothing under that id.
     disowned: Cell<bool>,
     pub(crate) transport: RefCell<Transport>,
-    /// Events recorded while the transport was busy (see the module docs),
-    /// oldest first, with when they happened.
-    /// (Each already an `Event`: its seq and times are filled in when it is
-    /// queued, not moved into one then.)
+    /// Events waiting for the transport (see the module docs), oldest first,
+    /// with the page's clock when they were recorded: each already an
+    /// `Event` with its times, numbered when it is queued.
     deferred: RefCell<Vec<(Event, f64)>>,
     /// `flush()` asked for everything now, not when due.
     pub(crate) flushing: Cell<bool>,
@@ -196,15 +195,17 @@ impl Core {
         let now = self.now();
         let at = at.filter(|a| (0.0..=now).contains(a)).unwrap_or(now);
         // Through the deferred list, which keeps the order of events the
-        // page recorded from inside the saving of an earlier one.
+        // page recorded from inside the saving of an earlier one. Timed
+        // now, when it happened; numbered when it is queued.
         let event = Event {
             seq: 0,
-            ts: 0,
-            mono: 0,
+            ts: (js_sys::Date::now() - (now - at)) as i64,
+            // (`as` saturates: a negative or NaN time is 0.)
+            mono: crate::num::round(at) as u64,
             actor,
             data,
         };
-        self.deferred.borrow_mut().push((event, at));
+        self.deferred.borrow_mut().push((event, now));
         self.arm_flush();
     }
 
@@ -218,25 +219,22 @@ impl Core {
         }
         // One at a time, oldest first: what the page records while one is
         // saved comes after it.
-        while let Some((event, at)) = {
+        while let Some((event, now)) = {
             let mut d = self.deferred.borrow_mut();
             (!d.is_empty()).then(|| d.remove(0))
         } {
-            self.push(event, at);
+            self.push(event, now);
         }
         if self.unload_later.take() {
             transport::send_for_unload(self);
         }
     }
 
-    /// Encodes one event, queues and saves it.
-    fn push(self: &Rc<Self>, mut event: Event, at: f64) {
-        let now = self.now();
+    /// Numbers, encodes, queues and saves one event recorded at `now` (the
+    /// page's clock: the queue's batching counts from it).
+    fn push(self: &Rc<Self>, mut event: Event, now: f64) {
         let mut t = self.transport.borrow_mut();
         event.seq = t.next_seq();
-        event.ts = (js_sys::Date::now() - (now - at)) as i64;
-        // (`as` saturates: a negative or NaN time is 0, as `max(0.0)` made it.)
-        event.mono = crate::num::round(at) as u64;
         let json = json::event(&event);
         let was_saved = t.mirrored();
         let (seq, dropped) = t.push(json, now);
