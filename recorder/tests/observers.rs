@@ -97,6 +97,36 @@ async fn a_page_scroll_has_no_target() {
 
 // ---------------------------------------------------------------- INPUT
 
+/// Fields typed into one after the other and settling together are recorded
+/// in the order they were typed, also after one of them was settled early
+/// (a `change`).
+#[wasm_bindgen_test]
+async fn fields_that_settle_together_are_recorded_in_the_order_they_were_typed() {
+    let host = mount(r#"<input id="ord-a"><input id="ord-b"><input id="ord-c"><input id="ord-d">"#);
+    begin("");
+    for id in ["ord-a", "ord-b", "ord-c", "ord-d"] {
+        type_into(id, &format!("{id} typed"));
+    }
+    // The first one settles at once; the other three with the debounce.
+    fire("ord-a", "change");
+    let order = wait_for("the four INPUT events", 3_000.0, || {
+        let ids: Vec<String> = events_of("INPUT")
+            .iter()
+            .map(|e| {
+                e["data"]["target"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        (ids.len() == 4).then_some(ids)
+    })
+    .await;
+    assert_eq!(order, ["ord-a", "ord-b", "ord-c", "ord-d"]);
+    end();
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn typing_gives_one_input_event_with_the_final_value_after_the_debounce() {
     let host = mount(r#"<label for="typed">Full name</label><input id="typed" name="full">"#);

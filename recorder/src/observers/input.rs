@@ -342,7 +342,7 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
     // Takes the field's pending entry, if it has one.
     let taken = {
         let mut s = cap.input.borrow_mut();
-        index_of(&s.pending, &el).map(|i| s.pending.swap_remove(i))
+        index_of(&s.pending, &el).map(|i| s.pending.remove(i))
     };
     match taken {
         // Who typed, not who moved the focus away.
@@ -357,7 +357,7 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
             let repeat = {
                 let mut s = cap.input.borrow_mut();
                 match index_of(&s.settled, &el) {
-                    Some(i) => s.settled.swap_remove(i).value == value,
+                    Some(i) => s.settled.remove(i).value == value,
                     None => false,
                 }
             };
