@@ -148,6 +148,17 @@ pub fn find_byte(s: &str, b: u8) -> Option<usize> {
     None
 }
 
+/// `s` cut at its first `b` (ASCII): what is before it, and what is after
+/// it if there is one (`str::split_once` without the char searcher, see
+/// [`find_byte`]).
+pub fn split_once_byte(s: &str, b: u8) -> (&str, Option<&str>) {
+    match find_byte(s, b) {
+        // An ASCII byte is a char boundary on both sides.
+        Some(i) => (s.get(..i).unwrap_or_default(), s.get(i + 1..)),
+        None => (s, None),
+    }
+}
+
 /// `s.split(sep as char)` for an ASCII `sep`, without the char searcher (see
 /// [`find_byte`]).
 pub fn split_byte(s: &str, sep: u8) -> SplitByte<'_> {
@@ -164,18 +175,9 @@ impl<'a> Iterator for SplitByte<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        let rest = self.rest?;
-        match find_byte(rest, self.sep) {
-            // An ASCII byte is a char boundary on both sides.
-            Some(i) => {
-                self.rest = rest.get(i + 1..);
-                rest.get(..i)
-            }
-            None => {
-                self.rest = None;
-                Some(rest)
-            }
-        }
+        let (head, tail) = split_once_byte(self.rest?, self.sep);
+        self.rest = tail;
+        Some(head)
     }
 }
 
