@@ -26,7 +26,7 @@ use crate::text::{find_byte, split_byte, split_once_byte};
 fn push_allowed(out: &mut String, params: &str, allowed: &[String], sep: Option<char>) {
     let mut sep = sep;
     for pair in split_byte(params, b'&') {
-        let name = split_byte(pair, b'=').next().unwrap_or("");
+        let name = split_once_byte(pair, b'=').0;
         if !name.is_empty() && allowed.iter().any(|a| a == name) {
             out.extend(sep);
             out.push_str(pair);
