@@ -21,11 +21,24 @@ pub fn push_int(out: &mut String, n: u64) {
     }
 }
 
-/// `s` cut to at most `max` characters (`shared::truncate_chars`), in place:
-/// one shared function instead of a copy into a new allocation at every site.
+/// `s` cut to at most `max` characters (as `shared::truncate_chars` cuts
+/// it), in place: one shared function instead of a copy into a new
+/// allocation at every site.
 pub fn cut(mut s: String, max: usize) -> String {
-    let n = shared::truncate_chars(&s, max).len();
-    s.truncate(n);
+    // The byte where character `max` starts (a byte that is no UTF-8
+    // continuation byte starts one), if there is one.
+    let mut seen = 0;
+    let mut end = s.len();
+    for (i, b) in s.bytes().enumerate() {
+        if b & 0xC0 != 0x80 {
+            if seen == max {
+                end = i;
+                break;
+            }
+            seen += 1;
+        }
+    }
+    s.truncate(end);
     s
 }
 
