@@ -469,17 +469,14 @@ pub fn segment(tag: &str, id: Option<&str>, class: Option<&str>, nth: Option<usi
             s.push_str(id);
             return s;
         }
-        // `\` and `"` escaped (a byte loop: `str::replace` links a searcher).
+        // `\` and `"` escaped (a char loop: `str::replace` links a searcher).
         s.push_str("[id=\"");
-        let mut copied = 0;
-        for (i, b) in id.bytes().enumerate() {
-            if b == b'\\' || b == b'"' {
-                s.push_str(id.get(copied..i).unwrap_or_default());
+        for c in id.chars() {
+            if c == '\\' || c == '"' {
                 s.push('\\');
-                copied = i;
             }
+            s.push(c);
         }
-        s.push_str(id.get(copied..).unwrap_or_default());
         s.push_str("\"]");
         return s;
     }

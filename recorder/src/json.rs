@@ -58,13 +58,14 @@ pub fn push_str(out: &mut String, s: &str) {
 /// Appends `s` escaped as inside a JSON string literal ([`push_str`] without
 /// the quotes).
 pub fn push_escaped(out: &mut String, s: &str) {
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        if b >= 0x20 && b != b'"' && b != b'\\' {
+    // Char by char: no slicing of `s` (and no boundary checks) between escapes.
+    for c in s.chars() {
+        let b = c as u32;
+        if b >= 0x20 && c != '"' && c != '\\' {
+            out.push(c);
             continue;
         }
-        out.push_str(s.get(start..i).unwrap_or_default());
-        start = i + 1;
+        let b = b as u8;
         out.push('\\');
         // The letter after the backslash, from a table for the control
         // characters: a short escape's, or `u` for `u00` and two hex digits.
@@ -78,7 +79,6 @@ pub fn push_escaped(out: &mut String, s: &str) {
             out.push(HEX[(b & 15) as usize] as char);
         }
     }
-    out.push_str(s.get(start..).unwrap_or_default());
 }
 
 /// An object being written: puts the commas between its members.

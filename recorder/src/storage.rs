@@ -40,7 +40,7 @@ use crate::global::{call, js_str};
 
 use crate::num::parse_u64;
 use crate::queue::Encoded;
-use crate::text::split_byte;
+use crate::text::{split_byte, split_once_byte};
 
 const PREFIX: &str = "cotrail|";
 
@@ -147,10 +147,10 @@ fn next_key(session: &str, tab: &str) -> String {
 const NEXT_KEY_TTL_MS: f64 = 30.0 * 24.0 * 3_600_000.0;
 
 fn parse_next(v: &str) -> Option<(u64, f64)> {
-    let mut parts = split_byte(v, b' ');
-    let next = parse_u64(parts.next()?)?;
-    let at = parts.next().and_then(parse_u64).unwrap_or(0);
-    Some((next, at as f64))
+    let (next, rest) = split_once_byte(v, b' ');
+    let next = parse_u64(next)?;
+    let at = rest.and_then(|r| parse_u64(split_once_byte(r, b' ').0));
+    Some((next, at.unwrap_or(0) as f64))
 }
 
 /// Records that `(session, tab)` must continue at `next` or later (see the

@@ -21,11 +21,24 @@ pub fn push_int(out: &mut String, n: u64) {
     }
 }
 
-/// `s` cut to at most `max` characters (`shared::truncate_chars`), in place:
-/// one shared function instead of a copy into a new allocation at every site.
+/// `s` cut to at most `max` characters (as `shared::truncate_chars` cuts
+/// it), in place: one shared function instead of a copy into a new
+/// allocation at every site.
 pub fn cut(mut s: String, max: usize) -> String {
-    let n = shared::truncate_chars(&s, max).len();
-    s.truncate(n);
+    // The byte where character `max` starts (a byte that is no UTF-8
+    // continuation byte starts one), if there is one.
+    let mut seen = 0;
+    let mut end = s.len();
+    for (i, b) in s.bytes().enumerate() {
+        if b & 0xC0 != 0x80 {
+            if seen == max {
+                end = i;
+                break;
+            }
+            seen += 1;
+        }
+    }
+    s.truncate(end);
     s
 }
 
@@ -148,6 +161,17 @@ pub fn find_byte(s: &str, b: u8) -> Option<usize> {
     None
 }
 
+/// `s` cut at its first `b` (ASCII): what is before it, and what is after
+/// it if there is one (`str::split_once` without the char searcher, see
+/// [`find_byte`]).
+pub fn split_once_byte(s: &str, b: u8) -> (&str, Option<&str>) {
+    match find_byte(s, b) {
+        // An ASCII byte is a char boundary on both sides.
+        Some(i) => (s.get(..i).unwrap_or_default(), s.get(i + 1..)),
+        None => (s, None),
+    }
+}
+
 /// `s.split(sep as char)` for an ASCII `sep`, without the char searcher (see
 /// [`find_byte`]).
 pub fn split_byte(s: &str, sep: u8) -> SplitByte<'_> {
@@ -164,18 +188,9 @@ impl<'a> Iterator for SplitByte<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        let rest = self.rest?;
-        match find_byte(rest, self.sep) {
-            // An ASCII byte is a char boundary on both sides.
-            Some(i) => {
-                self.rest = rest.get(i + 1..);
-                rest.get(..i)
-            }
-            None => {
-                self.rest = None;
-                Some(rest)
-            }
-        }
+        let (head, tail) = split_once_byte(self.rest?, self.sep);
+        self.rest = tail;
+        Some(head)
     }
 }
 

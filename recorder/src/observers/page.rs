@@ -19,14 +19,14 @@ use web_sys::Window;
 use super::{Capture, Entry};
 use crate::masking::MaskLevel;
 use crate::recorder::Core;
-use crate::text::{find_byte, split_byte};
+use crate::text::{find_byte, split_byte, split_once_byte};
 
 /// Appends the `name=value` pairs of `params` whose name is allowed, the first
 /// after `sep` (if any), the others after `&`.
 fn push_allowed(out: &mut String, params: &str, allowed: &[String], sep: Option<char>) {
     let mut sep = sep;
     for pair in split_byte(params, b'&') {
-        let name = split_byte(pair, b'=').next().unwrap_or("");
+        let name = split_once_byte(pair, b'=').0;
         if !name.is_empty() && allowed.iter().any(|a| a == name) {
             out.extend(sep);
             out.push_str(pair);
@@ -37,17 +37,10 @@ fn push_allowed(out: &mut String, params: &str, allowed: &[String], sep: Option<
 
 /// Appends `path?query` with only the allowed parameters of the query.
 fn push_filtered(out: &mut String, part: &str, allowed: &[String]) {
-    match find_byte(part, b'?') {
-        None => out.push_str(part),
-        Some(q) => {
-            out.push_str(part.get(..q).unwrap_or_default());
-            push_allowed(
-                out,
-                part.get(q + 1..).unwrap_or_default(),
-                allowed,
-                Some('?'),
-            );
-        }
+    let (path, query) = split_once_byte(part, b'?');
+    out.push_str(path);
+    if let Some(query) = query {
+        push_allowed(out, query, allowed, Some('?'));
     }
 }
 
@@ -57,10 +50,10 @@ fn push_filtered(out: &mut String, part: &str, allowed: &[String]) {
 /// (`#/accounts?iban=…`) and a sign-in flow's parameter list
 /// (`#access_token=…&state=…`, dropped whole unless a name is allowed).
 pub fn strip_query(url: &str, allowed: &[String]) -> String {
-    let before = before_fragment(url);
+    let (before, fragment) = split_once_byte(url, b'#');
     let mut out = String::new();
     push_filtered(&mut out, before, allowed);
-    if let Some(fragment) = url.get(before.len() + 1..) {
+    if let Some(fragment) = fragment {
         if find_byte(fragment, b'?').is_none() && find_byte(fragment, b'=').is_some() {
             push_allowed(&mut out, fragment, allowed, Some('#'));
         } else {
@@ -73,8 +66,7 @@ pub fn strip_query(url: &str, allowed: &[String]) -> String {
 
 /// The URL without its fragment.
 fn before_fragment(url: &str) -> &str {
-    url.get(..find_byte(url, b'#').unwrap_or(url.len()))
-        .unwrap_or_default()
+    split_once_byte(url, b'#').0
 }
 
 /// Whether a page change is worth a new event: back/forward, hash changes and
