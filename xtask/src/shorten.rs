@@ -397,29 +397,52 @@ pub fn pass_string_with_realloc(glue: &str) -> Result<String> {
 }
 
 /// The start and the end of the glue's import object as wasm-bindgen 0.2.130
-/// writes it: each import a key at eight spaces, `name: function(…) {`.
+/// writes it: each import a key at eight spaces, `name: function(…) {`, in
+/// an object without a prototype, which the glue returns as the only key,
+/// the import module's name, of another object without one.
 const GLUE_IMPORTS_START: &str = "    const import0 = {\n        __proto__: null,\n";
-const GLUE_IMPORTS_END: &str = "\n    };\n    return {\n";
+const GLUE_IMPORTS_END: &str = "\n    };\n    return {\n        __proto__: null,\n";
+/// `__proto__: null,` as the two objects hold it, at eight spaces.
+const GLUE_NO_PROTOTYPE: &str = "        __proto__: null,\n";
 
-/// The glue's imports written as methods (`name(…) {`) instead of keys
-/// holding function expressions (`name: function(…) {`): the module only
-/// calls them, and a method is called the same way, with the same `this`
-/// and `arguments`; what it lacks, a `prototype` and being a constructor,
-/// nothing uses (0.03 KB of gzip: oxc keeps the form it is given). Run
-/// before [`shorten`], which renames the keys. A key at the import object's
-/// indentation written otherwise, or an import object not written as
-/// expected, is an error, as in [`loader_init`].
+/// The body of an `instanceof` import as wasm-bindgen 0.2.130 writes it,
+/// before and after the class: a check that answers `false` where it throws
+/// (a class the page deleted, a hostile `Symbol.hasInstance`).
+const GLUE_INSTANCEOF_HEAD: &str =
+    "            let result;\n            try {\n                result = arg0 instanceof ";
+const GLUE_INSTANCEOF_TAIL: &str = ";\n            } catch (_) {\n                result = false;\n            }\n            const ret = result;\n            return ret;\n";
+
+/// The glue's import object made smaller, what the module calls unchanged:
+///
+/// - Its imports are methods (`name(…) {`) instead of keys holding function
+///   expressions (`name: function(…) {`): the module only calls them, and a
+///   method is called the same way, with the same `this` and `arguments`;
+///   what it lacks, a `prototype` and being a constructor, nothing uses
+///   (0.03 KB of gzip: oxc keeps the form it is given).
+/// - It and the object around it are plain objects, without wasm-bindgen's
+///   `__proto__: null`: instantiating reads only the module's key and each
+///   import's, all of them own properties, which a prototype never shadows
+///   (11 B of gzip).
+/// - An `instanceof` import returns from its `try` and its `catch` instead
+///   of through a variable: the same answer, `false` where the check throws
+///   (10 B of gzip).
+///
+/// Run before [`shorten`], which renames the keys. A key at the import
+/// object's indentation written otherwise, an `instanceof` import whose body
+/// is not [`GLUE_INSTANCEOF_HEAD`] … [`GLUE_INSTANCEOF_TAIL`], or an import
+/// object not written as expected, is an error, as in [`loader_init`].
 pub fn import_methods(glue: &str) -> Result<String> {
     let found = glue.matches(GLUE_IMPORTS_START).count();
     if found != 1 {
         bail!("expected the glue to hold wasm-bindgen's import object once, found it {found} times; did wasm-bindgen change?");
     }
+    let glue = &instanceof_returns(glue)?;
     let start = glue.find(GLUE_IMPORTS_START).expect("counted") + GLUE_IMPORTS_START.len();
     let Some(len) = glue[start..].find(GLUE_IMPORTS_END) else {
         bail!("the glue's import object has no end written as expected; did wasm-bindgen change?");
     };
     let mut out = String::with_capacity(glue.len());
-    out.push_str(&glue[..start]);
+    out.push_str(&glue[..start - GLUE_NO_PROTOTYPE.len()]);
     let mut methods = 0;
     for line in glue[start..start + len].split_inclusive('\n') {
         let key = line
@@ -445,7 +468,41 @@ pub fn import_methods(glue: &str) -> Result<String> {
     if methods == 0 {
         bail!("the glue's import object holds no import; did wasm-bindgen change?");
     }
-    out.push_str(&glue[start + len..]);
+    out.push_str(&GLUE_IMPORTS_END[..GLUE_IMPORTS_END.len() - GLUE_NO_PROTOTYPE.len()]);
+    out.push_str(&glue[start + len + GLUE_IMPORTS_END.len()..]);
+    Ok(out)
+}
+
+/// The `instanceof` imports of [`import_methods`] returning from their `try`
+/// and `catch`; one written otherwise is an error.
+fn instanceof_returns(glue: &str) -> Result<String> {
+    let imports = glue.matches("        __wbg_instanceof_").count();
+    let mut out = String::with_capacity(glue.len());
+    let mut rest = glue;
+    let mut found = 0;
+    while let Some(at) = rest.find(GLUE_INSTANCEOF_HEAD) {
+        let after = &rest[at + GLUE_INSTANCEOF_HEAD.len()..];
+        let class_len = after
+            .bytes()
+            .take_while(|&b| is_ident_byte(b) || b == b'.')
+            .count();
+        let (class, tail) = after.split_at(class_len);
+        let Some(tail) = tail.strip_prefix(GLUE_INSTANCEOF_TAIL) else {
+            bail!("expected the glue's instanceof {class:?} to be written as wasm-bindgen 0.2.130 does; did wasm-bindgen change?");
+        };
+        out.push_str(&rest[..at]);
+        out.push_str("            try {\n                return arg0 instanceof ");
+        out.push_str(class);
+        out.push_str(
+            ";\n            } catch (_) {\n                return false;\n            }\n",
+        );
+        rest = tail;
+        found += 1;
+    }
+    out.push_str(rest);
+    if found != imports {
+        bail!("expected each of the glue's {imports} instanceof imports to be written as wasm-bindgen 0.2.130 does, found {found}; did wasm-bindgen change?");
+    }
     Ok(out)
 }
 
@@ -672,10 +729,23 @@ mod tests {
     fn imports_become_methods_and_an_unknown_shape_is_an_error() {
         let glue = format!("function __wbg_get_imports() {{\n{GLUE_IMPORTS_START}        __wbg_a_1: function(arg0) {{\n            const ret = {{ b: function() {{}} }};\n            return ret;\n        }},\n        __wbg_c_2: function() {{ return handleError(function () {{\n        }}, arguments); }},{GLUE_IMPORTS_END}        x: import0,\n    }};\n}}\n");
         let out = import_methods(&glue).unwrap();
+        // Without `__proto__: null` in either object.
         assert_eq!(
             out,
-            format!("function __wbg_get_imports() {{\n{GLUE_IMPORTS_START}        __wbg_a_1(arg0) {{\n            const ret = {{ b: function() {{}} }};\n            return ret;\n        }},\n        __wbg_c_2() {{ return handleError(function () {{\n        }}, arguments); }},{GLUE_IMPORTS_END}        x: import0,\n    }};\n}}\n")
+            "function __wbg_get_imports() {\n    const import0 = {\n        __wbg_a_1(arg0) {\n            const ret = { b: function() {} };\n            return ret;\n        },\n        __wbg_c_2() { return handleError(function () {\n        }, arguments); },\n    };\n    return {\n        x: import0,\n    };\n}\n"
         );
+        // An instanceof import returns from its try and catch.
+        let check = format!("        __wbg_instanceof_Node_3: function(arg0) {{\n{GLUE_INSTANCEOF_HEAD}Node{GLUE_INSTANCEOF_TAIL}        }},\n");
+        let with = glue.replace("        __wbg_c_2", &format!("{check}        __wbg_c_2"));
+        let out = import_methods(&with).unwrap();
+        assert!(out.contains("        __wbg_instanceof_Node_3(arg0) {\n            try {\n                return arg0 instanceof Node;\n            } catch (_) {\n                return false;\n            }\n        },\n"), "{out}");
+        // One written otherwise.
+        let other = with.replace("result = false", "result = null");
+        let err = import_methods(&other).unwrap_err();
+        assert!(err.to_string().contains("\"Node\""), "{err}");
+        let other = with.replace("let result;", "let r;");
+        let err = import_methods(&other).unwrap_err();
+        assert!(err.to_string().contains("found 0"), "{err}");
         // A key holding anything but a function expression.
         let other = glue.replace("__wbg_c_2: function()", "__wbg_c_2: () =>");
         let err = import_methods(&other).unwrap_err();
