@@ -183,13 +183,25 @@ const GLUE_EXPORTS: &str = "export { initSync, __wbg_init as default };";
 /// loader and the glue compressed and minified as one (about 0.3 KB of
 /// gzip). `initSync` is not returned, so the minifier drops it and its
 /// deprecation warning: the loader only instantiates asynchronously.
+/// The [`GLUE_REWRITES`] are made on the way (19 B of gzip with
+/// [`exn_store_argument`]).
 /// A glue with an export or import of another shape (or `import.meta`) is an
-/// error, as in [`shorten`]: a function body cannot hold one.
+/// error, as in [`shorten`]: a function body cannot hold one; so is a glue
+/// without one of the rewrites' texts, exactly once.
 pub fn function_body(glue: &str) -> Result<String> {
     let found = glue.matches(GLUE_EXPORTS).count();
     if found != 1 {
         bail!("expected the glue to hold {GLUE_EXPORTS:?} once, found it {found} times; did wasm-bindgen change?");
     }
+    let mut glue = exn_store_argument(glue)?;
+    for (from, to) in GLUE_REWRITES {
+        let found = glue.matches(from).count();
+        if found != 1 {
+            bail!("expected the glue to hold {from:?} once, found it {found} times; did wasm-bindgen change?");
+        }
+        glue = glue.replacen(from, to, 1);
+    }
+    let glue = glue.as_str();
     let mut names = Vec::new();
     let mut body = String::with_capacity(glue.len());
     for line in glue.split_inclusive('\n') {
@@ -215,6 +227,61 @@ pub fn function_body(glue: &str) -> Result<String> {
         }
     }
     Ok(body)
+}
+
+/// Texts of the glue as wasm-bindgen 0.2.130 writes them, each with what
+/// does the same in fewer bytes once minified, which oxc does not find
+/// itself: a variable that only renames an argument, and `ptr / 1` (a
+/// division by the element size of a byte array) of a `ptr` that is an
+/// integer already (`ptr >>> 0`).
+const GLUE_REWRITES: [(&str, &str); 4] = [
+    (
+        "const val = arg0;\n            const ret = typeof(val) === 'object' && val !== null;",
+        "const ret = typeof(arg0) === 'object' && arg0 !== null;",
+    ),
+    (
+        "const obj = arg1;\n            const ret = typeof(obj) === 'number' ? obj : undefined;",
+        "const ret = typeof(arg1) === 'number' ? arg1 : undefined;",
+    ),
+    (
+        "const obj = arg1;\n            const ret = typeof(obj) === 'string' ? obj : undefined;",
+        "const ret = typeof(arg1) === 'string' ? arg1 : undefined;",
+    ),
+    (
+        "    ptr = ptr >>> 0;\n    return getUint8ArrayMemory0().subarray(ptr / 1, ptr / 1 + len);",
+        "    ptr = ptr >>> 0;\n    return getUint8ArrayMemory0().subarray(ptr, ptr + len);",
+    ),
+];
+
+/// The start and the end of wasm-bindgen 0.2.130's `handleError` storing
+/// what a call threw, around the name [`shorten`] gave the export.
+const GLUE_EXN_STORE: (&str, &str) = (
+    "        const idx = addToExternrefTable0(e);\n        wasm.",
+    "(idx);\n",
+);
+
+/// `handleError` passing the thrown value's slot straight to the export
+/// that stores it, without a variable: the slot is taken first, as before
+/// (the export is only looked up before it, and taking a slot does not
+/// change `wasm`). Not written as expected, it is an error, as in
+/// [`loader_init`].
+fn exn_store_argument(glue: &str) -> Result<String> {
+    let (head, tail) = GLUE_EXN_STORE;
+    let found = glue.matches(head).count();
+    if found != 1 {
+        bail!("expected the glue to store a thrown value as wasm-bindgen 0.2.130 does once, found it {found} times; did wasm-bindgen change?");
+    }
+    let at = glue.find(head).expect("counted");
+    let after = &glue[at + head.len()..];
+    let name_len = after.bytes().take_while(|&b| is_ident_byte(b)).count();
+    let (name, rest) = after.split_at(name_len);
+    let Some(rest) = rest.strip_prefix(tail) else {
+        bail!("expected the glue to store a thrown value as wasm-bindgen 0.2.130 does; did wasm-bindgen change?");
+    };
+    Ok(format!(
+        "{}        wasm.{name}(addToExternrefTable0(e));\n{rest}",
+        &glue[..at]
+    ))
 }
 
 /// The glue's `__wbg_init` as wasm-bindgen 0.2.130 writes it with
@@ -659,27 +726,65 @@ mod tests {
         assert!(err.to_string().contains("2 times"), "{err}");
     }
 
+    /// What [`function_body`] rewrites on the way, as wasm-bindgen writes it
+    /// and as the body holds it then.
+    fn rewritten() -> (String, String) {
+        let (head, tail) = GLUE_EXN_STORE;
+        let mut from = format!(
+            "function handleError(f, args) {{\n    }} catch (e) {{\n{head}ab{tail}    }}\n}}\n"
+        );
+        let mut to = "function handleError(f, args) {\n    } catch (e) {\n        wasm.ab(addToExternrefTable0(e));\n    }\n}\n".to_string();
+        for (f, t) in GLUE_REWRITES {
+            from.push_str(f);
+            from.push('\n');
+            to.push_str(t);
+            to.push('\n');
+        }
+        (from, to)
+    }
+
     #[test]
     fn the_glue_becomes_a_function_body_that_returns_its_exports() {
-        let glue = "let wasm;\nexport function start(config) {\n    wasm.a(config);\n}\n\
-                    function initSync(m) {}\nasync function __wbg_init(m) {}\n\
-                    export function stop() {\n    wasm.b();\n}\n\
-                    export { initSync, __wbg_init as default };\n";
-        let out = function_body(glue).unwrap();
+        let (from, to) = rewritten();
+        let glue = format!(
+            "let wasm;\n{from}export function start(config) {{\n    wasm.a(config);\n}}\n\
+             function initSync(m) {{}}\nasync function __wbg_init(m) {{}}\n\
+             export function stop() {{\n    wasm.b();\n}}\n\
+             export {{ initSync, __wbg_init as default }};\n"
+        );
+        let out = function_body(&glue).unwrap();
         assert_eq!(
             out,
-            "let wasm;\nfunction start(config) {\n    wasm.a(config);\n}\n\
-             function initSync(m) {}\nasync function __wbg_init(m) {}\n\
-             function stop() {\n    wasm.b();\n}\n\
-             return { init: __wbg_init, start, stop };\n"
+            format!(
+                "let wasm;\n{to}function start(config) {{\n    wasm.a(config);\n}}\n\
+                 function initSync(m) {{}}\nasync function __wbg_init(m) {{}}\n\
+                 function stop() {{\n    wasm.b();\n}}\n\
+                 return {{ init: __wbg_init, start, stop }};\n"
+            )
         );
         let err = function_body("export { __wbg_init as default, initSync };").unwrap_err();
         assert!(err.to_string().contains("0 times"), "{err}");
-        let err = function_body(&format!("export const x = 1;\n{GLUE_EXPORTS}\n")).unwrap_err();
+        let err =
+            function_body(&format!("export const x = 1;\n{from}{GLUE_EXPORTS}\n")).unwrap_err();
         assert!(err.to_string().contains("`export `"), "{err}");
-        let err = function_body(&format!("new URL('x', import.meta.url);\n{GLUE_EXPORTS}\n"))
-            .unwrap_err();
+        let err = function_body(&format!(
+            "new URL('x', import.meta.url);\n{from}{GLUE_EXPORTS}\n"
+        ))
+        .unwrap_err();
         assert!(err.to_string().contains("import.meta"), "{err}");
+        // A rewrite's text missing, or twice.
+        let err = function_body(&format!(
+            "{}{GLUE_EXPORTS}\n",
+            from.replace("ptr / 1", "ptr")
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("0 times"), "{err}");
+        let err =
+            function_body(&format!("{from}{}{GLUE_EXPORTS}\n", GLUE_REWRITES[0].0)).unwrap_err();
+        assert!(err.to_string().contains("2 times"), "{err}");
+        let err = function_body(&format!("{}{GLUE_EXPORTS}\n", from.replace("(idx)", "(i)")))
+            .unwrap_err();
+        assert!(err.to_string().contains("thrown value"), "{err}");
     }
 
     #[test]
