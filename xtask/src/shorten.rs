@@ -183,8 +183,7 @@ const GLUE_EXPORTS: &str = "export { initSync, __wbg_init as default };";
 /// loader and the glue compressed and minified as one (about 0.3 KB of
 /// gzip). `initSync` is not returned, so the minifier drops it and its
 /// deprecation warning: the loader only instantiates asynchronously.
-/// The [`GLUE_REWRITES`] are made on the way (19 B of gzip with
-/// [`exn_store_argument`]).
+/// The [`GLUE_REWRITES`] are made on the way (17 B of gzip).
 /// A glue with an export or import of another shape (or `import.meta`) is an
 /// error, as in [`shorten`]: a function body cannot hold one; so is a glue
 /// without one of the rewrites' texts, exactly once.
@@ -193,7 +192,7 @@ pub fn function_body(glue: &str) -> Result<String> {
     if found != 1 {
         bail!("expected the glue to hold {GLUE_EXPORTS:?} once, found it {found} times; did wasm-bindgen change?");
     }
-    let mut glue = exn_store_argument(glue)?;
+    let mut glue = glue.to_owned();
     for (from, to) in GLUE_REWRITES {
         let found = glue.matches(from).count();
         if found != 1 {
@@ -252,37 +251,6 @@ const GLUE_REWRITES: [(&str, &str); 4] = [
         "    ptr = ptr >>> 0;\n    return getUint8ArrayMemory0().subarray(ptr, ptr + len);",
     ),
 ];
-
-/// The start and the end of wasm-bindgen 0.2.130's `handleError` storing
-/// what a call threw, around the name [`shorten`] gave the export.
-const GLUE_EXN_STORE: (&str, &str) = (
-    "        const idx = addToExternrefTable0(e);\n        wasm.",
-    "(idx);\n",
-);
-
-/// `handleError` passing the thrown value's slot straight to the export
-/// that stores it, without a variable: the slot is taken first, as before
-/// (the export is only looked up before it, and taking a slot does not
-/// change `wasm`). Not written as expected, it is an error, as in
-/// [`loader_init`].
-fn exn_store_argument(glue: &str) -> Result<String> {
-    let (head, tail) = GLUE_EXN_STORE;
-    let found = glue.matches(head).count();
-    if found != 1 {
-        bail!("expected the glue to store a thrown value as wasm-bindgen 0.2.130 does once, found it {found} times; did wasm-bindgen change?");
-    }
-    let at = glue.find(head).expect("counted");
-    let after = &glue[at + head.len()..];
-    let name_len = after.bytes().take_while(|&b| is_ident_byte(b)).count();
-    let (name, rest) = after.split_at(name_len);
-    let Some(rest) = rest.strip_prefix(tail) else {
-        bail!("expected the glue to store a thrown value as wasm-bindgen 0.2.130 does; did wasm-bindgen change?");
-    };
-    Ok(format!(
-        "{}        wasm.{name}(addToExternrefTable0(e));\n{rest}",
-        &glue[..at]
-    ))
-}
 
 /// The glue's `__wbg_init` as wasm-bindgen 0.2.130 writes it with
 /// `--omit-default-module-path`: one call made once (later calls share it),
@@ -479,6 +447,29 @@ const GLUE_INSTANCEOF_HEAD: &str =
     "            let result;\n            try {\n                result = arg0 instanceof ";
 const GLUE_INSTANCEOF_TAIL: &str = ";\n            } catch (_) {\n                result = false;\n            }\n            const ret = result;\n            return ret;\n";
 
+/// How an import that reports what it throws to the module starts and ends
+/// as wasm-bindgen 0.2.130 writes it: its body in a function that
+/// `handleError` calls with the import's `arguments`.
+const GLUE_GUARDED_START: &str = ") { return handleError(function (";
+const GLUE_GUARDED_END: &str = "        }, arguments); },";
+/// wasm-bindgen 0.2.130's `handleError`: it calls the function it is given
+/// and stores what it throws (in the module's table of JS values, for the
+/// `Result` the import answers).
+const GLUE_HANDLE_ERROR: &str = "function handleError(f, args) {
+    try {
+        return f.apply(this, args);
+    } catch (e) {
+        const idx = addToExternrefTable0(e);
+        wasm.__wbindgen_exn_store(idx);
+    }
+}
+";
+/// `handleError` as the imports' `catch` calls it, with what was thrown.
+const LOADER_HANDLE_ERROR: &str = "function handleError(e) {
+    wasm.__wbindgen_exn_store(addToExternrefTable0(e));
+}
+";
+
 /// The glue's import object made smaller, what the module calls unchanged:
 ///
 /// - Its imports are methods (`name(…) {`) instead of keys holding function
@@ -493,11 +484,20 @@ const GLUE_INSTANCEOF_TAIL: &str = ";\n            } catch (_) {\n              
 /// - An `instanceof` import returns from its `try` and its `catch` instead
 ///   of through a variable: the same answer, `false` where the check throws
 ///   (10 B of gzip).
+/// - An import that reports what it throws runs its body in a `try` of its
+///   own, whose `catch` passes the exception to `handleError` to store,
+///   instead of in a function that `handleError` applies to its
+///   `arguments`: the same statements with the same arguments (the module
+///   passes each import as many as it declares), `this` undefined in both
+///   (the bodies do not read it), the same `undefined` answered after a
+///   throw (19 B of gzip).
 ///
 /// Run before [`shorten`], which renames the keys. A key at the import
 /// object's indentation written otherwise, an `instanceof` import whose body
-/// is not [`GLUE_INSTANCEOF_HEAD`] … [`GLUE_INSTANCEOF_TAIL`], or an import
-/// object not written as expected, is an error, as in [`loader_init`].
+/// is not [`GLUE_INSTANCEOF_HEAD`] … [`GLUE_INSTANCEOF_TAIL`], a
+/// `handleError` or an import calling it not written as expected (or another
+/// caller of it), or an import object not written as expected, is an error,
+/// as in [`loader_init`].
 pub fn import_methods(glue: &str) -> Result<String> {
     let found = glue.matches(GLUE_IMPORTS_START).count();
     if found != 1 {
@@ -511,15 +511,29 @@ pub fn import_methods(glue: &str) -> Result<String> {
     let mut out = String::with_capacity(glue.len());
     out.push_str(&glue[..start - GLUE_NO_PROTOTYPE.len()]);
     let mut methods = 0;
+    // Inside an import that calls through `handleError`, its name.
+    let mut guarded: Option<&str> = None;
+    let mut wrappers = 0;
     for line in glue[start..start + len].split_inclusive('\n') {
         let key = line
             .strip_prefix("        ")
             .filter(|rest| rest.bytes().next().is_some_and(is_ident_byte));
         let Some(key) = key else {
+            let text = line.strip_suffix('\n');
+            if guarded.is_some() && text.unwrap_or(line) == GLUE_GUARDED_END {
+                out.push_str("        } catch (e) { handleError(e); } },");
+                out.push_str(if text.is_some() { "\n" } else { "" });
+                guarded = None;
+                wrappers += 1;
+                continue;
+            }
             // Deeper lines (bodies) and closing braces.
             out.push_str(line);
             continue;
         };
+        if let Some(name) = guarded {
+            bail!("expected the glue's import {name:?} to end `}}, arguments); }},`; did wasm-bindgen change?");
+        }
         let Some((name, rest)) = key.split_once(": function(") else {
             bail!("expected the glue's import {:?} to be written `name: function(`; did wasm-bindgen change?", line.trim());
         };
@@ -529,14 +543,38 @@ pub fn import_methods(glue: &str) -> Result<String> {
         out.push_str("        ");
         out.push_str(name);
         out.push('(');
-        out.push_str(rest);
+        if let Some(args) = rest.strip_prefix(GLUE_GUARDED_START) {
+            // `(arg0, arg1) {` and the body on the lines after it.
+            let Some(args) = args.strip_suffix(") {\n") else {
+                bail!("expected the glue's import {name:?} to be written `function (args) {{` inside handleError; did wasm-bindgen change?");
+            };
+            out.push_str(args);
+            out.push_str(") { try {\n");
+            guarded = Some(name);
+        } else {
+            out.push_str(rest);
+        }
         methods += 1;
     }
     if methods == 0 {
         bail!("the glue's import object holds no import; did wasm-bindgen change?");
     }
+    if let Some(name) = guarded {
+        bail!("expected the glue's import {name:?} to end `}}, arguments); }},`; did wasm-bindgen change?");
+    }
     out.push_str(&GLUE_IMPORTS_END[..GLUE_IMPORTS_END.len() - GLUE_NO_PROTOTYPE.len()]);
     out.push_str(&glue[start + len + GLUE_IMPORTS_END.len()..]);
+    let found = out.matches(GLUE_HANDLE_ERROR).count();
+    if found != 1 {
+        bail!("expected the glue to hold wasm-bindgen's handleError once, found it {found} times; did wasm-bindgen change?");
+    }
+    let out = out.replacen(GLUE_HANDLE_ERROR, LOADER_HANDLE_ERROR, 1);
+    // The definition and one call per import: no caller is left that passes
+    // a function.
+    let calls = out.matches("handleError(").count();
+    if calls != wrappers + 1 {
+        bail!("expected handleError to be called only by the {wrappers} imports written to call it, found {} calls; did wasm-bindgen change?", calls - 1);
+    }
     Ok(out)
 }
 
@@ -729,11 +767,8 @@ mod tests {
     /// What [`function_body`] rewrites on the way, as wasm-bindgen writes it
     /// and as the body holds it then.
     fn rewritten() -> (String, String) {
-        let (head, tail) = GLUE_EXN_STORE;
-        let mut from = format!(
-            "function handleError(f, args) {{\n    }} catch (e) {{\n{head}ab{tail}    }}\n}}\n"
-        );
-        let mut to = "function handleError(f, args) {\n    } catch (e) {\n        wasm.ab(addToExternrefTable0(e));\n    }\n}\n".to_string();
+        let mut from = String::new();
+        let mut to = String::new();
         for (f, t) in GLUE_REWRITES {
             from.push_str(f);
             from.push('\n');
@@ -782,9 +817,6 @@ mod tests {
         let err =
             function_body(&format!("{from}{}{GLUE_EXPORTS}\n", GLUE_REWRITES[0].0)).unwrap_err();
         assert!(err.to_string().contains("2 times"), "{err}");
-        let err = function_body(&format!("{}{GLUE_EXPORTS}\n", from.replace("(idx)", "(i)")))
-            .unwrap_err();
-        assert!(err.to_string().contains("thrown value"), "{err}");
     }
 
     #[test]
@@ -833,12 +865,29 @@ mod tests {
     #[test]
     fn imports_become_methods_and_an_unknown_shape_is_an_error() {
         let glue = format!("function __wbg_get_imports() {{\n{GLUE_IMPORTS_START}        __wbg_a_1: function(arg0) {{\n            const ret = {{ b: function() {{}} }};\n            return ret;\n        }},\n        __wbg_c_2: function() {{ return handleError(function () {{\n        }}, arguments); }},{GLUE_IMPORTS_END}        x: import0,\n    }};\n}}\n");
+        let glue = format!("{GLUE_HANDLE_ERROR}{glue}");
         let out = import_methods(&glue).unwrap();
-        // Without `__proto__: null` in either object.
+        // Without `__proto__: null` in either object, and an import calling
+        // through handleError with a try of its own.
         assert_eq!(
             out,
-            "function __wbg_get_imports() {\n    const import0 = {\n        __wbg_a_1(arg0) {\n            const ret = { b: function() {} };\n            return ret;\n        },\n        __wbg_c_2() { return handleError(function () {\n        }, arguments); },\n    };\n    return {\n        x: import0,\n    };\n}\n"
+            format!("{LOADER_HANDLE_ERROR}function __wbg_get_imports() {{\n    const import0 = {{\n        __wbg_a_1(arg0) {{\n            const ret = {{ b: function() {{}} }};\n            return ret;\n        }},\n        __wbg_c_2() {{ try {{\n        }} catch (e) {{ handleError(e); }} }},\n    }};\n    return {{\n        x: import0,\n    }};\n}}\n")
         );
+        let two = glue.replace(
+            "__wbg_c_2: function() { return handleError(function () {\n",
+            "__wbg_c_2: function() { return handleError(function (arg0, arg1) {\n            return arg0.call(arg1);\n",
+        );
+        let out = import_methods(&two).unwrap();
+        assert!(out.contains("        __wbg_c_2(arg0, arg1) { try {\n            return arg0.call(arg1);\n        } catch (e) { handleError(e); } },\n"), "{out}");
+        // handleError written otherwise, or called by anything else.
+        let err = import_methods(&glue.replace("f.apply(this, args)", "f(...args)")).unwrap_err();
+        assert!(err.to_string().contains("0 times"), "{err}");
+        let err = import_methods(&format!("{glue}handleError(g, []);\n")).unwrap_err();
+        assert!(err.to_string().contains("2 calls"), "{err}");
+        // A wrapper that does not end as expected.
+        let err = import_methods(&glue.replace("        }, arguments); },", "        }, [1]); },"))
+            .unwrap_err();
+        assert!(err.to_string().contains("__wbg_c_2"), "{err}");
         // An instanceof import returns from its try and catch.
         let check = format!("        __wbg_instanceof_Node_3: function(arg0) {{\n{GLUE_INSTANCEOF_HEAD}Node{GLUE_INSTANCEOF_TAIL}        }},\n");
         let with = glue.replace("        __wbg_c_2", &format!("{check}        __wbg_c_2"));
