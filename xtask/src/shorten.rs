@@ -183,7 +183,7 @@ const GLUE_EXPORTS: &str = "export { initSync, __wbg_init as default };";
 /// loader and the glue compressed and minified as one (about 0.3 KB of
 /// gzip). `initSync` is not returned, so the minifier drops it and its
 /// deprecation warning: the loader only instantiates asynchronously.
-/// The [`GLUE_REWRITES`] are made on the way (17 B of gzip).
+/// The [`GLUE_REWRITES`] are made on the way (23 B of gzip).
 /// A glue with an export or import of another shape (or `import.meta`) is an
 /// error, as in [`shorten`]: a function body cannot hold one; so is a glue
 /// without one of the rewrites' texts, exactly once.
@@ -230,10 +230,18 @@ pub fn function_body(glue: &str) -> Result<String> {
 
 /// Texts of the glue as wasm-bindgen 0.2.130 writes them, each with what
 /// does the same in fewer bytes once minified, which oxc does not find
-/// itself: a variable that only renames an argument, and `ptr / 1` (a
+/// itself: a variable that only renames an argument, `ptr / 1` (a
 /// division by the element size of a byte array) of a `ptr` that is an
-/// integer already (`ptr >>> 0`).
-const GLUE_REWRITES: [(&str, &str); 4] = [
+/// integer already (`ptr >>> 0`), and the memory views' caches emptied
+/// where the module is instantiated, which are empty then: a view is only
+/// made of the instance's memory, which exists from there on, and the
+/// loader instantiates once ([`LOADER_INIT`]: a later call answers the
+/// first instance).
+const GLUE_REWRITES: [(&str, &str); 5] = [
+    (
+        "    wasmModule = module;\n    cachedDataViewMemory0 = null;\n    cachedUint8ArrayMemory0 = null;\n",
+        "    wasmModule = module;\n",
+    ),
     (
         "const val = arg0;\n            const ret = typeof(val) === 'object' && val !== null;",
         "const ret = typeof(arg0) === 'object' && arg0 !== null;",
