@@ -235,8 +235,8 @@ pub fn function_body(glue: &str) -> Result<String> {
 /// integer already (`ptr >>> 0`), and the memory views' caches emptied
 /// where the module is instantiated, which are empty then: a view is only
 /// made of the instance's memory, which exists from there on, and the
-/// loader instantiates once ([`LOADER_INIT`]: a later call answers the
-/// first instance).
+/// loader calls the init once (and [`LOADER_INIT`] answers a call after
+/// the first finished with the first instance).
 const GLUE_REWRITES: [(&str, &str); 5] = [
     (
         "    wasmModule = module;\n    cachedDataViewMemory0 = null;\n    cachedUint8ArrayMemory0 = null;\n",
