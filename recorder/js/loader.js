@@ -56,9 +56,9 @@
         }, plain);
       };
     }
-    // Calls before the wasm is ready; bounded so a page calling in a loop while
-    // the collector is unreachable cannot grow memory without end.
-    var MAX_QUEUE = 1000;
+    // Calls before the wasm is ready; bounded (1000, below) so a page calling
+    // in a loop while the collector is unreachable cannot grow memory without
+    // end.
     var queue = [];
     // asAgent scopes entered before the wasm was ready, innermost last.
     var agents = [];
@@ -74,7 +74,7 @@
       try {
         if (stopped) { warnOnce('recordCustom: not recording (stopped, or the recorder did not start); ignored'); return; }
         if (mod) { mod.recordCustom(type, value, at); return; }
-        if (queue.length >= MAX_QUEUE) { warnOnce('recordCustom: queue full before start; calls dropped'); return; }
+        if (queue.length >= 1000) { warnOnce('recordCustom: queue full before start; calls dropped'); return; }
         // Snapshot now: the page may mutate the object before the replay.
         var snap = value;
         try { if (value !== undefined) snap = JSON.parse(JSON.stringify(value)); } catch (_) { /* the recorder reports it */ }

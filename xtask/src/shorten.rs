@@ -183,13 +183,24 @@ const GLUE_EXPORTS: &str = "export { initSync, __wbg_init as default };";
 /// loader and the glue compressed and minified as one (about 0.3 KB of
 /// gzip). `initSync` is not returned, so the minifier drops it and its
 /// deprecation warning: the loader only instantiates asynchronously.
+/// The [`GLUE_REWRITES`] are made on the way (23 B of gzip).
 /// A glue with an export or import of another shape (or `import.meta`) is an
-/// error, as in [`shorten`]: a function body cannot hold one.
+/// error, as in [`shorten`]: a function body cannot hold one; so is a glue
+/// without one of the rewrites' texts, exactly once.
 pub fn function_body(glue: &str) -> Result<String> {
     let found = glue.matches(GLUE_EXPORTS).count();
     if found != 1 {
         bail!("expected the glue to hold {GLUE_EXPORTS:?} once, found it {found} times; did wasm-bindgen change?");
     }
+    let mut glue = glue.to_owned();
+    for (from, to) in GLUE_REWRITES {
+        let found = glue.matches(from).count();
+        if found != 1 {
+            bail!("expected the glue to hold {from:?} once, found it {found} times; did wasm-bindgen change?");
+        }
+        glue = glue.replacen(from, to, 1);
+    }
+    let glue = glue.as_str();
     let mut names = Vec::new();
     let mut body = String::with_capacity(glue.len());
     for line in glue.split_inclusive('\n') {
@@ -216,6 +227,38 @@ pub fn function_body(glue: &str) -> Result<String> {
     }
     Ok(body)
 }
+
+/// Texts of the glue as wasm-bindgen 0.2.130 writes them, each with what
+/// does the same in fewer bytes once minified, which oxc does not find
+/// itself: a variable that only renames an argument, `ptr / 1` (a
+/// division by the element size of a byte array) of a `ptr` that is an
+/// integer already (`ptr >>> 0`), and the memory views' caches emptied
+/// where the module is instantiated, which are empty then: a view is only
+/// made of the instance's memory, which exists from there on, and the
+/// loader calls the init once (and [`LOADER_INIT`] answers a call after
+/// the first finished with the first instance).
+const GLUE_REWRITES: [(&str, &str); 5] = [
+    (
+        "    wasmModule = module;\n    cachedDataViewMemory0 = null;\n    cachedUint8ArrayMemory0 = null;\n",
+        "    wasmModule = module;\n",
+    ),
+    (
+        "const val = arg0;\n            const ret = typeof(val) === 'object' && val !== null;",
+        "const ret = typeof(arg0) === 'object' && arg0 !== null;",
+    ),
+    (
+        "const obj = arg1;\n            const ret = typeof(obj) === 'number' ? obj : undefined;",
+        "const ret = typeof(arg1) === 'number' ? arg1 : undefined;",
+    ),
+    (
+        "const obj = arg1;\n            const ret = typeof(obj) === 'string' ? obj : undefined;",
+        "const ret = typeof(arg1) === 'string' ? arg1 : undefined;",
+    ),
+    (
+        "    ptr = ptr >>> 0;\n    return getUint8ArrayMemory0().subarray(ptr / 1, ptr / 1 + len);",
+        "    ptr = ptr >>> 0;\n    return getUint8ArrayMemory0().subarray(ptr, ptr + len);",
+    ),
+];
 
 /// The glue's `__wbg_init` as wasm-bindgen 0.2.130 writes it with
 /// `--omit-default-module-path`: one call made once (later calls share it),
@@ -397,39 +440,108 @@ pub fn pass_string_with_realloc(glue: &str) -> Result<String> {
 }
 
 /// The start and the end of the glue's import object as wasm-bindgen 0.2.130
-/// writes it: each import a key at eight spaces, `name: function(…) {`.
+/// writes it: each import a key at eight spaces, `name: function(…) {`, in
+/// an object without a prototype, which the glue returns as the only key,
+/// the import module's name, of another object without one.
 const GLUE_IMPORTS_START: &str = "    const import0 = {\n        __proto__: null,\n";
-const GLUE_IMPORTS_END: &str = "\n    };\n    return {\n";
+const GLUE_IMPORTS_END: &str = "\n    };\n    return {\n        __proto__: null,\n";
+/// `__proto__: null,` as the two objects hold it, at eight spaces.
+const GLUE_NO_PROTOTYPE: &str = "        __proto__: null,\n";
 
-/// The glue's imports written as methods (`name(…) {`) instead of keys
-/// holding function expressions (`name: function(…) {`): the module only
-/// calls them, and a method is called the same way, with the same `this`
-/// and `arguments`; what it lacks, a `prototype` and being a constructor,
-/// nothing uses (0.03 KB of gzip: oxc keeps the form it is given). Run
-/// before [`shorten`], which renames the keys. A key at the import object's
-/// indentation written otherwise, or an import object not written as
-/// expected, is an error, as in [`loader_init`].
+/// The body of an `instanceof` import as wasm-bindgen 0.2.130 writes it,
+/// before and after the class: a check that answers `false` where it throws
+/// (a class the page deleted, a hostile `Symbol.hasInstance`).
+const GLUE_INSTANCEOF_HEAD: &str =
+    "            let result;\n            try {\n                result = arg0 instanceof ";
+const GLUE_INSTANCEOF_TAIL: &str = ";\n            } catch (_) {\n                result = false;\n            }\n            const ret = result;\n            return ret;\n";
+
+/// How an import that reports what it throws to the module starts and ends
+/// as wasm-bindgen 0.2.130 writes it: its body in a function that
+/// `handleError` calls with the import's `arguments`.
+const GLUE_GUARDED_START: &str = ") { return handleError(function (";
+const GLUE_GUARDED_END: &str = "        }, arguments); },";
+/// wasm-bindgen 0.2.130's `handleError`: it calls the function it is given
+/// and stores what it throws (in the module's table of JS values, for the
+/// `Result` the import answers).
+const GLUE_HANDLE_ERROR: &str = "function handleError(f, args) {
+    try {
+        return f.apply(this, args);
+    } catch (e) {
+        const idx = addToExternrefTable0(e);
+        wasm.__wbindgen_exn_store(idx);
+    }
+}
+";
+/// `handleError` as the imports' `catch` calls it, with what was thrown.
+const LOADER_HANDLE_ERROR: &str = "function handleError(e) {
+    wasm.__wbindgen_exn_store(addToExternrefTable0(e));
+}
+";
+
+/// The glue's import object made smaller, what the module calls unchanged:
+///
+/// - Its imports are methods (`name(…) {`) instead of keys holding function
+///   expressions (`name: function(…) {`): the module only calls them, and a
+///   method is called the same way, with the same `this` and `arguments`;
+///   what it lacks, a `prototype` and being a constructor, nothing uses
+///   (0.03 KB of gzip: oxc keeps the form it is given).
+/// - It and the object around it are plain objects, without wasm-bindgen's
+///   `__proto__: null`: instantiating reads only the module's key and each
+///   import's, all of them own properties, which a prototype never shadows
+///   (11 B of gzip).
+/// - An `instanceof` import returns from its `try` and its `catch` instead
+///   of through a variable: the same answer, `false` where the check throws
+///   (10 B of gzip).
+/// - An import that reports what it throws runs its body in a `try` of its
+///   own, whose `catch` passes the exception to `handleError` to store,
+///   instead of in a function that `handleError` applies to its
+///   `arguments`: the same statements with the same arguments (the module
+///   passes each import as many as it declares), `this` undefined in both
+///   (the bodies do not read it), the same `undefined` answered after a
+///   throw (19 B of gzip).
+///
+/// Run before [`shorten`], which renames the keys. A key at the import
+/// object's indentation written otherwise, an `instanceof` import whose body
+/// is not [`GLUE_INSTANCEOF_HEAD`] … [`GLUE_INSTANCEOF_TAIL`], a
+/// `handleError` or an import calling it not written as expected (or another
+/// caller of it), or an import object not written as expected, is an error,
+/// as in [`loader_init`].
 pub fn import_methods(glue: &str) -> Result<String> {
     let found = glue.matches(GLUE_IMPORTS_START).count();
     if found != 1 {
         bail!("expected the glue to hold wasm-bindgen's import object once, found it {found} times; did wasm-bindgen change?");
     }
+    let glue = &instanceof_returns(glue)?;
     let start = glue.find(GLUE_IMPORTS_START).expect("counted") + GLUE_IMPORTS_START.len();
     let Some(len) = glue[start..].find(GLUE_IMPORTS_END) else {
         bail!("the glue's import object has no end written as expected; did wasm-bindgen change?");
     };
     let mut out = String::with_capacity(glue.len());
-    out.push_str(&glue[..start]);
+    out.push_str(&glue[..start - GLUE_NO_PROTOTYPE.len()]);
     let mut methods = 0;
+    // Inside an import that calls through `handleError`, its name.
+    let mut guarded: Option<&str> = None;
+    let mut wrappers = 0;
     for line in glue[start..start + len].split_inclusive('\n') {
         let key = line
             .strip_prefix("        ")
             .filter(|rest| rest.bytes().next().is_some_and(is_ident_byte));
         let Some(key) = key else {
+            let text = line.strip_suffix('\n');
+            if guarded.is_some() && text.unwrap_or(line) == GLUE_GUARDED_END {
+                out.push_str("        } catch (e) { handleError(e); } },");
+                out.push_str(if text.is_some() { "\n" } else { "" });
+                guarded = None;
+                wrappers += 1;
+                continue;
+            }
             // Deeper lines (bodies) and closing braces.
             out.push_str(line);
             continue;
         };
+        if let Some(name) = guarded {
+            bail!("expected the glue's import {name:?} to end `}}, arguments); }},`; did wasm-bindgen change?");
+        }
         let Some((name, rest)) = key.split_once(": function(") else {
             bail!("expected the glue's import {:?} to be written `name: function(`; did wasm-bindgen change?", line.trim());
         };
@@ -439,13 +551,71 @@ pub fn import_methods(glue: &str) -> Result<String> {
         out.push_str("        ");
         out.push_str(name);
         out.push('(');
-        out.push_str(rest);
+        if let Some(args) = rest.strip_prefix(GLUE_GUARDED_START) {
+            // `(arg0, arg1) {` and the body on the lines after it.
+            let Some(args) = args.strip_suffix(") {\n") else {
+                bail!("expected the glue's import {name:?} to be written `function (args) {{` inside handleError; did wasm-bindgen change?");
+            };
+            out.push_str(args);
+            out.push_str(") { try {\n");
+            guarded = Some(name);
+        } else {
+            out.push_str(rest);
+        }
         methods += 1;
     }
     if methods == 0 {
         bail!("the glue's import object holds no import; did wasm-bindgen change?");
     }
-    out.push_str(&glue[start + len..]);
+    if let Some(name) = guarded {
+        bail!("expected the glue's import {name:?} to end `}}, arguments); }},`; did wasm-bindgen change?");
+    }
+    out.push_str(&GLUE_IMPORTS_END[..GLUE_IMPORTS_END.len() - GLUE_NO_PROTOTYPE.len()]);
+    out.push_str(&glue[start + len + GLUE_IMPORTS_END.len()..]);
+    let found = out.matches(GLUE_HANDLE_ERROR).count();
+    if found != 1 {
+        bail!("expected the glue to hold wasm-bindgen's handleError once, found it {found} times; did wasm-bindgen change?");
+    }
+    let out = out.replacen(GLUE_HANDLE_ERROR, LOADER_HANDLE_ERROR, 1);
+    // The definition and one call per import: no caller is left that passes
+    // a function.
+    let calls = out.matches("handleError(").count();
+    if calls != wrappers + 1 {
+        bail!("expected handleError to be called only by the {wrappers} imports written to call it, found {} calls; did wasm-bindgen change?", calls - 1);
+    }
+    Ok(out)
+}
+
+/// The `instanceof` imports of [`import_methods`] returning from their `try`
+/// and `catch`; one written otherwise is an error.
+fn instanceof_returns(glue: &str) -> Result<String> {
+    let imports = glue.matches("        __wbg_instanceof_").count();
+    let mut out = String::with_capacity(glue.len());
+    let mut rest = glue;
+    let mut found = 0;
+    while let Some(at) = rest.find(GLUE_INSTANCEOF_HEAD) {
+        let after = &rest[at + GLUE_INSTANCEOF_HEAD.len()..];
+        let class_len = after
+            .bytes()
+            .take_while(|&b| is_ident_byte(b) || b == b'.')
+            .count();
+        let (class, tail) = after.split_at(class_len);
+        let Some(tail) = tail.strip_prefix(GLUE_INSTANCEOF_TAIL) else {
+            bail!("expected the glue's instanceof {class:?} to be written as wasm-bindgen 0.2.130 does; did wasm-bindgen change?");
+        };
+        out.push_str(&rest[..at]);
+        out.push_str("            try {\n                return arg0 instanceof ");
+        out.push_str(class);
+        out.push_str(
+            ";\n            } catch (_) {\n                return false;\n            }\n",
+        );
+        rest = tail;
+        found += 1;
+    }
+    out.push_str(rest);
+    if found != imports {
+        bail!("expected each of the glue's {imports} instanceof imports to be written as wasm-bindgen 0.2.130 does, found {found}; did wasm-bindgen change?");
+    }
     Ok(out)
 }
 
@@ -602,27 +772,59 @@ mod tests {
         assert!(err.to_string().contains("2 times"), "{err}");
     }
 
+    /// What [`function_body`] rewrites on the way, as wasm-bindgen writes it
+    /// and as the body holds it then.
+    fn rewritten() -> (String, String) {
+        let mut from = String::new();
+        let mut to = String::new();
+        for (f, t) in GLUE_REWRITES {
+            from.push_str(f);
+            from.push('\n');
+            to.push_str(t);
+            to.push('\n');
+        }
+        (from, to)
+    }
+
     #[test]
     fn the_glue_becomes_a_function_body_that_returns_its_exports() {
-        let glue = "let wasm;\nexport function start(config) {\n    wasm.a(config);\n}\n\
-                    function initSync(m) {}\nasync function __wbg_init(m) {}\n\
-                    export function stop() {\n    wasm.b();\n}\n\
-                    export { initSync, __wbg_init as default };\n";
-        let out = function_body(glue).unwrap();
+        let (from, to) = rewritten();
+        let glue = format!(
+            "let wasm;\n{from}export function start(config) {{\n    wasm.a(config);\n}}\n\
+             function initSync(m) {{}}\nasync function __wbg_init(m) {{}}\n\
+             export function stop() {{\n    wasm.b();\n}}\n\
+             export {{ initSync, __wbg_init as default }};\n"
+        );
+        let out = function_body(&glue).unwrap();
         assert_eq!(
             out,
-            "let wasm;\nfunction start(config) {\n    wasm.a(config);\n}\n\
-             function initSync(m) {}\nasync function __wbg_init(m) {}\n\
-             function stop() {\n    wasm.b();\n}\n\
-             return { init: __wbg_init, start, stop };\n"
+            format!(
+                "let wasm;\n{to}function start(config) {{\n    wasm.a(config);\n}}\n\
+                 function initSync(m) {{}}\nasync function __wbg_init(m) {{}}\n\
+                 function stop() {{\n    wasm.b();\n}}\n\
+                 return {{ init: __wbg_init, start, stop }};\n"
+            )
         );
         let err = function_body("export { __wbg_init as default, initSync };").unwrap_err();
         assert!(err.to_string().contains("0 times"), "{err}");
-        let err = function_body(&format!("export const x = 1;\n{GLUE_EXPORTS}\n")).unwrap_err();
+        let err =
+            function_body(&format!("export const x = 1;\n{from}{GLUE_EXPORTS}\n")).unwrap_err();
         assert!(err.to_string().contains("`export `"), "{err}");
-        let err = function_body(&format!("new URL('x', import.meta.url);\n{GLUE_EXPORTS}\n"))
-            .unwrap_err();
+        let err = function_body(&format!(
+            "new URL('x', import.meta.url);\n{from}{GLUE_EXPORTS}\n"
+        ))
+        .unwrap_err();
         assert!(err.to_string().contains("import.meta"), "{err}");
+        // A rewrite's text missing, or twice.
+        let err = function_body(&format!(
+            "{}{GLUE_EXPORTS}\n",
+            from.replace("ptr / 1", "ptr")
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("0 times"), "{err}");
+        let err =
+            function_body(&format!("{from}{}{GLUE_EXPORTS}\n", GLUE_REWRITES[0].0)).unwrap_err();
+        assert!(err.to_string().contains("2 times"), "{err}");
     }
 
     #[test]
@@ -671,11 +873,41 @@ mod tests {
     #[test]
     fn imports_become_methods_and_an_unknown_shape_is_an_error() {
         let glue = format!("function __wbg_get_imports() {{\n{GLUE_IMPORTS_START}        __wbg_a_1: function(arg0) {{\n            const ret = {{ b: function() {{}} }};\n            return ret;\n        }},\n        __wbg_c_2: function() {{ return handleError(function () {{\n        }}, arguments); }},{GLUE_IMPORTS_END}        x: import0,\n    }};\n}}\n");
+        let glue = format!("{GLUE_HANDLE_ERROR}{glue}");
         let out = import_methods(&glue).unwrap();
+        // Without `__proto__: null` in either object, and an import calling
+        // through handleError with a try of its own.
         assert_eq!(
             out,
-            format!("function __wbg_get_imports() {{\n{GLUE_IMPORTS_START}        __wbg_a_1(arg0) {{\n            const ret = {{ b: function() {{}} }};\n            return ret;\n        }},\n        __wbg_c_2() {{ return handleError(function () {{\n        }}, arguments); }},{GLUE_IMPORTS_END}        x: import0,\n    }};\n}}\n")
+            format!("{LOADER_HANDLE_ERROR}function __wbg_get_imports() {{\n    const import0 = {{\n        __wbg_a_1(arg0) {{\n            const ret = {{ b: function() {{}} }};\n            return ret;\n        }},\n        __wbg_c_2() {{ try {{\n        }} catch (e) {{ handleError(e); }} }},\n    }};\n    return {{\n        x: import0,\n    }};\n}}\n")
         );
+        let two = glue.replace(
+            "__wbg_c_2: function() { return handleError(function () {\n",
+            "__wbg_c_2: function() { return handleError(function (arg0, arg1) {\n            return arg0.call(arg1);\n",
+        );
+        let out = import_methods(&two).unwrap();
+        assert!(out.contains("        __wbg_c_2(arg0, arg1) { try {\n            return arg0.call(arg1);\n        } catch (e) { handleError(e); } },\n"), "{out}");
+        // handleError written otherwise, or called by anything else.
+        let err = import_methods(&glue.replace("f.apply(this, args)", "f(...args)")).unwrap_err();
+        assert!(err.to_string().contains("0 times"), "{err}");
+        let err = import_methods(&format!("{glue}handleError(g, []);\n")).unwrap_err();
+        assert!(err.to_string().contains("2 calls"), "{err}");
+        // A wrapper that does not end as expected.
+        let err = import_methods(&glue.replace("        }, arguments); },", "        }, [1]); },"))
+            .unwrap_err();
+        assert!(err.to_string().contains("__wbg_c_2"), "{err}");
+        // An instanceof import returns from its try and catch.
+        let check = format!("        __wbg_instanceof_Node_3: function(arg0) {{\n{GLUE_INSTANCEOF_HEAD}Node{GLUE_INSTANCEOF_TAIL}        }},\n");
+        let with = glue.replace("        __wbg_c_2", &format!("{check}        __wbg_c_2"));
+        let out = import_methods(&with).unwrap();
+        assert!(out.contains("        __wbg_instanceof_Node_3(arg0) {\n            try {\n                return arg0 instanceof Node;\n            } catch (_) {\n                return false;\n            }\n        },\n"), "{out}");
+        // One written otherwise.
+        let other = with.replace("result = false", "result = null");
+        let err = import_methods(&other).unwrap_err();
+        assert!(err.to_string().contains("\"Node\""), "{err}");
+        let other = with.replace("let result;", "let r;");
+        let err = import_methods(&other).unwrap_err();
+        assert!(err.to_string().contains("found 0"), "{err}");
         // A key holding anything but a function expression.
         let other = glue.replace("__wbg_c_2: function()", "__wbg_c_2: () =>");
         let err = import_methods(&other).unwrap_err();
