@@ -1939,7 +1939,12 @@ impl Store {
         for k in self.events.scan_prefix(&prefix).keys() {
             let k = k?;
             // `prefix tab 0x00 seq:u64be`
-            let (tab, seq) = k[prefix.len()..].split_at(k.len() - prefix.len() - 8);
+            let rest = &k[prefix.len()..];
+            let cut = rest
+                .len()
+                .checked_sub(8)
+                .context("event key without a seq")?;
+            let (tab, seq) = rest.split_at(cut);
             let tab = tab.strip_suffix(&[0]).context("event key without a tab")?;
             let seq = u64::from_be_bytes(seq.try_into()?);
             match &mut current {

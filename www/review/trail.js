@@ -160,7 +160,7 @@ async function loadSummary() {
     // Gap records travel with batches of events: while following live, a
     // summary that counts other losses than the gaps shown brings the new
     // ones, and new events may leave numbers unaccounted for or fill them.
-    const stale = Number(s.lost_events || 0) !== lostIn(t.gaps) || Number(s.event_count || 0) !== t.gapsAt;
+    const stale = Number(s.lost_events || 0) !== numbersIn(t.gaps) || Number(s.event_count || 0) !== t.gapsAt;
     if (t.stopLive && t.gapsLoaded && stale) loadGaps();
   } catch (e) {
     if (id !== t.id || unreadable(e, id)) return;
@@ -224,9 +224,33 @@ async function loadGaps() {
   }
 }
 
-/** Events the gap records report lost. */
-function lostIn(gaps) {
-  return gaps.reduce((sum, g) => sum + (g.to - g.from + 1), 0);
+/** Sequence numbers in runs (`from`–`to`): events gap records report lost,
+ * or events not accounted for. */
+function numbersIn(runs) {
+  return runs.reduce((sum, r) => sum + (r.to - r.from + 1), 0);
+}
+
+/** A banner's list of runs: the first five, and how many more. */
+function runList(runs, text) {
+  return [
+    h("ul", {}, ...runs.slice(0, 5).map((r) => h("li", {}, text(r)))),
+    runs.length > 5 ? h("span", { class: "muted" }, `and ${runs.length - 5} more`) : "",
+  ];
+}
+
+/** A table row standing where a run's sequence numbers are missing. */
+function runRow(r, attr, icon, label, ...text) {
+  return h(
+    "tr",
+    { class: "gap-row", [attr]: `${r.tab_id}:${r.from}-${r.to}` },
+    h(
+      "td",
+      { colspan: "6" },
+      h("span", { class: "gap-icon", "aria-hidden": "true" }, icon),
+      h("strong", {}, label),
+      ...text,
+    ),
+  );
 }
 
 function gapText(g) {
@@ -247,21 +271,19 @@ function renderGapsBanner() {
   }
   const parts = [];
   if (t.gaps.length) {
-    const lost = lostIn(t.gaps);
+    const lost = numbersIn(t.gaps);
     parts.push(
       h("strong", {}, `This trail has ${plural(t.gaps.length, "gap")}: ${plural(lost, "event")} never arrived. `),
       "They are shown as rows where they are missing. ",
-      h("ul", {}, ...t.gaps.slice(0, 5).map((g) => h("li", {}, gapText(g)))),
-      t.gaps.length > 5 ? h("span", { class: "muted" }, `and ${t.gaps.length - 5} more`) : "",
+      ...runList(t.gaps, gapText),
     );
   }
   if (t.unaccounted.length) {
-    const n = lostIn(t.unaccounted);
+    const n = numbersIn(t.unaccounted);
     parts.push(
       h("strong", {}, `${plural(n, "event")} not accounted for. `),
       "They may still be on their way (a later page of the site sends a closed tab's saved events), or were lost without a report. ",
-      h("ul", {}, ...t.unaccounted.slice(0, 5).map((u) => h("li", {}, unaccountedText(u)))),
-      t.unaccounted.length > 5 ? h("span", { class: "muted" }, `and ${t.unaccounted.length - 5} more`) : "",
+      ...runList(t.unaccounted, unaccountedText),
     );
   }
   banner.replaceChildren(...parts);
@@ -269,33 +291,19 @@ function renderGapsBanner() {
 }
 
 function unaccountedRow(u) {
-  return h(
-    "tr",
-    { class: "gap-row", "data-unaccounted": `${u.tab_id}:${u.from}-${u.to}` },
-    h(
-      "td",
-      { colspan: "6" },
-      h("span", { class: "gap-icon", "aria-hidden": "true" }, "?"),
-      h("strong", {}, "Not received: "),
-      unaccountedText(u),
-    ),
-  );
+  return runRow(u, "data-unaccounted", "?", "Not received: ", unaccountedText(u));
 }
 
 function gapRow(g) {
-  return h(
-    "tr",
-    { class: "gap-row", "data-gap": `${g.tab_id}:${g.from}-${g.to}` },
-    h(
-      "td",
-      { colspan: "6" },
-      h("span", { class: "gap-icon", "aria-hidden": "true" }, "⚠"),
-      h("strong", {}, "Gap: "),
-      gapText(g),
-      " ",
-      h("span", { class: "muted" }, "Reported "),
-      timeEl(g.received_at, localMs(g.received_at)),
-    ),
+  return runRow(
+    g,
+    "data-gap",
+    "⚠",
+    "Gap: ",
+    gapText(g),
+    " ",
+    h("span", { class: "muted" }, "Reported "),
+    timeEl(g.received_at, localMs(g.received_at)),
   );
 }
 
