@@ -97,7 +97,7 @@ impl Listener {
             &js_str!("addEventListener"),
             kind,
             callback.as_ref(),
-            None,
+            &JsValue::UNDEFINED,
         );
         if let Err(err) = add {
             crate::console::warn_js(
@@ -128,20 +128,18 @@ pub fn callback(cap: &Rc<Capture>, handler: CaptureHandler) -> Closure<JsFn> {
 /// `addEventListener` and `removeEventListener` (which reads only `capture`
 /// of its options) through `Function.call`, imported anyway, rather than an
 /// import and glue adapter each. With a `signal`, the listener goes when it
-/// aborts.
+/// aborts (an `undefined` one is no signal: an absent option).
 fn call(
     target: &JsValue,
     method: &JsValue,
     kind: EventKind,
     callback: &JsValue,
-    signal: Option<&JsValue>,
+    signal: &JsValue,
 ) -> Result<JsValue, JsValue> {
     // Passive: the recorder must never delay scrolling or call
     // preventDefault.
     let options = flags(&["capture", "passive"]);
-    if let Some(signal) = signal {
-        let _ = js_sys::Reflect::set(&options, &js_str!("signal"), signal);
-    }
+    let _ = js_sys::Reflect::set(&options, &js_str!("signal"), signal);
     crate::global::get(target, method)
         .unchecked_into::<js_sys::Function>()
         .call3(
@@ -157,14 +155,7 @@ fn call(
 /// does not hold (each would keep its root alive), all go with one
 /// `AbortController.abort()` on stop.
 pub fn listen_until(target: &JsValue, kind: EventKind, callback: &JsValue, signal: &JsValue) {
-    let _ = call(
-        target,
-        &js_str!("addEventListener"),
-        kind,
-        callback,
-        // (An `undefined` signal: no `signal` option.)
-        Some(signal).filter(|s| !s.is_undefined()),
-    );
+    let _ = call(target, &js_str!("addEventListener"), kind, callback, signal);
 }
 
 /// A new object with each of `keys` set to `true` (the options of a
@@ -185,7 +176,7 @@ impl Drop for Listener {
             &js_str!("removeEventListener"),
             self.kind,
             self.callback.as_ref(),
-            None,
+            &JsValue::UNDEFINED,
         );
     }
 }

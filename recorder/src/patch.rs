@@ -8,7 +8,7 @@
 //! recorder. A proxy rather than a wrapper function: the call behaves exactly
 //! as before (same `this`, every argument, same result, same exception), and
 //! so does the method itself (`name`, `length`, `toString()`). And a proxy
-//! can be disarmed: on stop its trap is deleted from its handler, after which
+//! can be disarmed: on stop its trap is taken from its handler, after which
 //! it forwards every call to the original, so a page that kept a reference to
 //! it (or wrapped it) goes on working, and the recorder leaks nothing.
 
@@ -103,14 +103,23 @@ impl Drop for Patch {
         // Disarmed first: without an `apply` trap the proxy calls the
         // original itself, so the closure can go even if the page still
         // holds the proxy (it kept a reference, or wrapped it after us).
-        let _ = js_sys::Reflect::delete_property(&self.handler, &crate::global::js_str!("apply"));
-        let key = JsValue::from_str(self.name);
-        if crate::global::get(&self.obj, &key) == self.proxy {
-            let _ = if self.was_own {
-                js_sys::Reflect::set(&self.obj, &key, &self.original)
+        // (An `undefined` trap is none.)
+        let _ = js_sys::Reflect::set(
+            &self.handler,
+            &crate::global::js_str!("apply"),
+            &JsValue::UNDEFINED,
+        );
+        let key = &JsValue::from_str(self.name);
+        if crate::global::get(&self.obj, key) == self.proxy {
+            if self.was_own {
+                let _ = js_sys::Reflect::set(&self.obj, key, &self.original);
             } else {
-                js_sys::Reflect::delete_property(self.obj.unchecked_ref::<js_sys::Object>(), &key)
-            };
+                // `Reflect.deleteProperty` through `global::call`: no import
+                // and glue of its own.
+                let reflect = crate::element::window_get(&crate::global::js_str!("Reflect"));
+                let del = &crate::global::js_str!("deleteProperty");
+                let _ = crate::global::call(&reflect, del, &self.obj, key);
+            }
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Owned timers: dropping a [`Timer`] (one-shot) or an [`Interval`] cancels it, so an observer that
+//! Owned timers: dropping a [`Timer`] (one-shot or an [`Interval`]) cancels it, so an observer that
 //! is dropped leaves no timer behind.
 //!
 //! Every timer goes through one non-generic constructor that boxes the
@@ -24,8 +24,6 @@ extern "C" {
     fn clear_timeout(id: &JsValue);
     #[wasm_bindgen(js_name = setInterval)]
     fn set_interval(callback: &JsValue, ms: u32) -> JsValue;
-    #[wasm_bindgen(js_name = clearInterval)]
-    fn clear_interval(id: &JsValue);
 }
 
 /// The closure type every timer, interval and listener shares (one invoke
@@ -68,30 +66,23 @@ impl Drop for Timer {
     }
 }
 
-/// A repeating timer, cancelled when dropped.
-pub struct Interval {
-    id: JsValue,
-    _callback: Callback,
-}
+/// A repeating timer, cancelled when dropped: a [`Timer`] (one type, one
+/// drop), cleared by `clearTimeout` too, since timeouts and intervals share
+/// one list of timers (HTML), which either `clear` function clears.
+pub type Interval = Timer;
 
-impl Interval {
-    /// Calls `f` every `ms` milliseconds until the interval is dropped.
+impl Timer {
+    /// An [`Interval`]: calls `f` every `ms` milliseconds until it is dropped.
     pub fn new(ms: u32, f: impl Fn() + 'static) -> Interval {
         let callback = Callback::new(move |_: JsValue, _: JsValue, _: JsValue| {
             f();
             Ok(JsValue::UNDEFINED)
         });
         let id = set_interval(callback.as_ref(), ms);
-        Interval {
+        Timer {
             id,
             _callback: callback,
         }
-    }
-}
-
-impl Drop for Interval {
-    fn drop(&mut self) {
-        clear_interval(&self.id);
     }
 }
 

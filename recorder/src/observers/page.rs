@@ -72,16 +72,18 @@ fn before_fragment(url: &str) -> &str {
 /// Whether a page change is worth a new event: back/forward, hash changes and
 /// `replaceState` that keep the URL are noise (routers call `replaceState` to
 /// stash scroll positions; a fragment click fires both `popstate` and `hashchange`).
-pub fn is_new_page(last_url: Option<&str>, url: &str, nav: Navigation) -> bool {
+pub fn is_new_page(last_url: &str, url: &str, nav: Navigation) -> bool {
     match nav {
         Navigation::Load | Navigation::Push => true,
-        Navigation::Replace | Navigation::Pop | Navigation::Hash => last_url != Some(url),
+        Navigation::Replace | Navigation::Pop | Navigation::Hash => last_url != url,
     }
 }
 
 #[derive(Default)]
 pub(super) struct State {
-    last_url: Option<String>,
+    /// Empty before the first and after a return from the back/forward
+    /// cache: no URL the page can be at (`location.href` is never empty).
+    last_url: String,
     /// The history entry (Navigation API) of the last page change recorded.
     last_entry: Option<String>,
     /// `history.length` when the last page change was recorded.
@@ -206,7 +208,7 @@ fn record(cap: &Rc<Capture>, p: &mut Entry) {
         // wizard step pushed without changing it) is a page change too, where
         // the browser tells entries apart.
         let other_entry = nav == Navigation::Pop && entry.is_some() && entry != s.last_entry;
-        if !other_entry && !is_new_page(s.last_url.as_deref(), &url, nav) {
+        if !other_entry && !is_new_page(&s.last_url, &url, nav) {
             s.last_entry = entry;
             return;
         }
@@ -221,13 +223,11 @@ fn record(cap: &Rc<Capture>, p: &mut Entry) {
         };
         if nav == Navigation::Pop
             && new_entry
-            && s.last_url
-                .as_ref()
-                .is_some_and(|last| before_fragment(last) == before_fragment(&url))
+            && before_fragment(&s.last_url) == before_fragment(&url)
         {
             nav = Navigation::Hash;
         }
-        s.last_url = Some(url.clone());
+        s.last_url = url.clone();
         s.last_entry = entry;
         s.last_len = len;
     }
@@ -286,7 +286,7 @@ fn navigated(cap: &Rc<Capture>, nav: Navigation, actor: Actor) {
 /// page last recorded, since the person saw other pages in between.
 pub(super) fn returned(cap: &Rc<Capture>, actor: Actor) {
     record_pending(cap);
-    cap.page.borrow_mut().last_url = None;
+    cap.page.borrow_mut().last_url.clear();
     // The document is back as it was left: its title is already its own.
     record(cap, &mut now(&cap.core, Navigation::Pop, actor));
 }
@@ -396,11 +396,11 @@ mod tests {
 
     #[test]
     fn repeated_urls_are_noise_except_for_loads_and_pushes() {
-        let u = Some("https://a/b");
+        let u = "https://a/b";
         assert!(!is_new_page(u, "https://a/b", Navigation::Replace));
         assert!(!is_new_page(u, "https://a/b", Navigation::Hash));
         assert!(is_new_page(u, "https://a/b", Navigation::Push));
         assert!(is_new_page(u, "https://a/c", Navigation::Pop));
-        assert!(is_new_page(None, "https://a/b", Navigation::Replace));
+        assert!(is_new_page("", "https://a/b", Navigation::Replace));
     }
 }
