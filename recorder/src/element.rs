@@ -447,15 +447,14 @@ pub fn is_css_ident(s: &str) -> bool {
     // Bytes, not chars: every character allowed is ASCII, so a byte of a
     // longer character fails like the character would (no UTF-8 decoding).
     let b = s.as_bytes();
-    match b.first() {
-        Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b'-' => {}
-        _ => return false,
-    }
-    // `-1x` and `--x` are not plain identifiers.
-    let odd_start = b[0] == b'-' && b.get(1).is_some_and(|c| *c == b'-' || c.is_ascii_digit());
-    !odd_start
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+    // `1x`, `-1x` and `--x` are not plain identifiers (nor is `""`, read as
+    // a digit).
+    let first = b.first().copied().unwrap_or(b'0');
+    let odd = first.is_ascii_digit()
+        || (first == b'-' && b.get(1).is_some_and(|c| c.is_ascii_digit() || *c == b'-'));
+    !odd && b
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
 }
 
 /// One step of a path: `tag#id`, `tag[id="…"]`, `tag.class`, with
