@@ -119,14 +119,10 @@ crate::global::page_global! {
     /// from it: a form's control named `closest` shadows the method on the
     /// form (a form's named properties), and the block or mask around that
     /// form would go unseen.
-    static CLOSEST: js_sys::Function = crate::global::window()
-        .map(|w| {
-            let element = crate::global::get(&w, &js_str!("Element"));
-            let proto = crate::global::get(&element, &js_str!("prototype"));
-            crate::global::get(&proto, &js_str!("closest"))
-        })
-        .unwrap_or(JsValue::UNDEFINED)
-        .unchecked_into();
+    static CLOSEST: js_sys::Function = {
+        let proto = get(&window_get(&js_str!("Element")), &js_str!("prototype"));
+        get(&proto, &js_str!("closest")).unchecked_into()
+    };
 }
 
 /// Whether `el.querySelector(selectors)` finds something.
@@ -644,23 +640,14 @@ pub fn facts(el: &Element) -> FieldFacts {
     let tag = lower(local_name(el));
     // A `getAttribute` that throws (a page's patch of it) hides what masking
     // decides on: the field is then taken as marked, its value masked rather
-    // than sent as an ordinary field's.
+    // than sent as an ordinary field's. ([`call1`] answers `undefined` for a
+    // throw, which the platform's `getAttribute` never answers: a patch that
+    // does is taken as unread too.)
     let mut unread = false;
     let mut lower = |name: &str| {
-        let v = crate::global::call(
-            el,
-            &js_str!("getAttribute"),
-            &JsValue::from_str(name),
-            &JsValue::UNDEFINED,
-        );
-        let v = match v {
-            Ok(v) => v.as_string(),
-            Err(_) => {
-                unread = true;
-                None
-            }
-        };
-        lower(v.unwrap_or_default())
+        let v = call1(el, &js_str!("getAttribute"), &JsValue::from_str(name));
+        unread |= v.is_undefined();
+        lower(v.as_string().unwrap_or_default())
     };
     let mut input_type = lower("type");
     let autocomplete = lower("autocomplete");
