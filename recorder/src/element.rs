@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use web_sys::Element;
 
 use crate::global::{get, js_str};
-use crate::masking::{self, FieldFacts, MaskLevel};
+use crate::masking::{self, one_of, FieldFacts, MaskLevel};
 use crate::text::push_int;
 
 /// Ancestors a path climbs above the element: enough to tell siblings apart on a
@@ -534,6 +534,13 @@ pub fn clean_text(s: &str, max: usize) -> String {
     out
 }
 
+/// A label's text: [`clean_text`] to [`MAX_LABEL_CHARS`], `None` when
+/// none or empty.
+fn clean(s: Option<String>) -> Option<String> {
+    let s = clean_text(&s?, MAX_LABEL_CHARS);
+    (!s.is_empty()).then_some(s)
+}
+
 /// `el.textContent` (`None` when it is no string): the text of a label,
 /// of a button, of a contenteditable host.
 pub fn text_content(el: &Element) -> Option<String> {
@@ -798,7 +805,6 @@ fn labelled_by(el: &Element) -> Option<String> {
 /// `title` or `alt` in place of its text either: those often repeat the text
 /// ("Copy DE89 …" on a button around a masked IBAN).
 pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
-    let clean = |s: String| Some(clean_text(&s, MAX_LABEL_CHARS)).filter(|s| !s.is_empty());
     // `readable`, with the walk up the tree shared: what the author named it
     // may stand in for text withheld as private (a form around a password
     // field keeps `aria-label="Sign in"`), not for text under or holding a
@@ -809,52 +815,52 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     let named = open || (!under_hidden && !has_match(el, hidden));
     // (An `if`, not `bool::then` and `flatten`: smaller.)
     if named {
-        if let Some(l) = attr(el, "aria-label").and_then(clean) {
+        if let Some(l) = clean(attr(el, "aria-label")) {
             return Some(l);
         }
     }
-    if let Some(l) = labelled_by(el).and_then(clean) {
+    if let Some(l) = clean(labelled_by(el)) {
         return Some(l);
     }
     // The attribute read last, when nothing before it gave a label (one
-    // read for every arm).
-    let last = match facts.tag.as_str() {
-        "input" if matches!(facts.input_type.as_str(), "submit" | "button" | "reset") => "value",
-        "input" | "select" | "textarea" => {
+    // read for every arm). Tags and types looked up in word lists
+    // ([`one_of`]): one loop, not a comparison in code each.
+    let tag = facts.tag.as_str();
+    let last = if facts.is_field() {
+        if tag == "input" && one_of(&facts.input_type, "submit,button,reset") {
+            "value"
+        } else {
             // `labels` covers both `<label for=…>` and a wrapping `<label>`.
             // (`null` for a hidden input: no first label.)
             let labels = crate::global::get(el, &js_str!("labels"));
             let first = item(&labels, 0);
             if first.is_object() {
-                if let Some(l) = label_text(first.unchecked_ref()).and_then(clean) {
+                if let Some(l) = clean(label_text(first.unchecked_ref())) {
                     return Some(l);
                 }
             }
             "placeholder"
         }
+    } else if one_of(tag, "button,a,summary,label,option,legend") {
         // Text withheld for what it holds: no `title` in its place either (a
         // title often repeats the text).
-        "button" | "a" | "summary" | "label" | "option" | "legend" if open => {
-            if let Some(l) = text_content(el).and_then(clean) {
-                return Some(l);
-            }
-            "title"
+        if !open {
+            return None;
         }
-        "button" | "a" | "summary" | "label" | "option" | "legend" => return None,
-        _ if !named => return None,
-        "img" => "alt",
-        _ if attr(el, "role").is_some_and(|role| {
-            matches!(
-                role.as_str(),
-                "button" | "link" | "tab" | "menuitem" | "checkbox"
-            )
-        }) =>
-        {
-            return label_text(el).and_then(clean);
+        if let Some(l) = clean(text_content(el)) {
+            return Some(l);
         }
-        _ => "title",
+        "title"
+    } else if !named {
+        return None;
+    } else if tag == "img" {
+        "alt"
+    } else if attr(el, "role").is_some_and(|r| one_of(&r, "button,link,tab,menuitem,checkbox")) {
+        return clean(label_text(el));
+    } else {
+        "title"
     };
-    attr(el, last).and_then(clean)
+    clean(attr(el, last))
 }
 
 /// The descriptor of `el`, with its label withheld when masking says so.
