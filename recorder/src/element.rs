@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use web_sys::Element;
 
 use crate::global::{get, js_str};
-use crate::masking::{self, FieldFacts, MaskLevel};
+use crate::masking::{self, one_of, FieldFacts, MaskLevel};
 use crate::text::push_int;
 
 /// Ancestors a path climbs above the element: enough to tell siblings apart on a
@@ -119,14 +119,10 @@ crate::global::page_global! {
     /// from it: a form's control named `closest` shadows the method on the
     /// form (a form's named properties), and the block or mask around that
     /// form would go unseen.
-    static CLOSEST: js_sys::Function = crate::global::window()
-        .map(|w| {
-            let element = crate::global::get(&w, &js_str!("Element"));
-            let proto = crate::global::get(&element, &js_str!("prototype"));
-            crate::global::get(&proto, &js_str!("closest"))
-        })
-        .unwrap_or(JsValue::UNDEFINED)
-        .unchecked_into();
+    static CLOSEST: js_sys::Function = {
+        let proto = get(&window_get(&js_str!("Element")), &js_str!("prototype"));
+        get(&proto, &js_str!("closest")).unchecked_into()
+    };
 }
 
 /// Whether `el.querySelector(selectors)` finds something.
@@ -447,15 +443,14 @@ pub fn is_css_ident(s: &str) -> bool {
     // Bytes, not chars: every character allowed is ASCII, so a byte of a
     // longer character fails like the character would (no UTF-8 decoding).
     let b = s.as_bytes();
-    match b.first() {
-        Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b'-' => {}
-        _ => return false,
-    }
-    // `-1x` and `--x` are not plain identifiers.
-    let odd_start = b[0] == b'-' && b.get(1).is_some_and(|c| *c == b'-' || c.is_ascii_digit());
-    !odd_start
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+    // `1x`, `-1x` and `--x` are not plain identifiers (nor is `""`, read as
+    // a digit).
+    let first = b.first().copied().unwrap_or(b'0');
+    let odd = first.is_ascii_digit()
+        || (first == b'-' && b.get(1).is_some_and(|c| c.is_ascii_digit() || *c == b'-'));
+    !odd && b
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
 }
 
 /// One step of a path: `tag#id`, `tag[id="…"]`, `tag.class`, with
@@ -537,6 +532,13 @@ pub fn clean_text(s: &str, max: usize) -> String {
         count += 1;
     }
     out
+}
+
+/// A label's text: [`clean_text`] to [`MAX_LABEL_CHARS`], `None` when
+/// none or empty.
+fn clean(s: Option<String>) -> Option<String> {
+    let s = clean_text(&s?, MAX_LABEL_CHARS);
+    (!s.is_empty()).then_some(s)
 }
 
 /// `el.textContent` (`None` when it is no string): the text of a label,
@@ -645,23 +647,14 @@ pub fn facts(el: &Element) -> FieldFacts {
     let tag = lower(local_name(el));
     // A `getAttribute` that throws (a page's patch of it) hides what masking
     // decides on: the field is then taken as marked, its value masked rather
-    // than sent as an ordinary field's.
+    // than sent as an ordinary field's. ([`call1`] answers `undefined` for a
+    // throw, which the platform's `getAttribute` never answers: a patch that
+    // does is taken as unread too.)
     let mut unread = false;
     let mut lower = |name: &str| {
-        let v = crate::global::call(
-            el,
-            &js_str!("getAttribute"),
-            &JsValue::from_str(name),
-            &JsValue::UNDEFINED,
-        );
-        let v = match v {
-            Ok(v) => v.as_string(),
-            Err(_) => {
-                unread = true;
-                None
-            }
-        };
-        lower(v.unwrap_or_default())
+        let v = call1(el, &js_str!("getAttribute"), &JsValue::from_str(name));
+        unread |= v.is_undefined();
+        lower(v.as_string().unwrap_or_default())
     };
     let mut input_type = lower("type");
     let autocomplete = lower("autocomplete");
@@ -812,7 +805,6 @@ fn labelled_by(el: &Element) -> Option<String> {
 /// `title` or `alt` in place of its text either: those often repeat the text
 /// ("Copy DE89 …" on a button around a masked IBAN).
 pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
-    let clean = |s: String| Some(clean_text(&s, MAX_LABEL_CHARS)).filter(|s| !s.is_empty());
     // `readable`, with the walk up the tree shared: what the author named it
     // may stand in for text withheld as private (a form around a password
     // field keeps `aria-label="Sign in"`), not for text under or holding a
@@ -823,52 +815,52 @@ pub fn label(el: &Element, facts: &FieldFacts) -> Option<String> {
     let named = open || (!under_hidden && !has_match(el, hidden));
     // (An `if`, not `bool::then` and `flatten`: smaller.)
     if named {
-        if let Some(l) = attr(el, "aria-label").and_then(clean) {
+        if let Some(l) = clean(attr(el, "aria-label")) {
             return Some(l);
         }
     }
-    if let Some(l) = labelled_by(el).and_then(clean) {
+    if let Some(l) = clean(labelled_by(el)) {
         return Some(l);
     }
     // The attribute read last, when nothing before it gave a label (one
-    // read for every arm).
-    let last = match facts.tag.as_str() {
-        "input" if matches!(facts.input_type.as_str(), "submit" | "button" | "reset") => "value",
-        "input" | "select" | "textarea" => {
+    // read for every arm). Tags and types looked up in word lists
+    // ([`one_of`]): one loop, not a comparison in code each.
+    let tag = facts.tag.as_str();
+    let last = if facts.is_field() {
+        if tag == "input" && one_of(&facts.input_type, "submit,button,reset") {
+            "value"
+        } else {
             // `labels` covers both `<label for=…>` and a wrapping `<label>`.
             // (`null` for a hidden input: no first label.)
             let labels = crate::global::get(el, &js_str!("labels"));
             let first = item(&labels, 0);
             if first.is_object() {
-                if let Some(l) = label_text(first.unchecked_ref()).and_then(clean) {
+                if let Some(l) = clean(label_text(first.unchecked_ref())) {
                     return Some(l);
                 }
             }
             "placeholder"
         }
+    } else if one_of(tag, "button,a,summary,label,option,legend") {
         // Text withheld for what it holds: no `title` in its place either (a
         // title often repeats the text).
-        "button" | "a" | "summary" | "label" | "option" | "legend" if open => {
-            if let Some(l) = text_content(el).and_then(clean) {
-                return Some(l);
-            }
-            "title"
+        if !open {
+            return None;
         }
-        "button" | "a" | "summary" | "label" | "option" | "legend" => return None,
-        _ if !named => return None,
-        "img" => "alt",
-        _ if attr(el, "role").is_some_and(|role| {
-            matches!(
-                role.as_str(),
-                "button" | "link" | "tab" | "menuitem" | "checkbox"
-            )
-        }) =>
-        {
-            return label_text(el).and_then(clean);
+        if let Some(l) = clean(text_content(el)) {
+            return Some(l);
         }
-        _ => "title",
+        "title"
+    } else if !named {
+        return None;
+    } else if tag == "img" {
+        "alt"
+    } else if attr(el, "role").is_some_and(|r| one_of(&r, "button,link,tab,menuitem,checkbox")) {
+        return clean(label_text(el));
+    } else {
+        "title"
     };
-    attr(el, last).and_then(clean)
+    clean(attr(el, last))
 }
 
 /// The descriptor of `el`, with its label withheld when masking says so.

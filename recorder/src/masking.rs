@@ -49,8 +49,15 @@ pub struct FieldFacts {
 impl FieldFacts {
     /// A form control whose value the recorder may capture.
     pub fn is_field(&self) -> bool {
-        matches!(self.tag.as_str(), "input" | "textarea" | "select")
+        one_of(&self.tag, "input,textarea,select")
     }
+}
+
+/// Whether `s` is one of the comma-separated words of `list`: one loop over
+/// a text, where a `match` on strings compares each word in code.
+#[inline(never)]
+pub fn one_of(s: &str, list: &str) -> bool {
+    crate::text::split_byte(list, b',').any(|w| w == s)
 }
 
 /// Why the value of this element must be withheld, if it must.
@@ -65,7 +72,7 @@ pub fn value_mask(f: &FieldFacts, level: MaskLevel) -> Option<MaskReason> {
     // `autocomplete` may hold several tokens ("shipping cc-number"), read in
     // one pass.
     for t in f.autocomplete.split_ascii_whitespace() {
-        password |= t == "current-password" || t == "new-password";
+        password |= one_of(t, "current-password,new-password");
         card |= t.starts_with("cc-");
     }
     if password {
@@ -219,6 +226,14 @@ mod tests {
             Some(MaskReason::Strict)
         );
         assert_eq!(selection_mask(false, MaskLevel::Default), None);
+    }
+
+    #[test]
+    fn words_are_looked_up_whole() {
+        assert!(one_of("a", "button,a,summary"));
+        assert!(one_of("summary", "button,a,summary"));
+        assert!(!one_of("butt", "button,a"));
+        assert!(!one_of("", "button,a"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub(super) fn on_click(cap: &Rc<Capture>, event: &web_sys::Event) {
     if repeat {
         return;
     }
-    if element::local_name(&el) == "label" {
+    if element::is_tag(&el, "label") {
         let control: Option<Element> =
             crate::global::get_object(&el, &crate::global::js_str!("control"));
         if let Some(control) = control {
