@@ -52,33 +52,28 @@ pub(super) struct PasswordWatch {
     _callback: Closure<crate::listener::JsFn>,
 }
 
+/// The one element of a record's `NodeList` (read as an array: `length`
+/// and `[i]`), if it holds exactly one (other nodes aside).
+fn single_element(list: &JsValue) -> Option<Element> {
+    let mut one = None;
+    for i in 0..element::length(list) {
+        let item = element::item(list, i);
+        if item.is_instance_of::<Element>() {
+            if one.is_some() {
+                return None;
+            }
+            one = Some(item.unchecked_into());
+        }
+    }
+    one
+}
+
 /// The `type` observer's callback: `records` are its `MutationRecord`s.
 fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
     // By index (`length` once, then `[i]`): `Array::iter` reads through an
     // import of its own.
     for i in 0..element::length(records) {
         let record = element::item(records, i);
-        // A record's `NodeList`s read as arrays (`length` and `[i]`).
-        let len = |list: &JsValue| element::length(list);
-        let element = |list: &JsValue, i: u32| {
-            let item = element::item(list, i);
-            if item.is_instance_of::<Element>() {
-                Some(item.unchecked_into::<Element>())
-            } else {
-                None
-            }
-        };
-        // How many elements a list holds (other nodes aside), and the last.
-        let elements = |list: &JsValue| {
-            let (mut n, mut last) = (0, None);
-            for i in 0..len(list) {
-                if let Some(el) = element(list, i) {
-                    n += 1;
-                    last = Some(el);
-                }
-            }
-            (n, last)
-        };
         // Password fields the page adds (a login route rendered after
         // start), and a field put in a remembered one's place (a
         // "show" button that swaps the input for a new one).
@@ -87,23 +82,22 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
         // password.
         let removed = crate::global::get(&record, &js_str!("removedNodes"));
         let added = crate::global::get(&record, &js_str!("addedNodes"));
-        let (removed_count, removed_last) = elements(&removed);
-        let (added_count, _) = elements(&added);
-        let swap = added_count == 1
-            && removed_count == 1
-            && removed_last.as_ref().is_some_and(element::is_remembered);
-        for i in 0..len(&added) {
-            let Some(el) = element(&added, i) else {
+        let swap = single_element(&removed).is_some_and(|el| element::is_remembered(&el))
+            && single_element(&added).is_some();
+        for i in 0..element::length(&added) {
+            let item = element::item(&added, i);
+            if !item.is_instance_of::<Element>() {
                 continue;
-            };
-            // (`is_password_input` with the tag read once.)
-            if element::is_tag(&el, "input") && (swap || element::is_type(&el, "password")) {
-                element::remember_password(&el);
             }
-            element::remember_passwords_in(&el);
+            let el: &Element = item.unchecked_ref();
+            // (`is_password_input` with the tag read once.)
+            if element::is_tag(el, "input") && (swap || element::is_type(el, "password")) {
+                element::remember_password(el);
+            }
+            element::remember_passwords_in(el);
             // A component added with its shadow root (made before the
             // recorder started, or without `attachShadow`).
-            element::watch_shadow_of(&el);
+            element::watch_shadow_of(el);
         }
         // `oldValue` and `target` through the one `Reflect.get` (an import
         // and its glue each otherwise).
