@@ -200,11 +200,18 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
         let on = checked == JsValue::TRUE;
         (None, (on || checked == JsValue::FALSE).then_some(on))
     } else {
-        let value = match crate::element::prop(el, element::value_key()) {
-            Some(v) if facts.is_field() => selected_values(el).or(Some(v)),
-            // A contenteditable host: its text is the value.
-            _ => element::text_content(el),
-        };
+        // A `<select multiple>`'s options, else a field's value, else (a
+        // contenteditable host) its text.
+        let mut value = None;
+        if facts.is_field() {
+            value = selected_values(el);
+            if value.is_none() {
+                value = element::prop(el, element::value_key());
+            }
+        }
+        if value.is_none() {
+            value = element::text_content(el);
+        }
         (value.map(|v| crate::text::cut(v, MAX_TEXT_CHARS)), None)
     };
     let target = element::describe_with(el, facts, core.mask);
