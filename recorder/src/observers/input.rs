@@ -340,34 +340,29 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
         return;
     };
     let core = &cap.core;
-    // Takes the field's pending entry, if it has one.
+    // Takes the field's pending entry, if it has one: its field is `el`
+    // (found by `===`).
     let taken = {
         let mut s = cap.input.borrow_mut();
         index_of(&s.pending, &el).map(|i| s.pending.remove(i))
     };
-    match taken {
+    if let Some(p) = taken {
         // Who typed, not who moved the focus away.
-        Some(Entry {
-            target: Some(el),
-            actor,
-            masked,
-            ..
-        }) => emit(core, &el, actor, masked),
-        None if at_once => {
-            let value = crate::global::get(&el, element::value_key());
-            let repeat = {
-                let mut s = cap.input.borrow_mut();
-                match index_of(&s.settled, &el) {
-                    Some(i) => s.settled.remove(i).value == value,
-                    None => false,
-                }
-            };
-            // (What the field is, read only for a repeat: one call.)
-            if !repeat || changes_at_once(&el) {
-                emit(core, &el, core.actor_for(event), None)
-            }
+        return emit(core, &el, p.actor, p.masked);
+    }
+    if !at_once {
+        return;
+    }
+    let value = crate::global::get(&el, element::value_key());
+    let repeat = {
+        let mut s = cap.input.borrow_mut();
+        match index_of(&s.settled, &el) {
+            Some(i) => s.settled.remove(i).value == value,
+            None => false,
         }
-        // (An entry of the list always has its field.)
-        _ => {}
+    };
+    // (What the field is, read only for a repeat: one call.)
+    if !repeat || changes_at_once(&el) {
+        emit(core, &el, core.actor_for(event), None)
     }
 }
