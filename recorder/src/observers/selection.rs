@@ -22,8 +22,9 @@ pub const DEBOUNCE_MS: f64 = 500.0;
 pub(super) struct State {
     last_change: f64,
     actor: Option<Actor>,
-    /// The last recorded selection (kept in memory only, to skip repeats).
-    last_text: Option<String>,
+    /// The last recorded selection (kept in memory only, to skip repeats;
+    /// empty for none: a recorded one is never empty).
+    last_text: String,
 }
 
 /// Non-whitespace characters of a text (selection text and range text differ
@@ -226,7 +227,7 @@ fn settle(cap: &Rc<Capture>) {
     let sel: web_sys::Selection = sel.unchecked_into();
     let text: String = js_sys::Object::to_string(&sel).into();
     if crate::text::is_blank(&text) {
-        state.borrow_mut().last_text = None;
+        state.borrow_mut().last_text.clear();
         return;
     }
     // A selection inside a text field is the field's, not the document's, and is
@@ -260,10 +261,10 @@ fn settle(cap: &Rc<Capture>) {
     let text = crate::text::cut(text, MAX_TEXT_CHARS);
     let actor = {
         let mut s = state.borrow_mut();
-        if s.last_text.as_ref() == Some(&text) {
+        if s.last_text == text {
             return;
         }
-        s.last_text = Some(text.clone());
+        s.last_text = text.clone();
         s.actor.take().unwrap_or_else(|| core.current_actor())
     };
     // Settled before describing the anchor: one path to `record`.
