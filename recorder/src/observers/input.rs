@@ -149,30 +149,24 @@ fn changes_at_once(el: &Element) -> bool {
     is_checkable(el) || element::is_tag(el, "select") || element::is_type(el, "file")
 }
 
-/// The values of a `<select multiple>`'s selected options, joined by `, `
-/// (its `value` is the first one only).
+/// The values of a select's selected options, joined by `, ` (a `<select
+/// multiple>`'s `value` is the first one only; a single select's is its one
+/// option's, the same). Empty for none and for a field without the list (an
+/// input, a textarea): its value is then read (a select's with nothing
+/// selected is empty too).
 #[inline(never)]
 fn selected_values(el: &Element) -> Option<String> {
-    let get = |obj: &JsValue, key: &JsValue| crate::global::get(obj, key);
-    if get(el, &js_str!("multiple")) != JsValue::TRUE {
-        return None;
-    }
-    // Read as an array (`length` and `[i]`). Only a select has the list: an
-    // input's `multiple` (e-mail addresses, files) leaves it to its value.
-    let options = get(el, &js_str!("selectedOptions"));
-    if !options.is_object() {
-        return None;
-    }
-    let count = element::length(&options);
+    // Read as an array (`length` and `[i]`): 0 for `undefined`.
+    let options = crate::global::get(el, &js_str!("selectedOptions"));
     let mut values = String::new();
-    for i in 0..count {
+    for i in 0..element::length(&options) {
         if i > 0 {
             values.push_str(", ");
         }
         let option = element::item(&options, i);
         values.push_str(&element::prop(&option, element::value_key()).unwrap_or_default());
     }
-    Some(values)
+    (!values.is_empty()).then_some(values)
 }
 
 /// The field's facts and how its value is masked now.
@@ -200,7 +194,7 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
         let on = checked == JsValue::TRUE;
         (None, (on || checked == JsValue::FALSE).then_some(on))
     } else {
-        // A `<select multiple>`'s options, else a field's value, else (a
+        // A select's options, else a field's value, else (a
         // contenteditable host) its text.
         let mut value = None;
         if facts.is_field() {
