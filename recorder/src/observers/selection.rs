@@ -45,9 +45,9 @@ fn intersects_any(range: &web_sys::Range, list: &JsValue) -> bool {
     (0..element::length(list)).any(|i| intersects(range, &element::item(list, i)))
 }
 
-/// Whether the selection starts in, ends in or crosses masked content, or text
-/// the recorder cannot check.
-fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> bool {
+/// Whether the selection (of `visible` non-whitespace characters) starts in,
+/// ends in or crosses masked content, or text the recorder cannot check.
+fn touches_masked(sel: &web_sys::Selection, visible: usize, anchor: &Element) -> bool {
     // Each end, along what the page shows: the end in page content a
     // component shows inside a masked part of its shadow root is masked too.
     if element::is_marked(anchor)
@@ -67,7 +67,7 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
     // Text inside a shadow root: the document's range stops at the host
     // (collapsed, for a selection made with the mouse) and holds less text than
     // the selection. What it hides cannot be checked, so it is withheld.
-    if visible_chars(text) > visible_chars(&String::from(range.to_string())) {
+    if visible > visible_chars(&String::from(range.to_string())) {
         return true;
     }
     // Marked, blocked and password elements of the tree the anchor is in (the
@@ -226,7 +226,9 @@ fn settle(cap: &Rc<Capture>) {
     };
     let sel: web_sys::Selection = sel.unchecked_into();
     let text: String = js_sys::Object::to_string(&sel).into();
-    if crate::text::is_blank(&text) {
+    // (Counted once: for this and for [`touches_masked`].)
+    let visible = visible_chars(&text);
+    if visible == 0 {
         state.borrow_mut().last_text.clear();
         return;
     }
@@ -256,7 +258,7 @@ fn settle(cap: &Rc<Capture>) {
     let masked = if in_field {
         masking::value_mask(&element::facts(&anchor), core.mask)
     } else {
-        masking::selection_mask(touches_masked(&sel, &text, &anchor), core.mask)
+        masking::selection_mask(touches_masked(&sel, visible, &anchor), core.mask)
     };
     let text = crate::text::cut(text, MAX_TEXT_CHARS);
     let actor = {
