@@ -33,6 +33,19 @@ fn visible_chars(text: &str) -> usize {
     text.chars().filter(|c| !c.is_whitespace()).count()
 }
 
+/// `obj.toString()` of a selection or a range (its text) through
+/// [`element::call1`], no `toString` import and glue of its own (empty when
+/// it throws).
+fn text_of(obj: &JsValue) -> String {
+    element::call1(
+        obj,
+        &crate::global::js_str!("toString"),
+        &JsValue::UNDEFINED,
+    )
+    .as_string()
+    .unwrap_or_default()
+}
+
 /// `range.intersectsNode(node)` (false when it throws).
 fn intersects(range: &web_sys::Range, node: &JsValue) -> bool {
     element::call1(range, &crate::global::js_str!("intersectsNode"), node) == JsValue::TRUE
@@ -67,7 +80,7 @@ fn touches_masked(sel: &web_sys::Selection, visible: usize, anchor: &Element) ->
     // Text inside a shadow root: the document's range stops at the host
     // (collapsed, for a selection made with the mouse) and holds less text than
     // the selection. What it hides cannot be checked, so it is withheld.
-    if visible > visible_chars(&String::from(range.to_string())) {
+    if visible > visible_chars(&text_of(&range)) {
         return true;
     }
     // Marked, blocked and password elements of the tree the anchor is in (the
@@ -225,7 +238,7 @@ fn settle(cap: &Rc<Capture>) {
         return;
     };
     let sel: web_sys::Selection = sel.unchecked_into();
-    let text: String = js_sys::Object::to_string(&sel).into();
+    let text = text_of(&sel);
     // (Counted once: for this and for [`touches_masked`].)
     let visible = visible_chars(&text);
     if visible == 0 {
