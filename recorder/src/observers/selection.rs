@@ -217,13 +217,21 @@ fn selected_elsewhere(field: &Element, text: &str) -> bool {
     ) else {
         return false;
     };
-    let value = crate::global::get(field, element::value_key());
-    // (`as_string` for the type check: `is_string` is an import of its own.)
-    value.as_string().is_some()
-        && value
-            .unchecked_into::<js_sys::JsString>()
-            .slice(start as u32, end as u32)
-            != text
+    let Some(value) = element::prop(field, element::value_key()) else {
+        return false;
+    };
+    // The field's selected text, at the UTF-16 offsets JS counts in,
+    // compared with `text` character by character (no `slice` import and
+    // glue of its own, no copy).
+    let mut want = text.chars();
+    let mut at = 0.0;
+    for c in value.chars() {
+        if at >= start && at < end && want.next() != Some(c) {
+            return true;
+        }
+        at += c.len_utf16() as f64;
+    }
+    want.next().is_some()
 }
 
 /// Records the current selection if it is new.
