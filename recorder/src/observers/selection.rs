@@ -69,11 +69,10 @@ fn touches_masked(sel: &web_sys::Selection, visible: usize, anchor: &Element) ->
     {
         return true;
     }
-    let Some(range) = element::call_element(
-        sel,
-        &crate::global::js_str!("getRangeAt"),
-        &JsValue::from(0),
-    ) else {
+    // `getRangeAt(undefined)`: an `unsigned long` argument reads `undefined`
+    // as 0 (no number made for it).
+    let u = JsValue::UNDEFINED;
+    let Some(range) = element::call_element(sel, &crate::global::js_str!("getRangeAt"), &u) else {
         return true;
     };
     let range: web_sys::Range = range.unchecked_into();
