@@ -293,8 +293,9 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
     // reads the DOM).
     let first = {
         let mut s = cap.input.borrow_mut();
-        // A loop of `remove`, as `take_due` (`retain` is code of its own).
-        while let Some(i) = index_of(&s.settled, &el) {
+        // In it once at most: only a due pending entry is settled, and the
+        // field has one pending entry at most, made here after this.
+        if let Some(i) = index_of(&s.settled, &el) {
             s.settled.remove(i);
         }
         index_of(&s.pending, &el).is_none()
