@@ -142,12 +142,10 @@ fn shows_private_slot(
         {
             for j in 0..element::length(&slots) {
                 let slot = element::item(&slots, j);
-                let nodes = element::call_element(
-                    &slot,
-                    &crate::global::js_str!("assignedNodes"),
-                    &options,
-                );
-                if nodes.is_some_and(|nodes| intersects_any(range, &nodes)) {
+                // (`undefined` when it throws: no nodes.)
+                let nodes =
+                    element::call1(&slot, &crate::global::js_str!("assignedNodes"), &options);
+                if intersects_any(range, &nodes) {
                     return true;
                 }
             }
