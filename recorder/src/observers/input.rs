@@ -134,8 +134,7 @@ impl PasswordWatch {
 impl Drop for PasswordWatch {
     fn drop(&mut self) {
         element::set_type_watch(None);
-        let u = JsValue::UNDEFINED;
-        let _ = crate::global::call(&self.observer, &js_str!("disconnect"), &u, &u);
+        element::call1(&self.observer, &js_str!("disconnect"), &JsValue::UNDEFINED);
     }
 }
 
