@@ -52,33 +52,28 @@ pub(super) struct PasswordWatch {
     _callback: Closure<crate::listener::JsFn>,
 }
 
+/// The one element of a record's `NodeList` (read as an array: `length`
+/// and `[i]`), if it holds exactly one (other nodes aside).
+fn single_element(list: &JsValue) -> Option<Element> {
+    let mut one = None;
+    for i in 0..element::length(list) {
+        let item = element::item(list, i);
+        if item.is_instance_of::<Element>() {
+            if one.is_some() {
+                return None;
+            }
+            one = Some(item.unchecked_into());
+        }
+    }
+    one
+}
+
 /// The `type` observer's callback: `records` are its `MutationRecord`s.
 fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
     // By index (`length` once, then `[i]`): `Array::iter` reads through an
     // import of its own.
     for i in 0..element::length(records) {
         let record = element::item(records, i);
-        // A record's `NodeList`s read as arrays (`length` and `[i]`).
-        let len = |list: &JsValue| element::length(list);
-        let element = |list: &JsValue, i: u32| {
-            let item = element::item(list, i);
-            if item.is_instance_of::<Element>() {
-                Some(item.unchecked_into::<Element>())
-            } else {
-                None
-            }
-        };
-        // How many elements a list holds (other nodes aside), and the last.
-        let elements = |list: &JsValue| {
-            let (mut n, mut last) = (0, None);
-            for i in 0..len(list) {
-                if let Some(el) = element(list, i) {
-                    n += 1;
-                    last = Some(el);
-                }
-            }
-            (n, last)
-        };
         // Password fields the page adds (a login route rendered after
         // start), and a field put in a remembered one's place (a
         // "show" button that swaps the input for a new one).
@@ -87,23 +82,22 @@ fn on_types(_: &Rc<Capture>, records: &web_sys::Event) {
         // password.
         let removed = crate::global::get(&record, &js_str!("removedNodes"));
         let added = crate::global::get(&record, &js_str!("addedNodes"));
-        let (removed_count, removed_last) = elements(&removed);
-        let (added_count, _) = elements(&added);
-        let swap = added_count == 1
-            && removed_count == 1
-            && removed_last.as_ref().is_some_and(element::is_remembered);
-        for i in 0..len(&added) {
-            let Some(el) = element(&added, i) else {
+        let swap = single_element(&removed).is_some_and(|el| element::is_remembered(&el))
+            && single_element(&added).is_some();
+        for i in 0..element::length(&added) {
+            let item = element::item(&added, i);
+            if !item.is_instance_of::<Element>() {
                 continue;
-            };
-            // (`is_password_input` with the tag read once.)
-            if element::is_tag(&el, "input") && (swap || element::is_type(&el, "password")) {
-                element::remember_password(&el);
             }
-            element::remember_passwords_in(&el);
+            let el: &Element = item.unchecked_ref();
+            // (`is_password_input` with the tag read once.)
+            if element::is_tag(el, "input") && (swap || element::is_type(el, "password")) {
+                element::remember_password(el);
+            }
+            element::remember_passwords_in(el);
             // A component added with its shadow root (made before the
             // recorder started, or without `attachShadow`).
-            element::watch_shadow_of(&el);
+            element::watch_shadow_of(el);
         }
         // `oldValue` and `target` through the one `Reflect.get` (an import
         // and its glue each otherwise).
@@ -140,8 +134,7 @@ impl PasswordWatch {
 impl Drop for PasswordWatch {
     fn drop(&mut self) {
         element::set_type_watch(None);
-        let u = JsValue::UNDEFINED;
-        let _ = crate::global::call(&self.observer, &js_str!("disconnect"), &u, &u);
+        element::call1(&self.observer, &js_str!("disconnect"), &JsValue::UNDEFINED);
     }
 }
 
@@ -155,30 +148,24 @@ fn changes_at_once(el: &Element) -> bool {
     is_checkable(el) || element::is_tag(el, "select") || element::is_type(el, "file")
 }
 
-/// The values of a `<select multiple>`'s selected options, joined by `, `
-/// (its `value` is the first one only).
+/// The values of a select's selected options, joined by `, ` (a `<select
+/// multiple>`'s `value` is the first one only; a single select's is its one
+/// option's, the same). Empty for none and for a field without the list (an
+/// input, a textarea): its value is then read (a select's with nothing
+/// selected is empty too).
 #[inline(never)]
 fn selected_values(el: &Element) -> Option<String> {
-    let get = |obj: &JsValue, key: &JsValue| crate::global::get(obj, key);
-    if get(el, &js_str!("multiple")) != JsValue::TRUE {
-        return None;
-    }
-    // Read as an array (`length` and `[i]`). Only a select has the list: an
-    // input's `multiple` (e-mail addresses, files) leaves it to its value.
-    let options = get(el, &js_str!("selectedOptions"));
-    if !options.is_object() {
-        return None;
-    }
-    let count = element::length(&options);
+    // Read as an array (`length` and `[i]`): 0 for `undefined`.
+    let options = crate::global::get(el, &js_str!("selectedOptions"));
     let mut values = String::new();
-    for i in 0..count {
+    for i in 0..element::length(&options) {
         if i > 0 {
             values.push_str(", ");
         }
         let option = element::item(&options, i);
         values.push_str(&element::prop(&option, element::value_key()).unwrap_or_default());
     }
-    Some(values)
+    (!values.is_empty()).then_some(values)
 }
 
 /// The field's facts and how its value is masked now.
@@ -206,11 +193,18 @@ fn emit(core: &Rc<Core>, el: &Element, actor: Actor, typed: Option<MaskReason>) 
         let on = checked == JsValue::TRUE;
         (None, (on || checked == JsValue::FALSE).then_some(on))
     } else {
-        let value = match crate::element::prop(el, element::value_key()) {
-            Some(v) if facts.is_field() => selected_values(el).or(Some(v)),
-            // A contenteditable host: its text is the value.
-            _ => element::text_content(el),
-        };
+        // A select's options, else a field's value, else (a
+        // contenteditable host) its text.
+        let mut value = None;
+        if facts.is_field() {
+            value = selected_values(el);
+            if value.is_none() {
+                value = element::prop(el, element::value_key());
+            }
+        }
+        if value.is_none() {
+            value = element::text_content(el);
+        }
         (value.map(|v| crate::text::cut(v, MAX_TEXT_CHARS)), None)
     };
     let target = element::describe_with(el, facts, core.mask);
@@ -298,8 +292,9 @@ pub(super) fn on_input(cap: &Rc<Capture>, event: &web_sys::Event) {
     // reads the DOM).
     let first = {
         let mut s = cap.input.borrow_mut();
-        // A loop of `remove`, as `take_due` (`retain` is code of its own).
-        while let Some(i) = index_of(&s.settled, &el) {
+        // In it once at most: only a due pending entry is settled, and the
+        // field has one pending entry at most, made here after this.
+        if let Some(i) = index_of(&s.settled, &el) {
             s.settled.remove(i);
         }
         index_of(&s.pending, &el).is_none()
@@ -339,34 +334,29 @@ fn settle(cap: &Rc<Capture>, event: &web_sys::Event, at_once: bool) {
         return;
     };
     let core = &cap.core;
-    // Takes the field's pending entry, if it has one.
+    // Takes the field's pending entry, if it has one: its field is `el`
+    // (found by `===`).
     let taken = {
         let mut s = cap.input.borrow_mut();
         index_of(&s.pending, &el).map(|i| s.pending.remove(i))
     };
-    match taken {
+    if let Some(p) = taken {
         // Who typed, not who moved the focus away.
-        Some(Entry {
-            target: Some(el),
-            actor,
-            masked,
-            ..
-        }) => emit(core, &el, actor, masked),
-        None if at_once => {
-            let value = crate::global::get(&el, element::value_key());
-            let repeat = {
-                let mut s = cap.input.borrow_mut();
-                match index_of(&s.settled, &el) {
-                    Some(i) => s.settled.remove(i).value == value,
-                    None => false,
-                }
-            };
-            // (What the field is, read only for a repeat: one call.)
-            if !repeat || changes_at_once(&el) {
-                emit(core, &el, core.actor_for(event), None)
-            }
+        return emit(core, &el, p.actor, p.masked);
+    }
+    if !at_once {
+        return;
+    }
+    let value = crate::global::get(&el, element::value_key());
+    let repeat = {
+        let mut s = cap.input.borrow_mut();
+        match index_of(&s.settled, &el) {
+            Some(i) => s.settled.remove(i).value == value,
+            None => false,
         }
-        // (An entry of the list always has its field.)
-        _ => {}
+    };
+    // (What the field is, read only for a repeat: one call.)
+    if !repeat || changes_at_once(&el) {
+        emit(core, &el, core.actor_for(event), None)
     }
 }

@@ -22,14 +22,28 @@ pub const DEBOUNCE_MS: f64 = 500.0;
 pub(super) struct State {
     last_change: f64,
     actor: Option<Actor>,
-    /// The last recorded selection (kept in memory only, to skip repeats).
-    last_text: Option<String>,
+    /// The last recorded selection (kept in memory only, to skip repeats;
+    /// empty for none: a recorded one is never empty).
+    last_text: String,
 }
 
 /// Non-whitespace characters of a text (selection text and range text differ
 /// in the line breaks they put between blocks).
 fn visible_chars(text: &str) -> usize {
     text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// `obj.toString()` of a selection or a range (its text) through
+/// [`element::call1`], no `toString` import and glue of its own (empty when
+/// it throws).
+fn text_of(obj: &JsValue) -> String {
+    element::call1(
+        obj,
+        &crate::global::js_str!("toString"),
+        &JsValue::UNDEFINED,
+    )
+    .as_string()
+    .unwrap_or_default()
 }
 
 /// `range.intersectsNode(node)` (false when it throws).
@@ -44,9 +58,9 @@ fn intersects_any(range: &web_sys::Range, list: &JsValue) -> bool {
     (0..element::length(list)).any(|i| intersects(range, &element::item(list, i)))
 }
 
-/// Whether the selection starts in, ends in or crosses masked content, or text
-/// the recorder cannot check.
-fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> bool {
+/// Whether the selection (of `visible` non-whitespace characters) starts in,
+/// ends in or crosses masked content, or text the recorder cannot check.
+fn touches_masked(sel: &web_sys::Selection, visible: usize, anchor: &Element) -> bool {
     // Each end, along what the page shows: the end in page content a
     // component shows inside a masked part of its shadow root is masked too.
     if element::is_marked(anchor)
@@ -55,18 +69,17 @@ fn touches_masked(sel: &web_sys::Selection, text: &str, anchor: &Element) -> boo
     {
         return true;
     }
-    let Some(range) = element::call_element(
-        sel,
-        &crate::global::js_str!("getRangeAt"),
-        &JsValue::from(0),
-    ) else {
+    // `getRangeAt(undefined)`: an `unsigned long` argument reads `undefined`
+    // as 0 (no number made for it).
+    let u = JsValue::UNDEFINED;
+    let Some(range) = element::call_element(sel, &crate::global::js_str!("getRangeAt"), &u) else {
         return true;
     };
     let range: web_sys::Range = range.unchecked_into();
     // Text inside a shadow root: the document's range stops at the host
     // (collapsed, for a selection made with the mouse) and holds less text than
     // the selection. What it hides cannot be checked, so it is withheld.
-    if visible_chars(text) > visible_chars(&String::from(range.to_string())) {
+    if visible > visible_chars(&text_of(&range)) {
         return true;
     }
     // Marked, blocked and password elements of the tree the anchor is in (the
@@ -129,12 +142,10 @@ fn shows_private_slot(
         {
             for j in 0..element::length(&slots) {
                 let slot = element::item(&slots, j);
-                let nodes = element::call_element(
-                    &slot,
-                    &crate::global::js_str!("assignedNodes"),
-                    &options,
-                );
-                if nodes.is_some_and(|nodes| intersects_any(range, &nodes)) {
+                // (`undefined` when it throws: no nodes.)
+                let nodes =
+                    element::call1(&slot, &crate::global::js_str!("assignedNodes"), &options);
+                if intersects_any(range, &nodes) {
                     return true;
                 }
             }
@@ -203,13 +214,21 @@ fn selected_elsewhere(field: &Element, text: &str) -> bool {
     ) else {
         return false;
     };
-    let value = crate::global::get(field, element::value_key());
-    // (`as_string` for the type check: `is_string` is an import of its own.)
-    value.as_string().is_some()
-        && value
-            .unchecked_into::<js_sys::JsString>()
-            .slice(start as u32, end as u32)
-            != text
+    let Some(value) = element::prop(field, element::value_key()) else {
+        return false;
+    };
+    // The field's selected text, at the UTF-16 offsets JS counts in,
+    // compared with `text` character by character (no `slice` import and
+    // glue of its own, no copy).
+    let mut want = text.chars();
+    let mut at = 0.0;
+    for c in value.chars() {
+        if at >= start && at < end && want.next() != Some(c) {
+            return true;
+        }
+        at += c.len_utf16() as f64;
+    }
+    want.next().is_some()
 }
 
 /// Records the current selection if it is new.
@@ -224,9 +243,11 @@ fn settle(cap: &Rc<Capture>) {
         return;
     };
     let sel: web_sys::Selection = sel.unchecked_into();
-    let text: String = js_sys::Object::to_string(&sel).into();
-    if crate::text::is_blank(&text) {
-        state.borrow_mut().last_text = None;
+    let text = text_of(&sel);
+    // (Counted once: for this and for [`touches_masked`].)
+    let visible = visible_chars(&text);
+    if visible == 0 {
+        state.borrow_mut().last_text.clear();
         return;
     }
     // A selection inside a text field is the field's, not the document's, and is
@@ -255,15 +276,15 @@ fn settle(cap: &Rc<Capture>) {
     let masked = if in_field {
         masking::value_mask(&element::facts(&anchor), core.mask)
     } else {
-        masking::selection_mask(touches_masked(&sel, &text, &anchor), core.mask)
+        masking::selection_mask(touches_masked(&sel, visible, &anchor), core.mask)
     };
     let text = crate::text::cut(text, MAX_TEXT_CHARS);
     let actor = {
         let mut s = state.borrow_mut();
-        if s.last_text.as_ref() == Some(&text) {
+        if s.last_text == text {
             return;
         }
-        s.last_text = Some(text.clone());
+        s.last_text = text.clone();
         s.actor.take().unwrap_or_else(|| core.current_actor())
     };
     // Settled before describing the anchor: one path to `record`.
