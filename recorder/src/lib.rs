@@ -206,7 +206,7 @@ pub fn record_custom_js(kind: JsValue, value: JsValue, at: JsValue) {
 pub fn agent_scope_enter(agent_id: JsValue) {
     let agent_id = agent_id.as_string().unwrap_or_default();
     let id = match shared::AgentId::parse(agent_id.as_str()) {
-        Ok(id) => Some(id),
+        Ok(id) => id,
         Err(e) => {
             let like = text::id_like(&agent_id);
             let mut msg = String::from("cotrail: asAgent: agent id ");
@@ -215,10 +215,13 @@ pub fn agent_scope_enter(agent_id: JsValue) {
             json::push_str(&mut msg, &like);
             console::warn(&msg);
             // Always valid (a native test of `id_like` says so).
-            shared::AgentId::parse(like).ok()
+            let Ok(id) = shared::AgentId::parse(like) else {
+                return;
+            };
+            id
         }
     };
-    if let (Some(core), Some(id)) = (core(), id) {
+    if let Some(core) = core() {
         core.enter_agent_scope(id);
     }
 }
