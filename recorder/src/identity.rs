@@ -68,24 +68,19 @@ pub fn resume(
     generate: impl Fn() -> String,
     count: impl Fn(&str, &str) -> Option<u64>,
 ) -> Identity {
-    let stored_session = stored.session.and_then(|s| SessionId::parse(s).ok());
-    let stored_tab = stored
-        .tab
-        .and_then(|s| TabId::parse(s).ok())
-        .filter(|t| !taken(t.as_str()));
-    let gen_session = || SessionId::parse(generate()).unwrap_or_else(|_| unreachable!());
-    let session_id = page_session.or(stored_session).unwrap_or_else(gen_session);
-    let (tab_id, kept) = match stored_tab {
-        Some(t) => (t, true),
-        None => (
-            TabId::parse(generate()).unwrap_or_else(|_| unreachable!()),
-            false,
-        ),
+    let session_id = match (page_session, stored.session.map(SessionId::parse)) {
+        (Some(s), _) | (None, Some(Ok(s))) => s,
+        _ => SessionId::parse(generate()).unwrap_or_else(|_| unreachable!()),
     };
-    let next_seq = if kept {
-        count(session_id.as_str(), tab_id.as_str()).unwrap_or(0)
-    } else {
-        0
+    let (tab_id, next_seq) = match stored.tab.map(TabId::parse) {
+        Some(Ok(t)) if !taken(t.as_str()) => {
+            let next = count(session_id.as_str(), t.as_str()).unwrap_or(0);
+            (t, next)
+        }
+        _ => (
+            TabId::parse(generate()).unwrap_or_else(|_| unreachable!()),
+            0,
+        ),
     };
     Identity {
         session_id,
