@@ -142,8 +142,9 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
     let config =
         config::Config::parse(get, |w| console::warn(&w)).map_err(|e| JsError::new(&e.0))?;
     // (`window` is always there: only a page without `document` fails.)
-    let recorder = Recorder::start(config, send)
-        .ok_or_else(|| JsError::new("cotrail: could not start: no document"))?;
+    let Some(recorder) = Recorder::start(config, send) else {
+        return Err(JsError::new("cotrail: could not start: no document"));
+    };
     RECORDER.with(|r| *r.borrow_mut() = Some(recorder));
     Ok(())
 }
