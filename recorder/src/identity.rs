@@ -153,8 +153,8 @@ mod web {
             let newer = stored_seq(session, tab);
             // Nothing to move when the old count does not parse or is no
             // higher than the one kept per session and tab (`Option`'s
-            // order, `None` lowest, spelt out).
-            let kept = crate::num::parse_u64(&older).is_none_or(|o| newer.is_some_and(|n| o <= n));
+            // order: `None` lowest).
+            let kept = crate::num::parse_u64(&older) <= newer;
             if kept || set(&seq_key(session, tab), &older) {
                 remove(SEQ_KEY);
             }
