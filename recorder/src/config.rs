@@ -63,9 +63,11 @@ impl Config {
             let s = crate::text::trim(&s);
             (!s.is_empty()).then(|| s.to_owned())
         };
-        let mut collector = field("collector").ok_or_else(|| {
-            ConfigError("cotrail: no collector URL (data-collector or script src)".into())
-        })?;
+        let Some(mut collector) = field("collector") else {
+            return Err(ConfigError(
+                "cotrail: no collector URL (data-collector or script src)".into(),
+            ));
+        };
         // Trailing slashes go (bytes: `trim_end_matches` links a char searcher,
         // `ends_with(char)` and `pop` a UTF-8 encoder and decoder).
         while collector.as_bytes().last() == Some(&b'/') {
@@ -73,11 +75,11 @@ impl Config {
         }
         // Required: the collector refuses every batch without one, so a typo
         // (`data-sitekey`) would record a whole visit only to lose it.
-        let site_key = field("siteKey").ok_or_else(|| {
-            ConfigError(
+        let Some(site_key) = field("siteKey") else {
+            return Err(ConfigError(
                 "cotrail: no site key (data-site-key); nothing is recorded without one".into(),
-            )
-        })?;
+            ));
+        };
         let session_id = field("sessionId").and_then(|s| match SessionId::parse(s) {
             Ok(id) => Some(id),
             Err(e) => {
@@ -95,15 +97,19 @@ impl Config {
         let actor = match actor.as_deref() {
             None | Some("customer") => Actor::Customer,
             Some("agent") => {
-                let id = field("agentId").ok_or_else(|| {
-                    ConfigError("cotrail: data-actor=\"agent\" needs data-agent-id".into())
-                })?;
-                let id = AgentId::parse(id).map_err(|e| {
-                    let mut msg = String::from("cotrail: data-agent-id ");
-                    push_id_error(&mut msg, &e);
-                    ConfigError(msg.into())
-                })?;
-                Actor::Agent { id }
+                let Some(id) = field("agentId") else {
+                    return Err(ConfigError(
+                        "cotrail: data-actor=\"agent\" needs data-agent-id".into(),
+                    ));
+                };
+                match AgentId::parse(id) {
+                    Ok(id) => Actor::Agent { id },
+                    Err(e) => {
+                        let mut msg = String::from("cotrail: data-agent-id ");
+                        push_id_error(&mut msg, &e);
+                        return Err(ConfigError(msg.into()));
+                    }
+                }
             }
             Some(other) => {
                 let mut msg =

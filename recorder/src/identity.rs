@@ -66,29 +66,21 @@ pub fn resume(
     stored: Stored,
     taken: impl Fn(&str) -> bool,
     generate: impl Fn() -> String,
-    count: impl Fn(&str, &str) -> Option<String>,
+    count: impl Fn(&str, &str) -> Option<u64>,
 ) -> Identity {
-    let stored_session = stored.session.and_then(|s| SessionId::parse(s).ok());
-    let stored_tab = stored
-        .tab
-        .and_then(|s| TabId::parse(s).ok())
-        .filter(|t| !taken(t.as_str()));
-    let gen_session = || SessionId::parse(generate()).unwrap_or_else(|_| unreachable!());
-    let session_id = page_session.or(stored_session).unwrap_or_else(gen_session);
-    let (tab_id, kept) = match stored_tab {
-        Some(t) => (t, true),
-        None => (
-            TabId::parse(generate()).unwrap_or_else(|_| unreachable!()),
-            false,
-        ),
+    let session_id = match (page_session, stored.session.map(SessionId::parse)) {
+        (Some(s), _) | (None, Some(Ok(s))) => s,
+        _ => SessionId::parse(generate()).unwrap_or_else(|_| unreachable!()),
     };
-    let next_seq = if kept {
-        count(session_id.as_str(), tab_id.as_str())
-            .as_deref()
-            .and_then(crate::num::parse_u64)
-            .unwrap_or(0)
-    } else {
-        0
+    let (tab_id, next_seq) = match stored.tab.map(TabId::parse) {
+        Some(Ok(t)) if !taken(t.as_str()) => {
+            let next = count(session_id.as_str(), t.as_str()).unwrap_or(0);
+            (t, next)
+        }
+        _ => (
+            TabId::parse(generate()).unwrap_or_else(|_| unreachable!()),
+            0,
+        ),
     };
     Identity {
         session_id,
@@ -158,19 +150,16 @@ mod web {
         if let (Some(session), Some(tab), Some(older)) =
             (&stored.session, &stored.tab, get(SEQ_KEY))
         {
-            let key = seq_key(session, tab);
-            let newer = get(&key).as_deref().and_then(crate::num::parse_u64);
+            let newer = stored_seq(session, tab);
             // Nothing to move when the old count does not parse or is no
             // higher than the one kept per session and tab (`Option`'s
-            // order, `None` lowest, spelt out).
-            let kept = crate::num::parse_u64(&older).is_none_or(|o| newer.is_some_and(|n| o <= n));
-            if kept || set(&key, &older) {
+            // order: `None` lowest).
+            let kept = crate::num::parse_u64(&older) <= newer;
+            if kept || set(&seq_key(session, tab), &older) {
                 remove(SEQ_KEY);
             }
         }
-        let id = resume(page_session, stored, taken, generate, |s, t| {
-            get(&seq_key(s, t))
-        });
+        let id = resume(page_session, stored, taken, generate, stored_seq);
         set(SESSION_KEY, id.session_id.as_str());
         set(TAB_KEY, id.tab_id.as_str());
         store_seq(id.session_id.as_str(), id.tab_id.as_str(), id.next_seq);
@@ -181,12 +170,18 @@ mod web {
     /// shown since left it; other sessions' pages keep counts of their own).
     /// The ids are this page's again.
     pub fn reclaim(session: &str, tab: &str) -> Option<u64> {
-        let next = get(&seq_key(session, tab))
-            .as_deref()
-            .and_then(crate::num::parse_u64);
+        let next = stored_seq(session, tab);
         set(SESSION_KEY, session);
         set(TAB_KEY, tab);
         next
+    }
+
+    /// The next sequence number stored for `tab` in `session` (its
+    /// [`seq_key`]), if one is there and parses: one reader for every caller.
+    fn stored_seq(session: &str, tab: &str) -> Option<u64> {
+        get(&seq_key(session, tab))
+            .as_deref()
+            .and_then(crate::num::parse_u64)
     }
 
     /// Persists the next sequence number: a later page of the tab must not reuse
@@ -215,7 +210,7 @@ mod tests {
     }
 
     /// No count kept for any session and tab.
-    fn none(_: &str, _: &str) -> Option<String> {
+    fn none(_: &str, _: &str) -> Option<u64> {
         None
     }
 
@@ -225,7 +220,7 @@ mod tests {
             session: Some("s1".into()),
             tab: Some("t1".into()),
         };
-        let count = |_: &str, _: &str| Some("42".to_string());
+        let count = |_: &str, _: &str| Some(42);
         let id = resume(None, stored, |t| t == "t1", gen, count);
         assert_eq!(
             (id.session_id.as_str(), id.tab_id.as_str(), id.next_seq),
@@ -247,7 +242,7 @@ mod tests {
             session: Some("s1".into()),
             tab: Some("t1".into()),
         };
-        let count = |s: &str, t: &str| (s, t).eq(&("s1", "t1")).then(|| "42".to_string());
+        let count = |s: &str, t: &str| (s, t).eq(&("s1", "t1")).then_some(42);
         let id = resume(None, stored.clone(), free, gen, count);
         assert_eq!(
             (id.session_id.as_str(), id.tab_id.as_str(), id.next_seq),
@@ -293,8 +288,8 @@ mod tests {
             tab: Some("t1".into()),
         };
         let counts = |s: &str, t: &str| match (s, t) {
-            ("s1", "t1") => Some("42".to_string()),
-            ("s2", "t1") => Some("5".to_string()),
+            ("s1", "t1") => Some(42),
+            ("s2", "t1") => Some(5),
             _ => None,
         };
         let s1 = Some(SessionId::parse("s1").unwrap());

@@ -142,8 +142,9 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
     let config =
         config::Config::parse(get, |w| console::warn(&w)).map_err(|e| JsError::new(&e.0))?;
     // (`window` is always there: only a page without `document` fails.)
-    let recorder = Recorder::start(config, send)
-        .ok_or_else(|| JsError::new("cotrail: could not start: no document"))?;
+    let Some(recorder) = Recorder::start(config, send) else {
+        return Err(JsError::new("cotrail: could not start: no document"));
+    };
     RECORDER.with(|r| *r.borrow_mut() = Some(recorder));
     Ok(())
 }
@@ -206,7 +207,7 @@ pub fn record_custom_js(kind: JsValue, value: JsValue, at: JsValue) {
 pub fn agent_scope_enter(agent_id: JsValue) {
     let agent_id = agent_id.as_string().unwrap_or_default();
     let id = match shared::AgentId::parse(agent_id.as_str()) {
-        Ok(id) => Some(id),
+        Ok(id) => id,
         Err(e) => {
             let like = text::id_like(&agent_id);
             let mut msg = String::from("cotrail: asAgent: agent id ");
@@ -215,10 +216,13 @@ pub fn agent_scope_enter(agent_id: JsValue) {
             json::push_str(&mut msg, &like);
             console::warn(&msg);
             // Always valid (a native test of `id_like` says so).
-            shared::AgentId::parse(like).ok()
+            let Ok(id) = shared::AgentId::parse(like) else {
+                return;
+            };
+            id
         }
     };
-    if let (Some(core), Some(id)) = (core(), id) {
+    if let Some(core) = core() {
         core.enter_agent_scope(id);
     }
 }
