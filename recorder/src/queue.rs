@@ -304,11 +304,13 @@ impl Queue {
     /// Drops the oldest events not in flight while over the bound, adding
     /// their seqs to `dropped`.
     fn enforce_bound(&mut self, dropped: &mut Vec<u64>) {
-        let protected = self.in_flight.map_or(0, |f| f.events);
+        let (protected, frozen) = match self.in_flight {
+            Some(f) => (f.events, f.gaps),
+            None => (0, 0),
+        };
         while self.bytes > self.limits.max_queue_bytes && self.events.len() > protected + 1 {
             let e = self.events.remove(protected);
             self.bytes -= e.json.len();
-            let frozen = self.in_flight.map_or(0, |f| f.gaps);
             add_gap(&mut self.gaps, frozen, e.seq, e.seq, GapReason::QueueFull);
             dropped.push(e.seq);
         }
