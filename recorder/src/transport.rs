@@ -214,10 +214,13 @@ impl Transport {
         if self.retry_timer.is_some() || self.in_flight() {
             return None;
         }
-        if !self.adopted.is_empty() || flushing {
-            return (!self.own.queue.is_empty() || !self.adopted.is_empty()).then_some(0.0);
+        if self.adopted.is_empty() && !flushing {
+            return self.own.queue.due_in(now);
         }
-        self.own.queue.due_in(now)
+        if self.own.queue.is_empty() && self.adopted.is_empty() {
+            return None;
+        }
+        Some(0.0)
     }
 
     fn in_flight(&self) -> bool {
