@@ -259,12 +259,11 @@ impl Core {
     /// Records the deferred events first (see [`Core::drain`]).
     pub fn arm_flush(self: &Rc<Self>) {
         self.drain();
-        let Some(due) = self
-            .transport
-            .try_borrow()
-            .ok()
-            .and_then(|t| t.due_in(self.now(), self.flushing.get()))
-        else {
+        let due = match self.transport.try_borrow() {
+            Ok(t) => t.due_in(self.now(), self.flushing.get()),
+            Err(_) => None,
+        };
+        let Some(due) = due else {
             return;
         };
         if self.flush_timer.borrow().is_some() {
