@@ -193,7 +193,10 @@ impl Core {
             return;
         }
         let now = self.now();
-        let at = at.filter(|a| (0.0..=now).contains(a)).unwrap_or(now);
+        let at = match at {
+            Some(a) if (0.0..=now).contains(&a) => a,
+            _ => now,
+        };
         // Through the deferred list, which keeps the order of events the
         // page recorded from inside the saving of an earlier one. Timed
         // now, when it happened; numbered when it is queued.
